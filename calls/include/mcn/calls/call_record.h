@@ -1,0 +1,52 @@
+#pragma once
+// The value the tracker emits: one decided (call, called number).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "mcn/capture/sip_payload.h"
+
+namespace mcn::calls {
+
+enum class Outcome : uint8_t {
+  kAnswered,
+  kAnsweredElsewhere,
+  kForwarded,
+  kCancelled,
+  kBusy,
+  kNoAnswer,
+  kDeclined,
+  kRedirected,
+  kFailed,
+  kIncomplete,
+};
+inline constexpr int kOutcomeCount = 10;
+
+// "answered", "answered_elsewhere", "forwarded", ... (the output contract's spelling)
+const char* outcomeName(Outcome o);
+std::optional<Outcome> outcomeFromName(std::string_view name);
+
+struct CallRecord {
+  std::string call_id;                     // Call-ID of the first leg seen
+  std::optional<std::string> correlation;  // icid-value or configured header value
+  std::string caller;                      // normalised; raw user if not a number; "" if withheld-only
+  std::string caller_name;                 // display name, "" if none
+  bool caller_withheld = false;
+  std::string callee;                      // normalised called number
+  Outcome outcome = Outcome::kIncomplete;
+  bool missed = false;
+  int status = 0;                          // the deciding final status (0 if none)
+  std::string reason;                      // Reason header text or the final response's phrase
+  std::optional<std::string> forwarded_to; // forwarded: the number the call went on to
+  int64_t started_at_us = 0;               // first INVITE seen
+  int64_t ended_at_us = 0;                 // final response / CANCEL / timeout instant
+  int64_t ring_ms = 0;                     // first INVITE (or 18x) to the end of ringing
+  int legs = 1;                            // Call-IDs joined into this call
+  capture::Transport transport = capture::Transport::kUdp;  // of the first INVITE
+};
+
+// The missed ones are the same value; notifier/ consumes them.
+using MissedCall = CallRecord;
+
+}  // namespace mcn::calls

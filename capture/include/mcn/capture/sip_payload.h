@@ -1,0 +1,38 @@
+#pragma once
+// The value handed from capture/ to sipparse/: one SIP message's bytes plus where and when it was
+// seen. Owned (no view into a pcap buffer), so it can cross a thread ring.
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+namespace mcn::capture {
+
+enum class Transport : uint8_t { kUdp, kTcp, kSctp };
+
+// "udp" | "tcp" | "sctp": the spelling used in the output contract.
+const char* transportName(Transport t);
+
+struct Endpoint {
+  std::array<uint8_t, 16> addr{};  // IPv4 uses the first 4 bytes
+  bool v6 = false;
+  uint16_t port = 0;
+
+  // "192.0.2.1:5060" or "[2001:db8::1]:5060"
+  std::string toString() const;
+  friend bool operator==(const Endpoint&, const Endpoint&) = default;
+};
+
+inline constexpr int kMaxVlanDepth = 8;
+
+struct SipPayload {
+  int64_t ts_us = 0;  // capture timestamp, microseconds since the Unix epoch (UTC)
+  Endpoint src;
+  Endpoint dst;
+  Transport transport = Transport::kUdp;
+  uint8_t vlan_depth = 0;                      // number of 802.1Q/ad tags, outermost first
+  std::array<uint16_t, kMaxVlanDepth> vlan{};  // VLAN ids
+  std::string bytes;                           // exactly one SIP message (start line .. body)
+};
+
+}  // namespace mcn::capture

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs every Debian package mcn needs to build, test and benchmark.
+# Idempotent and non-interactive: safe to run on every CI start.
+set -euo pipefail
+
+PKGS=(
+  # build
+  build-essential cmake ninja-build pkg-config clang clang-format
+  # libraries
+  libpcap-dev libsofia-sip-ua-dev libhiredis-dev libcurl4-openssl-dev
+  libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libcpp-httplib-dev libreaderwriterqueue-dev libssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # real peers and ground truth for tests
+  redis-server sip-tester kamailio tshark tcpdump iproute2
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  echo "install-deps: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  # wireshark-common asks whether non-root users may capture; answer no without a prompt.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections || true
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # The Debian packages enable services we do not want running on a probe or CI host:
+  # tests start their own redis-server and kamailio on loopback ports.
+  for svc in redis-server kamailio; do
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+      $SUDO systemctl stop "$svc" || true
+    fi
+  done
+else
+  echo "install-deps: all packages present" >&2
+fi

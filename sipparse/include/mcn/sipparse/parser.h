@@ -1,0 +1,44 @@
+#pragma once
+// SIP text -> SipEvent with the sofia-sip parser. Malformed input is a counted drop, never an
+// exception. sofia-sip types stay inside src/.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "mcn/capture/sip_payload.h"
+#include "mcn/sipparse/dial_plan.h"
+#include "mcn/sipparse/sip_event.h"
+
+namespace mcn::sipparse {
+
+struct ParserConfig {
+  DialPlanConfig dial_plan;
+  std::string correlation_header;  // e.g. "X-CID"; empty: none
+};
+
+class SipParser {
+ public:
+  explicit SipParser(ParserConfig cfg);  // throws std::invalid_argument on a bad config
+  ~SipParser();
+  SipParser(const SipParser&) = delete;
+  SipParser& operator=(const SipParser&) = delete;
+
+  // Parse one SIP message. std::nullopt = dropped; the reason is counted.
+  std::optional<SipEvent> parse(const capture::SipPayload& payload);
+
+  const DialPlan& dialPlan() const;
+
+  // Stable counter names ("sip.parsed", "sip.malformed", "sip.missing_call_id", ...), in a fixed
+  // order, including zero values.
+  void forEachCounter(const std::function<void(std::string_view name, uint64_t value)>& fn) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mcn::sipparse

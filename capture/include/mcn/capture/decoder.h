@@ -1,7 +1,8 @@
 #pragma once
 // Frame -> SipPayload. One small decoder per layer (link, VLAN, IPv4/IPv6, UDP/TCP), each checking
-// its bounds and counting what is wrong under a stable name. IP fragments and TCP segments are
-// handed to the Reassembler seam below, so reassembly can be added without touching the layers.
+// its bounds and counting what is wrong under a stable name. IP fragments are handed to an internal
+// Reassembler seam (capture/src/reassembler.h) and TCP payloads are framed by a stream framer
+// (capture/src/sip_framer.h), so reassembly can be added without touching the layer decoders.
 
 #include <cstdint>
 #include <functional>
@@ -16,14 +17,14 @@ namespace mcn::capture {
 
 // libpcap DLT_* values we decode (numeric, so no pcap header is needed here).
 enum class LinkType : int {
-  kNull = 0,          // DLT_NULL, BSD loopback (host-order AF_ family)
-  kEthernet = 1,      // DLT_EN10MB
-  kRaw = 101,         // DLT_RAW / LINKTYPE_RAW
-  kLoop = 108,        // DLT_LOOP, OpenBSD loopback (network-order AF_)
-  kLinuxSll = 113,    // DLT_LINUX_SLL
-  kIpv4 = 228,        // LINKTYPE_IPV4
-  kIpv6 = 229,        // LINKTYPE_IPV6
-  kLinuxSll2 = 276,   // DLT_LINUX_SLL2
+  kNull = 0,         // DLT_NULL, BSD loopback (host-order AF_ family)
+  kEthernet = 1,     // DLT_EN10MB
+  kRaw = 101,        // DLT_RAW / LINKTYPE_RAW
+  kLoop = 108,       // DLT_LOOP, OpenBSD loopback (network-order AF_)
+  kLinuxSll = 113,   // DLT_LINUX_SLL
+  kIpv4 = 228,       // LINKTYPE_IPV4
+  kIpv6 = 229,       // LINKTYPE_IPV6
+  kLinuxSll2 = 276,  // DLT_LINUX_SLL2
 };
 
 struct DecoderConfig {

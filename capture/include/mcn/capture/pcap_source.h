@@ -26,10 +26,14 @@ class PcapFileSource {
 
   int linkType() const;
 
-  // Calls fn for every frame until the end of the file. A truncated file ends the loop with
-  // the error text available from error() and counted; it never throws.
+  // Calls fn for every frame until the end of the file. A truncated or corrupt file ends the
+  // loop early with libpcap's error text available from error(); it never throws.
   // Returns the number of frames read.
   uint64_t forEach(const std::function<void(const Frame&)>& fn);
+
+  // Pull one frame (for merging several files by timestamp). Returns false at the end of the
+  // file or on a read error (then error() is set). `out.data` stays valid until the next call.
+  bool next(Frame& out);
 
   const std::string& error() const;  // empty if the file ended cleanly
 

@@ -1,0 +1,453 @@
+// FrameDecoder: one small decoder per layer. Each takes a borrowed view of the bytes that layer
+// owns, checks its bounds, counts what is wrong under a stable name (counters.h) and hands the rest
+// on by key (link type, EtherType, IP protocol). Nothing here throws or allocates except the owned
+// SipPayload bytes of an emitted message.
+
+#include "mcn/capture/decoder.h"
+
+#include <algorithm>
+#include <bitset>
+#include <cstring>
+
+#include "counters.h"
+#include "reassembler.h"
+#include "sip_framer.h"
+
+namespace mcn::capture {
+
+using detail::Counter;
+
+namespace {
+
+// IEEE 802 EtherTypes
+constexpr uint16_t kEtherIpv4 = 0x0800;
+constexpr uint16_t kEtherIpv6 = 0x86dd;
+constexpr uint16_t kEtherVlan = 0x8100;     // IEEE 802.1Q C-tag
+constexpr uint16_t kEtherQinQ = 0x88a8;     // IEEE 802.1ad S-tag
+constexpr uint16_t kEtherQinQOld = 0x9100;  // pre-802.1ad vendor S-tag, still common on switches
+constexpr uint16_t kEtherMinType = 0x0600;  // below this the field is an 802.3 length
+
+// Link types libpcap reports besides the named ones in LinkType: DLT_RAW is 12 on most
+// platforms and 14 on OpenBSD; pcap files store it as LINKTYPE_RAW (101).
+constexpr int kDltRawCommon = 12;
+constexpr int kDltRawOpenBsd = 14;
+
+// BSD loopback address families. AF_INET is 2 everywhere; AF_INET6 differs by OS (NetBSD/OpenBSD
+// 24, FreeBSD 28, Darwin 30), and a capture may come from any of them.
+constexpr uint32_t kBsdAfInet = 2;
+constexpr bool isBsdAfInet6(uint32_t af) { return af == 24 || af == 28 || af == 30; }
+
+// IP protocol numbers (IANA)
+constexpr uint8_t kProtoHopByHop = 0;
+constexpr uint8_t kProtoTcp = 6;
+constexpr uint8_t kProtoUdp = 17;
+constexpr uint8_t kProtoRouting = 43;
+constexpr uint8_t kProtoFragment = 44;
+constexpr uint8_t kProtoEsp = 50;
+constexpr uint8_t kProtoAh = 51;
+constexpr uint8_t kProtoNoNext = 59;
+constexpr uint8_t kProtoDstOpts = 60;
+constexpr uint8_t kProtoMobility = 135;
+constexpr uint8_t kProtoHip = 139;
+constexpr uint8_t kProtoShim6 = 140;
+constexpr uint8_t kProtoExp1 = 253;
+constexpr uint8_t kProtoExp2 = 254;
+constexpr uint8_t kProtoSctp = 132;
+
+// Real packets carry two or three extension headers; a longer chain is an attack or garbage and
+// walking it costs time on the capture thread.
+constexpr int kMaxIpv6ExtHeaders = 8;
+
+constexpr size_t kEthernetHeader = 14;
+constexpr size_t kSllHeader = 16;   // https://www.tcpdump.org/linktypes/LINKTYPE_LINUX_SLL.html
+constexpr size_t kSll2Header = 20;  // https://www.tcpdump.org/linktypes/LINKTYPE_LINUX_SLL2.html
+constexpr size_t kLoopbackHeader = 4;
+constexpr size_t kVlanTag = 4;
+constexpr size_t kIpv4MinHeader = 20;
+constexpr size_t kIpv6Header = 40;
+constexpr size_t kUdpHeader = 8;
+constexpr size_t kTcpMinHeader = 20;
+
+using Bytes = std::span<const uint8_t>;
+
+inline uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+inline uint32_t be32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+inline uint32_t bswap32(uint32_t v) { return __builtin_bswap32(v); }
+
+inline std::string_view asText(Bytes b) {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+// Per-frame state, on the stack: what the outer layers learned that the inner ones report.
+struct Packet {
+  int64_t ts_us = 0;
+  bool snapped = false;  // caplen < wire_len
+  uint8_t vlan_depth = 0;
+  std::array<uint16_t, kMaxVlanDepth> vlan{};
+  Endpoint src;
+  Endpoint dst;
+  uint32_t emitted = 0;
+};
+
+}  // namespace
+
+struct FrameDecoder::Impl {
+  Impl(DecoderConfig c, Sink s)
+      : cfg(std::move(c)),
+        sink(std::move(s)),
+        max_vlan_depth(std::clamp(cfg.max_vlan_depth, 0, kMaxVlanDepth)),
+        reassembler(std::make_unique<detail::CountingReassembler>()) {
+    for (uint16_t p : cfg.sip_ports) sip_ports.set(p);
+  }
+
+  DecoderConfig cfg;
+  Sink sink;
+  int max_vlan_depth;
+  std::bitset<65536> sip_ports;
+  detail::Counters counters;
+  std::unique_ptr<detail::Reassembler> reassembler;
+
+  void inc(Counter c) { counters.inc(c); }
+
+  // A layer whose bytes ran past the captured data. If the capture was cut by its snaplen that is
+  // the reason (decode.snapped); otherwise the file or a length field lies.
+  void truncated(const Packet& pkt, Counter c) {
+    counters.inc(c);
+    if (pkt.snapped) counters.inc(Counter::kSnapped);
+  }
+
+  void decodeLink(int link_type, Packet& pkt, Bytes d);
+  void decodeEthernet(Packet& pkt, Bytes d);
+  void decodeSll(Packet& pkt, Bytes d);
+  void decodeSll2(Packet& pkt, Bytes d);
+  void decodeLoopback(Packet& pkt, Bytes d, bool network_order);
+  void decodeRaw(Packet& pkt, Bytes d);
+  void decodeEthertype(Packet& pkt, uint16_t type, Bytes d);
+  void decodeIpv4(Packet& pkt, Bytes d);
+  void decodeIpv6(Packet& pkt, Bytes d);
+  void decodeTransport(Packet& pkt, uint8_t protocol, Bytes d);
+  void decodeUdp(Packet& pkt, Bytes d);
+  void decodeTcp(Packet& pkt, Bytes d);
+  void emit(Packet& pkt, Transport t, std::string_view bytes);
+};
+
+void FrameDecoder::Impl::decodeLink(int link_type, Packet& pkt, Bytes d) {
+  switch (link_type) {
+    case static_cast<int>(LinkType::kEthernet):
+      return decodeEthernet(pkt, d);
+    case static_cast<int>(LinkType::kLinuxSll):
+      return decodeSll(pkt, d);
+    case static_cast<int>(LinkType::kLinuxSll2):
+      return decodeSll2(pkt, d);
+    case static_cast<int>(LinkType::kNull):
+      return decodeLoopback(pkt, d, /*network_order=*/false);
+    case static_cast<int>(LinkType::kLoop):
+      return decodeLoopback(pkt, d, /*network_order=*/true);
+    case static_cast<int>(LinkType::kRaw):
+    case kDltRawCommon:
+    case kDltRawOpenBsd:
+      return decodeRaw(pkt, d);
+    case static_cast<int>(LinkType::kIpv4):
+      return decodeIpv4(pkt, d);
+    case static_cast<int>(LinkType::kIpv6):
+      return decodeIpv6(pkt, d);
+    default:
+      inc(Counter::kUnsupportedLinktype);
+      return;
+  }
+}
+
+void FrameDecoder::Impl::decodeEthernet(Packet& pkt, Bytes d) {
+  if (d.size() < kEthernetHeader) return truncated(pkt, Counter::kTruncatedEthernet);
+  uint16_t type = be16(d.data() + 12);
+  if (type < kEtherMinType) return inc(Counter::kNotIp);  // 802.3 length + LLC (STP, CDP ...)
+  decodeEthertype(pkt, type, d.subspan(kEthernetHeader));
+}
+
+void FrameDecoder::Impl::decodeSll(Packet& pkt, Bytes d) {
+  if (d.size() < kSllHeader) return truncated(pkt, Counter::kTruncatedSll);
+  // The protocol field is an EtherType, or a small Linux ETH_P_* value (802.2, 802.3 ...)
+  // that falls to decode.not_ip.
+  decodeEthertype(pkt, be16(d.data() + 14), d.subspan(kSllHeader));
+}
+
+void FrameDecoder::Impl::decodeSll2(Packet& pkt, Bytes d) {
+  if (d.size() < kSll2Header) return truncated(pkt, Counter::kTruncatedSll);
+  decodeEthertype(pkt, be16(d.data()), d.subspan(kSll2Header));
+}
+
+void FrameDecoder::Impl::decodeLoopback(Packet& pkt, Bytes d, bool network_order) {
+  if (d.size() < kLoopbackHeader) return truncated(pkt, Counter::kTruncatedLoopback);
+  uint32_t af = be32(d.data());
+  Bytes ip = d.subspan(kLoopbackHeader);
+  // DLT_NULL holds the AF value in the byte order of the host that wrote the file, which we do
+  // not know: accept both. DLT_LOOP is always network order.
+  if (af == kBsdAfInet || (!network_order && bswap32(af) == kBsdAfInet)) {
+    return decodeIpv4(pkt, ip);
+  }
+  if (isBsdAfInet6(af) || (!network_order && isBsdAfInet6(bswap32(af)))) {
+    return decodeIpv6(pkt, ip);
+  }
+  inc(Counter::kNotIp);
+}
+
+void FrameDecoder::Impl::decodeRaw(Packet& pkt, Bytes d) {
+  // No link header: the IP version nibble says which. An empty frame counts as a truncated IPv4
+  // header, as it would on an Ethernet frame.
+  if (!d.empty() && (d[0] >> 4) == 6) return decodeIpv6(pkt, d);
+  if (!d.empty() && (d[0] >> 4) != 4) return inc(Counter::kBadIpVersion);
+  decodeIpv4(pkt, d);
+}
+
+void FrameDecoder::Impl::decodeEthertype(Packet& pkt, uint16_t type, Bytes d) {
+  for (;;) {
+    switch (type) {
+      case kEtherVlan:
+      case kEtherQinQ:
+      case kEtherQinQOld: {
+        if (pkt.vlan_depth >= max_vlan_depth) return inc(Counter::kVlanTooDeep);
+        if (d.size() < kVlanTag) return truncated(pkt, Counter::kTruncatedVlan);
+        pkt.vlan[pkt.vlan_depth++] = be16(d.data()) & 0x0fff;  // VID: low 12 bits of the TCI
+        type = be16(d.data() + 2);
+        d = d.subspan(kVlanTag);
+        continue;
+      }
+      case kEtherIpv4:
+        return decodeIpv4(pkt, d);
+      case kEtherIpv6:
+        return decodeIpv6(pkt, d);
+      default:
+        return inc(Counter::kNotIp);
+    }
+  }
+}
+
+void FrameDecoder::Impl::decodeIpv4(Packet& pkt, Bytes d) {
+  // RFC 791 §3.1
+  if (d.size() < kIpv4MinHeader) return truncated(pkt, Counter::kTruncatedIpv4);
+  if ((d[0] >> 4) != 4) return inc(Counter::kBadIpVersion);
+  size_t ihl = size_t{d[0] & 0x0fu} * 4;
+  if (ihl < kIpv4MinHeader) return inc(Counter::kBadIpv4Ihl);
+  size_t total = be16(d.data() + 2);
+  if (total < ihl) return inc(Counter::kBadIpv4Length);
+  if (total > d.size()) return truncated(pkt, Counter::kTruncatedIpv4);
+  d = d.first(total);  // anything after is Ethernet padding (frames shorter than 64 bytes)
+
+  pkt.src.v6 = pkt.dst.v6 = false;
+  std::memcpy(pkt.src.addr.data(), d.data() + 12, 4);
+  std::memcpy(pkt.dst.addr.data(), d.data() + 16, 4);
+  uint8_t protocol = d[9];
+  uint16_t frag = be16(d.data() + 6);
+  bool more = (frag & 0x2000) != 0;
+  uint32_t offset = uint32_t{frag & 0x1fffu} * 8;
+  Bytes payload = d.subspan(ihl);
+  if (more || offset != 0) {
+    inc(Counter::kIpFragments);
+    detail::Fragment f;
+    f.key.src = pkt.src.addr;
+    f.key.dst = pkt.dst.addr;
+    f.key.protocol = protocol;
+    f.key.id = be16(d.data() + 4);
+    f.key.vlan_depth = pkt.vlan_depth;
+    f.key.vlan = pkt.vlan;
+    f.ts_us = pkt.ts_us;
+    f.offset = offset;
+    f.more = more;
+    f.data = payload;
+    if (auto whole = reassembler->addFragment(f, counters)) {
+      decodeTransport(pkt, whole->protocol, whole->payload);
+    }
+    return;
+  }
+  decodeTransport(pkt, protocol, payload);
+}
+
+void FrameDecoder::Impl::decodeIpv6(Packet& pkt, Bytes d) {
+  // RFC 8200 §3
+  if (d.size() < kIpv6Header) return truncated(pkt, Counter::kTruncatedIpv6);
+  if ((d[0] >> 4) != 6) return inc(Counter::kBadIpVersion);
+  size_t total = kIpv6Header + be16(d.data() + 4);
+  if (total > d.size()) return truncated(pkt, Counter::kTruncatedIpv6);
+  d = d.first(total);
+
+  pkt.src.v6 = pkt.dst.v6 = true;
+  std::memcpy(pkt.src.addr.data(), d.data() + 8, 16);
+  std::memcpy(pkt.dst.addr.data(), d.data() + 24, 16);
+
+  // RFC 8200 §4: walk the extension header chain to the upper-layer header.
+  uint8_t next = d[6];
+  Bytes p = d.subspan(kIpv6Header);
+  for (int n = 0;; ++n) {
+    switch (next) {
+      case kProtoHopByHop:
+      case kProtoRouting:
+      case kProtoDstOpts:
+      case kProtoMobility:  // RFC 6275 §6.1.1
+      case kProtoHip:       // RFC 7401 §5.1
+      case kProtoShim6:     // RFC 5533 §5
+      case kProtoExp1:      // RFC 3692 experiments, RFC 6564 uniform format
+      case kProtoExp2:
+      case kProtoAh: {
+        if (n >= kMaxIpv6ExtHeaders) return inc(Counter::kIpv6TooManyExt);
+        if (p.size() < 8) return inc(Counter::kTruncatedIpv6Ext);
+        // Hdr Ext Len counts 8-octet units after the first 8; AH counts 4-octet units minus 2
+        // (RFC 4302 §2.2).
+        size_t len = next == kProtoAh ? (size_t{p[1]} + 2) * 4 : (size_t{p[1]} + 1) * 8;
+        if (len > p.size()) return inc(Counter::kTruncatedIpv6Ext);
+        next = p[0];
+        p = p.subspan(len);
+        continue;
+      }
+      case kProtoFragment: {
+        // RFC 8200 §4.5
+        if (n >= kMaxIpv6ExtHeaders) return inc(Counter::kIpv6TooManyExt);
+        if (p.size() < 8) return inc(Counter::kTruncatedIpv6Ext);
+        uint16_t off_m = be16(p.data() + 2);
+        uint32_t offset = off_m & 0xfff8u;  // 13-bit offset in 8-octet units, already shifted
+        bool more = (off_m & 1) != 0;
+        uint8_t inner = p[0];
+        if (offset == 0 && !more) {
+          // An atomic fragment is a whole packet and is processed in isolation (RFC 6946 §4).
+          next = inner;
+          p = p.subspan(8);
+          continue;
+        }
+        inc(Counter::kIpFragments);
+        detail::Fragment f;
+        f.key.src = pkt.src.addr;
+        f.key.dst = pkt.dst.addr;
+        f.key.v6 = true;
+        f.key.protocol = inner;
+        f.key.id = be32(p.data() + 4);
+        f.key.vlan_depth = pkt.vlan_depth;
+        f.key.vlan = pkt.vlan;
+        f.ts_us = pkt.ts_us;
+        f.offset = offset;
+        f.more = more;
+        f.data = p.subspan(8);
+        if (auto whole = reassembler->addFragment(f, counters)) {
+          decodeTransport(pkt, whole->protocol, whole->payload);
+        }
+        return;
+      }
+      case kProtoEsp:
+        return inc(Counter::kIpEsp);  // encrypted: nothing more to read
+      case kProtoNoNext:
+        return inc(Counter::kIpNoNextHeader);
+      default:
+        return decodeTransport(pkt, next, p);
+    }
+  }
+}
+
+void FrameDecoder::Impl::decodeTransport(Packet& pkt, uint8_t protocol, Bytes d) {
+  switch (protocol) {
+    case kProtoUdp:
+      return decodeUdp(pkt, d);
+    case kProtoTcp:
+      return decodeTcp(pkt, d);
+    case kProtoSctp:
+      return inc(Counter::kSctpPackets);  // SIP over SCTP (RFC 4168) is not decoded yet
+    case kProtoEsp:
+      return inc(Counter::kIpEsp);
+    case kProtoNoNext:
+      return inc(Counter::kIpNoNextHeader);
+    default:
+      return inc(Counter::kIpOtherProtocol);
+  }
+}
+
+void FrameDecoder::Impl::decodeUdp(Packet& pkt, Bytes d) {
+  // RFC 768. The checksum is not verified: mirrored traffic from hosts with checksum offload
+  // often carries wrong ones, and the IP length checks already bound what we read.
+  if (d.size() < kUdpHeader) return inc(Counter::kUdpTruncated);
+  size_t len = be16(d.data() + 4);
+  if (len < kUdpHeader || len > d.size()) return inc(Counter::kUdpBadLength);
+  pkt.src.port = be16(d.data());
+  pkt.dst.port = be16(d.data() + 2);
+  // RFC 3261 §18.3: one message per datagram; bytes past the UDP length are not part of it.
+  std::string_view payload = asText(d.subspan(kUdpHeader, len - kUdpHeader));
+  if (looksLikeSip(payload)) {
+    inc(Counter::kUdpSip);
+    return emit(pkt, Transport::kUdp, payload);
+  }
+  inc(Counter::kUdpNotSip);
+  if (sip_ports.test(pkt.src.port) || sip_ports.test(pkt.dst.port)) {
+    inc(Counter::kUdpNotSipOnSipPort);
+  }
+}
+
+void FrameDecoder::Impl::decodeTcp(Packet& pkt, Bytes d) {
+  // RFC 9293 §3.1
+  if (d.size() < kTcpMinHeader) return inc(Counter::kTcpTruncated);
+  size_t off = (size_t{d[12]} >> 4) * 4;  // data offset counts 32-bit words
+  if (off < kTcpMinHeader || off > d.size()) return inc(Counter::kTcpBadOffset);
+  inc(Counter::kTcpSegments);
+  pkt.src.port = be16(d.data());
+  pkt.dst.port = be16(d.data() + 2);
+  std::string_view rest = asText(d.subspan(off));
+  if (rest.empty()) return;  // SYN, ACK, FIN ...
+  if (rest.find_first_not_of("\r\n") == std::string_view::npos) {
+    return inc(Counter::kTcpKeepalive);  // RFC 5626 §3.5.1 CRLF keep-alive
+  }
+  // Without stream reassembly, frame what this one segment holds (RFC 3261 §18.3).
+  for (;;) {
+    detail::Framed f = detail::frameSipMessage(rest);
+    switch (f.status) {
+      case detail::FrameStatus::kNoContentLength:
+        // Content-Length is mandatory on stream transports (RFC 3261 §20.14); the best reading
+        // is a message without a body.
+        inc(Counter::kTcpNoContentLength);
+        [[fallthrough]];
+      case detail::FrameStatus::kMessage:
+        inc(Counter::kTcpSip);
+        emit(pkt, Transport::kTcp, f.message);
+        continue;
+      case detail::FrameStatus::kBadContentLength:
+        return inc(Counter::kTcpBadContentLength);
+      case detail::FrameStatus::kIncomplete:
+      case detail::FrameStatus::kNotSip:
+        return inc(Counter::kTcpUnreassembled);
+      case detail::FrameStatus::kEnd:
+        return;
+    }
+  }
+}
+
+void FrameDecoder::Impl::emit(Packet& pkt, Transport t, std::string_view bytes) {
+  ++pkt.emitted;
+  if (!sink) return;
+  SipPayload out;
+  out.ts_us = pkt.ts_us;
+  out.src = pkt.src;
+  out.dst = pkt.dst;
+  out.transport = t;
+  out.vlan_depth = pkt.vlan_depth;
+  out.vlan = pkt.vlan;
+  out.bytes.assign(bytes.data(), bytes.size());
+  sink(std::move(out));
+}
+
+FrameDecoder::FrameDecoder(DecoderConfig cfg, Sink sink)
+    : impl_(std::make_unique<Impl>(std::move(cfg), std::move(sink))) {}
+
+FrameDecoder::~FrameDecoder() = default;
+
+bool FrameDecoder::decode(int link_type, int64_t ts_us, std::span<const uint8_t> frame,
+                          uint32_t wire_len) {
+  impl_->inc(Counter::kFrames);
+  Packet pkt;
+  pkt.ts_us = ts_us;
+  pkt.snapped = frame.size() < wire_len;
+  impl_->decodeLink(link_type, pkt, frame);
+  return pkt.emitted > 0;
+}
+
+void FrameDecoder::forEachCounter(
+    const std::function<void(std::string_view name, uint64_t value)>& fn) const {
+  impl_->counters.forEach(fn);
+}
+
+}  // namespace mcn::capture

@@ -1,0 +1,99 @@
+#include "sip_framer.h"
+
+#include <cstring>
+
+#include "mcn/capture/decoder.h"
+
+namespace mcn::capture::detail {
+namespace {
+
+constexpr bool isWs(char c) { return c == ' ' || c == '\t'; }
+
+constexpr char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+bool equalsNoCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+// If `line` is a Content-Length header (long form or the compact "l", RFC 3261 §7.3.3; names are
+// case-insensitive, §7.3.1), returns true and sets `value` to what follows the colon.
+bool contentLengthHeader(std::string_view line, std::string_view& value) {
+  size_t colon = line.find(':');
+  if (colon == std::string_view::npos) return false;
+  std::string_view name = line.substr(0, colon);
+  while (!name.empty() && isWs(name.back())) name.remove_suffix(1);  // "Content-Length : 5"
+  if (!equalsNoCase(name, "content-length") && !equalsNoCase(name, "l")) return false;
+  value = line.substr(colon + 1);
+  return true;
+}
+
+}  // namespace
+
+bool parseContentLength(std::string_view value, uint64_t& out) {
+  size_t i = 0;
+  while (i < value.size() && isWs(value[i])) ++i;
+  size_t digits = 0;
+  uint64_t v = 0;
+  while (i < value.size() && value[i] >= '0' && value[i] <= '9') {
+    // 10 digits are far more than any real body; more would risk overflow.
+    if (++digits > 10) return false;
+    v = v * 10 + static_cast<uint64_t>(value[i] - '0');
+    ++i;
+  }
+  while (i < value.size() && isWs(value[i])) ++i;
+  if (digits == 0 || i != value.size()) return false;
+  out = v;
+  return true;
+}
+
+Framed frameSipMessage(std::string_view& rest) {
+  size_t start = 0;
+  while (start < rest.size() && (rest[start] == '\r' || rest[start] == '\n')) ++start;
+  rest.remove_prefix(start);
+  if (rest.empty()) return {FrameStatus::kEnd, {}};
+  if (!looksLikeSip(rest)) return {FrameStatus::kNotSip, {}};
+
+  // Walk the header lines. A line ends in LF (CRLF on the wire; a bare LF is tolerated as
+  // sofia-sip does). The empty line ends the headers.
+  const char* base = rest.data();
+  size_t pos = 0;
+  bool first = true;
+  bool have_cl = false;
+  uint64_t content_length = 0;
+  for (;;) {
+    const void* nl = std::memchr(base + pos, '\n', rest.size() - pos);
+    if (nl == nullptr) return {FrameStatus::kIncomplete, {}};
+    size_t eol = static_cast<size_t>(static_cast<const char*>(nl) - base);
+    std::string_view line = rest.substr(pos, eol - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    pos = eol + 1;
+    if (first) {
+      first = false;  // the start line, already checked by looksLikeSip
+      continue;
+    }
+    if (line.empty()) break;
+    if (isWs(line.front())) continue;  // folded continuation of the previous header
+    std::string_view value;
+    if (!have_cl && contentLengthHeader(line, value)) {
+      if (!parseContentLength(value, content_length)) return {FrameStatus::kBadContentLength, {}};
+      have_cl = true;
+    }
+  }
+
+  if (!have_cl) {
+    Framed out{FrameStatus::kNoContentLength, rest.substr(0, pos)};
+    rest.remove_prefix(pos);
+    return out;
+  }
+  if (content_length > rest.size() - pos) return {FrameStatus::kIncomplete, {}};
+  size_t end = pos + static_cast<size_t>(content_length);
+  Framed out{FrameStatus::kMessage, rest.substr(0, end)};
+  rest.remove_prefix(end);
+  return out;
+}
+
+}  // namespace mcn::capture::detail

@@ -1,0 +1,39 @@
+#include "mcn/capture/sip_payload.h"
+
+#include <arpa/inet.h>
+
+#include <cstdio>
+
+namespace mcn::capture {
+
+const char* transportName(Transport t) {
+  switch (t) {
+    case Transport::kUdp:
+      return "udp";
+    case Transport::kTcp:
+      return "tcp";
+    case Transport::kSctp:
+      return "sctp";
+  }
+  return "udp";  // unreachable: every enumerator is handled above
+}
+
+std::string Endpoint::toString() const {
+  // INET6_ADDRSTRLEN (46) + brackets + ":65535"
+  char buf[64];
+  size_t n = 0;
+  if (v6) {
+    buf[n++] = '[';
+    // glibc's inet_ntop writes the RFC 5952 text form (lower case, longest zero run as "::").
+    if (inet_ntop(AF_INET6, addr.data(), buf + n, sizeof(buf) - n) == nullptr) return {};
+    while (buf[n] != '\0') ++n;
+    buf[n++] = ']';
+  } else {
+    if (inet_ntop(AF_INET, addr.data(), buf, sizeof(buf)) == nullptr) return {};
+    while (buf[n] != '\0') ++n;
+  }
+  int m = std::snprintf(buf + n, sizeof(buf) - n, ":%u", static_cast<unsigned>(port));
+  return std::string(buf, n + static_cast<size_t>(m));
+}
+
+}  // namespace mcn::capture

@@ -1,0 +1,94 @@
+// looksLikeSip, Endpoint::toString and transportName.
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "mcn/capture/decoder.h"
+#include "mcn/capture/sip_payload.h"
+
+namespace mcn::capture {
+namespace {
+
+TEST(LooksLikeSip, AcceptsRequestAndStatusLines) {
+  EXPECT_TRUE(looksLikeSip("INVITE sip:+862583001013@ims.example.net;user=phone SIP/2.0\r\n"));
+  EXPECT_TRUE(looksLikeSip("ACK sips:bob@example.com SIP/2.0\r\nVia: x\r\n"));
+  EXPECT_TRUE(looksLikeSip("INVITE tel:+862583001013 SIP/2.0\r\n"));
+  EXPECT_TRUE(looksLikeSip("INVITE urn:service:sos SIP/2.0\r\n"));  // RFC 5031
+  EXPECT_TRUE(looksLikeSip("X-FOO.bar! sip:a@b SIP/2.0\r\n"));      // extension method token
+  EXPECT_TRUE(looksLikeSip("SIP/2.0 200 OK\r\n"));
+  EXPECT_TRUE(looksLikeSip("SIP/2.0 183 Session Progress\r\n"));
+  EXPECT_TRUE(looksLikeSip("SIP/2.0 603 \r\n"));           // empty reason phrase
+  EXPECT_TRUE(looksLikeSip("sip/2.0 486 Busy Here\r\n"));  // RFC 3261 §7.1: case-insensitive
+  EXPECT_TRUE(looksLikeSip("BYE sip:a@b SIP/2.0\n"));      // bare LF
+}
+
+TEST(LooksLikeSip, RejectsOtherProtocolsAndGarbage) {
+  EXPECT_FALSE(looksLikeSip(""));
+  EXPECT_FALSE(looksLikeSip("GET / HTTP/1.1\r\n"));
+  EXPECT_FALSE(looksLikeSip("GET http://example.com/ HTTP/1.1\r\n"));
+  EXPECT_FALSE(looksLikeSip("HTTP/1.1 200 OK\r\n"));
+  EXPECT_FALSE(looksLikeSip("OPTIONS rtsp://example.com/media RTSP/1.0\r\n"));
+  EXPECT_FALSE(looksLikeSip(std::string("\x80\x08\x00\x01\x00\x00\x00\xa0", 8)));  // RTP
+  EXPECT_FALSE(looksLikeSip(std::string("\x00\x01\x00\x00\x21\x12\xa4\x42", 8)));  // STUN
+  EXPECT_FALSE(looksLikeSip("\r\n\r\n"));
+  EXPECT_FALSE(looksLikeSip("SIP/2.0 20 OK\r\n"));
+  EXPECT_FALSE(looksLikeSip("SIP/2.0 2000 OK\r\n"));
+  EXPECT_FALSE(looksLikeSip("SIP/2.0 099 Low\r\n"));
+  EXPECT_FALSE(looksLikeSip("SIP/2.0 700 High\r\n"));
+  EXPECT_FALSE(looksLikeSip("SIP/2.0 200"));
+  EXPECT_FALSE(looksLikeSip("SIP/3.0 200 OK\r\n"));
+  EXPECT_FALSE(looksLikeSip("INVITE sip:a@b SIP/3.0\r\n"));
+  EXPECT_FALSE(looksLikeSip("INVITE sip:a@b SIP/2.0"));  // no line end: not a whole line
+  EXPECT_FALSE(looksLikeSip("INVITE sip:a@b SIP/2.00\r\n"));
+  EXPECT_FALSE(looksLikeSip("INVITE  sip:a@b SIP/2.0\r\n"));  // two spaces
+  EXPECT_FALSE(looksLikeSip("INVITE sip: SIP/2.0\r\n"));      // empty URI after the scheme
+  EXPECT_FALSE(looksLikeSip("INVITE a@b SIP/2.0\r\n"));       // no scheme
+  EXPECT_FALSE(looksLikeSip("INVITE 1sip:a SIP/2.0\r\n"));    // scheme must start with a letter
+  EXPECT_FALSE(looksLikeSip("INV{TE sip:a@b SIP/2.0\r\n"));   // '{' is not a token character
+  EXPECT_FALSE(looksLikeSip(" INVITE sip:a@b SIP/2.0\r\n"));
+  EXPECT_FALSE(looksLikeSip("INVITE sip:a\x01@b SIP/2.0\r\n"));
+  EXPECT_FALSE(looksLikeSip("INVITE"));
+  EXPECT_FALSE(looksLikeSip("INVITE sip:a@b"));
+}
+
+TEST(LooksLikeSip, NeverReadsPastTheView) {
+  // The view ends before "SIP/2.0\r\n" is whole; the bytes after it must not be looked at.
+  std::string buf = "INVITE sip:a@b SIP/2.0\r\n";
+  for (size_t n = 0; n < buf.size() - 1; ++n) {
+    EXPECT_FALSE(looksLikeSip(std::string_view(buf.data(), n))) << n;
+  }
+  EXPECT_TRUE(looksLikeSip(buf));
+}
+
+TEST(Endpoint, ToString) {
+  Endpoint v4;
+  v4.addr = {192, 0, 2, 1};
+  v4.port = 5060;
+  EXPECT_EQ(v4.toString(), "192.0.2.1:5060");
+
+  Endpoint v6;
+  v6.v6 = true;
+  v6.addr = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01};
+  v6.port = 5060;
+  EXPECT_EQ(v6.toString(), "[2001:db8::1]:5060");
+
+  // RFC 5952 §4.2.3: the first of two equal zero runs is shortened.
+  Endpoint w;
+  w.v6 = true;
+  w.addr = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1};
+  w.port = 65535;
+  EXPECT_EQ(w.toString(), "[2001:db8::1:0:0:1]:65535");
+
+  Endpoint zero;
+  EXPECT_EQ(zero.toString(), "0.0.0.0:0");
+}
+
+TEST(Transport, Names) {
+  EXPECT_STREQ(transportName(Transport::kUdp), "udp");
+  EXPECT_STREQ(transportName(Transport::kTcp), "tcp");
+  EXPECT_STREQ(transportName(Transport::kSctp), "sctp");
+}
+
+}  // namespace
+}  // namespace mcn::capture

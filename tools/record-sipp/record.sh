@@ -1,0 +1,304 @@
+#!/usr/bin/env bash
+# record.sh: record the pcaps/sipp_<case>.pcap fixtures from real SIP stacks on loopback:
+# kamailio (stateful proxy, kamailio.cfg) between sipp user agents (scenarios/), captured with
+# tcpdump on lo. Run as root on a machine where nothing else uses 127.0.0.10-20:5060/5062/5070.
+#
+#   sudo tools/record-sipp/record.sh            # every case
+#   sudo tools/record-sipp/record.sh busy fork  # some cases
+#   OUT_DIR=/tmp/x KEEP_WORK=1 tools/record-sipp/record.sh
+#
+# The expected outputs (pcaps/sipp_<case>.expected.jsonl) are written by hand from tshark, see
+# README.md; re-recording changes Call-IDs and times, so they must be redone after a new run.
+set -Eeuo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly HERE
+readonly SCEN="$HERE/scenarios"
+readonly OUT_DIR="${OUT_DIR:-$(cd "$HERE/../.." && pwd)/pcaps}"
+readonly ALL_CASES=(answered cancel busy unavailable timeout declined fork busy_voicemail auth tcp)
+
+readonly PROXY=127.0.0.10   # kamailio, udp+tcp 5060
+readonly UAC=127.0.0.20     # caller, port 5070
+readonly UAS_A=127.0.0.11   # desk phones 1xxx, port 5062
+readonly UAS_B=127.0.0.12   # 1021, second fork branch
+readonly VM=127.0.0.19      # voicemail 9999
+# Every SIP packet of these calls has the proxy's 5060 at one end (no direct UA-to-UA traffic:
+# record_route keeps ACK and BYE on the proxy); nothing else is captured.
+readonly BPF="host $PROXY and port 5060"
+
+die() {
+  echo "record.sh: error: $*" >&2
+  exit 1
+}
+log() { echo "record.sh: $*" >&2; }
+
+[[ $EUID -eq 0 ]] || die "must run as root (tcpdump on lo)"
+for tool in kamailio sipp tcpdump tshark ss timeout; do
+  command -v "$tool" >/dev/null || die "$tool not found (Debian: kamailio sip-tester tcpdump tshark)"
+done
+
+WORK=$(mktemp -d /tmp/record-sipp.XXXXXX)
+readonly WORK
+declare -A BG=()   # pid -> name of every background process we started
+KAM_PID=""
+TCPDUMP_PID=""
+CTRL_PORT=8890     # sipp control (UDP) ports, one per sipp instance
+
+cleanup() {
+  local rc=$?
+  local pid
+  for pid in "${!BG[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${!BG[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  if [[ $rc -ne 0 || -n "${KEEP_WORK:-}" ]]; then
+    log "logs and traces kept in $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+trap 'die "command failed at line $LINENO: $BASH_COMMAND"' ERR
+
+# wait_port udp|tcp IP PORT: until something listens there (5 s).
+wait_port() {
+  local proto=$1 ip=$2 port=$3 flag i
+  [[ $proto == udp ]] && flag=-lnuH || flag=-lntH
+  for ((i = 0; i < 50; i++)); do
+    if [[ -n $(ss "$flag" "src $ip:$port") ]]; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  die "nothing listens on $proto $ip:$port"
+}
+
+# wait_exit PID NAME SECONDS: wait for a background process, fail if it hangs or fails.
+wait_exit() {
+  local pid=$1 name=$2 secs=$3 i rc=0
+  for ((i = 0; i < secs * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    die "$name (pid $pid) still running after ${secs}s; see $WORK/$name.log"
+  fi
+  wait "$pid" || rc=$?
+  unset "BG[$pid]"
+  [[ $rc -eq 0 ]] || die "$name exited with $rc; see $WORK/$name.log and $WORK/*errors.log"
+}
+
+start_kamailio() {
+  mkdir -p "$WORK/kamailio"
+  kamailio -c -f "$HERE/kamailio.cfg" >"$WORK/kamailio-check.log" 2>&1 ||
+    die "kamailio.cfg does not parse; see $WORK/kamailio-check.log"
+  # -DD: stay in the foreground (children are forked) so we own its pid; -E: log to stderr.
+  kamailio -DD -E -f "$HERE/kamailio.cfg" -Y "$WORK/kamailio" -w "$WORK/kamailio" \
+    -m 32 -M 4 >"$WORK/kamailio.log" 2>&1 &
+  KAM_PID=$!
+  BG[$KAM_PID]=kamailio
+  wait_port udp "$PROXY" 5060
+  wait_port tcp "$PROXY" 5060
+  kill -0 "$KAM_PID" 2>/dev/null || die "kamailio died; see $WORK/kamailio.log"
+}
+
+capture_start() {
+  local case=$1
+  tcpdump -i lo -n -U --immediate-mode -s 0 -Z root -w "$WORK/sipp_$case.pcap" "$BPF" \
+    >"$WORK/tcpdump-$case.log" 2>&1 &
+  TCPDUMP_PID=$!
+  BG[$TCPDUMP_PID]="tcpdump-$case"
+  local i
+  for ((i = 0; i < 50; i++)); do
+    grep -qs 'listening on' "$WORK/tcpdump-$case.log" && return 0
+    kill -0 "$TCPDUMP_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  die "tcpdump did not start; see $WORK/tcpdump-$case.log"
+}
+
+# capture_stop CASE FILTER...: stop tcpdump, then require every tshark display FILTER to match
+# at least one packet, so a case that went differently from its plan fails loudly.
+capture_stop() {
+  local case=$1
+  shift
+  sleep 0.5 # late ACK/200 from the last transaction
+  # --immediate-mode above matters: without it packets of the last TPACKET block still in the
+  # kernel when tcpdump gets SIGINT are lost.
+  kill -INT "$TCPDUMP_PID"
+  wait "$TCPDUMP_PID" || true
+  unset "BG[$TCPDUMP_PID]"
+  local pcap="$WORK/sipp_$case.pcap" filter n
+  for filter in "sip.Method == \"INVITE\"" "$@"; do
+    n=$(tshark -r "$pcap" -Y "$filter" 2>/dev/null | wc -l)
+    [[ $n -gt 0 ]] || die "case $case: no packet matches '$filter' (pcap in $WORK)"
+  done
+  # No stray retransmission storms or half calls: every packet must decode as SIP
+  # (TCP handshake/ACK-only segments aside).
+  n=$(tshark -r "$pcap" -Y "not sip and not (tcp.len == 0)" 2>/dev/null | wc -l)
+  [[ $n -eq 0 ]] || die "case $case: $n captured packets are not SIP (pcap in $WORK)"
+  # One call per file: a retransmission left over from the previous case would show up here.
+  n=$(tshark -r "$pcap" -Y sip -T fields -e sip.Call-ID 2>/dev/null | sort -u | wc -l)
+  [[ $n -eq 1 ]] || die "case $case: $n Call-IDs in the capture, expected 1 (pcap in $WORK)"
+  # No retransmissions: the fixtures are meant to be clean runs (the golden tests add duplicates
+  # and retransmissions themselves where they want them).
+  n=$(tshark -r "$pcap" -Y sip -T fields -e ip.src -e ip.dst -e sip.Via.branch -e sip.CSeq \
+    -e sip.to.tag -e sip.Status-Code -e sip.Method 2>/dev/null | sort | uniq -d | wc -l)
+  [[ $n -eq 0 ]] || die "case $case: $n SIP messages were retransmitted (pcap in $WORK)"
+  mkdir -p "$OUT_DIR"
+  cp "$pcap" "$OUT_DIR/sipp_$case.pcap"
+  log "wrote $OUT_DIR/sipp_$case.pcap ($(stat -c %s "$pcap") bytes," \
+    "$(tshark -r "$pcap" -Y sip 2>/dev/null | wc -l) SIP messages)"
+}
+
+# uas NAME IP NUMBER SCENARIO RING_MS [sipp args...]: a called phone in the background.
+uas() {
+  local name=$1 ip=$2 number=$3 scen=$4 ring=$5
+  shift 5
+  CTRL_PORT=$((CTRL_PORT + 1))
+  (cd "$WORK" && exec sipp -sf "$SCEN/$scen.xml" -i "$ip" -mi "$ip" -p 5062 -bind_local \
+    -cp "$CTRL_PORT" -s "$number" -d "$ring" -m 1 -nostdin -timeout 30s -timeout_error \
+    -trace_err -trace_msg "$@" >"$WORK/$name.log" 2>&1) &
+  BG[$!]=$name
+  wait_port udp "$ip" 5062
+}
+
+# uac CASE SCENARIO CALLEE CALLER DISPLAY [sipp args...]: the caller, in the foreground.
+# DISPLAY is the From display name without quotes, empty for none.
+uac() {
+  local case=$1 scen=$2 callee=$3 caller=$4 display=$5
+  shift 5
+  [[ -n $display ]] && display="\"$display\" "
+  CTRL_PORT=$((CTRL_PORT + 1))
+  local rc=0
+  (cd "$WORK" && exec timeout 40 sipp "$PROXY:5060" -sf "$SCEN/$scen.xml" -i "$UAC" -mi "$UAC" \
+    -p 5070 -bind_local -cp "$CTRL_PORT" -s "$callee" -key caller_num "$caller" \
+    -key caller_display "$display" -key icid "mcn-sipp-$case" -cid_str "%u-%p-$case@%s" \
+    -m 1 -nostdin -timeout 30s -timeout_error -trace_err -trace_msg "$@" \
+    >"$WORK/uac-$case.log" 2>&1) || rc=$?
+  [[ $rc -eq 0 ]] || die "case $case: sipp UAC exited with $rc; see $WORK/uac-$case.log"
+}
+
+# Wait for every UAS of the case (they exit after their one call).
+uas_done() {
+  local pid
+  for pid in "${!BG[@]}"; do
+    [[ ${BG[$pid]} == uas-* ]] && wait_exit "$pid" "${BG[$pid]}" 20
+  done
+  return 0
+}
+
+# --- the cases ------------------------------------------------------------------------------
+# Callers and callees use the fixture number plan (pcaps/fixtures.toml): desk lines
+# +86 25 8300 1xxx dialled as 1xxx, +86 25 8300 xxxx, 025 8300 xxxx or 8300 xxxx.
+
+case_answered() {
+  capture_start answered
+  uas uas-answered "$UAS_A" 1013 uas_answer 1500
+  uac answered uac_answer 1013 +8613900101230 "Li Lei"
+  uas_done
+  capture_stop answered 'sip.Status-Code == 180' 'sip.Status-Code == 200 and sip.CSeq.method == "INVITE"' \
+    'sip.Method == "BYE"'
+}
+
+case_cancel() {
+  capture_start cancel
+  uas uas-cancel "$UAS_A" 1013 uas_ring_cancel 0
+  uac cancel uac_cancel +862583001013 +8613900101230 "Li Lei" -d 2500
+  uas_done
+  capture_stop cancel 'sip.Method == "CANCEL"' 'sip.Status-Code == 487'
+}
+
+case_busy() {
+  capture_start busy
+  uas uas-busy "$UAS_A" 1015 uas_busy 1200
+  uac busy uac_reject 1015 02584561234 ""
+  uas_done
+  capture_stop busy 'sip.Status-Code == 486'
+}
+
+case_unavailable() {
+  capture_start unavailable
+  uas uas-unavailable "$UAS_A" 1016 uas_unavailable 3000
+  uac unavailable uac_reject 02583001016 +8613900101232 "Zhao Min"
+  uas_done
+  capture_stop unavailable 'sip.Status-Code == 480'
+}
+
+case_timeout() {
+  # The phone rings and never answers; kamailio's fr_inv_timer (4 s) ends the transaction:
+  # 408 to the caller, CANCEL to the phone.
+  capture_start timeout
+  uas uas-timeout "$UAS_A" 1017 uas_ring_cancel 0
+  uac timeout uac_reject 1017 +8613900101230 "Li Lei"
+  uas_done
+  capture_stop timeout 'sip.Status-Code == 408' 'sip.Method == "CANCEL"'
+}
+
+case_declined() {
+  capture_start declined
+  uas uas-declined "$UAS_A" 1018 uas_decline 1800
+  uac declined uac_reject 1018 1001 "Wang Fang"
+  uas_done
+  capture_stop declined 'sip.Status-Code == 603'
+}
+
+case_fork() {
+  # 1020 forks to 1020 (127.0.0.11) and 1021 (127.0.0.12); 1021 answers after 1.5 s and
+  # kamailio CANCELs 1020 with Reason: SIP;cause=200.
+  capture_start fork
+  uas uas-fork-1020 "$UAS_A" 1020 uas_ring_cancel 0
+  uas uas-fork-1021 "$UAS_B" 1021 uas_answer 1500
+  uac fork uac_answer 1020 1001 "Wang Fang"
+  uas_done
+  capture_stop fork 'sip.Method == "CANCEL" and sip.Reason contains "cause=200"' \
+    'sip.Status-Code == 487' 'sip.Status-Code == 200 and sip.CSeq.method == "INVITE"'
+}
+
+case_busy_voicemail() {
+  # 1030 is busy; kamailio's failure_route sends the call on to voicemail 9999 with
+  # Diversion: <sip:1030@...>;reason=user-busy.
+  capture_start busy_voicemail
+  uas uas-vm-1030 "$UAS_A" 1030 uas_busy 1000
+  uas uas-vm-9999 "$VM" 9999 uas_voicemail 0
+  uac busy_voicemail uac_answer 1030 +8613900101230 "Li Lei"
+  uas_done
+  capture_stop busy_voicemail 'sip.Status-Code == 486' \
+    'sip.Method == "INVITE" and sip.Diversion contains "user-busy"' \
+    'sip.Status-Code == 200 and sip.CSeq.method == "INVITE"'
+}
+
+case_auth() {
+  capture_start auth
+  uas uas-auth "$UAS_A" 1013 uas_answer 1500
+  uac auth uac_auth 1013 +8613900101231 "Chen Jie"
+  uas_done
+  capture_stop auth 'sip.Status-Code == 407' 'sip.Proxy-Authorization' \
+    'sip.Status-Code == 200 and sip.CSeq.method == "INVITE"'
+}
+
+case_tcp() {
+  capture_start tcp
+  uas uas-tcp "$UAS_A" 1013 uas_answer 1500
+  uac tcp uac_answer 83001013 +8613900101230 "Li Lei" -t t1
+  uas_done
+  capture_stop tcp 'tcp and sip.Method == "INVITE"' 'sip.Status-Code == 200 and sip.CSeq.method == "INVITE"'
+}
+
+cases=("$@")
+[[ ${#cases[@]} -gt 0 ]] || cases=("${ALL_CASES[@]}")
+for c in "${cases[@]}"; do
+  declare -F "case_$c" >/dev/null || die "unknown case '$c' (known: ${ALL_CASES[*]})"
+done
+
+start_kamailio
+for c in "${cases[@]}"; do
+  log "case $c"
+  "case_$c"
+  kill -0 "$KAM_PID" 2>/dev/null || die "kamailio died during case $c; see $WORK/kamailio.log"
+done
+log "done: ${cases[*]}"

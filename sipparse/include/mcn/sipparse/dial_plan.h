@@ -33,8 +33,20 @@ class DialPlan {
   DialPlan& operator=(DialPlan&&) noexcept;
 
   // Normalise the user part of a sip/sips URI or the number of a tel URI. `phone_context` is the
-  // URI's phone-context parameter if any. Returns "" when the user part is not a telephone number
-  // (letters, e.g. "alice"), in which case callers fall back to the raw user.
+  // URI's phone-context parameter if any (else one in the user's own ";params" is used). Returns ""
+  // when the user part is not a telephone number (letters, e.g. "alice"), in which case callers
+  // fall back to the raw user. Steps, in order:
+  //   1. strip visual separators - . ( ) SP (RFC 3966 §5.1.1); only '+' (leading), digits, '*'
+  //      and '#' may remain, at most 32 of them, else "";
+  //   2. the first rewrite rule whose regex matches the whole string replaces it (its output goes
+  //      on through steps 3-7);
+  //   3. a string with '*' or '#' is a service code: returned as is;
+  //   4. "+..." is returned as is;
+  //   5. a global phone-context ("+86-25") is prefixed; a domain context changes nothing;
+  //   6. empty country_code: returned as is;
+  //   7. international prefix -> "+", national prefix -> "+" country_code, a local number of
+  //      local_number_length digits -> "+" country_code area_code; anything else as is.
+  // user=phone is not required: a sip user part made of digits is treated as a number.
   std::string normalise(std::string_view user, std::string_view phone_context = {}) const;
 
   // Normalise a whole URI string ("tel:+86-25-8300-1013", "sip:02583001013@h;user=phone",

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mcn/capture/sip_payload.h"
@@ -23,7 +24,8 @@ Method methodFromName(std::string_view name);
 struct NameAddr {
   std::string display;  // display name, unquoted; empty if absent
   std::string uri;      // the URI as written, e.g. "sip:+8613900101230@ims.example;user=phone"
-  std::string user;     // the URI's user part (or tel number) as written, e.g. "+86-25-8300-1013"
+  std::string user;     // the URI's user part (or tel number) as written, e.g. "+86-25-8300-1013",
+                        // without telephone-subscriber parameters (";phone-context=..." etc.)
   std::string number;   // normalised per the dial plan, e.g. "+862583001013"; may be empty
   std::string tag;      // tag parameter (From/To); empty if absent
 };
@@ -31,8 +33,12 @@ struct NameAddr {
 // One Diversion (RFC 5806) or History-Info (RFC 7044) entry.
 struct Redirection {
   NameAddr target;      // Diversion: the diverting (original) number; History-Info: the hi-targeted-to-uri
-  std::string reason;   // Diversion reason= ("user-busy", "no-answer", "unconditional", ...)
-  int cause = 0;        // History-Info cause= URI parameter (RFC 4458), 0 if absent
+  std::string reason;   // Diversion reason= ("user-busy", "no-answer", "unconditional", ...),
+                        // lower-cased. History-Info: `cause` in the same terms (486 "user-busy",
+                        // 408 "no-answer", 302 "unconditional", 480/487 "deflection",
+                        // 503 "unavailable", 404 "unknown"), else empty.
+  int cause = 0;        // History-Info cause= URI parameter (RFC 4458), or the cause of a SIP
+                        // Reason escaped in the URI (?Reason=SIP%3Bcause%3D486, RFC 7044); 0 if absent
   std::string index;    // History-Info index= ("1.1"); empty for Diversion
   int counter = 0;      // Diversion counter=, 0 if absent
 };

@@ -1,0 +1,529 @@
+#include "mcn/sipparse/parser.h"
+
+#include <sofia-sip/msg.h>
+#include <sofia-sip/msg_buffer.h>
+#include <sofia-sip/msg_mclass.h>
+#include <sofia-sip/sip.h>
+#include <sofia-sip/sip_extra.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/url.h>
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+#include "sip_text.h"
+
+namespace mcn::sipparse {
+
+namespace {
+
+// Larger payloads are not SIP signalling we can use (UDP cannot carry more; a TCP message this
+// big is an attack or a capture error). Checked before sofia allocates anything.
+constexpr size_t kMaxMessageBytes = 65535;
+
+// Bound on stored list entries per message (PAI, Diversion, History-Info, Reason, Privacy) so a
+// hostile message cannot make one SipEvent arbitrarily large. Via values are only counted.
+constexpr size_t kMaxListEntries = 32;
+
+// sofia's home for one message is preloaded with this much beyond the raw text, so the header
+// structures of a typical IMS INVITE (25-40 headers) come out of one malloc.
+constexpr size_t kHomePreload = 4096;
+
+// Bound on the URI -> normalised number memo (see Impl::numberOf).
+constexpr size_t kNumberMemoMax = 4096;
+
+struct StringViewHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+enum Counter : size_t {
+  kParsed,
+  kRequests,
+  kResponses,
+  kKeepalive,
+  kTooLarge,
+  kMalformed,
+  kTruncated,
+  kMissingCallId,
+  kMissingCseq,
+  kMissingFromTo,
+  kBadHeader,
+  kListTruncated,
+  kCounterCount
+};
+
+// Stable names: API, documented in sipparse/README.md and asserted in tests.
+constexpr std::array<const char*, kCounterCount> kCounterNames{
+    "sip.parsed",       "sip.requests",        "sip.responses",  "sip.keepalive",
+    "sip.too_large",    "sip.malformed",       "sip.truncated",  "sip.missing_call_id",
+    "sip.missing_cseq", "sip.missing_from_to", "sip.bad_header", "sip.list_truncated",
+};
+
+struct MsgDeleter {
+  void operator()(msg_t* m) const { msg_destroy(m); }
+};
+using MsgPtr = std::unique_ptr<msg_t, MsgDeleter>;
+
+// The parser table. sofia's default SIP class decodes ~70 headers we never read (Contact, Route,
+// Allow, Accept-Contact, ...): each costs time, and a malformed one lands in sip_error. This class
+// knows only what SipEvent needs; everything else is kept as an unknown header (name/value only).
+// P-Asserted-Identity comes from sofia's extension set (sip_extra.h, RFC 3325). Privacy is left
+// unknown on purpose: sofia rejects the whole header on one unexpected token and keeps a single
+// instance, while a passive monitor must rather over-detect a withheld caller (RFC 3323 §4.2).
+// Built once, read-only afterwards, shared by every parser thread; never freed (process lifetime).
+const msg_mclass_t* parserClass() {
+  static const msg_mclass_t* const mc = []() -> const msg_mclass_t* {
+    msg_mclass_t* c = msg_mclass_clone(sip_default_mclass(), 0, /*empty=*/1);
+    if (c == nullptr) return nullptr;
+    struct Ref {
+      msg_hclass_t* hc;
+      size_t offset;
+    };
+    const Ref refs[] = {
+        {sip_via_class, offsetof(sip_t, sip_via)},
+        {sip_from_class, offsetof(sip_t, sip_from)},
+        {sip_to_class, offsetof(sip_t, sip_to)},
+        {sip_call_id_class, offsetof(sip_t, sip_call_id)},
+        {sip_cseq_class, offsetof(sip_t, sip_cseq)},
+        {sip_reason_class, offsetof(sip_t, sip_reason)},
+        // needed to find the end of the body (RFC 3261 §18.3)
+        {sip_content_length_class, offsetof(sip_t, sip_content_length)},
+    };
+    for (const Ref& r : refs) {
+      if (msg_mclass_insert_header(c, r.hc, static_cast<unsigned short>(r.offset)) < 0) {
+        std::free(c);
+        return nullptr;
+      }
+    }
+    // offset 0: sofia appends a slot after sip_t; read it back with sip_p_asserted_identity()
+    if (msg_mclass_insert_header(c, sip_p_asserted_identity_class, 0) < 0) {
+      std::free(c);
+      return nullptr;
+    }
+    return c;
+  }();
+  return mc;
+}
+
+// Headers the parser class decodes itself; the correlation header cannot be one of them.
+constexpr std::array<const char*, 13> kClassHeaderNames{"Via",
+                                                        "v",
+                                                        "From",
+                                                        "f",
+                                                        "To",
+                                                        "t",
+                                                        "Call-ID",
+                                                        "i",
+                                                        "CSeq",
+                                                        "Reason",
+                                                        "Content-Length",
+                                                        "l",
+                                                        "P-Asserted-Identity"};
+
+bool isEssentialHeader(const char* name) {
+  if (name == nullptr) return false;
+  const std::string_view n(name);
+  return text::iequals(n, "Call-ID") || text::iequals(n, "CSeq") || text::iequals(n, "From") ||
+         text::iequals(n, "To");
+}
+
+bool isHeaderToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (const char c : s) {
+    // token chars, RFC 3261 §25.1
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    std::strchr("-.!%*_+`'~", c) != nullptr;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool isKeepalive(const std::string& b) {
+  // RFC 5626 §3.5.1 keep-alives are CRLFCRLF pings and CRLF pongs; an empty payload is the same
+  // non-message.
+  for (const char c : b) {
+    if (!text::isLws(c)) return false;
+  }
+  return true;
+}
+
+std::string lowerCopy(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = text::lowerAscii(c);
+  return out;
+}
+
+// RFC 4458 §3 cause values (also what RFC 7044 Reason causes carry) in RFC 5806 reason terms, so
+// the tracker reads Diversion and History-Info the same way.
+const char* causeToReason(long cause) {
+  switch (cause) {
+    case 302:
+      return "unconditional";
+    case 404:
+      return "unknown";
+    case 408:
+      return "no-answer";
+    case 480:
+    case 487:
+      return "deflection";
+    case 486:
+      return "user-busy";
+    case 503:
+      return "unavailable";
+    default:
+      return "";
+  }
+}
+
+}  // namespace
+
+struct SipParser::Impl {
+  explicit Impl(ParserConfig c) : cfg(std::move(c)), dial_plan(cfg.dial_plan) {}
+
+  ParserConfig cfg;
+  DialPlan dial_plan;
+  const msg_mclass_t* mclass = nullptr;
+  // Single writer (the parsing thread); forEachCounter may run on another thread.
+  std::array<std::atomic<uint64_t>, kCounterCount> counters{};
+
+  // Every message of a call repeats the same From/To/PAI URIs, and the dial plan (separator
+  // stripping, prefix rules, regexes) costs more than a hash lookup. The plan is immutable, so a
+  // memo cannot go stale; when full it is simply emptied (it only trades memory for time).
+  std::unordered_map<std::string, std::string, StringViewHash, std::equal_to<>> number_memo;
+
+  // per-message flags
+  bool bad_header = false;
+  bool list_truncated = false;
+
+  void bump(Counter c) {
+    counters[c].store(counters[c].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+
+  std::optional<SipEvent> drop(Counter c) {
+    bump(c);
+    return std::nullopt;
+  }
+
+  bool roomFor(size_t size) {
+    if (size < kMaxListEntries) return true;
+    list_truncated = true;
+    return false;
+  }
+
+  // Fills uri-derived fields of `out` from the URI text.
+  void fillFromUri(NameAddr& out, std::string_view uri) {
+    out.uri.assign(uri);
+    text::UriView u;
+    if (text::splitUri(out.uri, u)) out.user.assign(u.user);
+    out.number = numberOf(out.uri);
+  }
+
+  const std::string& numberOf(const std::string& uri) {
+    const auto it = number_memo.find(std::string_view(uri));
+    if (it != number_memo.end()) return it->second;
+    if (number_memo.size() >= kNumberMemoMax) number_memo.clear();
+    return number_memo.emplace(uri, dial_plan.normaliseUri(uri)).first->second;
+  }
+
+  void fillFromSofia(NameAddr& out, const char* display, const url_t* url, su_home_t* home) {
+    if (display != nullptr) out.display = text::unquote(display);
+    // url_as_string() prints sofia's parsed URL; it matches the text as written except that
+    // sofia has already decoded escaped unreserved characters (%2B -> +).
+    char* s = url_as_string(home, url);
+    if (s != nullptr) fillFromUri(out, s);
+  }
+
+  bool fillFromText(NameAddr& out, std::string_view element, std::string_view* params) {
+    text::NameAddrView na;
+    if (!text::splitNameAddr(element, na)) {
+      bad_header = true;
+      return false;
+    }
+    out.display = text::unquote(na.display);
+    fillFromUri(out, na.uri);
+    if (params != nullptr) *params = na.params;
+    return true;
+  }
+
+  // Diversion (RFC 5806 §4): name-addr *(";" diversion-params), most recent diversion first.
+  void readDiversion(std::string_view value, SipEvent& ev) {
+    text::forEachListElement(value, [&](std::string_view el) {
+      if (!roomFor(ev.diversion.size())) return false;
+      Redirection r;
+      std::string_view params;
+      if (!fillFromText(r.target, el, &params)) return true;
+      text::forEachParam(params, [&](std::string_view name, std::string_view v) {
+        if (text::iequals(name, "reason")) {
+          r.reason = lowerCopy(text::unquote(v));
+        } else if (text::iequals(name, "counter")) {
+          const long n = text::parseUnsigned(text::unquote(v), 1000);
+          r.counter = n < 0 ? 0 : static_cast<int>(n);
+        }
+        return true;
+      });
+      ev.diversion.push_back(std::move(r));
+      return true;
+    });
+  }
+
+  // History-Info (RFC 7044 §4): hi-targeted-to-uri with index=; the redirection cause is the
+  // RFC 4458 `cause` URI parameter, or a SIP Reason escaped in the URI's headers
+  // (`?Reason=SIP%3Bcause%3D486`, RFC 7044 §4.2.1).
+  void readHistoryInfo(std::string_view value, SipEvent& ev) {
+    text::forEachListElement(value, [&](std::string_view el) {
+      if (!roomFor(ev.history_info.size())) return false;
+      Redirection r;
+      std::string_view params;
+      if (!fillFromText(r.target, el, &params)) return true;
+      const text::ParamValue index = text::findParam(params, "index");
+      if (index.found) r.index = text::unquote(index.value);
+      r.cause = static_cast<int>(historyCause(r.target.uri));
+      r.reason = causeToReason(r.cause);
+      ev.history_info.push_back(std::move(r));
+      return true;
+    });
+  }
+
+  static long historyCause(std::string_view uri) {
+    text::UriView u;
+    if (!text::splitUri(uri, u)) return 0;
+    const text::ParamValue cause = text::findParam(u.params, "cause");
+    if (cause.found) {
+      const long c = text::parseUnsigned(cause.value, 699);
+      return c < 0 ? 0 : c;
+    }
+    // headers = hname "=" hvalue *( "&" hname "=" hvalue ), RFC 3261 §19.1.1
+    std::string_view hs = u.headers;
+    while (!hs.empty()) {
+      const size_t amp = hs.find('&');
+      const std::string_view h = hs.substr(0, amp);
+      hs = amp == std::string_view::npos ? std::string_view{} : hs.substr(amp + 1);
+      const size_t eq = h.find('=');
+      if (eq == std::string_view::npos || !text::iequals(h.substr(0, eq), "Reason")) continue;
+      // Reason: protocol *(";" reason-params), RFC 3326 §2; only SIP causes are status codes
+      const std::string decoded = text::percentDecode(h.substr(eq + 1));
+      const std::string_view reason(decoded);
+      const size_t semi = reason.find(';');
+      if (semi == std::string_view::npos ||
+          !text::iequals(text::trim(reason.substr(0, semi)), "SIP")) {
+        continue;
+      }
+      const text::ParamValue c = text::findParam(reason.substr(semi + 1), "cause");
+      if (!c.found) continue;
+      const long v = text::parseUnsigned(text::unquote(c.value), 699);
+      return v < 0 ? 0 : v;
+    }
+    return 0;
+  }
+
+  // Privacy (RFC 3323 §4.2): priv-value *(";" priv-value). Commas are accepted too: several
+  // Privacy headers may have been merged by an intermediary.
+  void readPrivacy(std::string_view value, SipEvent& ev) {
+    size_t start = 0;
+    for (size_t i = 0; i <= value.size(); ++i) {
+      if (i < value.size() && value[i] != ';' && value[i] != ',') continue;
+      const std::string_view tok = text::trim(value.substr(start, i - start));
+      start = i + 1;
+      if (tok.empty()) continue;
+      if (!roomFor(ev.privacy.size())) return;
+      ev.privacy.push_back(lowerCopy(tok));
+    }
+  }
+
+  void readUnknown(const msg_unknown_t* u, SipEvent& ev) {
+    if (u->un_name == nullptr || u->un_value == nullptr) return;
+    const std::string_view name(u->un_name);
+    const std::string_view value(u->un_value);
+    if (!cfg.correlation_header.empty() && ev.correlation.empty() &&
+        text::iequals(name, cfg.correlation_header)) {
+      ev.correlation = text::unquote(value);
+    }
+    if (text::iequals(name, "Diversion")) {
+      readDiversion(value, ev);
+    } else if (text::iequals(name, "History-Info")) {
+      readHistoryInfo(value, ev);
+    } else if (text::iequals(name, "Privacy")) {
+      readPrivacy(value, ev);
+    } else if (text::iequals(name, "P-Called-Party-ID")) {
+      // RFC 3455 §4.2: a single name-addr; the first one wins
+      if (ev.p_called_party_id) return;
+      text::forEachListElement(value, [&](std::string_view el) {
+        NameAddr n;
+        if (fillFromText(n, el, nullptr)) ev.p_called_party_id = std::move(n);
+        return false;
+      });
+    } else if (text::iequals(name, "P-Charging-Vector")) {
+      // RFC 7315 §5.6: icid-value is token / quoted-string, the first charge parameter
+      if (!ev.icid.empty()) return;
+      const text::ParamValue icid = text::findParam(value, "icid-value");
+      if (icid.found) ev.icid = text::unquote(icid.value);
+    }
+  }
+
+  MsgPtr extract(const std::string& bytes) {
+    MsgPtr msg(msg_create(mclass, 0));
+    if (!msg) return nullptr;
+    // No MSG_FLG_EXTRACT_COPY: sofia parses the buffer in place (it owns this copy), which
+    // saves a second copy of every header; nothing here needs the raw header text afterwards.
+    su_home_preload(msg_home(msg.get()), 1, static_cast<isize_t>(bytes.size() + kHomePreload));
+    void* buf = msg_buf_exact(msg.get(), static_cast<usize_t>(bytes.size() + 1));
+    if (buf == nullptr) return nullptr;
+    std::memcpy(buf, bytes.data(), bytes.size());
+    // eos=1: the capture layer hands over exactly one complete message (RFC 3261 §18.3 framing
+    // is done there for TCP)
+    msg_buf_commit(msg.get(), static_cast<usize_t>(bytes.size()), 1);
+    msg_extract(msg.get());
+    return msg;
+  }
+
+  std::optional<SipEvent> parse(const capture::SipPayload& payload) {
+    const std::string& bytes = payload.bytes;
+    if (isKeepalive(bytes)) return drop(kKeepalive);
+    if (bytes.size() > kMaxMessageBytes) return drop(kTooLarge);
+
+    MsgPtr msg = extract(bytes);
+    if (!msg) return drop(kMalformed);
+    sip_t* sip = sip_object(msg.get());
+    if (sip == nullptr) return drop(kMalformed);
+
+    const int flags = sip->sip_flags;
+    if (sip->sip_request == nullptr && sip->sip_status == nullptr) return drop(kMalformed);
+    // Content-Length beyond the bytes we have, or no empty line after the headers: the message
+    // was cut (RFC 3261 §18.3 says a receiver discards it; so do we).
+    if ((flags & MSG_FLG_TRUNC) != 0 || (flags & MSG_FLG_BODY) == 0) return drop(kTruncated);
+    if ((flags & MSG_FLG_ERROR) != 0) return drop(kMalformed);
+    // sofia accepts any "name/x.y" version; only SIP/2.0 is SIP here (RFC 3261 §7.1): this keeps
+    // HTTP and other text protocols on the same ports out of the call tables
+    const char* version =
+        sip->sip_request != nullptr ? sip->sip_request->rq_version : sip->sip_status->st_version;
+    if (version == nullptr || !text::iequals(version, "SIP/2.0")) return drop(kMalformed);
+
+    bad_header = false;
+    list_truncated = false;
+    for (const msg_error_t* e = sip->sip_error; e != nullptr; e = e->er_next) {
+      // A header sofia could not decode is a msg_error_t naming its class; a second instance of
+      // a single-valued header is kept as-is in the same list (its own class).
+      const msg_hclass_t* hc = e->er_common->h_class;
+      const char* name = hc == sip_error_class ? e->er_name : hc->hc_name;
+      // Two different From/To/Call-ID/CSeq make the message ambiguous: refuse it.
+      if (isEssentialHeader(name)) return drop(kMalformed);
+      bad_header = true;
+    }
+    if (sip->sip_call_id == nullptr || sip->sip_call_id->i_id == nullptr)
+      return drop(kMissingCallId);
+    if (sip->sip_cseq == nullptr) return drop(kMissingCseq);
+    if (sip->sip_from == nullptr || sip->sip_to == nullptr) return drop(kMissingFromTo);
+    if (sip->sip_status != nullptr &&
+        (sip->sip_status->st_status < 100 || sip->sip_status->st_status > 699)) {
+      return drop(kMalformed);
+    }
+
+    su_home_t* home = msg_home(msg.get());
+    SipEvent ev;
+    ev.ts_us = payload.ts_us;
+    ev.src = payload.src;
+    ev.dst = payload.dst;
+    ev.transport = payload.transport;
+
+    if (const sip_request_t* rq = sip->sip_request) {
+      ev.is_request = true;
+      ev.method_name = rq->rq_method_name != nullptr ? rq->rq_method_name : "";
+      ev.method = methodFromName(ev.method_name);
+      fillFromSofia(ev.request_uri, nullptr, rq->rq_url, home);
+    } else {
+      ev.status = sip->sip_status->st_status;
+      if (sip->sip_status->st_phrase != nullptr) ev.phrase = sip->sip_status->st_phrase;
+    }
+
+    ev.call_id = sip->sip_call_id->i_id;
+    ev.cseq = sip->sip_cseq->cs_seq;
+    ev.cseq_method = methodFromName(sip->sip_cseq->cs_method_name != nullptr
+                                        ? std::string_view(sip->sip_cseq->cs_method_name)
+                                        : std::string_view{});
+
+    fillFromSofia(ev.from, sip->sip_from->a_display, sip->sip_from->a_url, home);
+    if (sip->sip_from->a_tag != nullptr) ev.from.tag = sip->sip_from->a_tag;
+    fillFromSofia(ev.to, sip->sip_to->a_display, sip->sip_to->a_url, home);
+    if (sip->sip_to->a_tag != nullptr) ev.to.tag = sip->sip_to->a_tag;
+
+    // sofia splits comma-separated Via values into one sip_via_t each (RFC 3261 §7.3.1)
+    for (const sip_via_t* v = sip->sip_via; v != nullptr; v = v->v_next) ++ev.via_count;
+    if (sip->sip_via != nullptr && sip->sip_via->v_branch != nullptr) {
+      ev.via_branch = sip->sip_via->v_branch;
+    }
+
+    for (const sip_p_asserted_identity_t* p = sip_p_asserted_identity(sip); p != nullptr;
+         p = p->paid_next) {
+      if (!roomFor(ev.pai.size())) break;
+      NameAddr n;
+      fillFromSofia(n, p->paid_display, p->paid_url, home);
+      ev.pai.push_back(std::move(n));
+    }
+
+    // Reason (RFC 3326 §2): protocol *(";" reason-params); several values per header allowed
+    for (const sip_reason_t* r = sip->sip_reason; r != nullptr; r = r->re_next) {
+      if (!roomFor(ev.reasons.size())) break;
+      ReasonValue rv;
+      if (r->re_protocol != nullptr) rv.protocol = r->re_protocol;
+      if (r->re_cause != nullptr) {
+        const long c = text::parseUnsigned(r->re_cause, 99999);
+        rv.cause = c < 0 ? 0 : static_cast<int>(c);
+      }
+      if (r->re_text != nullptr) rv.text = text::unquote(r->re_text);
+      ev.reasons.push_back(std::move(rv));
+    }
+
+    for (const msg_unknown_t* u = sip->sip_unknown; u != nullptr; u = u->un_next)
+      readUnknown(u, ev);
+
+    if (bad_header) bump(kBadHeader);
+    if (list_truncated) bump(kListTruncated);
+    bump(kParsed);
+    bump(ev.is_request ? kRequests : kResponses);
+    return ev;
+  }
+};
+
+SipParser::SipParser(ParserConfig cfg) {
+  if (!cfg.correlation_header.empty()) {
+    if (!isHeaderToken(cfg.correlation_header)) {
+      throw std::invalid_argument("sip parser: correlation_header \"" + cfg.correlation_header +
+                                  "\" is not a header name");
+    }
+    for (const char* n : kClassHeaderNames) {
+      if (text::iequals(cfg.correlation_header, n)) {
+        throw std::invalid_argument("sip parser: correlation_header \"" + cfg.correlation_header +
+                                    "\" is a header the parser already decodes");
+      }
+    }
+  }
+  impl_ = std::make_unique<Impl>(std::move(cfg));
+  impl_->mclass = parserClass();
+  if (impl_->mclass == nullptr)
+    throw std::runtime_error("sip parser: cannot build sofia-sip parser class");
+}
+
+SipParser::~SipParser() = default;
+
+std::optional<SipEvent> SipParser::parse(const capture::SipPayload& payload) {
+  return impl_->parse(payload);
+}
+
+const DialPlan& SipParser::dialPlan() const { return impl_->dial_plan; }
+
+void SipParser::forEachCounter(
+    const std::function<void(std::string_view name, uint64_t value)>& fn) const {
+  for (size_t i = 0; i < kCounterCount; ++i) {
+    fn(kCounterNames[i], impl_->counters[i].load(std::memory_order_relaxed));
+  }
+}
+
+}  // namespace mcn::sipparse

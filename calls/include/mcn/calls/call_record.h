@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "mcn/capture/sip_payload.h"
 
@@ -27,23 +28,26 @@ inline constexpr int kOutcomeCount = 10;
 const char* outcomeName(Outcome o);
 std::optional<Outcome> outcomeFromName(std::string_view name);
 
+// Field meanings are those of calls/RULES.md "Field values"; "" stands for the contract's null.
 struct CallRecord {
-  std::string call_id;                     // Call-ID of the first leg seen
+  std::string call_id;  // Call-ID of the leg where this number was first targeted
   std::optional<std::string> correlation;  // icid-value or configured header value
-  std::string caller;                      // normalised; raw user if not a number; "" if withheld-only
-  std::string caller_name;                 // display name, "" if none
+  std::string caller;                      // normalised; raw user if not a number; "" if withheld
+  std::string caller_name;                 // display name, "" if none or withheld
   bool caller_withheld = false;
-  std::string callee;                      // normalised called number
+  std::string callee;  // normalised called number
   Outcome outcome = Outcome::kIncomplete;
   bool missed = false;
-  int status = 0;                          // the deciding final status (0 if none)
-  std::string reason;                      // Reason header text or the final response's phrase
-  std::optional<std::string> forwarded_to; // forwarded: the number the call went on to
-  int64_t started_at_us = 0;               // first INVITE seen
-  int64_t ended_at_us = 0;                 // final response / CANCEL / timeout instant
-  int64_t ring_ms = 0;                     // first INVITE (or 18x) to the end of ringing
-  int legs = 1;                            // Call-IDs joined into this call
+  int status = 0;                           // the deciding final status (0 if none)
+  std::string reason;                       // Reason text, forwarding reason or phrase; "" if none
+  std::optional<std::string> forwarded_to;  // forwarded: the number the call went on to
+  int64_t started_at_us = 0;                // first INVITE for this number (first copy)
+  int64_t ended_at_us = 0;                  // deciding final response / CANCEL / timeout instant
+  int64_t ring_ms = 0;                      // ended_at minus the first 180/183; 0 if none
+  int legs = 1;                             // Call-IDs joined into this call
   capture::Transport transport = capture::Transport::kUdp;  // of the first INVITE
+
+  friend bool operator==(const CallRecord&, const CallRecord&) = default;
 };
 
 // The missed ones are the same value; notifier/ consumes them.

@@ -15,16 +15,20 @@
 namespace mcn::calls {
 
 struct TrackerConfig {
-  int64_t grace_ms = 2000;          // wait after the caller-side INVITE transaction is final
+  int64_t grace_ms = 2000;  // wait after the caller-side INVITE transaction is final
   int64_t grace_after_3xx_ms = 8000;
-  int64_t ring_timeout_ms = 180000; // no final response: no_answer
-  int64_t idle_timeout_ms = 7200000; // forget a decided call's Call-ID after this (reuse = new call)
-  int64_t min_ring_ms_cancelled = 0; // cancelled calls shorter than this are not missed
+  int64_t ring_timeout_ms = 180000;  // no final response: no_answer
+  int64_t linger_ms = 32000;  // a decided call's Call-IDs absorb late messages this long (64*T1);
+                              // after it, an initial INVITE with the same Call-ID is a new call
+  int64_t min_ring_ms_cancelled = 0;         // cancelled calls shorter than this are not missed
   std::array<bool, kOutcomeCount> missed{};  // which outcomes count as missed (index = Outcome)
   bool forwarded_unconditional_missed = false;
-  size_t max_calls = 200000;        // open calls; beyond, the oldest is decided early (counted)
+  size_t max_calls = 200000;          // open calls; beyond, the oldest is decided early (counted);
+                                      // also the bound of lingering decided calls
+  int64_t duplicate_window_ms = 100;  // a repeat closer than this to the first copy is a duplicated
+                                      // frame (calls.duplicates), else a retransmission
 
-  TrackerConfig();                  // fills `missed` with DESIGN.md's defaults
+  TrackerConfig();  // fills `missed` with DESIGN.md's defaults
 };
 
 class CallTracker {
@@ -46,10 +50,14 @@ class CallTracker {
   // `incomplete` unless their ring timeout already passed at now_us.
   void finish(int64_t now_us);
 
+  // Calls not decided yet (including those still waiting for their initial INVITE).
   size_t openCalls() const;
 
-  // Stable counter names in a fixed order, zero values included ("calls.created",
-  // "calls.retransmissions", "calls.duplicates", "calls.evicted", ...).
+  // Stable counter names in a fixed order, zero values included: calls.created, calls.decided,
+  // calls.records, calls.missed, calls.retransmissions, calls.duplicates, calls.orphan_messages,
+  // calls.late_messages, calls.ignored_messages, calls.evicted, calls.reused_call_id,
+  // calls.legs_correlated, calls.ring_timeouts, calls.hops_dropped, calls.linger_dropped, then
+  // calls.outcome.<name> for every Outcome in enum order (see calls/RULES.md "Counters").
   void forEachCounter(const std::function<void(std::string_view name, uint64_t value)>& fn) const;
 
  private:

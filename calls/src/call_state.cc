@@ -1,0 +1,241 @@
+#include "call_state.h"
+
+#include <algorithm>
+#include <cctype>
+#include <functional>
+
+namespace mcn::calls::detail {
+namespace {
+
+bool equalsNoCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+bool containsNoCase(std::string_view hay, std::string_view needle) {
+  if (needle.size() > hay.size()) return false;
+  for (size_t i = 0; i + needle.size() <= hay.size(); ++i) {
+    if (equalsNoCase(hay.substr(i, needle.size()), needle)) return true;
+  }
+  return false;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// RFC 7044 §10.3: the parent of index "1.2.1" is "1.2".
+std::string_view parentIndex(std::string_view index) {
+  const size_t dot = index.rfind('.');
+  return dot == std::string_view::npos ? std::string_view{} : index.substr(0, dot);
+}
+
+}  // namespace
+
+const std::vector<Forward>& Hop::forwards() const {
+  static const std::vector<Forward> kNone;
+  return extra ? extra->forwards : kNone;
+}
+
+std::string_view standardPhrase(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 300:
+      return "Multiple Choices";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Moved Temporarily";
+    case 380:
+      return "Alternative Service";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 407:
+      return "Proxy Authentication Required";
+    case 408:
+      return "Request Timeout";
+    case 410:
+      return "Gone";
+    case 480:
+      return "Temporarily Unavailable";
+    case 484:
+      return "Address Incomplete";
+    case 486:
+      return "Busy Here";
+    case 487:
+      return "Request Terminated";
+    case 488:
+      return "Not Acceptable Here";
+    case 500:
+      return "Server Internal Error";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Server Time-out";
+    case 600:
+      return "Busy Everywhere";
+    case 603:
+      return "Decline";
+    case 604:
+      return "Does Not Exist Anywhere";
+    default:
+      return {};
+  }
+}
+
+std::string_view Call::correlation() const {
+  if (keys.empty()) return {};
+  std::string_view k = *keys.front();
+  return k.size() >= 2 ? k.substr(2) : std::string_view{};
+}
+
+int64_t hopDeadline(const Hop& hop, const TrackerConfig& cfg) {
+  const int64_t start = hop.startTs();
+  int64_t deadline = start == kNever ? kNever : start + cfg.ring_timeout_ms * 1000;
+  if (hop.cancel_ts != kNever) deadline = std::min(deadline, hop.cancel_ts + kCancelGiveUpUs);
+  return deadline;
+}
+
+ReasonKind classifyReasons(const std::vector<sipparse::ReasonValue>& reasons) {
+  for (const auto& r : reasons) {
+    if (equalsNoCase(r.protocol, "SIP")) {
+      switch (r.cause) {
+        case 200:
+          return ReasonKind::kElsewhere;
+        case 600:
+        case 603:
+          return ReasonKind::kDeclined;
+        case 408:
+        case 480:
+          return ReasonKind::kNoAnswer;
+        default:
+          break;
+      }
+    } else if (equalsNoCase(r.protocol, "Q.850")) {
+      // Q.850 §2.2.7: 26 non-selected user clearing; 18 no user responding; 19 no answer.
+      switch (r.cause) {
+        case 26:
+          return ReasonKind::kElsewhere;
+        case 18:
+        case 19:
+          return ReasonKind::kNoAnswer;
+        default:
+          break;
+      }
+    }
+  }
+  return ReasonKind::kNone;
+}
+
+std::string reasonText(const std::vector<sipparse::ReasonValue>& reasons) {
+  for (const auto& r : reasons) {
+    if (!r.text.empty()) return r.text;
+  }
+  return {};
+}
+
+const char* historyInfoCauseReason(int cause) {
+  // RFC 4458 §3.1 (redirecting reasons of ITU-T Q.763 carried as SIP codes), spelled as the
+  // RFC 5806 reason tokens so Diversion and History-Info read alike.
+  switch (cause) {
+    case 486:
+      return "user-busy";
+    case 408:
+      return "no-answer";
+    case 302:
+      return "unconditional";
+    case 487:  // deflection during alerting
+    case 480:  // deflection immediate response
+      return "deflection";
+    case 503:
+      return "unavailable";  // mobile subscriber not reachable
+    default:
+      return "unknown";  // 404 and anything else
+  }
+}
+
+const std::string& numberOrUser(const sipparse::NameAddr& na) {
+  return na.number.empty() ? na.user : na.number;
+}
+
+std::vector<Forward> extractForwards(const sipparse::SipEvent& ev) {
+  std::vector<Forward> out;
+  // RFC 5806 §4: the top Diversion entry is the most recent diversion, to the Request-URI; each
+  // older entry diverted to the number of the entry above it.
+  for (size_t i = 0; i < ev.diversion.size(); ++i) {
+    Forward f;
+    f.from = numberOrUser(ev.diversion[i].target);
+    if (i > 0) f.to = numberOrUser(ev.diversion[i - 1].target);
+    f.reason =
+        ev.diversion[i].reason.empty() ? std::string("unknown") : lower(ev.diversion[i].reason);
+    if (!f.from.empty() && f.from != f.to) out.push_back(std::move(f));
+  }
+  // RFC 7044 §9.2 / RFC 4458: an entry with a cause was retargeted to from its parent entry.
+  const auto& hi = ev.history_info;
+  for (size_t i = 0; i < hi.size(); ++i) {
+    if (hi[i].cause == 0) continue;
+    const sipparse::Redirection* parent = nullptr;
+    const std::string_view want = parentIndex(hi[i].index);
+    if (!want.empty()) {
+      for (size_t j = 0; j < i; ++j) {
+        if (hi[j].index == want) parent = &hi[j];
+      }
+    }
+    if (parent == nullptr && i > 0) parent = &hi[i - 1];
+    if (parent == nullptr) continue;
+    Forward f;
+    f.from = numberOrUser(parent->target);
+    f.to = numberOrUser(hi[i].target);
+    f.reason = historyInfoCauseReason(hi[i].cause);
+    if (!f.from.empty() && f.from != f.to) out.push_back(std::move(f));
+  }
+  return out;
+}
+
+bool hasRetargeting(const sipparse::SipEvent& ev) {
+  if (!ev.diversion.empty()) return true;
+  return std::any_of(ev.history_info.begin(), ev.history_info.end(),
+                     [](const sipparse::Redirection& r) { return r.cause != 0; });
+}
+
+bool isAnonymous(const sipparse::NameAddr& from) {
+  // RFC 3323 §4.1.1.3: anonymous From is "Anonymous" <sip:anonymous@anonymous.invalid>.
+  return equalsNoCase(from.user, "anonymous") || equalsNoCase(from.display, "anonymous") ||
+         containsNoCase(from.uri, "@anonymous.invalid");
+}
+
+bool privacyWithholds(const std::vector<std::string>& privacy) {
+  // RFC 3323 §4.2 / RFC 3325 §9.3: id, header and user all hide the caller's identity.
+  return std::any_of(privacy.begin(), privacy.end(), [](const std::string& p) {
+    return equalsNoCase(p, "id") || equalsNoCase(p, "header") || equalsNoCase(p, "user");
+  });
+}
+
+uint64_t hash64(std::string_view s) {
+  // libstdc++'s murmur hash has a fixed seed, so keys are the same on every run (output order
+  // never depends on them anyway).
+  return std::hash<std::string_view>{}(s);
+}
+
+uint64_t hashMore(uint64_t h, std::string_view s) { return hashMore(h, hash64(s)); }
+
+uint64_t hashMore(uint64_t h, uint64_t v) {
+  // boost::hash_combine's mixing, widened to 64 bits.
+  return h ^ (v + 0x9e3779b97f4a7c15ULL + (h << 12) + (h >> 4));
+}
+
+uint32_t hash32(std::string_view s) {
+  const uint64_t h = hash64(s);
+  return static_cast<uint32_t>(h ^ (h >> 32));
+}
+
+}  // namespace mcn::calls::detail

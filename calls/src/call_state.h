@@ -1,0 +1,174 @@
+#pragma once
+// Internal state of one call while the tracker follows it (see calls/RULES.md for the terms:
+// leg, hop transaction, target, aggregate). Kept compact: a simple call (one leg, one or two
+// hops) stays well under 1 KiB. Every timestamp is a first-copy value (the minimum over the
+// copies seen), so duplicated frames and retransmissions never move it.
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mcn/calls/tracker.h"
+#include "mcn/capture/sip_payload.h"
+#include "mcn/sipparse/sip_event.h"
+
+namespace mcn::calls::detail {
+
+inline constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+inline constexpr int64_t kBeginning = std::numeric_limits<int64_t>::min();
+inline constexpr uint32_t kNil = std::numeric_limits<uint32_t>::max();
+
+// RFC 3261 §9.1: a CANCELled client transaction with no final response is given up after
+// 64*T1; the hop is then final (without a status) at cancel + 32 s.
+inline constexpr int64_t kCancelGiveUpUs = 64 * 500 * 1000;
+
+// What a Reason header (RFC 3326) on a CANCEL or final response says about why a branch ended.
+enum class ReasonKind : uint8_t {
+  kNone,       // no Reason, or one that says nothing we use (e.g. Q.850;cause=16)
+  kElsewhere,  // SIP;cause=200 or Q.850;cause=26: answered on another branch
+  kDeclined,   // SIP;cause=600 or 603: another branch declined
+  kNoAnswer,   // SIP;cause=408 or 480, Q.850;cause=18 or 19: a proxy's no-answer timer
+};
+
+// One forwarding fact read from a Diversion (RFC 5806) or History-Info (RFC 7044) entry.
+struct Forward {
+  std::string from;    // the forwarded (diverting) number
+  std::string to;      // the number the call went on to; empty: the carrying hop's target
+  std::string reason;  // Diversion reason, or the History-Info cause mapped per RFC 4458
+};
+
+// Bits of Hop::seen: which requests of the hop transaction were already seen.
+enum SeenBit : uint8_t {
+  kSeenInvite = 1 << 0,
+  kSeenCancel = 1 << 1,
+};
+
+// What only some hops carry, kept out of line so a plain hop stays small.
+struct HopExtra {
+  std::string pcpi;         // P-Called-Party-ID number (else raw user)
+  std::string cancel_text;  // CANCEL: Reason text
+  std::vector<Forward> forwards;
+};
+
+// RFC 3261 §21 reason phrase of a status code, empty if not a common one. A final response
+// whose text is this phrase does not store it.
+std::string_view standardPhrase(int status);
+
+// One hop transaction: (Call-ID, top Via branch, CSeq) of an initial INVITE at one hop.
+struct Hop {
+  uint64_t branch_key = 0;  // hash of the top Via branch (and Via count when there is none)
+  uint32_t cseq = 0;
+  uint32_t ring_tag = 0;   // hash of the To tag of the first 180/183 (forks differ)
+  uint32_t final_tag = 0;  // hash of the To tag of the final response
+  uint8_t leg = 0;         // index into Call::legs
+  uint8_t via_count = 0;   // Via values of this hop's messages (saturates at 255)
+  uint8_t seen = 0;        // SeenBit
+  bool has_invite = false;
+  bool forwarded = false;       // the INVITE carried Diversion or a retargeting History-Info entry
+  bool expired = false;         // no final response by hopDeadline()
+  bool final_text_std = false;  // final text is standardPhrase(final_status), not stored
+  capture::Transport transport = capture::Transport::kUdp;  // of the INVITE
+  ReasonKind cancel_kind = ReasonKind::kNone;
+  ReasonKind final_kind = ReasonKind::kNone;
+  int16_t final_status = 0;   // 0: none yet
+  int64_t first_ts = kNever;  // earliest message of any kind
+  int64_t last_ts = kBeginning;
+  int64_t invite_ts = kNever;
+  int64_t ring_ts = kNever;  // first 180/183
+  int64_t final_ts = kNever;
+  int64_t cancel_ts = kNever;
+  std::string ruri_num;    // Request-URI number (empty if the user part is not a number)
+  std::string final_text;  // final response: Reason text, else its reason phrase (see above)
+  std::unique_ptr<HopExtra> extra;
+
+  bool hasFinal() const { return final_status != 0; }
+  std::string_view finalText() const {
+    return final_text_std ? standardPhrase(final_status) : std::string_view(final_text);
+  }
+  std::string_view pcpi() const {
+    return extra ? std::string_view(extra->pcpi) : std::string_view();
+  }
+  std::string_view cancelText() const {
+    return extra ? std::string_view(extra->cancel_text) : std::string_view();
+  }
+  const std::vector<Forward>& forwards() const;
+  HopExtra& mutableExtra() {
+    if (!extra) extra = std::make_unique<HopExtra>();
+    return *extra;
+  }
+  bool is2xx() const { return final_status >= 200 && final_status < 300; }
+  int64_t startTs() const { return has_invite ? invite_ts : first_ts; }
+};
+
+// One Call-ID of the call.
+struct Leg {
+  const std::string* call_id = nullptr;  // the key of this leg's entry in the Call-ID map
+  std::string to;                        // To number, else the raw To user
+  uint32_t from_tag = 0;                 // hash of the From tag of its first request
+};
+
+// A message already seen in a call, to tell duplicated frames and retransmissions apart.
+struct SeenMessage {
+  uint32_t fingerprint = 0;
+  int32_t ms = 0;  // last copy, milliseconds after Call::base_us
+};
+
+struct Call {
+  enum class State : uint8_t { kPending, kOpen, kLingering };
+
+  State state = State::kPending;
+  uint32_t prev = kNil;  // intrusive list of the calls in the same state, oldest first
+  uint32_t next = kNil;
+  uint64_t serial = 0;  // order of becoming open: breaks ties between timers deterministically
+  int64_t expiry_us = kNever;      // pending: orphaned at; lingering: forgotten at
+  int64_t scheduled_due = kNever;  // due time of this call's live timer-heap entry
+  uint32_t pending_msgs = 0;       // messages held while no initial INVITE was seen
+  uint8_t caller_rank = 0;         // 0 none, 1 raw From user, 2 From number, 3 PAI
+  bool withheld = false;
+  int64_t caller_ts = kNever;
+  std::string caller;
+  std::string caller_name;
+  std::vector<Leg> legs;
+  std::vector<Hop> hops;
+  std::vector<const std::string*> keys;  // correlation keys, keys of the correlation map
+  int64_t base_us = kNever;              // time origin of `seen`
+  uint8_t seen_next = 0;                 // next `seen` slot to overwrite when full
+  std::vector<SeenMessage> seen;
+
+  // The correlation value for the output (first key without its namespace prefix).
+  std::string_view correlation() const;
+};
+
+// Deadline after which an unanswered hop is final: the ring timeout after its INVITE (or its
+// first message), or 64*T1 after a CANCEL that got no final response.
+int64_t hopDeadline(const Hop& hop, const TrackerConfig& cfg);
+
+ReasonKind classifyReasons(const std::vector<sipparse::ReasonValue>& reasons);
+// The first Reason header text (RFC 3326 text=), empty if none.
+std::string reasonText(const std::vector<sipparse::ReasonValue>& reasons);
+
+// Forwarding facts of an INVITE: each Diversion entry names a number that forwarded (most recent
+// first, RFC 5806 §4); each History-Info entry carrying a cause (RFC 4458) names its parent entry
+// (RFC 7044 §9.2 index) as forwarded to itself.
+std::vector<Forward> extractForwards(const sipparse::SipEvent& ev);
+bool hasRetargeting(const sipparse::SipEvent& ev);
+
+// RFC 4458 §3.1 cause values -> RFC 5806 reason tokens.
+const char* historyInfoCauseReason(int cause);
+
+// Number of a name-addr: normalised number, else the raw user part.
+const std::string& numberOrUser(const sipparse::NameAddr& na);
+
+bool isAnonymous(const sipparse::NameAddr& from);
+bool privacyWithholds(const std::vector<std::string>& privacy);
+
+uint64_t hash64(std::string_view s);
+// Combine a hash with more bytes or an integer.
+uint64_t hashMore(uint64_t h, std::string_view s);
+uint64_t hashMore(uint64_t h, uint64_t v);
+uint32_t hash32(std::string_view s);
+
+}  // namespace mcn::calls::detail

@@ -1,0 +1,471 @@
+#include "outcome_rules.h"
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+
+namespace mcn::calls::detail {
+namespace {
+
+// A hop transaction seen from the rules (calls/RULES.md): its target, how it may be
+// attributed, and how it ended once what its upstream hop says is taken into account.
+struct HopView {
+  const Hop* hop = nullptr;
+  std::string_view target;
+  bool aggregate = false;     // a deeper hop of its leg went to another number: not attributed
+  bool superseded = false;    // 3xx/401/407 followed by a new INVITE to the same number
+  bool relayed = false;       // its 2xx is another number's answer passed back (B2BUA, proxy)
+  bool proxy_cancel = false;  // its CANCEL came from a proxy whose upstream hop ended uncancelled
+  bool resolved = false;      // ended: final response, CANCEL, deadline, or closed upstream
+  // The CANCEL that ended it: its own, or the caller's seen one hop upstream.
+  int64_t cancel_ts = kNever;
+  ReasonKind cancel_kind = ReasonKind::kNone;
+  std::string_view cancel_text;
+  // The final response that speaks for it: its own, or the one its proxy sent upstream when the
+  // proxy ended the branch (a 408 after the proxy's timer, RFC 3261 §16.7 step 6).
+  int eff_status = 0;
+  int64_t eff_ts = kNever;
+  std::string_view eff_text;
+  ReasonKind eff_kind = ReasonKind::kNone;
+
+  bool ownAnswer() const { return hop->is2xx() && !relayed; }
+};
+
+// A forwarding fact resolved against the hop that carried it.
+struct ForwardFact {
+  std::string_view from;
+  std::string_view to;
+  std::string_view reason;
+  int64_t ts = kNever;  // first INVITE carrying it
+};
+
+// How a hop ended, for rules decided by "the earliest matching message".
+struct HopEnd {
+  int64_t ts = kNever;
+  int status = 0;
+  std::string_view text;
+};
+
+std::string_view targetOf(const Hop& hop, const Leg& leg, uint8_t leg_min_via) {
+  // RULES.md "target": P-Called-Party-ID (RFC 3455), else the Request-URI of a retargeted hop
+  // or of any hop past the first (proxies rewrite it to the reached number, RFC 3261 §16.5),
+  // else To (unchanged by retargeting, RFC 3261 §8.1.1.2).
+  if (!hop.pcpi().empty()) return hop.pcpi();
+  if (!hop.ruri_num.empty() && (hop.forwarded || hop.via_count > leg_min_via)) {
+    return hop.ruri_num;
+  }
+  return leg.to;
+}
+
+bool isRetryable(int status) { return status / 100 == 3 || status == 401 || status == 407; }
+
+// The final response speaking for the hop, unless it is a relayed 2xx.
+HopEnd finalEnd(const HopView& v) {
+  if (v.eff_status == 0 || (v.eff_status / 100 == 2 && v.relayed)) return {};
+  return HopEnd{v.eff_ts, v.eff_status / 100 == 2 ? 0 : v.eff_status, v.eff_text};
+}
+
+// The hop's end: its CANCEL or its final response, whichever came first, else its deadline.
+HopEnd hopEnd(const HopView& v, const TrackerConfig& cfg) {
+  HopEnd e = finalEnd(v);
+  if (v.cancel_ts != kNever && v.cancel_ts <= e.ts) {
+    e.ts = v.cancel_ts;
+    if (!v.cancel_text.empty()) e.text = v.cancel_text;
+  }
+  if (e.ts == kNever && v.hop->expired) e.ts = hopDeadline(*v.hop, cfg);
+  return e;
+}
+
+struct Decision {
+  Outcome outcome = Outcome::kIncomplete;
+  int status = 0;
+  std::string_view reason;
+  int64_t ended = kNever;
+  std::string_view forwarded_to;
+};
+
+class NumberRules {
+ public:
+  NumberRules(std::string_view number, const std::vector<HopView>& views,
+              const std::vector<ForwardFact>& forwards, const TrackerConfig& cfg)
+      : number_(number), views_(views), cfg_(cfg) {
+    for (const auto& v : views_) {
+      if (v.target == number_ && !v.aggregate && !v.superseded) own_.push_back(&v);
+    }
+    for (const auto& f : forwards) {
+      if (f.from == number_) forward_ = &f;
+    }
+  }
+
+  Decision decide() const {
+    Decision d;
+    if (answered(d) || answeredElsewhere(d) || forwarded(d) || cancelled(d)) return d;
+    if (unresolved()) return incomplete();
+    if (byStatus(d, Outcome::kBusy, [](int s) { return s == 486 || s == 600; })) return d;
+    if (byStatusOrReason(d, Outcome::kNoAnswer, ReasonKind::kNoAnswer,
+                         [](int s) { return s == 408 || s == 480; })) {
+      return d;
+    }
+    if (byStatusOrReason(d, Outcome::kDeclined, ReasonKind::kDeclined,
+                         [](int s) { return s == 603; })) {
+      return d;
+    }
+    if (byStatus(d, Outcome::kRedirected, [](int s) { return s / 100 == 3; })) return d;
+    if (byStatus(d, Outcome::kFailed, [](int s) { return s >= 300; })) return d;
+    return incomplete();
+  }
+
+ private:
+  // Rule 1: a 2xx to an INVITE reached this number (not relayed from another number).
+  bool answered(Decision& d) const {
+    const HopView* best = nullptr;
+    for (const HopView* v : own_) {
+      if (v->ownAnswer() && (!best || v->hop->final_ts < best->hop->final_ts)) best = v;
+    }
+    if (!best) return false;
+    const Hop& h = *best->hop;
+    d = {Outcome::kAnswered, h.final_status, h.finalText(), h.final_ts, {}};
+    return true;
+  }
+
+  // Rule 2: a CANCEL (or final response) said "answered elsewhere", or another number of the
+  // call answered while this one was neither forwarded nor redirected by its own 3xx.
+  bool answeredElsewhere(Decision& d) const {
+    HopEnd best;
+    for (const HopView* v : own_) {
+      if (v->cancel_kind != ReasonKind::kElsewhere && v->eff_kind != ReasonKind::kElsewhere) {
+        continue;
+      }
+      HopEnd e = hopEnd(*v, cfg_);
+      if (v->cancel_kind == ReasonKind::kElsewhere && !v->cancel_text.empty()) {
+        e.text = v->cancel_text;
+      }
+      if (e.ts < best.ts) best = e;
+    }
+    const bool redirected = std::any_of(own_.begin(), own_.end(),
+                                        [](const HopView* v) { return v->eff_status / 100 == 3; });
+    if (best.ts == kNever && forward_ == nullptr && !redirected) {
+      int64_t other_2xx = kNever;
+      for (const auto& v : views_) {
+        if (v.target != number_ && !v.aggregate && v.ownAnswer()) {
+          other_2xx = std::min(other_2xx, v.hop->final_ts);
+        }
+      }
+      if (other_2xx == kNever) return false;
+      for (const HopView* v : own_) {
+        const HopEnd e = hopEnd(*v, cfg_);
+        if (e.ts < best.ts) best = e;
+      }
+      if (best.ts == kNever) best = HopEnd{other_2xx, 0, {}};
+    }
+    if (best.ts == kNever) return false;
+    d = {Outcome::kAnsweredElsewhere, best.status, best.text, best.ts, {}};
+    return true;
+  }
+
+  // Rule 3: a later leg or branch carries Diversion/History-Info naming this number. Status and
+  // end come from the number's own branch that ended first (its final response, else its
+  // CANCEL), else the forwarding INVITE.
+  bool forwarded(Decision& d) const {
+    if (forward_ == nullptr) return false;
+    HopEnd own;
+    for (const HopView* v : own_) {
+      const HopEnd e = finalEnd(*v);
+      if (e.ts < own.ts) own = e;
+    }
+    if (own.ts == kNever) {
+      for (const HopView* v : own_) own.ts = std::min(own.ts, v->cancel_ts);
+    }
+    if (own.ts == kNever) own.ts = forward_->ts;
+    d = {Outcome::kForwarded, own.status, forward_->reason, own.ts, forward_->to};
+    return true;
+  }
+
+  // Rule 4: the caller sent CANCEL (a CANCEL whose Reason says nothing else, not the proxy's).
+  bool cancelled(Decision& d) const {
+    const HopView* best = nullptr;
+    for (const HopView* v : own_) {
+      if (v->cancel_ts != kNever && v->cancel_kind == ReasonKind::kNone && !v->proxy_cancel &&
+          (!best || v->cancel_ts < best->cancel_ts)) {
+        best = v;
+      }
+    }
+    if (!best) return false;
+    HopEnd fin = finalEnd(*best);
+    if (fin.status == 0) {
+      fin = {};
+      for (const HopView* v : own_) {
+        if (v->eff_status == 487 && v->eff_ts < fin.ts) fin = finalEnd(*v);
+      }
+    }
+    const std::string_view text = best->cancel_text.empty() ? fin.text : best->cancel_text;
+    d = {Outcome::kCancelled, fin.status, text, std::min(best->cancel_ts, fin.ts), {}};
+    return true;
+  }
+
+  // Rules 5, 8, 9: the earliest non-2xx final response whose status matches.
+  template <typename Pred>
+  bool byStatus(Decision& d, Outcome o, Pred pred) const {
+    const HopView* best = nullptr;
+    for (const HopView* v : own_) {
+      if (v->eff_status >= 300 && pred(v->eff_status) && (!best || v->eff_ts < best->eff_ts)) {
+        best = v;
+      }
+    }
+    if (!best) return false;
+    d = {o, best->eff_status, best->eff_text, best->eff_ts, {}};
+    return true;
+  }
+
+  // Rules 6 and 7: a matching status, a matching Reason (the hop's end decides), or for
+  // no_answer the ring timeout.
+  template <typename Pred>
+  bool byStatusOrReason(Decision& d, Outcome o, ReasonKind kind, Pred pred) const {
+    HopEnd best;
+    for (const HopView* v : own_) {
+      HopEnd e;
+      if (v->eff_status >= 300 && pred(v->eff_status)) {
+        e = HopEnd{v->eff_ts, v->eff_status, v->eff_text};
+      } else if (v->cancel_kind == kind || v->eff_kind == kind) {
+        e = hopEnd(*v, cfg_);
+      } else if (o == Outcome::kNoAnswer && v->hop->expired && v->eff_status == 0 &&
+                 v->cancel_ts == kNever) {
+        e = HopEnd{hopDeadline(*v->hop, cfg_), 0, {}};
+      }
+      if (e.ts < best.ts) best = e;
+    }
+    if (best.ts == kNever) return false;
+    d = {o, best.status, best.text, best.ts, {}};
+    return true;
+  }
+
+  // A hop with no final response, no CANCEL, no timeout: the input ended first.
+  bool unresolved() const {
+    return std::any_of(own_.begin(), own_.end(), [](const HopView* v) { return !v->resolved; });
+  }
+
+  Decision incomplete() const {
+    int64_t last = kBeginning;
+    for (const auto& v : views_) {
+      if (v.target == number_ && !v.aggregate) last = std::max(last, v.hop->last_ts);
+    }
+    if (last == kBeginning) {
+      for (const auto& v : views_) {
+        if (v.target == number_) last = std::max(last, v.hop->last_ts);
+      }
+    }
+    return {Outcome::kIncomplete, 0, {}, last, {}};
+  }
+
+  std::string_view number_;
+  const std::vector<HopView>& views_;
+  const TrackerConfig& cfg_;
+  std::vector<const HopView*> own_;  // RULES.md: non-aggregate, non-superseded, this target
+  const ForwardFact* forward_ = nullptr;
+};
+
+bool isUpstreamOf(const Hop& u, const Hop& h) {
+  return u.leg == h.leg && u.cseq == h.cseq && u.via_count < h.via_count;
+}
+
+std::vector<HopView> buildViews(const Call& call) {
+  const auto& hops = call.hops;
+  std::vector<uint8_t> min_via(call.legs.size(), 255);
+  for (const Hop& h : hops) {
+    if (h.via_count > 0) min_via[h.leg] = std::min(min_via[h.leg], h.via_count);
+  }
+  std::vector<HopView> views(hops.size());
+  for (size_t i = 0; i < hops.size(); ++i) {
+    const Hop& h = hops[i];
+    HopView& v = views[i];
+    v.hop = &h;
+    v.target = targetOf(h, call.legs[h.leg], min_via[h.leg]);
+    v.cancel_ts = h.cancel_ts;
+    v.cancel_kind = h.cancel_kind;
+    v.cancel_text = h.cancelText();
+    v.eff_status = h.final_status;
+    v.eff_ts = h.final_ts;
+    v.eff_text = h.finalText();
+    v.eff_kind = h.final_kind;
+    v.resolved = h.hasFinal() || h.expired || h.cancel_ts != kNever;
+  }
+  // Aggregate: the proxy forked or forwarded beyond it within the same leg.
+  for (auto& v : views) {
+    for (const auto& w : views) {
+      if (w.hop->leg == v.hop->leg && w.hop->via_count > v.hop->via_count && !w.target.empty() &&
+          w.target != v.target) {
+        v.aggregate = true;
+        break;
+      }
+    }
+  }
+  // What the nearest upstream hop (same leg and CSeq, fewer Vias) with a final response says
+  // about a branch that has no final response of its own, or only a CANCEL without a telling
+  // Reason: if the upstream hop was not cancelled, the proxy ended the branch (its timer, RFC
+  // 3261 §16.7) and its final status speaks for it; if it was, the caller's CANCEL did.
+  for (auto& v : views) {
+    const Hop& h = *v.hop;
+    const bool plain_cancel = h.cancel_ts != kNever && h.cancel_kind == ReasonKind::kNone;
+    if (h.hasFinal() && !plain_cancel) continue;
+    const HopView* up = nullptr;
+    for (const auto& w : views) {
+      if (isUpstreamOf(*w.hop, h) && w.hop->hasFinal() &&
+          (!up || w.hop->via_count > up->hop->via_count)) {
+        up = &w;
+      }
+    }
+    if (up == nullptr) continue;
+    const Hop& u = *up->hop;
+    if (u.cancel_ts == kNever) {
+      v.proxy_cancel = plain_cancel;
+      v.resolved = true;
+      // After an upstream 2xx (§16.7 step 10) the branch lost to another one: rule 1, 2 or 3
+      // decides and its own status, if any, stays.
+      if (!u.is2xx()) {
+        v.eff_status = u.final_status;
+        v.eff_ts = u.final_ts;
+        v.eff_text = u.finalText();
+        v.eff_kind = u.final_kind;
+      }
+    } else if (h.cancel_ts == kNever && !h.hasFinal()) {
+      v.cancel_ts = u.cancel_ts;
+      v.cancel_kind = u.cancel_kind;
+      v.cancel_text = u.cancelText();
+      v.resolved = true;
+    }
+  }
+  // Superseded: a 401/407 retried (RFC 3261 §22.2) or a 3xx recursed (§8.1.3.4) to the same
+  // number by a later INVITE of the same leg.
+  for (auto& v : views) {
+    if (!isRetryable(v.hop->final_status)) continue;
+    for (const auto& w : views) {
+      if (&w == &v || w.aggregate || !w.hop->has_invite || w.hop->leg != v.hop->leg ||
+          w.target != v.target) {
+        continue;
+      }
+      if (w.hop->cseq > v.hop->cseq ||
+          (w.hop->via_count == v.hop->via_count && w.hop->invite_ts > v.hop->final_ts)) {
+        v.superseded = true;
+        break;
+      }
+    }
+  }
+  // Relayed 2xx: another number, reached later, answered no later than this 2xx; this hop only
+  // passed that answer back (a B2BUA leg or an upstream hop of a forward).
+  for (auto& v : views) {
+    if (!v.hop->is2xx()) continue;
+    for (const auto& w : views) {
+      if (w.target != v.target && w.hop->is2xx() && w.hop->startTs() > v.hop->startTs() &&
+          w.hop->final_ts <= v.hop->final_ts) {
+        v.relayed = true;
+        break;
+      }
+    }
+  }
+  return views;
+}
+
+std::vector<ForwardFact> buildForwards(const std::vector<HopView>& views) {
+  std::vector<ForwardFact> out;
+  for (const auto& v : views) {
+    for (const Forward& f : v.hop->forwards()) {
+      ForwardFact fact{f.from, f.to.empty() ? v.target : std::string_view(f.to), f.reason,
+                       v.hop->startTs()};
+      if (fact.to.empty() || fact.from == fact.to) continue;
+      auto it = std::find_if(out.begin(), out.end(),
+                             [&](const ForwardFact& o) { return o.from == fact.from; });
+      if (it == out.end()) {
+        out.push_back(fact);
+      } else if (fact.ts < it->ts) {
+        *it = fact;
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+bool closedUpstream(const Call& call, const Hop& hop) {
+  return std::any_of(call.hops.begin(), call.hops.end(),
+                     [&](const Hop& u) { return isUpstreamOf(u, hop) && u.hasFinal(); });
+}
+
+std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg) {
+  const std::vector<HopView> views = buildViews(call);
+  const std::vector<ForwardFact> forwards = buildForwards(views);
+
+  // Called numbers: targets of attributable hops, and forwarded numbers the call did target.
+  std::vector<std::string_view> numbers;
+  auto add = [&](std::string_view n) {
+    if (!n.empty() && std::find(numbers.begin(), numbers.end(), n) == numbers.end()) {
+      numbers.push_back(n);
+    }
+  };
+  for (const auto& v : views) {
+    if (!v.aggregate && !v.superseded) add(v.target);
+  }
+  for (const auto& f : forwards) {
+    if (std::any_of(views.begin(), views.end(),
+                    [&](const HopView& v) { return v.target == f.from; })) {
+      add(f.from);
+    }
+  }
+
+  std::vector<CallRecord> records;
+  records.reserve(numbers.size());
+  const std::string_view correlation = call.correlation();
+  for (std::string_view number : numbers) {
+    const Decision d = NumberRules(number, views, forwards, cfg).decide();
+
+    // started_at: first INVITE for the number (any hop), else its earliest message.
+    const Hop* first = nullptr;
+    int64_t ring = kNever;
+    for (const auto& v : views) {
+      if (v.target != number) continue;
+      const Hop& h = *v.hop;
+      if (!first || (h.has_invite && !first->has_invite) ||
+          (h.has_invite == first->has_invite && h.startTs() < first->startTs())) {
+        first = &h;
+      }
+      if (!v.aggregate) ring = std::min(ring, h.ring_ts);
+    }
+
+    CallRecord r;
+    r.call_id = *call.legs[first->leg].call_id;
+    if (!correlation.empty()) r.correlation = std::string(correlation);
+    if (call.withheld) {
+      r.caller_withheld = true;
+    } else {
+      r.caller = call.caller;
+      r.caller_name = call.caller_name;
+    }
+    r.callee = std::string(number);
+    r.outcome = d.outcome;
+    r.status = d.status;
+    r.reason = std::string(d.reason);
+    if (!d.forwarded_to.empty()) r.forwarded_to = std::string(d.forwarded_to);
+    r.started_at_us = first->startTs();
+    r.ended_at_us = d.ended == kNever || d.ended == kBeginning ? r.started_at_us : d.ended;
+    r.ring_ms = ring != kNever && r.ended_at_us > ring ? (r.ended_at_us - ring) / 1000 : 0;
+    r.legs = static_cast<int>(call.legs.size());
+    r.transport = first->transport;
+
+    r.missed = cfg.missed[static_cast<size_t>(r.outcome)];
+    if (r.outcome == Outcome::kForwarded && r.reason == "unconditional" &&
+        !cfg.forwarded_unconditional_missed) {
+      r.missed = false;
+    }
+    if (r.outcome == Outcome::kCancelled && r.ring_ms < cfg.min_ring_ms_cancelled) {
+      r.missed = false;
+    }
+    records.push_back(std::move(r));
+  }
+  std::sort(records.begin(), records.end(), [](const CallRecord& a, const CallRecord& b) {
+    return a.started_at_us != b.started_at_us ? a.started_at_us < b.started_at_us
+                                              : a.callee < b.callee;
+  });
+  return records;
+}
+
+}  // namespace mcn::calls::detail

@@ -1,0 +1,21 @@
+#pragma once
+// calls/RULES.md "Outcome per called number" as a pure function of a call's state, so the rules
+// live in one place and the tracker only decides *when* to apply them.
+
+#include <vector>
+
+#include "call_state.h"
+#include "mcn/calls/call_record.h"
+#include "mcn/calls/tracker.h"
+
+namespace mcn::calls::detail {
+
+// One record per called number of `call`, ordered by started_at then callee. Hops that are
+// neither final nor expired are "input ended first" (incomplete unless rules 1-4 decide).
+std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg);
+
+// A hop with no final response is over when a hop upstream of it (same leg and CSeq, fewer
+// Vias) got one: the proxy has ended the branch (RFC 3261 §16.7, Timer B or C).
+bool closedUpstream(const Call& call, const Hop& hop);
+
+}  // namespace mcn::calls::detail

@@ -1,0 +1,741 @@
+#include "mcn/calls/tracker.h"
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "call_state.h"
+#include "outcome_rules.h"
+
+namespace mcn::calls {
+
+using detail::Call;
+using detail::Hop;
+using detail::kBeginning;
+using detail::kNever;
+using detail::kNil;
+using detail::Leg;
+using sipparse::Method;
+using sipparse::SipEvent;
+
+namespace {
+
+// Per-call bounds: a Call-ID forked to more branches than this is hostile or broken; the excess
+// is counted (calls.hops_dropped) rather than grown without limit.
+constexpr size_t kMaxHopsPerCall = 64;
+constexpr size_t kMaxLegsPerCall = 16;
+constexpr size_t kMaxKeysPerCall = 4;
+constexpr size_t kMaxSeenPerCall = 32;  // message fingerprints kept for repeat detection
+
+enum Counter : size_t {
+  kCreated,
+  kDecided,
+  kRecords,
+  kMissed,
+  kRetransmissions,
+  kDuplicates,
+  kOrphanMessages,
+  kLateMessages,
+  kIgnoredMessages,
+  kEvicted,
+  kReusedCallId,
+  kLegsCorrelated,
+  kRingTimeouts,
+  kHopsDropped,
+  kLingerDropped,
+  kCounterCount,
+};
+
+// Counter names are API (calls/RULES.md "Counters"): never reorder or rename.
+constexpr const char* kCounterNames[kCounterCount] = {
+    "calls.created",         "calls.decided",         "calls.records",
+    "calls.missed",          "calls.retransmissions", "calls.duplicates",
+    "calls.orphan_messages", "calls.late_messages",   "calls.ignored_messages",
+    "calls.evicted",         "calls.reused_call_id",  "calls.legs_correlated",
+    "calls.ring_timeouts",   "calls.hops_dropped",    "calls.linger_dropped",
+};
+
+// Methods that belong to an INVITE dialog. REGISTER, OPTIONS, SUBSCRIBE, NOTIFY, PUBLISH and
+// MESSAGE (and their responses) never affect a call.
+bool isDialogMethod(Method m) {
+  switch (m) {
+    case Method::kInvite:
+    case Method::kAck:
+    case Method::kBye:
+    case Method::kCancel:
+    case Method::kPrack:
+    case Method::kUpdate:
+    case Method::kInfo:
+    case Method::kRefer:
+      return true;
+    default:
+      return false;
+  }
+}
+
+uint64_t branchKey(const SipEvent& ev) {
+  // RFC 3261 §17.2.3: the top Via branch names the hop's transaction. Without one (RFC 2543
+  // peers) the Via count at least keeps the hops of a leg apart.
+  if (ev.via_branch.empty()) return 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(ev.via_count + 1);
+  return detail::hash64(ev.via_branch);
+}
+
+uint8_t clampVia(int n) { return static_cast<uint8_t>(std::clamp(n, 0, 255)); }
+
+struct TimerEntry {
+  int64_t due;
+  uint64_t serial;  // the call's serial: ties break by age, independent of push history
+  uint32_t slot;
+  uint32_t gen;
+};
+
+// std::push_heap builds a max-heap; "greater" puts the earliest due on top.
+struct LaterFirst {
+  bool operator()(const TimerEntry& a, const TimerEntry& b) const {
+    return a.due != b.due ? a.due > b.due : a.serial > b.serial;
+  }
+};
+
+struct List {
+  uint32_t head = kNil;
+  uint32_t tail = kNil;
+  size_t size = 0;
+};
+
+}  // namespace
+
+struct CallTracker::Impl {
+  Impl(TrackerConfig c, Sink s) : cfg(c), sink(std::move(s)) {}
+
+  TrackerConfig cfg;
+  Sink sink;
+  int64_t now = kBeginning;
+
+  // Calls live in slots; a slot's generation invalidates timer entries of a freed call.
+  std::vector<std::unique_ptr<Call>> slots;
+  std::vector<uint32_t> gens;
+  std::vector<uint32_t> free_slots;
+  // Call-ID -> slot and correlation key -> slot. Keys are owned here; legs point at them.
+  std::unordered_map<std::string, uint32_t> by_call_id;
+  std::unordered_map<std::string, uint32_t> by_key;
+  List open;       // undecided calls with an initial INVITE, in the order they became open
+  List pending;    // messages waiting for their initial INVITE, oldest first
+  List lingering;  // decided calls absorbing late messages, oldest first
+  std::vector<TimerEntry> heap;  // min-heap by due, lazily invalidated (Call::scheduled_due)
+  uint64_t next_serial = 0;
+  std::array<uint64_t, kCounterCount> counters{};
+  std::array<uint64_t, kOutcomeCount> outcome_counts{};
+
+  Call& call(uint32_t slot) { return *slots[slot]; }
+
+  List& listOf(Call::State s) {
+    switch (s) {
+      case Call::State::kPending:
+        return pending;
+      case Call::State::kOpen:
+        return open;
+      case Call::State::kLingering:
+        return lingering;
+    }
+    return open;
+  }
+
+  void link(uint32_t slot) {
+    Call& c = call(slot);
+    List& l = listOf(c.state);
+    c.prev = l.tail;
+    c.next = kNil;
+    if (l.tail != kNil)
+      call(l.tail).next = slot;
+    else
+      l.head = slot;
+    l.tail = slot;
+    ++l.size;
+  }
+
+  void unlink(uint32_t slot) {
+    Call& c = call(slot);
+    List& l = listOf(c.state);
+    if (c.prev != kNil)
+      call(c.prev).next = c.next;
+    else
+      l.head = c.next;
+    if (c.next != kNil)
+      call(c.next).prev = c.prev;
+    else
+      l.tail = c.prev;
+    c.prev = c.next = kNil;
+    --l.size;
+  }
+
+  // ---- slots ----
+
+  uint32_t allocSlot() {
+    uint32_t slot;
+    if (!free_slots.empty()) {
+      slot = free_slots.back();
+      free_slots.pop_back();
+    } else {
+      slot = static_cast<uint32_t>(slots.size());
+      slots.emplace_back();
+      gens.push_back(0);
+    }
+    slots[slot] = std::make_unique<Call>();
+    return slot;
+  }
+
+  void freeCall(uint32_t slot) {
+    Call& c = call(slot);
+    unlink(slot);
+    for (const Leg& leg : c.legs) {
+      auto it = by_call_id.find(*leg.call_id);
+      if (it != by_call_id.end() && it->second == slot) by_call_id.erase(it);
+    }
+    for (const std::string* key : c.keys) {
+      auto it = by_key.find(*key);
+      if (it != by_key.end() && it->second == slot) by_key.erase(it);
+    }
+    ++gens[slot];
+    slots[slot].reset();
+    free_slots.push_back(slot);
+  }
+
+  // A new call (open or pending), making room first: pending entries are dropped as orphans
+  // before the oldest open call is decided early (DESIGN.md: every table has a bound).
+  uint32_t newCall(bool open_call) {
+    const size_t cap = std::max<size_t>(cfg.max_calls, 1);
+    while (open.size + pending.size >= cap) {
+      if (pending.size > 0) {
+        dropPending(pending.head);
+      } else {
+        const uint32_t oldest = open.head;
+        expireHops(call(oldest), now);
+        ++counters[kEvicted];
+        decide(oldest, now);
+      }
+    }
+    const uint32_t slot = allocSlot();
+    Call& c = call(slot);
+    if (open_call) {
+      c.state = Call::State::kOpen;
+      c.serial = next_serial++;
+      ++counters[kCreated];
+    } else {
+      c.state = Call::State::kPending;
+      c.expiry_us = now + cfg.linger_ms * 1000;
+    }
+    link(slot);
+    return slot;
+  }
+
+  void promote(uint32_t slot) {
+    Call& c = call(slot);
+    unlink(slot);
+    c.state = Call::State::kOpen;
+    c.serial = next_serial++;
+    c.expiry_us = kNever;
+    c.pending_msgs = 0;
+    link(slot);
+    ++counters[kCreated];
+  }
+
+  void dropPending(uint32_t slot) {
+    counters[kOrphanMessages] += call(slot).pending_msgs;
+    freeCall(slot);
+  }
+
+  void addLeg(uint32_t slot, const std::string& call_id) {
+    auto [it, inserted] = by_call_id.emplace(call_id, slot);
+    it->second = slot;
+    Leg leg;
+    leg.call_id = &it->first;
+    call(slot).legs.push_back(std::move(leg));
+  }
+
+  void registerKeys(uint32_t slot, const std::string* keys, size_t n) {
+    Call& c = call(slot);
+    for (size_t i = 0; i < n; ++i) {
+      if (c.keys.size() >= kMaxKeysPerCall) return;
+      auto [it, inserted] = by_key.emplace(keys[i], slot);
+      if (inserted) c.keys.push_back(&it->first);
+    }
+  }
+
+  // Two calls turned out to be one (a leg's key arrived after its Call-ID was seen alone):
+  // the younger joins the older, a pending one joins an open one.
+  uint32_t merge(uint32_t a, uint32_t b) {
+    Call& ca = call(a);
+    Call& cb = call(b);
+    const bool a_open = ca.state == Call::State::kOpen;
+    const bool b_open = cb.state == Call::State::kOpen;
+    uint32_t dst = b;
+    if (a_open != b_open) {
+      dst = a_open ? a : b;
+    } else if (a_open) {
+      dst = ca.serial < cb.serial ? a : b;
+    }
+    const uint32_t src = dst == a ? b : a;
+    Call& d = call(dst);
+    Call& s = call(src);
+    if (d.legs.size() + s.legs.size() > kMaxLegsPerCall ||
+        d.hops.size() + s.hops.size() > kMaxHopsPerCall) {
+      return a;
+    }
+    const auto offset = static_cast<uint8_t>(d.legs.size());
+    for (Leg& leg : s.legs) {
+      by_call_id.find(*leg.call_id)->second = dst;
+      d.legs.push_back(std::move(leg));
+      ++counters[kLegsCorrelated];
+    }
+    for (Hop& hop : s.hops) {
+      hop.leg = static_cast<uint8_t>(hop.leg + offset);
+      d.hops.push_back(std::move(hop));
+    }
+    for (const std::string* key : s.keys) {
+      auto it = by_key.find(*key);
+      if (d.keys.size() < kMaxKeysPerCall) {
+        it->second = dst;
+        d.keys.push_back(key);
+      } else {
+        by_key.erase(it);
+      }
+    }
+    d.pending_msgs += s.pending_msgs;
+    if (s.caller_rank > d.caller_rank ||
+        (s.caller_rank == d.caller_rank && s.caller_ts < d.caller_ts)) {
+      d.caller_rank = s.caller_rank;
+      d.caller_ts = s.caller_ts;
+      d.caller = std::move(s.caller);
+      d.caller_name = std::move(s.caller_name);
+    }
+    d.withheld = d.withheld || s.withheld;
+    s.legs.clear();
+    s.keys.clear();
+    freeCall(src);
+    return dst;
+  }
+
+  // ---- timers ----
+
+  void pushTimer(uint32_t slot) {
+    const Call& c = call(slot);
+    heap.push_back(TimerEntry{c.scheduled_due, c.serial, slot, gens[slot]});
+    std::push_heap(heap.begin(), heap.end(), LaterFirst{});
+  }
+
+  // When the call next needs attention: the earliest deadline of an unanswered hop, or, once
+  // every hop is final, the grace after the last final response, CANCEL or INVITE.
+  int64_t nextDue(const Call& c) const {
+    bool open_hop = false;
+    int64_t min_deadline = kNever;
+    int64_t last = kBeginning;
+    int64_t last_final = kBeginning;
+    bool last_3xx = false;
+    for (const Hop& h : c.hops) {
+      if (h.has_invite) last = std::max(last, h.invite_ts);
+      if (h.cancel_ts != kNever) last = std::max(last, h.cancel_ts);
+      if (h.hasFinal()) {
+        last = std::max(last, h.final_ts);
+        if (h.final_ts >= last_final) {
+          last_final = h.final_ts;
+          last_3xx = h.final_status / 100 == 3;
+        }
+      } else if (h.expired) {
+        last = std::max(last, detail::hopDeadline(h, cfg));
+      } else if (!detail::closedUpstream(c, h)) {
+        open_hop = true;
+        min_deadline = std::min(min_deadline, detail::hopDeadline(h, cfg));
+      }
+    }
+    if (open_hop) return min_deadline;
+    if (last == kBeginning) return now;
+    const int64_t grace = last_3xx ? std::max(cfg.grace_ms, cfg.grace_after_3xx_ms) : cfg.grace_ms;
+    return last + grace * 1000;
+  }
+
+  void reschedule(uint32_t slot) {
+    Call& c = call(slot);
+    if (c.state != Call::State::kOpen) return;
+    const int64_t due = nextDue(c);
+    // Only an earlier due needs a new entry; a later one is found when the current one fires.
+    if (due < c.scheduled_due) {
+      c.scheduled_due = due;
+      pushTimer(slot);
+    }
+  }
+
+  void expireHops(Call& c, int64_t at) {
+    for (Hop& h : c.hops) {
+      if (!h.hasFinal() && !h.expired && detail::hopDeadline(h, cfg) <= at) {
+        h.expired = true;
+        if (h.cancel_ts == kNever) ++counters[kRingTimeouts];
+      }
+    }
+  }
+
+  void fire(uint32_t slot, int64_t at) {
+    Call& c = call(slot);
+    expireHops(c, at);
+    const int64_t due = nextDue(c);
+    if (due <= at) {
+      decide(slot, at);
+    } else {
+      c.scheduled_due = due;
+      pushTimer(slot);
+    }
+  }
+
+  void compactHeapIfStale() {
+    if (heap.size() <= 2 * open.size + 1024) return;
+    heap.clear();
+    for (uint32_t s = open.head; s != kNil; s = call(s).next) {
+      if (call(s).scheduled_due != kNever) pushTimer(s);
+    }
+  }
+
+  void advanceTo(int64_t t) {
+    if (t > now) now = t;  // two capture points: time never moves backwards
+    while (!heap.empty() && heap.front().due <= now) {
+      const TimerEntry e = heap.front();
+      std::pop_heap(heap.begin(), heap.end(), LaterFirst{});
+      heap.pop_back();
+      if (gens[e.slot] != e.gen || !slots[e.slot]) continue;
+      Call& c = call(e.slot);
+      if (c.state != Call::State::kOpen || c.scheduled_due != e.due) continue;
+      c.scheduled_due = kNever;
+      fire(e.slot, e.due);
+    }
+    while (pending.head != kNil && call(pending.head).expiry_us <= now) dropPending(pending.head);
+    while (lingering.head != kNil && call(lingering.head).expiry_us <= now) {
+      freeCall(lingering.head);
+    }
+    compactHeapIfStale();
+  }
+
+  // ---- decisions ----
+
+  // Decide the call as of instant `at` (its timer's due time, or now for eviction and finish).
+  void decide(uint32_t slot, int64_t at) {
+    Call& c = call(slot);
+    std::vector<CallRecord> records = detail::evaluateCall(c, cfg);
+    ++counters[kDecided];
+
+    // The decided call shrinks to a tombstone that maps its Call-IDs and keys and still tells
+    // copies and retransmissions of its messages apart.
+    unlink(slot);
+    c.state = Call::State::kLingering;
+    // Linger from the decision instant; never before the previous tombstone, so the list stays
+    // in expiry order even when a late event decided a call in the past.
+    c.expiry_us = at + cfg.linger_ms * 1000;
+    if (lingering.tail != kNil) c.expiry_us = std::max(c.expiry_us, call(lingering.tail).expiry_us);
+    c.scheduled_due = kNever;
+    c.hops.clear();
+    c.hops.shrink_to_fit();
+    c.caller.clear();
+    c.caller.shrink_to_fit();
+    c.caller_name.clear();
+    c.caller_name.shrink_to_fit();
+    link(slot);
+    if (lingering.size > std::max<size_t>(cfg.max_calls, 1)) {
+      freeCall(lingering.head);
+      ++counters[kLingerDropped];
+    }
+
+    for (CallRecord& r : records) {
+      ++counters[kRecords];
+      if (r.missed) ++counters[kMissed];
+      ++outcome_counts[static_cast<size_t>(r.outcome)];
+      if (sink) sink(std::move(r));
+    }
+  }
+
+  // ---- messages ----
+
+  // The same message again: a copy of the last one within duplicate_window_ms (the SPAN port
+  // saw the frame twice), else a retransmission (RFC 3261 §17: Timer A/G, 2xx until ACK).
+  void countRepeat(Call& c, const SipEvent& ev, uint64_t branch_key) {
+    // The call is known; the branch keeps its legs' messages apart.
+    uint64_t h =
+        ev.is_request ? static_cast<uint64_t>(ev.method) + 1000 : static_cast<uint64_t>(ev.status);
+    h = detail::hashMore(h, (uint64_t{ev.cseq} << 8) | static_cast<uint64_t>(ev.cseq_method));
+    h = detail::hashMore(h, static_cast<uint64_t>(ev.via_count));
+    h = detail::hashMore(h, branch_key);
+    h = detail::hashMore(h, ev.to.tag);
+    const auto fp = static_cast<uint32_t>(h ^ (h >> 32));
+    if (c.base_us == kNever) c.base_us = ev.ts_us;
+    const auto ms = static_cast<int32_t>(
+        std::clamp<int64_t>((ev.ts_us - c.base_us) / 1000, INT32_MIN, INT32_MAX));
+    for (detail::SeenMessage& m : c.seen) {
+      if (m.fingerprint != fp) continue;
+      if (std::abs(int64_t{ms} - m.ms) <= cfg.duplicate_window_ms) {
+        ++counters[kDuplicates];
+      } else {
+        ++counters[kRetransmissions];
+        m.ms = ms;
+      }
+      return;
+    }
+    if (c.seen.size() < kMaxSeenPerCall) {
+      c.seen.push_back({fp, ms});
+    } else {
+      c.seen[c.seen_next] = {fp, ms};
+      c.seen_next = static_cast<uint8_t>((c.seen_next + 1) % kMaxSeenPerCall);
+    }
+  }
+
+  // A new initial INVITE on a decided Call-ID from another dialog (new From tag): the Call-ID
+  // was reused, so the tombstone gives way to a new call.
+  static bool isReuse(const Call& c, const SipEvent& ev) {
+    if (ev.from.tag.empty()) return false;
+    const uint32_t tag = detail::hash32(ev.from.tag);
+    for (const Leg& leg : c.legs) {
+      if (*leg.call_id == ev.call_id) return leg.from_tag != 0 && leg.from_tag != tag;
+    }
+    return false;
+  }
+
+  void onEvent(const SipEvent& ev) {
+    advanceTo(ev.ts_us);
+    const Method m = ev.is_request ? ev.method : ev.cseq_method;
+    if (!isDialogMethod(m) || ev.call_id.empty()) {
+      ++counters[kIgnoredMessages];
+      return;
+    }
+    const bool initial = ev.is_request && ev.method == Method::kInvite && ev.to.tag.empty();
+
+    uint32_t slot = kNil;
+    if (auto it = by_call_id.find(ev.call_id); it != by_call_id.end()) {
+      slot = it->second;
+      if (call(slot).state == Call::State::kLingering) {
+        if (initial && isReuse(call(slot), ev)) {
+          ++counters[kReusedCallId];
+          freeCall(slot);
+          slot = kNil;
+        } else {
+          countRepeat(call(slot), ev, branchKey(ev));
+          ++counters[kLateMessages];
+          return;
+        }
+      }
+    }
+
+    // Correlation keys, namespaced so an icid never matches a configured header's value.
+    std::string keys[2];
+    size_t nkeys = 0;
+    if (!ev.icid.empty()) keys[nkeys++] = "i:" + ev.icid;
+    if (!ev.correlation.empty()) keys[nkeys++] = "c:" + ev.correlation;
+    uint32_t kslot = kNil;
+    for (size_t i = 0; i < nkeys && kslot == kNil; ++i) {
+      if (auto it = by_key.find(keys[i]); it != by_key.end()) kslot = it->second;
+    }
+
+    if (slot == kNil) {
+      if (kslot != kNil) {
+        Call& k = call(kslot);
+        if (k.state == Call::State::kLingering) {
+          ++counters[kLateMessages];
+          return;
+        }
+        if (k.legs.size() >= kMaxLegsPerCall) {
+          ++counters[kHopsDropped];
+          return;
+        }
+        slot = kslot;
+        addLeg(slot, ev.call_id);
+        ++counters[kLegsCorrelated];
+      } else {
+        slot = newCall(initial);
+        addLeg(slot, ev.call_id);
+      }
+    } else if (kslot != kNil && kslot != slot && call(kslot).state != Call::State::kLingering) {
+      slot = merge(slot, kslot);
+    }
+    registerKeys(slot, keys, nkeys);
+    apply(slot, ev, initial);
+  }
+
+  void apply(uint32_t slot, const SipEvent& ev, bool initial) {
+    Call& c = call(slot);
+    const uint64_t key = branchKey(ev);
+    countRepeat(c, ev, key);
+    if (c.state == Call::State::kPending) {
+      ++c.pending_msgs;
+      if (initial) promote(slot);
+    }
+    const bool is_cancel = ev.is_request && ev.method == Method::kCancel;
+    const bool is_hop_response =
+        !ev.is_request && (ev.cseq_method == Method::kInvite || ev.cseq_method == Method::kCancel);
+    // In-dialog requests (ACK, BYE, re-INVITE, PRACK, UPDATE, ...) and their responses never
+    // change an outcome.
+    if (!initial && !is_cancel && !is_hop_response) return;
+
+    size_t leg_index = 0;
+    while (leg_index < c.legs.size() && *c.legs[leg_index].call_id != ev.call_id) ++leg_index;
+    Leg& leg = c.legs[leg_index];
+    // INVITE, CANCEL and their responses all carry the caller's From and the callee's To.
+    if (leg.to.empty()) leg.to = detail::numberOrUser(ev.to);
+    if (leg.from_tag == 0 && !ev.from.tag.empty()) leg.from_tag = detail::hash32(ev.from.tag);
+
+    Hop* hop = nullptr;
+    for (Hop& h : c.hops) {
+      if (h.leg == leg_index && h.branch_key == key && h.cseq == ev.cseq) {
+        hop = &h;
+        break;
+      }
+    }
+    if (hop == nullptr) {
+      if (c.hops.size() >= kMaxHopsPerCall) {
+        ++counters[kHopsDropped];
+        return;
+      }
+      hop = &c.hops.emplace_back();
+      hop->branch_key = key;
+      hop->cseq = ev.cseq;
+      hop->leg = static_cast<uint8_t>(leg_index);
+      hop->via_count = clampVia(ev.via_count);
+    }
+    hop->first_ts = std::min(hop->first_ts, ev.ts_us);
+    hop->last_ts = std::max(hop->last_ts, ev.ts_us);
+
+    if (initial) {
+      onInvite(c, *hop, ev);
+    } else if (is_cancel) {
+      onCancel(*hop, ev);
+    } else if (ev.cseq_method == Method::kInvite) {
+      onInviteResponse(*hop, ev);
+    }
+    reschedule(slot);
+  }
+
+  void onInvite(Call& c, Hop& h, const SipEvent& ev) {
+    if (h.seen & detail::kSeenInvite) {
+      h.invite_ts = std::min(h.invite_ts, ev.ts_us);
+      return;
+    }
+    h.seen |= detail::kSeenInvite;
+    h.has_invite = true;
+    h.invite_ts = ev.ts_us;
+    h.transport = ev.transport;
+    h.via_count = clampVia(ev.via_count);
+    h.ruri_num = ev.request_uri.number;
+    if (ev.p_called_party_id) {
+      h.mutableExtra().pcpi = detail::numberOrUser(*ev.p_called_party_id);
+    }
+    h.forwarded = detail::hasRetargeting(ev);
+    if (h.forwarded) h.mutableExtra().forwards = detail::extractForwards(ev);
+    updateCaller(c, ev);
+  }
+
+  static void updateCaller(Call& c, const SipEvent& ev) {
+    // RULES.md "caller": the first P-Asserted-Identity holding a number (tel preferred,
+    // RFC 3325 §9.1 allows one sip and one tel), else From.
+    const sipparse::NameAddr* id = nullptr;
+    uint8_t rank = 0;
+    bool id_is_tel = false;
+    for (const auto& p : ev.pai) {
+      if (p.number.empty()) continue;
+      const bool tel = p.uri.size() >= 4 &&
+                       (p.uri.compare(0, 4, "tel:") == 0 || p.uri.compare(0, 4, "TEL:") == 0);
+      if (id == nullptr || (tel && !id_is_tel)) {
+        id = &p;
+        id_is_tel = tel;
+        rank = 3;
+      }
+    }
+    if (id == nullptr) {
+      if (!ev.from.number.empty()) {
+        rank = 2;
+        id = &ev.from;
+      } else if (!ev.from.user.empty()) {
+        rank = 1;
+        id = &ev.from;
+      }
+    }
+    if (id != nullptr &&
+        (rank > c.caller_rank || (rank == c.caller_rank && ev.ts_us < c.caller_ts))) {
+      c.caller_rank = rank;
+      c.caller_ts = ev.ts_us;
+      c.caller = detail::numberOrUser(*id);
+      c.caller_name = !id->display.empty() ? id->display : ev.from.display;
+    }
+    if (detail::privacyWithholds(ev.privacy) || detail::isAnonymous(ev.from)) c.withheld = true;
+  }
+
+  void onCancel(Hop& h, const SipEvent& ev) {
+    if (h.seen & detail::kSeenCancel) {
+      h.cancel_ts = std::min(h.cancel_ts, ev.ts_us);
+      return;
+    }
+    h.seen |= detail::kSeenCancel;
+    h.cancel_ts = ev.ts_us;
+    h.cancel_kind = detail::classifyReasons(ev.reasons);
+    std::string text = detail::reasonText(ev.reasons);
+    if (!text.empty()) h.mutableExtra().cancel_text = std::move(text);
+  }
+
+  void onInviteResponse(Hop& h, const SipEvent& ev) {
+    const int s = ev.status;
+    if (s < 100 || s > 699) return;
+    const uint32_t tag = detail::hash32(ev.to.tag);
+    if (s < 200) {
+      if (s == 180 || s == 183) h.ring_ts = std::min(h.ring_ts, ev.ts_us);
+      return;
+    }
+    if (h.hasFinal() && h.final_status == s && h.final_tag == tag) {
+      h.final_ts = std::min(h.final_ts, ev.ts_us);
+      return;
+    }
+    // One final response per transaction; a 2xx still wins over an earlier-seen error (two
+    // capture points can swap them), and a second fork's 2xx leaves the first in place.
+    if (h.hasFinal() && !(s / 100 == 2 && !h.is2xx())) return;
+    h.final_status = static_cast<int16_t>(s);
+    h.final_ts = ev.ts_us;
+    h.final_tag = tag;
+    h.final_kind = detail::classifyReasons(ev.reasons);
+    h.final_text = detail::reasonText(ev.reasons);
+    if (h.final_text.empty()) h.final_text = ev.phrase;
+    h.final_text_std = h.final_text == detail::standardPhrase(s);
+    if (h.final_text_std) {
+      h.final_text.clear();
+      h.final_text.shrink_to_fit();
+    }
+  }
+
+  void finish(int64_t t) {
+    advanceTo(t);
+    while (open.head != kNil) {
+      const uint32_t slot = open.head;
+      expireHops(call(slot), now);
+      decide(slot, now);
+    }
+    while (pending.head != kNil) dropPending(pending.head);
+  }
+};
+
+CallTracker::CallTracker(TrackerConfig cfg, Sink sink)
+    : impl_(std::make_unique<Impl>(cfg, std::move(sink))) {}
+
+CallTracker::~CallTracker() = default;
+
+void CallTracker::onEvent(const sipparse::SipEvent& ev) { impl_->onEvent(ev); }
+
+void CallTracker::advanceTo(int64_t now_us) { impl_->advanceTo(now_us); }
+
+void CallTracker::finish(int64_t now_us) { impl_->finish(now_us); }
+
+size_t CallTracker::openCalls() const { return impl_->open.size + impl_->pending.size; }
+
+void CallTracker::forEachCounter(
+    const std::function<void(std::string_view name, uint64_t value)>& fn) const {
+  for (size_t i = 0; i < kCounterCount; ++i) fn(kCounterNames[i], impl_->counters[i]);
+  for (int i = 0; i < kOutcomeCount; ++i) {
+    const std::string name = std::string("calls.outcome.") + outcomeName(static_cast<Outcome>(i));
+    fn(name, impl_->outcome_counts[static_cast<size_t>(i)]);
+  }
+}
+
+}  // namespace mcn::calls

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Regenerates every mcn-gen fixture in pcaps/ (the sipp_* ones are recorded elsewhere).
+# Output is deterministic: rerunning with the same mcn-gen gives byte-identical files.
+#   tools/gen/make-fixtures.sh [path/to/mcn-gen]     (default: build/release/mcn-gen)
+# The *.expected.jsonl files are written by hand (see pcaps/README.md); this script never
+# touches them.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+GEN=${1:-build/release/mcn-gen}
+OUT=${MCN_FIXTURES_OUT:-pcaps}  # the reproducibility test writes elsewhere
+
+gen() {  # gen FILE_STEM SCENARIO [options...]
+  local stem=$1
+  shift
+  "$GEN" scenario "$@" -o "$OUT/$stem.pcap" 2>/dev/null
+}
+
+# One call flow each (expected outcome in pcaps/README.md).
+for s in answered cancelled busy_486 unavailable_480 proxy_timeout_408 declined_603 failed_404 \
+         fork_answered parallel_ring fork_abandoned busy_to_voicemail b2bua_forward_no_answer \
+         forward_unconditional auth_407_answered redirect_302 ok_crossing_cancel \
+         response_before_invite callid_reuse withheld_caller number_forms ring_timeout \
+         capture_ends_ringing lying_lengths garbage_sip; do
+  gen "$s" "$s"
+done
+
+# Capture effects: must give the same records as the clean variant.
+gen answered_dup_retrans answered --dup --retrans 2
+gen cancelled_dup_retrans cancelled --dup --retrans 2
+
+# Link types, VLAN stacks, IPv6, TCP, IP options and fragments.
+gen link_sll cancelled --link sll
+gen link_sll2 cancelled --link sll2
+gen link_null cancelled --link null
+gen link_raw cancelled --link raw
+gen ipv6 cancelled --ipv6
+gen vlan_8021q cancelled --vlan 100
+gen vlan_qinq cancelled --vlan 0x88a8:200 --vlan 0x8100:100
+gen vlan_9100 cancelled --vlan 0x9100:300 --vlan 0x8100:100
+gen ip_options cancelled --ip-options
+gen tcp_answered answered --tcp
+# Waiting for IP reassembly in capture/: kept out of the golden suite until then.
+mkdir -p "$OUT/pending"
+gen pending/ip_fragments answered --fragment-mtu 576
+gen pending/ipv6_fragments answered --ipv6 --fragment-mtu 576
+
+# pcapng container (same frames as cancelled.pcap).
+editcap -F pcapng "$OUT/cancelled.pcap" "$OUT/pcapng_cancelled.pcapng"
+
+# A capture cut in the middle of its last record (the BYE's 200 OK to the caller).
+tmp=$(mktemp)
+"$GEN" scenario answered -o "$tmp" 2>/dev/null
+head -c $(( $(stat -c %s "$tmp") - 200 )) "$tmp" > "$OUT/truncated_record.pcap"
+rm -f "$tmp"

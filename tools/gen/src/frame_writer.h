@@ -1,0 +1,110 @@
+#pragma once
+// Real frames around SIP payloads, written to a pcap file: link layer (Ethernet with any VLAN
+// stack, Linux cooked v1/v2, BSD null, raw IP), IPv4 (header checksum, optional options,
+// fragmentation) or IPv6 (fragment header), UDP with a correct checksum, or TCP with one SIP
+// message per segment. Corruptions for the bad-input fixtures are applied here, after the honest
+// frame is built, so a lying length field lies about an otherwise valid frame.
+
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace mcn::gen {
+
+enum class Link { kEthernet, kSll, kSll2, kNull, kRaw };
+
+struct VlanTag {
+  uint16_t tpid = 0x8100;
+  uint16_t vid = 0;
+};
+
+struct WireOptions {
+  Link link = Link::kEthernet;
+  std::vector<VlanTag> vlans;  // outermost first
+  bool ipv6 = false;
+  bool tcp = false;
+  bool ip_options = false;  // IPv4: add a Router Alert option (IHL 6)
+  int fragment_mtu = 0;     // > 0: fragment IP packets larger than this
+};
+
+// A host on the wire. Addresses are documentation ranges only.
+struct Node {
+  std::string name;
+  std::array<uint8_t, 4> v4{};
+  std::array<uint8_t, 16> v6{};
+  uint16_t port = 5060;
+  std::string ip4_text, ip6_text;  // cached for SIP rendering
+};
+
+// Lies told by a frame (bad-input fixtures); -1 = honest.
+struct Corruption {
+  int ip_total_len = -1;  // IPv4 total length / IPv6 payload length field
+  int ihl = -1;           // IPv4 header length in 32-bit words
+  int udp_len = -1;       // UDP length field
+};
+
+class FrameWriter {
+ public:
+  // path "-" writes to stdout.
+  FrameWriter(const std::string& path, WireOptions opt);
+  ~FrameWriter();
+  FrameWriter(const FrameWriter&) = delete;
+  FrameWriter& operator=(const FrameWriter&) = delete;
+
+  // One SIP message (or raw bytes) from src to dst at ts_us: one frame, or several if fragmented,
+  // preceded by a TCP handshake the first time two nodes talk over TCP.
+  // payload_sum: checksumAdd(0, payload) if the caller computed it already (the mix does, on
+  // its scene-building threads), else -1. The payload always starts at an even UDP offset.
+  void send(int64_t ts_us, const Node& src, const Node& dst, std::string_view payload,
+            const Corruption& corrupt = {}, int64_t payload_sum = -1);
+
+  uint64_t frames() const { return frames_; }
+  uint64_t bytes() const { return bytes_; }
+  void flush();
+
+ private:
+  struct TcpConn {
+    bool a_is_client = true;  // a = lower node name in the key
+    uint16_t client_port = 0;
+    uint32_t seq_a = 0, seq_b = 0;
+  };
+
+  void emitIp(int64_t ts_us, const Node& src, const Node& dst, uint16_t sport, uint16_t dport,
+              uint8_t proto, std::string_view l4, const Corruption& c);
+  size_t linkHeader(uint8_t* out, const Node& src, const Node& dst, uint16_t ethertype) const;
+  void dump(int64_t ts_us, const uint8_t* data, size_t len);
+  void sendUdpFast(int64_t ts_us, const Node& src, const Node& dst, std::string_view payload,
+                   const Corruption& c, int64_t payload_sum);
+  void emitFrame(int64_t ts_us, const Node& src, const Node& dst, uint16_t ethertype,
+                 const uint8_t* ip, size_t ip_len);
+  void sendTcp(int64_t ts_us, const Node& src, const Node& dst, std::string_view payload,
+               const Corruption& c);
+  void tcpSegment(int64_t ts_us, const Node& src, const Node& dst, uint16_t sport, uint16_t dport,
+                  uint32_t seq, uint32_t ack, uint8_t flags, std::string_view data,
+                  const Corruption& c);
+
+  WireOptions opt_;
+  FILE* file_ = nullptr;
+  bool own_file_ = false;
+  void* pcap_ = nullptr;    // pcap_t*
+  void* dumper_ = nullptr;  // pcap_dumper_t*
+  std::vector<uint8_t> frame_;
+  std::string l4_;
+  std::vector<uint8_t> ip_;
+  uint32_t ip_id_ = 0x1000;
+  std::map<std::pair<std::string, std::string>, TcpConn> tcp_;
+  uint64_t frames_ = 0;
+  uint64_t bytes_ = 0;
+};
+
+// Internet checksum helpers (RFC 1071), exposed for tests.
+uint32_t checksumAdd(uint32_t sum, const uint8_t* data, size_t len);
+uint16_t checksumFinish(uint32_t sum);
+
+}  // namespace mcn::gen

@@ -5,14 +5,14 @@ set -euo pipefail
 
 PKGS=(
   # build
-  build-essential cmake ninja-build pkg-config clang clang-format
+  build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-dev
   # libraries
   libpcap-dev libsofia-sip-ua-dev libhiredis-dev libcurl4-openssl-dev
   libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libcpp-httplib-dev libreaderwriterqueue-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # real peers and ground truth for tests
-  redis-server sip-tester kamailio tshark tcpdump iproute2
+  redis-server sip-tester kamailio tshark tcpdump iproute2 xxd
 )
 
 missing=()

@@ -21,10 +21,10 @@ using test_util::payloadOf;
 
 const char* const kGood =
     "INVITE sip:1013@ims.example.com SIP/2.0\n"
-    "Via: SIP/2.0/UDP 10.10.1.20:5060;branch=z9hG4bK-m1\n"
+    "Via: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bK-m1\n"
     "From: <sip:+8613900101230@ims.example.com>;tag=m1\n"
     "To: <sip:1013@ims.example.com>\n"
-    "Call-ID: malformed-1@10.20.30.40\n"
+    "Call-ID: malformed-1@192.0.2.40\n"
     "CSeq: 1 INVITE\n";
 
 // kGood without its request line
@@ -90,7 +90,7 @@ TEST(SipParserMalformed, MissingEssentialHeaders) {
     m.erase(m.find(line), line.size());
     return crlf(m + "\n");
   };
-  expectDrop(without("Call-ID: malformed-1@10.20.30.40\n"), "sip.missing_call_id");
+  expectDrop(without("Call-ID: malformed-1@192.0.2.40\n"), "sip.missing_call_id");
   expectDrop(without("CSeq: 1 INVITE\n"), "sip.missing_cseq");
   expectDrop(without("From: <sip:+8613900101230@ims.example.com>;tag=m1\n"), "sip.missing_from_to");
   expectDrop(without("To: <sip:1013@ims.example.com>\n"), "sip.missing_from_to");
@@ -126,7 +126,7 @@ TEST(SipParserMalformed, TruncatedMessages) {
 TEST(SipParserMalformed, HugeHeaderCountStillParsesWithinTheSizeBound) {
   std::string m = "INVITE sip:1013@ims.example.com SIP/2.0\n";
   for (int i = 0; i < 1000; ++i)
-    m += "Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK-" + std::to_string(i) + "\n";
+    m += "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-" + std::to_string(i) + "\n";
   m += std::string(kGood).substr(std::string(kGood).find("From:"));
   SipParser parser(imsConfig());
   const auto ev = parser.parse(payloadOf(crlf(m + "\n")));
@@ -153,7 +153,7 @@ TEST(SipParserMalformed, BadOptionalHeadersKeepTheMessage) {
                                           "Broken header line without colon\n"
                                           "\n")));
   ASSERT_TRUE(ev.has_value());
-  EXPECT_EQ(ev->call_id, "malformed-1@10.20.30.40");
+  EXPECT_EQ(ev->call_id, "malformed-1@192.0.2.40");
   EXPECT_TRUE(ev->pai.empty());
   EXPECT_TRUE(ev->reasons.empty());
   EXPECT_TRUE(ev->diversion.empty());

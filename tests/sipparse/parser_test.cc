@@ -1,8 +1,8 @@
 // SipParser on real-looking IMS signalling. Every expected value below was read off the message
 // text by hand. As a cross-check, the INVITE, the 486 and the CANCEL were written byte for byte
-// into Ethernet/IPv4/UDP frames of a pcap (10.10.1.20:5060 -> 10.30.0.9:5060) and dissected with
+// into Ethernet/IPv4/UDP frames of a pcap (198.51.100.20:5060 -> 203.0.113.9:5060) and dissected with
 // tshark 4.0.17, which agrees on: sip.Method INVITE / CANCEL, sip.Status-Code 486,
-// sip.r-uri.user +862583001013, sip.Call-ID 3c26700e7d5b-1d2e@10.20.30.40, sip.CSeq.seq 101,
+// sip.r-uri.user +862583001013, sip.Call-ID 3c26700e7d5b-1d2e@192.0.2.40, sip.CSeq.seq 101,
 // sip.from.user +8613900101230, sip.from.tag a73kszlfl, sip.to.tag callee-77 (486),
 // To address tel:+86-25-8300-1013, sip.Via.branch z9hG4bK-scscf-01,z9hG4bK-pcscf-01,z9hG4bK-ue-01
 // (three values, first one on top), sip.pai.user +8613900101230 and PAI address
@@ -27,9 +27,9 @@ using test_util::payloadOf;
 
 const char* const kSdp =
     "v=0\n"
-    "o=- 2890844526 2890844526 IN IP4 10.20.30.40\n"
+    "o=- 2890844526 2890844526 IN IP4 192.0.2.40\n"
     "s=-\n"
-    "c=IN IP4 10.20.30.40\n"
+    "c=IN IP4 192.0.2.40\n"
     "t=0 0\n"
     "m=audio 40000 RTP/AVP 96 8 101\n"
     "a=rtpmap:96 AMR-WB/16000\n"
@@ -49,16 +49,16 @@ std::string message(std::string_view headers, std::string_view body = {},
 // cause encodings, Q.850 Reason, quoted icid-value and the configured X-CID.
 const char* const kInviteHeaders =
     "INVITE sip:+862583001013@ims.example.com;user=phone SIP/2.0\n"
-    "Via: SIP/2.0/UDP 10.10.1.20:5060;branch=z9hG4bK-scscf-01,SIP/2.0/UDP "
-    "10.10.1.10:5060;branch=z9hG4bK-pcscf-01\n"
-    "v: SIP/2.0/UDP 10.20.30.40:5060;rport;branch=z9hG4bK-ue-01\n"
+    "Via: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bK-scscf-01,SIP/2.0/UDP "
+    "198.51.100.10:5060;branch=z9hG4bK-pcscf-01\n"
+    "v: SIP/2.0/UDP 192.0.2.40:5060;rport;branch=z9hG4bK-ue-01\n"
     "Max-Forwards: 68\n"
-    "Record-Route: <sip:10.10.1.20;lr>\n"
+    "Record-Route: <sip:198.51.100.20;lr>\n"
     "f: \"Zhang San\" <sip:+8613900101230@ims.example.com;user=phone>;tag=a73kszlfl\n"
     "t: <tel:+86-25-8300-1013>\n"
-    "i: 3c26700e7d5b-1d2e@10.20.30.40\n"
+    "i: 3c26700e7d5b-1d2e@192.0.2.40\n"
     "CSeq: 101 INVITE\n"
-    "m: <sip:+8613900101230@10.20.30.40:5060>\n"
+    "m: <sip:+8613900101230@192.0.2.40:5060>\n"
     "P-Asserted-Identity: \"Zhang San\" <sip:+8613900101230@ims.example.com;user=phone>\n"
     "P-Asserted-Identity: <tel:+86-139-0010-1230>\n"
     "P-Called-Party-ID: <sip:02583001013@ims.example.com;user=phone>\n"
@@ -73,7 +73,7 @@ const char* const kInviteHeaders =
     "<sip:voicemail@vm.ims.example.com;cause=486>;index=1.1\n"
     "Reason: Q.850;cause=16;text=\"Normal call clearing\"\n"
     "P-Charging-Vector: "
-    "icid-value=\"ab12cd34ef56.1.1\";icid-generated-at=10.10.1.10;orig-ioi=ims.example.com\n"
+    "icid-value=\"ab12cd34ef56.1.1\";icid-generated-at=198.51.100.10;orig-ioi=ims.example.com\n"
     "X-CID: corr-7781\n"
     "c: application/sdp\n";
 
@@ -95,7 +95,7 @@ TEST(SipParser, ImsInviteCarriesEveryField) {
   EXPECT_EQ(ev->request_uri.number, "+862583001013");
   EXPECT_EQ(ev->status, 0);
 
-  EXPECT_EQ(ev->call_id, "3c26700e7d5b-1d2e@10.20.30.40");
+  EXPECT_EQ(ev->call_id, "3c26700e7d5b-1d2e@192.0.2.40");
   EXPECT_EQ(ev->cseq, 101u);
   EXPECT_EQ(ev->cseq_method, Method::kInvite);
 
@@ -170,11 +170,11 @@ TEST(SipParser, ImsInviteCarriesEveryField) {
 }
 
 const char* const kDialog =
-    "Via: SIP/2.0/UDP 10.10.1.20:5060;branch=z9hG4bK-scscf-01\n"
-    "Via: SIP/2.0/UDP 10.10.1.10:5060;branch=z9hG4bK-pcscf-01\n"
+    "Via: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bK-scscf-01\n"
+    "Via: SIP/2.0/UDP 198.51.100.10:5060;branch=z9hG4bK-pcscf-01\n"
     "From: \"Zhang San\" <sip:+8613900101230@ims.example.com;user=phone>;tag=a73kszlfl\n"
     "To: <tel:+86-25-8300-1013>;tag=callee-77\n"
-    "Call-ID: 3c26700e7d5b-1d2e@10.20.30.40\n"
+    "Call-ID: 3c26700e7d5b-1d2e@192.0.2.40\n"
     "CSeq: 101 INVITE\n";
 
 TEST(SipParser, ResponsesCarryStatusPhraseAndToTag) {
@@ -217,7 +217,7 @@ TEST(SipParser, BusyWithQ850Reason) {
 TEST(SipParser, AnsweredWithSdp) {
   SipParser parser(imsConfig());
   const auto ev = parser.parse(payloadOf(message(std::string("SIP/2.0 200 OK\n") + kDialog +
-                                                     "Contact: <sip:+862583001013@10.30.0.9>\n"
+                                                     "Contact: <sip:+862583001013@203.0.113.9>\n"
                                                      "Content-Type: application/sdp\n",
                                                  kSdp)));
   ASSERT_TRUE(ev.has_value());
@@ -230,11 +230,11 @@ TEST(SipParser, CancelAnsweredElsewhereWithOddCaseNames) {
   SipParser parser(imsConfig());
   const auto ev = parser.parse(payloadOf(
       message("CANCEL sip:+862583001013@ims.example.com;user=phone SIP/2.0\n"
-              "vIA: SIP/2.0/UDP 10.10.1.20:5060;branch=z9hG4bK-scscf-01\n"
+              "vIA: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bK-scscf-01\n"
               "max-forwards: 70\n"
               "FROM: \"Zhang San\" <sip:+8613900101230@ims.example.com;user=phone>;tag=a73kszlfl\n"
               "tO: <tel:+86-25-8300-1013>\n"
-              "CALL-ID: 3c26700e7d5b-1d2e@10.20.30.40\n"
+              "CALL-ID: 3c26700e7d5b-1d2e@192.0.2.40\n"
               "cseq: 101 CANCEL\n"
               "REASON: SIP;cause=200;text=\"Call completed elsewhere\"\n"
               "p-asserted-IDENTITY: <sip:+8613900101230@ims.example.com>\n"
@@ -243,7 +243,7 @@ TEST(SipParser, CancelAnsweredElsewhereWithOddCaseNames) {
   ASSERT_TRUE(ev.has_value());
   EXPECT_EQ(ev->method, Method::kCancel);
   EXPECT_EQ(ev->cseq_method, Method::kCancel);
-  EXPECT_EQ(ev->call_id, "3c26700e7d5b-1d2e@10.20.30.40");
+  EXPECT_EQ(ev->call_id, "3c26700e7d5b-1d2e@192.0.2.40");
   EXPECT_EQ(ev->from.tag, "a73kszlfl");
   EXPECT_EQ(ev->via_branch, "z9hG4bK-scscf-01");
   ASSERT_EQ(ev->reasons.size(), 1u);
@@ -258,7 +258,7 @@ TEST(SipParser, CancelAnsweredElsewhereWithOddCaseNames) {
 TEST(SipParser, SeveralReasonValuesInOneHeader) {
   SipParser parser(imsConfig());
   const auto ev = parser.parse(
-      payloadOf(message(std::string("BYE sip:+8613900101230@10.20.30.40:5060 SIP/2.0\n") + kDialog +
+      payloadOf(message(std::string("BYE sip:+8613900101230@192.0.2.40:5060 SIP/2.0\n") + kDialog +
                         "Reason: SIP;cause=487;text=\"Request Terminated\", Q.850;cause=31\n")));
   ASSERT_TRUE(ev.has_value());
   EXPECT_EQ(ev->method, Method::kBye);
@@ -275,13 +275,13 @@ TEST(SipParser, FoldedHeadersAreJoined) {
   SipParser parser(imsConfig());
   const auto ev =
       parser.parse(payloadOf(message("INVITE sip:1013@ims.example.com SIP/2.0\n"
-                                     "Via: SIP/2.0/UDP 10.10.1.20:5060\n"
+                                     "Via: SIP/2.0/UDP 198.51.100.20:5060\n"
                                      "\t;branch=z9hG4bK-fold\n"
                                      "From: \"Zhang\n"
                                      "  San\" <sip:+8613900101230@ims.example.com>\n"
                                      "   ;tag=f1\n"
                                      "To: <sip:1013@ims.example.com>\n"
-                                     "Call-ID: fold-1@10.20.30.40\n"
+                                     "Call-ID: fold-1@192.0.2.40\n"
                                      "CSeq: 7\n"
                                      "  INVITE\n"
                                      "P-Called-Party-ID:\n"
@@ -393,7 +393,7 @@ TEST(SipParser, BareAddrSpecsWithoutAngleBrackets) {
   SipParser parser(imsConfig());
   const auto ev = parser.parse(
       payloadOf(message("INVITE tel:+86-25-8300-1013 SIP/2.0\n"
-                        "Via: SIP/2.0/UDP 10.10.1.20:5060;branch=z9hG4bK-bare\n"
+                        "Via: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bK-bare\n"
                         "From: sip:+8613900101230@ims.example.com;tag=b1\n"
                         "To: tel:+86-25-8300-1013\n"
                         "Call-ID: bare-1\n"
@@ -420,7 +420,7 @@ TEST(SipParser, AnonymousCallerHasNoNumber) {
   SipParser parser(imsConfig());
   const auto ev = parser.parse(
       payloadOf(message("INVITE sip:1013@ims.example.com SIP/2.0\n"
-                        "Via: SIP/2.0/UDP 10.10.1.20:5060;branch=z9hG4bK-anon\n"
+                        "Via: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bK-anon\n"
                         "From: \"Anonymous\" <sip:anonymous@anonymous.invalid>;tag=x1\n"
                         "To: <sip:1013@ims.example.com>\n"
                         "Call-ID: anon-1\n"

@@ -26,9 +26,9 @@ inline std::string crlf(std::string_view text) {
 inline capture::SipPayload payloadOf(std::string bytes) {
   capture::SipPayload p;
   p.ts_us = 1'795'328'495'053'000;  // 2026-11-22T06:21:35.053Z
-  p.src.addr = {10, 10, 1, 20};
+  p.src.addr = {198, 51, 100, 20};
   p.src.port = 5060;
-  p.dst.addr = {10, 30, 0, 9};
+  p.dst.addr = {203, 0, 113, 9};
   p.dst.port = 5060;
   p.transport = capture::Transport::kUdp;
   p.bytes = std::move(bytes);

@@ -1,0 +1,48 @@
+#pragma once
+// `mcn replay`: the data path on packet time. Capture files -> decoder -> SIP parser -> call
+// tracker -> JSON Lines. Deterministic: the clock is the capture timestamp.
+
+#include <cstdint>
+#include <map>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "mcn/app/config.h"
+#include "mcn/calls/call_record.h"
+
+namespace mcn::app {
+
+struct ReplayOutputs {
+  std::ostream* calls = nullptr;   // every record (JSON Lines); may be null
+  std::ostream* events = nullptr;  // missed records only; may be null
+};
+
+struct ReplayResult {
+  // Every counter of every stage, by stable name, zero values included, plus the replay's own:
+  // "replay.files", "replay.frames", "replay.truncated_files", "sip.method.<METHOD>",
+  // "sip.status.<code>", "calls.outcome.<name>".
+  std::map<std::string, uint64_t> counters;
+  std::vector<std::string> errors;  // per-file problems (truncated file, unreadable file)
+  uint64_t frames = 0;
+  uint64_t sip_messages = 0;
+  uint64_t records = 0;
+  uint64_t missed = 0;
+  double seconds = 0;  // wall time of the replay
+};
+
+// Throws std::runtime_error if a file cannot be opened (before anything is written).
+// Several files are merged by capture timestamp, as mergecap would.
+ReplayResult runReplay(const std::vector<std::string>& files, const Config& cfg,
+                       const ReplayOutputs& out);
+
+// One JSON object (no newline) per the output contract.
+std::string recordToJson(const calls::CallRecord& r);
+
+// UTC ISO-8601 with milliseconds: 2026-11-22T06:21:35.053Z
+std::string isoTime(int64_t ts_us);
+
+// The human summary printed on stderr after a replay.
+void printSummary(const ReplayResult& r, std::ostream& os);
+
+}  // namespace mcn::app

@@ -1,0 +1,214 @@
+#include "mcn/app/config.h"
+
+#include <fmt/format.h>
+
+#include <set>
+#include <toml++/toml.h>
+
+namespace mcn::app {
+namespace {
+
+// Builds "file:line:col: key: message" so an operator finds the line at once.
+class Reader {
+ public:
+  explicit Reader(std::string origin) : origin_(std::move(origin)) {}
+
+  [[noreturn]] void fail(const toml::node* node, std::string_view key, std::string_view msg) const {
+    if (node != nullptr && node->source().begin.line != 0) {
+      throw ConfigError(fmt::format("{}:{}:{}: {}: {}", origin_, node->source().begin.line,
+                                    node->source().begin.column, key, msg));
+    }
+    throw ConfigError(fmt::format("{}: {}: {}", origin_, key, msg));
+  }
+
+  void onlyKeys(const toml::table& t, std::string_view where,
+                std::initializer_list<std::string_view> allowed) const {
+    for (auto&& [k, v] : t) {
+      bool ok = false;
+      for (auto a : allowed) ok = ok || (k.str() == a);
+      if (!ok) {
+        std::string key = where.empty() ? std::string(k.str()) : fmt::format("{}.{}", where, k.str());
+        fail(&v, key, "unknown key");
+      }
+    }
+  }
+
+  const toml::table* table(const toml::table& t, std::string_view name) const {
+    const toml::node* n = t.get(name);
+    if (n == nullptr) return nullptr;
+    if (!n->is_table()) fail(n, name, "expected a table");
+    return n->as_table();
+  }
+
+  void string(const toml::table& t, std::string_view where, std::string_view key,
+              std::string& out) const {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return;
+    if (!n->is_string()) fail(n, fmt::format("{}.{}", where, key), "expected a string");
+    out = n->as_string()->get();
+  }
+
+  void digits(const toml::table& t, std::string_view where, std::string_view key,
+              std::string& out) const {
+    string(t, where, key, out);
+    for (char c : out) {
+      if (c < '0' || c > '9') {
+        fail(t.get(key), fmt::format("{}.{}", where, key), "expected a string of digits");
+      }
+    }
+  }
+
+  int64_t integer(const toml::table& t, std::string_view where, std::string_view key,
+                  int64_t current, int64_t min, int64_t max) const {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return current;
+    if (!n->is_integer()) fail(n, fmt::format("{}.{}", where, key), "expected an integer");
+    int64_t v = n->as_integer()->get();
+    if (v < min || v > max) {
+      fail(n, fmt::format("{}.{}", where, key), fmt::format("must be between {} and {}", min, max));
+    }
+    return v;
+  }
+
+  bool boolean(const toml::table& t, std::string_view where, std::string_view key,
+               bool current) const {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return current;
+    if (!n->is_boolean()) fail(n, fmt::format("{}.{}", where, key), "expected true or false");
+    return n->as_boolean()->get();
+  }
+
+  const toml::array* array(const toml::table& t, std::string_view where,
+                           std::string_view key) const {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return nullptr;
+    if (!n->is_array()) fail(n, fmt::format("{}.{}", where, key), "expected an array");
+    return n->as_array();
+  }
+
+ private:
+  std::string origin_;
+};
+
+Config fromTable(const toml::table& root, const std::string& origin) {
+  Reader r(origin);
+  Config cfg = defaultConfig();
+  cfg.source = origin;
+  r.onlyKeys(root, "", {"capture", "dial_plan", "calls"});
+
+  if (const auto* t = r.table(root, "capture")) {
+    r.onlyKeys(*t, "capture", {"sip_ports", "max_vlan_depth"});
+    if (const auto* a = r.array(*t, "capture", "sip_ports")) {
+      cfg.decoder.sip_ports.clear();
+      for (const auto& e : *a) {
+        if (!e.is_integer() || e.as_integer()->get() < 1 || e.as_integer()->get() > 65535) {
+          r.fail(&e, "capture.sip_ports", "expected port numbers 1..65535");
+        }
+        cfg.decoder.sip_ports.push_back(static_cast<uint16_t>(e.as_integer()->get()));
+      }
+    }
+    cfg.decoder.max_vlan_depth = static_cast<int>(
+        r.integer(*t, "capture", "max_vlan_depth", cfg.decoder.max_vlan_depth, 0,
+                  capture::kMaxVlanDepth));
+  }
+
+  if (const auto* t = r.table(root, "dial_plan")) {
+    r.onlyKeys(*t, "dial_plan",
+               {"country_code", "national_prefix", "international_prefix", "area_code",
+                "local_number_length", "rewrite"});
+    auto& dp = cfg.parser.dial_plan;
+    r.digits(*t, "dial_plan", "country_code", dp.country_code);
+    r.digits(*t, "dial_plan", "national_prefix", dp.national_prefix);
+    r.digits(*t, "dial_plan", "international_prefix", dp.international_prefix);
+    r.digits(*t, "dial_plan", "area_code", dp.area_code);
+    dp.local_number_length = static_cast<int>(
+        r.integer(*t, "dial_plan", "local_number_length", dp.local_number_length, 0, 15));
+    if (const toml::node* n = t->get("rewrite")) {
+      const toml::array* a = n->as_array();
+      if (a == nullptr || !a->is_array_of_tables()) {
+        r.fail(n, "dial_plan.rewrite", "expected [[dial_plan.rewrite]] tables");
+      }
+      dp.rewrite.clear();
+      for (const auto& e : *a) {
+        const auto& rt = *e.as_table();
+        r.onlyKeys(rt, "dial_plan.rewrite", {"match", "replace"});
+        sipparse::RewriteRule rule;
+        r.string(rt, "dial_plan.rewrite", "match", rule.match);
+        r.string(rt, "dial_plan.rewrite", "replace", rule.replace);
+        if (rule.match.empty()) r.fail(&e, "dial_plan.rewrite.match", "missing");
+        dp.rewrite.push_back(std::move(rule));
+      }
+    }
+  }
+
+  if (const auto* t = r.table(root, "calls")) {
+    r.onlyKeys(*t, "calls",
+               {"grace_ms", "grace_after_3xx_ms", "ring_timeout_ms", "linger_ms",
+                "min_ring_ms_cancelled", "missed_outcomes", "forwarded_unconditional_missed",
+                "correlation_header", "max_calls"});
+    auto& tc = cfg.tracker;
+    constexpr int64_t kDay = 86400000;
+    tc.grace_ms = r.integer(*t, "calls", "grace_ms", tc.grace_ms, 0, kDay);
+    tc.grace_after_3xx_ms =
+        r.integer(*t, "calls", "grace_after_3xx_ms", tc.grace_after_3xx_ms, 0, kDay);
+    tc.ring_timeout_ms = r.integer(*t, "calls", "ring_timeout_ms", tc.ring_timeout_ms, 1000, kDay);
+    tc.linger_ms = r.integer(*t, "calls", "linger_ms", tc.linger_ms, 0, kDay);
+    tc.min_ring_ms_cancelled =
+        r.integer(*t, "calls", "min_ring_ms_cancelled", tc.min_ring_ms_cancelled, 0, kDay);
+    tc.max_calls = static_cast<size_t>(
+        r.integer(*t, "calls", "max_calls", static_cast<int64_t>(tc.max_calls), 1, 100000000));
+    tc.forwarded_unconditional_missed = r.boolean(*t, "calls", "forwarded_unconditional_missed",
+                                                  tc.forwarded_unconditional_missed);
+    if (const auto* a = r.array(*t, "calls", "missed_outcomes")) {
+      tc.missed.fill(false);
+      for (const auto& e : *a) {
+        std::optional<calls::Outcome> o;
+        if (e.is_string()) o = calls::outcomeFromName(e.as_string()->get());
+        if (!o) r.fail(&e, "calls.missed_outcomes", "expected outcome names such as \"busy\"");
+        tc.missed[static_cast<size_t>(*o)] = true;
+      }
+    }
+    r.string(*t, "calls", "correlation_header", cfg.parser.correlation_header);
+  }
+
+  // Let each component validate what only it understands (regexes in the dial plan).
+  try {
+    sipparse::DialPlan check(cfg.parser.dial_plan);
+  } catch (const std::exception& e) {
+    throw ConfigError(fmt::format("{}: dial_plan.rewrite: {}", origin, e.what()));
+  }
+  return cfg;
+}
+
+}  // namespace
+
+Config defaultConfig() {
+  Config cfg;
+  cfg.source = "(built-in defaults)";
+  return cfg;
+}
+
+Config loadConfigText(std::string_view text, const std::string& origin) {
+  try {
+    toml::table root = toml::parse(text, origin);
+    return fromTable(root, origin);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(fmt::format("{}:{}:{}: {}", origin, e.source().begin.line,
+                                  e.source().begin.column, e.description()));
+  }
+}
+
+Config loadConfigFile(const std::string& path) {
+  try {
+    toml::table root = toml::parse_file(path);
+    return fromTable(root, path);
+  } catch (const toml::parse_error& e) {
+    if (e.source().begin.line == 0) {
+      throw ConfigError(fmt::format("{}: {}", path, e.description()));
+    }
+    throw ConfigError(fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
+                                  e.source().begin.column, e.description()));
+  }
+}
+
+}  // namespace mcn::app

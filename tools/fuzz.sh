@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (clang, ASan+UBSan) and runs each for a bounded time, seeded from
+# the fixtures in pcaps/ and from tests/fuzz/regressions/<target>/ (inputs that once crashed,
+# kept forever). Usage: tools/fuzz.sh [SECONDS_PER_TARGET]   (default 30)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-30}
+
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz -j "$(nproc)"
+
+work=build/fuzz/corpus
+rm -rf "$work"
+mkdir -p "$work"/{fuzz_replay_pcap,fuzz_capture_decoder,fuzz_sip_parser,fuzz_sip_tracker}
+
+# Seeds. Whole captures for the replay target; each UDP payload (a SIP message) for the parser
+# and tracker; each frame prefixed with the decoder target's Ethernet selector byte (1 = index of
+# DLT_EN10MB in its table).
+for p in pcaps/*.pcap; do
+  cp "$p" "$work/fuzz_replay_pcap/"
+  n=0
+  while IFS=$'\t' read -r payload; do
+    [[ -n "$payload" ]] || continue
+    n=$((n + 1))
+    echo "$payload" | xxd -r -p >"$work/fuzz_sip_parser/$(basename "$p" .pcap)-$n"
+    { printf '\x00\x64'; echo "$payload" | xxd -r -p; } >"$work/fuzz_sip_tracker/$(basename "$p" .pcap)-$n"
+  done < <(tshark -r "$p" -Y udp -T fields -e udp.payload 2>/dev/null | head -20)
+  m=0
+  while read -r frame; do
+    [[ -n "$frame" ]] || continue
+    m=$((m + 1))
+    { printf '\x01'; echo "$frame" | xxd -r -p; } >"$work/fuzz_capture_decoder/$(basename "$p" .pcap)-$m"
+  done < <(tcpdump -nn -xx -r "$p" -c 5 2>/dev/null | awk '
+      /^\t0x/ { for (i = 2; i <= NF; i++) hex = hex $i; next }
+      { if (hex != "") print hex; hex = "" }
+      END { if (hex != "") print hex }')
+done
+
+status=0
+for target in fuzz_replay_pcap fuzz_capture_decoder fuzz_sip_parser fuzz_sip_tracker; do
+  dirs=("$work/$target")
+  [[ -d tests/fuzz/regressions/$target ]] && dirs+=("tests/fuzz/regressions/$target")
+  echo "== fuzz: $target for ${secs}s (seeds: $(ls "$work/$target" | wc -l))" >&2
+  if ! build/fuzz/fuzz/$target -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+      -print_final_stats=1 -artifact_prefix="build/fuzz/$target-" "${dirs[@]}" \
+      >"build/fuzz/$target.log" 2>&1; then
+    echo "fuzz: $target FAILED; input saved as build/fuzz/$target-*; log build/fuzz/$target.log" >&2
+    tail -40 "build/fuzz/$target.log" >&2
+    status=1
+  else
+    grep -E "stat::number_of_executed_units|Done " "build/fuzz/$target.log" | tail -1 >&2 || true
+  fi
+done
+exit $status

@@ -11,7 +11,9 @@ cmake --build --preset fuzz -j "$(nproc)"
 
 work=build/fuzz/corpus
 rm -rf "$work"
-mkdir -p "$work"/{fuzz_replay_pcap,fuzz_capture_decoder,fuzz_sip_parser,fuzz_sip_tracker}
+targets=()
+for t in build/fuzz/fuzz/fuzz_*; do targets+=("$(basename "$t")"); done
+for t in "${targets[@]}"; do mkdir -p "$work/$t"; done
 
 # Seeds. Whole captures for the replay target; each UDP payload (a SIP message) for the parser
 # and tracker; each frame prefixed with the decoder target's Ethernet selector byte (1 = index of
@@ -37,7 +39,7 @@ for p in pcaps/*.pcap; do
 done
 
 status=0
-for target in fuzz_replay_pcap fuzz_capture_decoder fuzz_sip_parser fuzz_sip_tracker; do
+for target in "${targets[@]}"; do
   dirs=("$work/$target")
   [[ -d tests/fuzz/regressions/$target ]] && dirs+=("tests/fuzz/regressions/$target")
   echo "== fuzz: $target for ${secs}s (seeds: $(ls "$work/$target" | wc -l))" >&2

@@ -97,7 +97,8 @@ Config fromTable(const toml::table& root, const std::string& origin) {
   r.onlyKeys(root, "", {"capture", "dial_plan", "calls"});
 
   if (const auto* t = r.table(root, "capture")) {
-    r.onlyKeys(*t, "capture", {"sip_ports", "max_vlan_depth"});
+    r.onlyKeys(*t, "capture", {"sip_ports", "max_vlan_depth", "prefilter"});
+    cfg.decoder.prefilter = r.boolean(*t, "capture", "prefilter", cfg.decoder.prefilter);
     if (const auto* a = r.array(*t, "capture", "sip_ports")) {
       cfg.decoder.sip_ports.clear();
       for (const auto& e : *a) {

@@ -172,8 +172,14 @@ ReplayResult runReplay(const std::vector<std::string>& files, const Config& cfg,
 }
 
 void printSummary(const ReplayResult& r, std::ostream& os) {
-  os << fmt::format("mcn replay: {} frames, {} SIP messages, {} calls decided ({} missed) in {:.3f} s",
-                    r.frames, r.sip_messages, r.records, r.missed, r.seconds);
+  uint64_t prefiltered = 0;
+  for (const auto& [k, v] : r.counters) {
+    if (k.rfind("prefilter.", 0) == 0) prefiltered += v;
+  }
+  os << fmt::format(
+      "mcn replay: {} frames, {} SIP messages parsed ({} pre-filtered), {} call records ({} "
+      "missed) in {:.3f} s",
+      r.frames, r.sip_messages, prefiltered, r.records, r.missed, r.seconds);
   if (r.seconds > 0) {
     os << fmt::format(" ({:.0f} frames/s)", static_cast<double>(r.frames) / r.seconds);
   }

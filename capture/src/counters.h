@@ -44,6 +44,13 @@ enum class Counter : uint8_t {
   kTcpKeepalive,
   kTcpUnreassembled,
   kSctpPackets,
+  // The pre-filter (prefilter.h): SIP recognised and deliberately not handed on.
+  kPrefilterRegister,
+  kPrefilterOptions,
+  kPrefilterSubscribe,
+  kPrefilterNotify,
+  kPrefilterPublish,
+  kPrefilterMessage,
   kCount_,
 };
 
@@ -82,6 +89,12 @@ inline constexpr std::array<std::string_view, static_cast<size_t>(Counter::kCoun
     "tcp.keepalive",
     "tcp.unreassembled",
     "sctp.packets",
+    "prefilter.register",
+    "prefilter.options",
+    "prefilter.subscribe",
+    "prefilter.notify",
+    "prefilter.publish",
+    "prefilter.message",
 };
 // Catches a name missing from the list above (the array would be padded with empty names).
 static_assert(!kCounterNames.back().empty(), "every Counter needs a name");

@@ -4,6 +4,7 @@
 // SipPayload bytes of an emitted message.
 
 #include "mcn/capture/decoder.h"
+#include "mcn/capture/prefilter.h"
 
 #include <algorithm>
 #include <bitset>
@@ -416,7 +417,21 @@ void FrameDecoder::Impl::decodeTcp(Packet& pkt, Bytes d) {
   }
 }
 
+static_assert(static_cast<int>(Counter::kPrefilterMessage) -
+                      static_cast<int>(Counter::kPrefilterRegister) ==
+                  static_cast<int>(IgnoredMethod::kMessage) -
+                      static_cast<int>(IgnoredMethod::kRegister),
+              "prefilter counters follow IgnoredMethod");
+
 void FrameDecoder::Impl::emit(Packet& pkt, Transport t, std::string_view bytes) {
+  if (cfg.prefilter) {
+    IgnoredMethod m = ignoredMethod(bytes);
+    if (m != IgnoredMethod::kNone) {
+      // kPrefilterRegister .. kPrefilterMessage follow IgnoredMethod's order.
+      return inc(static_cast<Counter>(static_cast<int>(Counter::kPrefilterRegister) +
+                                      static_cast<int>(m) - 1));
+    }
+  }
   ++pkt.emitted;
   if (!sink) return;
   SipPayload out;

@@ -34,6 +34,7 @@ TEST(Config, ReadsEverySection) {
   Config c = loadConfigText(R"(
 [capture]
 sip_ports = [5060, 5070]
+prefilter = false
 [dial_plan]
 country_code = "86"
 area_code = "25"
@@ -49,6 +50,7 @@ correlation_header = "X-CID"
 )",
                             "mcn.toml");
   EXPECT_EQ(c.decoder.sip_ports, (std::vector<uint16_t>{5060, 5070}));
+  EXPECT_FALSE(c.decoder.prefilter);
   EXPECT_EQ(c.parser.dial_plan.country_code, "86");
   ASSERT_EQ(c.parser.dial_plan.rewrite.size(), 1u);
   EXPECT_EQ(c.parser.dial_plan.rewrite[0].replace, "+86258300$1");

@@ -442,7 +442,13 @@ TEST(FrameDecoder, PublishesEveryCounterInAFixedOrderStartingAtZero) {
                                 "tcp.bad_content_length",
                                 "tcp.keepalive",
                                 "tcp.unreassembled",
-                                "sctp.packets"};
+                                "sctp.packets",
+                                "prefilter.register",
+                                "prefilter.options",
+                                "prefilter.subscribe",
+                                "prefilter.notify",
+                                "prefilter.publish",
+                                "prefilter.message"};
   EXPECT_EQ(names, want);
 }
 

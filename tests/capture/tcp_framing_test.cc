@@ -85,7 +85,7 @@ TEST(TcpFraming, HeaderNamesAreCaseInsensitiveAndMayHaveSpaceBeforeTheColon) {
   Harness h;
   // RFC 3261 §7.3.1: field names are case-insensitive, HCOLON allows whitespace before ':'.
   std::string msg =
-      "MESSAGE sip:a@b SIP/2.0\r\n"
+      "INFO sip:a@b SIP/2.0\r\n"
       "Subject: Content-Length: 99\r\n"  // not the header: the name is Subject
       "CONTENT-length :   5  \r\n"
       "\r\n"
@@ -115,7 +115,7 @@ TEST(TcpFraming, BareLfLineEndsAreTolerated) {
 
 TEST(TcpFraming, MissingContentLengthEmitsTheHeaders) {
   Harness h;
-  std::string no_cl = "OPTIONS sip:a@b SIP/2.0\r\nCall-ID: o1\r\nCSeq: 1 OPTIONS\r\n\r\n";
+  std::string no_cl = "BYE sip:a@b SIP/2.0\r\nCall-ID: o1\r\nCSeq: 1 BYE\r\n\r\n";
   ASSERT_TRUE(h.decode(kDltEn10mb, tcpFrame(no_cl + std::string(kInvite))));
   ASSERT_EQ(h.out.size(), 2u);
   EXPECT_EQ(h.out[0].bytes, no_cl);

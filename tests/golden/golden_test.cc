@@ -108,6 +108,28 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, Golden, ::testing::ValuesIn(fixtureNames()),
                            return n;
                          });
 
+// The pre-filter is an optimisation: with it off (everything parsed) a capture full of
+// registration and keep-alive traffic must give the same records, and with it on the dropped
+// messages are counted rather than lost silently.
+TEST(GoldenPrefilter, SameRecordsWithAndWithoutPrefilter) {
+  mcn::app::Config cfg = mcn::app::loadConfigFile((kPcaps / "fixtures.toml").string());
+  const std::string pcap = (kPcaps / "office_morning.pcap").string();
+  std::ostringstream on, off;
+  auto res_on = mcn::app::runReplay({pcap}, cfg, {&on, nullptr});
+  cfg.decoder.prefilter = false;
+  auto res_off = mcn::app::runReplay({pcap}, cfg, {&off, nullptr});
+  EXPECT_EQ(on.str(), off.str());
+  EXPECT_EQ(readFile(kPcaps / "office_morning.expected.jsonl"), on.str());
+  // tshark -r office_morning.pcap -Y 'sip.Method == "REGISTER" || sip.CSeq.method == "REGISTER"'
+  // counts 152 frames (requests and their responses); OPTIONS 314; SUBSCRIBE 34; NOTIFY 34.
+  EXPECT_EQ(res_on.counters.at("prefilter.register"), 152u);
+  EXPECT_EQ(res_on.counters.at("prefilter.options"), 314u);
+  EXPECT_EQ(res_on.counters.at("prefilter.subscribe"), 34u);
+  EXPECT_EQ(res_on.counters.at("prefilter.notify"), 34u);
+  EXPECT_EQ(res_off.counters.at("prefilter.register"), 0u);
+  EXPECT_EQ(res_off.counters.at("sip.parsed"), res_on.counters.at("sip.parsed") + 152 + 314 + 34 + 34);
+}
+
 // A golden suite that finds no fixture would pass while testing nothing.
 TEST(GoldenSuite, HasFixturesForEveryOutcome) {
   auto names = fixtureNames();

@@ -32,6 +32,9 @@ struct DecoderConfig {
   // line on any port.
   std::vector<uint16_t> sip_ports{5060, 5061, 5080};
   int max_vlan_depth = kMaxVlanDepth;
+  // Drop REGISTER, OPTIONS, SUBSCRIBE, NOTIFY, PUBLISH, MESSAGE and their responses before the
+  // full parse (counted as prefilter.<method>); see prefilter.h.
+  bool prefilter = true;
 };
 
 class FrameDecoder {

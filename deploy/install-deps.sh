@@ -13,6 +13,8 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # real peers and ground truth for tests
   redis-server sip-tester kamailio tshark tcpdump iproute2 xxd
+  # benchmarks: side-by-side tools and timing
+  sngrep time
 )
 
 missing=()

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Whole-program replay benchmark: generates an IMS mix with mcn-gen (deterministic), then replays
+# it with mcn and, side by side, reads it with tcpdump (the libpcap read floor) and, if installed,
+# sngrep. Prints frames/s, SIP messages/s, peak RSS and the ratios, and checks mcn's outcomes
+# against the generator's intent.
+#   tests/bench/replay_bench.sh [BUILD_DIR] [CALLS]     (defaults: build/release 8000)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+build=${1:-build/release}
+calls=${2:-8000}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+"$build/mcn-gen" mix --calls "$calls" --seed 1 --summary-json "$work/want.json" -o "$work/mix.pcap" 2>/dev/null
+frames=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["frames"])' "$work/want.json" 2>/dev/null ||
+         grep -o '"frames":[0-9]*' "$work/want.json" | cut -d: -f2)
+size=$(du -m "$work/mix.pcap" | cut -f1)
+echo "capture: $frames frames, ${size} MB, $calls calls (mcn-gen mix --seed 1)"
+cat "$work/mix.pcap" >/dev/null  # page cache warm for every reader
+
+best() {  # best of 3: "seconds peak_kb"
+  local out best_s="" best_kb=""
+  for _ in 1 2 3; do
+    /usr/bin/time -o "$work/time" -f "%e %M" "$@" >/dev/null 2>&1
+    out=$(tail -1 "$work/time")
+    local s=${out% *} kb=${out#* }
+    if [[ -z "$best_s" ]] || awk "BEGIN{exit !($s < $best_s)}"; then best_s=$s; best_kb=$kb; fi
+  done
+  echo "$best_s $best_kb"
+}
+
+read -r mcn_s mcn_kb < <(best "$build/mcn" replay "$work/mix.pcap" --config deploy/mcn.toml --calls-out /dev/null -q)
+read -r td_s td_kb < <(best tcpdump -r "$work/mix.pcap" -w /dev/null)
+printf '%-8s %8.3f s %10.0f frames/s %8d KB peak RSS\n' mcn "$mcn_s" "$(awk "BEGIN{print $frames/$mcn_s}")" "$mcn_kb"
+printf '%-8s %8.3f s %10.0f frames/s %8d KB peak RSS\n' tcpdump "$td_s" "$(awk "BEGIN{print $frames/($td_s>0?$td_s:0.001)}")" "$td_kb"
+if command -v sngrep >/dev/null; then
+  read -r sn_s sn_kb < <(best sngrep -NqI "$work/mix.pcap" -l 10000000)
+  printf '%-8s %8.3f s %10.0f frames/s %8d KB peak RSS\n' sngrep "$sn_s" "$(awk "BEGIN{print $frames/$sn_s}")" "$sn_kb"
+  echo "mcn vs sngrep: $(awk "BEGIN{printf \"%.1f\", $sn_s/$mcn_s}")x faster"
+fi
+echo "mcn vs tcpdump read floor: $(awk "BEGIN{printf \"%.1f\", $mcn_s/($td_s>0?$td_s:0.001)}")x the time"
+
+"$build/mcn" replay "$work/mix.pcap" --config deploy/mcn.toml --calls-out /dev/null 2>"$work/summary.txt"
+head -1 "$work/summary.txt"
+ok=1
+for o in answered answered_elsewhere forwarded cancelled busy no_answer declined redirected failed incomplete; do
+  want=$(grep -o "\"$o\":[0-9]*" "$work/want.json" | head -1 | cut -d: -f2 || true)
+  got=$(grep -o "calls.outcome.$o=[0-9]*" "$work/summary.txt" | cut -d= -f2 || true)
+  got=${got:-0}
+  [[ "$want" == "$got" ]] || { echo "outcome $o: generator intended $want, mcn decided $got"; ok=0; }
+done
+((ok)) && echo "outcomes: all equal to the generator's intent"

@@ -1,9 +1,9 @@
 #include "mcn/app/config.h"
 
 #include <fmt/format.h>
+#include <toml++/toml.h>
 
 #include <set>
-#include <toml++/toml.h>
 
 namespace mcn::app {
 namespace {
@@ -27,7 +27,8 @@ class Reader {
       bool ok = false;
       for (auto a : allowed) ok = ok || (k.str() == a);
       if (!ok) {
-        std::string key = where.empty() ? std::string(k.str()) : fmt::format("{}.{}", where, k.str());
+        std::string key =
+            where.empty() ? std::string(k.str()) : fmt::format("{}.{}", where, k.str());
         fail(&v, key, "unknown key");
       }
     }
@@ -108,9 +109,8 @@ Config fromTable(const toml::table& root, const std::string& origin) {
         cfg.decoder.sip_ports.push_back(static_cast<uint16_t>(e.as_integer()->get()));
       }
     }
-    cfg.decoder.max_vlan_depth = static_cast<int>(
-        r.integer(*t, "capture", "max_vlan_depth", cfg.decoder.max_vlan_depth, 0,
-                  capture::kMaxVlanDepth));
+    cfg.decoder.max_vlan_depth = static_cast<int>(r.integer(
+        *t, "capture", "max_vlan_depth", cfg.decoder.max_vlan_depth, 0, capture::kMaxVlanDepth));
   }
 
   if (const auto* t = r.table(root, "dial_plan")) {
@@ -143,10 +143,10 @@ Config fromTable(const toml::table& root, const std::string& origin) {
   }
 
   if (const auto* t = r.table(root, "calls")) {
-    r.onlyKeys(*t, "calls",
-               {"grace_ms", "grace_after_3xx_ms", "ring_timeout_ms", "linger_ms",
-                "min_ring_ms_cancelled", "missed_outcomes", "forwarded_unconditional_missed",
-                "correlation_header", "max_calls"});
+    r.onlyKeys(
+        *t, "calls",
+        {"grace_ms", "grace_after_3xx_ms", "ring_timeout_ms", "linger_ms", "min_ring_ms_cancelled",
+         "missed_outcomes", "forwarded_unconditional_missed", "correlation_header", "max_calls"});
     auto& tc = cfg.tracker;
     constexpr int64_t kDay = 86400000;
     tc.grace_ms = r.integer(*t, "calls", "grace_ms", tc.grace_ms, 0, kDay);
@@ -158,8 +158,8 @@ Config fromTable(const toml::table& root, const std::string& origin) {
         r.integer(*t, "calls", "min_ring_ms_cancelled", tc.min_ring_ms_cancelled, 0, kDay);
     tc.max_calls = static_cast<size_t>(
         r.integer(*t, "calls", "max_calls", static_cast<int64_t>(tc.max_calls), 1, 100000000));
-    tc.forwarded_unconditional_missed = r.boolean(*t, "calls", "forwarded_unconditional_missed",
-                                                  tc.forwarded_unconditional_missed);
+    tc.forwarded_unconditional_missed =
+        r.boolean(*t, "calls", "forwarded_unconditional_missed", tc.forwarded_unconditional_missed);
     if (const auto* a = r.array(*t, "calls", "missed_outcomes")) {
       tc.missed.fill(false);
       for (const auto& e : *a) {

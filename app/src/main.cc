@@ -1,9 +1,9 @@
 // The mcn binary. Start-up errors (arguments, config, files) are one clear line on stderr and
 // exit code 2; a run that could not complete is exit code 1.
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -80,8 +80,7 @@ int main(int argc, char** argv) {
     mcn::app::Config cfg;
     OutputFile calls, events;
     try {
-      cfg = config_path.empty() ? mcn::app::defaultConfig()
-                                : mcn::app::loadConfigFile(config_path);
+      cfg = config_path.empty() ? mcn::app::defaultConfig() : mcn::app::loadConfigFile(config_path);
       if (calls_out.empty() && events_out.empty()) events_out = "-";
       calls.open(calls_out);
       events.open(events_out);

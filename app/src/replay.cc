@@ -147,9 +147,8 @@ ReplayResult runReplay(const std::vector<std::string>& files, const Config& cfg,
   app_counters.try_emplace("replay.truncated_files", 0);
   for (size_t m = 0; m < by_method.size(); ++m) {
     if (by_method[m] != 0) {
-      app_counters[fmt::format("sip.method.{}",
-                               sipparse::methodName(static_cast<sipparse::Method>(m)))] =
-          by_method[m];
+      app_counters[fmt::format(
+          "sip.method.{}", sipparse::methodName(static_cast<sipparse::Method>(m)))] = by_method[m];
     }
   }
   for (size_t s = 0; s < by_status.size(); ++s) {

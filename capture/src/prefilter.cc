@@ -66,8 +66,8 @@ IgnoredMethod responseMethod(std::string_view sip) {
 }  // namespace
 
 IgnoredMethod ignoredMethod(std::string_view sip) {
-  if (sip.size() > 4 && (sip[0] | 0x20) == 's' && (sip[1] | 0x20) == 'i' && (sip[2] | 0x20) == 'p' &&
-      sip[3] == '/') {
+  if (sip.size() > 4 && (sip[0] | 0x20) == 's' && (sip[1] | 0x20) == 'i' &&
+      (sip[2] | 0x20) == 'p' && sip[3] == '/') {
     return responseMethod(sip);
   }
   return lookup(sip);

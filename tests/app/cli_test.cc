@@ -71,9 +71,7 @@ TEST(Cli, MissingCaptureIsOneLineExit2) {
 
 TEST(Cli, BrokenConfigIsOneLineExit2) {
   fs::path cfg = fs::temp_directory_path() / ("mcn_cli_cfg_" + std::to_string(getpid()) + ".toml");
-  {
-    std::ofstream(cfg) << "[calls]\nring_timeout_ms = \"long\"\n";
-  }
+  { std::ofstream(cfg) << "[calls]\nring_timeout_ms = \"long\"\n"; }
   CliResult r = runMcn("replay " + kPcaps + "/answered.pcap --config " + cfg.string());
   fs::remove(cfg);
   EXPECT_EQ(r.exit_code, 2);
@@ -87,8 +85,8 @@ TEST(Cli, NotACaptureIsExit2) {
 }
 
 TEST(Cli, ReplayFromStdinWritesJsonLines) {
-  CliResult r = runMcn("replay - --config " + kPcaps + "/fixtures.toml --calls-out - -q < " + kPcaps +
-              "/cancelled.pcap");
+  CliResult r = runMcn("replay - --config " + kPcaps + "/fixtures.toml --calls-out - -q < " +
+                       kPcaps + "/cancelled.pcap");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err, "");
   ASSERT_EQ(lineCount(r.out), 1) << r.out;
@@ -98,7 +96,8 @@ TEST(Cli, ReplayFromStdinWritesJsonLines) {
 }
 
 TEST(Cli, SummaryOnStderrCountsMethodsAndOutcomes) {
-  CliResult r = runMcn("replay " + kPcaps + "/cancelled.pcap --config " + kPcaps + "/fixtures.toml");
+  CliResult r =
+      runMcn("replay " + kPcaps + "/cancelled.pcap --config " + kPcaps + "/fixtures.toml");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("sip.method.INVITE="), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("sip.method.CANCEL="), std::string::npos) << r.err;

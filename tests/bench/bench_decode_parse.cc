@@ -47,8 +47,26 @@ const std::string kRinging =
 std::vector<uint8_t> udpFrame(const std::string& payload) {
   std::vector<uint8_t> f = {0, 0, 0x5e, 0, 0x53, 1, 0, 0, 0x5e, 0, 0x53, 2, 0x08, 0x00};
   const size_t ip_len = 20 + 8 + payload.size();
-  const uint8_t ip[20] = {0x45, 0, uint8_t(ip_len >> 8), uint8_t(ip_len), 0, 1, 0x40, 0, 64, 17,
-                          0,    0, 198, 51, 100, 10, 203, 0, 113, 9};
+  const uint8_t ip[20] = {0x45,
+                          0,
+                          uint8_t(ip_len >> 8),
+                          uint8_t(ip_len),
+                          0,
+                          1,
+                          0x40,
+                          0,
+                          64,
+                          17,
+                          0,
+                          0,
+                          198,
+                          51,
+                          100,
+                          10,
+                          203,
+                          0,
+                          113,
+                          9};
   f.insert(f.end(), ip, ip + 20);
   const size_t udp_len = 8 + payload.size();
   const uint8_t udp[8] = {0x13, 0xc4, 0x13, 0xc4, uint8_t(udp_len >> 8), uint8_t(udp_len), 0, 0};
@@ -59,9 +77,8 @@ std::vector<uint8_t> udpFrame(const std::string& payload) {
 
 void BM_DecodeUdpInvite(benchmark::State& state) {
   uint64_t emitted = 0;
-  mcn::capture::FrameDecoder dec({}, [&](mcn::capture::SipPayload&& p) {
-    emitted += p.bytes.size();
-  });
+  mcn::capture::FrameDecoder dec({},
+                                 [&](mcn::capture::SipPayload&& p) { emitted += p.bytes.size(); });
   const auto frame = udpFrame(kInvite);
   for (auto _ : state) {
     dec.decode(1, 0, frame, static_cast<uint32_t>(frame.size()));

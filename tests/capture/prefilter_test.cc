@@ -23,10 +23,10 @@ TEST(Prefilter, RequestsByMethod) {
   EXPECT_EQ(ignoredMethod("NOTIFY sip:a@b SIP/2.0\r\n"), IgnoredMethod::kNotify);
   EXPECT_EQ(ignoredMethod("PUBLISH sip:a@b SIP/2.0\r\n"), IgnoredMethod::kPublish);
   EXPECT_EQ(ignoredMethod("MESSAGE sip:a@b SIP/2.0\r\n"), IgnoredMethod::kMessage);
-  for (const char* keep : {"INVITE sip:a@b SIP/2.0\r\n", "CANCEL sip:a@b SIP/2.0\r\n",
-                           "ACK sip:a@b SIP/2.0\r\n", "BYE sip:a@b SIP/2.0\r\n",
-                           "PRACK sip:a@b SIP/2.0\r\n", "UPDATE sip:a@b SIP/2.0\r\n",
-                           "INFO sip:a@b SIP/2.0\r\n", "REFER sip:a@b SIP/2.0\r\n"}) {
+  for (const char* keep :
+       {"INVITE sip:a@b SIP/2.0\r\n", "CANCEL sip:a@b SIP/2.0\r\n", "ACK sip:a@b SIP/2.0\r\n",
+        "BYE sip:a@b SIP/2.0\r\n", "PRACK sip:a@b SIP/2.0\r\n", "UPDATE sip:a@b SIP/2.0\r\n",
+        "INFO sip:a@b SIP/2.0\r\n", "REFER sip:a@b SIP/2.0\r\n"}) {
     EXPECT_EQ(ignoredMethod(keep), IgnoredMethod::kNone) << keep;
   }
   // RFC 3261 §7.1: methods are case-sensitive; a longer token is another method.
@@ -54,14 +54,17 @@ TEST(Prefilter, ResponsesByCSeqMethod) {
 
 TEST(Prefilter, DecoderDropsAndCountsBeforeHandingOn) {
   Harness h;
-  ASSERT_FALSE(h.decode(kDltEn10mb, udpSip("REGISTER sip:ims.example SIP/2.0\r\nCSeq: 1 REGISTER\r\n\r\n")));
+  ASSERT_FALSE(
+      h.decode(kDltEn10mb, udpSip("REGISTER sip:ims.example SIP/2.0\r\nCSeq: 1 REGISTER\r\n\r\n")));
   ASSERT_FALSE(h.decode(kDltEn10mb, udpSip("SIP/2.0 200 OK\r\nCSeq: 1 REGISTER\r\n\r\n")));
   ASSERT_FALSE(h.decode(kDltEn10mb, udpSip("OPTIONS sip:pcscf SIP/2.0\r\n\r\n")));
-  ASSERT_TRUE(h.decode(kDltEn10mb, udpSip("INVITE sip:1013@ims.example SIP/2.0\r\nCSeq: 1 INVITE\r\n\r\n")));
+  ASSERT_TRUE(h.decode(kDltEn10mb,
+                       udpSip("INVITE sip:1013@ims.example SIP/2.0\r\nCSeq: 1 INVITE\r\n\r\n")));
   ASSERT_EQ(h.out.size(), 1u);
   EXPECT_EQ(h.out[0].bytes.rfind("INVITE ", 0), 0u);
   // udp.sip counts every SIP datagram recognised, pre-filtered or not.
-  EXPECT_EQ(h.nonZero(), (Counts{{"udp.sip", 4}, {"prefilter.register", 2}, {"prefilter.options", 1}}));
+  EXPECT_EQ(h.nonZero(),
+            (Counts{{"udp.sip", 4}, {"prefilter.register", 2}, {"prefilter.options", 1}}));
 }
 
 TEST(Prefilter, CanBeTurnedOff) {

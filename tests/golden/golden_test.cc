@@ -127,7 +127,8 @@ TEST(GoldenPrefilter, SameRecordsWithAndWithoutPrefilter) {
   EXPECT_EQ(res_on.counters.at("prefilter.subscribe"), 34u);
   EXPECT_EQ(res_on.counters.at("prefilter.notify"), 34u);
   EXPECT_EQ(res_off.counters.at("prefilter.register"), 0u);
-  EXPECT_EQ(res_off.counters.at("sip.parsed"), res_on.counters.at("sip.parsed") + 152 + 314 + 34 + 34);
+  EXPECT_EQ(res_off.counters.at("sip.parsed"),
+            res_on.counters.at("sip.parsed") + 152 + 314 + 34 + 34);
 }
 
 // A golden suite that finds no fixture would pass while testing nothing.

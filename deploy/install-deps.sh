@@ -9,10 +9,12 @@ PKGS=(
   # libraries
   libpcap-dev libsofia-sip-ua-dev libhiredis-dev libcurl4-openssl-dev
   libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
-  libcpp-httplib-dev libreaderwriterqueue-dev libssl-dev
+  libcpp-httplib-dev libreaderwriterqueue-dev libssl-dev tzdata
   libgtest-dev libgmock-dev libbenchmark-dev
   # real peers and ground truth for tests
   redis-server sip-tester kamailio tshark tcpdump iproute2 xxd
+  # tools/record-netns (the kernel-fragmented fixture and its root-only CTest)
+  python3
   # benchmarks: side-by-side tools and timing
   sngrep time
 )

@@ -3,7 +3,11 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <optional>
 #include <set>
+
+#include "mcn/notifier/templates.h"
+#include "mcn/subscribers/directory.h"
 
 namespace mcn::app {
 namespace {
@@ -95,10 +99,14 @@ Config fromTable(const toml::table& root, const std::string& origin) {
   Reader r(origin);
   Config cfg = defaultConfig();
   cfg.source = origin;
-  r.onlyKeys(root, "", {"capture", "dial_plan", "calls"});
+  r.onlyKeys(root, "", {"capture", "dial_plan", "calls", "notify"});
 
   if (const auto* t = r.table(root, "capture")) {
-    r.onlyKeys(*t, "capture", {"sip_ports", "max_vlan_depth", "prefilter"});
+    r.onlyKeys(*t, "capture",
+               {"sip_ports", "max_vlan_depth", "prefilter", "dedup_window_ms", "ip_frag_timeout_ms",
+                "ip_frag_max_datagrams", "ip_frag_max_bytes", "vxlan_ports", "tcp_max_streams",
+                "tcp_max_stream_bytes", "tcp_max_total_bytes", "tcp_idle_timeout_ms",
+                "tcp_gap_timeout_ms"});
     cfg.decoder.prefilter = r.boolean(*t, "capture", "prefilter", cfg.decoder.prefilter);
     if (const auto* a = r.array(*t, "capture", "sip_ports")) {
       cfg.decoder.sip_ports.clear();
@@ -111,6 +119,41 @@ Config fromTable(const toml::table& root, const std::string& origin) {
     }
     cfg.decoder.max_vlan_depth = static_cast<int>(r.integer(
         *t, "capture", "max_vlan_depth", cfg.decoder.max_vlan_depth, 0, capture::kMaxVlanDepth));
+    // Frame dedup, IP fragment reassembly and VXLAN ports (capture/README.md).
+    cfg.decoder.dedup_window_ms = static_cast<int>(
+        r.integer(*t, "capture", "dedup_window_ms", cfg.decoder.dedup_window_ms, 0, 1000));
+    cfg.decoder.ip_frag.timeout_ms =
+        r.integer(*t, "capture", "ip_frag_timeout_ms", cfg.decoder.ip_frag.timeout_ms, 1, 120'000);
+    cfg.decoder.ip_frag.max_datagrams = static_cast<size_t>(
+        r.integer(*t, "capture", "ip_frag_max_datagrams",
+                  static_cast<int64_t>(cfg.decoder.ip_frag.max_datagrams), 1, 1'000'000));
+    cfg.decoder.ip_frag.max_bytes = static_cast<size_t>(
+        r.integer(*t, "capture", "ip_frag_max_bytes",
+                  static_cast<int64_t>(cfg.decoder.ip_frag.max_bytes), 65'536, int64_t{1} << 34));
+    if (const auto* a = r.array(*t, "capture", "vxlan_ports")) {
+      cfg.decoder.vxlan_ports.clear();
+      for (const auto& e : *a) {
+        if (!e.is_integer() || e.as_integer()->get() < 1 || e.as_integer()->get() > 65535) {
+          r.fail(&e, "capture.vxlan_ports", "expected port numbers 1..65535");
+        }
+        cfg.decoder.vxlan_ports.push_back(static_cast<uint16_t>(e.as_integer()->get()));
+      }
+    }
+    // SIP over TCP stream reassembly (capture/src/tcp_reassembly.h).
+    auto& tcp = cfg.decoder.tcp;
+    tcp.max_streams = static_cast<size_t>(r.integer(*t, "capture", "tcp_max_streams",
+                                                    static_cast<int64_t>(tcp.max_streams), 1,
+                                                    10'000'000));
+    tcp.max_stream_bytes = static_cast<size_t>(
+        r.integer(*t, "capture", "tcp_max_stream_bytes", static_cast<int64_t>(tcp.max_stream_bytes),
+                  1024, 16 << 20));
+    tcp.max_total_bytes = static_cast<size_t>(
+        r.integer(*t, "capture", "tcp_max_total_bytes", static_cast<int64_t>(tcp.max_total_bytes),
+                  65'536, int64_t{1} << 34));
+    tcp.idle_timeout_ms = r.integer(*t, "capture", "tcp_idle_timeout_ms", tcp.idle_timeout_ms, 1000,
+                                    3'600'000);
+    tcp.gap_timeout_ms =
+        r.integer(*t, "capture", "tcp_gap_timeout_ms", tcp.gap_timeout_ms, 1, 60'000);
   }
 
   if (const auto* t = r.table(root, "dial_plan")) {
@@ -173,10 +216,78 @@ Config fromTable(const toml::table& root, const std::string& origin) {
   }
 
   // Let each component validate what only it understands (regexes in the dial plan).
+  std::optional<sipparse::DialPlan> plan;
   try {
-    sipparse::DialPlan check(cfg.parser.dial_plan);
+    plan.emplace(cfg.parser.dial_plan);
   } catch (const std::exception& e) {
     throw ConfigError(fmt::format("{}: dial_plan.rewrite: {}", origin, e.what()));
+  }
+
+  if (const auto* t = r.table(root, "notify")) {
+    r.onlyKeys(*t, "notify",
+               {"dead_letter", "voicemail_numbers", "finish_timeout_ms", "max_attempts",
+                "backoff_base_ms", "backoff_cap_ms", "connect_timeout_ms", "total_timeout_ms",
+                "max_queue", "max_open_windows", "max_calls_per_window", "templates",
+                "rate_limits"});
+    auto& n = cfg.notify;
+    r.string(*t, "notify", "dead_letter", n.dead_letter_path);
+    constexpr int64_t kHour = 3600000;
+    n.finish_timeout_ms =
+        r.integer(*t, "notify", "finish_timeout_ms", n.finish_timeout_ms, 0, kHour);
+    n.delivery.max_attempts = static_cast<int>(
+        r.integer(*t, "notify", "max_attempts", n.delivery.max_attempts, 1, 100));
+    n.delivery.backoff_base_ms =
+        r.integer(*t, "notify", "backoff_base_ms", n.delivery.backoff_base_ms, 1, kHour);
+    n.delivery.backoff_cap_ms =
+        r.integer(*t, "notify", "backoff_cap_ms", n.delivery.backoff_cap_ms, 1, 24 * kHour);
+    n.delivery.connect_timeout_ms =
+        r.integer(*t, "notify", "connect_timeout_ms", n.delivery.connect_timeout_ms, 100, kHour);
+    n.delivery.total_timeout_ms =
+        r.integer(*t, "notify", "total_timeout_ms", n.delivery.total_timeout_ms, 100, kHour);
+    n.delivery.max_queue = static_cast<size_t>(r.integer(
+        *t, "notify", "max_queue", static_cast<int64_t>(n.delivery.max_queue), 1, 10000000));
+    n.merger.max_open_windows = static_cast<size_t>(
+        r.integer(*t, "notify", "max_open_windows", static_cast<int64_t>(n.merger.max_open_windows),
+                  1, 10000000));
+    n.merger.max_calls_per_window = static_cast<size_t>(
+        r.integer(*t, "notify", "max_calls_per_window",
+                  static_cast<int64_t>(n.merger.max_calls_per_window), 1, 10000));
+    if (const auto* a = r.array(*t, "notify", "voicemail_numbers")) {
+      for (const auto& e : *a) {
+        if (!e.is_string()) r.fail(&e, "notify.voicemail_numbers", "expected strings");
+        std::string num = plan->normaliseUri(e.as_string()->get());
+        if (num.empty()) r.fail(&e, "notify.voicemail_numbers", "not a telephone number");
+        n.voicemail_numbers.push_back(std::move(num));
+      }
+    }
+    if (const auto* tt = r.table(*t, "templates")) {
+      for (auto&& [k, v] : *tt) {
+        if (!v.is_string()) {
+          r.fail(&v, fmt::format("notify.templates.{}", k.str()), "expected a string");
+        }
+        n.template_overrides[std::string(k.str())] = v.as_string()->get();
+      }
+      try {
+        notifier::Templates check(n.template_overrides);
+      } catch (const std::exception& e) {
+        r.fail(tt, "notify.templates", e.what());
+      }
+    }
+    if (const auto* rl = r.table(*t, "rate_limits")) {
+      for (auto&& [k, v] : *rl) {
+        std::string key = fmt::format("notify.rate_limits.{}", k.str());
+        auto kind = subscribers::channelKindFromName(k.str());
+        if (!kind) r.fail(&v, key, "unknown channel kind");
+        if (!v.is_table()) r.fail(&v, key, "expected a table");
+        const auto& lt = *v.as_table();
+        r.onlyKeys(lt, key, {"per_minute", "per_second"});
+        auto& limit = n.delivery.rate_limits[*kind];
+        limit.per_minute =
+            static_cast<int>(r.integer(lt, key, "per_minute", limit.per_minute, 0, 1000000));
+        limit.per_second =
+            static_cast<int>(r.integer(lt, key, "per_second", limit.per_second, 0, 1000000));
+      }
+    }
   }
   return cfg;
 }
@@ -186,6 +297,9 @@ Config fromTable(const toml::table& root, const std::string& origin) {
 Config defaultConfig() {
   Config cfg;
   cfg.source = "(built-in defaults)";
+  // Mirror copies of one packet are microseconds apart, SIP retransmissions >= 500 ms (T1):
+  // capture/src/frame_dedup.h. The library leaves it off so a bare decoder is stateless here.
+  cfg.decoder.dedup_window_ms = 5;
   return cfg;
 }
 

@@ -11,6 +11,10 @@
 
 #include "mcn/app/config.h"
 #include "mcn/app/replay.h"
+#include "mcn/app/subscribers_cli.h"
+#include "mcn/sipparse/dial_plan.h"
+#include "mcn/subscribers/directory.h"
+#include "mcn/subscribers/toml_store.h"
 
 namespace {
 
@@ -51,7 +55,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   std::vector<std::string> files;
-  std::string config_path, calls_out, events_out;
+  std::string config_path, calls_out, events_out, subscribers_path, notify_out;
   bool quiet = false;
   CLI::App* replay = app.add_subcommand(
       "replay", "Replay capture files (pcap/pcapng, '-' = stdin) and write call records");
@@ -61,7 +65,12 @@ int main(int argc, char** argv) {
   replay->add_option("--events-out", events_out,
                      "missed calls only, JSON Lines ('-' = stdout; the default when no output is "
                      "given)");
+  replay->add_option("--subscribers", subscribers_path,
+                     "subscribers file (TOML or CSV): notify them through their channels");
+  replay->add_option("--notify-out", notify_out,
+                     "every delivered notification, JSON Lines ('-' = stdout)");
   replay->add_flag("-q,--quiet", quiet, "no summary on stderr");
+  mcn::app::SubscribersCli subscribers_cli(app);
 
   try {
     app.parse(argc, argv);
@@ -76,27 +85,46 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
 
+  if (subscribers_cli.parsed()) return subscribers_cli.run(std::cout, std::cerr);
+
   if (replay->parsed()) {
     mcn::app::Config cfg;
-    OutputFile calls, events;
+    OutputFile calls, events, notify;
+    mcn::app::ReplayOutputs outputs;
     try {
       cfg = config_path.empty() ? mcn::app::defaultConfig() : mcn::app::loadConfigFile(config_path);
-      if (calls_out.empty() && events_out.empty()) events_out = "-";
+      if (!subscribers_path.empty()) {
+        // Subscriber numbers are normalised by the same dial plan as the calls.
+        mcn::sipparse::DialPlan plan(cfg.parser.dial_plan);
+        outputs.subscribers = mcn::subscribers::Directory::build(
+            mcn::subscribers::loadPeopleFile(subscribers_path, plan), 1);
+        outputs.console = &std::cout;
+      }
+      // With nothing asked for, show the missed calls (or, with subscribers, the console
+      // notifications) on standard output.
+      if (calls_out.empty() && events_out.empty() && notify_out.empty() && !outputs.subscribers) {
+        events_out = "-";
+      }
       calls.open(calls_out);
       events.open(events_out);
+      notify.open(notify_out);
     } catch (const std::exception& e) {
       std::cerr << "mcn: " << e.what() << '\n';
       return kExitUsage;
     }
+    outputs.calls = calls.stream();
+    outputs.events = events.stream();
+    outputs.notify = notify.stream();
     mcn::app::ReplayResult res;
     try {
-      res = mcn::app::runReplay(files, cfg, {calls.stream(), events.stream()});
+      res = mcn::app::runReplay(files, cfg, outputs);
     } catch (const std::exception& e) {
-      // Only opening a capture throws; nothing has been written yet.
+      // Only opening a capture or the dead-letter file throws; nothing has been written yet.
       std::cerr << "mcn: " << e.what() << '\n';
       return kExitUsage;
     }
-    bool ok = calls.flush() && events.flush();
+    std::cout.flush();
+    bool ok = calls.flush() && events.flush() && notify.flush();
     if (!quiet) mcn::app::printSummary(res, std::cerr);
     if (!ok) {
       std::cerr << "mcn: writing the output failed\n";

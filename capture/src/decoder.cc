@@ -9,10 +9,15 @@
 #include <algorithm>
 #include <bitset>
 #include <cstring>
+#include <random>
 
 #include "counters.h"
+#include "frame_dedup.h"
+#include "ip_reassembly.h"
 #include "reassembler.h"
 #include "sip_framer.h"
+#include "tunnels.h"
+#include "tcp_reassembly.h"
 
 namespace mcn::capture {
 
@@ -27,6 +32,9 @@ constexpr uint16_t kEtherVlan = 0x8100;     // IEEE 802.1Q C-tag
 constexpr uint16_t kEtherQinQ = 0x88a8;     // IEEE 802.1ad S-tag
 constexpr uint16_t kEtherQinQOld = 0x9100;  // pre-802.1ad vendor S-tag, still common on switches
 constexpr uint16_t kEtherMinType = 0x0600;  // below this the field is an 802.3 length
+constexpr uint16_t kEtherMpls = 0x8847;     // RFC 5332 §4: MPLS unicast
+constexpr uint16_t kEtherMplsMulticast = 0x8848;
+constexpr uint16_t kEtherPppoeSession = 0x8864;  // RFC 2516 §5.4
 
 // Link types libpcap reports besides the named ones in LinkType: DLT_RAW is 12 on most
 // platforms and 14 on OpenBSD; pcap files store it as LINKTYPE_RAW (101).
@@ -40,10 +48,13 @@ constexpr bool isBsdAfInet6(uint32_t af) { return af == 24 || af == 28 || af == 
 
 // IP protocol numbers (IANA)
 constexpr uint8_t kProtoHopByHop = 0;
+constexpr uint8_t kProtoIpv4Encap = 4;  // RFC 2003 IP-in-IP
 constexpr uint8_t kProtoTcp = 6;
 constexpr uint8_t kProtoUdp = 17;
+constexpr uint8_t kProtoIpv6Encap = 41;  // RFC 4213 §3.5 IPv6-in-IPv4, RFC 2473 in IPv6
 constexpr uint8_t kProtoRouting = 43;
 constexpr uint8_t kProtoFragment = 44;
+constexpr uint8_t kProtoGre = 47;
 constexpr uint8_t kProtoEsp = 50;
 constexpr uint8_t kProtoAh = 51;
 constexpr uint8_t kProtoNoNext = 59;
@@ -90,6 +101,8 @@ struct Packet {
   Endpoint src;
   Endpoint dst;
   uint32_t emitted = 0;
+  uint8_t encap_depth = 0;  // tunnels entered (tunnels.h)
+  uint64_t tunnel = 0;      // digest of the tunnel headers, part of the IP fragment key
 };
 
 }  // namespace
@@ -99,8 +112,14 @@ struct FrameDecoder::Impl {
       : cfg(std::move(c)),
         sink(std::move(s)),
         max_vlan_depth(std::clamp(cfg.max_vlan_depth, 0, kMaxVlanDepth)),
-        reassembler(std::make_unique<detail::CountingReassembler>()) {
+        reassembler(std::make_unique<detail::IpReassembler>(
+            detail::ReassemblyLimits{std::max<int64_t>(cfg.ip_frag.timeout_ms, 0) * 1000,
+                                     cfg.ip_frag.max_datagrams, cfg.ip_frag.max_bytes},
+            // Hash-table seed: a sender must not be able to aim fragment ids at one bucket.
+            (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}())),
+        dedup(int64_t{std::max(cfg.dedup_window_ms, 0)} * 1000) {
     for (uint16_t p : cfg.sip_ports) sip_ports.set(p);
+    for (uint16_t p : cfg.vxlan_ports) vxlan_ports.set(p);
   }
 
   DecoderConfig cfg;
@@ -109,6 +128,11 @@ struct FrameDecoder::Impl {
   std::bitset<65536> sip_ports;
   detail::Counters counters;
   std::unique_ptr<detail::Reassembler> reassembler;
+  detail::FrameDedup dedup;
+  std::bitset<65536> vxlan_ports;
+  // SIP over TCP: one byte stream per direction (tcp_reassembly.h).
+  std::unique_ptr<detail::TcpReassembler> tcp =
+      std::make_unique<detail::TcpReassembler>(cfg.tcp, counters);
 
   void inc(Counter c) { counters.inc(c); }
 
@@ -129,6 +153,10 @@ struct FrameDecoder::Impl {
   void decodeIpv4(Packet& pkt, Bytes d);
   void decodeIpv6(Packet& pkt, Bytes d);
   void decodeTransport(Packet& pkt, uint8_t protocol, Bytes d);
+  void decodeIpByVersion(Packet& pkt, Bytes d);
+  bool enterTunnel(Packet& pkt, Counter kind, uint32_t id);
+  void decodeDecap(Packet& pkt, const detail::Decap& t);
+  void decodeSctp(Packet& pkt, Bytes d);
   void decodeUdp(Packet& pkt, Bytes d);
   void decodeTcp(Packet& pkt, Bytes d);
   void emit(Packet& pkt, Transport t, std::string_view bytes);
@@ -219,9 +247,70 @@ void FrameDecoder::Impl::decodeEthertype(Packet& pkt, uint16_t type, Bytes d) {
         return decodeIpv4(pkt, d);
       case kEtherIpv6:
         return decodeIpv6(pkt, d);
+      case kEtherMpls:
+      case kEtherMplsMulticast:
+        return decodeDecap(pkt, detail::decapMpls(d));
+      case kEtherPppoeSession:
+        return decodeDecap(pkt, detail::decapPppoe(d));
       default:
         return inc(Counter::kNotIp);
     }
+  }
+}
+
+void FrameDecoder::Impl::decodeIpByVersion(Packet& pkt, Bytes d) {
+  if (!d.empty() && (d[0] >> 4) == 6) return decodeIpv6(pkt, d);
+  decodeIpv4(pkt, d);
+}
+
+bool FrameDecoder::Impl::enterTunnel(Packet& pkt, Counter kind, uint32_t id) {
+  if (pkt.encap_depth >= detail::kMaxEncapDepth) {
+    inc(Counter::kTunnelTooDeep);
+    return false;
+  }
+  ++pkt.encap_depth;
+  inc(kind);
+  // The outer addresses (zero for MPLS/PPPoE on the link) and the tunnel's own id, folded into
+  // the digest that keeps fragments of different tunnels apart.
+  uint8_t buf[16 + 16 + 4 + 1];
+  std::memcpy(buf, pkt.src.addr.data(), 16);
+  std::memcpy(buf + 16, pkt.dst.addr.data(), 16);
+  std::memcpy(buf + 32, &id, 4);
+  buf[36] = static_cast<uint8_t>(kind);
+  pkt.tunnel = detail::hashBytes(buf, sizeof buf, pkt.tunnel ^ 0x9e3779b97f4a7c15ull);
+  return true;
+}
+
+void FrameDecoder::Impl::decodeDecap(Packet& pkt, const detail::Decap& t) {
+  using detail::DecapStatus;
+  if (t.status == DecapStatus::kTruncated) return truncated(pkt, Counter::kTunnelTruncated);
+  if (t.status == DecapStatus::kUnsupported) return inc(Counter::kTunnelUnsupported);
+  Counter kind = Counter::kTunnelGre;
+  switch (t.kind) {
+    case detail::TunnelKind::kGre:
+      kind = Counter::kTunnelGre;
+      break;
+    case detail::TunnelKind::kErspan:
+      kind = Counter::kTunnelErspan;
+      break;
+    case detail::TunnelKind::kVxlan:
+      kind = Counter::kTunnelVxlan;
+      break;
+    case detail::TunnelKind::kMpls:
+      kind = Counter::kTunnelMpls;
+      break;
+    case detail::TunnelKind::kPppoe:
+      kind = Counter::kTunnelPppoe;
+      break;
+  }
+  if (!enterTunnel(pkt, kind, t.id)) return;
+  switch (t.inner) {
+    case detail::Inner::kEthernet:
+      return decodeEthernet(pkt, t.payload);
+    case detail::Inner::kEthertype:
+      return decodeEthertype(pkt, t.ethertype, t.payload);
+    case detail::Inner::kIp:
+      return decodeIpByVersion(pkt, t.payload);
   }
 }
 
@@ -235,6 +324,9 @@ void FrameDecoder::Impl::decodeIpv4(Packet& pkt, Bytes d) {
   if (total < ihl) return inc(Counter::kBadIpv4Length);
   if (total > d.size()) return truncated(pkt, Counter::kTruncatedIpv4);
   d = d.first(total);  // anything after is Ethernet padding (frames shorter than 64 bytes)
+  if (dedup.enabled() && dedup.isDuplicate(detail::ipv4Digest(d, ihl), pkt.ts_us)) {
+    return inc(Counter::kDuplicateFrames);
+  }
 
   pkt.src.v6 = pkt.dst.v6 = false;
   std::memcpy(pkt.src.addr.data(), d.data() + 12, 4);
@@ -253,7 +345,9 @@ void FrameDecoder::Impl::decodeIpv4(Packet& pkt, Bytes d) {
     f.key.id = be16(d.data() + 4);
     f.key.vlan_depth = pkt.vlan_depth;
     f.key.vlan = pkt.vlan;
+    f.key.tunnel = pkt.tunnel;
     f.ts_us = pkt.ts_us;
+    f.protocol = protocol;
     f.offset = offset;
     f.more = more;
     f.data = payload;
@@ -272,6 +366,9 @@ void FrameDecoder::Impl::decodeIpv6(Packet& pkt, Bytes d) {
   size_t total = kIpv6Header + be16(d.data() + 4);
   if (total > d.size()) return truncated(pkt, Counter::kTruncatedIpv6);
   d = d.first(total);
+  if (dedup.enabled() && dedup.isDuplicate(detail::ipv6Digest(d), pkt.ts_us)) {
+    return inc(Counter::kDuplicateFrames);
+  }
 
   pkt.src.v6 = pkt.dst.v6 = true;
   std::memcpy(pkt.src.addr.data(), d.data() + 8, 16);
@@ -320,11 +417,12 @@ void FrameDecoder::Impl::decodeIpv6(Packet& pkt, Bytes d) {
         f.key.src = pkt.src.addr;
         f.key.dst = pkt.dst.addr;
         f.key.v6 = true;
-        f.key.protocol = inner;
         f.key.id = be32(p.data() + 4);
         f.key.vlan_depth = pkt.vlan_depth;
         f.key.vlan = pkt.vlan;
+        f.key.tunnel = pkt.tunnel;
         f.ts_us = pkt.ts_us;
+        f.protocol = inner;
         f.offset = offset;
         f.more = more;
         f.data = p.subspan(8);
@@ -350,13 +448,58 @@ void FrameDecoder::Impl::decodeTransport(Packet& pkt, uint8_t protocol, Bytes d)
     case kProtoTcp:
       return decodeTcp(pkt, d);
     case kProtoSctp:
-      return inc(Counter::kSctpPackets);  // SIP over SCTP (RFC 4168) is not decoded yet
+      return decodeSctp(pkt, d);
+    case kProtoGre:
+      return decodeDecap(pkt, detail::decapGre(d));
+    case kProtoIpv4Encap:
+      if (!enterTunnel(pkt, Counter::kTunnelIpInIp, 4)) return;
+      return decodeIpv4(pkt, d);
+    case kProtoIpv6Encap:
+      if (!enterTunnel(pkt, Counter::kTunnelIpInIp, 41)) return;
+      return decodeIpv6(pkt, d);
     case kProtoEsp:
       return inc(Counter::kIpEsp);
     case kProtoNoNext:
       return inc(Counter::kIpNoNextHeader);
     default:
       return inc(Counter::kIpOtherProtocol);
+  }
+}
+
+void FrameDecoder::Impl::decodeSctp(Packet& pkt, Bytes d) {
+  // RFC 9260 §3: a 12-byte common header, then chunks (type, flags, length, value), each padded
+  // to 4 bytes. SIP over SCTP (RFC 4168 §5) puts one message in one user message; a message
+  // that SCTP fragmented (B and E not both set) is counted, not reassembled. The CRC32c is not
+  // checked, for the reason the UDP checksum is not.
+  inc(Counter::kSctpPackets);
+  if (d.size() < 12) return inc(Counter::kSctpTruncated);
+  pkt.src.port = be16(d.data());
+  pkt.dst.port = be16(d.data() + 2);
+  Bytes chunks = d.subspan(12);
+  while (chunks.size() >= 4) {
+    const uint8_t type = chunks[0];
+    const uint8_t flags = chunks[1];
+    const size_t len = be16(chunks.data() + 2);
+    if (len < 4 || len > chunks.size()) return inc(Counter::kSctpTruncated);
+    // DATA (RFC 9260 §3.3.1): TSN, stream id, stream sequence, PPID before the user data.
+    // I-DATA (RFC 8260 §2.1): TSN, stream id, reserved, MID, PPID/FSN.
+    const size_t header = type == 0 ? 16 : type == 64 ? 20 : 0;
+    if (header != 0) {
+      if (len < header) return inc(Counter::kSctpTruncated);
+      if ((flags & 0x03) != 0x03) {
+        inc(Counter::kSctpFragmented);  // B = 0x02, E = 0x01
+      } else {
+        std::string_view payload = asText(chunks.subspan(header, len - header));
+        if (looksLikeSip(payload)) {
+          inc(Counter::kSctpSip);
+          emit(pkt, Transport::kSctp, payload);
+        } else {
+          inc(Counter::kSctpNotSip);
+        }
+      }
+    }
+    // The last chunk's padding may be missing from a short capture.
+    chunks = chunks.subspan(std::min(chunks.size(), (len + 3) & ~size_t{3}));
   }
 }
 
@@ -368,8 +511,14 @@ void FrameDecoder::Impl::decodeUdp(Packet& pkt, Bytes d) {
   if (len < kUdpHeader || len > d.size()) return inc(Counter::kUdpBadLength);
   pkt.src.port = be16(d.data());
   pkt.dst.port = be16(d.data() + 2);
+  Bytes body = d.subspan(kUdpHeader, len - kUdpHeader);
+  if (vxlan_ports.test(pkt.dst.port)) {
+    detail::Decap v = detail::decapVxlan(body);
+    // Without the I flag it is not VXLAN (or not ours): decode it as the UDP it is.
+    if (v.status != detail::DecapStatus::kUnsupported) return decodeDecap(pkt, v);
+  }
   // RFC 3261 §18.3: one message per datagram; bytes past the UDP length are not part of it.
-  std::string_view payload = asText(d.subspan(kUdpHeader, len - kUdpHeader));
+  std::string_view payload = asText(body);
   if (looksLikeSip(payload)) {
     inc(Counter::kUdpSip);
     return emit(pkt, Transport::kUdp, payload);
@@ -388,33 +537,46 @@ void FrameDecoder::Impl::decodeTcp(Packet& pkt, Bytes d) {
   inc(Counter::kTcpSegments);
   pkt.src.port = be16(d.data());
   pkt.dst.port = be16(d.data() + 2);
-  std::string_view rest = asText(d.subspan(off));
-  if (rest.empty()) return;  // SYN, ACK, FIN ...
-  if (rest.find_first_not_of("\r\n") == std::string_view::npos) {
-    return inc(Counter::kTcpKeepalive);  // RFC 5626 §3.5.1 CRLF keep-alive
-  }
-  // Without stream reassembly, frame what this one segment holds (RFC 3261 §18.3).
-  for (;;) {
-    detail::Framed f = detail::frameSipMessage(rest);
-    switch (f.status) {
-      case detail::FrameStatus::kNoContentLength:
-        // Content-Length is mandatory on stream transports (RFC 3261 §20.14); the best reading
-        // is a message without a body.
-        inc(Counter::kTcpNoContentLength);
-        [[fallthrough]];
-      case detail::FrameStatus::kMessage:
-        inc(Counter::kTcpSip);
-        emit(pkt, Transport::kTcp, f.message);
-        continue;
-      case detail::FrameStatus::kBadContentLength:
-        return inc(Counter::kTcpBadContentLength);
-      case detail::FrameStatus::kIncomplete:
-      case detail::FrameStatus::kNotSip:
-        return inc(Counter::kTcpUnreassembled);
-      case detail::FrameStatus::kEnd:
-        return;
+
+  // Messages come out of the stream of their own direction, possibly another stream's when this
+  // segment's time expires it: each carries its stream's addresses and completion time.
+  struct Emitter final : detail::MessageSink {
+    Emitter(Impl& i, Packet& p) : impl(i), pkt(p) {}
+    void onMessage(const detail::StreamKey& k, int64_t ts_us, std::string_view bytes) override {
+      Packet m = pkt;
+      m.emitted = 0;
+      m.ts_us = ts_us;
+      m.src = k.src;
+      m.dst = k.dst;
+      m.vlan_depth = k.vlan_depth;
+      m.vlan = k.vlan;
+      m.tunnel = k.tunnel;
+      impl.emit(m, Transport::kTcp, bytes);
+      pkt.emitted += m.emitted;
     }
+    Impl& impl;
+    Packet& pkt;
+  } emitter(*this, pkt);
+
+  constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04;
+  uint8_t flags = d[13];
+  std::string_view payload = asText(d.subspan(off));
+  if (payload.empty() && (flags & (kFin | kSyn | kRst)) == 0) {
+    return tcp->advance(pkt.ts_us, emitter);  // a bare ACK: only time moves
   }
+  detail::TcpSegment seg;
+  seg.key.src = pkt.src;
+  seg.key.dst = pkt.dst;
+  seg.key.vlan_depth = pkt.vlan_depth;
+  seg.key.vlan = pkt.vlan;
+  seg.key.tunnel = pkt.tunnel;
+  seg.ts_us = pkt.ts_us;
+  seg.seq = be32(d.data() + 4);
+  seg.fin = (flags & kFin) != 0;
+  seg.syn = (flags & kSyn) != 0;
+  seg.rst = (flags & kRst) != 0;
+  seg.payload = payload;
+  tcp->onSegment(seg, emitter);
 }
 
 static_assert(static_cast<int>(Counter::kPrefilterMessage) -
@@ -456,6 +618,8 @@ bool FrameDecoder::decode(int link_type, int64_t ts_us, std::span<const uint8_t>
   Packet pkt;
   pkt.ts_us = ts_us;
   pkt.snapped = frame.size() < wire_len;
+  // Fragment timeouts run on packet time, checked once per frame (O(1) unless one expires).
+  impl_->reassembler->expire(ts_us, impl_->counters);
   impl_->decodeLink(link_type, pkt, frame);
   return pkt.emitted > 0;
 }

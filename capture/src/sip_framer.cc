@@ -9,6 +9,64 @@ namespace {
 
 constexpr bool isWs(char c) { return c == ' ' || c == '\t'; }
 
+constexpr bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+constexpr bool isDigit(char c) { return c >= '0' && c <= '9'; }
+
+// RFC 3261 §25.1 token characters (as looksLikeSip).
+constexpr bool isTokenChar(char c) {
+  return isAlpha(c) || isDigit(c) || c == '-' || c == '.' || c == '!' || c == '%' || c == '*' ||
+         c == '_' || c == '+' || c == '`' || c == '\'' || c == '~';
+}
+
+// Does d[i..] match a prefix of "SIP/2.0" (letters case-insensitive, RFC 3261 §7.1)? Advances i
+// past what matched; returns false on a mismatch.
+bool versionPrefix(std::string_view d, size_t& i) {
+  constexpr std::string_view kVersion = "sip/2.0";
+  for (char want : kVersion) {
+    if (i == d.size()) return true;
+    char c = d[i];
+    if (isAlpha(want) ? (c | 0x20) != want : c != want) return false;
+    ++i;
+  }
+  return true;
+}
+
+// Status-Line prefix: "SIP/2.0 " 3DIGIT SP (RFC 3261 §7.2).
+bool couldBeStatusLine(std::string_view d) {
+  size_t i = 0;
+  if (!versionPrefix(d, i)) return false;
+  if (i == d.size()) return true;
+  if (d[i++] != ' ') return false;
+  for (int k = 0; k < 3; ++k) {
+    if (i == d.size()) return true;
+    char c = d[i++];
+    if (k == 0 ? (c < '1' || c > '6') : !isDigit(c)) return false;
+  }
+  return i == d.size() || d[i] == ' ';
+}
+
+// Request-Line prefix: Method SP scheme ":" URI-rest SP SIP-Version CR (RFC 3261 §7.1).
+bool couldBeRequestLine(std::string_view d) {
+  size_t i = 0;
+  while (i < d.size() && isTokenChar(d[i])) ++i;
+  if (i == d.size()) return true;
+  if (i == 0 || d[i++] != ' ') return false;
+  if (i == d.size()) return true;
+  if (!isAlpha(d[i++])) return false;
+  while (i < d.size() &&
+         (isAlpha(d[i]) || isDigit(d[i]) || d[i] == '+' || d[i] == '-' || d[i] == '.')) {
+    ++i;
+  }
+  if (i == d.size()) return true;
+  if (d[i++] != ':') return false;
+  size_t uri_rest = i;
+  while (i < d.size() && static_cast<unsigned char>(d[i]) > 0x20 && d[i] != 0x7f) ++i;
+  if (i == d.size()) return true;
+  if (i == uri_rest || d[i++] != ' ') return false;
+  if (!versionPrefix(d, i)) return false;
+  return i == d.size() || (d[i] == '\r' && i + 1 == d.size());
+}
+
 constexpr char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
 bool equalsNoCase(std::string_view a, std::string_view b) {
@@ -33,6 +91,12 @@ bool contentLengthHeader(std::string_view line, std::string_view& value) {
 
 }  // namespace
 
+bool couldBecomeSipStartLine(std::string_view line) {
+  if (line.empty()) return true;
+  if ((line[0] | 0x20) == 's' && couldBeStatusLine(line)) return true;
+  return couldBeRequestLine(line);
+}
+
 bool parseContentLength(std::string_view value, uint64_t& out) {
   size_t i = 0;
   while (i < value.size() && isWs(value[i])) ++i;
@@ -55,6 +119,10 @@ Framed frameSipMessage(std::string_view& rest) {
   while (start < rest.size() && (rest[start] == '\r' || rest[start] == '\n')) ++start;
   rest.remove_prefix(start);
   if (rest.empty()) return {FrameStatus::kEnd, {}};
+  if (std::memchr(rest.data(), '\n', rest.size()) == nullptr) {
+    // The start line itself is not complete: on a stream the rest may be in the next segment.
+    return {couldBecomeSipStartLine(rest) ? FrameStatus::kIncomplete : FrameStatus::kNotSip, {}};
+  }
   if (!looksLikeSip(rest)) return {FrameStatus::kNotSip, {}};
 
   // Walk the header lines. A line ends in LF (CRLF on the wire; a bare LF is tolerated as
@@ -89,7 +157,9 @@ Framed frameSipMessage(std::string_view& rest) {
     rest.remove_prefix(pos);
     return out;
   }
-  if (content_length > rest.size() - pos) return {FrameStatus::kIncomplete, {}};
+  if (content_length > rest.size() - pos) {
+    return {FrameStatus::kIncomplete, {}, pos + content_length};
+  }
   size_t end = pos + static_cast<size_t>(content_length);
   Framed out{FrameStatus::kMessage, rest.substr(0, end)};
   rest.remove_prefix(end);

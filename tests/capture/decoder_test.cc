@@ -226,7 +226,11 @@ TEST(FrameDecoder, EthernetPaddingAfterTheIpPacketIsIgnored) {
   tcp6.resize(tcp6.size() + 6, 0);
   ASSERT_TRUE(h.decode(kDltEn10mb, tcp6));
   EXPECT_EQ(h.out[3].bytes, kRinging);
-  EXPECT_EQ(h.nonZero(), (Counts{{"udp.sip", 2}, {"tcp.segments", 2}, {"tcp.sip", 2}}));
+  EXPECT_EQ(h.nonZero(), (Counts{{"udp.sip", 2},
+                                 {"tcp.segments", 2},
+                                 {"tcp.sip", 2},
+                                 {"tcp.streams", 2},
+                                 {"tcp.midstream", 2}}));
 }
 
 TEST(FrameDecoder, Ipv6ExtensionChainIsWalked) {
@@ -289,12 +293,13 @@ TEST(FrameDecoder, OtherIpProtocolsAndSctpAreCounted) {
   Ipv4 icmp;
   icmp.protocol = 1;
   EXPECT_FALSE(h.decode(kDltEn10mb, ethernet(kIpv4Type, ipv4(icmp, Bytes(8, 0)))));
+  // SCTP common headers without chunks (SIP over SCTP: tunnels_test.cc).
   Ipv4 sctp;
   sctp.protocol = 132;
-  EXPECT_FALSE(h.decode(kDltEn10mb, ethernet(kIpv4Type, ipv4(sctp, Bytes(28, 0)))));
+  EXPECT_FALSE(h.decode(kDltEn10mb, ethernet(kIpv4Type, ipv4(sctp, Bytes(12, 0)))));
   Ipv6 sctp6;
   sctp6.next = 132;
-  EXPECT_FALSE(h.decode(kDltEn10mb, ethernet(kIpv6Type, ipv6(sctp6, Bytes(28, 0)))));
+  EXPECT_FALSE(h.decode(kDltEn10mb, ethernet(kIpv6Type, ipv6(sctp6, Bytes(12, 0)))));
   Ipv4 esp;
   esp.protocol = 50;
   EXPECT_FALSE(h.decode(kDltEn10mb, ethernet(kIpv4Type, ipv4(esp, Bytes(28, 0)))));
@@ -303,7 +308,8 @@ TEST(FrameDecoder, OtherIpProtocolsAndSctpAreCounted) {
 
 // ---- fragments -----------------------------------------------------------------------------
 
-TEST(FrameDecoder, Ipv4FragmentsAreCountedNotEmitted) {
+// Reassembly in depth (order, duplicates, overlaps, caps, timeouts): ip_reassembly_test.cc.
+TEST(FrameDecoder, Ipv4FragmentsAreReassembled) {
   Harness h;
   Bytes whole = udp(5060, 5060, kInvite);
   Ipv4 first;
@@ -315,12 +321,14 @@ TEST(FrameDecoder, Ipv4FragmentsAreCountedNotEmitted) {
   last.df = false;
   last.frag_offset8 = 8;
   Bytes tail(whole.begin() + 64, whole.end());
-  EXPECT_FALSE(h.decode(kDltEn10mb, ethernet(kIpv4Type, ipv4(last, tail))));
-  EXPECT_TRUE(h.out.empty());
-  EXPECT_EQ(h.nonZero(), (Counts{{"ip.fragments", 2}}));
+  EXPECT_TRUE(h.decode(kDltEn10mb, ethernet(kIpv4Type, ipv4(last, tail))));
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(h.out[0].bytes, kInvite);
+  EXPECT_EQ(h.nonZero(),
+            (Counts{{"ip.fragments", 2}, {"ip.frag_reassembled", 1}, {"udp.sip", 1}}));
 }
 
-TEST(FrameDecoder, Ipv6FragmentsAreCountedNotEmitted) {
+TEST(FrameDecoder, Ipv6FragmentsAreReassembled) {
   Harness h;
   Bytes whole = udp(5060, 5060, kInvite);
   Ipv6 ip;
@@ -329,16 +337,22 @@ TEST(FrameDecoder, Ipv6FragmentsAreCountedNotEmitted) {
   Bytes tail(whole.begin() + 64, whole.end());
   EXPECT_FALSE(
       h.decode(kDltEn10mb, ethernet(kIpv6Type, ipv6(ip, cat({fragHeader(17, 0, true, 7), head})))));
-  EXPECT_FALSE(h.decode(kDltEn10mb,
-                        ethernet(kIpv6Type, ipv6(ip, cat({fragHeader(17, 8, false, 7), tail})))));
+  EXPECT_TRUE(h.decode(kDltEn10mb,
+                       ethernet(kIpv6Type, ipv6(ip, cat({fragHeader(17, 8, false, 7), tail})))));
   // A fragment header behind a hop-by-hop header is found as well.
   Ipv6 hbh;
   hbh.next = 0;
   EXPECT_FALSE(h.decode(
       kDltEn10mb,
       ethernet(kIpv6Type, ipv6(hbh, cat({extHeader(44), fragHeader(17, 0, true, 8), head})))));
-  EXPECT_TRUE(h.out.empty());
-  EXPECT_EQ(h.nonZero(), (Counts{{"ip.fragments", 3}}));
+  EXPECT_TRUE(h.decode(
+      kDltEn10mb,
+      ethernet(kIpv6Type, ipv6(hbh, cat({extHeader(44), fragHeader(17, 8, false, 8), tail})))));
+  ASSERT_EQ(h.out.size(), 2u);
+  EXPECT_EQ(h.out[0].bytes, kInvite);
+  EXPECT_EQ(h.out[1].bytes, kInvite);
+  EXPECT_EQ(h.nonZero(),
+            (Counts{{"ip.fragments", 4}, {"ip.frag_reassembled", 2}, {"udp.sip", 2}}));
 }
 
 TEST(FrameDecoder, Ipv6AtomicFragmentIsAWholePacket) {
@@ -429,6 +443,24 @@ TEST(FrameDecoder, PublishesEveryCounterInAFixedOrderStartingAtZero) {
                                 "ip.esp",
                                 "ip.no_next_header",
                                 "ip.other_protocol",
+                                "ip.frag_reassembled",
+                                "ip.frag_duplicates",
+                                "ip.frag_overlaps",
+                                "ip.frag_malformed",
+                                "ip.frag_too_big",
+                                "ip.frag_timeouts",
+                                "ip.frag_table_full",
+                                "ip.frag_memory_cap",
+                                "tunnel.mpls",
+                                "tunnel.pppoe",
+                                "tunnel.gre",
+                                "tunnel.erspan",
+                                "tunnel.vxlan",
+                                "tunnel.ip_in_ip",
+                                "tunnel.truncated",
+                                "tunnel.unsupported",
+                                "tunnel.too_deep",
+                                "decode.duplicate_frames",
                                 "udp.truncated",
                                 "udp.bad_length",
                                 "udp.sip",
@@ -442,7 +474,25 @@ TEST(FrameDecoder, PublishesEveryCounterInAFixedOrderStartingAtZero) {
                                 "tcp.bad_content_length",
                                 "tcp.keepalive",
                                 "tcp.unreassembled",
+                                "tcp.streams",
+                                "tcp.midstream",
+                                "tcp.closed",
+                                "tcp.expired",
+                                "tcp.out_of_order",
+                                "tcp.retransmissions",
+                                "tcp.overlap_bytes",
+                                "tcp.gaps",
+                                "tcp.resync",
+                                "tcp.skipped_bytes",
+                                "tcp.not_sip",
+                                "tcp.streams_table_full",
+                                "tcp.stream_bytes_cap",
+                                "tcp.total_bytes_cap",
                                 "sctp.packets",
+                                "sctp.sip",
+                                "sctp.not_sip",
+                                "sctp.fragmented",
+                                "sctp.truncated",
                                 "prefilter.register",
                                 "prefilter.options",
                                 "prefilter.subscribe",

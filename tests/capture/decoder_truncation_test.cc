@@ -143,16 +143,17 @@ TEST(DecoderTruncation, ConsistentlyCutTcpWithOptions) {
       want = {{"tcp.bad_offset", 1}};
     } else if (k == 32) {
       want = {{"tcp.segments", 1}};  // a bare header, like an ACK
+    } else if (k < 32 + 49) {
+      // Not even the start line up to its CR (48 bytes + CR): nothing to open a stream on.
+      want = {{"tcp.segments", 1}, {"tcp.not_sip", 1}};
     } else if (k < first_end) {
-      want = {{"tcp.segments", 1}, {"tcp.unreassembled", 1}};
-    } else if (k == first_end) {
-      want = {{"tcp.segments", 1}, {"tcp.sip", 1}};
-      emitted = 1;
+      // The stream is picked up mid-stream and the cut message held for the next segment.
+      want = {{"tcp.segments", 1}, {"tcp.streams", 1}, {"tcp.midstream", 1}};
     } else if (k < seg.size()) {
-      want = {{"tcp.segments", 1}, {"tcp.sip", 1}, {"tcp.unreassembled", 1}};
+      want = {{"tcp.segments", 1}, {"tcp.streams", 1}, {"tcp.midstream", 1}, {"tcp.sip", 1}};
       emitted = 1;
     } else {
-      want = {{"tcp.segments", 1}, {"tcp.sip", 2}};
+      want = {{"tcp.segments", 1}, {"tcp.streams", 1}, {"tcp.midstream", 1}, {"tcp.sip", 2}};
       emitted = 2;
     }
     EXPECT_EQ(h.nonZero(), want) << k;

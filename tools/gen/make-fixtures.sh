@@ -39,10 +39,22 @@ gen vlan_qinq cancelled --vlan 0x88a8:200 --vlan 0x8100:100
 gen vlan_9100 cancelled --vlan 0x9100:300 --vlan 0x8100:100
 gen ip_options cancelled --ip-options
 gen tcp_answered answered --tcp
-# Waiting for IP reassembly in capture/: kept out of the golden suite until then.
-mkdir -p "$OUT/pending"
-gen pending/ip_fragments answered --fragment-mtu 576
-gen pending/ipv6_fragments answered --ipv6 --fragment-mtu 576
+gen ip_fragments answered --fragment-mtu 576
+gen ipv6_fragments answered --ipv6 --fragment-mtu 576
+
+# Encapsulations seen on SPAN and remote SPAN (same records as cancelled, or ipv6 for ip6in4).
+gen tunnel_gre cancelled --encap gre
+gen tunnel_gretap_vlan cancelled --encap gretap --vlan 100
+gen tunnel_erspan2 cancelled --encap erspan2
+gen tunnel_erspan3 cancelled --encap erspan3
+gen tunnel_vxlan cancelled --encap vxlan
+gen tunnel_mpls cancelled --encap mpls
+gen tunnel_pppoe cancelled --encap pppoe --vlan 10
+gen tunnel_ipip cancelled --encap ipip
+gen tunnel_ip6in4 cancelled --ipv6 --encap ipip
+gen tunnel_ip6ip cancelled --encap ip6ip
+# IPv4 fragments inside GRE (the tunnel key is part of the fragment key).
+gen tunnel_gre_fragments answered --encap gre --fragment-mtu 576
 
 # pcapng container (same frames as cancelled.pcap).
 editcap -F pcapng "$OUT/cancelled.pcap" "$OUT/pcapng_cancelled.pcapng"

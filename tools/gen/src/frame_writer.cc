@@ -140,13 +140,24 @@ FrameWriter::~FrameWriter() {
 void FrameWriter::flush() { pcap_dump_flush(static_cast<pcap_dumper_t*>(dumper_)); }
 
 void FrameWriter::send(int64_t ts_us, const Node& src, const Node& dst, std::string_view payload,
-                       const Corruption& c, int64_t payload_sum) {
+                       const Corruption& c, int64_t payload_sum, int64_t mirror_of_us) {
+  forced_id_ = -1;
+  if (mirror_of_us >= 0) {
+    for (const Sent& s : recent_) {
+      if (s.ts_us == mirror_of_us && s.src == &src && s.dst == &dst && s.size == payload.size()) {
+        forced_id_ = s.ip_id;
+      }
+    }
+  } else {
+    recent_[recent_next_++ % recent_.size()] = Sent{ts_us, &src, &dst, payload.size(), ip_id_};
+  }
   if (opt_.tcp) {
     sendTcp(ts_us, src, dst, payload, c);
     return;
   }
   const size_t iph = opt_.ipv6 ? 40 : (opt_.ip_options ? 24 : 20);
-  if (opt_.fragment_mtu <= 0 || iph + 8 + payload.size() <= size_t(opt_.fragment_mtu)) {
+  if (opt_.encap == Encap::kNone &&
+      (opt_.fragment_mtu <= 0 || iph + 8 + payload.size() <= size_t(opt_.fragment_mtu))) {
     sendUdpFast(ts_us, src, dst, payload, c, payload_sum);
     return;
   }
@@ -222,7 +233,7 @@ void FrameWriter::emitIp(int64_t ts_us, const Node& src, const Node& dst, uint16
                          uint8_t proto, std::string_view l4, const Corruption& c) {
   const auto* data = reinterpret_cast<const uint8_t*>(l4.data());
   const size_t total = l4.size();
-  const uint32_t id = ip_id_++;
+  const uint32_t id = nextIpId();
   if (!opt_.ipv6) {
     const size_t hlen = opt_.ip_options ? 24 : 20;
     size_t chunk = total;
@@ -353,6 +364,7 @@ void FrameWriter::dump(int64_t ts_us, const uint8_t* data, size_t len) {
 
 void FrameWriter::emitFrame(int64_t ts_us, const Node& src, const Node& dst, uint16_t ethertype,
                             const uint8_t* ip, size_t ip_len) {
+  if (opt_.encap != Encap::kNone) return emitEncapsulated(ts_us, src, dst, ethertype, ip, ip_len);
   frame_.resize(64 + ip_len);
   const size_t l = linkHeader(frame_.data(), src, dst, ethertype);
   std::memcpy(frame_.data() + l, ip, ip_len);
@@ -395,7 +407,7 @@ void FrameWriter::sendUdpFast(int64_t ts_us, const Node& src, const Node& dst,
   } else {
     h[0] = static_cast<uint8_t>(0x40 | (c.ihl >= 0 ? (c.ihl & 0x0f) : iph / 4));
     put16(h + 2, static_cast<uint16_t>(c.ip_total_len >= 0 ? c.ip_total_len : iph + udp_len));
-    put16(h + 4, static_cast<uint16_t>(ip_id_++));
+    put16(h + 4, static_cast<uint16_t>(nextIpId()));
     h[8] = 64;
     h[9] = kProtoUdp;
     std::memcpy(h + 12, src.v4.data(), 4);
@@ -417,6 +429,152 @@ void FrameWriter::sendUdpFast(int64_t ts_us, const Node& src, const Node& dst,
   fwrite_unlocked(payload.data(), 1, payload.size(), file_);
   ++frames_;
   bytes_ += len + 16;
+}
+
+}  // namespace mcn::gen
+
+namespace mcn::gen {
+
+// --encap: the IP packet (or an Ethernet frame around it) inside a tunnel, inside an Ethernet
+// frame between two tunnel endpoints.
+void FrameWriter::emitEncapsulated(int64_t ts_us, const Node& src, const Node& dst,
+                                   uint16_t ethertype, const uint8_t* ip, size_t ip_len) {
+  const bool carries_ethernet = opt_.encap == Encap::kGretap || opt_.encap == Encap::kErspan2 ||
+                                opt_.encap == Encap::kErspan3 || opt_.encap == Encap::kVxlan;
+  // What the tunnel carries.
+  inner_.resize(64 + ip_len);
+  size_t n = 0;
+  if (carries_ethernet) n = linkHeader(inner_.data(), src, dst, ethertype);  // with the VLANs
+  std::memcpy(inner_.data() + n, ip, ip_len);
+  inner_.resize(n + ip_len);
+
+  // Tunnel header, then outer IP, then the outer Ethernet header, built back to front.
+  std::vector<uint8_t> t;
+  auto add16 = [&](uint16_t v) {
+    t.push_back(static_cast<uint8_t>(v >> 8));
+    t.push_back(static_cast<uint8_t>(v));
+  };
+  auto add32 = [&](uint32_t v) {
+    add16(static_cast<uint16_t>(v >> 16));
+    add16(static_cast<uint16_t>(v));
+  };
+  uint8_t outer_proto = 0;  // IP protocol of the outer header; 0 = no outer IP (MPLS, PPPoE)
+  uint16_t link_type = kEtherIpv4;
+  switch (opt_.encap) {
+    case Encap::kGre:
+      add16(0x2000);  // K
+      add16(ethertype);
+      add32(100);  // key
+      outer_proto = 47;
+      break;
+    case Encap::kGretap:
+      add16(0x2000);
+      add16(0x6558);
+      add32(100);
+      outer_proto = 47;
+      break;
+    case Encap::kErspan2:
+      add16(0x1000);  // S
+      add16(0x88be);
+      add32(tunnel_seq_++);
+      add16(0x1000);  // ver 1, VLAN 0
+      add16(1);       // COS 0, En 0, T 0, session 1
+      add32(0);       // reserved, index 0
+      outer_proto = 47;
+      break;
+    case Encap::kErspan3:
+      add16(0x1000);
+      add16(0x22eb);
+      add32(tunnel_seq_++);
+      add16(0x2000);                                        // ver 2, VLAN 0
+      add16(1);                                             // COS 0, BSO 0, T 0, session 1
+      add32(static_cast<uint32_t>(ts_us / 100));            // timestamp, 100 us granularity (Gra 0)
+      add16(0);                                             // SGT
+      add16(static_cast<uint16_t>(0x8000 | (1 << 4) | 1));  // P 1, FT 0, HwID 1, D 0, Gra 0, O 1
+      add32(0x0c000000);                                    // platform subheader: platform id 3
+      add32(0);
+      outer_proto = 47;
+      break;
+    case Encap::kVxlan: {
+      // UDP source port from the inner flow, as RFC 7348 §5 suggests; checksum 0 (allowed).
+      add16(static_cast<uint16_t>(49152 + ((src.v4[3] * 31u + dst.v4[3]) & 0x3fff)));
+      add16(4789);
+      add16(static_cast<uint16_t>(16 + inner_.size()));
+      add16(0);
+      add32(0x08000000);  // I flag
+      add32(5001u << 8);  // VNI
+      outer_proto = 17;
+      break;
+    }
+    case Encap::kMpls:
+      add32((1000u << 12) | 64u);          // transport label
+      add32((2000u << 12) | 0x100u | 64);  // service label, bottom of stack
+      link_type = 0x8847;
+      break;
+    case Encap::kPppoe: {
+      add16(0x1100);  // ver 1 type 1, code 0 (session data)
+      add16(0x0001);  // session id
+      add16(static_cast<uint16_t>(2 + inner_.size()));
+      add16(ethertype == kEtherIpv6 ? 0x0057 : 0x0021);
+      link_type = 0x8864;
+      break;
+    }
+    case Encap::kIpip:
+      outer_proto = ethertype == kEtherIpv6 ? 41 : 4;
+      break;
+    case Encap::kIp6ip:
+      outer_proto = ethertype == kEtherIpv6 ? 41 : 4;
+      link_type = kEtherIpv6;
+      break;
+    case Encap::kNone:
+      break;
+  }
+  t.insert(t.end(), inner_.begin(), inner_.end());
+
+  std::vector<uint8_t> o;
+  if (outer_proto != 0 && link_type == kEtherIpv4) {
+    o.assign(20, 0);
+    o[0] = 0x45;
+    put16(o.data() + 2, static_cast<uint16_t>(20 + t.size()));
+    put16(o.data() + 4, static_cast<uint16_t>(outer_id_++));
+    put16(o.data() + 6, 0x4000);  // DF
+    o[8] = 64;
+    o[9] = outer_proto;
+    const uint8_t a[4] = {198, 18, 0, 1}, b[4] = {198, 18, 0, 2};
+    std::memcpy(o.data() + 12, a, 4);
+    std::memcpy(o.data() + 16, b, 4);
+    put16(o.data() + 10, checksumFinish(checksumAdd(0, o.data(), 20)));
+  } else if (outer_proto != 0) {
+    o.assign(40, 0);
+    o[0] = 0x60;
+    put16(o.data() + 4, static_cast<uint16_t>(t.size()));
+    o[6] = outer_proto;
+    o[7] = 64;
+    const uint8_t a[16] = {0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    std::memcpy(o.data() + 8, a, 16);
+    std::memcpy(o.data() + 24, a, 15);
+    o[39] = 2;
+  }
+  o.insert(o.end(), t.begin(), t.end());
+
+  // Outer Ethernet: the tunnel endpoints' MACs; the VLANs go here unless the inner frame has them.
+  frame_.clear();
+  const uint8_t dmac[6] = {0x02, 0x00, 198, 18, 0, 2}, smac[6] = {0x02, 0x00, 198, 18, 0, 1};
+  frame_.insert(frame_.end(), dmac, dmac + 6);
+  frame_.insert(frame_.end(), smac, smac + 6);
+  if (!carries_ethernet) {
+    for (const VlanTag& v : opt_.vlans) {
+      uint8_t tag[4];
+      put16(tag, v.tpid);
+      put16(tag + 2, v.vid & 0x0fff);
+      frame_.insert(frame_.end(), tag, tag + 4);
+    }
+  }
+  uint8_t lt[2];
+  put16(lt, link_type);
+  frame_.insert(frame_.end(), lt, lt + 2);
+  frame_.insert(frame_.end(), o.begin(), o.end());
+  dump(ts_us, frame_.data(), frame_.size());
 }
 
 }  // namespace mcn::gen

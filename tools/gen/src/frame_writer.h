@@ -19,6 +19,23 @@ namespace mcn::gen {
 
 enum class Link { kEthernet, kSll, kSll2, kNull, kRaw };
 
+// Remote-SPAN and provider encapsulations around the IP packet (Ethernet links only). Tunnels
+// that carry Ethernet (gretap, erspan2/3, vxlan) put the --vlan tags on the inner frame; the
+// others on the outer one. Outer addresses: 198.18.0.1 -> 198.18.0.2 (RFC 2544 benchmarking
+// range), 2001:db8:ffff::1 -> ::2 for ip6ip.
+enum class Encap {
+  kNone,
+  kGre,      // GRE (RFC 2784) with a key (RFC 2890), protocol IPv4/IPv6
+  kGretap,   // GRE transparent Ethernet bridging (0x6558)
+  kErspan2,  // GRE 0x88be + sequence number + ERSPAN type II header
+  kErspan3,  // GRE 0x22eb + sequence number + ERSPAN type III header with platform subheader
+  kVxlan,    // UDP 4789 + VXLAN (RFC 7348), VNI 5001
+  kMpls,     // two MPLS labels (RFC 3032), bottom of stack on the second
+  kPppoe,    // PPPoE session (RFC 2516) + PPP IPv4/IPv6
+  kIpip,     // outer IPv4, protocol 4 (or 41 for an IPv6 inner packet)
+  kIp6ip,    // outer IPv6, next header 4 (or 41)
+};
+
 struct VlanTag {
   uint16_t tpid = 0x8100;
   uint16_t vid = 0;
@@ -31,6 +48,7 @@ struct WireOptions {
   bool tcp = false;
   bool ip_options = false;  // IPv4: add a Router Alert option (IHL 6)
   int fragment_mtu = 0;     // > 0: fragment IP packets larger than this
+  Encap encap = Encap::kNone;
 };
 
 // A host on the wire. Addresses are documentation ranges only.
@@ -61,8 +79,11 @@ class FrameWriter {
   // preceded by a TCP handshake the first time two nodes talk over TCP.
   // payload_sum: checksumAdd(0, payload) if the caller computed it already (the mix does, on
   // its scene-building threads), else -1. The payload always starts at an even UDP offset.
+  // mirror_of_us >= 0: this is a SPAN copy of the same message sent from src to dst at that
+  // time, so it reuses that packet's IP identification (a mirror copies the packet, it does not
+  // send a new one).
   void send(int64_t ts_us, const Node& src, const Node& dst, std::string_view payload,
-            const Corruption& corrupt = {}, int64_t payload_sum = -1);
+            const Corruption& corrupt = {}, int64_t payload_sum = -1, int64_t mirror_of_us = -1);
 
   uint64_t frames() const { return frames_; }
   uint64_t bytes() const { return bytes_; }
@@ -83,6 +104,8 @@ class FrameWriter {
                    const Corruption& c, int64_t payload_sum);
   void emitFrame(int64_t ts_us, const Node& src, const Node& dst, uint16_t ethertype,
                  const uint8_t* ip, size_t ip_len);
+  void emitEncapsulated(int64_t ts_us, const Node& src, const Node& dst, uint16_t ethertype,
+                        const uint8_t* ip, size_t ip_len);
   void sendTcp(int64_t ts_us, const Node& src, const Node& dst, std::string_view payload,
                const Corruption& c);
   void tcpSegment(int64_t ts_us, const Node& src, const Node& dst, uint16_t sport, uint16_t dport,
@@ -98,6 +121,20 @@ class FrameWriter {
   std::string l4_;
   std::vector<uint8_t> ip_;
   uint32_t ip_id_ = 0x1000;
+  uint32_t nextIpId() { return forced_id_ >= 0 ? static_cast<uint32_t>(forced_id_) : ip_id_++; }
+  int64_t forced_id_ = -1;  // the IP id a mirror copy reuses
+  struct Sent {
+    int64_t ts_us = -1;
+    const Node* src = nullptr;
+    const Node* dst = nullptr;
+    size_t size = 0;
+    uint32_t ip_id = 0;
+  };
+  std::array<Sent, 256> recent_{};  // the last sends, where a mirror copy finds its original
+  size_t recent_next_ = 0;
+  std::vector<uint8_t> inner_;  // --encap: the inner frame being wrapped
+  uint32_t outer_id_ = 0x4000;  // --encap: IPv4 id of the outer header
+  uint32_t tunnel_seq_ = 0;     // --encap: GRE sequence number
   std::map<std::pair<std::string, std::string>, TcpConn> tcp_;
   uint64_t frames_ = 0;
   uint64_t bytes_ = 0;

@@ -30,6 +30,7 @@ struct WireArgs {
   std::vector<std::string> vlans;
   bool ipv6 = false, tcp = false, ip_options = false;
   int fragment_mtu = 0;
+  std::string encap = "none";
 };
 
 void addWire(CLI::App* app, WireArgs& w) {
@@ -42,6 +43,11 @@ void addWire(CLI::App* app, WireArgs& w) {
   app->add_flag("--tcp", w.tcp, "SIP over TCP, one message per segment");
   app->add_flag("--ip-options", w.ip_options, "IPv4 header with a Router Alert option");
   app->add_option("--fragment-mtu", w.fragment_mtu, "fragment IP packets above this size");
+  app->add_option("--encap", w.encap,
+                  "tunnel around each packet: gre, gretap, erspan2, erspan3, vxlan, mpls, pppoe, "
+                  "ipip (outer IPv4), ip6ip (outer IPv6)")
+      ->check(CLI::IsMember({"none", "gre", "gretap", "erspan2", "erspan3", "vxlan", "mpls",
+                             "pppoe", "ipip", "ip6ip"}));
 }
 
 WireOptions toWire(const WireArgs& a) {
@@ -73,6 +79,17 @@ WireOptions toWire(const WireArgs& a) {
   w.tcp = a.tcp;
   w.ip_options = a.ip_options;
   w.fragment_mtu = a.fragment_mtu;
+  static const std::pair<const char*, Encap> kEncaps[] = {
+      {"none", Encap::kNone},       {"gre", Encap::kGre},         {"gretap", Encap::kGretap},
+      {"erspan2", Encap::kErspan2}, {"erspan3", Encap::kErspan3}, {"vxlan", Encap::kVxlan},
+      {"mpls", Encap::kMpls},       {"pppoe", Encap::kPppoe},     {"ipip", Encap::kIpip},
+      {"ip6ip", Encap::kIp6ip}};
+  for (const auto& [name, e] : kEncaps) {
+    if (a.encap == name) w.encap = e;
+  }
+  if (w.encap != Encap::kNone && w.link != Link::kEthernet) {
+    throw std::invalid_argument("--encap needs --link eth");
+  }
   if (w.fragment_mtu != 0 && w.fragment_mtu < 128) {
     throw std::invalid_argument("--fragment-mtu below 128");
   }

@@ -260,7 +260,8 @@ class Mixer {
       HeapItem& it = heap_.back();
       Pending* pend = it.scene;
       const Packet& p = pend->pkts[pend->next++];
-      out_.send(p.ts_us, nodes_[p.src], nodes_[p.dst], p.payload, p.corrupt, p.payload_sum);
+      out_.send(p.ts_us, nodes_[p.src], nodes_[p.dst], p.payload, p.corrupt, p.payload_sum,
+                p.mirror_of_us);
       last_us_ = p.ts_us;
       if (pend->next < pend->pkts.size()) {
         it.ts = pend->pkts[pend->next].ts_us;

@@ -342,6 +342,7 @@ void Scene::finalize(bool with_sums) {
     const size_t n = out.size();
     for (size_t i = 0; i < n; ++i) {
       Packet c = out[i];
+      c.mirror_of_us = c.ts_us;
       c.ts_us += opt_.dup_gap_us;
       c.order += 128;
       out.push_back(std::move(c));
@@ -353,7 +354,7 @@ void Scene::finalize(bool with_sums) {
 
 void Scene::write(FrameWriter& w) const {
   for (const Packet& p : packets_) {
-    w.send(p.ts_us, (*nodes_)[p.src], (*nodes_)[p.dst], p.payload, p.corrupt);
+    w.send(p.ts_us, (*nodes_)[p.src], (*nodes_)[p.dst], p.payload, p.corrupt, -1, p.mirror_of_us);
   }
 }
 

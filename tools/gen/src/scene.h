@@ -42,6 +42,7 @@ struct Packet {
   int64_t rtx_until = kNever;  // retransmissions only strictly before this instant
   uint64_t order = 0;          // tie-break for equal timestamps: creation order
   int64_t payload_sum = -1;    // checksumAdd(0, payload) when precomputed (mix), else -1
+  int64_t mirror_of_us = -1;   // --dup: a SPAN copy of the packet sent then (same IP packet)
 };
 
 struct Via {

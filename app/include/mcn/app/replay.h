@@ -4,18 +4,26 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "mcn/app/config.h"
 #include "mcn/calls/call_record.h"
+#include "mcn/subscribers/directory.h"
 
 namespace mcn::app {
 
 struct ReplayOutputs {
   std::ostream* calls = nullptr;   // every record (JSON Lines); may be null
   std::ostream* events = nullptr;  // missed records only; may be null
+  // With subscribers: notifications per person through their channels; console channels write
+  // to `console`, and every delivered notification is one JSON line on `notify` (both may be
+  // null).
+  std::shared_ptr<const subscribers::Directory> subscribers;
+  std::ostream* console = nullptr;
+  std::ostream* notify = nullptr;
 };
 
 struct ReplayResult {
@@ -28,6 +36,8 @@ struct ReplayResult {
   uint64_t sip_messages = 0;
   uint64_t records = 0;
   uint64_t missed = 0;
+  uint64_t notifications = 0;        // delivered (with subscribers)
+  bool deliveries_complete = true;   // false: some were still pending at the end (dead-lettered)
   double seconds = 0;  // wall time of the replay
 };
 

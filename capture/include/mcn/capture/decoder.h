@@ -1,8 +1,9 @@
 #pragma once
 // Frame -> SipPayload. One small decoder per layer (link, VLAN, IPv4/IPv6, UDP/TCP), each checking
 // its bounds and counting what is wrong under a stable name. IP fragments are handed to an internal
-// Reassembler seam (capture/src/reassembler.h) and TCP payloads are framed by a stream framer
-// (capture/src/sip_framer.h), so reassembly can be added without touching the layer decoders.
+// Reassembler seam (capture/src/reassembler.h) and TCP segments to a per-direction stream
+// reassembler that frames SIP messages (capture/src/tcp_reassembly.h), so reassembly touches none
+// of the layer decoders.
 
 #include <cstdint>
 #include <functional>
@@ -27,6 +28,37 @@ enum class LinkType : int {
   kLinuxSll2 = 276,  // DLT_LINUX_SLL2
 };
 
+// SIP over TCP stream reassembly (capture/src/tcp_reassembly.h). Timeouts run on packet time.
+struct TcpReassemblyConfig {
+  // Stream directions tracked at once (a connection is two). Segments that would open one more
+  // are counted as tcp.streams_table_full.
+  size_t max_streams = 65536;
+  // Bytes held per direction: a partial message plus data held behind a hole. Also the largest
+  // message reassembled (longer ones are skipped, tcp.stream_bytes_cap).
+  size_t max_stream_bytes = 64 * 1024;
+  // Bytes held by all streams together (tcp.total_bytes_cap).
+  size_t max_total_bytes = 64 * 1024 * 1024;
+  // A direction without payload this long is closed (tcp.expired). A partial message still
+  // waiting then has outlived five doublings of the sender's retransmission timer (RFC 6298 §5.5:
+  // 1+2+4+8+16 s); an idle stream with nothing held loses nothing when forgotten.
+  int64_t idle_timeout_ms = 60'000;
+  // A hole not filled this long is skipped (tcp.gaps): above the 1 s initial RTO of RFC 6298 §2,
+  // so an endpoint's retransmission usually fills it first; a segment the mirror dropped never
+  // comes, and waiting longer only delays the messages behind the hole.
+  int64_t gap_timeout_ms = 2'000;
+};
+
+// IP fragment reassembly (capture/src/ip_reassembly.h). Timeouts run on packet time.
+struct IpReassemblyConfig {
+  // A datagram still incomplete this long after its first fragment is dropped (ip.frag_timeouts);
+  // Linux's ipfrag_time.
+  int64_t timeout_ms = 30'000;
+  // Incomplete datagrams held at once; the oldest is dropped to make room (ip.frag_table_full).
+  size_t max_datagrams = 8192;
+  // Bytes held by all incomplete datagrams, payload plus bookkeeping (ip.frag_memory_cap).
+  size_t max_bytes = size_t{16} << 20;
+};
+
 struct DecoderConfig {
   // Ports that usually carry SIP. A hint for counters only: SIP is recognised by its start
   // line on any port.
@@ -35,6 +67,19 @@ struct DecoderConfig {
   // Drop REGISTER, OPTIONS, SUBSCRIBE, NOTIFY, PUBLISH, MESSAGE and their responses before the
   // full parse (counted as prefilter.<method>); see prefilter.h.
   bool prefilter = true;
+  // SIP over TCP reassembly: caps and timeouts.
+  TcpReassemblyConfig tcp;
+  // IP fragment reassembly (capture/src/ip_reassembly.h): caps and the packet-time timeout.
+  IpReassemblyConfig ip_frag;
+  // Frame dedup (capture/src/frame_dedup.h): an IP packet identical to one first seen less than
+  // this long before (TTL, checksum, TOS, link and tunnel headers aside) is a mirror copy and is
+  // dropped (decode.duplicate_frames). 0 turns it off; off here so a bare decoder is a pure
+  // function of its frames, the mcn application turns it on with 5 ms (app defaultConfig):
+  // mirror copies are microseconds apart, a SIP retransmission at least T1 = 500 ms.
+  int dedup_window_ms = 0;
+  // UDP destination ports decoded as VXLAN (RFC 7348 §5: IANA 4789; Linux's old default is
+  // 8472). A datagram whose header does not carry the VXLAN I flag is decoded as plain UDP.
+  std::vector<uint16_t> vxlan_ports{4789};
 };
 
 class FrameDecoder {

@@ -1,0 +1,374 @@
+#include "channels/common.h"
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <cerrno>
+#include <charconv>
+#include <ctime>
+
+#include "mcn/notifier/credentials.h"
+
+namespace mcn::notifier::channels {
+
+namespace {
+
+std::string hmac(const EVP_MD* md, std::string_view key, std::string_view message) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  // HMAC() with an empty key: OpenSSL wants a non-null pointer even for length 0.
+  static const unsigned char kEmpty = 0;
+  const void* k = key.empty() ? static_cast<const void*>(&kEmpty) : key.data();
+  const unsigned char* m =
+      message.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(message.data());
+  if (HMAC(md, k, static_cast<int>(key.size()), m, message.size(), out, &len) == nullptr) {
+    return {};
+  }
+  return std::string(reinterpret_cast<const char*>(out), len);
+}
+
+std::tm utcTm(int64_t us, int* millis) {
+  int64_t ms = us >= 0 ? us / 1000 : -((-us + 999) / 1000);
+  int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+  if (millis != nullptr) *millis = static_cast<int>(ms - secs * 1000);
+  std::time_t t = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return tm;
+}
+
+bool isUnreserved(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
+}
+
+}  // namespace
+
+std::string hmacSha256(std::string_view key, std::string_view message) {
+  return hmac(EVP_sha256(), key, message);
+}
+
+std::string hmacSha1(std::string_view key, std::string_view message) {
+  return hmac(EVP_sha1(), key, message);
+}
+
+std::string base64Encode(std::string_view raw) {
+  std::string out(4 * ((raw.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(raw.data()),
+                          static_cast<int>(raw.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+std::optional<std::string> base64Decode(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  for (char c : text) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '/' || c == '=';
+    if (!ok) return std::nullopt;
+  }
+  std::string out(3 * text.size() / 4 + 1, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(text.data()),
+                          static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  // EVP_DecodeBlock counts the padding as zero bytes.
+  size_t pad = 0;
+  if (!text.empty() && text.back() == '=') ++pad;
+  if (text.size() >= 2 && text[text.size() - 2] == '=') ++pad;
+  out.resize(static_cast<size_t>(n) - pad);
+  return out;
+}
+
+std::string percentEncode(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size() * 3);
+  for (unsigned char c : s) {
+    if (isUnreserved(c)) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 0xF];
+    }
+  }
+  return out;
+}
+
+std::string formEncode(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (c == ' ') {
+      out += '+';
+    } else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               c == '-' || c == '.' || c == '_' || c == '*') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 0xF];
+    }
+  }
+  return out;
+}
+
+std::string isoTimeMs(int64_t us) {
+  int millis = 0;
+  std::tm tm = utcTm(us, &millis);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+}
+
+std::string isoTimeSeconds(int64_t us) {
+  std::tm tm = utcTm(us, nullptr);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+std::string rfc5322Date(int64_t us) {
+  static const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  std::tm tm = utcTm(us, nullptr);
+  return fmt::format("{}, {:02} {} {:04} {:02}:{:02}:{:02} +0000", days[tm.tm_wday], tm.tm_mday,
+                     months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+std::string truncateUtf8(std::string_view s, size_t max_bytes) {
+  if (s.size() <= max_bytes) return std::string(s);
+  static constexpr std::string_view kEllipsis = "\xE2\x80\xA6";  // U+2026
+  if (max_bytes < kEllipsis.size()) return {};
+  size_t cut = max_bytes - kEllipsis.size();
+  // Step back over continuation bytes (10xxxxxx) to the start of a sequence.
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  std::string out(s.substr(0, cut));
+  out += kEllipsis;
+  return out;
+}
+
+nlohmann::ordered_json callJson(const calls::CallRecord& r) {
+  using nlohmann::ordered_json;
+  auto strOrNull = [](const std::string& s) -> ordered_json {
+    return s.empty() ? ordered_json(nullptr) : ordered_json(s);
+  };
+  ordered_json j;
+  j["call_id"] = r.call_id;
+  j["correlation"] = r.correlation ? ordered_json(*r.correlation) : ordered_json(nullptr);
+  j["caller"] = r.caller_withheld ? ordered_json(nullptr) : strOrNull(r.caller);
+  j["caller_name"] = r.caller_withheld ? ordered_json(nullptr) : strOrNull(r.caller_name);
+  j["caller_withheld"] = r.caller_withheld;
+  j["callee"] = r.callee;
+  j["outcome"] = calls::outcomeName(r.outcome);
+  j["missed"] = r.missed;
+  j["status"] = r.status;
+  j["reason"] = strOrNull(r.reason);
+  j["forwarded_to"] = r.forwarded_to ? ordered_json(*r.forwarded_to) : ordered_json(nullptr);
+  j["started_at"] = isoTimeMs(r.started_at_us);
+  j["ended_at"] = isoTimeMs(r.ended_at_us);
+  j["ring_ms"] = r.ring_ms;
+  j["legs"] = r.legs;
+  j["transport"] = capture::transportName(r.transport);
+  return j;
+}
+
+nlohmann::ordered_json notificationJson(const Notification& n, bool channel_detail) {
+  using nlohmann::ordered_json;
+  ordered_json j;
+  j["person"] = n.person_id;
+  j["person_name"] = n.person_name;
+  if (channel_detail) {
+    ordered_json c;
+    c["id"] = n.channel.id;
+    c["kind"] = deliveryKindName(n.channel.kind);
+    c["target"] = redactUrl(n.channel.target);
+    c["secret_ref"] = n.channel.secret_ref;
+    c["options"] = ordered_json::object();
+    for (const auto& [k, v] : n.channel.options) {
+      // A header value or a *token* option may hold a literal credential: not in this file.
+      bool sensitive = k.starts_with("header.") || k.find("secret") != std::string::npos ||
+                       k.find("token") != std::string::npos ||
+                       k.find("password") != std::string::npos;
+      c["options"][k] = sensitive ? std::string("***") : v;
+    }
+    j["channel"] = std::move(c);
+  } else {
+    j["channel"] = n.channel.id;
+  }
+  j["idempotency_key"] = n.idempotency_key;
+  j["title"] = n.title;
+  j["text"] = n.text;
+  j["created_at"] = isoTimeMs(n.created_at_us);
+  j["calls"] = ordered_json::array();
+  for (const auto& c : n.calls) j["calls"].push_back(callJson(c));
+  return j;
+}
+
+std::string dumpJson(const nlohmann::ordered_json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string titledText(const Notification& n, bool markdown) {
+  if (n.title.empty()) return n.text;
+  if (markdown) return "**" + n.title + "**\n" + n.text;
+  return n.title + "\n" + n.text;
+}
+
+std::optional<std::string> placeholderValue(std::string_view name, const Notification& n,
+                                            const BuildContext& ctx) {
+  if (name == "to") return n.channel.target;
+  if (name == "text") return n.text;
+  if (name == "title") return n.title;
+  if (name == "person") return n.person_id;
+  if (name == "person_name") return n.person_name;
+  if (name == "count") return std::to_string(n.calls.size());
+  if (name == "caller") {
+    if (n.calls.empty()) return std::string();
+    const auto& c = n.calls.front();
+    if (c.caller_withheld || c.caller.empty()) return std::string("withheld");
+    return c.caller;
+  }
+  if (name == "idempotency_key") return n.idempotency_key;
+  if (name == "timestamp") return std::to_string(ctx.now_us / 1000000);
+  if (name == "timestamp_ms") return std::to_string(ctx.now_us / 1000);
+  if (name == "secret") return std::string(ctx.secret);
+  return std::nullopt;
+}
+
+bool expandTemplate(std::string_view tmpl, const Notification& n, const BuildContext& ctx,
+                    TemplateEncoding enc, std::string& out, std::string& error) {
+  // Mustache-style {{name}}: single braces stay literal, so JSON bodies need no escaping.
+  out.clear();
+  size_t i = 0;
+  while (i < tmpl.size()) {
+    size_t open = tmpl.find("{{", i);
+    if (open == std::string_view::npos) {
+      out.append(tmpl.substr(i));
+      break;
+    }
+    out.append(tmpl.substr(i, open - i));
+    size_t close = tmpl.find("}}", open + 2);
+    if (close == std::string_view::npos) {
+      error = "unclosed {{ in template";
+      return false;
+    }
+    std::string_view name = tmpl.substr(open + 2, close - open - 2);
+    auto value = placeholderValue(name, n, ctx);
+    if (!value) {
+      error = "unknown placeholder {{" + std::string(name) + "}} in template";
+      return false;
+    }
+    switch (enc) {
+      case TemplateEncoding::kRaw:
+        out += *value;
+        break;
+      case TemplateEncoding::kUrl:
+        out += percentEncode(*value);
+        break;
+      case TemplateEncoding::kForm:
+        out += formEncode(*value);
+        break;
+      case TemplateEncoding::kJson: {
+        // The template holds the quotes; the value is escaped as a JSON string's contents.
+        std::string quoted = dumpJson(nlohmann::ordered_json(*value));
+        out.append(quoted, 1, quoted.size() - 2);
+        break;
+      }
+    }
+    i = close + 2;
+  }
+  return true;
+}
+
+namespace {
+
+Judgement transportJudgement(const InboundResponse& r) {
+  Judgement j;
+  j.verdict = Verdict::kRetry;
+  switch (r.transport) {
+    case TransportStatus::kTimeout:
+      j.reason = "timeout";
+      break;
+    case TransportStatus::kConnect:
+      j.reason = "connect failed";
+      break;
+    case TransportStatus::kTls:
+      j.reason = "tls failed";
+      break;
+    case TransportStatus::kTlsRequired:
+      j.reason = "tls required but not offered";
+      break;
+    case TransportStatus::kAuth:
+      j.reason = "authentication failed";
+      break;
+    default:
+      j.reason = "transport error";
+      break;
+  }
+  if (!r.transport_error.empty()) j.reason += ": " + r.transport_error;
+  return j;
+}
+
+}  // namespace
+
+Judgement judgeHttpStatus(const InboundResponse& r) {
+  if (r.transport != TransportStatus::kOk) return transportJudgement(r);
+  Judgement j;
+  if (r.status >= 200 && r.status < 300) {
+    j.verdict = Verdict::kDelivered;
+    return j;
+  }
+  j.reason = fmt::format("http {}", r.status);
+  // RFC 9110 §15.5: a 4xx says the request is wrong, except timeouts (408), too early (425,
+  // RFC 8470) and too many requests (429, RFC 6585 §4).
+  bool permanent =
+      r.status >= 400 && r.status < 500 && r.status != 408 && r.status != 425 && r.status != 429;
+  j.verdict = permanent ? Verdict::kPermanent : Verdict::kRetry;
+  return j;
+}
+
+Judgement judgeRobotBody(const InboundResponse& r, std::initializer_list<const char*> fields,
+                         std::initializer_list<int64_t> rate_limit_codes) {
+  Judgement j = judgeHttpStatus(r);
+  if (j.verdict != Verdict::kDelivered) {
+    // An IM robot's 4xx is a gateway hiccup as often as a bad request: retry within the bound.
+    if (j.verdict == Verdict::kPermanent) j.verdict = Verdict::kRetry;
+    return j;
+  }
+  nlohmann::json body = nlohmann::json::parse(r.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    return Judgement{Verdict::kRetry, "answer is not a JSON object", -1};
+  }
+  for (const char* f : fields) {
+    auto it = body.find(f);
+    if (it == body.end() || !it->is_number_integer()) continue;
+    int64_t code = it->get<int64_t>();
+    if (code == 0) return Judgement{Verdict::kDelivered, {}, -1};
+    std::string msg;
+    for (const char* m : {"errmsg", "msg", "StatusMessage"}) {
+      if (auto mi = body.find(m); mi != body.end() && mi->is_string()) {
+        msg = mi->get<std::string>();
+        break;
+      }
+    }
+    Judgement bad{Verdict::kRetry, fmt::format("{} {}", f, code), -1};
+    if (!msg.empty()) bad.reason += ": " + truncateUtf8(msg, 200);
+    for (int64_t rl : rate_limit_codes) {
+      // The robot says we are too fast: its window is a minute.
+      if (rl == code) bad.min_retry_delay_ms = 60000;
+    }
+    return bad;
+  }
+  return Judgement{Verdict::kRetry, "answer carries no result code", -1};
+}
+
+const std::string* option(const Notification& n, const std::string& key) {
+  auto it = n.channel.options.find(key);
+  if (it == n.channel.options.end() || it->second.empty()) return nullptr;
+  return &it->second;
+}
+
+}  // namespace mcn::notifier::channels

@@ -1,0 +1,57 @@
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "channels/common.h"
+#include "mcn/notifier/delivery.h"
+
+namespace mcn::notifier {
+
+std::string deadLetterJson(const Notification& n, std::string_view reason,
+                           std::string_view last_error, int attempts, int64_t at_us) {
+  nlohmann::ordered_json j;
+  j["reason"] = reason;
+  j["error"] = last_error;
+  j["attempts"] = attempts;
+  j["at"] = channels::isoTimeMs(at_us);
+  j["notification"] = channels::notificationJson(n, /*channel_detail=*/true);
+  return channels::dumpJson(j);
+}
+
+JsonlDeadLetterFile::JsonlDeadLetterFile(const std::string& path) : path_(path) {
+  // 0600: the entries name people, numbers and message texts.
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd_ < 0) {
+    throw std::runtime_error("cannot open dead-letter file " + path + ": " + std::strerror(errno));
+  }
+}
+
+JsonlDeadLetterFile::~JsonlDeadLetterFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void JsonlDeadLetterFile::write(const Notification& n, std::string_view reason,
+                                std::string_view last_error, int attempts, int64_t at_us) {
+  std::string line = deadLetterJson(n, reason, last_error, attempts, at_us);
+  line += '\n';
+  // One write() per line on an O_APPEND descriptor: lines from several processes do not
+  // interleave (POSIX write(2) with O_APPEND).
+  size_t off = 0;
+  while (off < line.size()) {
+    ssize_t w = ::write(fd_, line.data() + off, line.size() - off);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      ++write_errors_;
+      spdlog::error("cannot append to dead-letter file {}: {} (notification {} lost)", path_,
+                    std::strerror(errno), n.idempotency_key);
+      return;
+    }
+    off += static_cast<size_t>(w);
+  }
+}
+
+}  // namespace mcn::notifier

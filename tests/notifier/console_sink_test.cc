@@ -1,0 +1,75 @@
+// The embedded default channels: what a user sees on the console and the --notify-out contract.
+
+#include "mcn/notifier/console_sink.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace mcn::notifier {
+namespace {
+
+Notification sample() {
+  Notification n;
+  n.person_id = "e1013";
+  n.person_name = "王芳";
+  n.channel.id = "console";
+  n.channel.kind = subscribers::ChannelKind::kConsole;
+  n.idempotency_key = "2b2fd6cf7b100189cc710b6e2403133f";
+  calls::CallRecord a, b;
+  a.call_id = "abc@x";
+  b.call_id = "xyz@y";
+  n.calls = {a, b};
+  n.title = "未接来电 (2)";
+  n.text = "王芳，您有 2 个未接来电\n\"quoted\"";
+  return n;
+}
+
+TEST(ConsoleSink, WritesTitleWhoAndText) {
+  std::ostringstream out;
+  ConsoleSink sink(out);
+  EXPECT_TRUE(sink.deliver(sample()));
+  EXPECT_EQ(out.str(),
+            "=== 未接来电 (2) — 王芳 [e1013] via console ===\n"
+            "王芳，您有 2 个未接来电\n\"quoted\"\n\n");
+}
+
+TEST(JsonlSink, OneObjectPerLineInTheContractsKeyOrder) {
+  std::ostringstream out;
+  JsonlSink sink(out, [](const calls::CallRecord& r) {
+    return std::string("{\"call_id\":\"") + r.call_id + "\"}";
+  });
+  EXPECT_TRUE(sink.deliver(sample()));
+  const std::string line = out.str();
+  ASSERT_FALSE(line.empty());
+  EXPECT_EQ(line.back(), '\n');
+  EXPECT_EQ(line.find('\n'), line.size() - 1);  // exactly one line
+  EXPECT_EQ(line,
+            "{\"person\":\"e1013\",\"channel\":\"console\",\"idempotency_key\":"
+            "\"2b2fd6cf7b100189cc710b6e2403133f\",\"calls\":[{\"call_id\":\"abc@x\"},"
+            "{\"call_id\":\"xyz@y\"}],\"text\":\"王芳，您有 2 个未接来电\\n\\\"quoted\\\"\"}\n");
+  const auto j = nlohmann::json::parse(line);
+  EXPECT_EQ(j["calls"].size(), 2u);
+}
+
+TEST(JsonlSink, InvalidUtf8IsReplacedNotThrown) {
+  std::ostringstream out;
+  JsonlSink sink(out, [](const calls::CallRecord&) { return std::string("{}"); });
+  Notification n = sample();
+  n.text = std::string("bad \xff byte");
+  EXPECT_TRUE(sink.deliver(n));
+  EXPECT_NO_THROW((void)nlohmann::json::parse(out.str()));
+}
+
+TEST(JsonlSink, ChannelWithoutIdIsNamedByItsKind) {
+  std::ostringstream out;
+  JsonlSink sink(out, [](const calls::CallRecord&) { return std::string("{}"); });
+  Notification n = sample();
+  n.channel.id.clear();
+  n.channel.kind = subscribers::ChannelKind::kJsonl;
+  EXPECT_NE(sink.toJson(n).find("\"channel\":\"jsonl\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mcn::notifier

@@ -1,0 +1,201 @@
+#pragma once
+// Shared by the subscribers tests: the fixtures' dial plan, temporary files, and a real
+// redis-server on a free loopback port.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "mcn/sipparse/dial_plan.h"
+
+namespace mcn::subscribers::test {
+
+// The number plan of pcaps/fixtures.toml, written out here: +86 25 8300 1xxx desk lines dialled
+// as 4-digit extensions, 8-digit local numbers in area 25.
+inline sipparse::DialPlanConfig fixturesPlanConfig() {
+  sipparse::DialPlanConfig c;
+  c.country_code = "86";
+  c.national_prefix = "0";
+  c.international_prefix = "00";
+  c.area_code = "25";
+  c.local_number_length = 8;
+  c.rewrite = {{"^(1\\d{3})$", "+86258300$1"}, {"^(9999)$", "+86258300$1"}};
+  return c;
+}
+inline const sipparse::DialPlan& fixturesPlan() {
+  static const sipparse::DialPlan plan(fixturesPlanConfig());
+  return plan;
+}
+
+// A fresh directory under the system temp dir, removed at destruction.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "mcn_subscribers_XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  std::string write(const std::string& name, const std::string& text) const {
+    std::ofstream(file(name), std::ios::binary) << text;
+    return file(name);
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Polls `cond` until it holds or `limit` passes. The wait is a bound, not an assertion of timing.
+inline bool waitFor(const std::function<bool()>& cond,
+                    std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return cond();
+}
+
+inline int freeLoopbackPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof a;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    port = ntohs(a.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+// One RESP command over a fresh connection; returns the first reply line ("+PONG", "-ERR ...",
+// ":3", "$5") or "" when nothing answers. Enough for PING and for planting bad data.
+inline std::string rawCommand(int port, const std::vector<std::string>& args) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  timeval tv{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string line;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    std::string req = "*" + std::to_string(args.size()) + "\r\n";
+    for (const std::string& s : args) req += "$" + std::to_string(s.size()) + "\r\n" + s + "\r\n";
+    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+      char c;
+      while (::recv(fd, &c, 1, 0) == 1 && c != '\n') line += c;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+    }
+  }
+  ::close(fd);
+  return line;
+}
+
+// GET over a fresh connection: the bulk string's value, "" for nil or no answer.
+inline std::string rawGet(int port, const std::string& key) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  timeval tv{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string value;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    const std::string req =
+        "*2\r\n$3\r\nGET\r\n$" + std::to_string(key.size()) + "\r\n" + key + "\r\n";
+    ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+    std::string head;
+    char c;
+    while (::recv(fd, &c, 1, 0) == 1 && c != '\n') head += c;
+    if (head.size() > 1 && head[0] == '$' && head[1] != '-') {
+      const size_t len = std::stoul(head.substr(1));
+      while (value.size() < len && ::recv(fd, &c, 1, 0) == 1) value += c;
+    }
+  }
+  ::close(fd);
+  return value;
+}
+
+// A real redis-server on 127.0.0.1 without persistence, owned by the test.
+class RedisServer {
+ public:
+  ~RedisServer() { stop(); }
+
+  static bool available() { return ::access("/usr/bin/redis-server", X_OK) == 0; }
+
+  // port 0: pick a free one (retried if another process takes it first). Returns once PING
+  // answers our own child (bounded).
+  bool start(int port = 0) {
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      port_ = port != 0 ? port : freeLoopbackPort();
+      const std::string p = std::to_string(port_);
+      pid_ = ::fork();
+      if (pid_ == 0) {
+        int devnull = ::open("/dev/null", O_RDWR);
+        ::dup2(devnull, 1);
+        ::dup2(devnull, 2);
+        ::execl("/usr/bin/redis-server", "redis-server", "--port", p.c_str(), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", "/tmp",
+                static_cast<char*>(nullptr));
+        ::_exit(127);
+      }
+      bool exited = false;
+      const bool up = waitFor([&] {
+        exited = exited || ::waitpid(pid_, nullptr, WNOHANG) == pid_;
+        return exited || rawCommand(port_, {"PING"}) == "+PONG";
+      });
+      // A PONG while our child has exited (port taken) came from someone else's server.
+      exited = exited || ::waitpid(pid_, nullptr, WNOHANG) == pid_;
+      if (up && !exited) return true;
+      if (!exited) stop();
+      pid_ = -1;
+      if (port != 0) return false;
+    }
+    return false;
+  }
+
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);  // an abrupt loss, as when the server or its host dies
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+  int port() const { return port_; }
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+}  // namespace mcn::subscribers::test

@@ -149,6 +149,7 @@ ReplayResult runReplay(const std::vector<std::string>& files, const Config& cfg,
       res.errors.push_back(fmt::format("{}: {}", in.path, in.src->error()));
     }
   }
+  decoder.finish();
   tracker.finish(last_ts);
   if (notify) res.deliveries_complete = notify->finish(last_ts, cfg.notify.finish_timeout_ms);
 

@@ -160,6 +160,26 @@ struct FrameDecoder::Impl {
   void decodeUdp(Packet& pkt, Bytes d);
   void decodeTcp(Packet& pkt, Bytes d);
   void emit(Packet& pkt, Transport t, std::string_view bytes);
+
+    // Messages come out of the stream of their own direction, possibly another stream's when this
+    // segment's time expires it: each carries its stream's addresses and completion time.
+    struct Emitter final : detail::MessageSink {
+      Emitter(Impl& i, Packet& p) : impl(i), pkt(p) {}
+      void onMessage(const detail::StreamKey& k, int64_t ts_us, std::string_view bytes) override {
+        Packet m = pkt;
+        m.emitted = 0;
+        m.ts_us = ts_us;
+        m.src = k.src;
+        m.dst = k.dst;
+        m.vlan_depth = k.vlan_depth;
+        m.vlan = k.vlan;
+        m.tunnel = k.tunnel;
+        impl.emit(m, Transport::kTcp, bytes);
+        pkt.emitted += m.emitted;
+      }
+      Impl& impl;
+      Packet& pkt;
+    };
 };
 
 void FrameDecoder::Impl::decodeLink(int link_type, Packet& pkt, Bytes d) {
@@ -538,25 +558,7 @@ void FrameDecoder::Impl::decodeTcp(Packet& pkt, Bytes d) {
   pkt.src.port = be16(d.data());
   pkt.dst.port = be16(d.data() + 2);
 
-  // Messages come out of the stream of their own direction, possibly another stream's when this
-  // segment's time expires it: each carries its stream's addresses and completion time.
-  struct Emitter final : detail::MessageSink {
-    Emitter(Impl& i, Packet& p) : impl(i), pkt(p) {}
-    void onMessage(const detail::StreamKey& k, int64_t ts_us, std::string_view bytes) override {
-      Packet m = pkt;
-      m.emitted = 0;
-      m.ts_us = ts_us;
-      m.src = k.src;
-      m.dst = k.dst;
-      m.vlan_depth = k.vlan_depth;
-      m.vlan = k.vlan;
-      m.tunnel = k.tunnel;
-      impl.emit(m, Transport::kTcp, bytes);
-      pkt.emitted += m.emitted;
-    }
-    Impl& impl;
-    Packet& pkt;
-  } emitter(*this, pkt);
+  Emitter emitter(*this, pkt);
 
   constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04;
   uint8_t flags = d[13];
@@ -618,10 +620,23 @@ bool FrameDecoder::decode(int link_type, int64_t ts_us, std::span<const uint8_t>
   Packet pkt;
   pkt.ts_us = ts_us;
   pkt.snapped = frame.size() < wire_len;
-  // Fragment timeouts run on packet time, checked once per frame (O(1) unless one expires).
+  // Fragment and TCP stream timeouts run on packet time, checked once per frame (O(1) unless
+  // one expires), so idle streams and holes expire whatever traffic carries the clock.
   impl_->reassembler->expire(ts_us, impl_->counters);
+  {
+    Impl::Emitter emitter(*impl_, pkt);
+    impl_->tcp->advance(ts_us, emitter);
+  }
   impl_->decodeLink(link_type, pkt, frame);
   return pkt.emitted > 0;
+}
+
+void FrameDecoder::finish() {
+  // End of input: a message held behind a hole that will never be filled is still delivered,
+  // and partial messages are counted (tcp.unreassembled), never dropped silently.
+  Packet pkt;
+  Impl::Emitter emitter(*impl_, pkt);
+  impl_->tcp->flush(emitter);
 }
 
 void FrameDecoder::forEachCounter(

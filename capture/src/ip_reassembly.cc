@@ -163,8 +163,10 @@ std::optional<Datagram> IpReassembler::addFragment(const Fragment& f, Counters& 
     Piece piece;
     piece.offset = lo;
     piece.bytes.assign(f.data.begin() + (lo - f.offset), f.data.begin() + (hi - f.offset));
+    // A copy: clang 14 cannot capture a structured binding in a lambda.
+    const auto start = lo;
     auto at = std::partition_point(pieces.begin(), pieces.end(),
-                                   [&](const Piece& p) { return p.offset < lo; });
+                                   [start](const Piece& p) { return p.offset < start; });
     pieces.insert(at, std::move(piece));
     e->covered += hi - lo;
   }

@@ -27,6 +27,9 @@ class Harness {
                            wire_len.value_or(static_cast<uint32_t>(frame.size())));
   }
 
+  // End of input (FrameDecoder::finish).
+  void finish() { decoder_.finish(); }
+
   Counts counts() const {
     Counts c;
     decoder_.forEachCounter([&](std::string_view name, uint64_t v) { c[std::string(name)] = v; });

@@ -408,6 +408,40 @@ TEST(TcpReassembly, ClosingSkipsHolesAndDeliversWhatFollowsThem) {
   EXPECT_EQ(h.count("tcp.gaps"), 1u);
 }
 
+// End of a replay: the capture stops while a 180 waits behind a hole and another stream holds
+// half an INVITE. finish() delivers the 180 and counts the half INVITE; nothing is lost without
+// a trace.
+TEST(TcpReassembly, FinishDeliversWhatWaitsBehindAHoleAndCountsPartials) {
+  Harness h;
+  TcpDirection c;
+  TcpDirection other = c;
+  other.sport = 40001;
+  h.decode(kDltEn10mb, c.syn(), kT0);
+  h.decode(kDltEn10mb, other.syn(), kT0);
+  h.decode(kDltEn10mb, c.data(10, kRing), kT0 + 1);                      // 0..9 never seen
+  h.decode(kDltEn10mb, other.data(0, kInv.substr(0, 60)), kT0 + 2);      // rest never seen
+  EXPECT_TRUE(h.out.empty());
+  h.finish();
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(h.out[0].bytes, kRing);
+  EXPECT_EQ(h.out[0].ts_us, kT0 + 1);
+  EXPECT_EQ(h.count("tcp.gaps"), 1u);
+  EXPECT_EQ(h.count("tcp.unreassembled"), 1u);
+}
+
+// Stream timeouts run on packet time carried by any frame, not only TCP: on a capture where the
+// SIP is over TCP but the rest is UDP, an idle half message still expires.
+TEST(TcpReassembly, AnyFrameMovesTheStreamClock) {
+  Harness h;
+  TcpDirection c;
+  h.decode(kDltEn10mb, c.syn(), kT0);
+  h.decode(kDltEn10mb, c.data(0, kInv.substr(0, 40)), kT0 + kSecond);
+  Bytes rtp = ethernet(kIpv4Type, ipv4(Ipv4{}, udp(49170, 49170, std::string(160, '\x80'))));
+  h.decode(kDltEn10mb, rtp, kT0 + 61 * kSecond);
+  EXPECT_EQ(h.count("tcp.expired"), 1u);
+  EXPECT_EQ(h.count("tcp.unreassembled"), 1u);
+}
+
 TEST(TcpReassembly, SynWithAnotherIsnOnKnownPortsIsANewConnection) {
   Harness h;
   TcpDirection c;

@@ -95,6 +95,10 @@ class FrameDecoder {
   // Returns true if at least one SipPayload was emitted.
   bool decode(int link_type, int64_t ts_us, std::span<const uint8_t> frame, uint32_t wire_len);
 
+  // End of input (replay): close every TCP stream, emitting the complete messages still held
+  // (behind a hole) and counting partial ones.
+  void finish();
+
   // Stable counter names in a fixed order, zero values included, e.g. "decode.frames",
   // "decode.truncated_vlan", "decode.unsupported_linktype", "ip.fragments", "udp.sip",
   // "udp.not_sip", "tcp.segments", ...

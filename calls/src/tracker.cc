@@ -122,9 +122,13 @@ struct CallTracker::Impl {
   // Call-ID -> slot and correlation key -> slot. Keys are owned here; legs point at them.
   std::unordered_map<std::string, uint32_t> by_call_id;
   std::unordered_map<std::string, uint32_t> by_key;
-  List open;       // undecided calls with an initial INVITE, in the order they became open
-  List pending;    // messages waiting for their initial INVITE, oldest first
-  List lingering;  // decided calls absorbing late messages, oldest first
+  // Undecided calls with an initial INVITE: `unheard` while no response of theirs was seen, in
+  // the order they became open; `open` once one was, in the order that happened. A flood of
+  // INVITEs that are never answered stays in `unheard`, which is evicted first (see newCall).
+  List open;
+  List unheard;
+  List pending;                  // messages waiting for their initial INVITE, oldest first
+  List lingering;                // decided calls absorbing late messages, oldest first
   std::vector<TimerEntry> heap;  // min-heap by due, lazily invalidated (Call::scheduled_due)
   uint64_t next_serial = 0;
   std::array<uint64_t, kCounterCount> counters{};
@@ -132,12 +136,12 @@ struct CallTracker::Impl {
 
   Call& call(uint32_t slot) { return *slots[slot]; }
 
-  List& listOf(Call::State s) {
-    switch (s) {
+  List& listOf(const Call& c) {
+    switch (c.state) {
       case Call::State::kPending:
         return pending;
       case Call::State::kOpen:
-        return open;
+        return c.heard ? open : unheard;
       case Call::State::kLingering:
         return lingering;
     }
@@ -146,7 +150,7 @@ struct CallTracker::Impl {
 
   void link(uint32_t slot) {
     Call& c = call(slot);
-    List& l = listOf(c.state);
+    List& l = listOf(c);
     c.prev = l.tail;
     c.next = kNil;
     if (l.tail != kNil)
@@ -159,7 +163,7 @@ struct CallTracker::Impl {
 
   void unlink(uint32_t slot) {
     Call& c = call(slot);
-    List& l = listOf(c.state);
+    List& l = listOf(c);
     if (c.prev != kNil)
       call(c.prev).next = c.next;
     else
@@ -204,15 +208,21 @@ struct CallTracker::Impl {
     free_slots.push_back(slot);
   }
 
-  // A new call (open or pending), making room first: pending entries are dropped as orphans
-  // before the oldest open call is decided early (DESIGN.md: every table has a bound).
+  size_t undecided() const { return open.size + unheard.size; }
+
+  // A new call (open or pending), making room first: pending entries are dropped as orphans,
+  // then the oldest open call that no response was seen for is decided early, and only when
+  // there is none the call heard from longest ago (DESIGN.md: every table has a bound). A
+  // genuine call gets a 100 Trying or a provisional response within milliseconds (RFC 3261
+  // §16.7 step 5 / §8.2.6.1), while INVITEs with unique Call-IDs that nobody answers (a flood,
+  // a scan) never do: they make room for each other instead of pushing ringing calls out.
   uint32_t newCall(bool open_call) {
     const size_t cap = std::max<size_t>(cfg.max_calls, 1);
-    while (open.size + pending.size >= cap) {
+    while (undecided() + pending.size >= cap) {
       if (pending.size > 0) {
         dropPending(pending.head);
       } else {
-        const uint32_t oldest = open.head;
+        const uint32_t oldest = unheard.size > 0 ? unheard.head : open.head;
         expireHops(call(oldest), now);
         ++counters[kEvicted];
         decide(oldest, now);
@@ -241,6 +251,19 @@ struct CallTracker::Impl {
     c.pending_msgs = 0;
     link(slot);
     ++counters[kCreated];
+  }
+
+  // The call's first response: it moves from `unheard` to the end of `open`.
+  void markHeard(uint32_t slot) {
+    Call& c = call(slot);
+    if (c.heard) return;
+    if (c.state != Call::State::kOpen) {
+      c.heard = true;  // pending or lingering: not in an open list
+      return;
+    }
+    unlink(slot);
+    c.heard = true;
+    link(slot);
   }
 
   void dropPending(uint32_t slot) {
@@ -313,9 +336,11 @@ struct CallTracker::Impl {
       d.caller_name = std::move(s.caller_name);
     }
     d.withheld = d.withheld || s.withheld;
+    const bool src_heard = s.heard;
     s.legs.clear();
     s.keys.clear();
     freeCall(src);
+    if (src_heard) markHeard(dst);
     return dst;
   }
 
@@ -390,10 +415,12 @@ struct CallTracker::Impl {
   }
 
   void compactHeapIfStale() {
-    if (heap.size() <= 2 * open.size + 1024) return;
+    if (heap.size() <= 2 * undecided() + 1024) return;
     heap.clear();
-    for (uint32_t s = open.head; s != kNil; s = call(s).next) {
-      if (call(s).scheduled_due != kNever) pushTimer(s);
+    for (const List* l : {&open, &unheard}) {
+      for (uint32_t s = l->head; s != kNil; s = call(s).next) {
+        if (call(s).scheduled_due != kNever) pushTimer(s);
+      }
     }
   }
 
@@ -562,6 +589,7 @@ struct CallTracker::Impl {
     Call& c = call(slot);
     const uint64_t key = branchKey(ev);
     countRepeat(c, ev, key);
+    if (!ev.is_request) markHeard(slot);
     if (c.state == Call::State::kPending) {
       ++c.pending_msgs;
       if (initial) promote(slot);
@@ -707,8 +735,15 @@ struct CallTracker::Impl {
 
   void finish(int64_t t) {
     advanceTo(t);
-    while (open.head != kNil) {
-      const uint32_t slot = open.head;
+    // Same instant: decided in the order the calls were created (`open` is in the order they
+    // were first heard, so the two lists are merged by serial).
+    std::vector<std::pair<uint64_t, uint32_t>> order;
+    order.reserve(undecided());
+    for (const List* l : {&open, &unheard}) {
+      for (uint32_t s = l->head; s != kNil; s = call(s).next) order.emplace_back(call(s).serial, s);
+    }
+    std::sort(order.begin(), order.end());
+    for (const auto& [serial, slot] : order) {
       expireHops(call(slot), now);
       decide(slot, now);
     }
@@ -727,7 +762,7 @@ void CallTracker::advanceTo(int64_t now_us) { impl_->advanceTo(now_us); }
 
 void CallTracker::finish(int64_t now_us) { impl_->finish(now_us); }
 
-size_t CallTracker::openCalls() const { return impl_->open.size + impl_->pending.size; }
+size_t CallTracker::openCalls() const { return impl_->undecided() + impl_->pending.size; }
 
 void CallTracker::forEachCounter(
     const std::function<void(std::string_view name, uint64_t value)>& fn) const {

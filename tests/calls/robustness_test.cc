@@ -236,7 +236,8 @@ TEST(Robustness, MaxCallsEvictsTheOldestOpenCall) {
   const SipEvent a = invite(at(0), "call-a", "fa", "z9hG4bK-a", 1, kB, kB);
   const SipEvent b = invite(at(1000), "call-b", "fb", "z9hG4bK-b", 1, kC, kC);
   const SipEvent c = invite(at(2000), "call-c", "fc", "z9hG4bK-c", 1, kVM, kVM);
-  h.feed({a, response(at(100), 180, a, "ta"), b});
+  // both ringing: neither is preferred for eviction, the older goes
+  h.feed({a, response(at(100), 180, a, "ta"), b, response(at(1100), 180, b, "tb")});
   EXPECT_TRUE(h.records.empty());
   h.feed(c);
   ASSERT_EQ(h.records.size(), 1u);  // call-a decided early, when call-c needed its place
@@ -252,6 +253,56 @@ TEST(Robustness, MaxCallsEvictsTheOldestOpenCall) {
   EXPECT_EQ(h.records[2].call_id, "call-c");
   EXPECT_EQ(h.counter("calls.created"), 3u);
   EXPECT_EQ(h.counter("calls.late_messages"), 1u);
+}
+
+// Issue 7's flood: INVITEs with unique Call-IDs that nothing answers. With the table full they
+// evict each other, not the ringing call that came before them, which still ends answered.
+TEST(Robustness, UnansweredInvitesAreEvictedBeforeARingingCall) {
+  TrackerConfig cfg;
+  cfg.max_calls = 3;
+  Harness h(cfg);
+  const SipEvent g = invite(at(0), "genuine", "fg", "z9hG4bK-g", 1, kB, kB);
+  h.feed({g, response(at(20), 100, g, ""), response(at(300), 180, g, "tg")});
+  for (int i = 0; i < 5; ++i) {
+    const std::string id = "flood-" + std::to_string(i);
+    h.feed(invite(at(1000 + i), id, "ff" + std::to_string(i), "z9hG4bK-f" + std::to_string(i), 1,
+                  kC, kC));
+  }
+  // genuine + flood-0 + flood-1 filled the table; flood-2, -3, -4 each pushed out the oldest
+  // unanswered INVITE: flood-0, -1, -2
+  ASSERT_EQ(h.records.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(h.records[static_cast<size_t>(i)].call_id, "flood-" + std::to_string(i));
+    EXPECT_EQ(h.records[static_cast<size_t>(i)].outcome, Outcome::kIncomplete);
+  }
+  EXPECT_EQ(h.counter("calls.evicted"), 3u);
+  EXPECT_EQ(h.tracker().openCalls(), 3u);
+  h.feed(response(at(4000), 200, g, "tg"));
+  h.finish(at(60000));
+  ASSERT_EQ(h.records.size(), 6u);
+  // the answered call is decided after its grace; the last two flood INVITEs at the end of
+  // input, in the order they were created
+  EXPECT_EQ(h.records[3].call_id, "genuine");
+  EXPECT_EQ(h.records[3].outcome, Outcome::kAnswered);
+  EXPECT_EQ(h.records[3].status, 200);
+  EXPECT_EQ(h.records[4].call_id, "flood-3");
+  EXPECT_EQ(h.records[5].call_id, "flood-4");
+  EXPECT_EQ(h.counter("calls.evicted"), 3u);
+  EXPECT_EQ(h.counter("calls.late_messages"), 0u);
+}
+
+// A call heard later than a younger one is still decided in creation order at end of input.
+TEST(Robustness, FinishDecidesInCreationOrderWhateverWasHeardFirst) {
+  Harness h;
+  const SipEvent a = invite(at(0), "call-a", "fa", "z9hG4bK-a", 1, kB, kB);
+  const SipEvent b = invite(at(10), "call-b", "fb", "z9hG4bK-b", 1, kC, kC);
+  const SipEvent c = invite(at(20), "call-c", "fc", "z9hG4bK-c", 1, kVM, kVM);
+  h.feed({a, b, c, response(at(30), 180, c, "tc"), response(at(40), 180, a, "ta")});
+  h.finish(at(1000));
+  ASSERT_EQ(h.records.size(), 3u);
+  EXPECT_EQ(h.records[0].call_id, "call-a");
+  EXPECT_EQ(h.records[1].call_id, "call-b");
+  EXPECT_EQ(h.records[2].call_id, "call-c");
 }
 
 TEST(Robustness, TimeNeverMovesBackwards) {

@@ -17,6 +17,7 @@ constexpr int kLinkTypes[] = {0, 1, 12, 14, 101, 108, 113, 228, 229, 276, 147};
 constexpr size_t kNumLinkTypes = sizeof(kLinkTypes) / sizeof(kLinkTypes[0]);
 
 size_t g_frame_size = 0;
+const size_t kMaxStreamMessage = mcn::capture::TcpReassemblyConfig{}.max_stream_bytes;
 
 void check(bool ok) {
   if (!ok) std::abort();
@@ -26,10 +27,14 @@ mcn::capture::FrameDecoder& decoder() {
   static mcn::capture::FrameDecoder d(mcn::capture::DecoderConfig{},
                                       [](mcn::capture::SipPayload&& p) {
                                         check(!p.bytes.empty());
-                                        check(p.bytes.size() <= g_frame_size);
+                                        // Reassembly (IP fragments, TCP streams) may build a
+                                        // message from earlier inputs' bytes: bounded by the
+                                        // IP datagram and the per-stream caps, not this frame.
+                                        check(p.transport == mcn::capture::Transport::kTcp
+                                                  ? p.bytes.size() <= kMaxStreamMessage
+                                                  : p.bytes.size() <= 65535);
                                         check(mcn::capture::looksLikeSip(p.bytes));
                                         check(p.vlan_depth <= mcn::capture::kMaxVlanDepth);
-                                        check(p.transport != mcn::capture::Transport::kSctp);
                                       });
   return d;
 }

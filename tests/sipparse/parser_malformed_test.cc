@@ -123,16 +123,46 @@ TEST(SipParserMalformed, TruncatedMessages) {
   expectDrop(full + "Content-Length: 100\r\n\r\nv=0\r\n", "sip.truncated");
 }
 
-TEST(SipParserMalformed, HugeHeaderCountStillParsesWithinTheSizeBound) {
+// kGood's request line, then `vias` Via header fields, then kGood's From..CSeq (4 fields).
+std::string withViaLines(int vias) {
   std::string m = "INVITE sip:1013@ims.example.com SIP/2.0\n";
-  for (int i = 0; i < 1000; ++i)
+  for (int i = 0; i < vias; ++i)
     m += "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-" + std::to_string(i) + "\n";
   m += std::string(kGood).substr(std::string(kGood).find("From:"));
+  return crlf(m + "\n");
+}
+
+// sofia's cost per header field grows with the fields already seen (quadratic), so more than
+// 256 fields is refused before sofia runs (sipparse/README.md).
+TEST(SipParserMalformed, MoreThan256HeaderFieldsAreRefused) {
+  SipParser parser(imsConfig());
+  // 252 Via + From, To, Call-ID, CSeq = 256 fields: still parsed
+  const auto ev = parser.parse(payloadOf(withViaLines(252)));
+  ASSERT_TRUE(ev.has_value());
+  EXPECT_EQ(ev->via_count, 252);
+  EXPECT_EQ(ev->via_branch, "z9hG4bK-0");
+  // one field more, and the 1,000-Via message well within the 64 KB bound
+  EXPECT_FALSE(parser.parse(payloadOf(withViaLines(253))).has_value());
+  EXPECT_FALSE(parser.parse(payloadOf(withViaLines(1000))).has_value());
+  EXPECT_EQ(counter(parser, "sip.too_many_headers"), 2u);
+  EXPECT_EQ(counter(parser, "sip.parsed"), 1u);
+  EXPECT_EQ(drops(parser), 2u);
+}
+
+TEST(SipParserMalformed, FoldedLinesAndCommaListsAreNotExtraFields) {
+  // 1,000 Via values in one header field (RFC 3261 §7.3.1 comma list), and one header folded
+  // over 300 continuation lines: 5 + 1 fields in all
+  std::string m = "INVITE sip:1013@ims.example.com SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.1;branch=b0";
+  for (int i = 1; i < 1000; ++i) m += ", SIP/2.0/UDP 192.0.2.1;branch=b" + std::to_string(i);
+  m += "\nX-Folded: a";
+  for (int i = 0; i < 300; ++i) m += "\n b";
+  m += "\n" + std::string(kGood).substr(std::string(kGood).find("From:"));
   SipParser parser(imsConfig());
   const auto ev = parser.parse(payloadOf(crlf(m + "\n")));
   ASSERT_TRUE(ev.has_value());
   EXPECT_EQ(ev->via_count, 1000);
-  EXPECT_EQ(ev->via_branch, "z9hG4bK-0");
+  EXPECT_EQ(ev->via_branch, "b0");
+  EXPECT_EQ(counter(parser, "sip.too_many_headers"), 0u);
 }
 
 TEST(SipParserMalformed, OversizedMessagesAreRefusedBeforeParsing) {

@@ -466,7 +466,8 @@ TEST(SipParser, CountersHaveStableNamesInAFixedOrder) {
             (std::vector<std::string>{
                 "sip.parsed", "sip.requests", "sip.responses", "sip.keepalive", "sip.too_large",
                 "sip.malformed", "sip.truncated", "sip.missing_call_id", "sip.missing_cseq",
-                "sip.missing_from_to", "sip.bad_header", "sip.list_truncated"}));
+                "sip.missing_from_to", "sip.bad_header", "sip.list_truncated",
+                "sip.too_many_headers"}));
 }
 
 }  // namespace

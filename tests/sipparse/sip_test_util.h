@@ -51,8 +51,9 @@ inline uint64_t counter(const SipParser& parser, std::string_view name) {
 // Sum of every counter that records a dropped message.
 inline uint64_t drops(const SipParser& parser) {
   uint64_t sum = 0;
-  for (const char* n : {"sip.keepalive", "sip.too_large", "sip.malformed", "sip.truncated",
-                        "sip.missing_call_id", "sip.missing_cseq", "sip.missing_from_to"}) {
+  for (const char* n :
+       {"sip.keepalive", "sip.too_large", "sip.malformed", "sip.truncated", "sip.missing_call_id",
+        "sip.missing_cseq", "sip.missing_from_to", "sip.too_many_headers"}) {
     sum += counter(parser, n);
   }
   return sum;

@@ -3,6 +3,7 @@
 //   mcn-gen list
 //   mcn-gen scenario NAME [wire options] [--dup] [--retrans N] -o FILE|-
 //   mcn-gen mix --calls N --seed S [--noise-ratio R] [--cps X] [wire options] -o FILE|-
+//   mcn-gen flood --invites N [--rate R] [--seed S] [wire options] -o FILE|-
 
 #include <fmt/format.h>
 #include <malloc.h>
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "flood.h"
 #include "frame_writer.h"
 #include "mix.h"
 #include "scenarios.h"
@@ -139,6 +141,18 @@ int main(int argc, char** argv) {
   mx->add_option("-o,--output", mout, "pcap file, - for stdout")->required();
   addWire(mx, wm);
 
+  auto* fl = app.add_subcommand(
+      "flood", "write INVITEs with unique Call-IDs that never get a response (issue 7 flood)");
+  FloodOptions fo;
+  WireArgs wf;
+  std::string fout = "-";
+  fl->add_option("--invites", fo.invites, "number of INVITEs")->required();
+  fl->add_option("--rate", fo.rate, "INVITEs per second")->check(CLI::PositiveNumber);
+  fl->add_option("--seed", fo.seed, "PRNG seed (tags, branches, numbers)");
+  fl->add_option("--start-ms", start_ms, "capture start, ms since the epoch");
+  fl->add_option("-o,--output", fout, "pcap file, - for stdout")->required();
+  addWire(fl, wf);
+
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -210,6 +224,15 @@ int main(int argc, char** argv) {
         fmt::print(f, "{}\n", json);
         std::fclose(f);
       }
+      return 0;
+    }
+    if (fl->parsed()) {
+      fo.start_us = start_ms * 1000;
+      FrameWriter fw(fout, toWire(wf));
+      runFlood(fo, toWire(wf), fw);
+      fw.flush();
+      fmt::print(stderr, "mcn-gen flood: {} INVITEs at {}/s, {} frames\n", fo.invites, fo.rate,
+                 fw.frames());
       return 0;
     }
   } catch (const std::exception& e) {

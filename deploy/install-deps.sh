@@ -13,6 +13,8 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # real peers and ground truth for tests
   redis-server sip-tester kamailio tshark tcpdump iproute2 xxd
+  # tests/e2e (mcn run end to end): readiness probes
+  curl
   # tools/record-netns (the kernel-fragmented fixture and its root-only CTest)
   python3
   # benchmarks: side-by-side tools and timing

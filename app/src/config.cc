@@ -99,7 +99,7 @@ Config fromTable(const toml::table& root, const std::string& origin) {
   Reader r(origin);
   Config cfg = defaultConfig();
   cfg.source = origin;
-  r.onlyKeys(root, "", {"capture", "dial_plan", "calls", "notify"});
+  r.onlyKeys(root, "", {"capture", "dial_plan", "calls", "notify", "run"});
 
   if (const auto* t = r.table(root, "capture")) {
     r.onlyKeys(*t, "capture",
@@ -288,6 +288,54 @@ Config fromTable(const toml::table& root, const std::string& origin) {
             static_cast<int>(r.integer(lt, key, "per_second", limit.per_second, 0, 1000000));
       }
     }
+  }
+  if (const auto* t = r.table(root, "run")) {
+    r.onlyKeys(*t, "run",
+               {"interfaces", "snaplen", "buffer_bytes", "promisc", "immediate", "timeout_ms",
+                "filter", "user", "group", "subscribers", "redis", "redis_password_ref",
+                "http_bind", "http_port", "http_token_ref", "log_format", "log_level", "workers",
+                "ring_size", "shutdown_timeout_ms"});
+    auto& run = cfg.run;
+    if (const auto* a = r.array(*t, "run", "interfaces")) {
+      run.interfaces.clear();
+      for (const auto& e : *a) {
+        if (!e.is_string() || e.as_string()->get().empty()) {
+          r.fail(&e, "run.interfaces", "expected interface names");
+        }
+        run.interfaces.push_back(e.as_string()->get());
+      }
+    }
+    run.snaplen = static_cast<int>(r.integer(*t, "run", "snaplen", run.snaplen, 65535, 262144));
+    run.buffer_bytes =
+        r.integer(*t, "run", "buffer_bytes", run.buffer_bytes, 1 << 20, int64_t{1} << 31);
+    run.promisc = r.boolean(*t, "run", "promisc", run.promisc);
+    run.immediate = r.boolean(*t, "run", "immediate", run.immediate);
+    run.timeout_ms = static_cast<int>(r.integer(*t, "run", "timeout_ms", run.timeout_ms, 1, 1000));
+    r.string(*t, "run", "filter", run.filter);
+    r.string(*t, "run", "user", run.user);
+    r.string(*t, "run", "group", run.group);
+    r.string(*t, "run", "subscribers", run.subscribers);
+    r.string(*t, "run", "redis", run.redis);
+    r.string(*t, "run", "redis_password_ref", run.redis_password_ref);
+    if (!run.redis.empty() && !run.subscribers.empty()) {
+      r.fail(t->get("redis"), "run.redis", "set either run.subscribers or run.redis, not both");
+    }
+    r.string(*t, "run", "http_bind", run.http_bind);
+    run.http_port = static_cast<int>(r.integer(*t, "run", "http_port", run.http_port, 0, 65535));
+    r.string(*t, "run", "http_token_ref", run.http_token_ref);
+    r.string(*t, "run", "log_format", run.log_format);
+    if (run.log_format != "human" && run.log_format != "json") {
+      r.fail(t->get("log_format"), "run.log_format", "expected \"human\" or \"json\"");
+    }
+    r.string(*t, "run", "log_level", run.log_level);
+    if (run.log_level != "trace" && run.log_level != "debug" && run.log_level != "info" &&
+        run.log_level != "warn" && run.log_level != "error") {
+      r.fail(t->get("log_level"), "run.log_level", "expected trace, debug, info, warn or error");
+    }
+    run.workers = static_cast<int>(r.integer(*t, "run", "workers", run.workers, 1, 64));
+    run.ring_size = static_cast<int>(r.integer(*t, "run", "ring_size", run.ring_size, 16, 1 << 24));
+    run.shutdown_timeout_ms =
+        r.integer(*t, "run", "shutdown_timeout_ms", run.shutdown_timeout_ms, 0, 3600000);
   }
   return cfg;
 }

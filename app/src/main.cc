@@ -15,6 +15,7 @@
 #include "mcn/sipparse/dial_plan.h"
 #include "mcn/subscribers/directory.h"
 #include "mcn/subscribers/toml_store.h"
+#include "run.h"
 
 namespace {
 
@@ -72,6 +73,24 @@ int main(int argc, char** argv) {
   replay->add_flag("-q,--quiet", quiet, "no summary on stderr");
   mcn::app::SubscribersCli subscribers_cli(app);
 
+  mcn::app::RunOptions run_opts;
+  CLI::App* run = app.add_subcommand(
+      "run",
+      "Capture live on interfaces (a SPAN port) and notify; stops on SIGTERM/SIGINT, "
+      "reloads subscribers on SIGHUP");
+  run->add_option("--config", run_opts.config_path, "TOML configuration file ([run] table)");
+  run->add_option("-i,--interface", run_opts.interfaces,
+                  "capture interface (repeatable; replaces [run] interfaces)");
+  run->add_option("--subscribers", run_opts.subscribers,
+                  "subscribers file (TOML or CSV; replaces [run] subscribers)");
+  run->add_option("--http-port", run_opts.http_port,
+                  "port for /metrics, /healthz, /readyz (0 = none; replaces [run] http_port)")
+      ->check(CLI::Range(0, 65535));
+  run->add_option("--calls-out", run_opts.calls_out,
+                  "every call record, JSON Lines ('-' = stdout)");
+  run->add_option("--notify-out", run_opts.notify_out,
+                  "every delivered notification, JSON Lines ('-' = stdout)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -86,6 +105,7 @@ int main(int argc, char** argv) {
   }
 
   if (subscribers_cli.parsed()) return subscribers_cli.run(std::cout, std::cerr);
+  if (run->parsed()) return mcn::app::runDaemon(run_opts);
 
   if (replay->parsed()) {
     mcn::app::Config cfg;

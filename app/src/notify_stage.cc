@@ -72,9 +72,11 @@ NotifyStage::NotifyStage(const NotifyConfig& cfg,
     return true;
   });
   delivery_->setDeliveredCallback([this](const notifier::Notification& n) {
-    if (notify_out_ == nullptr) return;
-    notifier::JsonlSink sink(*notify_out_, recordToJson);
-    sink.deliver(n);
+    if (notify_out_ != nullptr) {
+      notifier::JsonlSink sink(*notify_out_, recordToJson);
+      sink.deliver(n);
+    }
+    if (delivered_hook_) delivered_hook_(n);
   });
   notifier::Templates templates(cfg.template_overrides);
   templates.setVoicemailNumbers(cfg.voicemail_numbers);
@@ -119,6 +121,18 @@ bool NotifyStage::finish(int64_t now_us, int64_t deadline_ms) {
   merger_->advanceTo(pipeline_clock_.nowUs());
   merger_->flush();
   return delivery_->flush(wall_clock_->nowUs() + deadline_ms * 1000);
+}
+
+void NotifyStage::poll(int max_wait_ms) { delivery_->poll(max_wait_ms); }
+
+size_t NotifyStage::pending() const { return delivery_->pending(); }
+
+void NotifyStage::setDirectory(std::shared_ptr<const subscribers::Directory> directory) {
+  merger_->setDirectory(std::move(directory));
+}
+
+void NotifyStage::setDeliveredHook(std::function<void(const notifier::Notification&)> hook) {
+  delivered_hook_ = std::move(hook);
 }
 
 void NotifyStage::forEachCounter(

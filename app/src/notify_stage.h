@@ -36,7 +36,16 @@ class NotifyStage {
 
   void forEachCounter(const std::function<void(std::string_view, uint64_t)>& fn) const;
 
+  // Live mode (mcn run): drive transfers, waiting on their sockets at most max_wait_ms.
+  void poll(int max_wait_ms);
+  size_t pending() const;
+  // SIGHUP: a refreshed subscribers snapshot for later calls and windows.
+  void setDirectory(std::shared_ptr<const subscribers::Directory> directory);
+  // Called once per delivered notification, after --notify-out (metrics).
+  void setDeliveredHook(std::function<void(const notifier::Notification&)> hook);
+
  private:
+  std::function<void(const notifier::Notification&)> delivered_hook_;
   notifier::ManualClock pipeline_clock_;
   std::unique_ptr<notifier::Clock> wall_clock_;
   std::unique_ptr<notifier::Random> random_;

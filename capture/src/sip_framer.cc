@@ -121,7 +121,12 @@ Framed frameSipMessage(std::string_view& rest) {
   if (rest.empty()) return {FrameStatus::kEnd, {}};
   if (std::memchr(rest.data(), '\n', rest.size()) == nullptr) {
     // The start line itself is not complete: on a stream the rest may be in the next segment.
-    return {couldBecomeSipStartLine(rest) ? FrameStatus::kIncomplete : FrameStatus::kNotSip, {}};
+    // looksLikeSip() accepts a request line whose CR is followed by anything; a stream hunting
+    // for a start line stops there, so framing must agree and wait rather than call it not SIP
+    // (the two disagreeing made the stream loop forever; found by fuzzing).
+    return {couldBecomeSipStartLine(rest) || looksLikeSip(rest) ? FrameStatus::kIncomplete
+                                                                 : FrameStatus::kNotSip,
+            {}};
   }
   if (!looksLikeSip(rest)) return {FrameStatus::kNotSip, {}};
 

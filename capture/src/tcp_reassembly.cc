@@ -429,7 +429,13 @@ void TcpReassembler::frame(Stream* s, MessageSink& sink) {
   for (;;) {
     std::string_view p = s->pending();
     if (p.empty()) return;
-    if (s->hunting && !hunt(s)) return;
+    // Progress guard: if framing rejects the very line a hunt just stopped at, the next hunt
+    // must look past that line, or the loop would never end.
+    bool resynced_here = false;
+    if (s->hunting) {
+      if (!hunt(s)) return;
+      resynced_here = true;
+    }
     p = s->pending();
     if (s->need > p.size()) return;
     std::string_view rest = p;
@@ -464,7 +470,7 @@ void TcpReassembler::frame(Stream* s, MessageSink& sink) {
         return;
       case FrameStatus::kNotSip:
         s->hunting = true;
-        s->hunt_skip_line = false;
+        s->hunt_skip_line = resynced_here;
         continue;
       case FrameStatus::kBadContentLength:
         counters_.inc(Counter::kTcpBadContentLength);

@@ -442,6 +442,21 @@ TEST(TcpReassembly, AnyFrameMovesTheStreamClock) {
   EXPECT_EQ(h.count("tcp.unreassembled"), 1u);
 }
 
+// Found by fuzzing: a request line whose CR is followed by a byte other than LF satisfies the
+// hunt for a start line but not the framer, and the stream used to loop forever between the
+// two. It must wait for more bytes, then carry on with the next message.
+TEST(TcpReassembly, StartLineWithAStrayByteAfterCrDoesNotLoop) {
+  Harness h;
+  TcpDirection c;
+  h.decode(kDltEn10mb, c.syn(), kT0);
+  const std::string odd = "TE sip:1013@ims.example.com SIP/2.0\r\xdaVia: SIP/2.0/UDP x";
+  h.decode(kDltEn10mb, c.data(0, odd), kT0 + 1);  // returns: no newline yet, nothing framed
+  EXPECT_TRUE(h.out.empty());
+  h.decode(kDltEn10mb, c.data(static_cast<uint32_t>(odd.size()), "\r\n\r\n" + kRing), kT0 + 2);
+  ASSERT_FALSE(h.out.empty());
+  EXPECT_EQ(h.out.back().bytes, kRing);
+}
+
 TEST(TcpReassembly, SynWithAnotherIsnOnKnownPortsIsANewConnection) {
   Harness h;
   TcpDirection c;

@@ -30,11 +30,36 @@ struct NotifyConfig {
   int64_t finish_timeout_ms = 30000;  // replay: how long to wait for deliveries at the end
 };
 
+// [run]: the live daemon (`mcn run`). Start-up settings; SIGHUP re-reads only the subscribers.
+struct RunConfig {
+  std::vector<std::string> interfaces;  // -i on the command line replaces these
+  int snaplen = 262144;                 // at least 65535 (enforced)
+  int64_t buffer_bytes = 64 << 20;      // kernel capture buffer per interface
+  bool promisc = true;
+  bool immediate = true;
+  int timeout_ms = 10;                  // capture batching when immediate = false
+  std::string filter;                   // empty: the documented default (capture/bpf.h)
+  std::string user;                     // drop to this user after opening captures (as root)
+  std::string group;                    // default: the user's primary group
+  std::string subscribers;              // subscribers file (TOML or CSV); empty: none
+  std::string redis;                    // or the Redis store: "redis://host[:port][/db]"
+  std::string redis_password_ref;       // env:NAME or file:/path
+  std::string http_bind = "127.0.0.1";  // /metrics, /healthz, /readyz
+  int http_port = 9187;                 // 0: no HTTP server
+  std::string http_token_ref;           // required unless bound to loopback (env:/file:)
+  std::string log_format = "human";     // or "json"
+  std::string log_level = "info";
+  int workers = 1;                      // parse+track threads, sharded by Call-ID
+  int ring_size = 65536;                // entries per single-producer single-consumer ring
+  int64_t shutdown_timeout_ms = 10000;  // SIGTERM: bound on flushing pending notifications
+};
+
 struct Config {
   capture::DecoderConfig decoder;
   sipparse::ParserConfig parser;
   calls::TrackerConfig tracker;
   NotifyConfig notify;
+  RunConfig run;
   std::string source;  // file it came from, "(built-in defaults)" otherwise
 };
 

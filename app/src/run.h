@@ -1,0 +1,35 @@
+#pragma once
+// `mcn run`: the live daemon. Threads (DESIGN.md "Threads (live mode)"):
+//
+//   capture (one per interface: libpcap, decode, reassembly, pre-filter)
+//     --SPSC ring per (interface, worker)--> parse+track worker (sharded by Call-ID)
+//     --SPSC ring per worker--> notifier (merger + libcurl multi)
+//   HTTP (/metrics, /healthz, /readyz), main (signals, sd_notify, watchdog)
+//
+// A full ring is a counted drop (mcn_ring_drops_total), never a blocked capture thread.
+// SIGTERM/SIGINT: stop capture, drain the rings, decide every open call, flush pending
+// notifications within [run] shutdown_timeout_ms. SIGHUP: re-read the subscribers; calls in
+// flight keep their state.
+
+#include <string>
+#include <vector>
+
+#include "mcn/app/config.h"
+
+namespace mcn::app {
+
+struct RunOptions {
+  std::string config_path;              // re-read on SIGHUP; empty: built-in defaults
+  std::vector<std::string> interfaces;  // -i: replaces [run] interfaces when not empty
+  std::string subscribers;              // --subscribers: replaces [run] subscribers
+  int http_port = -1;                   // --http-port: replaces [run] http_port when >= 0
+  std::string calls_out;                // every call record, JSON Lines (for debugging)
+  std::string notify_out;               // every delivered notification, JSON Lines
+};
+
+// Runs until SIGTERM/SIGINT. Returns the exit code: 0 after a clean stop, 1 if capture failed
+// or notifications were still pending at the shutdown deadline (they are in the dead-letter
+// file), 2 for start-up errors (config, interface, privileges, HTTP port).
+int runDaemon(const RunOptions& opts);
+
+}  // namespace mcn::app

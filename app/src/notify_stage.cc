@@ -64,7 +64,7 @@ NotifyStage::NotifyStage(const NotifyConfig& cfg,
     }
     // A jsonl channel appends to its own file (the channel target).
     std::ofstream f(n.channel.target, std::ios::app);
-    notifier::JsonlSink sink(f, recordToJson);
+    notifier::JsonlSink sink(f);
     if (!f || !sink.deliver(n)) {
       error = "cannot append to " + n.channel.target;
       return false;
@@ -73,7 +73,7 @@ NotifyStage::NotifyStage(const NotifyConfig& cfg,
   });
   delivery_->setDeliveredCallback([this](const notifier::Notification& n) {
     if (notify_out_ != nullptr) {
-      notifier::JsonlSink sink(*notify_out_, recordToJson);
+      notifier::JsonlSink sink(*notify_out_);
       sink.deliver(n);
     }
     if (delivered_hook_) delivered_hook_(n);

@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "live_shard.h"
+#include "mcn/calls/record_json.h"
 #include "mcn/app/replay.h"
 #include "mcn/calls/tracker.h"
 #include "mcn/capture/decoder.h"
@@ -285,7 +286,7 @@ void Daemon::workerLoop(size_t w) {
   std::array<uint64_t, 16> by_method{};
   std::array<uint64_t, 700> by_status{};
   calls::CallTracker tracker(cfg_.tracker, [&](calls::CallRecord&& rec) {
-    if (calls_out_.stream() != nullptr) calls_out_.line(recordToJson(rec));
+    if (calls_out_.stream() != nullptr) calls_out_.line(calls::recordToJson(rec));
     if (!rec.missed) return;
     if (!missed_rings_[w]->try_enqueue(std::move(rec))) {
       missed_drops_[w]->fetch_add(1, std::memory_order_relaxed);
@@ -716,7 +717,7 @@ class JsonFormatter final : public spdlog::formatter {
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(msg.time.time_since_epoch());
     nlohmann::json j;
-    j["ts"] = isoTime(us.count());
+    j["ts"] = calls::isoTime(us.count());
     j["level"] = std::string(spdlog::level::to_string_view(msg.level).data(),
                              spdlog::level::to_string_view(msg.level).size());
     j["msg"] = std::string(msg.payload.data(), msg.payload.size());

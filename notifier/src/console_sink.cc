@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mcn/calls/record_json.h"
+
 namespace mcn::notifier {
 
 namespace {
@@ -32,7 +34,7 @@ std::string JsonlSink::toJson(const Notification& n) const {
                      ",\"idempotency_key\":" + quote(n.idempotency_key) + ",\"calls\":[";
   for (size_t i = 0; i < n.calls.size(); ++i) {
     if (i) line += ',';
-    line += record_json_(n.calls[i]);
+    line += calls::recordToJson(n.calls[i]);
   }
   line += "],\"text\":" + quote(n.text) + "}";
   return line;

@@ -17,7 +17,7 @@ std::string deadLetterJson(const Notification& n, std::string_view reason,
   j["reason"] = reason;
   j["error"] = last_error;
   j["attempts"] = attempts;
-  j["at"] = channels::isoTimeMs(at_us);
+  j["at"] = calls::isoTime(at_us);
   j["notification"] = channels::notificationJson(n, /*channel_detail=*/true);
   return channels::dumpJson(j);
 }

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <ctime>
 
+#include "mcn/calls/record_json.h"
 #include "mcn/notifier/credentials.h"
 
 namespace mcn::notifier::channels {
@@ -116,13 +117,6 @@ std::string formEncode(std::string_view s) {
   return out;
 }
 
-std::string isoTimeMs(int64_t us) {
-  int millis = 0;
-  std::tm tm = utcTm(us, &millis);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
-}
-
 std::string isoTimeSeconds(int64_t us) {
   std::tm tm = utcTm(us, nullptr);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1,
@@ -151,28 +145,8 @@ std::string truncateUtf8(std::string_view s, size_t max_bytes) {
 }
 
 nlohmann::ordered_json callJson(const calls::CallRecord& r) {
-  using nlohmann::ordered_json;
-  auto strOrNull = [](const std::string& s) -> ordered_json {
-    return s.empty() ? ordered_json(nullptr) : ordered_json(s);
-  };
-  ordered_json j;
-  j["call_id"] = r.call_id;
-  j["correlation"] = r.correlation ? ordered_json(*r.correlation) : ordered_json(nullptr);
-  j["caller"] = r.caller_withheld ? ordered_json(nullptr) : strOrNull(r.caller);
-  j["caller_name"] = r.caller_withheld ? ordered_json(nullptr) : strOrNull(r.caller_name);
-  j["caller_withheld"] = r.caller_withheld;
-  j["callee"] = r.callee;
-  j["outcome"] = calls::outcomeName(r.outcome);
-  j["missed"] = r.missed;
-  j["status"] = r.status;
-  j["reason"] = strOrNull(r.reason);
-  j["forwarded_to"] = r.forwarded_to ? ordered_json(*r.forwarded_to) : ordered_json(nullptr);
-  j["started_at"] = isoTimeMs(r.started_at_us);
-  j["ended_at"] = isoTimeMs(r.ended_at_us);
-  j["ring_ms"] = r.ring_ms;
-  j["legs"] = r.legs;
-  j["transport"] = capture::transportName(r.transport);
-  return j;
+  // The contract's object, from its one writer; notifications are rare, the re-parse is cheap.
+  return nlohmann::ordered_json::parse(calls::recordToJson(r));
 }
 
 nlohmann::ordered_json notificationJson(const Notification& n, bool channel_detail) {
@@ -201,7 +175,7 @@ nlohmann::ordered_json notificationJson(const Notification& n, bool channel_deta
   j["idempotency_key"] = n.idempotency_key;
   j["title"] = n.title;
   j["text"] = n.text;
-  j["created_at"] = isoTimeMs(n.created_at_us);
+  j["created_at"] = calls::isoTime(n.created_at_us);
   j["calls"] = ordered_json::array();
   for (const auto& c : n.calls) j["calls"].push_back(callJson(c));
   return j;

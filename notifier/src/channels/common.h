@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "mcn/calls/record_json.h"
 #include "mcn/notifier/channel.h"
 
 namespace mcn::notifier::channels {
@@ -23,8 +24,7 @@ std::string percentEncode(std::string_view s);
 // application/x-www-form-urlencoded (HTML §4.10.21.8): space as '+'.
 std::string formEncode(std::string_view s);
 
-// UTC "2026-11-22T06:21:35.053Z" (the output contract) and "2026-11-22T06:21:35Z" (Aliyun).
-std::string isoTimeMs(int64_t us);
+// UTC "2026-11-22T06:21:35Z" (Aliyun). The contract's milliseconds form is calls::isoTime.
 std::string isoTimeSeconds(int64_t us);
 // RFC 5322 §3.3 date-time in UTC: "Sun, 22 Nov 2026 06:21:35 +0000".
 std::string rfc5322Date(int64_t us);

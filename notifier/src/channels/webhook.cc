@@ -23,7 +23,7 @@ bool WebhookChannel::build(const Notification& n, const BuildContext& ctx, Outbo
                            std::string& error) const {
   nlohmann::ordered_json payload;
   payload["type"] = "call.missed";
-  payload["timestamp"] = isoTimeMs(n.created_at_us);
+  payload["timestamp"] = calls::isoTime(n.created_at_us);
   payload["data"] = notificationJson(n, false);
   std::string body = dumpJson(payload);
   int64_t ts = ctx.now_us / 1000000;

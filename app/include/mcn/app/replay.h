@@ -46,12 +46,6 @@ struct ReplayResult {
 ReplayResult runReplay(const std::vector<std::string>& files, const Config& cfg,
                        const ReplayOutputs& out);
 
-// One JSON object (no newline) per the output contract.
-std::string recordToJson(const calls::CallRecord& r);
-
-// UTC ISO-8601 with milliseconds: 2026-11-22T06:21:35.053Z
-std::string isoTime(int64_t ts_us);
-
 // The human summary printed on stderr after a replay.
 void printSummary(const ReplayResult& r, std::ostream& os);
 

@@ -25,12 +25,8 @@ class ConsoleSink {
 
 class JsonlSink {
  public:
-  // notifier does not depend on app/: the caller supplies the CallRecord JSON of the calls-out
-  // contract (app's recordToJson), one object without a trailing newline.
-  using RecordJson = std::function<std::string(const calls::CallRecord&)>;
-
-  JsonlSink(std::ostream& out, RecordJson record_json)
-      : out_(out), record_json_(std::move(record_json)) {}
+  // Each call is the calls-out contract's object (calls::recordToJson).
+  explicit JsonlSink(std::ostream& out) : out_(out) {}
   // One line: {"person":...,"channel":...,"idempotency_key":...,"calls":[...],"text":...}.
   // "channel" is the channel's id (its kind name if the id is empty). Flushed per line so a
   // reader sees whole notifications. Returns false if the stream failed.
@@ -41,7 +37,6 @@ class JsonlSink {
 
  private:
   std::ostream& out_;
-  RecordJson record_json_;
 };
 
 }  // namespace mcn::notifier

@@ -1,0 +1,68 @@
+// The output contract's JSON (DESIGN.md "Output contract"), written out by hand: key order,
+// nulls, withheld callers, millisecond truncation.
+
+#include "mcn/calls/record_json.h"
+
+#include <gtest/gtest.h>
+
+namespace mcn::calls {
+namespace {
+
+CallRecord cancelled() {
+  CallRecord r;
+  r.call_id = "a84b4c76e66710@192.0.2.10";
+  r.correlation = "icid-7f3a";
+  r.caller = "+8613900101230";
+  r.caller_name = "Li Lei";
+  r.callee = "+862583001013";
+  r.outcome = Outcome::kCancelled;
+  r.missed = true;
+  r.status = 487;
+  r.reason = "Request Terminated";
+  r.started_at_us = 1'795'328'495'053'999;  // 2026-11-22T06:21:35.053999Z
+  r.ended_at_us = 1'795'328'501'553'000;
+  r.ring_ms = 6300;
+  r.legs = 1;
+  r.transport = capture::Transport::kUdp;
+  return r;
+}
+
+TEST(RecordJson, ContractKeysInOrder) {
+  EXPECT_EQ(recordToJson(cancelled()),
+            R"({"call_id":"a84b4c76e66710@192.0.2.10","correlation":"icid-7f3a",)"
+            R"("caller":"+8613900101230","caller_name":"Li Lei","caller_withheld":false,)"
+            R"("callee":"+862583001013","outcome":"cancelled","missed":true,"status":487,)"
+            R"("reason":"Request Terminated","forwarded_to":null,)"
+            R"("started_at":"2026-11-22T06:21:35.053Z","ended_at":"2026-11-22T06:21:41.553Z",)"
+            R"("ring_ms":6300,"legs":1,"transport":"udp"})");
+}
+
+TEST(RecordJson, WithheldCallerAndEmptyFieldsAreNull) {
+  CallRecord r = cancelled();
+  r.caller_withheld = true;  // the number is known to the network, never shown
+  r.correlation.reset();
+  r.reason.clear();
+  r.forwarded_to = "+862583009999";
+  const std::string j = recordToJson(r);
+  EXPECT_NE(j.find(R"("correlation":null,"caller":null,"caller_name":null,"caller_withheld":true)"),
+            std::string::npos)
+      << j;
+  EXPECT_NE(j.find(R"("reason":null,"forwarded_to":"+862583009999")"), std::string::npos) << j;
+  EXPECT_EQ(j.find("13900101230"), std::string::npos) << j;
+}
+
+TEST(RecordJson, InvalidUtf8IsReplaced) {
+  CallRecord r = cancelled();
+  r.caller_name = "Li \xff";
+  EXPECT_NE(recordToJson(r).find("\"caller_name\":\"Li \xEF\xBF\xBD\""), std::string::npos);
+}
+
+TEST(RecordJson, IsoTimeTruncatesToMilliseconds) {
+  EXPECT_EQ(isoTime(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(isoTime(999), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(isoTime(1'795'328'495'999'999), "2026-11-22T06:21:35.999Z");
+  EXPECT_EQ(isoTime(-1), "1969-12-31T23:59:59.999Z");  // floor, not a negative millisecond
+}
+
+}  // namespace
+}  // namespace mcn::calls

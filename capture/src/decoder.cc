@@ -563,9 +563,8 @@ void FrameDecoder::Impl::decodeTcp(Packet& pkt, Bytes d) {
   constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04;
   uint8_t flags = d[13];
   std::string_view payload = asText(d.subspan(off));
-  if (payload.empty() && (flags & (kFin | kSyn | kRst)) == 0) {
-    return tcp->advance(pkt.ts_us, emitter);  // a bare ACK: only time moves
-  }
+  // A bare ACK carries nothing: decode() already moved the streams' clock for this frame.
+  if (payload.empty() && (flags & (kFin | kSyn | kRst)) == 0) return;
   detail::TcpSegment seg;
   seg.key.src = pkt.src;
   seg.key.dst = pkt.dst;

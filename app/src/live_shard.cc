@@ -21,36 +21,131 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-}  // namespace
+std::string_view unquote(std::string_view s) {
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') return s.substr(1, s.size() - 2);
+  return s;
+}
 
-std::string_view findCallId(std::string_view msg) {
+// icid-value from a P-Charging-Vector value: `icid-value=X;icid-generated-at=...` (RFC 7315
+// §5.6: the first parameter, token or quoted-string; parameter names are case-insensitive).
+std::string_view icidValue(std::string_view v) {
+  while (!v.empty()) {
+    // The parameter ends at the first ';' outside a quoted-string (RFC 3261 §25.1).
+    size_t semi = 0;
+    bool quoted = false;
+    for (; semi < v.size(); ++semi) {
+      if (quoted && v[semi] == '\\') {
+        ++semi;
+      } else if (v[semi] == '"') {
+        quoted = !quoted;
+      } else if (!quoted && v[semi] == ';') {
+        break;
+      }
+    }
+    std::string_view param = trim(v.substr(0, semi));
+    size_t eq = param.find('=');
+    if (eq != std::string_view::npos && iequals(trim(param.substr(0, eq)), "icid-value")) {
+      return unquote(trim(param.substr(eq + 1)));
+    }
+    if (semi >= v.size()) break;
+    v.remove_prefix(semi + 1);
+  }
+  return {};
+}
+
+// FNV-1a: stable across runs and builds (std::hash is not specified to be). `space` keeps the
+// icid and correlation-header key spaces apart (RULES.md: they are separate).
+uint64_t fnv(std::string_view s, uint8_t space = 0) {
+  uint64_t h = 1469598103934665603ULL;
+  h ^= space;
+  h *= 1099511628211ULL;
+  for (char c : s) {
+    h ^= static_cast<uint8_t>(c);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+// Header lines of the header section (start line skipped), stopping at the blank line.
+template <typename Fn>
+void forEachHeader(std::string_view msg, Fn&& fn) {
   size_t pos = msg.find('\n');  // skip the start line
   while (pos != std::string_view::npos && pos + 1 < msg.size()) {
     size_t start = pos + 1;
     size_t end = msg.find('\n', start);
     std::string_view line =
         msg.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
-    if (line.empty() || line == "\r") return {};  // end of headers
+    if (line.empty() || line == "\r") return;  // end of headers
     size_t colon = line.find(':');
     if (colon != std::string_view::npos) {
-      std::string_view name = trim(line.substr(0, colon));
-      if (iequals(name, "call-id") || iequals(name, "i")) return trim(line.substr(colon + 1));
+      if (!fn(trim(line.substr(0, colon)), trim(line.substr(colon + 1)))) return;
     }
     pos = end;
   }
-  return {};
+}
+
+}  // namespace
+
+std::string_view findCallId(std::string_view msg) {
+  std::string_view id;
+  forEachHeader(msg, [&](std::string_view name, std::string_view value) {
+    if (iequals(name, "call-id") || iequals(name, "i")) {
+      id = value;
+      return false;
+    }
+    return true;
+  });
+  return id;
 }
 
 uint32_t shardOf(std::string_view msg, uint32_t workers) {
   if (workers <= 1) return 0;
-  std::string_view id = findCallId(msg);
-  // FNV-1a: stable across runs and builds (std::hash is not specified to be).
-  uint64_t h = 1469598103934665603ULL;
-  for (char c : id) {
-    h ^= static_cast<uint8_t>(c);
-    h *= 1099511628211ULL;
+  return static_cast<uint32_t>(fnv(findCallId(msg)) % workers);
+}
+
+ShardKeys findShardKeys(std::string_view msg, std::string_view correlation_header) {
+  ShardKeys k;
+  forEachHeader(msg, [&](std::string_view name, std::string_view value) {
+    if (k.call_id.empty() && (iequals(name, "call-id") || iequals(name, "i"))) {
+      k.call_id = value;
+    } else if (k.icid.empty() && iequals(name, "p-charging-vector")) {
+      k.icid = icidValue(value);
+    } else if (k.correlation.empty() && !correlation_header.empty() &&
+               iequals(name, correlation_header)) {
+      k.correlation = unquote(value);
+    }
+    return true;
+  });
+  return k;
+}
+
+ShardRouter::ShardRouter(uint32_t workers, std::string correlation_header, unsigned table_bits)
+    : workers_(workers == 0 ? 1 : workers), correlation_header_(std::move(correlation_header)) {
+  if (workers_ > 1) {
+    mask_ = (uint64_t{1} << table_bits) - 1;
+    table_ = std::make_unique<std::atomic<uint64_t>[]>(mask_ + 1);
+    for (uint64_t i = 0; i <= mask_; ++i) table_[i].store(0, std::memory_order_relaxed);
   }
-  return static_cast<uint32_t>(h % workers);
+}
+
+uint32_t ShardRouter::route(std::string_view msg) {
+  if (workers_ <= 1) return 0;
+  ShardKeys k = findShardKeys(msg, correlation_header_);
+  const uint64_t h = fnv(k.call_id);
+  std::atomic<uint64_t>& slot = table_[h & mask_];
+  const uint64_t tag = h & ~uint64_t{0xff};  // workers <= 64 fit in the low byte (+1, 0 = empty)
+  uint32_t w;
+  if (!k.icid.empty()) {
+    w = static_cast<uint32_t>(fnv(k.icid, 1) % workers_);
+  } else if (!k.correlation.empty()) {
+    w = static_cast<uint32_t>(fnv(k.correlation, 2) % workers_);
+  } else {
+    uint64_t e = slot.load(std::memory_order_relaxed);
+    if ((e & ~uint64_t{0xff}) == tag && (e & 0xff) != 0) return static_cast<uint32_t>((e & 0xff) - 1);
+    w = static_cast<uint32_t>(h % workers_);
+  }
+  slot.store(tag | (w + 1), std::memory_order_relaxed);
+  return w;
 }
 
 }  // namespace mcn::app

@@ -1,10 +1,16 @@
 #pragma once
-// Sharding SIP messages across parse+track workers by Call-ID, so every message of a call (and
-// its retransmissions) reaches the same worker's CallTracker. Legs joined only by a correlation
-// key (icid-value, X-CID) but with different Call-IDs may land on different workers: with
-// workers > 1 such legs are decided separately (DESIGN.md: one worker keeps them together).
+// Sharding SIP messages across parse+track workers so every message of a call reaches the same
+// worker's CallTracker: every message of a leg (one Call-ID, with its retransmissions), and every
+// leg of a call joined by a correlation key (P-Charging-Vector icid-value, or the configured
+// correlation header such as X-CID; RULES.md "legs"). Legs of one call carry different Call-IDs
+// (a B2BUA forwarding to voicemail, the MGCF's leg to the PSTN) and, on a SPAN port copying the
+// P-CSCF and the MGCF, often arrive on different capture interfaces, hence different capture
+// threads: the router is shared by all of them.
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <string_view>
 
 namespace mcn::app {
@@ -13,7 +19,40 @@ namespace mcn::app {
 // removed; empty if absent. A cheap scan of the header section, not a parse.
 std::string_view findCallId(std::string_view msg);
 
-// Worker index in [0, workers) for a message; messages without a Call-ID go to worker 0.
+// Worker index in [0, workers) by Call-ID alone; messages without a Call-ID go to worker 0.
 uint32_t shardOf(std::string_view msg, uint32_t workers);
+
+// What the router reads of a message's header section in one scan.
+struct ShardKeys {
+  std::string_view call_id;
+  std::string_view icid;         // P-Charging-Vector icid-value (RFC 7315 §5.6), unquoted
+  std::string_view correlation;  // the configured correlation header's value, unquoted
+};
+ShardKeys findShardKeys(std::string_view msg, std::string_view correlation_header);
+
+// Routes messages to workers, keeping the legs of a call together:
+//  - a message with a correlation key goes to the key's worker (icid first, then the configured
+//    header), and its Call-ID is remembered there;
+//  - a message without one follows its Call-ID's remembered worker, else the Call-ID's hash
+//    (and is remembered, so a leg that never carries a key stays whole).
+// The memory is a fixed table of 2^table_bits slots (8 bytes each, 8 MiB by default), written
+// lock-free by any number of capture threads; a slot holds a 56-bit tag of the Call-ID's hash and
+// the worker. A slot overwritten by another Call-ID (a collision, about calls-in-flight / 2^20)
+// only costs that call its key-less messages' affinity: they fall back to the Call-ID hash.
+// Known limit: a key-less message of a leg seen before the leg's first keyed message (capture
+// reordering) may go to another worker than the rest of its call.
+class ShardRouter {
+ public:
+  ShardRouter(uint32_t workers, std::string correlation_header, unsigned table_bits = 20);
+
+  uint32_t route(std::string_view msg);
+  uint32_t workers() const { return workers_; }
+
+ private:
+  uint32_t workers_;
+  std::string correlation_header_;
+  uint64_t mask_ = 0;
+  std::unique_ptr<std::atomic<uint64_t>[]> table_;
+};
 
 }  // namespace mcn::app

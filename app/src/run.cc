@@ -190,6 +190,8 @@ class Daemon {
   std::vector<std::unique_ptr<capture::PcapLiveSource>> sources_;
   // rings_[i * workers + w]: interface i to worker w.
   std::vector<std::unique_ptr<PayloadRing>> rings_;
+  // Shared by the capture threads: legs of one call (icid, correlation header) meet on a worker.
+  std::unique_ptr<ShardRouter> router_;
   std::vector<std::unique_ptr<std::atomic<uint64_t>>> ring_drops_;
   std::vector<std::unique_ptr<MissedRing>> missed_rings_;
   std::vector<std::unique_ptr<std::atomic<uint64_t>>> missed_drops_;
@@ -235,7 +237,7 @@ void Daemon::captureLoop(size_t i) {
   CounterBoard& board = *capture_boards_[i];
   uint64_t frames = 0;
   capture::FrameDecoder decoder(cfg_.decoder, [&](capture::SipPayload&& p) {
-    uint32_t w = shardOf(p.bytes, workers);
+    uint32_t w = router_->route(p.bytes);
     if (!rings_[i * workers + w]->try_enqueue(std::move(p))) {
       ring_drops_[i * workers + w]->fetch_add(1, std::memory_order_relaxed);
     }
@@ -600,6 +602,8 @@ int Daemon::run() {
     spdlog::warn("running as root: set [run] user, or run unprivileged with CAP_NET_RAW");
   }
 
+  router_ = std::make_unique<ShardRouter>(static_cast<uint32_t>(workers),
+                                          cfg_.parser.correlation_header);
   for (size_t i = 0; i < sources_.size(); ++i) {
     capture_boards_.push_back(&metrics_.addBoard({{"interface", run.interfaces[i]}}));
     for (size_t w = 0; w < workers; ++w) {

@@ -1,0 +1,186 @@
+// The live daemon shards messages over parse+track workers (app/src/live_shard.h). Whatever the
+// number of workers, every fixture must give the records a single worker gives (and the golden
+// test checks those against the hand-written expectations): legs joined only by icid-value or
+// the correlation header (b2bua_forward_no_answer, the MGCF legs of the sipp fixtures) must meet
+// on one worker.
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../../app/src/live_shard.h"
+#include "mcn/app/config.h"
+#include "mcn/calls/record_json.h"
+#include "mcn/calls/tracker.h"
+#include "mcn/capture/decoder.h"
+#include "mcn/capture/pcap_source.h"
+#include "mcn/sipparse/parser.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kPcaps = fs::path(MCN_SOURCE_DIR) / "pcaps";
+
+std::vector<std::string> fixtureNames() {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(kPcaps)) {
+    auto ext = e.path().extension();
+    if (ext == ".pcap" || ext == ".pcapng") names.push_back(e.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+mcn::app::Config fixtureConfig(const std::string& file) {
+  fs::path cfg = kPcaps / (fs::path(file).stem().string() + ".config.toml");
+  if (!fs::exists(cfg)) cfg = kPcaps / "fixtures.toml";
+  return mcn::app::loadConfigFile(cfg.string());
+}
+
+// Runs the capture through `workers` parser+tracker pairs as the daemon does (every worker's
+// clock advances together, as they all follow the system clock live); returns every record,
+// sorted (workers finish calls in their own order).
+std::vector<std::string> shardedRecords(const fs::path& pcap, const mcn::app::Config& cfg,
+                                        uint32_t workers) {
+  struct Worker {
+    std::unique_ptr<mcn::sipparse::SipParser> parser;
+    std::unique_ptr<mcn::calls::CallTracker> tracker;
+  };
+  std::vector<std::string> records;
+  std::vector<Worker> ws(workers);
+  for (auto& w : ws) {
+    w.parser = std::make_unique<mcn::sipparse::SipParser>(cfg.parser);
+    w.tracker = std::make_unique<mcn::calls::CallTracker>(
+        cfg.tracker,
+        [&](mcn::calls::CallRecord&& rec) { records.push_back(mcn::calls::recordToJson(rec)); });
+  }
+  mcn::app::ShardRouter router(workers, cfg.parser.correlation_header);
+  int64_t now = 0;
+  mcn::capture::FrameDecoder decoder(cfg.decoder, [&](mcn::capture::SipPayload&& p) {
+    if (p.ts_us > now) {
+      now = p.ts_us;
+      for (auto& w : ws) w.tracker->advanceTo(now);
+    }
+    Worker& w = ws[router.route(p.bytes)];
+    if (auto ev = w.parser->parse(p)) w.tracker->onEvent(*ev);
+  });
+  mcn::capture::PcapFileSource src(pcap.string());
+  const int link = src.linkType();
+  src.forEach([&](const mcn::capture::Frame& f) {
+    decoder.decode(link, f.ts_us, f.data, f.wire_len);
+  });
+  decoder.finish();
+  for (auto& w : ws) w.tracker->finish(now);
+  std::sort(records.begin(), records.end());
+  return records;
+}
+
+// Both sorted. Names the records one side has and the other lacks (a few), not the whole lists.
+std::string difference(const std::vector<std::string>& got, const std::vector<std::string>& want) {
+  std::vector<std::string> extra, missing;
+  std::set_difference(got.begin(), got.end(), want.begin(), want.end(), std::back_inserter(extra));
+  std::set_difference(want.begin(), want.end(), got.begin(), got.end(),
+                      std::back_inserter(missing));
+  std::string out = std::to_string(extra.size()) + " records only here, " +
+                    std::to_string(missing.size()) + " only with one worker";
+  for (size_t i = 0; i < std::min<size_t>(3, extra.size()); ++i) out += "\n  here: " + extra[i];
+  for (size_t i = 0; i < std::min<size_t>(3, missing.size()); ++i) {
+    out += "\n  one worker: " + missing[i];
+  }
+  return out;
+}
+
+class Sharded : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Sharded, AnyNumberOfWorkersGivesTheRecordsOfOne) {
+  const std::string file = GetParam();
+  mcn::app::Config cfg = fixtureConfig(file);
+  const std::vector<std::string> one = shardedRecords(kPcaps / file, cfg, 1);
+  ASSERT_FALSE(one.empty()) << file;
+  for (uint32_t workers : {2u, 3u, 4u, 5u, 7u, 8u}) {
+    const std::vector<std::string> got = shardedRecords(kPcaps / file, cfg, workers);
+    EXPECT_TRUE(got == one) << file << " with " << workers << " workers: " << difference(got, one);
+  }
+}
+
+// The generator's IMS mix: B2BUA and MGCF legs joined by icid, forks, retransmissions and SPAN
+// duplicates, hundreds of calls overlapping in time.
+TEST(ShardedMix, FourWorkersGiveTheRecordsOfOne) {
+  const fs::path dir = fs::temp_directory_path() / ("mcn_shard_mix_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const fs::path pcap = dir / "mix.pcap";
+  const std::string cmd = std::string(MCN_BINARY_DIR) +
+                          "/mcn-gen mix --calls 600 --seed 97 --dup-ratio 0.2 "
+                          "--retrans-ratio 0.2 --threads 1 -o " +
+                          pcap.string() + " 2>/dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  mcn::app::Config cfg = mcn::app::loadConfigFile((kPcaps / "fixtures.toml").string());
+  const std::vector<std::string> one = shardedRecords(pcap, cfg, 1);
+  const std::vector<std::string> four = shardedRecords(pcap, cfg, 4);
+  fs::remove_all(dir);
+  EXPECT_GE(one.size(), 600u);
+  EXPECT_TRUE(four == one) << difference(four, one);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, Sharded, ::testing::ValuesIn(fixtureNames()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string n = info.param;
+                           for (char& c : n) {
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return n;
+                         });
+
+TEST(ShardRouter, ReadsTheKeysOfOneScan) {
+  const std::string msg =
+      "INVITE sip:+8613800138000@mgcf SIP/2.0\r\n"
+      "i: leg-2@b2bua\r\n"
+      "P-Charging-Vector: icid-generated-at=198.51.100.20; ICID-Value=\"abc;1\"\r\n"
+      "X-CID: \"k-9\"\r\n"
+      "Content-Length: 0\r\n"
+      "\r\n"
+      "Call-ID: body@x\r\n";
+  mcn::app::ShardKeys k = mcn::app::findShardKeys(msg, "x-cid");
+  EXPECT_EQ(k.call_id, "leg-2@b2bua");
+  // RFC 7315 §5.6 grammar has icid-value first, but parameter order and case are not to be
+  // relied on; the quoted value keeps its ';'.
+  EXPECT_EQ(k.icid, "abc;1");
+  EXPECT_EQ(k.correlation, "k-9");
+}
+
+TEST(ShardRouter, LegsWithOneIcidMeetAndKeylessMessagesFollowTheirLeg) {
+  auto msg = [](const std::string& call_id, const std::string& icid) {
+    std::string m = "SIP/2.0 180 Ringing\r\nCall-ID: " + call_id + "\r\n";
+    if (!icid.empty()) m += "P-Charging-Vector: icid-value=" + icid + "\r\n";
+    return m + "CSeq: 1 INVITE\r\n\r\n";
+  };
+  for (uint32_t workers : {2u, 3u, 8u, 64u}) {
+    mcn::app::ShardRouter router(workers, "");
+    for (int call = 0; call < 200; ++call) {
+      const std::string icid = "icid-" + std::to_string(call);
+      const std::string a = "a-" + std::to_string(call) + "@ue";
+      const std::string b = "b-" + std::to_string(call) + "@b2bua";
+      uint32_t wa = router.route(msg(a, icid));
+      ASSERT_LT(wa, workers);
+      EXPECT_EQ(router.route(msg(b, icid)), wa) << workers << " " << call;
+      EXPECT_EQ(router.route(msg(a, "")), wa) << workers << " " << call;
+      EXPECT_EQ(router.route(msg(b, "")), wa) << workers << " " << call;
+    }
+  }
+}
+
+TEST(ShardRouter, OneWorkerTakesEverything) {
+  mcn::app::ShardRouter router(1, "");
+  EXPECT_EQ(router.route("BYE sip:a SIP/2.0\r\nCall-ID: x\r\n\r\n"), 0u);
+}
+
+}  // namespace

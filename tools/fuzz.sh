@@ -37,6 +37,8 @@ for p in pcaps/*.pcap; do
       { if (hex != "") print hex; hex = "" }
       END { if (hex != "") print hex }')
 done
+# The differential parser target reads the same SIP messages as the parser target.
+[[ -d "$work/fuzz_sip_differential" ]] && cp "$work/fuzz_sip_parser/"* "$work/fuzz_sip_differential/" 2>/dev/null || true
 
 status=0
 for target in "${targets[@]}"; do

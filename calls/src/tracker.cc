@@ -283,7 +283,8 @@ struct CallTracker::Impl {
     Call& c = call(slot);
     for (size_t i = 0; i < n; ++i) {
       if (c.keys.size() >= kMaxKeysPerCall) return;
-      auto [it, inserted] = by_key.emplace(keys[i], slot);
+      // try_emplace builds no node when the key is known (every later message of a leg)
+      auto [it, inserted] = by_key.try_emplace(keys[i], slot);
       if (inserted) c.keys.push_back(&it->first);
     }
   }
@@ -525,6 +526,8 @@ struct CallTracker::Impl {
     return false;
   }
 
+  std::string key_scratch[2];  // onEvent's correlation keys
+
   void onEvent(const SipEvent& ev) {
     advanceTo(ev.ts_us);
     const Method m = ev.is_request ? ev.method : ev.cseq_method;
@@ -551,10 +554,11 @@ struct CallTracker::Impl {
     }
 
     // Correlation keys, namespaced so an icid never matches a configured header's value.
-    std::string keys[2];
+    // Built in buffers kept across messages: no allocation per message.
+    std::string* keys = key_scratch;
     size_t nkeys = 0;
-    if (!ev.icid.empty()) keys[nkeys++] = "i:" + ev.icid;
-    if (!ev.correlation.empty()) keys[nkeys++] = "c:" + ev.correlation;
+    if (!ev.icid.empty()) keys[nkeys++].assign("i:").append(ev.icid);
+    if (!ev.correlation.empty()) keys[nkeys++].assign("c:").append(ev.correlation);
     uint32_t kslot = kNil;
     for (size_t i = 0; i < nkeys && kslot == kNil; ++i) {
       if (auto it = by_key.find(keys[i]); it != by_key.end()) kslot = it->second;

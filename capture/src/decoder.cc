@@ -129,6 +129,7 @@ struct FrameDecoder::Impl {
   detail::Counters counters;
   std::unique_ptr<detail::Reassembler> reassembler;
   detail::FrameDedup dedup;
+  SipPayload scratch;  // see emit()
   std::bitset<65536> vxlan_ports;
   // SIP over TCP: one byte stream per direction (tcp_reassembly.h).
   std::unique_ptr<detail::TcpReassembler> tcp =
@@ -597,7 +598,10 @@ void FrameDecoder::Impl::emit(Packet& pkt, Transport t, std::string_view bytes) 
   }
   ++pkt.emitted;
   if (!sink) return;
-  SipPayload out;
+  // One payload object for every message: a sink that only reads it (the replay loop) leaves
+  // its buffer here for the next message, so emitting allocates nothing; a sink that moves it
+  // away (onto a ring) takes the buffer and the next message gets a fresh one.
+  SipPayload& out = scratch;
   out.ts_us = pkt.ts_us;
   out.src = pkt.src;
   out.dst = pkt.dst;

@@ -15,9 +15,10 @@
 #include <cstring>
 #include <stdexcept>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
+#include <vector>
 
+#include "fast_path.h"
 #include "sip_text.h"
 
 namespace mcn::sipparse {
@@ -46,13 +47,10 @@ constexpr size_t kMaxListEntries = 32;
 // structures of a typical IMS INVITE (25-40 headers) come out of one malloc.
 constexpr size_t kHomePreload = 4096;
 
-// Bound on the URI -> normalised number memo (see Impl::numberOf).
-constexpr size_t kNumberMemoMax = 4096;
-
-struct StringViewHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-};
+// Slots of the URI -> normalised number memo (see Impl::numberOf); a power of two. An office
+// network of 20,000 numbers in two or three URI forms each keeps most of the numbers of the
+// calls in flight; ~2.5 MB.
+constexpr size_t kNumberMemoSlots = 16384;
 
 enum Counter : size_t {
   kParsed,
@@ -223,8 +221,16 @@ struct SipParser::Impl {
 
   // Every message of a call repeats the same From/To/PAI URIs, and the dial plan (separator
   // stripping, prefix rules, regexes) costs more than a hash lookup. The plan is immutable, so a
-  // memo cannot go stale; when full it is simply emptied (it only trades memory for time).
-  std::unordered_map<std::string, std::string, StringViewHash, std::equal_to<>> number_memo;
+  // memo cannot go stale. Direct-mapped with a fixed number of slots: a colliding URI simply
+  // replaces the slot's entry, in place (its strings keep their capacity, so a miss allocates
+  // nothing once the slot has held a URI that long), and the memory is fixed.
+  struct MemoSlot {
+    size_t hash = 0;
+    bool used = false;
+    std::string uri;
+    std::string number;
+  };
+  std::vector<MemoSlot> number_memo = std::vector<MemoSlot>(kNumberMemoSlots);
 
   // per-message flags
   bool bad_header = false;
@@ -234,15 +240,94 @@ struct SipParser::Impl {
     counters[c].store(counters[c].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
 
-  std::optional<SipEvent> drop(Counter c) {
-    bump(c);
-    return std::nullopt;
-  }
-
   bool roomFor(size_t size) {
     if (size < kMaxListEntries) return true;
     list_truncated = true;
     return false;
+  }
+
+  // Entries of SipEvent's lists from earlier messages, kept with their string capacity so that
+  // filling the next message's lists allocates nothing (parseInto).
+  std::vector<NameAddr> spare_names;
+  std::vector<Redirection> spare_redirections;
+  std::vector<ReasonValue> spare_reasons;
+  std::vector<std::string> spare_strings;
+  fast::Scan scan;
+
+  static void clearName(NameAddr& n) {
+    n.display.clear();
+    n.uri.clear();
+    n.user.clear();
+    n.number.clear();
+    n.tag.clear();
+  }
+
+  template <class T>
+  static void recycle(std::vector<T>& list, std::vector<T>& spare) {
+    for (T& x : list) spare.push_back(std::move(x));
+    list.clear();
+  }
+
+  NameAddr takeName() {
+    if (spare_names.empty()) return {};
+    NameAddr n = std::move(spare_names.back());
+    spare_names.pop_back();
+    clearName(n);
+    return n;
+  }
+
+  Redirection takeRedirection() {
+    if (spare_redirections.empty()) return {};
+    Redirection r = std::move(spare_redirections.back());
+    spare_redirections.pop_back();
+    clearName(r.target);
+    r.reason.clear();
+    r.cause = 0;
+    r.index.clear();
+    r.counter = 0;
+    return r;
+  }
+
+  ReasonValue takeReason() {
+    if (spare_reasons.empty()) return {};
+    ReasonValue r = std::move(spare_reasons.back());
+    spare_reasons.pop_back();
+    r.protocol.clear();
+    r.cause = 0;
+    r.text.clear();
+    return r;
+  }
+
+  // Back to a default SipEvent, keeping every buffer.
+  void reset(SipEvent& ev) {
+    ev.ts_us = 0;
+    ev.src = {};
+    ev.dst = {};
+    ev.transport = capture::Transport::kUdp;
+    ev.is_request = false;
+    ev.method = Method::kOther;
+    ev.method_name.clear();
+    clearName(ev.request_uri);
+    ev.status = 0;
+    ev.phrase.clear();
+    ev.call_id.clear();
+    ev.cseq = 0;
+    ev.cseq_method = Method::kOther;
+    clearName(ev.from);
+    clearName(ev.to);
+    ev.via_branch.clear();
+    ev.via_count = 0;
+    recycle(ev.pai, spare_names);
+    if (ev.p_called_party_id) {
+      spare_names.push_back(std::move(*ev.p_called_party_id));
+      ev.p_called_party_id.reset();
+    }
+    recycle(ev.privacy, spare_strings);
+    recycle(ev.diversion, spare_redirections);
+    recycle(ev.history_info, spare_redirections);
+    recycle(ev.reasons, spare_reasons);
+    ev.icid.clear();
+    ev.correlation.clear();
   }
 
   // Fills uri-derived fields of `out` from the URI text.
@@ -254,14 +339,18 @@ struct SipParser::Impl {
   }
 
   const std::string& numberOf(const std::string& uri) {
-    const auto it = number_memo.find(std::string_view(uri));
-    if (it != number_memo.end()) return it->second;
-    if (number_memo.size() >= kNumberMemoMax) number_memo.clear();
-    return number_memo.emplace(uri, dial_plan.normaliseUri(uri)).first->second;
+    const size_t h = std::hash<std::string_view>{}(uri);
+    MemoSlot& slot = number_memo[h & (kNumberMemoSlots - 1)];
+    if (slot.used && slot.hash == h && slot.uri == uri) return slot.number;
+    slot.used = true;
+    slot.hash = h;
+    slot.uri.assign(uri);
+    slot.number = dial_plan.normaliseUri(uri);
+    return slot.number;
   }
 
   void fillFromSofia(NameAddr& out, const char* display, const url_t* url, su_home_t* home) {
-    if (display != nullptr) out.display = text::unquote(display);
+    if (display != nullptr) text::unquoteInto(display, out.display);
     // url_as_string() prints sofia's parsed URL; it matches the text as written except that
     // sofia has already decoded escaped unreserved characters (%2B -> +).
     char* s = url_as_string(home, url);
@@ -274,7 +363,7 @@ struct SipParser::Impl {
       bad_header = true;
       return false;
     }
-    out.display = text::unquote(na.display);
+    text::unquoteInto(na.display, out.display);
     fillFromUri(out, na.uri);
     if (params != nullptr) *params = na.params;
     return true;
@@ -284,9 +373,12 @@ struct SipParser::Impl {
   void readDiversion(std::string_view value, SipEvent& ev) {
     text::forEachListElement(value, [&](std::string_view el) {
       if (!roomFor(ev.diversion.size())) return false;
-      Redirection r;
+      Redirection r = takeRedirection();
       std::string_view params;
-      if (!fillFromText(r.target, el, &params)) return true;
+      if (!fillFromText(r.target, el, &params)) {
+        spare_redirections.push_back(std::move(r));
+        return true;
+      }
       text::forEachParam(params, [&](std::string_view name, std::string_view v) {
         if (text::iequals(name, "reason")) {
           r.reason = lowerCopy(text::unquote(v));
@@ -307,11 +399,14 @@ struct SipParser::Impl {
   void readHistoryInfo(std::string_view value, SipEvent& ev) {
     text::forEachListElement(value, [&](std::string_view el) {
       if (!roomFor(ev.history_info.size())) return false;
-      Redirection r;
+      Redirection r = takeRedirection();
       std::string_view params;
-      if (!fillFromText(r.target, el, &params)) return true;
+      if (!fillFromText(r.target, el, &params)) {
+        spare_redirections.push_back(std::move(r));
+        return true;
+      }
       const text::ParamValue index = text::findParam(params, "index");
-      if (index.found) r.index = text::unquote(index.value);
+      if (index.found) text::unquoteInto(index.value, r.index);
       r.cause = static_cast<int>(historyCause(r.target.uri));
       r.reason = causeToReason(r.cause);
       ev.history_info.push_back(std::move(r));
@@ -361,17 +456,23 @@ struct SipParser::Impl {
       start = i + 1;
       if (tok.empty()) continue;
       if (!roomFor(ev.privacy.size())) return;
-      ev.privacy.push_back(lowerCopy(tok));
+      std::string t;
+      if (!spare_strings.empty()) {
+        t = std::move(spare_strings.back());
+        spare_strings.pop_back();
+      }
+      t.assign(tok);
+      for (char& c : t) c = text::lowerAscii(c);
+      ev.privacy.push_back(std::move(t));
     }
   }
 
-  void readUnknown(const msg_unknown_t* u, SipEvent& ev) {
-    if (u->un_name == nullptr || u->un_value == nullptr) return;
-    const std::string_view name(u->un_name);
-    const std::string_view value(u->un_value);
+  // Every header the parser class does not decode (sofia's msg_unknown_t, or the fast path's
+  // other fields): name as written, value trimmed.
+  void readUnknown(std::string_view name, std::string_view value, SipEvent& ev) {
     if (!cfg.correlation_header.empty() && ev.correlation.empty() &&
         text::iequals(name, cfg.correlation_header)) {
-      ev.correlation = text::unquote(value);
+      text::unquoteInto(value, ev.correlation);
     }
     if (text::iequals(name, "Diversion")) {
       readDiversion(value, ev);
@@ -383,15 +484,19 @@ struct SipParser::Impl {
       // RFC 3455 §4.2: a single name-addr; the first one wins
       if (ev.p_called_party_id) return;
       text::forEachListElement(value, [&](std::string_view el) {
-        NameAddr n;
-        if (fillFromText(n, el, nullptr)) ev.p_called_party_id = std::move(n);
+        NameAddr n = takeName();
+        if (fillFromText(n, el, nullptr)) {
+          ev.p_called_party_id = std::move(n);
+        } else {
+          spare_names.push_back(std::move(n));
+        }
         return false;
       });
     } else if (text::iequals(name, "P-Charging-Vector")) {
       // RFC 7315 §5.6: icid-value is token / quoted-string, the first charge parameter
       if (!ev.icid.empty()) return;
       const text::ParamValue icid = text::findParam(value, "icid-value");
-      if (icid.found) ev.icid = text::unquote(icid.value);
+      if (icid.found) text::unquoteInto(icid.value, ev.icid);
     }
   }
 
@@ -411,87 +516,156 @@ struct SipParser::Impl {
     return msg;
   }
 
-  std::optional<SipEvent> parse(const capture::SipPayload& payload) {
-    const std::string& bytes = payload.bytes;
-    if (isKeepalive(bytes)) return drop(kKeepalive);
-    if (bytes.size() > kMaxMessageBytes) return drop(kTooLarge);
-    if (tooManyHeaderFields(bytes, kMaxHeaderFields)) return drop(kTooManyHeaders);
+  void fillCommon(const capture::SipPayload& payload, SipEvent& ev) {
+    ev.ts_us = payload.ts_us;
+    ev.src = payload.src;
+    ev.dst = payload.dst;
+    ev.transport = payload.transport;
+  }
 
+  bool finishParsed(const SipEvent& ev) {
+    if (bad_header) bump(kBadHeader);
+    if (list_truncated) bump(kListTruncated);
+    bump(kParsed);
+    bump(ev.is_request ? kRequests : kResponses);
+    return true;
+  }
+
+  bool parseInto(const capture::SipPayload& payload, SipEvent& ev) {
+    const std::string& bytes = payload.bytes;
+    if (isKeepalive(bytes)) return dropped(kKeepalive);
+    if (bytes.size() > kMaxMessageBytes) return dropped(kTooLarge);
+    if (tooManyHeaderFields(bytes, kMaxHeaderFields)) return dropped(kTooManyHeaders);
+    reset(ev);
+    bad_header = false;
+    list_truncated = false;
+    if (cfg.fast_path && fast::scanMessage(bytes, scan)) return fillFast(payload, ev);
+    return parseSofia(payload, ev);
+  }
+
+  bool dropped(Counter c) {
+    bump(c);
+    return false;
+  }
+
+  // The fast path accepted the message: the same fields, read from the scan, in the order
+  // parseSofia reads them (so list caps and "first one wins" rules agree).
+  bool fillFast(const capture::SipPayload& payload, SipEvent& ev) {
+    const fast::Scan& s = scan;
+    fillCommon(payload, ev);
+    if (s.is_request) {
+      ev.is_request = true;
+      ev.method_name.assign(s.method);
+      ev.method = methodFromName(ev.method_name);
+      fillFromUri(ev.request_uri, s.request_uri);
+    } else {
+      ev.status = s.status;
+      ev.phrase.assign(s.phrase);
+    }
+    ev.call_id.assign(s.call_id);
+    ev.cseq = s.cseq;
+    ev.cseq_method = methodFromName(s.cseq_method);
+    text::unquoteInto(s.from.display, ev.from.display);
+    fillFromUri(ev.from, s.from.uri);
+    ev.from.tag.assign(s.from.tag);
+    text::unquoteInto(s.to.display, ev.to.display);
+    fillFromUri(ev.to, s.to.uri);
+    ev.to.tag.assign(s.to.tag);
+    ev.via_count = s.via_count;
+    if (s.has_via_branch) ev.via_branch.assign(s.via_branch);
+    for (const fast::NameAddrParts& p : s.pai) {
+      if (!roomFor(ev.pai.size())) break;
+      NameAddr n = takeName();
+      text::unquoteInto(p.display, n.display);
+      fillFromUri(n, p.uri);
+      ev.pai.push_back(std::move(n));
+    }
+    for (const fast::ReasonParts& r : s.reasons) {
+      if (!roomFor(ev.reasons.size())) break;
+      ReasonValue rv = takeReason();
+      rv.protocol.assign(r.protocol);
+      if (r.has_cause) {
+        const long c = text::parseUnsigned(r.cause, 99999);
+        rv.cause = c < 0 ? 0 : static_cast<int>(c);
+      }
+      if (r.has_text) text::unquoteInto(r.text, rv.text);
+      ev.reasons.push_back(std::move(rv));
+    }
+    for (const fast::HeaderField& h : s.others) readUnknown(h.name, h.value, ev);
+    return finishParsed(ev);
+  }
+
+  bool parseSofia(const capture::SipPayload& payload, SipEvent& ev) {
+    const std::string& bytes = payload.bytes;
     MsgPtr msg = extract(bytes);
-    if (!msg) return drop(kMalformed);
+    if (!msg) return dropped(kMalformed);
     sip_t* sip = sip_object(msg.get());
-    if (sip == nullptr) return drop(kMalformed);
+    if (sip == nullptr) return dropped(kMalformed);
 
     const int flags = sip->sip_flags;
-    if (sip->sip_request == nullptr && sip->sip_status == nullptr) return drop(kMalformed);
+    if (sip->sip_request == nullptr && sip->sip_status == nullptr) return dropped(kMalformed);
     // Content-Length beyond the bytes we have, or no empty line after the headers: the message
     // was cut (RFC 3261 §18.3 says a receiver discards it; so do we).
-    if ((flags & MSG_FLG_TRUNC) != 0 || (flags & MSG_FLG_BODY) == 0) return drop(kTruncated);
-    if ((flags & MSG_FLG_ERROR) != 0) return drop(kMalformed);
+    if ((flags & MSG_FLG_TRUNC) != 0 || (flags & MSG_FLG_BODY) == 0) return dropped(kTruncated);
+    if ((flags & MSG_FLG_ERROR) != 0) return dropped(kMalformed);
     // sofia accepts any "name/x.y" version; only SIP/2.0 is SIP here (RFC 3261 §7.1): this keeps
     // HTTP and other text protocols on the same ports out of the call tables
     const char* version =
         sip->sip_request != nullptr ? sip->sip_request->rq_version : sip->sip_status->st_version;
-    if (version == nullptr || !text::iequals(version, "SIP/2.0")) return drop(kMalformed);
+    if (version == nullptr || !text::iequals(version, "SIP/2.0")) return dropped(kMalformed);
 
-    bad_header = false;
-    list_truncated = false;
     for (const msg_error_t* e = sip->sip_error; e != nullptr; e = e->er_next) {
       // A header sofia could not decode is a msg_error_t naming its class; a second instance of
       // a single-valued header is kept as-is in the same list (its own class).
       const msg_hclass_t* hc = e->er_common->h_class;
       const char* name = hc == sip_error_class ? e->er_name : hc->hc_name;
       // Two different From/To/Call-ID/CSeq make the message ambiguous: refuse it.
-      if (isEssentialHeader(name)) return drop(kMalformed);
+      if (isEssentialHeader(name)) return dropped(kMalformed);
       bad_header = true;
     }
     if (sip->sip_call_id == nullptr || sip->sip_call_id->i_id == nullptr)
-      return drop(kMissingCallId);
-    if (sip->sip_cseq == nullptr) return drop(kMissingCseq);
-    if (sip->sip_from == nullptr || sip->sip_to == nullptr) return drop(kMissingFromTo);
+      return dropped(kMissingCallId);
+    if (sip->sip_cseq == nullptr) return dropped(kMissingCseq);
+    if (sip->sip_from == nullptr || sip->sip_to == nullptr) return dropped(kMissingFromTo);
     if (sip->sip_status != nullptr &&
         (sip->sip_status->st_status < 100 || sip->sip_status->st_status > 699)) {
-      return drop(kMalformed);
+      return dropped(kMalformed);
     }
 
     su_home_t* home = msg_home(msg.get());
-    SipEvent ev;
-    ev.ts_us = payload.ts_us;
-    ev.src = payload.src;
-    ev.dst = payload.dst;
-    ev.transport = payload.transport;
+    fillCommon(payload, ev);
 
     if (const sip_request_t* rq = sip->sip_request) {
       ev.is_request = true;
-      ev.method_name = rq->rq_method_name != nullptr ? rq->rq_method_name : "";
+      ev.method_name.assign(rq->rq_method_name != nullptr ? rq->rq_method_name : "");
       ev.method = methodFromName(ev.method_name);
       fillFromSofia(ev.request_uri, nullptr, rq->rq_url, home);
     } else {
       ev.status = sip->sip_status->st_status;
-      if (sip->sip_status->st_phrase != nullptr) ev.phrase = sip->sip_status->st_phrase;
+      if (sip->sip_status->st_phrase != nullptr) ev.phrase.assign(sip->sip_status->st_phrase);
     }
 
-    ev.call_id = sip->sip_call_id->i_id;
+    ev.call_id.assign(sip->sip_call_id->i_id);
     ev.cseq = sip->sip_cseq->cs_seq;
     ev.cseq_method = methodFromName(sip->sip_cseq->cs_method_name != nullptr
                                         ? std::string_view(sip->sip_cseq->cs_method_name)
                                         : std::string_view{});
 
     fillFromSofia(ev.from, sip->sip_from->a_display, sip->sip_from->a_url, home);
-    if (sip->sip_from->a_tag != nullptr) ev.from.tag = sip->sip_from->a_tag;
+    if (sip->sip_from->a_tag != nullptr) ev.from.tag.assign(sip->sip_from->a_tag);
     fillFromSofia(ev.to, sip->sip_to->a_display, sip->sip_to->a_url, home);
-    if (sip->sip_to->a_tag != nullptr) ev.to.tag = sip->sip_to->a_tag;
+    if (sip->sip_to->a_tag != nullptr) ev.to.tag.assign(sip->sip_to->a_tag);
 
     // sofia splits comma-separated Via values into one sip_via_t each (RFC 3261 §7.3.1)
     for (const sip_via_t* v = sip->sip_via; v != nullptr; v = v->v_next) ++ev.via_count;
     if (sip->sip_via != nullptr && sip->sip_via->v_branch != nullptr) {
-      ev.via_branch = sip->sip_via->v_branch;
+      ev.via_branch.assign(sip->sip_via->v_branch);
     }
 
     for (const sip_p_asserted_identity_t* p = sip_p_asserted_identity(sip); p != nullptr;
          p = p->paid_next) {
       if (!roomFor(ev.pai.size())) break;
-      NameAddr n;
+      NameAddr n = takeName();
       fillFromSofia(n, p->paid_display, p->paid_url, home);
       ev.pai.push_back(std::move(n));
     }
@@ -499,24 +673,20 @@ struct SipParser::Impl {
     // Reason (RFC 3326 §2): protocol *(";" reason-params); several values per header allowed
     for (const sip_reason_t* r = sip->sip_reason; r != nullptr; r = r->re_next) {
       if (!roomFor(ev.reasons.size())) break;
-      ReasonValue rv;
-      if (r->re_protocol != nullptr) rv.protocol = r->re_protocol;
+      ReasonValue rv = takeReason();
+      if (r->re_protocol != nullptr) rv.protocol.assign(r->re_protocol);
       if (r->re_cause != nullptr) {
         const long c = text::parseUnsigned(r->re_cause, 99999);
         rv.cause = c < 0 ? 0 : static_cast<int>(c);
       }
-      if (r->re_text != nullptr) rv.text = text::unquote(r->re_text);
+      if (r->re_text != nullptr) text::unquoteInto(r->re_text, rv.text);
       ev.reasons.push_back(std::move(rv));
     }
 
-    for (const msg_unknown_t* u = sip->sip_unknown; u != nullptr; u = u->un_next)
-      readUnknown(u, ev);
-
-    if (bad_header) bump(kBadHeader);
-    if (list_truncated) bump(kListTruncated);
-    bump(kParsed);
-    bump(ev.is_request ? kRequests : kResponses);
-    return ev;
+    for (const msg_unknown_t* u = sip->sip_unknown; u != nullptr; u = u->un_next) {
+      if (u->un_name != nullptr && u->un_value != nullptr) readUnknown(u->un_name, u->un_value, ev);
+    }
+    return finishParsed(ev);
   }
 };
 
@@ -542,7 +712,13 @@ SipParser::SipParser(ParserConfig cfg) {
 SipParser::~SipParser() = default;
 
 std::optional<SipEvent> SipParser::parse(const capture::SipPayload& payload) {
-  return impl_->parse(payload);
+  std::optional<SipEvent> ev(std::in_place);
+  if (!impl_->parseInto(payload, *ev)) ev.reset();
+  return ev;
+}
+
+bool SipParser::parseInto(const capture::SipPayload& payload, SipEvent& out) {
+  return impl_->parseInto(payload, out);
 }
 
 const DialPlan& SipParser::dialPlan() const { return impl_->dial_plan; }

@@ -54,8 +54,14 @@ int hexValue(char c) {
 }  // namespace
 
 std::string unquote(std::string_view s) {
-  s = trim(s);
   std::string out;
+  unquoteInto(s, out);
+  return out;
+}
+
+void unquoteInto(std::string_view s, std::string& out) {
+  s = trim(s);
+  out.clear();
   if (s.size() >= 2 && s.front() == '"') {
     out.reserve(s.size());
     // quoted-string = DQUOTE *(qdtext / quoted-pair) DQUOTE (RFC 3261 §25.1); a missing closing
@@ -73,11 +79,10 @@ std::string unquote(std::string_view s) {
         out.push_back(c);
       }
     }
-    return out;
+    return;
   }
   out.reserve(s.size());
   appendUnfolded(out, s);
-  return out;
 }
 
 std::string percentDecode(std::string_view s) {

@@ -102,6 +102,8 @@ ParamValue findParam(std::string_view params, std::string_view name);
 // A quoted-string loses its quotes and \-escapes; a token sequence is trimmed. Folded whitespace
 // (CRLF followed by SP/HTAB) becomes one SP in both cases (RFC 3261 §7.3.1).
 std::string unquote(std::string_view s);
+// The same into `out` (its capacity is reused: no allocation once it is large enough).
+void unquoteInto(std::string_view s, std::string& out);
 
 // %XX decoding (RFC 3986 §2.1). Invalid escapes are kept literally.
 std::string percentDecode(std::string_view s);

@@ -18,6 +18,10 @@ namespace mcn::sipparse {
 struct ParserConfig {
   DialPlanConfig dial_plan;
   std::string correlation_header;  // e.g. "X-CID"; empty: none
+  // Read common, well-formed messages with the single-pass scanner (sipparse/src/fast_path.h)
+  // and only the rest with sofia-sip's full parse. Off: every message goes through sofia (the
+  // reference the differential tests compare against). Same SipEvents and counters either way.
+  bool fast_path = true;
 };
 
 class SipParser {
@@ -29,6 +33,11 @@ class SipParser {
 
   // Parse one SIP message. std::nullopt = dropped; the reason is counted.
   std::optional<SipEvent> parse(const capture::SipPayload& payload);
+
+  // The same into `out`, reusing its strings and vectors (and entries kept from earlier
+  // messages), so a replay loop that keeps one SipEvent allocates nothing per ordinary message.
+  // false = dropped (counted); `out` is then unspecified.
+  bool parseInto(const capture::SipPayload& payload, SipEvent& out);
 
   const DialPlan& dialPlan() const;
 

@@ -12,7 +12,7 @@ PKGS=(
   libcpp-httplib-dev libreaderwriterqueue-dev libssl-dev tzdata
   libgtest-dev libgmock-dev libbenchmark-dev
   # real peers and ground truth for tests
-  redis-server sip-tester kamailio tshark tcpdump iproute2 xxd
+  redis-server sip-tester kamailio tshark tcpdump tcpreplay iproute2 xxd
   # tests/e2e (mcn run end to end): readiness probes
   curl
   # tools/record-netns (the kernel-fragmented fixture and its root-only CTest)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything and runs every test: the Debian packages; a release build with all unit,
 # golden and CLI tests; a bounded libFuzzer run of each fuzz target (MCN_FUZZ_SECONDS each,
-# default 30, seeded from the fixtures); then the whole suite again under AddressSanitizer +
-# UndefinedBehaviorSanitizer.
+# default 30, seeded from the fixtures); the whole suite again under AddressSanitizer +
+# UndefinedBehaviorSanitizer; then the threaded tests under ThreadSanitizer (tsan below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,4 +22,26 @@ suite release
 echo "== fuzz: ${MCN_FUZZ_SECONDS:-30} s per target" >&2
 tools/fuzz.sh "${MCN_FUZZ_SECONDS:-30}"
 suite asan
+
+# ThreadSanitizer: only what starts threads (the daemon's pipeline through the real binary, the
+# delivery engine against loopback servers, the Redis refresher), to keep CI's time bounded.
+tsan() {
+  echo "== tsan: configure and build" >&2
+  local t0=$SECONDS
+  cmake --preset tsan >/dev/null
+  cmake --build --preset tsan -j "$jobs"
+  echo "== tsan: threaded tests" >&2
+  local dir=build/tsan
+  export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1"
+  "$dir/tests/mcn_app_tests" --gtest_brief=1
+  "$dir/tests/mcn_notifier_tests" --gtest_brief=1 --gtest_filter='Delivery*:ChannelWebhook*:ChannelHttpSms*'
+  "$dir/tests/mcn_subscribers_tests" --gtest_brief=1 --gtest_filter='RedisStoreTest*'
+  if [[ $EUID -eq 0 ]]; then # the live daemon: capture, workers, notifier, HTTP and SIGHUP threads
+    tests/e2e/reload-e2e.sh "$dir/mcn"
+    tests/e2e/redis-fault-e2e.sh "$dir/mcn"
+  fi
+  unset TSAN_OPTIONS
+  echo "== tsan: passed in $((SECONDS - t0)) s" >&2
+}
+tsan
 echo "== all tests passed in $((SECONDS - start)) s" >&2

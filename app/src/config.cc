@@ -3,11 +3,15 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <cctype>
+#include <functional>
 #include <optional>
+#include <regex>
 #include <set>
 
 #include "mcn/notifier/templates.h"
 #include "mcn/subscribers/directory.h"
+#include "mcn/subscribers/redis_store.h"
 
 namespace mcn::app {
 namespace {
@@ -38,11 +42,31 @@ class Reader {
     }
   }
 
-  const toml::table* table(const toml::table& t, std::string_view name) const {
+  // `where`: the enclosing table's dotted name, so "notify.templates" is named whole.
+  const toml::table* table(const toml::table& t, std::string_view name,
+                           std::string_view where = {}) const {
     const toml::node* n = t.get(name);
     if (n == nullptr) return nullptr;
-    if (!n->is_table()) fail(n, name, "expected a table");
+    if (!n->is_table()) {
+      fail(n, where.empty() ? std::string(name) : fmt::format("{}.{}", where, name),
+           "expected a table");
+    }
     return n->as_table();
+  }
+
+  // A credential reference: env:NAME or file:/path. Anything else is refused without echoing
+  // it (it may be a pasted secret).
+  void secretRef(const toml::table& t, std::string_view where, std::string_view key,
+                 std::string& out) const {
+    string(t, where, key, out);
+    if (out.empty()) return;
+    bool env = out.rfind("env:", 0) == 0 && out.size() > 4;
+    bool file = out.rfind("file:/", 0) == 0;
+    if (!env && !file) {
+      out.clear();
+      fail(t.get(key), fmt::format("{}.{}", where, key),
+           "expected a reference env:NAME or file:/path (never the secret itself)");
+    }
   }
 
   void string(const toml::table& t, std::string_view where, std::string_view key,
@@ -99,7 +123,7 @@ Config fromTable(const toml::table& root, const std::string& origin) {
   Reader r(origin);
   Config cfg = defaultConfig();
   cfg.source = origin;
-  r.onlyKeys(root, "", {"capture", "dial_plan", "calls", "notify", "run"});
+  r.onlyKeys(root, "", {"capture", "dial_plan", "calls", "notify", "run", "streams"});
 
   if (const auto* t = r.table(root, "capture")) {
     r.onlyKeys(*t, "capture",
@@ -180,6 +204,12 @@ Config fromTable(const toml::table& root, const std::string& origin) {
         r.string(rt, "dial_plan.rewrite", "match", rule.match);
         r.string(rt, "dial_plan.rewrite", "replace", rule.replace);
         if (rule.match.empty()) r.fail(&e, "dial_plan.rewrite.match", "missing");
+        try {
+          std::regex check(rule.match, std::regex::ECMAScript);
+        } catch (const std::regex_error& err) {
+          r.fail(rt.get("match"), "dial_plan.rewrite.match",
+                 fmt::format("not a regular expression: {}", err.what()));
+        }
         dp.rewrite.push_back(std::move(rule));
       }
     }
@@ -213,6 +243,15 @@ Config fromTable(const toml::table& root, const std::string& origin) {
       }
     }
     r.string(*t, "calls", "correlation_header", cfg.parser.correlation_header);
+    // A header name is an RFC 3261 §25.1 token; anything else could never match a header.
+    for (char c : cfg.parser.correlation_header) {
+      bool token = std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+                   std::string_view("-.!%*_+`'~").find(c) != std::string_view::npos;
+      if (!token) {
+        r.fail(t->get("correlation_header"), "calls.correlation_header",
+               "expected a header name (letters, digits, -.!%*_+`'~)");
+      }
+    }
   }
 
   // Let each component validate what only it understands (regexes in the dial plan).
@@ -231,6 +270,9 @@ Config fromTable(const toml::table& root, const std::string& origin) {
                 "rate_limits"});
     auto& n = cfg.notify;
     r.string(*t, "notify", "dead_letter", n.dead_letter_path);
+    if (n.dead_letter_path.empty()) {
+      r.fail(t->get("dead_letter"), "notify.dead_letter", "expected a file path");
+    }
     constexpr int64_t kHour = 3600000;
     n.finish_timeout_ms =
         r.integer(*t, "notify", "finish_timeout_ms", n.finish_timeout_ms, 0, kHour);
@@ -240,6 +282,12 @@ Config fromTable(const toml::table& root, const std::string& origin) {
         r.integer(*t, "notify", "backoff_base_ms", n.delivery.backoff_base_ms, 1, kHour);
     n.delivery.backoff_cap_ms =
         r.integer(*t, "notify", "backoff_cap_ms", n.delivery.backoff_cap_ms, 1, 24 * kHour);
+    if (n.delivery.backoff_cap_ms < n.delivery.backoff_base_ms) {
+      const toml::node* at = t->get("backoff_cap_ms");
+      r.fail(at != nullptr ? at : t->get("backoff_base_ms"),
+             at != nullptr ? "notify.backoff_cap_ms" : "notify.backoff_base_ms",
+             "backoff_cap_ms must be at least backoff_base_ms");
+    }
     n.delivery.connect_timeout_ms =
         r.integer(*t, "notify", "connect_timeout_ms", n.delivery.connect_timeout_ms, 100, kHour);
     n.delivery.total_timeout_ms =
@@ -260,20 +308,44 @@ Config fromTable(const toml::table& root, const std::string& origin) {
         n.voicemail_numbers.push_back(std::move(num));
       }
     }
-    if (const auto* tt = r.table(*t, "templates")) {
-      for (auto&& [k, v] : *tt) {
-        if (!v.is_string()) {
-          r.fail(&v, fmt::format("notify.templates.{}", k.str()), "expected a string");
-        }
-        n.template_overrides[std::string(k.str())] = v.as_string()->get();
+    if (const auto* tt = r.table(*t, "templates", "notify")) {
+      // Keys are "<lang>.<format>.title" and so on: quoted, or as TOML dotted keys (nested
+      // tables), which are flattened back here.
+      std::vector<std::pair<std::string, const toml::node*>> leaves;
+      std::function<void(const toml::table&, const std::string&)> walk =
+          [&](const toml::table& tab, const std::string& prefix) {
+            for (auto&& [k, v] : tab) {
+              std::string key = prefix.empty() ? std::string(k.str())
+                                               : fmt::format("{}.{}", prefix, k.str());
+              if (v.is_table()) {
+                walk(*v.as_table(), key);
+                continue;
+              }
+              if (!v.is_string()) {
+                r.fail(&v, fmt::format("notify.templates.{}", key), "expected a string");
+              }
+              leaves.emplace_back(key, &v);
+            }
+          };
+      walk(*tt, "");
+      for (const auto& [key, node] : leaves) {
+        n.template_overrides[key] = node->as_string()->get();
       }
       try {
         notifier::Templates check(n.template_overrides);
       } catch (const std::exception& e) {
+        // Point at the first key that is wrong on its own; else at the table.
+        for (const auto& [key, node] : leaves) {
+          try {
+            notifier::Templates one(std::map<std::string, std::string>{{key, node->as_string()->get()}});
+          } catch (const std::exception& e1) {
+            r.fail(node, fmt::format("notify.templates.{}", key), e1.what());
+          }
+        }
         r.fail(tt, "notify.templates", e.what());
       }
     }
-    if (const auto* rl = r.table(*t, "rate_limits")) {
+    if (const auto* rl = r.table(*t, "rate_limits", "notify")) {
       for (auto&& [k, v] : *rl) {
         std::string key = fmt::format("notify.rate_limits.{}", k.str());
         auto kind = subscribers::channelKindFromName(k.str());
@@ -293,7 +365,8 @@ Config fromTable(const toml::table& root, const std::string& origin) {
     r.onlyKeys(*t, "run",
                {"interfaces", "snaplen", "buffer_bytes", "promisc", "immediate", "timeout_ms",
                 "filter", "user", "group", "subscribers", "redis", "redis_password_ref",
-                "http_bind", "http_port", "http_token_ref", "log_format", "log_level", "workers",
+                "http_bind", "http_port", "http_token_ref", "log_format", "log_level",
+                "log_mask_numbers", "workers",
                 "ring_size", "shutdown_timeout_ms"});
     auto& run = cfg.run;
     if (const auto* a = r.array(*t, "run", "interfaces")) {
@@ -307,7 +380,7 @@ Config fromTable(const toml::table& root, const std::string& origin) {
     }
     run.snaplen = static_cast<int>(r.integer(*t, "run", "snaplen", run.snaplen, 65535, 262144));
     run.buffer_bytes =
-        r.integer(*t, "run", "buffer_bytes", run.buffer_bytes, 1 << 20, int64_t{1} << 31);
+        r.integer(*t, "run", "buffer_bytes", run.buffer_bytes, 1 << 20, 1 << 30);  // an int in pcap
     run.promisc = r.boolean(*t, "run", "promisc", run.promisc);
     run.immediate = r.boolean(*t, "run", "immediate", run.immediate);
     run.timeout_ms = static_cast<int>(r.integer(*t, "run", "timeout_ms", run.timeout_ms, 1, 1000));
@@ -316,18 +389,27 @@ Config fromTable(const toml::table& root, const std::string& origin) {
     r.string(*t, "run", "group", run.group);
     r.string(*t, "run", "subscribers", run.subscribers);
     r.string(*t, "run", "redis", run.redis);
-    r.string(*t, "run", "redis_password_ref", run.redis_password_ref);
+    if (!run.redis.empty()) {
+      try {
+        (void)subscribers::parseRedisUrl(run.redis);
+      } catch (const std::exception& e) {
+        r.fail(t->get("redis"), "run.redis", e.what());
+      }
+    }
+    r.secretRef(*t, "run", "redis_password_ref", run.redis_password_ref);
     if (!run.redis.empty() && !run.subscribers.empty()) {
       r.fail(t->get("redis"), "run.redis", "set either run.subscribers or run.redis, not both");
     }
     r.string(*t, "run", "http_bind", run.http_bind);
+    if (run.http_bind.empty()) r.fail(t->get("http_bind"), "run.http_bind", "expected an address");
     run.http_port = static_cast<int>(r.integer(*t, "run", "http_port", run.http_port, 0, 65535));
-    r.string(*t, "run", "http_token_ref", run.http_token_ref);
+    r.secretRef(*t, "run", "http_token_ref", run.http_token_ref);
     r.string(*t, "run", "log_format", run.log_format);
     if (run.log_format != "human" && run.log_format != "json") {
       r.fail(t->get("log_format"), "run.log_format", "expected \"human\" or \"json\"");
     }
     r.string(*t, "run", "log_level", run.log_level);
+    run.log_mask_numbers = r.boolean(*t, "run", "log_mask_numbers", run.log_mask_numbers);
     if (run.log_level != "trace" && run.log_level != "debug" && run.log_level != "info" &&
         run.log_level != "warn" && run.log_level != "error") {
       r.fail(t->get("log_level"), "run.log_level", "expected trace, debug, info, warn or error");
@@ -336,6 +418,50 @@ Config fromTable(const toml::table& root, const std::string& origin) {
     run.ring_size = static_cast<int>(r.integer(*t, "run", "ring_size", run.ring_size, 16, 1 << 24));
     run.shutdown_timeout_ms =
         r.integer(*t, "run", "shutdown_timeout_ms", run.shutdown_timeout_ms, 0, 3600000);
+  }
+  if (const auto* t = r.table(root, "streams")) {
+    r.onlyKeys(*t, "streams",
+               {"redis", "password_ref", "prefix", "group", "consumer", "maxlen", "dedupe_ttl_s",
+                "claim_idle_ms", "buffer_max", "max_deliveries", "batch", "connect_timeout_ms",
+                "backoff_max_ms", "max_in_flight"});
+    auto& st = cfg.streams;
+    auto& sc = st.stream;
+    r.string(*t, "streams", "redis", st.redis);
+    if (!st.redis.empty()) {
+      try {
+        (void)subscribers::parseRedisUrl(st.redis);
+      } catch (const std::exception& e) {
+        r.fail(t->get("redis"), "streams.redis", e.what());
+      }
+    }
+    r.secretRef(*t, "streams", "password_ref", st.password_ref);
+    // Names end up inside Redis keys and commands: no spaces or control bytes, no empty names.
+    auto name = [&](std::string_view key, std::string& out) {
+      r.string(*t, "streams", key, out);
+      bool ok = !out.empty() && out.size() <= 64;
+      for (char c : out) ok = ok && static_cast<unsigned char>(c) > 0x20 && c != 0x7f;
+      if (t->get(key) != nullptr && !ok) {
+        r.fail(t->get(key), fmt::format("streams.{}", key),
+               "expected 1 to 64 printable characters without spaces");
+      }
+    };
+    name("prefix", sc.prefix);
+    name("group", sc.group);
+    name("consumer", sc.consumer);
+    sc.maxlen = static_cast<size_t>(
+        r.integer(*t, "streams", "maxlen", static_cast<int64_t>(sc.maxlen), 1000, 1'000'000'000));
+    sc.dedupe_ttl_s = r.integer(*t, "streams", "dedupe_ttl_s", sc.dedupe_ttl_s, 60, 30 * 86400);
+    sc.claim_idle_ms = r.integer(*t, "streams", "claim_idle_ms", sc.claim_idle_ms, 100, 86400000);
+    sc.buffer_max = static_cast<size_t>(
+        r.integer(*t, "streams", "buffer_max", static_cast<int64_t>(sc.buffer_max), 1, 10'000'000));
+    sc.max_deliveries =
+        static_cast<int>(r.integer(*t, "streams", "max_deliveries", sc.max_deliveries, 1, 1000));
+    sc.batch = static_cast<int>(r.integer(*t, "streams", "batch", sc.batch, 1, 10000));
+    sc.max_in_flight = static_cast<size_t>(r.integer(
+        *t, "streams", "max_in_flight", static_cast<int64_t>(sc.max_in_flight), 1, 1'000'000));
+    sc.connect_timeout_ms = static_cast<int>(
+        r.integer(*t, "streams", "connect_timeout_ms", sc.connect_timeout_ms, 10, 60000));
+    sc.backoff_max_ms = r.integer(*t, "streams", "backoff_max_ms", sc.backoff_max_ms, 100, 600000);
   }
   return cfg;
 }

@@ -15,6 +15,7 @@
 #include "mcn/sipparse/dial_plan.h"
 #include "mcn/subscribers/directory.h"
 #include "mcn/subscribers/toml_store.h"
+#include "roles.h"
 #include "run.h"
 
 namespace {
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> files;
   std::string config_path, calls_out, events_out, subscribers_path, notify_out;
   bool quiet = false;
+  std::string replay_role = "all";
   CLI::App* replay = app.add_subcommand(
       "replay", "Replay capture files (pcap/pcapng, '-' = stdin) and write call records");
   replay->add_option("FILE", files, "capture files, merged by timestamp")->required();
@@ -71,13 +73,17 @@ int main(int argc, char** argv) {
   replay->add_option("--notify-out", notify_out,
                      "every delivered notification, JSON Lines ('-' = stdout)");
   replay->add_flag("-q,--quiet", quiet, "no summary on stderr");
+  replay
+      ->add_option("--role", replay_role,
+                   "all (default) or probe: publish missed calls to Redis Streams ([streams])")
+      ->check(CLI::IsMember({"all", "probe"}));
   mcn::app::SubscribersCli subscribers_cli(app);
 
   mcn::app::RunOptions run_opts;
   CLI::App* run = app.add_subcommand(
       "run",
       "Capture live on interfaces (a SPAN port) and notify; stops on SIGTERM/SIGINT, "
-      "reloads subscribers on SIGHUP");
+      "reloads the configuration on SIGHUP");
   run->add_option("--config", run_opts.config_path, "TOML configuration file ([run] table)");
   run->add_option("-i,--interface", run_opts.interfaces,
                   "capture interface (repeatable; replaces [run] interfaces)");
@@ -90,6 +96,10 @@ int main(int argc, char** argv) {
                   "every call record, JSON Lines ('-' = stdout)");
   run->add_option("--notify-out", run_opts.notify_out,
                   "every delivered notification, JSON Lines ('-' = stdout)");
+  run->add_option("--role", run_opts.role,
+                  "all (default: capture and notify), probe (capture, publish to Redis Streams) "
+                  "or notifier (consume Redis Streams and deliver; no capture)")
+      ->check(CLI::IsMember({"all", "probe", "notifier"}));
 
   try {
     app.parse(argc, argv);
@@ -105,12 +115,17 @@ int main(int argc, char** argv) {
   }
 
   if (subscribers_cli.parsed()) return subscribers_cli.run(std::cout, std::cerr);
-  if (run->parsed()) return mcn::app::runDaemon(run_opts);
+  if (run->parsed()) {
+    if (run_opts.role == "notifier") return mcn::app::runStreamNotifier(run_opts);
+    return mcn::app::runDaemon(run_opts);
+  }
 
   if (replay->parsed()) {
     mcn::app::Config cfg;
     OutputFile calls, events, notify;
     mcn::app::ReplayOutputs outputs;
+    std::unique_ptr<mcn::notifier::Clock> stream_clock;
+    std::unique_ptr<mcn::notifier::StreamPublisher> publisher;
     try {
       cfg = config_path.empty() ? mcn::app::defaultConfig() : mcn::app::loadConfigFile(config_path);
       if (!subscribers_path.empty()) {
@@ -122,7 +137,24 @@ int main(int argc, char** argv) {
       }
       // With nothing asked for, show the missed calls (or, with subscribers, the console
       // notifications) on standard output.
-      if (calls_out.empty() && events_out.empty() && notify_out.empty() && !outputs.subscribers) {
+      if (replay_role == "probe") {
+        stream_clock = mcn::notifier::systemClock();
+        publisher = std::make_unique<mcn::notifier::StreamPublisher>(
+            mcn::app::resolveStreamConfig(cfg), *stream_clock);
+        outputs.on_missed = [&publisher, warned = false](const mcn::calls::CallRecord& r) mutable {
+          publisher->publish(r);
+          // Batches while Redis answers; while it is away, pump() only retries when the
+          // backoff allows, so the replay does not wait on it.
+          if (publisher->buffered() >= 256 || !publisher->connected()) publisher->pump();
+          if (!publisher->connected() && !warned) {
+            warned = true;
+            std::cerr << "mcn: Redis unreachable (" << publisher->lastError()
+                      << "): buffering missed calls and retrying\n";
+          }
+        };
+      }
+      if (calls_out.empty() && events_out.empty() && notify_out.empty() && !outputs.subscribers &&
+          !publisher) {
         events_out = "-";
       }
       calls.open(calls_out);
@@ -143,11 +175,23 @@ int main(int argc, char** argv) {
       std::cerr << "mcn: " << e.what() << '\n';
       return kExitUsage;
     }
+    bool published = true;
+    if (publisher) {
+      // Redis may be down: keep resending within the replay's delivery bound.
+      published = publisher->flush(stream_clock->nowUs() + cfg.notify.finish_timeout_ms * 1000);
+      publisher->forEachCounter(
+          [&res](std::string_view k, uint64_t v) { res.counters[std::string(k)] = v; });
+    }
     std::cout.flush();
     bool ok = calls.flush() && events.flush() && notify.flush();
     if (!quiet) mcn::app::printSummary(res, std::cerr);
     if (!ok) {
       std::cerr << "mcn: writing the output failed\n";
+      return kExitRuntime;
+    }
+    if (!published) {
+      std::cerr << "mcn: " << publisher->buffered()
+                << " missed call(s) not published: Redis unreachable\n";
       return kExitRuntime;
     }
     return 0;

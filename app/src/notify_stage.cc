@@ -15,9 +15,20 @@ namespace {
 // notification itself, so it is still not lost silently.
 class LazyDeadLetterFile final : public notifier::DeadLetterSink {
  public:
-  explicit LazyDeadLetterFile(std::string path) : path_(std::move(path)) {}
+  LazyDeadLetterFile(std::string path, std::shared_ptr<NotifyStage::DeadLetterHook> hook)
+      : path_(std::move(path)), hook_(std::move(hook)) {}
+  void setPath(const std::string& path) {
+    if (path == path_) return;
+    path_ = path;
+    file_.reset();
+    failed_ = false;
+  }
   void write(const notifier::Notification& n, std::string_view reason, std::string_view last_error,
              int attempts, int64_t at_us) override {
+    if (*hook_) {  // scale-out notifier: the dead-letter stream instead (roles.cc)
+      (*hook_)(n, reason, last_error, attempts, at_us);
+      return;
+    }
     if (!file_ && !failed_) {
       try {
         file_ = std::make_unique<notifier::JsonlDeadLetterFile>(path_);
@@ -36,20 +47,32 @@ class LazyDeadLetterFile final : public notifier::DeadLetterSink {
 
  private:
   std::string path_;
+  std::shared_ptr<NotifyStage::DeadLetterHook> hook_;
   std::unique_ptr<notifier::JsonlDeadLetterFile> file_;
   bool failed_ = false;
+};
+
+class ForwardingClock final : public notifier::Clock {
+ public:
+  explicit ForwardingClock(const notifier::Clock& to) : to_(to) {}
+  int64_t nowUs() const override { return to_.nowUs(); }
+
+ private:
+  const notifier::Clock& to_;
 };
 
 }  // namespace
 
 NotifyStage::NotifyStage(const NotifyConfig& cfg,
                          std::shared_ptr<const subscribers::Directory> directory,
-                         std::ostream* console, std::ostream* notify_out)
-    : wall_clock_(notifier::systemClock()),
+                         std::ostream* console, std::ostream* notify_out,
+                         const notifier::Clock* clock)
+    : wall_clock_(clock != nullptr ? std::make_unique<ForwardingClock>(*clock)
+                                   : notifier::systemClock()),
       random_(notifier::systemRandom()),
       console_(console),
       notify_out_(notify_out) {
-  dead_letters_ = std::make_unique<LazyDeadLetterFile>(cfg.dead_letter_path);
+  dead_letters_ = std::make_unique<LazyDeadLetterFile>(cfg.dead_letter_path, dead_letter_hook_);
   delivery_ = std::make_unique<notifier::Delivery>(cfg.delivery, *wall_clock_, *random_,
                                                    credentials_, *dead_letters_);
   delivery_->setLocalWriter([this](const notifier::Notification& n, std::string& error) {
@@ -80,25 +103,59 @@ NotifyStage::NotifyStage(const NotifyConfig& cfg,
   });
   notifier::Templates templates(cfg.template_overrides);
   templates.setVoicemailNumbers(cfg.voicemail_numbers);
+  directory_ = directory;
   merger_ = std::make_unique<notifier::Merger>(
       cfg.merger, std::move(directory), pipeline_clock_, std::move(templates),
-      [this](notifier::Notification&& n) {
-        // A robot URL that carries its key is itself a credential: stored as a reference.
-        if (!n.channel.target_ref.empty()) {
-          std::string error;
-          auto target = credentials_.resolve(n.channel.target_ref, &error);
-          if (!target) {
-            dead_letters_->write(n, "credential_missing", error, 0, wall_clock_->nowUs());
-            ++credential_dead_letters_;
-            return;
-          }
-          n.channel.target = std::move(*target);
-        }
-        delivery_->submit(std::move(n));
-      });
+      [this](notifier::Notification&& n) { submit(std::move(n)); });
+  cfg_ = cfg;
+}
+
+void NotifyStage::submit(notifier::Notification&& n) {
+  if (produced_hook_) produced_hook_(n);
+  // A robot URL that carries its key is itself a credential: stored as a reference.
+  if (!n.channel.target_ref.empty()) {
+    std::string error;
+    auto target = credentials_.resolve(n.channel.target_ref, &error);
+    if (!target) {
+      dead_letters_->write(n, "credential_missing", error, 0, wall_clock_->nowUs());
+      ++credential_dead_letters_;
+      return;
+    }
+    n.channel.target = std::move(*target);
+  }
+  delivery_->submit(std::move(n));
+}
+
+void NotifyStage::renderWindow(const std::vector<std::pair<int64_t, calls::MissedCall>>& arrivals,
+                               int64_t now_us) {
+  notifier::ManualClock clock;
+  notifier::Templates templates(cfg_.template_overrides);
+  templates.setVoicemailNumbers(cfg_.voicemail_numbers);
+  notifier::Merger merger(cfg_.merger, directory_, clock, std::move(templates),
+                          [this](notifier::Notification&& n) { submit(std::move(n)); });
+  for (const auto& [at_us, call] : arrivals) {
+    clock.set(at_us);
+    merger.onMissedCall(call);
+  }
+  clock.set(std::max(now_us, clock.nowUs()));
+  merger.flush();
+  merger.forEachCounter([this](std::string_view k, uint64_t v) {
+    if (v != 0) window_counters_[std::string(k)] += v;
+  });
 }
 
 NotifyStage::~NotifyStage() = default;
+
+void NotifyStage::reconfigure(const NotifyConfig& cfg) {
+  cfg_ = cfg;
+  notifier::Templates templates(cfg.template_overrides);  // validated by the config loader
+  templates.setVoicemailNumbers(cfg.voicemail_numbers);
+  merger_->setTemplates(std::move(templates));
+  merger_->setConfig(cfg.merger);
+  delivery_->setConfig(cfg.delivery);
+  static_cast<LazyDeadLetterFile&>(*dead_letters_).setPath(cfg.dead_letter_path);
+  credentials_.clear();
+}
 
 void NotifyStage::onMissedCall(const calls::MissedCall& call, int64_t now_us) {
   if (now_us > pipeline_clock_.nowUs()) pipeline_clock_.set(now_us);
@@ -127,9 +184,18 @@ void NotifyStage::poll(int max_wait_ms) { delivery_->poll(max_wait_ms); }
 
 size_t NotifyStage::pending() const { return delivery_->pending(); }
 
+bool NotifyStage::idle() const { return delivery_->pending() == 0 && merger_->openWindows() == 0; }
+
 void NotifyStage::setDirectory(std::shared_ptr<const subscribers::Directory> directory) {
+  directory_ = directory;
   merger_->setDirectory(std::move(directory));
 }
+
+void NotifyStage::setProducedHook(std::function<void(const notifier::Notification&)> hook) {
+  produced_hook_ = std::move(hook);
+}
+
+void NotifyStage::setDeadLetterHook(DeadLetterHook hook) { *dead_letter_hook_ = std::move(hook); }
 
 void NotifyStage::setDeliveredHook(std::function<void(const notifier::Notification&)> hook) {
   delivered_hook_ = std::move(hook);
@@ -137,7 +203,11 @@ void NotifyStage::setDeliveredHook(std::function<void(const notifier::Notificati
 
 void NotifyStage::forEachCounter(
     const std::function<void(std::string_view, uint64_t)>& fn) const {
-  merger_->forEachCounter(fn);
+  // Scale-out windows are rendered by mergers of their own: their counts add to the stage's.
+  merger_->forEachCounter([&](std::string_view k, uint64_t v) {
+    auto it = window_counters_.find(k);
+    fn(k, v + (it != window_counters_.end() ? it->second : 0));
+  });
   delivery_->forEachCounter(fn);
   credentials_.forEachCounter(fn);
   fn("notify.credential_dead_letters", credential_dead_letters_);

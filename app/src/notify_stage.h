@@ -3,9 +3,12 @@
 // Merger (per person, window, preferences, on the pipeline's clock) -> Delivery (libcurl multi,
 // retries, limits, dead letters, on the system clock) -> --notify-out.
 
+#include <map>
 #include <memory>
 #include <ostream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "mcn/app/config.h"
 #include "mcn/calls/call_record.h"
@@ -22,8 +25,11 @@ class NotifyStage {
   // `console`: where console channels write (stdout in the CLI); `notify_out`: one JSON line per
   // delivered notification (may be null). The dead-letter file is opened at the first dead
   // letter.
+  // `clock`: delivery's clock (backoff, rate limits, webhook timestamps); the system clock when
+  // null. The live daemon passes its monotonic LiveClock (live_clock.h); it must outlive this.
   NotifyStage(const NotifyConfig& cfg, std::shared_ptr<const subscribers::Directory> directory,
-              std::ostream* console, std::ostream* notify_out);
+              std::ostream* console, std::ostream* notify_out,
+              const notifier::Clock* clock = nullptr);
   ~NotifyStage();
 
   void onMissedCall(const calls::MissedCall& call, int64_t now_us);
@@ -39,13 +45,38 @@ class NotifyStage {
   // Live mode (mcn run): drive transfers, waiting on their sockets at most max_wait_ms.
   void poll(int max_wait_ms);
   size_t pending() const;
+  // Nothing pending and no merge window open: no timer would notice a clock re-anchoring.
+  bool idle() const;
   // SIGHUP: a refreshed subscribers snapshot for later calls and windows.
   void setDirectory(std::shared_ptr<const subscribers::Directory> directory);
+  // SIGHUP: templates, voicemail numbers, merge bounds, delivery settings and the dead-letter
+  // path for what is rendered or scheduled from now on; open windows and pending deliveries are
+  // kept. Cached credentials are forgotten (a rotated secret is read again).
+  void reconfigure(const NotifyConfig& cfg);
   // Called once per delivered notification, after --notify-out (metrics).
   void setDeliveredHook(std::function<void(const notifier::Notification&)> hook);
 
+  // Scale-out notifier (roles.cc): one merge window kept in Redis, rendered now by a merger of
+  // its own: each call is judged at its arrival time (its stream entry's time: quiet hours that
+  // drop), then the window closes at once (quiet hours that hold already set its deadline).
+  // Notifications go through produced hook, credentials and delivery like the merger's.
+  void renderWindow(const std::vector<std::pair<int64_t, calls::MissedCall>>& arrivals,
+                    int64_t now_us);
+  // Called for each notification the merger produces, before it is submitted.
+  void setProducedHook(std::function<void(const notifier::Notification&)> hook);
+  // Replaces the dead-letter file: (notification, reason, last error, attempts, at_us).
+  using DeadLetterHook = std::function<void(const notifier::Notification&, std::string_view,
+                                            std::string_view, int, int64_t)>;
+  void setDeadLetterHook(DeadLetterHook hook);
+
  private:
   std::function<void(const notifier::Notification&)> delivered_hook_;
+  std::function<void(const notifier::Notification&)> produced_hook_;
+  std::shared_ptr<DeadLetterHook> dead_letter_hook_ = std::make_shared<DeadLetterHook>();
+  void submit(notifier::Notification&& n);  // the merger's sink
+  NotifyConfig cfg_;                        // for renderWindow()'s mergers
+  std::shared_ptr<const subscribers::Directory> directory_;
+  std::map<std::string, uint64_t, std::less<>> window_counters_;  // renderWindow()'s mergers
   notifier::ManualClock pipeline_clock_;
   std::unique_ptr<notifier::Clock> wall_clock_;
   std::unique_ptr<notifier::Random> random_;

@@ -70,6 +70,7 @@ ReplayResult runReplay(const std::vector<std::string>& files, const Config& cfg,
     }
     // The merger applies each person's preferences; it gets every missed record.
     if (notify && rec.missed) notify->onMissedCall(rec, last_ts);
+    if (out.on_missed && rec.missed) out.on_missed(rec);
   });
   sipparse::SipParser parser(cfg.parser);
   // Per-method and per-status tallies: small fixed arrays on the hot path, names built once at

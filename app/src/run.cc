@@ -3,8 +3,22 @@
 #include <grp.h>
 #include <httplib.h>
 #include <pwd.h>
+#if defined(__SANITIZE_THREAD__) && !defined(AE_TSAN_ANNOTATE_RELEASE)
+// ThreadSanitizer does not see standalone fences; the queue annotates its fences for TSan only
+// where __has_feature exists (clang). Under GCC (tools/test.sh tsan) do what it does there.
+namespace moodycamel {
+inline int ae_tsan_global;
+}
+extern "C" void AnnotateHappensBefore(const char*, int, void*);
+extern "C" void AnnotateHappensAfter(const char*, int, void*);
+#define AE_TSAN_ANNOTATE_RELEASE() \
+  AnnotateHappensBefore(__FILE__, __LINE__, (void*)(&::moodycamel::ae_tsan_global))
+#define AE_TSAN_ANNOTATE_ACQUIRE() \
+  AnnotateHappensAfter(__FILE__, __LINE__, (void*)(&::moodycamel::ae_tsan_global))
+#endif
 #include <readerwriterqueue/readerwriterqueue.h>
 #include <signal.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -18,12 +32,15 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "live_clock.h"
 #include "live_shard.h"
+#include "log_mask.h"
 #include "mcn/calls/record_json.h"
 #include "mcn/app/replay.h"
 #include "mcn/calls/tracker.h"
@@ -37,6 +54,7 @@
 #include "mcn/subscribers/toml_store.h"
 #include "metrics.h"
 #include "notify_stage.h"
+#include "roles.h"
 
 namespace mcn::app {
 namespace {
@@ -122,6 +140,9 @@ std::string dropPrivileges(const RunConfig& run) {
   return {};
 }
 
+// "human" or "json" (run.log_format); defined with the JSON formatter below.
+void applyLogFormat(spdlog::logger& logger, const std::string& format, bool mask_numbers);
+
 using PayloadRing = moodycamel::ReaderWriterQueue<capture::SipPayload>;
 using MissedRing = moodycamel::ReaderWriterQueue<calls::MissedCall>;
 
@@ -199,7 +220,7 @@ class Daemon {
   CounterBoard* notifier_board_ = nullptr;
   std::vector<std::unique_ptr<std::atomic<uint64_t>>> open_calls_;
   std::atomic<uint64_t> pending_deliveries_{0};
-  std::atomic<uint64_t> reloads_{0}, reload_errors_{0};
+  std::atomic<uint64_t> reloads_{0}, reload_failures_{0};
 
   std::atomic<bool> stop_capture_{false};
   std::atomic<size_t> captures_done_{0};
@@ -210,12 +231,26 @@ class Daemon {
   // Heartbeats (monotonic µs) for /healthz and the systemd watchdog.
   std::vector<std::unique_ptr<std::atomic<int64_t>>> beats_;
 
+  // SIGHUP: what can change live, validated whole and published as one snapshot; each thread
+  // picks it up between two messages when the generation moves. cfg_ itself never changes once
+  // the threads run.
+  struct LiveSettings {
+    sipparse::ParserConfig parser;  // the dial plan
+    NotifyConfig notify;
+    std::shared_ptr<const subscribers::Directory> directory;  // null: keep (Redis, or none)
+    int64_t shutdown_timeout_ms = 0;
+  };
+  std::shared_ptr<const LiveSettings> liveSettings(uint64_t& generation);
   std::mutex reload_mu_;
-  std::shared_ptr<const subscribers::Directory> next_directory_;  // picked up by the notifier
-  std::shared_ptr<const subscribers::Directory> directory_;
+  std::shared_ptr<const LiveSettings> live_;  // under reload_mu_
+  std::atomic<uint64_t> live_generation_{0};
+  std::shared_ptr<const subscribers::Directory> directory_;  // the notifier's, once threads run
   // [run] redis: a snapshot kept current by its own thread (pub/sub); the notifier picks up a
   // new pointer between two missed calls. Never waited on.
   std::unique_ptr<subscribers::RedisDirectorySource> redis_;
+  // --role probe: missed calls go to Redis Streams instead of a local NotifyStage (roles.h).
+  std::unique_ptr<notifier::Clock> stream_clock_;
+  std::unique_ptr<notifier::StreamPublisher> publisher_;
 
   SharedOutput calls_out_, notify_out_;
   std::unique_ptr<httplib::Server> http_;
@@ -283,7 +318,13 @@ void Daemon::workerLoop(size_t w) {
   const size_t workers = static_cast<size_t>(cfg_.run.workers);
   const size_t ifaces = sources_.size();
   CounterBoard& board = *worker_boards_[w];
-  sipparse::SipParser parser(cfg_.parser);
+  auto parser = std::make_unique<sipparse::SipParser>(cfg_.parser);
+  uint64_t live_gen = 0;
+  // Counters of parsers a reload replaced, so /metrics never goes backwards.
+  std::map<std::string, uint64_t, std::less<>> retired;
+  // Timers and packet times on one monotonic line (live_clock.h): a wall-clock step neither
+  // fires ring timeouts early nor holds them.
+  LiveClock clock;
   uint64_t sip_messages = 0;
   std::array<uint64_t, 16> by_method{};
   std::array<uint64_t, 700> by_status{};
@@ -296,7 +337,10 @@ void Daemon::workerLoop(size_t w) {
   });
   auto publish = [&] {
     auto v = collect([&](const auto& fn) {
-      parser.forEachCounter(fn);
+      parser->forEachCounter([&](std::string_view k, uint64_t n) {
+        auto it = retired.find(k);
+        fn(k, n + (it == retired.end() ? 0 : it->second));
+      });
       tracker.forEachCounter(fn);
     });
     v.emplace_back("sip.messages", sip_messages);
@@ -320,7 +364,8 @@ void Daemon::workerLoop(size_t w) {
       auto& ring = *rings_[i * workers + w];
       // Bounded per interface per turn so one busy interface cannot starve the timers.
       for (int k = 0; k < 4096 && ring.try_dequeue(p); ++k, ++n) {
-        std::optional<sipparse::SipEvent> ev = parser.parse(p);
+        p.ts_us = clock.fromWall(p.ts_us);
+        std::optional<sipparse::SipEvent> ev = parser->parse(p);
         if (!ev) continue;
         ++sip_messages;
         if (ev->is_request) {
@@ -335,11 +380,20 @@ void Daemon::workerLoop(size_t w) {
   };
   int64_t last_publish = 0;
   for (;;) {
+    if (live_generation_.load(std::memory_order_acquire) != live_gen) {
+      // SIGHUP: a new dial plan from the next message on (validated by reload()).
+      if (auto s = liveSettings(live_gen)) {
+        parser->forEachCounter([&](std::string_view k, uint64_t n) { retired[std::string(k)] += n; });
+        parser = std::make_unique<sipparse::SipParser>(s->parser);
+      }
+    }
     bool captures_done = captures_done_.load() == ifaces;  // read before draining
     size_t n = drain();
-    // Live timers (grace, ring timeout, linger) run on the system clock: packet timestamps
-    // come from the same clock (the kernel's receive time).
-    tracker.advanceTo(wallUs());
+    // Live timers (grace, ring timeout, linger) and packet times on the LiveClock's line.
+    tracker.advanceTo(clock.nowUs());
+    if (tracker.openCalls() == 0 && clock.reanchorIfIdle()) {
+      spdlog::info("worker {}: the wall clock stepped; re-anchored with no call open", w);
+    }
     int64_t now = monoUs();
     beats_[ifaces + w]->store(now, std::memory_order_relaxed);
     if (now - last_publish >= kPublishEveryUs) {
@@ -353,7 +407,7 @@ void Daemon::workerLoop(size_t w) {
   }
   // Shutdown: decide every open call now. Those with a final response get their outcome (the
   // grace period is cut short); those still ringing are `incomplete`, as at the end of a replay.
-  tracker.finish(wallUs());
+  tracker.finish(clock.nowUs());
   publish();
   workers_done_.fetch_add(1);
 }
@@ -365,27 +419,37 @@ void Daemon::notifierLoop() {
   std::ostream console(&console_buf);
   std::unique_ptr<NotifyStage> stage;
   std::shared_ptr<const subscribers::Directory> redis_dir;
+  uint64_t live_gen = 0;
+  int64_t shutdown_timeout_ms = cfg_.run.shutdown_timeout_ms;
+  LiveClock clock;  // merge windows and delivery timers (live_clock.h)
   if (redis_) {
     redis_dir = redis_->current();
     directory_ = redis_dir ? redis_dir : subscribers::Directory::build({}, 0);
   }
-  if (directory_) {
-    stage = std::make_unique<NotifyStage>(cfg_.notify, directory_, &console, notify_out_.stream());
-    stage->setDeliveredHook([this](const notifier::Notification& n) {
+  // Without subscribers there is nothing to notify; a reload that adds them starts the stage.
+  auto startStage = [&](const NotifyConfig& notify_cfg) {
+    stage = std::make_unique<NotifyStage>(notify_cfg, directory_, &console, notify_out_.stream(),
+                                          &clock);
+    stage->setDeliveredHook([this, &clock](const notifier::Notification& n) {
       if (notify_out_.stream() != nullptr) notify_out_.stream()->flush();
       int64_t last = 0;
       for (const auto& c : n.calls) last = std::max(last, c.ended_at_us);
       if (last > 0) {
-        metrics_.deliveryLatency().observe(static_cast<double>(wallUs() - last) / 1000.0);
+        metrics_.deliveryLatency().observe(static_cast<double>(clock.nowUs() - last) / 1000.0);
       }
     });
-  }
+  };
+  if (directory_ && !publisher_) startStage(cfg_.notify);
   uint64_t missed_in = 0;
+  bool stream_down = false;  // --role probe: logged once per outage
   auto publish = [&] {
     std::vector<std::pair<std::string, uint64_t>> v;
     if (stage) v = collect([&](const auto& fn) { stage->forEachCounter(fn); });
     if (redis_)
       redis_->forEachCounter(
+          [&](std::string_view k, uint64_t n) { v.emplace_back(std::string(k), n); });
+    if (publisher_)
+      publisher_->forEachCounter(
           [&](std::string_view k, uint64_t n) { v.emplace_back(std::string(k), n); });
     v.emplace_back("live.missed_calls", missed_in);
     notifier_board_->publish(std::move(v));
@@ -393,10 +457,17 @@ void Daemon::notifierLoop() {
   };
   int64_t last_publish = 0;
   for (;;) {
-    {
-      std::lock_guard lock(reload_mu_);
-      if (next_directory_ && stage) stage->setDirectory(std::move(next_directory_));
-      next_directory_.reset();
+    if (live_generation_.load(std::memory_order_acquire) != live_gen) {
+      if (auto s = liveSettings(live_gen)) {
+        shutdown_timeout_ms = s->shutdown_timeout_ms;
+        if (s->directory) directory_ = s->directory;
+        if (!stage && directory_ && !publisher_) {
+          startStage(s->notify);
+        } else if (stage) {
+          if (s->directory) stage->setDirectory(s->directory);
+          stage->reconfigure(s->notify);
+        }
+      }
     }
     if (redis_ && stage) {
       auto cur = redis_->current();
@@ -412,11 +483,32 @@ void Daemon::notifierLoop() {
       while (missed_rings_[w]->try_dequeue(rec)) {
         ++n;
         ++missed_in;
-        if (stage) stage->onMissedCall(rec, wallUs());
+        if (publisher_) {
+          publisher_->publish(rec);
+        } else if (stage) {
+          stage->onMissedCall(rec, clock.nowUs());
+        }
       }
     }
-    int64_t now_wall = wallUs();
-    if (stage) stage->advanceTo(now_wall);
+    if (stage) {
+      stage->advanceTo(clock.nowUs());
+      if (stage->idle() && clock.reanchorIfIdle()) {
+        spdlog::info("notifier: the wall clock stepped; re-anchored with nothing pending");
+      }
+    }
+    if (publisher_) {
+      publisher_->pump();  // at most one connect attempt per backoff step
+      bool down = !publisher_->connected() && publisher_->buffered() > 0;
+      if (down != stream_down) {
+        stream_down = down;
+        if (down) {
+          spdlog::warn("Redis unreachable ({}): buffering missed calls, retrying with backoff",
+                       publisher_->lastError());
+        } else {
+          spdlog::info("Redis reachable again: buffered missed calls sent");
+        }
+      }
+    }
     int64_t now = monoUs();
     beats_[beat]->store(now, std::memory_order_relaxed);
     if (now - last_publish >= kPublishEveryUs) {
@@ -431,29 +523,127 @@ void Daemon::notifierLoop() {
     }
   }
   if (stage) {
-    bool ok = stage->finish(wallUs(), cfg_.run.shutdown_timeout_ms);
+    bool ok = stage->finish(clock.nowUs(), shutdown_timeout_ms);
     deliveries_complete_ = ok;
     if (!ok) spdlog::warn("notifications still pending at the shutdown deadline: dead-lettered");
+  }
+  if (publisher_) {
+    bool ok = publisher_->flush(wallUs() + shutdown_timeout_ms * 1000);
+    deliveries_complete_ = ok;
+    if (!ok) {
+      spdlog::warn("{} missed call(s) not published: Redis unreachable until the deadline",
+                   publisher_->buffered());
+    }
   }
   publish();
 }
 
+std::shared_ptr<const Daemon::LiveSettings> Daemon::liveSettings(uint64_t& generation) {
+  std::lock_guard lock(reload_mu_);
+  generation = live_generation_.load(std::memory_order_acquire);
+  return live_;
+}
+
+// Settings fixed for the life of the process (threads, rings, sockets, captures, privileges, the
+// call tracker's timers): names of those that differ, for a "needs a restart" warning.
+std::vector<std::string> restartOnlyChanges(const Config& a, const Config& b, bool http_port_cli) {
+  std::vector<std::string> out;
+  auto check = [&](bool same, const char* key) {
+    if (!same) out.emplace_back(key);
+  };
+  const auto &ra = a.run, &rb = b.run;
+  check(ra.interfaces == rb.interfaces, "run.interfaces");
+  check(ra.snaplen == rb.snaplen, "run.snaplen");
+  check(ra.buffer_bytes == rb.buffer_bytes, "run.buffer_bytes");
+  check(ra.promisc == rb.promisc, "run.promisc");
+  check(ra.immediate == rb.immediate, "run.immediate");
+  check(ra.timeout_ms == rb.timeout_ms, "run.timeout_ms");
+  check(ra.filter == rb.filter, "run.filter");
+  check(ra.user == rb.user, "run.user");
+  check(ra.group == rb.group, "run.group");
+  check(ra.redis == rb.redis, "run.redis");
+  check(ra.redis_password_ref == rb.redis_password_ref, "run.redis_password_ref");
+  check(ra.http_bind == rb.http_bind, "run.http_bind");
+  check(http_port_cli || ra.http_port == rb.http_port, "run.http_port");
+  check(ra.http_token_ref == rb.http_token_ref, "run.http_token_ref");
+  check(ra.workers == rb.workers, "run.workers");
+  check(ra.ring_size == rb.ring_size, "run.ring_size");
+  const auto &da = a.decoder, &db = b.decoder;
+  check(da.sip_ports == db.sip_ports && da.max_vlan_depth == db.max_vlan_depth &&
+            da.prefilter == db.prefilter && da.dedup_window_ms == db.dedup_window_ms &&
+            da.ip_frag.timeout_ms == db.ip_frag.timeout_ms &&
+            da.ip_frag.max_datagrams == db.ip_frag.max_datagrams &&
+            da.ip_frag.max_bytes == db.ip_frag.max_bytes && da.vxlan_ports == db.vxlan_ports &&
+            da.tcp.max_streams == db.tcp.max_streams &&
+            da.tcp.max_stream_bytes == db.tcp.max_stream_bytes &&
+            da.tcp.max_total_bytes == db.tcp.max_total_bytes &&
+            da.tcp.idle_timeout_ms == db.tcp.idle_timeout_ms &&
+            da.tcp.gap_timeout_ms == db.tcp.gap_timeout_ms,
+        "[capture]");
+  const auto &ta = a.tracker, &tb = b.tracker;
+  check(ta.grace_ms == tb.grace_ms && ta.grace_after_3xx_ms == tb.grace_after_3xx_ms &&
+            ta.ring_timeout_ms == tb.ring_timeout_ms && ta.linger_ms == tb.linger_ms &&
+            ta.min_ring_ms_cancelled == tb.min_ring_ms_cancelled &&
+            ta.max_calls == tb.max_calls &&
+            ta.forwarded_unconditional_missed == tb.forwarded_unconditional_missed &&
+            ta.missed == tb.missed,
+        "[calls]");
+  // Call-ID sharding reads it in the capture threads.
+  check(a.parser.correlation_header == b.parser.correlation_header, "calls.correlation_header");
+  return out;
+}
+
+// SIGHUP. The file is read and validated whole (syntax, every key, the dial plan, the
+// subscribers file) before anything changes: a bad file changes nothing, is logged with its
+// file:line:col and key, and counted in mcn_reload_failures_total. What can change live is
+// published as one snapshot (LiveSettings); calls in flight keep their state.
 void Daemon::reload() {
   ++reloads_;
+  const std::string origin = opts_.config_path.empty() ? "(built-in defaults)" : opts_.config_path;
   try {
     Config fresh = opts_.config_path.empty() ? defaultConfig() : loadConfigFile(opts_.config_path);
-    auto dir = loadDirectory(fresh);
-    if (!dir) {
-      spdlog::info("SIGHUP: no subscribers configured; nothing to reload");
-      return;
+    if (!opts_.interfaces.empty()) fresh.run.interfaces = opts_.interfaces;
+    sipparse::SipParser check(fresh.parser);  // throws on a plan only the parser rejects
+    if (fresh.run.redis.empty() != cfg_.run.redis.empty() && opts_.subscribers.empty()) {
+      throw ConfigError(origin +
+                        ": run.redis / run.subscribers: switching the subscriber store needs "
+                        "a restart");
     }
-    size_t people = dir->people().size();
-    std::lock_guard lock(reload_mu_);
-    next_directory_ = std::move(dir);
-    spdlog::info("SIGHUP: subscribers reloaded ({} people); calls in flight kept", people);
+    std::shared_ptr<const subscribers::Directory> dir;
+    if (!redis_) dir = loadDirectory(fresh);  // throws on a bad or missing file
+    spdlog::level::level_enum level = spdlog::level::from_str(fresh.run.log_level);
+
+    // Everything is valid: from here on nothing throws.
+    for (const auto& key :
+         restartOnlyChanges(cfg_, fresh, opts_.http_port >= 0)) {
+      spdlog::warn("SIGHUP: {} changed in {}: needs a restart; keeping the running value", key,
+                   origin);
+    }
+    auto settings = std::make_shared<LiveSettings>();
+    settings->parser = cfg_.parser;
+    settings->parser.dial_plan = fresh.parser.dial_plan;
+    settings->notify = fresh.notify;
+    settings->directory = dir;
+    settings->shutdown_timeout_ms = fresh.run.shutdown_timeout_ms;
+    {
+      std::lock_guard lock(reload_mu_);
+      live_ = std::move(settings);
+      live_generation_.fetch_add(1, std::memory_order_release);
+    }
+    if (auto logger = spdlog::get("mcn")) {
+      applyLogFormat(*logger, fresh.run.log_format, fresh.run.log_mask_numbers);
+      logger->set_level(level);
+    }
+    spdlog::info(
+        "SIGHUP: configuration reloaded from {}{}; dial plan, [notify] and logging applied; "
+        "calls in flight kept",
+        origin,
+        dir ? fmt::format(", subscribers reloaded ({} people)", dir->people().size())
+            : std::string(redis_ ? ", subscribers from Redis" : ", no subscribers"));
   } catch (const std::exception& e) {
-    ++reload_errors_;
-    spdlog::error("SIGHUP: reload failed, keeping the previous subscribers: {}", e.what());
+    ++reload_failures_;
+    spdlog::error("SIGHUP: reload failed, nothing changed (previous configuration kept): {}",
+                  e.what());
   }
 }
 
@@ -548,6 +738,11 @@ int Daemon::run() {
     return kExitStartup;
   }
   try {
+    if (opts_.role == "probe") {
+      stream_clock_ = notifier::systemClock();
+      publisher_ =
+          std::make_unique<notifier::StreamPublisher>(resolveStreamConfig(cfg_), *stream_clock_);
+    }
     directory_ = loadDirectory(cfg_);
     if (!run.redis.empty() && opts_.subscribers.empty()) {
       subscribers::RedisOptions ro = subscribers::parseRedisUrl(run.redis);
@@ -650,10 +845,10 @@ int Daemon::run() {
                    static_cast<double>(pending_deliveries_.load())});
     out.push_back(
         {"mcn_reloads_total", "SIGHUP reloads", {}, static_cast<double>(reloads_.load()), true});
-    out.push_back({"mcn_reload_errors_total",
-                   "SIGHUP reloads that failed",
+    out.push_back({"mcn_reload_failures_total",
+                   "SIGHUP reloads that failed (nothing changed)",
                    {},
-                   static_cast<double>(reload_errors_.load()),
+                   static_cast<double>(reload_failures_.load()),
                    true});
     out.push_back(
         {"mcn_ready", "1 while capturing", {}, ready_.load() && !stop_capture_.load() ? 1.0 : 0.0});
@@ -734,13 +929,39 @@ class JsonFormatter final : public spdlog::formatter {
   }
 };
 
+// Masks telephone numbers in whatever the inner formatter wrote (run.log_mask_numbers).
+class MaskingFormatter final : public spdlog::formatter {
+ public:
+  explicit MaskingFormatter(std::unique_ptr<spdlog::formatter> inner) : inner_(std::move(inner)) {}
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    spdlog::memory_buf_t raw;
+    inner_->format(msg, raw);
+    std::string masked = maskNumbers(std::string_view(raw.data(), raw.size()));
+    dest.append(masked.data(), masked.data() + masked.size());
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<MaskingFormatter>(inner_->clone());
+  }
+
+ private:
+  std::unique_ptr<spdlog::formatter> inner_;
+};
+
+void applyLogFormat(spdlog::logger& logger, const std::string& format, bool mask_numbers) {
+  std::unique_ptr<spdlog::formatter> f;
+  if (format == "json") {
+    f = std::make_unique<JsonFormatter>();
+  } else {
+    f = std::make_unique<spdlog::pattern_formatter>("%Y-%m-%dT%H:%M:%S.%eZ mcn[%P] %l: %v",
+                                                    spdlog::pattern_time_type::utc);
+  }
+  if (mask_numbers) f = std::make_unique<MaskingFormatter>(std::move(f));
+  logger.set_formatter(std::move(f));
+}
+
 void setupLogging(const RunConfig& run) {
   auto logger = spdlog::stderr_logger_mt("mcn");
-  if (run.log_format == "json") {
-    logger->set_formatter(std::make_unique<JsonFormatter>());
-  } else {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ mcn[%P] %l: %v", spdlog::pattern_time_type::utc);
-  }
+  applyLogFormat(*logger, run.log_format, run.log_mask_numbers);
   logger->set_level(spdlog::level::from_str(run.log_level));
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);

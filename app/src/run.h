@@ -8,8 +8,10 @@
 //
 // A full ring is a counted drop (mcn_ring_drops_total), never a blocked capture thread.
 // SIGTERM/SIGINT: stop capture, drain the rings, decide every open call, flush pending
-// notifications within [run] shutdown_timeout_ms. SIGHUP: re-read the subscribers; calls in
-// flight keep their state.
+// notifications within [run] shutdown_timeout_ms. SIGHUP: re-read the configuration file and the
+// subscribers; the dial plan, [notify] and logging change live, settings fixed at start-up
+// (interfaces, workers, rings, HTTP, [capture], [calls]) are logged as needing a restart; a bad
+// file changes nothing (mcn_reload_failures_total). Calls in flight keep their state.
 
 #include <string>
 #include <vector>
@@ -25,6 +27,9 @@ struct RunOptions {
   int http_port = -1;                   // --http-port: replaces [run] http_port when >= 0
   std::string calls_out;                // every call record, JSON Lines (for debugging)
   std::string notify_out;               // every delivered notification, JSON Lines
+  // --role: "all" (capture and notify in one process), "probe" (capture, publish missed calls
+  // to Redis Streams), "notifier" (consume them; roles.h).
+  std::string role = "all";
 };
 
 // Runs until SIGTERM/SIGINT. Returns the exit code: 0 after a clean stop, 1 if capture failed

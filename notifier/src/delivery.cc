@@ -532,6 +532,12 @@ void Delivery::setLocalWriter(LocalWriter writer) { impl_->local_writer = std::m
 
 void Delivery::setDeliveredCallback(DeliveredCallback cb) { impl_->on_delivered = std::move(cb); }
 
+void Delivery::setConfig(DeliveryConfig cfg) {
+  cfg.max_host_connections = impl_->cfg.max_host_connections;  // set on the multi handle once
+  cfg.max_in_flight = impl_->cfg.max_in_flight;
+  impl_->cfg = std::move(cfg);
+}
+
 bool Delivery::submit(Notification n) {
   Impl& d = *impl_;
   ++d.counters[Impl::kSubmitted];

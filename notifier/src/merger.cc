@@ -409,6 +409,14 @@ Merger::Merger(MergerConfig cfg, std::shared_ptr<const subscribers::Directory> d
 
 Merger::~Merger() = default;
 
+void Merger::setTemplates(Templates templates) { impl_->templates = std::move(templates); }
+
+void Merger::setConfig(MergerConfig cfg) {
+  if (cfg.max_open_windows == 0) cfg.max_open_windows = 1;
+  if (cfg.max_calls_per_window == 0) cfg.max_calls_per_window = 1;
+  impl_->cfg = cfg;
+}
+
 void Merger::setDirectory(std::shared_ptr<const subscribers::Directory> directory) {
   impl_->dir = std::move(directory);
 }

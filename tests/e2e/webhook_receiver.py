@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Webhook receiver of the live end-to-end test: answers 200 to every POST and appends one JSON
-line per request: {"received_at": <epoch seconds>, "webhook_id": ..., "body": <parsed JSON>}."""
+line per request: {"received_at": <epoch seconds>, "webhook_id": ..., "path": ...,
+"body": <parsed JSON>}."""
 import json
 import sys
 import time
@@ -12,7 +13,7 @@ class Handler(BaseHTTPRequestHandler):
         received = time.time()
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         line = json.dumps({"received_at": received, "webhook_id": self.headers.get("webhook-id"),
-                           "body": json.loads(body)})
+                           "path": self.path, "body": json.loads(body)})
         with open(self.server.out_path, "a", encoding="utf-8") as f:
             f.write(line + "\n")
         self.send_response(200)

@@ -11,6 +11,7 @@
 #include "mcn/capture/decoder.h"
 #include "mcn/notifier/delivery.h"
 #include "mcn/notifier/merger.h"
+#include "mcn/notifier/stream_bus.h"
 #include "mcn/sipparse/parser.h"
 
 namespace mcn::app {
@@ -30,7 +31,8 @@ struct NotifyConfig {
   int64_t finish_timeout_ms = 30000;  // replay: how long to wait for deliveries at the end
 };
 
-// [run]: the live daemon (`mcn run`). Start-up settings; SIGHUP re-reads only the subscribers.
+// [run]: the live daemon (`mcn run`). Start-up settings, except log_level, log_format,
+// subscribers and shutdown_timeout_ms, which SIGHUP applies (see run.h).
 struct RunConfig {
   std::vector<std::string> interfaces;  // -i on the command line replaces these
   int snaplen = 262144;                 // at least 65535 (enforced)
@@ -49,9 +51,18 @@ struct RunConfig {
   std::string http_token_ref;           // required unless bound to loopback (env:/file:)
   std::string log_format = "human";     // or "json"
   std::string log_level = "info";
+  bool log_mask_numbers = false;        // +86139****1230 in log lines (log_mask.h)
   int workers = 1;                      // parse+track threads, sharded by Call-ID
   int ring_size = 65536;                // entries per single-producer single-consumer ring
   int64_t shutdown_timeout_ms = 10000;  // SIGTERM: bound on flushing pending notifications
+};
+
+// [streams]: scale-out over Redis Streams (`mcn run --role probe|notifier`, `mcn replay --role
+// probe`); README "Scale-out with Redis Streams".
+struct StreamsConfig {
+  std::string redis;         // "redis://host[:port][/db]"; empty: [run] redis
+  std::string password_ref;  // env:NAME or file:/path; empty: [run] redis_password_ref
+  notifier::StreamConfig stream;  // host/port/db/password filled in at start from the above
 };
 
 struct Config {
@@ -60,6 +71,7 @@ struct Config {
   calls::TrackerConfig tracker;
   NotifyConfig notify;
   RunConfig run;
+  StreamsConfig streams;
   std::string source;  // file it came from, "(built-in defaults)" otherwise
 };
 

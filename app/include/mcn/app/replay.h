@@ -3,6 +3,7 @@
 // tracker -> JSON Lines. Deterministic: the clock is the capture timestamp.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <ostream>
@@ -24,6 +25,8 @@ struct ReplayOutputs {
   std::shared_ptr<const subscribers::Directory> subscribers;
   std::ostream* console = nullptr;
   std::ostream* notify = nullptr;
+  // Every missed record, as decided (scale-out probe: published to Redis Streams; roles.h).
+  std::function<void(const calls::CallRecord&)> on_missed;
 };
 
 struct ReplayResult {

@@ -123,6 +123,9 @@ class Delivery {
 
   void setLocalWriter(LocalWriter writer);
   void setDeliveredCallback(DeliveredCallback cb);
+  // SIGHUP: attempts, backoff, timeouts, queue bound and rate limits for what is scheduled from
+  // now on; pending notifications are kept (max_host_connections and max_in_flight stay).
+  void setConfig(DeliveryConfig cfg);
 
   // Queues for an attempt at the clock's now. false: not queued, the notification went to the
   // dead-letter sink instead (queue_full, or no_channel for a kind nothing can send). An empty

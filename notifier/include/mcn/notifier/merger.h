@@ -62,6 +62,10 @@ class Merger {
 
   // A refreshed snapshot: later calls and every window closed from now on use it.
   void setDirectory(std::shared_ptr<const subscribers::Directory> directory);
+  // SIGHUP: new templates and bounds for windows closed from now on (open windows are kept; a
+  // lower max_open_windows is reached as windows close).
+  void setTemplates(Templates templates);
+  void setConfig(MergerConfig cfg);
 
   void onMissedCall(const calls::MissedCall& call);
 

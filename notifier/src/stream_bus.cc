@@ -1,0 +1,679 @@
+#include "mcn/notifier/stream_bus.h"
+
+#include <hiredis/hiredis.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "mcn/calls/record_wire.h"
+#include "mcn/notifier/idempotency.h"
+#include "mcn/notifier/merger.h"
+#include "mcn/notifier/time_zone.h"
+
+namespace mcn::notifier {
+
+namespace {
+
+// KEYS: dedupe key, missed stream. ARGV: ttl_s, maxlen, call JSON. Returns the entry id, or
+// false (nil) when another probe (or an earlier attempt of ours whose answer was lost) published
+// the call already. One script, so the check and the append cannot be separated by a crash.
+constexpr const char* kPublishScript = R"lua(
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'call', ARGV[3])
+end
+return false
+)lua";
+
+// KEYS: missed stream, the person's window hash, windows zset. ARGV: group, entry id, call JSON,
+// deadline, person. Adds the call to the window (HSETNX: a redelivered entry is not added twice),
+// opens the window at the first call (ZADD NX keeps the first deadline), and acknowledges the
+// entry, all at once: an entry is either pending or in a window, never both or neither.
+constexpr const char* kAddScript = R"lua(
+redis.call('HSETNX', KEYS[2], ARGV[2], ARGV[3])
+redis.call('ZADD', KEYS[3], 'NX', ARGV[4], ARGV[5])
+return redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+)lua";
+
+// KEYS: windows zset, closed stream. ARGV: now, window key prefix, maxlen, limit. Moves every
+// due window into one :closed entry each ("calls" = JSON array [id, call, id, call, ...]).
+// The window keys are derived here, not passed in KEYS: fine on one Redis (or one Cluster slot
+// when the prefix carries a hash tag).
+constexpr const char* kTakeScript = R"lua(
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[4])
+for _, person in ipairs(due) do
+  local wk = ARGV[2] .. person
+  local entries = redis.call('HGETALL', wk)
+  redis.call('DEL', wk)
+  redis.call('ZREM', KEYS[1], person)
+  if #entries > 0 then
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'person', person, 'calls',
+               cjson.encode(entries))
+  end
+end
+return #due
+)lua";
+
+using ReplyPtr = std::unique_ptr<redisReply, void (*)(void*)>;
+
+ReplyPtr wrap(void* r) { return ReplyPtr(static_cast<redisReply*>(r), freeReplyObject); }
+
+std::string str(const redisReply* r) {
+  if (r == nullptr) return {};
+  if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS ||
+      r->type == REDIS_REPLY_ERROR) {
+    return std::string(r->str, r->len);
+  }
+  return {};
+}
+
+}  // namespace
+
+// One hiredis connection with reconnect backoff. Any transport error or unexpected error reply
+// drops the connection; the next ensure() after the backoff reconnects, authenticates, selects
+// the database, loads the scripts and creates the consumer groups.
+class RedisLink {
+ public:
+  RedisLink(const StreamConfig& cfg, const Clock& clock, std::vector<std::string> groups_on)
+      : cfg_(cfg), clock_(clock), groups_on_(std::move(groups_on)) {}
+  ~RedisLink() { drop(); }
+
+  bool connected() const { return ctx_ != nullptr; }
+  // Tried and failed (or lost), not yet back: what "Redis is down" means to the counters.
+  bool down() const { return ctx_ == nullptr && delay_ms_ != 0; }
+
+  bool ensure() {
+    if (ctx_ != nullptr) return true;
+    int64_t now = clock_.nowUs();
+    if (now < next_try_us_) return false;
+    timeval tv{cfg_.connect_timeout_ms / 1000, (cfg_.connect_timeout_ms % 1000) * 1000};
+    redisContext* c = redisConnectWithTimeout(cfg_.host.c_str(), cfg_.port, tv);
+    if (c == nullptr || c->err != 0) {
+      last_error_ = c != nullptr ? c->errstr : "cannot allocate a connection";
+      if (c != nullptr) redisFree(c);
+      backoff();
+      return false;
+    }
+    ctx_ = c;
+    setTimeout(cfg_.connect_timeout_ms + 5000);
+    bool ok = true;
+    if (!cfg_.password.empty()) ok = okReply(command({"AUTH", cfg_.password}));
+    if (ok && cfg_.db != 0) ok = okReply(command({"SELECT", std::to_string(cfg_.db)}));
+    if (ok) {
+      publish_sha_ = str(command({"SCRIPT", "LOAD", kPublishScript}).get());
+      add_sha_ = str(command({"SCRIPT", "LOAD", kAddScript}).get());
+      take_sha_ = str(command({"SCRIPT", "LOAD", kTakeScript}).get());
+      ok = publish_sha_.size() == 40 && add_sha_.size() == 40 && take_sha_.size() == 40;
+    }
+    for (const std::string& s : groups_on_) {
+      if (!ok) break;
+      auto r = command({"XGROUP", "CREATE", s, cfg_.group, "0", "MKSTREAM"});
+      ok = r && (r->type != REDIS_REPLY_ERROR || str(r.get()).rfind("BUSYGROUP", 0) == 0);
+    }
+    if (!ok) {
+      last_error_ = "set-up failed (AUTH, SELECT, SCRIPT LOAD or XGROUP CREATE)";
+      drop();
+      backoff();
+      return false;
+    }
+    if (ever_connected_) ++reconnects_;
+    ever_connected_ = true;
+    delay_ms_ = 0;
+    return true;
+  }
+
+  // One command; a null reply means the connection was dropped (counted).
+  ReplyPtr command(const std::vector<std::string>& args) {
+    if (ctx_ == nullptr) return wrap(nullptr);
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    for (const auto& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    ReplyPtr r =
+        wrap(redisCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()));
+    if (!r) {
+      last_error_ = ctx_->errstr;
+      fail();
+    } else if (r->type == REDIS_REPLY_ERROR) {
+      last_error_ = args[0] + ": " + str(r.get());
+    }
+    return r;
+  }
+
+  void append(const std::vector<std::string>& args) {
+    if (ctx_ == nullptr) return;
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    for (const auto& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()) !=
+        REDIS_OK) {
+      fail();
+    }
+  }
+
+  ReplyPtr read() {
+    if (ctx_ == nullptr) return wrap(nullptr);
+    void* r = nullptr;
+    if (redisGetReply(ctx_, &r) != REDIS_OK || r == nullptr) {
+      last_error_ = ctx_->errstr;
+      fail();
+      return wrap(nullptr);
+    }
+    ReplyPtr p = wrap(r);
+    if (p->type == REDIS_REPLY_ERROR) last_error_ = str(p.get());
+    return p;
+  }
+
+  void setTimeout(int ms) {
+    if (ctx_ == nullptr) return;
+    timeval tv{ms / 1000, (ms % 1000) * 1000};
+    redisSetTimeout(ctx_, tv);
+  }
+
+  // Transport error or an error reply we cannot handle in place (NOSCRIPT after a failover,
+  // READONLY on a demoted master, LOADING): start over with a fresh connection.
+  void fail() {
+    ++errors_;
+    drop();
+    backoff();
+  }
+
+  static bool okReply(const ReplyPtr& r) { return r && r->type != REDIS_REPLY_ERROR; }
+
+  const std::string& publishSha() const { return publish_sha_; }
+  const std::string& addSha() const { return add_sha_; }
+  const std::string& takeSha() const { return take_sha_; }
+  uint64_t reconnects() const { return reconnects_; }
+  // The last transport error or error reply, for the operator's log line (never a password).
+  const std::string& lastError() const { return last_error_; }
+  uint64_t errors() const { return errors_; }
+  void countError() { ++errors_; }
+
+ private:
+  void drop() {
+    if (ctx_ != nullptr) redisFree(ctx_);
+    ctx_ = nullptr;
+  }
+  void backoff() {
+    delay_ms_ =
+        delay_ms_ == 0 ? cfg_.backoff_initial_ms : std::min(delay_ms_ * 2, cfg_.backoff_max_ms);
+    next_try_us_ = clock_.nowUs() + delay_ms_ * 1000;
+  }
+
+  const StreamConfig& cfg_;
+  const Clock& clock_;
+  std::vector<std::string> groups_on_;
+  redisContext* ctx_ = nullptr;
+  int64_t next_try_us_ = 0;
+  int64_t delay_ms_ = 0;
+  bool ever_connected_ = false;
+  uint64_t reconnects_ = 0, errors_ = 0;
+  std::string publish_sha_, add_sha_, take_sha_;
+  std::string last_error_;
+};
+
+std::string defaultConsumerName() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return std::string(host[0] != '\0' ? host : "mcn") + "-" + std::to_string(::getpid());
+}
+
+std::string streamDedupeKey(const StreamConfig& cfg, const calls::MissedCall& call) {
+  const std::string& k = call.correlation ? *call.correlation : call.call_id;
+  return cfg.prefix + ":dedupe:" + sha256Hex(k + "\n" + call.callee);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Probe
+
+StreamPublisher::StreamPublisher(StreamConfig cfg, const Clock& clock)
+    : cfg_(std::move(cfg)), clock_(clock) {
+  if (cfg_.consumer.empty()) cfg_.consumer = defaultConsumerName();
+  link_ = std::make_unique<RedisLink>(cfg_, clock_, std::vector<std::string>{});
+}
+
+StreamPublisher::~StreamPublisher() = default;
+
+bool StreamPublisher::connected() const { return link_->connected(); }
+
+bool StreamPublisher::publish(const calls::MissedCall& call) {
+  if (buffer_.size() >= cfg_.buffer_max) {
+    ++dropped_;
+    return false;
+  }
+  // "Waited": Redis was down when the call came (a connection not yet tried is not down).
+  bool waited = link_->down();
+  if (waited) ++buffered_;
+  buffer_.push_back(Item{streamDedupeKey(cfg_, call), calls::recordToWireJson(call), waited});
+  return true;
+}
+
+size_t StreamPublisher::pump() {
+  size_t done = 0;
+  const std::string stream = cfg_.prefix + ":missed";
+  const std::string ttl = std::to_string(cfg_.dedupe_ttl_s);
+  const std::string maxlen = std::to_string(cfg_.maxlen);
+  for (int round = 0; round < 8 && !buffer_.empty(); ++round) {
+    if (!link_->ensure()) break;
+    size_t n = std::min(buffer_.size(), static_cast<size_t>(std::max(cfg_.batch, 1)));
+    for (size_t i = 0; i < n; ++i) {
+      link_->append({"EVALSHA", link_->publishSha(), "2", buffer_[i].dedupe_key, stream, ttl,
+                     maxlen, buffer_[i].json});
+    }
+    // Replies come in order; the buffer loses its head only for answered calls, so a dropped
+    // connection resends the rest (the dedupe key absorbs any that had in fact gone through).
+    size_t answered = 0;
+    for (size_t i = 0; i < n; ++i) {
+      ReplyPtr r = link_->read();
+      if (!r) break;
+      if (r->type == REDIS_REPLY_ERROR) {
+        link_->fail();
+        break;
+      }
+      if (r->type == REDIS_REPLY_STRING) {
+        ++published_;
+      } else {
+        ++deduped_;
+      }
+      if (buffer_[i].waited) ++resent_;
+      ++answered;
+    }
+    buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(answered));
+    done += answered;
+    if (answered < n) break;
+  }
+  return done;
+}
+
+bool StreamPublisher::flush(int64_t deadline_us) {
+  while (!buffer_.empty()) {
+    pump();
+    if (buffer_.empty()) break;
+    if (clock_.nowUs() >= deadline_us) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+void StreamPublisher::forEachCounter(
+    const std::function<void(std::string_view, uint64_t)>& fn) const {
+  fn("stream.published", published_);
+  fn("stream.deduped", deduped_);
+  fn("stream.buffered", buffered_);
+  fn("stream.dropped", dropped_);
+  fn("stream.resent", resent_);
+  fn("stream.buffer_depth", buffer_.size());
+  fn("stream.reconnects", link_->reconnects());
+  fn("stream.redis_errors", link_->errors());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Notifier
+
+namespace {
+
+// XREADGROUP / XAUTOCLAIM entry arrays: [[id, [f, v, ...]], ...]; deleted entries have a nil
+// field list.
+template <typename Out>
+void parseEntries(const redisReply* arr, const std::string& stream, Out& out) {
+  if (arr == nullptr || arr->type != REDIS_REPLY_ARRAY) return;
+  for (size_t i = 0; i < arr->elements; ++i) {
+    const redisReply* e = arr->element[i];
+    if (e == nullptr || e->type != REDIS_REPLY_ARRAY || e->elements < 2) continue;
+    typename Out::value_type entry;
+    entry.stream = stream;
+    entry.id = str(e->element[0]);
+    const redisReply* f = e->element[1];
+    if (f != nullptr && f->type == REDIS_REPLY_ARRAY) {
+      for (size_t k = 0; k + 1 < f->elements; k += 2) {
+        entry.fields.emplace_back(str(f->element[k]), str(f->element[k + 1]));
+      }
+    }
+    out.push_back(std::move(entry));
+  }
+}
+
+const std::string* field(const std::vector<std::pair<std::string, std::string>>& fields,
+                         std::string_view name) {
+  for (const auto& [k, v] : fields) {
+    if (k == name) return &v;
+  }
+  return nullptr;
+}
+
+// "1700000000000-3" ordered as Redis orders ids.
+bool idLess(const std::string& a, const std::string& b) {
+  auto split = [](const std::string& s) {
+    size_t dash = s.find('-');
+    uint64_t ms = std::strtoull(s.c_str(), nullptr, 10);
+    uint64_t seq = dash == std::string::npos ? 0 : std::strtoull(s.c_str() + dash + 1, nullptr, 10);
+    return std::pair(ms, seq);
+  };
+  return split(a) < split(b);
+}
+
+}  // namespace
+
+StreamNotifier::StreamNotifier(StreamConfig cfg,
+                               std::shared_ptr<const subscribers::Directory> directory,
+                               const Clock& clock, WindowHandler handler)
+    : cfg_(std::move(cfg)),
+      directory_(std::move(directory)),
+      clock_(clock),
+      handler_(std::move(handler)) {
+  if (cfg_.consumer.empty()) cfg_.consumer = defaultConsumerName();
+  link_ = std::make_unique<RedisLink>(cfg_, clock_,
+                                      std::vector<std::string>{key("missed"), key("closed")});
+}
+
+StreamNotifier::~StreamNotifier() = default;
+
+bool StreamNotifier::connected() const { return link_->connected(); }
+
+const std::string& StreamNotifier::lastError() const { return link_->lastError(); }
+
+const std::string& StreamPublisher::lastError() const { return link_->lastError(); }
+
+void StreamNotifier::setDirectory(std::shared_ptr<const subscribers::Directory> directory) {
+  directory_ = std::move(directory);
+}
+
+void StreamNotifier::windowDone(const std::string& entry_id) {
+  auto it = std::find(in_flight_.begin(), in_flight_.end(), entry_id);
+  if (it != in_flight_.end()) in_flight_.erase(it);
+  acks_.push_back(entry_id);
+}
+
+void StreamNotifier::deadLetter(std::string json) {
+  // Bounded like every table: beyond it the oldest is still logged by the caller's file.
+  if (dead_.size() >= cfg_.buffer_max) dead_.pop_front();
+  dead_.push_back(std::move(json));
+}
+
+bool StreamNotifier::flushQueued() {
+  if (acks_.empty() && dead_.empty()) return true;
+  if (!link_->ensure()) return false;
+  while (!dead_.empty()) {
+    auto r = link_->command({"XADD", key("dead"), "MAXLEN", "~", std::to_string(cfg_.maxlen), "*",
+                             "dead", dead_.front()});
+    if (!RedisLink::okReply(r)) {
+      if (r) link_->fail();
+      return false;
+    }
+    dead_.pop_front();
+    ++dead_lettered_;
+  }
+  if (!acks_.empty()) {
+    std::vector<std::string> args{"XACK", key("closed"), cfg_.group};
+    args.insert(args.end(), acks_.begin(), acks_.end());
+    auto r = link_->command(args);
+    if (!RedisLink::okReply(r)) {
+      if (r) link_->fail();
+      return false;
+    }
+    acked_ += acks_.size();
+    acks_.clear();
+  }
+  return true;
+}
+
+size_t StreamNotifier::step(int block_ms) {
+  if (!link_->ensure()) {
+    // Lost entries in flight stay pending in Redis; nothing to do until it is back. Sleep the
+    // read's wait so the caller's loop does not spin.
+    if (block_ms > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(block_ms, 50)));
+    return 0;
+  }
+  flushQueued();
+  int64_t now = clock_.nowUs();
+  std::vector<Entry> entries;
+  if (reading_) {
+    // Take over what died with another notifier, now and then.
+    int64_t every = std::max<int64_t>(cfg_.claim_idle_ms * 1000 / 2, 20'000);
+    if (now - last_claim_us_ >= every) {
+      last_claim_us_ = now;
+      claimStale(key("missed"));
+      if (in_flight_.size() < cfg_.max_in_flight) claimStale(key("closed"));
+    }
+    link_->setTimeout(std::max(block_ms, 0) + cfg_.connect_timeout_ms + 5000);
+    std::vector<std::string> args{"XREADGROUP",  "GROUP", cfg_.group,
+                                  cfg_.consumer, "COUNT", std::to_string(cfg_.batch)};
+    // BLOCK 0 would wait forever: no wait means no BLOCK at all.
+    if (block_ms > 0) {
+      args.emplace_back("BLOCK");
+      args.emplace_back(std::to_string(block_ms));
+    }
+    // Back-pressure: a notifier already delivering max_in_flight windows leaves new ones to the
+    // others (and a crash then affects fewer); adding calls to windows is cheap and goes on.
+    args.emplace_back("STREAMS");
+    args.push_back(key("missed"));
+    if (in_flight_.size() < cfg_.max_in_flight) {
+      args.push_back(key("closed"));
+      args.emplace_back(">");
+    }
+    args.emplace_back(">");
+    auto r = link_->command(args);
+    if (r && r->type == REDIS_REPLY_ERROR) {
+      // NOGROUP after a FLUSHALL or a fresh failover target: recreate on reconnect.
+      link_->fail();
+      return 0;
+    }
+    if (r && r->type == REDIS_REPLY_ARRAY) {
+      for (size_t s = 0; s < r->elements; ++s) {
+        const redisReply* st = r->element[s];
+        if (st == nullptr || st->type != REDIS_REPLY_ARRAY || st->elements < 2) continue;
+        parseEntries(st->element[1], str(st->element[0]), entries);
+      }
+    }
+  }
+  size_t n = entries.size();
+  read_ += n;
+  // Entries claimed by claimStale() were handled there.
+  if (!entries.empty()) handle(entries);
+  // Close due windows: one script moves them to :closed, read by whoever is free next.
+  if (link_->connected()) {
+    auto r = link_->command({"EVALSHA", link_->takeSha(), "2", key("windows"), key("closed"),
+                             std::to_string(clock_.nowUs()), key("win:"),
+                             std::to_string(cfg_.maxlen), "100"});
+    if (r && r->type == REDIS_REPLY_INTEGER) {
+      windows_closed_ += static_cast<uint64_t>(r->integer);
+    } else if (r) {
+      link_->fail();
+    }
+  }
+  keepAlive();
+  flushQueued();
+  return n;
+}
+
+void StreamNotifier::claimStale(const std::string& stream) {
+  std::string cursor = "0-0";
+  for (int round = 0; round < 4; ++round) {
+    auto r = link_->command({"XAUTOCLAIM", stream, cfg_.group, cfg_.consumer,
+                             std::to_string(cfg_.claim_idle_ms), cursor, "COUNT",
+                             std::to_string(cfg_.batch)});
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
+      if (r) link_->fail();
+      return;
+    }
+    cursor = str(r->element[0]);
+    std::vector<Entry> entries;
+    parseEntries(r->element[1], stream, entries);
+    // How often each was handed out (XAUTOCLAIM counted this one): poison entries go to :dead.
+    for (auto& e : entries) {
+      auto p = link_->command({"XPENDING", stream, cfg_.group, e.id, e.id, "1"});
+      if (p && p->type == REDIS_REPLY_ARRAY && p->elements == 1 &&
+          p->element[0]->type == REDIS_REPLY_ARRAY && p->element[0]->elements >= 4) {
+        e.deliveries = static_cast<uint64_t>(p->element[0]->element[3]->integer);
+      }
+    }
+    claimed_ += entries.size();
+    if (!entries.empty()) handle(entries);
+    if (cursor == "0-0" || !link_->connected()) return;
+  }
+}
+
+void StreamNotifier::keepAlive() {
+  int64_t now = clock_.nowUs();
+  int64_t every = std::max<int64_t>(cfg_.claim_idle_ms * 1000 / 3, 10'000);
+  if (in_flight_.empty() || now - last_keepalive_us_ < every || !link_->connected()) return;
+  last_keepalive_us_ = now;
+  // Resets the idle time of the entries this notifier is still delivering (JUSTID does not count
+  // a delivery), so a slow retry is not taken over by another notifier.
+  std::vector<std::string> args{"XCLAIM", key("closed"), cfg_.group, cfg_.consumer, "0"};
+  args.insert(args.end(), in_flight_.begin(), in_flight_.end());
+  args.emplace_back("JUSTID");
+  auto r = link_->command(args);
+  if (r && r->type == REDIS_REPLY_ERROR) link_->fail();
+}
+
+void StreamNotifier::handle(std::vector<Entry>& entries) {
+  const std::string missed = key("missed");
+  const std::string maxlen = std::to_string(cfg_.maxlen);
+  auto toDead = [&](const Entry& e, std::string_view reason) {
+    nlohmann::json j;
+    j["reason"] = reason;
+    j["stream"] = e.stream;
+    j["id"] = e.id;
+    j["deliveries"] = e.deliveries;
+    nlohmann::json f = nlohmann::json::object();
+    for (const auto& [k, v] : e.fields) f[k] = v;
+    j["fields"] = f;
+    deadLetter(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  };
+  // Missed calls: pipelined window scripts; unknown numbers and bad entries are acknowledged.
+  std::vector<std::string> plain_acks;
+  size_t pipelined = 0;
+  for (const Entry& e : entries) {
+    if (e.stream != missed) continue;
+    if (e.deliveries > static_cast<uint64_t>(cfg_.max_deliveries)) {
+      toDead(e, "max_deliveries");
+      plain_acks.push_back(e.id);
+      continue;
+    }
+    const std::string* json = field(e.fields, "call");
+    std::optional<calls::MissedCall> call;
+    if (json != nullptr) call = calls::recordFromWireJson(*json);
+    if (!call) {
+      ++bad_;
+      toDead(e, "bad_entry");
+      plain_acks.push_back(e.id);
+      continue;
+    }
+    const subscribers::Person* p = directory_ ? directory_->findByNumber(call->callee) : nullptr;
+    if (p == nullptr) {
+      ++unknown_;
+      plain_acks.push_back(e.id);
+      continue;
+    }
+    // The window's deadline, as the merger would set it when the window opens (merger.cc): the
+    // person's window, moved out of quiet hours that hold, or cut at quiet hours that drop.
+    int64_t now = clock_.nowUs();
+    int64_t deadline = now + std::max<int64_t>(p->prefs.merge_window_ms, 0) * 1000;
+    if (const auto& quiet = p->prefs.quiet_hours) {
+      auto tzp = TimeZone::find(p->prefs.time_zone);
+      const TimeZone& tz = tzp ? *tzp : *TimeZone::utc();
+      if (quiet->action == subscribers::QuietAction::kDrop) {
+        if (inQuietHours(*quiet, tz, now)) {
+          ++quiet_dropped_;
+          plain_acks.push_back(e.id);
+          continue;
+        }
+        deadline = std::min(deadline, quietHoursStart(*quiet, tz, now));
+      } else if (inQuietHours(*quiet, tz, deadline)) {
+        deadline = quietHoursEnd(*quiet, tz, deadline);
+      }
+    }
+    link_->append({"EVALSHA", link_->addSha(), "3", missed, key("win:" + p->id), key("windows"),
+                   cfg_.group, e.id, *json, std::to_string(deadline), p->id});
+    ++pipelined;
+  }
+  for (size_t i = 0; i < pipelined; ++i) {
+    auto r = link_->read();
+    if (!r) return;  // the rest stay pending and come back (claimed) after the outage
+    if (r->type == REDIS_REPLY_ERROR) {
+      link_->fail();
+      return;
+    }
+    ++windows_added_;
+    ++acked_;
+  }
+  if (!plain_acks.empty()) {
+    std::vector<std::string> args{"XACK", missed, cfg_.group};
+    args.insert(args.end(), plain_acks.begin(), plain_acks.end());
+    auto r = link_->command(args);
+    if (RedisLink::okReply(r)) acked_ += plain_acks.size();
+  }
+  // Closed windows: to the handler; acknowledged by windowDone().
+  for (Entry& e : entries) {
+    if (e.stream == missed) continue;
+    if (e.deliveries > static_cast<uint64_t>(cfg_.max_deliveries)) {
+      toDead(e, "max_deliveries");
+      acks_.push_back(e.id);
+      continue;
+    }
+    ClosedWindow w;
+    w.entry_id = e.id;
+    w.deliveries = e.deliveries;
+    const std::string* person = field(e.fields, "person");
+    const std::string* list = field(e.fields, "calls");
+    bool ok = person != nullptr && list != nullptr;
+    std::vector<std::pair<std::string, calls::MissedCall>> calls;
+    if (ok) {
+      auto j = nlohmann::json::parse(*list, nullptr, false);
+      ok = j.is_array() && j.size() % 2 == 0;
+      for (size_t i = 0; ok && i < j.size(); i += 2) {
+        ok = j[i].is_string() && j[i + 1].is_string();
+        if (!ok) break;
+        auto c = calls::recordFromWireJson(j[i + 1].get<std::string>());
+        ok = c.has_value();
+        if (ok) calls.emplace_back(j[i].get<std::string>(), std::move(*c));
+      }
+    }
+    if (!ok) {
+      ++bad_;
+      toDead(e, "bad_entry");
+      acks_.push_back(e.id);
+      continue;
+    }
+    // Arrival order; an entry id starts with the milliseconds of its XADD (Redis's clock), which
+    // is when the call reached Redis: the merger judges quiet hours at that instant.
+    std::sort(calls.begin(), calls.end(),
+              [](const auto& a, const auto& b) { return idLess(a.first, b.first); });
+    w.person_id = *person;
+    for (auto& c : calls) {
+      w.arrived_us.push_back(static_cast<int64_t>(std::strtoull(c.first.c_str(), nullptr, 10)) *
+                             1000);
+      w.calls.push_back(std::move(c.second));
+    }
+    if (std::find(in_flight_.begin(), in_flight_.end(), e.id) != in_flight_.end()) continue;
+    in_flight_.push_back(e.id);
+    handler_(std::move(w));
+  }
+}
+
+void StreamNotifier::forEachCounter(
+    const std::function<void(std::string_view, uint64_t)>& fn) const {
+  fn("stream.read", read_);
+  fn("stream.windows_added", windows_added_);
+  fn("stream.windows_closed", windows_closed_);
+  fn("stream.acked", acked_);
+  fn("stream.claimed", claimed_);
+  fn("stream.dead_lettered", dead_lettered_);
+  fn("stream.unknown_number", unknown_);
+  fn("stream.quiet_dropped", quiet_dropped_);
+  fn("stream.bad_entries", bad_);
+  fn("stream.reconnects", link_->reconnects());
+  fn("stream.redis_errors", link_->errors());
+}
+
+}  // namespace mcn::notifier

@@ -1,0 +1,82 @@
+// Rendering a merge window kept in Redis (scale-out notifier, NotifyStage::renderWindow): each
+// call is judged at the instant it reached Redis, as the single-process merger judges it at its
+// arrival, and the whole window makes one message per channel with the usual idempotency key.
+// Times written by hand: Asia/Shanghai is UTC+8 all year; 2026-11-20 is day 20777 after the
+// epoch.
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "../../app/src/notify_stage.h"
+#include "mcn/notifier/idempotency.h"
+
+namespace mcn::app {
+namespace {
+
+constexpr int64_t kDay = 20777LL * 86400 * 1000000;  // 2026-11-20T00:00:00Z
+constexpr int64_t kHour = 3600LL * 1000000;
+
+calls::MissedCall call(const std::string& id, int64_t ended) {
+  calls::MissedCall c;
+  c.call_id = id;
+  c.caller = "+8613900116294";
+  c.callee = "+862583001001";
+  c.outcome = calls::Outcome::kNoAnswer;
+  c.missed = true;
+  c.status = 480;
+  c.started_at_us = ended - 20'000'000;
+  c.ended_at_us = ended;
+  return c;
+}
+
+TEST(StreamRender, CallsAreJudgedAtTheirArrivalAndTheWindowIsOneMessage) {
+  subscribers::Person p;
+  p.id = "alice";
+  p.name = "Alice";
+  p.numbers = {"+862583001001"};
+  p.channels.push_back(
+      subscribers::Channel{"console", subscribers::ChannelKind::kConsole, "", "", "", {}});
+  p.prefs.quiet_hours = subscribers::QuietHours{22 * 60, 7 * 60, subscribers::QuietAction::kDrop};
+  auto dir = subscribers::Directory::build({p}, 1);
+  std::ostringstream console;
+  NotifyStage stage(defaultConfig().notify, dir, &console, nullptr);
+  int dead_letters = 0;  // and no dead-letter file in the working directory
+  stage.setDeadLetterHook([&](const notifier::Notification&, std::string_view, std::string_view,
+                              int, int64_t) { ++dead_letters; });
+  std::vector<notifier::Notification> produced;
+  stage.setProducedHook([&](const notifier::Notification& n) { produced.push_back(n); });
+  // 21:00:00 and 21:00:40 local (13:00 UTC): before the quiet hours, within Alice's 60 s window;
+  // 23:00 local: inside the quiet hours.
+  std::vector<std::pair<int64_t, calls::MissedCall>> window = {
+      {kDay + 13 * kHour, call("c1", kDay + 13 * kHour)},
+      {kDay + 13 * kHour + 40'000'000LL, call("c2", kDay + 13 * kHour + 40'000'000LL)},
+      {kDay + 15 * kHour, call("c3", kDay + 15 * kHour)},
+  };
+  // Rendered at 23:30 local, inside the quiet hours: what arrived before them still counts.
+  stage.renderWindow(window, kDay + 15 * kHour + 30 * 60'000'000LL);
+  ASSERT_EQ(produced.size(), 1u);
+  ASSERT_EQ(produced[0].calls.size(), 2u);
+  EXPECT_EQ(produced[0].calls[0].call_id, "c1");
+  EXPECT_EQ(produced[0].calls[1].call_id, "c2");
+  EXPECT_EQ(produced[0].idempotency_key,
+            notifier::idempotencyKey("alice", std::vector<std::string>{"c1", "c2"}));
+  std::map<std::string, uint64_t> c;
+  stage.forEachCounter([&](std::string_view k, uint64_t v) { c[std::string(k)] = v; });
+  EXPECT_EQ(c["notifier.quiet_dropped"], 1u);
+  EXPECT_EQ(c["notifier.accepted"], 2u);
+  EXPECT_EQ(c["notifier.notifications"], 1u);
+  // The same window again (another notifier after a crash): the same key, so the receiver
+  // drops it.
+  stage.renderWindow(window, kDay + 15 * kHour + 31 * 60'000'000LL);
+  ASSERT_EQ(produced.size(), 2u);
+  EXPECT_EQ(produced[1].idempotency_key, produced[0].idempotency_key);
+  // Console deliveries are written in-process by poll(); bounded, no waiting involved.
+  for (int i = 0; i < 100 && stage.pending() > 0; ++i) stage.poll(0);
+  EXPECT_EQ(stage.pending(), 0u);
+  EXPECT_EQ(dead_letters, 0);
+  EXPECT_NE(console.str().find("Alice"), std::string::npos) << console.str();
+}
+
+}  // namespace
+}  // namespace mcn::app

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <ctime>
+#include <iterator>
+#include <string_view>
 #include <nlohmann/json.hpp>
 
 namespace mcn::calls {
@@ -20,7 +22,70 @@ std::string isoTime(int64_t ts_us) {
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
 }
 
+namespace {
+
+// Appends `s` as a JSON string if it is printable ASCII (every Call-ID, number and nearly every
+// display name), escaping '"' and '\\' as nlohmann::json does; false for anything else (control
+// characters, UTF-8, invalid bytes), which the general serialiser below handles.
+bool appendAscii(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f) return false;
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return true;
+}
+
+bool appendOrNull(std::string& out, bool present, std::string_view s) {
+  if (!present) {
+    out.append("null");
+    return true;
+  }
+  return appendAscii(out, s);
+}
+
+// The same text as the nlohmann::ordered_json serialisation below, built directly: a replay
+// writes one record per call, and the JSON object (a node per field) was most of its cost.
+bool fastRecordToJson(const CallRecord& r, std::string& out) {
+  out.reserve(448);
+  out.append("{\"call_id\":");
+  if (!appendAscii(out, r.call_id)) return false;
+  out.append(",\"correlation\":");
+  if (!appendOrNull(out, r.correlation.has_value(), r.correlation ? *r.correlation : "")) return false;
+  out.append(",\"caller\":");
+  if (!appendOrNull(out, !r.caller_withheld && !r.caller.empty(), r.caller)) return false;
+  out.append(",\"caller_name\":");
+  if (!appendOrNull(out, !r.caller_withheld && !r.caller_name.empty(), r.caller_name)) return false;
+  out.append(r.caller_withheld ? ",\"caller_withheld\":true" : ",\"caller_withheld\":false");
+  out.append(",\"callee\":");
+  if (!appendAscii(out, r.callee)) return false;
+  out.append(",\"outcome\":");
+  if (!appendAscii(out, outcomeName(r.outcome))) return false;
+  out.append(r.missed ? ",\"missed\":true" : ",\"missed\":false");
+  fmt::format_to(std::back_inserter(out), ",\"status\":{}", r.status);
+  out.append(",\"reason\":");
+  if (!appendOrNull(out, !r.reason.empty(), r.reason)) return false;
+  out.append(",\"forwarded_to\":");
+  if (!appendOrNull(out, r.forwarded_to.has_value(), r.forwarded_to ? *r.forwarded_to : "")) {
+    return false;
+  }
+  fmt::format_to(std::back_inserter(out), ",\"started_at\":\"{}\",\"ended_at\":\"{}\"",
+                 isoTime(r.started_at_us), isoTime(r.ended_at_us));
+  fmt::format_to(std::back_inserter(out), ",\"ring_ms\":{},\"legs\":{}", r.ring_ms, r.legs);
+  out.append(",\"transport\":");
+  if (!appendAscii(out, capture::transportName(r.transport))) return false;
+  out.push_back('}');
+  return true;
+}
+
+}  // namespace
+
 std::string recordToJson(const CallRecord& r) {
+  std::string fast;
+  if (fastRecordToJson(r, fast)) return fast;
   using nlohmann::ordered_json;
   auto strOrNull = [](const std::string& s) -> ordered_json {
     return s.empty() ? ordered_json(nullptr) : ordered_json(s);

@@ -30,6 +30,7 @@ constexpr size_t kMaxHopsPerCall = 64;
 constexpr size_t kMaxLegsPerCall = 16;
 constexpr size_t kMaxKeysPerCall = 4;
 constexpr size_t kMaxSeenPerCall = 32;  // message fingerprints kept for repeat detection
+constexpr size_t kSpareCalls = 256;     // freed calls kept for reuse (recycleCall)
 
 enum Counter : size_t {
   kCreated,
@@ -119,6 +120,7 @@ struct CallTracker::Impl {
   std::vector<std::unique_ptr<Call>> slots;
   std::vector<uint32_t> gens;
   std::vector<uint32_t> free_slots;
+  std::vector<std::unique_ptr<Call>> spare_calls;  // see recycleCall
   // Call-ID -> slot and correlation key -> slot. Keys are owned here; legs point at them.
   std::unordered_map<std::string, uint32_t> by_call_id;
   std::unordered_map<std::string, uint32_t> by_key;
@@ -188,8 +190,42 @@ struct CallTracker::Impl {
       slots.emplace_back();
       gens.push_back(0);
     }
-    slots[slot] = std::make_unique<Call>();
+    if (!spare_calls.empty()) {
+      slots[slot] = std::move(spare_calls.back());
+      spare_calls.pop_back();
+    } else {
+      slots[slot] = std::make_unique<Call>();
+    }
     return slot;
+  }
+
+  // A freed call goes back to a small pool as a default Call that keeps its vectors' and
+  // strings' buffers: a replay creates and frees a call per Call-ID, and those allocations were
+  // most of what it still allocated. Every list in a Call is bounded (kMaxHopsPerCall, ...), so
+  // the pool's memory is too.
+  void recycleCall(std::unique_ptr<Call> p) {
+    if (!p || spare_calls.size() >= kSpareCalls) return;
+    Call& c = *p;
+    std::vector<Leg> legs = std::move(c.legs);
+    std::vector<Hop> hops = std::move(c.hops);
+    std::vector<const std::string*> keys = std::move(c.keys);
+    std::vector<detail::SeenMessage> seen = std::move(c.seen);
+    std::string caller = std::move(c.caller);
+    std::string caller_name = std::move(c.caller_name);
+    legs.clear();
+    hops.clear();
+    keys.clear();
+    seen.clear();
+    caller.clear();
+    caller_name.clear();
+    c = Call();
+    c.legs = std::move(legs);
+    c.hops = std::move(hops);
+    c.keys = std::move(keys);
+    c.seen = std::move(seen);
+    c.caller = std::move(caller);
+    c.caller_name = std::move(caller_name);
+    spare_calls.push_back(std::move(p));
   }
 
   void freeCall(uint32_t slot) {
@@ -204,7 +240,7 @@ struct CallTracker::Impl {
       if (it != by_key.end() && it->second == slot) by_key.erase(it);
     }
     ++gens[slot];
-    slots[slot].reset();
+    recycleCall(std::move(slots[slot]));
     free_slots.push_back(slot);
   }
 

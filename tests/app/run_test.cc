@@ -118,7 +118,7 @@ TEST(RunConfig, ReadsTheRunTable) {
 interfaces = ["eth1", "eth2"]
 buffer_bytes = 134217728
 promisc = false
-immediate = false
+immediate = true
 timeout_ms = 50
 user = "mcn"
 http_bind = "0.0.0.0"
@@ -133,7 +133,7 @@ shutdown_timeout_ms = 2000
   EXPECT_EQ(c.run.interfaces, (std::vector<std::string>{"eth1", "eth2"}));
   EXPECT_EQ(c.run.buffer_bytes, 134217728);
   EXPECT_FALSE(c.run.promisc);
-  EXPECT_FALSE(c.run.immediate);
+  EXPECT_TRUE(c.run.immediate);
   EXPECT_EQ(c.run.timeout_ms, 50);
   EXPECT_EQ(c.run.user, "mcn");
   EXPECT_EQ(c.run.http_bind, "0.0.0.0");
@@ -151,6 +151,9 @@ TEST(RunConfig, DefaultsAreLoopbackAndOneWorker) {
   EXPECT_EQ(c.run.workers, 1);
   EXPECT_GE(c.run.snaplen, 65535);
   EXPECT_TRUE(c.run.interfaces.empty());
+  // Batched capture by default (immediate mode overflows the kernel ring on a busy mirror).
+  EXPECT_FALSE(c.run.immediate);
+  EXPECT_EQ(c.run.timeout_ms, 10);
 }
 
 std::string errorOf(std::string_view text) {

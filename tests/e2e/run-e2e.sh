@@ -149,6 +149,10 @@ cp "$HERE/mcn-e2e.toml" "$WORK/mcn.toml"
 if ((LATENCY > 0)); then
   sed -i 's/^grace_ms = .*/grace_ms = 0/' "$WORK/mcn.toml"
 fi
+# E2E_IMMEDIATE=true: libpcap immediate mode instead of the default batching (latency figures).
+if [[ -n "${E2E_IMMEDIATE:-}" ]]; then
+  sed -i "s/^immediate = .*/immediate = $E2E_IMMEDIATE/" "$WORK/mcn.toml"
+fi
 (cd "$WORK" && exec ip netns exec $NS_PROBE env MCN_E2E_WEBHOOK_SECRET=$SECRET "$MCN" run \
   --config "$WORK/mcn.toml" -i span1 --subscribers "$HERE/subscribers.toml" \
   --calls-out "$WORK/calls.jsonl" >"$WORK/mcn.out" 2>"$WORK/mcn.log") &

@@ -262,17 +262,24 @@ std::vector<Read> readWithLibpcap(const std::string& path, bool* error) {
   return out;
 }
 
-// A capture several times the 4 MiB read buffer: every frame comes back whole and in order (each
-// one's bytes carry its index), records of every length crossing the buffer's refills.
-TEST(PcapFileSource, LongFileComesBackFrameForFrame) {
-  const std::string path = tempPath(".pcap");
+// kFrames frames of 1,100-1,299 bytes (~19 MB, several times the 4 MiB read buffer), each one's
+// bytes derived from its index so a frame out of place or torn shows.
+constexpr int kFrames = 16'000;
+std::vector<Written> numberedFrames() {
   std::vector<Written> frames;
-  constexpr int kFrames = 16'000;  // ~1,200 bytes each: ~19 MB
   for (int i = 0; i < kFrames; ++i) {
     Bytes b(1'100 + i % 200);
     for (size_t k = 0; k < b.size(); ++k) b[k] = static_cast<uint8_t>((i * 7 + k) & 0xff);
     frames.push_back({1'700'000'000'000'000 + int64_t{i} * 1'000, b, static_cast<uint32_t>(b.size())});
   }
+  return frames;
+}
+
+// A capture several times the 4 MiB read buffer: every frame comes back whole and in order (each
+// one's bytes carry its index), records of every length crossing the buffer's refills.
+TEST(PcapFileSource, LongFileComesBackFrameForFrame) {
+  const std::string path = tempPath(".pcap");
+  const std::vector<Written> frames = numberedFrames();
   writePcap(path, kDltEn10mb, frames);
   ASSERT_GT(fs::file_size(path), uintmax_t{17} << 20);
   PcapFileSource src(path);
@@ -296,13 +303,7 @@ TEST(PcapFileSource, LongFileComesBackFrameForFrame) {
 // (a memory-mapped read would take SIGBUS here) and never a frame that was not in the file.
 TEST(PcapFileSource, FileCutShortWhileReadEndsCleanly) {
   const std::string path = tempPath(".pcap");
-  std::vector<Written> frames;
-  constexpr int kFrames = 16'000;  // ~19 MB
-  for (int i = 0; i < kFrames; ++i) {
-    Bytes b(1'100 + i % 200);
-    for (size_t k = 0; k < b.size(); ++k) b[k] = static_cast<uint8_t>((i * 7 + k) & 0xff);
-    frames.push_back({1'700'000'000'000'000 + int64_t{i} * 1'000, b, static_cast<uint32_t>(b.size())});
-  }
+  const std::vector<Written> frames = numberedFrames();
   writePcap(path, kDltEn10mb, frames);
   PcapFileSource src(path);
   Frame f;

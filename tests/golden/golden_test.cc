@@ -11,22 +11,14 @@
 
 #include "mcn/app/config.h"
 #include "mcn/app/replay.h"
+#include "fixtures.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kPcaps = fs::path(MCN_SOURCE_DIR) / "pcaps";
-
-std::vector<std::string> fixtureNames() {
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(kPcaps)) {
-    auto ext = e.path().extension();
-    if (ext == ".pcap" || ext == ".pcapng") names.push_back(e.path().filename().string());
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
+using mcn::golden::fixtureNames;
+using mcn::golden::kPcaps;
 
 std::string stem(const std::string& file) { return fs::path(file).stem().string(); }
 
@@ -61,9 +53,7 @@ TEST_P(Golden, ReplayMatchesExpected) {
   const fs::path expected_path = kPcaps / (stem(file) + ".expected.jsonl");
   ASSERT_TRUE(fs::exists(expected_path)) << file << " has no " << expected_path.filename();
 
-  fs::path cfg_path = kPcaps / (stem(file) + ".config.toml");
-  if (!fs::exists(cfg_path)) cfg_path = kPcaps / "fixtures.toml";
-  mcn::app::Config cfg = mcn::app::loadConfigFile(cfg_path.string());
+  mcn::app::Config cfg = mcn::golden::fixtureConfig(file);
 
   std::ostringstream calls, events;
   mcn::app::ReplayResult res =
@@ -100,13 +90,7 @@ TEST_P(Golden, ReplayMatchesExpected) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Golden, ::testing::ValuesIn(fixtureNames()),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           std::string n = info.param;
-                           for (char& c : n) {
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           }
-                           return n;
-                         });
+                         mcn::golden::fixtureParamName);
 
 // The pre-filter is an optimisation: with it off (everything parsed) a capture full of
 // registration and keep-alive traffic must give the same records, and with it on the dropped

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "../../app/src/live_shard.h"
+#include "fixtures.h"
 #include "mcn/app/config.h"
 #include "mcn/calls/record_json.h"
 #include "mcn/calls/tracker.h"
@@ -28,23 +29,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kPcaps = fs::path(MCN_SOURCE_DIR) / "pcaps";
-
-std::vector<std::string> fixtureNames() {
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(kPcaps)) {
-    auto ext = e.path().extension();
-    if (ext == ".pcap" || ext == ".pcapng") names.push_back(e.path().filename().string());
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-mcn::app::Config fixtureConfig(const std::string& file) {
-  fs::path cfg = kPcaps / (fs::path(file).stem().string() + ".config.toml");
-  if (!fs::exists(cfg)) cfg = kPcaps / "fixtures.toml";
-  return mcn::app::loadConfigFile(cfg.string());
-}
+using mcn::golden::fixtureConfig;
+using mcn::golden::fixtureNames;
+using mcn::golden::kPcaps;
 
 // Runs the capture through `workers` parser+tracker pairs as the daemon does (every worker's
 // clock advances together, as they all follow the system clock live); returns every record,
@@ -132,13 +119,7 @@ TEST(ShardedMix, FourWorkersGiveTheRecordsOfOne) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Sharded, ::testing::ValuesIn(fixtureNames()),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           std::string n = info.param;
-                           for (char& c : n) {
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           }
-                           return n;
-                         });
+                         mcn::golden::fixtureParamName);
 
 TEST(ShardRouter, ReadsTheKeysOfOneScan) {
   const std::string msg =

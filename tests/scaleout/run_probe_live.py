@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Two live probes on one mirror (issue 8, root): `mcn run --role probe -i lo` twice, both
-capturing the same frames (pcaps/ fixtures sent onto lo with pcap_send.py), publishing to a real
+capturing the same frames (pcaps/ fixtures sent onto lo with tests/e2e/inject.py), publishing to a real
 redis-server. Each missed call must reach `mcn:missed` once (the cross-probe dedupe), with the
 fields of the fixture's hand-checked expected record (times differ: live capture stamps frames
 when they are sent, so started/ended/ring are not compared). Usage: run_probe_live.py MCN"""
@@ -68,9 +68,10 @@ def main():
                 r = json.loads(line)
                 if r["missed"]:
                     expected[(r["call_id"], r["callee"])] = {k: r[k] for k in FIELDS}
-        subprocess.run([sys.executable, os.path.join(HERE, "pcap_send.py"), "lo",
-                        *[os.path.join(PCAPS, f"{n}.pcap") for n in FIXTURES]],
-                       check=True, stdout=subprocess.DEVNULL)
+        inject = os.path.join(HERE, "..", "e2e", "inject.py")
+        for n in FIXTURES:
+            subprocess.run([sys.executable, inject, "lo", os.path.join(PCAPS, f"{n}.pcap")],
+                           check=True, stdout=subprocess.DEVNULL)
 
         def xlen():
             out = subprocess.run(["redis-cli", "-p", str(port), "XLEN", "mcn:missed"],

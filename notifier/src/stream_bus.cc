@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "mcn/calls/record_wire.h"
 #include "mcn/notifier/idempotency.h"
 #include "mcn/notifier/merger.h"
@@ -393,8 +395,15 @@ void StreamNotifier::windowDone(const std::string& entry_id) {
 }
 
 void StreamNotifier::deadLetter(std::string json) {
-  // Bounded like every table: beyond it the oldest is still logged by the caller's file.
-  if (dead_.size() >= cfg_.buffer_max) dead_.pop_front();
+  // Bounded like every table (Redis has been unreachable for a while): beyond it the oldest
+  // leaves the queue for mcn:dead, counted, and its whole JSON goes to the log so an operator can
+  // still replay it by hand.
+  if (dead_.size() >= cfg_.buffer_max) {
+    spdlog::error("dead-letter queue full ({} waiting for Redis): not in {}: {}", dead_.size(),
+                  key("dead"), dead_.front());
+    dead_.pop_front();
+    ++dead_dropped_;
+  }
   dead_.push_back(std::move(json));
 }
 
@@ -669,6 +678,7 @@ void StreamNotifier::forEachCounter(
   fn("stream.acked", acked_);
   fn("stream.claimed", claimed_);
   fn("stream.dead_lettered", dead_lettered_);
+  fn("stream.dead_dropped", dead_dropped_);
   fn("stream.unknown_number", unknown_);
   fn("stream.quiet_dropped", quiet_dropped_);
   fn("stream.bad_entries", bad_);

@@ -176,7 +176,7 @@ class StreamNotifier {
   std::deque<std::string> dead_;        // dead letters not yet in :dead
   int64_t last_claim_us_ = 0, last_keepalive_us_ = 0;
   uint64_t read_ = 0, windows_added_ = 0, windows_closed_ = 0, acked_ = 0, claimed_ = 0,
-           dead_lettered_ = 0, unknown_ = 0, quiet_dropped_ = 0, bad_ = 0;
+           dead_lettered_ = 0, dead_dropped_ = 0, unknown_ = 0, quiet_dropped_ = 0, bad_ = 0;
 };
 
 }  // namespace mcn::notifier

@@ -40,7 +40,7 @@ def main():
     mcn = sys.argv[1]
     if os.geteuid() != 0:
         print("skipped: needs root (capture on lo)")
-        return 0
+        return 77  # CTest SKIP_RETURN_CODE: reported as not run, never as passed
     work = tempfile.mkdtemp(prefix="mcn_probe_live_")
     procs = []
     try:

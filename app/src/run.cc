@@ -417,11 +417,13 @@ void Daemon::notifierLoop() {
   const size_t beat = sources_.size() + workers;
   LineFlushingStream console_buf(std::cout);
   std::ostream console(&console_buf);
+  // Merge windows and delivery timers (live_clock.h). Declared before the stage: the stage's
+  // delivery engine reads it while being destroyed.
+  LiveClock clock;
   std::unique_ptr<NotifyStage> stage;
   std::shared_ptr<const subscribers::Directory> redis_dir;
   uint64_t live_gen = 0;
   int64_t shutdown_timeout_ms = cfg_.run.shutdown_timeout_ms;
-  LiveClock clock;  // merge windows and delivery timers (live_clock.h)
   if (redis_) {
     redis_dir = redis_->current();
     directory_ = redis_dir ? redis_dir : subscribers::Directory::build({}, 0);

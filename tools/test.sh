@@ -32,7 +32,7 @@ tsan() {
   cmake --build --preset tsan -j "$jobs"
   echo "== tsan: threaded tests" >&2
   local dir=build/tsan
-  export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1"
+  export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$PWD/tools/tsan.supp"
   "$dir/tests/mcn_app_tests" --gtest_brief=1
   "$dir/tests/mcn_notifier_tests" --gtest_brief=1 --gtest_filter='Delivery*:ChannelWebhook*:ChannelHttpSms*'
   "$dir/tests/mcn_subscribers_tests" --gtest_brief=1 --gtest_filter='RedisStoreTest*'

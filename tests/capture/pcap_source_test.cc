@@ -275,6 +275,21 @@ std::vector<Written> numberedFrames() {
   return frames;
 }
 
+// Reads src to its end, expecting frames[next], frames[next + 1], ... whole and in order;
+// returns the index after the last frame read (stops at the first mismatch, reported).
+int readOnInOrder(PcapFileSource& src, const std::vector<Written>& frames, int next) {
+  Frame f;
+  for (; src.next(f); ++next) {
+    if (next >= static_cast<int>(frames.size()) || f.ts_us != frames[next].ts_us ||
+        !std::equal(f.data.begin(), f.data.end(), frames[next].data.begin(),
+                    frames[next].data.end())) {
+      ADD_FAILURE() << "frame " << next << " is not the one written there";
+      break;
+    }
+  }
+  return next;
+}
+
 // A capture several times the 4 MiB read buffer: every frame comes back whole and in order (each
 // one's bytes carry its index), records of every length crossing the buffer's refills.
 TEST(PcapFileSource, LongFileComesBackFrameForFrame) {
@@ -283,16 +298,7 @@ TEST(PcapFileSource, LongFileComesBackFrameForFrame) {
   writePcap(path, kDltEn10mb, frames);
   ASSERT_GT(fs::file_size(path), uintmax_t{17} << 20);
   PcapFileSource src(path);
-  Frame f;
-  int n = 0;
-  while (src.next(f)) {
-    ASSERT_LT(n, kFrames);
-    ASSERT_EQ(f.ts_us, frames[n].ts_us) << n;
-    ASSERT_TRUE(std::equal(f.data.begin(), f.data.end(), frames[n].data.begin(),
-                           frames[n].data.end()))
-        << n;
-    ++n;
-  }
+  const int n = readOnInOrder(src, frames, 0);
   EXPECT_EQ(n, kFrames);
   EXPECT_EQ(src.error(), "");
   fs::remove(path);
@@ -310,15 +316,7 @@ TEST(PcapFileSource, FileCutShortWhileReadEndsCleanly) {
   ASSERT_TRUE(src.next(f));
   // Cut in the middle of a record, past what the first read buffered.
   fs::resize_file(path, (uintmax_t{9} << 20) + 77);
-  int n = 1;
-  while (src.next(f)) {
-    ASSERT_LT(n, kFrames);
-    ASSERT_EQ(f.ts_us, frames[n].ts_us) << n;
-    ASSERT_TRUE(std::equal(f.data.begin(), f.data.end(), frames[n].data.begin(),
-                           frames[n].data.end()))
-        << n;
-    ++n;
-  }
+  const int n = readOnInOrder(src, frames, 1);
   EXPECT_LT(n, kFrames);
   EXPECT_GT(n, 1000);  // what lay before the cut was read
   EXPECT_NE(src.error(), "") << "a record cut in two is an error";

@@ -91,6 +91,46 @@ TEST(FrameDedup, RetransmissionsAndDistinctPacketsAreKept) {
   EXPECT_EQ(h.count("decode.duplicate_frames"), 1u);
 }
 
+// Registration and keep-alive datagrams are pre-filtered before the digest (they are dropped
+// anyway): their mirror copies count as what they are, not as duplicates. A call's packets,
+// and fragments of any method, still go through dedup.
+TEST(FrameDedup, PrefilteredDatagramsAreCountedBeforeDedup) {
+  Harness h(withDedup());
+  const std::string options = "OPTIONS sip:pcscf.ims.example SIP/2.0\r\nCSeq: 1 OPTIONS\r\n\r\n";
+  const std::string ok = "SIP/2.0 200 OK\r\nCSeq: 1 REGISTER\r\n\r\n";
+  for (int copy = 0; copy < 2; ++copy) {
+    EXPECT_FALSE(h.decode(kDltEn10mb, ethernet(kIpv4Type, ipv4({}, udp(5060, 5060, options))),
+                          kT0 + copy * 20));
+    EXPECT_FALSE(h.decode(kDltEn10mb, ethernet(kIpv6Type, ipv6({}, udp(5060, 5060, ok))),
+                          kT0 + 100 + copy * 20));
+    EXPECT_EQ(h.decode(kDltEn10mb, ethernet(kIpv4Type, sipV4()), kT0 + 200 + copy * 20),
+              copy == 0);
+  }
+  // A REGISTER in two fragments, each mirrored twice: the copies are dropped by dedup, the
+  // reassembled datagram is pre-filtered once.
+  const std::string reg = "REGISTER sip:ims.example SIP/2.0\r\nCSeq: 2 REGISTER\r\n\r\n";
+  const Bytes whole = udp(5060, 5060, reg);
+  Ipv4 first;
+  first.id = 77;
+  first.df = false;
+  first.mf = true;
+  Ipv4 second = first;
+  second.mf = false;
+  second.frag_offset8 = 2;
+  const Bytes a = ipv4(first, Bytes(whole.begin(), whole.begin() + 16));
+  const Bytes b = ipv4(second, Bytes(whole.begin() + 16, whole.end()));
+  for (const Bytes& frag : {a, a, b, b}) {
+    EXPECT_FALSE(h.decode(kDltEn10mb, ethernet(kIpv4Type, frag), kT0 + 300));
+  }
+  EXPECT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(h.nonZero(), (Counts{{"udp.sip", 6},
+                                 {"prefilter.options", 2},
+                                 {"prefilter.register", 3},
+                                 {"decode.duplicate_frames", 3},
+                                 {"ip.fragments", 2},
+                                 {"ip.frag_reassembled", 1}}));
+}
+
 TEST(FrameDedup, TheWindowIsMeasuredFromTheFirstCopyOnEitherSide) {
   Harness h(withDedup(5));
   Bytes f = ethernet(kIpv4Type, sipV4());

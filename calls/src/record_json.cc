@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+#include <chrono>
 #include <ctime>
 #include <iterator>
 #include <string_view>
@@ -9,17 +11,67 @@
 
 namespace mcn::calls {
 
-std::string isoTime(int64_t ts_us) {
-  // Floor division so instants before 1970 (never expected, but a lying pcap may say so) format
-  // consistently instead of producing negative milliseconds.
-  int64_t ms = ts_us >= 0 ? ts_us / 1000 : -((-ts_us + 999) / 1000);
-  int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-  int millis = static_cast<int>(ms - secs * 1000);
+namespace {
+
+// The old way, kept for years outside 0000..9999 (a lying pcap), where gmtime and fmt's
+// widths decide the text.
+std::string isoTimeByGmtime(int64_t secs, int millis) {
   std::time_t t = static_cast<std::time_t>(secs);
   std::tm tm{};
   gmtime_r(&t, &tm);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+}
+
+void put2(char* p, unsigned v) {
+  p[0] = static_cast<char>('0' + v / 10);
+  p[1] = static_cast<char>('0' + v % 10);
+}
+
+}  // namespace
+
+void appendIsoTime(std::string& out, int64_t ts_us) {
+  // Floor division so instants before 1970 (never expected, but a lying pcap may say so) format
+  // consistently instead of producing negative milliseconds.
+  const int64_t ms = ts_us >= 0 ? ts_us / 1000 : -((-ts_us + 999) / 1000);
+  const int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+  const int millis = static_cast<int>(ms - secs * 1000);
+  // Two per record: through gmtime_r and fmt's format-string parser this was 3 % of a replay.
+  using namespace std::chrono;
+  constexpr int64_t kDay = 86400;
+  const int64_t days_since = secs >= 0 ? secs / kDay : -((-secs + kDay - 1) / kDay);
+  // 0000-01-01 is day -719,528 and 9999-12-31 day 2,932,896 of the epoch.
+  if (days_since < -719'528 || days_since > 2'932'896) {
+    out.append(isoTimeByGmtime(secs, millis));
+    return;
+  }
+  const year_month_day ymd{sys_days{days{days_since}}};
+  const int y = static_cast<int>(ymd.year());
+  const auto sod = static_cast<unsigned>(secs - days_since * kDay);
+  char b[24];
+  put2(b, static_cast<unsigned>(y / 100));
+  put2(b + 2, static_cast<unsigned>(y % 100));
+  b[4] = '-';
+  put2(b + 5, static_cast<unsigned>(ymd.month()));
+  b[7] = '-';
+  put2(b + 8, static_cast<unsigned>(ymd.day()));
+  b[10] = 'T';
+  put2(b + 11, sod / 3600);
+  b[13] = ':';
+  put2(b + 14, sod / 60 % 60);
+  b[16] = ':';
+  put2(b + 17, sod % 60);
+  b[19] = '.';
+  b[20] = static_cast<char>('0' + millis / 100);
+  put2(b + 21, static_cast<unsigned>(millis % 100));
+  b[23] = 'Z';
+  out.append(b, sizeof b);
+}
+
+std::string isoTime(int64_t ts_us) {
+  std::string s;
+  appendIsoTime(s, ts_us);
+  return s;
 }
 
 namespace {
@@ -37,6 +89,13 @@ bool appendAscii(std::string& out, std::string_view s) {
   }
   out.push_back('"');
   return true;
+}
+
+template <typename T>
+void appendInt(std::string& out, T v) {
+  char b[24];
+  const auto [end, ec] = std::to_chars(b, b + sizeof b, v);
+  out.append(b, end);
 }
 
 bool appendOrNull(std::string& out, bool present, std::string_view s) {
@@ -65,16 +124,22 @@ bool fastRecordToJson(const CallRecord& r, std::string& out) {
   out.append(",\"outcome\":");
   if (!appendAscii(out, outcomeName(r.outcome))) return false;
   out.append(r.missed ? ",\"missed\":true" : ",\"missed\":false");
-  fmt::format_to(std::back_inserter(out), ",\"status\":{}", r.status);
+  out.append(",\"status\":");
+  appendInt(out, r.status);
   out.append(",\"reason\":");
   if (!appendOrNull(out, !r.reason.empty(), r.reason)) return false;
   out.append(",\"forwarded_to\":");
   if (!appendOrNull(out, r.forwarded_to.has_value(), r.forwarded_to ? *r.forwarded_to : "")) {
     return false;
   }
-  fmt::format_to(std::back_inserter(out), ",\"started_at\":\"{}\",\"ended_at\":\"{}\"",
-                 isoTime(r.started_at_us), isoTime(r.ended_at_us));
-  fmt::format_to(std::back_inserter(out), ",\"ring_ms\":{},\"legs\":{}", r.ring_ms, r.legs);
+  out.append(",\"started_at\":\"");
+  appendIsoTime(out, r.started_at_us);
+  out.append("\",\"ended_at\":\"");
+  appendIsoTime(out, r.ended_at_us);
+  out.append("\",\"ring_ms\":");
+  appendInt(out, r.ring_ms);
+  out.append(",\"legs\":");
+  appendInt(out, r.legs);
   out.append(",\"transport\":");
   if (!appendAscii(out, capture::transportName(r.transport))) return false;
   out.push_back('}');

@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <ctime>
+
 namespace mcn::calls {
 namespace {
 
@@ -62,6 +65,32 @@ TEST(RecordJson, IsoTimeTruncatesToMilliseconds) {
   EXPECT_EQ(isoTime(999), "1970-01-01T00:00:00.000Z");
   EXPECT_EQ(isoTime(1'795'328'495'999'999), "2026-11-22T06:21:35.999Z");
   EXPECT_EQ(isoTime(-1), "1969-12-31T23:59:59.999Z");  // floor, not a negative millisecond
+  // Leap days and century rules (2000 is a leap year, 2100 is not), by hand.
+  EXPECT_EQ(isoTime(951'782'400'000'000), "2000-02-29T00:00:00.000Z");
+  EXPECT_EQ(isoTime(1'709'251'199'123'456), "2024-02-29T23:59:59.123Z");
+  EXPECT_EQ(isoTime(4'107'542'400'000'000), "2100-03-01T00:00:00.000Z");
+  EXPECT_EQ(isoTime(253'402'300'799'999'999), "9999-12-31T23:59:59.999Z");
+  EXPECT_EQ(isoTime(-62'167'219'200'000'000), "0000-01-01T00:00:00.000Z");
+}
+
+// The digits are written without gmtime: over a seeded sweep of instants (1900..2200, and the
+// ends of the formatted range) they agree with gmtime_r.
+TEST(RecordJson, IsoTimeAgreesWithGmtime) {
+  uint64_t state = 7;
+  for (int i = 0; i < 200'000; ++i) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    const int64_t us = static_cast<int64_t>(state >> 8) % 9'467'280'000'000'000 - 2'208'988'800'000'000;
+    const int64_t ms = us >= 0 ? us / 1000 : -((-us + 999) / 1000);
+    const int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+    const std::time_t t = secs;
+    std::tm tm{};
+    ASSERT_NE(gmtime_r(&t, &tm), nullptr);
+    char want[96];
+    std::snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms - secs * 1000));
+    ASSERT_EQ(isoTime(us), want) << us;
+  }
 }
 
 }  // namespace

@@ -16,5 +16,7 @@ std::string recordToJson(const CallRecord& r);
 
 // UTC ISO-8601 with milliseconds, truncated: 2026-11-22T06:21:35.053Z
 std::string isoTime(int64_t ts_us);
+// The same, appended to `out`.
+void appendIsoTime(std::string& out, int64_t ts_us);
 
 }  // namespace mcn::calls

@@ -74,6 +74,12 @@ LineVerdict checkLine(std::string_view sip, size_t line, IgnoredMethod& method) 
 IgnoredMethod responseMethod(std::string_view sip) {
   const size_t n = sip.size();
   IgnoredMethod method = IgnoredMethod::kNone;
+  // True once the line at `line` ends the search; `method` then holds the answer.
+  auto decided = [&](size_t line) {
+    const LineVerdict v = checkLine(sip, line, method);
+    if (v == LineVerdict::kEnd) method = IgnoredMethod::kNone;
+    return v != LineVerdict::kNext;
+  };
   size_t i = 0;
 #ifdef __SSE2__
   const __m128i lf = _mm_set1_epi8('\n');
@@ -84,27 +90,13 @@ IgnoredMethod responseMethod(std::string_view sip) {
       const size_t line = i + static_cast<size_t>(std::countr_zero(mask)) + 1;
       mask &= mask - 1;
       if (line >= n) return IgnoredMethod::kNone;
-      switch (checkLine(sip, line, method)) {
-        case LineVerdict::kNext:
-          break;
-        case LineVerdict::kEnd:
-          return IgnoredMethod::kNone;
-        case LineVerdict::kFound:
-          return method;
-      }
+      if (decided(line)) return method;
     }
   }
 #endif
   for (size_t pos = sip.find('\n', i); pos != std::string_view::npos && pos + 1 < n;
        pos = sip.find('\n', pos + 1)) {
-    switch (checkLine(sip, pos + 1, method)) {
-      case LineVerdict::kNext:
-        break;
-      case LineVerdict::kEnd:
-        return IgnoredMethod::kNone;
-      case LineVerdict::kFound:
-        return method;
-    }
+    if (decided(pos + 1)) return method;
   }
   return IgnoredMethod::kNone;
 }

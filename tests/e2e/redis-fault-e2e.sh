@@ -23,29 +23,12 @@ readonly MCN HERE PCAPS NS=mcn-redisf PORT=8096 HTTP=9185 REDIS_PORT=6391
 readonly SECRET=whsec_bWNuLXJlZGlzZi1zZWNyZXQtMDEyMzQ1Njc4OWFiY2RlZg==
 readonly URL=redis://127.0.0.1:$REDIS_PORT/0
 
-die() {
-  echo "redis-fault-e2e.sh: FAIL: $*" >&2
-  exit 1
-}
-log() { echo "redis-fault-e2e.sh: $*" >&2; }
-
-[[ $EUID -eq 0 ]] || die "must run as root (network namespaces)"
+E2E_NAME=redis-fault-e2e.sh
+E2E_NETNS=("$NS")
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 command -v redis-server >/dev/null || die "redis-server not found"
-[[ ! -e /run/netns/$NS ]] || ip netns del "$NS"
-WORK=$(mktemp -d /tmp/mcn-redisf.XXXXXX)
-readonly WORK
-declare -A BG=()
-cleanup() {
-  local rc=$?
-  local pid
-  for pid in "${!BG[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${!BG[@]}"; do wait "$pid" 2>/dev/null || true; done
-  ip netns del "$NS" 2>/dev/null || true
-  if [[ $rc -ne 0 || -n "${KEEP_WORK:-}" ]]; then log "logs kept in $WORK"; else rm -rf "$WORK"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+e2e_begin mcn-redisf
 in_ns() { ip netns exec "$NS" "$@"; }
 
 ip netns add "$NS"
@@ -129,14 +112,6 @@ done
 [[ $(in_ns ss -ltnH "sport = :$HTTP" | awk '{ print $4 }') == "127.0.0.1:$HTTP" ]] ||
   die "/metrics not on loopback only: $(in_ns ss -ltnH "sport = :$HTTP")"
 
-hooks() { [[ -f $WORK/webhooks.jsonl ]] && wc -l <"$WORK/webhooks.jsonl" || echo 0; }
-wait_hooks() {
-  for ((i = 0; i < 100; i++)); do
-    (($(hooks) >= $1)) && return 0
-    sleep 0.1
-  done
-  die "expected $1 webhooks, got $(hooks); see $WORK"
-}
 hook() { # N: "path call-id" of webhook N
   python3 -c '
 import json, sys

@@ -32,32 +32,15 @@ PCAPS="$HERE/../../pcaps"
 readonly MCN HERE PCAPS NS=mcn-reload PORT=8097 HTTP=9186
 readonly SECRET=whsec_bWNuLXJlbG9hZC1zZWNyZXQtMDEyMzQ1Njc4OWFiY2RlZg==
 
-die() {
-  echo "reload-e2e.sh: FAIL: $*" >&2
-  exit 1
-}
-log() { echo "reload-e2e.sh: $*" >&2; }
-
-[[ $EUID -eq 0 ]] || die "must run as root (network namespaces)"
-[[ ! -e /run/netns/$NS ]] || ip netns del "$NS"
-WORK=$(mktemp -d /tmp/mcn-reload.XXXXXX)
-readonly WORK
+E2E_NAME=reload-e2e.sh
+E2E_NETNS=("$NS")
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+e2e_begin mcn-reload
 chmod 755 "$WORK" # mcn re-reads its files after dropping to nobody
 mkdir -m 1777 "$WORK/dl"
 readonly TOKEN=mcn-reload-token-4f1c2a9e7b
 (umask 077 && echo "$TOKEN" >"$WORK/token") # read while still root
-declare -A BG=()
-cleanup() {
-  local rc=$?
-  local pid
-  for pid in "${!BG[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${!BG[@]}"; do wait "$pid" 2>/dev/null || true; done
-  ip netns del "$NS" 2>/dev/null || true
-  if [[ $rc -ne 0 || -n "${KEEP_WORK:-}" ]]; then log "logs kept in $WORK"; else rm -rf "$WORK"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 in_ns() { ip netns exec "$NS" "$@"; }
 
 ip netns add "$NS"
@@ -162,14 +145,6 @@ code=$(in_ns curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer wr
   http://127.0.0.1:$HTTP/metrics)
 [[ $code == 401 ]] || die "/metrics with a wrong token answered $code"
 
-hooks() { [[ -f $WORK/webhooks.jsonl ]] && wc -l <"$WORK/webhooks.jsonl" || echo 0; }
-wait_hooks() { # N: wait (bounded) until N webhooks arrived
-  for ((i = 0; i < 100; i++)); do
-    (($(hooks) >= $1)) && return 0
-    sleep 0.1
-  done
-  die "expected $1 webhooks, got $(hooks); see $WORK"
-}
 # LINE: webhook number LINE as "path person title"
 hook() {
   python3 -c '

@@ -35,39 +35,14 @@ readonly UE=198.18.0.20 PROXY_UE=198.18.0.10 PROXY_PH=198.18.1.10 PHONE=198.18.1
 readonly SECRET=whsec_bWNuLWUyZS1zZWNyZXQtMDEyMzQ1Njc4OWFiY2RlZg==
 LATENCY=${LATENCY:-0}
 
-die() {
-  echo "run-e2e.sh: FAIL: $*" >&2
-  exit 1
-}
-log() { echo "run-e2e.sh: $*" >&2; }
-
-[[ $EUID -eq 0 ]] || die "must run as root (network namespaces)"
+E2E_NAME=run-e2e.sh
+E2E_NETNS=("$NS_UE" "$NS_CORE" "$NS_PH" "$NS_PROBE")
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 for tool in ip tc kamailio sipp tcpdump tshark curl python3 timeout; do
   command -v "$tool" >/dev/null || die "$tool not found"
 done
-for ns in $NS_UE $NS_CORE $NS_PH $NS_PROBE; do
-  [[ ! -e /run/netns/$ns ]] || ip netns del "$ns" # a previous run killed hard
-done
-
-WORK=$(mktemp -d /tmp/mcn-e2e.XXXXXX)
-readonly WORK
-declare -A BG=()
-
-cleanup() {
-  local rc=$?
-  local pid
-  for pid in "${!BG[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${!BG[@]}"; do wait "$pid" 2>/dev/null || true; done
-  for ns in $NS_UE $NS_CORE $NS_PH $NS_PROBE; do ip netns del "$ns" 2>/dev/null || true; done
-  if [[ $rc -ne 0 || -n "${KEEP_WORK:-}" ]]; then
-    log "logs kept in $WORK"
-  else
-    rm -rf "$WORK"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+e2e_begin mcn-e2e
 
 in_ns() {
   local ns=$1

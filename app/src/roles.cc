@@ -137,6 +137,7 @@ int runStreamNotifier(const RunOptions& opts) {
   std::string subscribers_path;
   try {
     cfg = opts.config_path.empty() ? defaultConfig() : loadConfigFile(opts.config_path);
+    if (spdlog::get("mcn") == nullptr) setupLogging(cfg.run);
     sc = resolveStreamConfig(cfg);
     const std::string& path = opts.subscribers.empty() ? cfg.run.subscribers : opts.subscribers;
     subscribers_path = path;

@@ -961,6 +961,8 @@ void applyLogFormat(spdlog::logger& logger, const std::string& format, bool mask
   logger.set_formatter(std::move(f));
 }
 
+}  // namespace
+
 void setupLogging(const RunConfig& run) {
   auto logger = spdlog::stderr_logger_mt("mcn");
   applyLogFormat(*logger, run.log_format, run.log_mask_numbers);
@@ -968,8 +970,6 @@ void setupLogging(const RunConfig& run) {
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
 }
-
-}  // namespace
 
 int runDaemon(const RunOptions& opts) {
   Config cfg;

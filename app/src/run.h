@@ -37,4 +37,8 @@ struct RunOptions {
 // file), 2 for start-up errors (config, interface, privileges, HTTP port).
 int runDaemon(const RunOptions& opts);
 
+// The process's logger ("mcn", on standard error) as [run] log_format, log_level and
+// log_mask_numbers say; every `mcn run` role calls it once its configuration is read.
+void setupLogging(const RunConfig& run);
+
 }  // namespace mcn::app

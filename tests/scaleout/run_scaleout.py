@@ -106,6 +106,7 @@ def main():
             f.write(f"""[run]
 http_port = 0
 shutdown_timeout_ms = 3000
+log_format = "json"
 [notify]
 dead_letter = "{work}/dead.jsonl"
 [streams]
@@ -187,8 +188,15 @@ backoff_max_ms = 500
                                   "mcn-notifiers"], capture_output=True, text=True).stdout.split()
         dead = subprocess.run(["redis-cli", "-p", str(redis_port), "XLEN", "mcn:dead"],
                               capture_output=True, text=True).stdout.strip()
-        survivor = open(f"{work}/notifier2.log").read()
-        claimed = sum(int(t.split("=")[1]) for t in survivor.split()
+        # The notifiers log as [run] log_format says: one JSON object per line.
+        survivor = []
+        for line in open(f"{work}/notifier2.log"):
+            try:
+                survivor.append(json.loads(line)["msg"])
+            except (ValueError, KeyError):
+                survivor = None
+                break
+        claimed = sum(int(t.split("=")[1]) for t in " ".join(survivor or []).split()
                       if t.startswith("stream.claimed="))
         print(f"scale-out: {total} missed calls expected (A={summary['A']} B={summary['B']} "
               f"C={summary['C']} seen by both probes); probes published {published}, deduplicated "
@@ -209,6 +217,7 @@ backoff_max_ms = 500
         check(published == total, f"published {published}, expected {total}")
         check(deduped == summary["C"], f"deduplicated {deduped}, expected {summary['C']} (mix C)")
         check(rc == 0, f"the surviving notifier exited {rc}")
+        check(survivor, "the surviving notifier's log is not JSON lines (run.log_format)")
         check(pending and pending[0] == "0", f"entries still pending: {pending[:1]}")
         check(dead == "0", f"{dead} dead letter(s)")
         # Proof that the kill was mid-stream: the survivor took over entries notifier 1 held.

@@ -25,10 +25,8 @@ class LazyDeadLetterFile final : public notifier::DeadLetterSink {
   }
   void write(const notifier::Notification& n, std::string_view reason, std::string_view last_error,
              int attempts, int64_t at_us) override {
-    if (*hook_) {  // scale-out notifier: the dead-letter stream instead (roles.cc)
-      (*hook_)(n, reason, last_error, attempts, at_us);
-      return;
-    }
+    // Scale-out notifier: the dead-letter stream, unless its queue for Redis is full (roles.cc).
+    if (*hook_ && (*hook_)(n, reason, last_error, attempts, at_us)) return;
     if (!file_ && !failed_) {
       try {
         file_ = std::make_unique<notifier::JsonlDeadLetterFile>(path_);

@@ -64,8 +64,9 @@ class NotifyStage {
                     int64_t now_us);
   // Called for each notification the merger produces, before it is submitted.
   void setProducedHook(std::function<void(const notifier::Notification&)> hook);
-  // Replaces the dead-letter file: (notification, reason, last error, attempts, at_us).
-  using DeadLetterHook = std::function<void(const notifier::Notification&, std::string_view,
+  // Takes dead letters before the dead-letter file: (notification, reason, last error, attempts,
+  // at_us) -> true when it kept the dead letter, false to have it written to the file.
+  using DeadLetterHook = std::function<bool(const notifier::Notification&, std::string_view,
                                             std::string_view, int, int64_t)>;
   void setDeadLetterHook(DeadLetterHook hook);
 

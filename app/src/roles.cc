@@ -41,11 +41,12 @@ class WindowDelivery {
     stage_.setDeliveredHook([this](const notifier::Notification& n) { settle(n); });
     stage_.setDeadLetterHook([this](const notifier::Notification& n, std::string_view reason,
                                     std::string_view error, int attempts, int64_t at_us) {
-      if (stopping_) return;  // shutdown: left pending in Redis for another notifier
-      if (bus_ != nullptr) {
-        bus_->deadLetter(notifier::deadLetterJson(n, reason, error, attempts, at_us));
-      }
+      if (stopping_) return true;  // shutdown: left pending in Redis for another notifier
+      // False while Redis has been away long enough to fill the queue: the local file takes it.
+      const bool queued = bus_ != nullptr &&
+                          bus_->deadLetter(notifier::deadLetterJson(n, reason, error, attempts, at_us));
       settle(n);
+      return queued;
     });
   }
 
@@ -71,7 +72,9 @@ class WindowDelivery {
     stage_.setProducedHook(nullptr);
     stage_.setDeliveredHook(nullptr);
     stage_.setDeadLetterHook(
-        [](const notifier::Notification&, std::string_view, std::string_view, int, int64_t) {});
+        [](const notifier::Notification&, std::string_view, std::string_view, int, int64_t) {
+          return true;
+        });
   }
 
  private:

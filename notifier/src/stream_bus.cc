@@ -394,17 +394,19 @@ void StreamNotifier::windowDone(const std::string& entry_id) {
   acks_.push_back(entry_id);
 }
 
-void StreamNotifier::deadLetter(std::string json) {
-  // Bounded like every table (Redis has been unreachable for a while): beyond it the oldest
-  // leaves the queue for mcn:dead, counted, and its whole JSON goes to the log so an operator can
-  // still replay it by hand.
+bool StreamNotifier::deadLetter(std::string json) {
+  // Bounded like every table (Redis has been unreachable for a while): beyond it the dead letter
+  // is handed back, counted, and the caller writes it to the local dead-letter file instead.
   if (dead_.size() >= cfg_.buffer_max) {
-    spdlog::error("dead-letter queue full ({} waiting for Redis): not in {}: {}", dead_.size(),
-                  key("dead"), dead_.front());
-    dead_.pop_front();
-    ++dead_dropped_;
+    if (dead_local_++ == 0) {
+      spdlog::error("dead-letter queue full ({} waiting for Redis): further dead letters go to "
+                    "the local [notify] dead_letter file, not {}",
+                    dead_.size(), key("dead"));
+    }
+    return false;
   }
   dead_.push_back(std::move(json));
+  return true;
 }
 
 bool StreamNotifier::flushQueued() {
@@ -678,7 +680,7 @@ void StreamNotifier::forEachCounter(
   fn("stream.acked", acked_);
   fn("stream.claimed", claimed_);
   fn("stream.dead_lettered", dead_lettered_);
-  fn("stream.dead_dropped", dead_dropped_);
+  fn("stream.dead_local", dead_local_);
   fn("stream.unknown_number", unknown_);
   fn("stream.quiet_dropped", quiet_dropped_);
   fn("stream.bad_entries", bad_);

@@ -6,6 +6,14 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <sstream>
 
 #include "../../app/src/notify_stage.h"
@@ -43,7 +51,10 @@ TEST(StreamRender, CallsAreJudgedAtTheirArrivalAndTheWindowIsOneMessage) {
   NotifyStage stage(defaultConfig().notify, dir, &console, nullptr);
   int dead_letters = 0;  // and no dead-letter file in the working directory
   stage.setDeadLetterHook([&](const notifier::Notification&, std::string_view, std::string_view,
-                              int, int64_t) { ++dead_letters; });
+                              int, int64_t) {
+    ++dead_letters;
+    return true;
+  });
   std::vector<notifier::Notification> produced;
   stage.setProducedHook([&](const notifier::Notification& n) { produced.push_back(n); });
   // 21:00:00 and 21:00:40 local (13:00 UTC): before the quiet hours, within Alice's 60 s window;
@@ -76,6 +87,53 @@ TEST(StreamRender, CallsAreJudgedAtTheirArrivalAndTheWindowIsOneMessage) {
   EXPECT_EQ(stage.pending(), 0u);
   EXPECT_EQ(dead_letters, 0);
   EXPECT_NE(console.str().find("Alice"), std::string::npos) << console.str();
+}
+
+// The scale-out notifier hands dead letters to Redis; when that queue is full (Redis away for
+// long) its hook says no, and the dead letter goes to the local dead-letter file instead.
+TEST(StreamRender, ADeadLetterTheHookDoesNotKeepGoesToTheFile) {
+  // A loopback port nothing listens on: the connection is refused at once.
+  const int sock = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(sock, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(sock, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(::getsockname(sock, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const int port = ntohs(addr.sin_port);
+  ::close(sock);
+
+  subscribers::Person p;
+  p.id = "alice";
+  p.numbers = {"+862583001001"};
+  p.channels.push_back(subscribers::Channel{"hook", subscribers::ChannelKind::kWebhook,
+                                            "http://127.0.0.1:" + std::to_string(port) + "/h",
+                                            "", "env:MCN_TEST_DL_SECRET", {}});
+  setenv("MCN_TEST_DL_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 1);
+  NotifyConfig cfg = defaultConfig().notify;
+  cfg.delivery.max_attempts = 1;
+  const std::string path = ::testing::TempDir() + "stream_render_dead.jsonl";
+  std::remove(path.c_str());
+  cfg.dead_letter_path = path;
+  std::ostringstream console;
+  NotifyStage stage(cfg, subscribers::Directory::build({p}, 1), &console, nullptr);
+  int offered = 0;
+  stage.setDeadLetterHook([&](const notifier::Notification&, std::string_view, std::string_view,
+                              int, int64_t) {
+    ++offered;
+    return false;  // as when the queue for Redis is full
+  });
+  stage.renderWindow({{kDay + 13 * kHour, call("c1", kDay + 13 * kHour)}}, kDay + 13 * kHour);
+  stage.finish(kDay + 13 * kHour, 5000);
+  EXPECT_EQ(offered, 1);
+  std::ifstream in(path);
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line)) << "no dead letter in " << path;
+  EXPECT_NE(line.find("\"c1\""), std::string::npos) << line;
+  EXPECT_NE(line.find("max_attempts"), std::string::npos) << line;
+  EXPECT_FALSE(std::getline(in, line));
+  std::remove(path.c_str());
 }
 
 }  // namespace

@@ -349,17 +349,19 @@ TEST_F(StreamBusTest, DeadLettersWaitingForRedisAreBoundedAndCounted) {
   auto n = notifier(got, cfg_);
   n->step(0);
   server_.stop();
-  for (int i = 1; i <= 3; ++i) n->deadLetter("{\"n\":" + std::to_string(i) + "}");
+  EXPECT_TRUE(n->deadLetter("{\"n\":1}"));
+  EXPECT_TRUE(n->deadLetter("{\"n\":2}"));
+  EXPECT_FALSE(n->deadLetter("{\"n\":3}"));  // handed back: the caller's local file takes it
   EXPECT_FALSE(n->flushQueued());
-  EXPECT_EQ(counters(*n)["stream.dead_dropped"], 1u);
+  EXPECT_EQ(counters(*n)["stream.dead_local"], 1u);
   ASSERT_TRUE(server_.start(port));
   clock_.advance(200'000);  // past the reconnect backoff
   EXPECT_TRUE(n->flushQueued());
   Cli cli(port);
   auto dead = cli.cmd({"XRANGE", "mcn:dead", "-", "+"});
   ASSERT_EQ(dead.size(), 6u);  // two entries: id, field, value each
-  EXPECT_EQ(dead[2], "{\"n\":2}");
-  EXPECT_EQ(dead[5], "{\"n\":3}");
+  EXPECT_EQ(dead[2], "{\"n\":1}");
+  EXPECT_EQ(dead[5], "{\"n\":2}");
 }
 
 TEST_F(StreamBusTest, NotifierReconnectsAfterAnOutage) {

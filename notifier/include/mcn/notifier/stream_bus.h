@@ -139,8 +139,9 @@ class StreamNotifier {
   // Every notification of the closed entry was confirmed or dead-lettered: XACK it (queued
   // until Redis answers).
   void windowDone(const std::string& entry_id);
-  // One dead letter (JSON) for :dead; queued until Redis answers.
-  void deadLetter(std::string json);
+  // One dead letter (JSON) for :dead; queued until Redis answers. False when the queue is full
+  // (buffer_max): the caller keeps it elsewhere (the local dead-letter file; stream.dead_local).
+  bool deadLetter(std::string json);
   // Sends queued acks and dead letters now if connected; true when nothing is queued.
   bool flushQueued();
   size_t inFlight() const { return in_flight_.size(); }
@@ -176,7 +177,7 @@ class StreamNotifier {
   std::deque<std::string> dead_;        // dead letters not yet in :dead
   int64_t last_claim_us_ = 0, last_keepalive_us_ = 0;
   uint64_t read_ = 0, windows_added_ = 0, windows_closed_ = 0, acked_ = 0, claimed_ = 0,
-           dead_lettered_ = 0, dead_dropped_ = 0, unknown_ = 0, quiet_dropped_ = 0, bad_ = 0;
+           dead_lettered_ = 0, dead_local_ = 0, unknown_ = 0, quiet_dropped_ = 0, bad_ = 0;
 };
 
 }  // namespace mcn::notifier

@@ -2,24 +2,18 @@
 
 #include <algorithm>
 #include <cctype>
-#include <functional>
 
 namespace mcn::calls::detail {
 namespace {
 
+// SIP tokens and host names compare without case in ASCII only (RFC 3261 §7.3.1, §19.1.4);
+// mcn never sets a locale, so this is what std::tolower did, without a libc call per byte.
+char asciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
 bool equalsNoCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
+           return asciiLower(x) == asciiLower(y);
          });
-}
-
-bool containsNoCase(std::string_view hay, std::string_view needle) {
-  if (needle.size() > hay.size()) return false;
-  for (size_t i = 0; i + needle.size() <= hay.size(); ++i) {
-    if (equalsNoCase(hay.substr(i, needle.size()), needle)) return true;
-  }
-  return false;
 }
 
 std::string lower(std::string_view s) {
@@ -94,7 +88,7 @@ std::string_view standardPhrase(int status) {
 
 std::string_view Call::correlation() const {
   if (keys.empty()) return {};
-  std::string_view k = *keys.front();
+  std::string_view k = keys.front().value;
   return k.size() >= 2 ? k.substr(2) : std::string_view{};
 }
 
@@ -136,7 +130,7 @@ ReasonKind classifyReasons(const std::vector<sipparse::ReasonValue>& reasons) {
   return ReasonKind::kNone;
 }
 
-std::string reasonText(const std::vector<sipparse::ReasonValue>& reasons) {
+std::string_view reasonText(const std::vector<sipparse::ReasonValue>& reasons) {
   for (const auto& r : reasons) {
     if (!r.text.empty()) return r.text;
   }
@@ -209,8 +203,13 @@ bool hasRetargeting(const sipparse::SipEvent& ev) {
 
 bool isAnonymous(const sipparse::NameAddr& from) {
   // RFC 3323 §4.1.1.3: anonymous From is "Anonymous" <sip:anonymous@anonymous.invalid>.
-  return equalsNoCase(from.user, "anonymous") || equalsNoCase(from.display, "anonymous") ||
-         containsNoCase(from.uri, "@anonymous.invalid");
+  if (equalsNoCase(from.user, "anonymous") || equalsNoCase(from.display, "anonymous")) return true;
+  // "@anonymous.invalid" anywhere in the URI, in any case: only the places of '@' can start it.
+  constexpr std::string_view kHost = "@anonymous.invalid";
+  for (size_t at = from.uri.find('@'); at != std::string::npos; at = from.uri.find('@', at + 1)) {
+    if (equalsNoCase(std::string_view(from.uri).substr(at, kHost.size()), kHost)) return true;
+  }
+  return false;
 }
 
 bool privacyWithholds(const std::vector<std::string>& privacy) {
@@ -218,24 +217,6 @@ bool privacyWithholds(const std::vector<std::string>& privacy) {
   return std::any_of(privacy.begin(), privacy.end(), [](const std::string& p) {
     return equalsNoCase(p, "id") || equalsNoCase(p, "header") || equalsNoCase(p, "user");
   });
-}
-
-uint64_t hash64(std::string_view s) {
-  // libstdc++'s murmur hash has a fixed seed, so keys are the same on every run (output order
-  // never depends on them anyway).
-  return std::hash<std::string_view>{}(s);
-}
-
-uint64_t hashMore(uint64_t h, std::string_view s) { return hashMore(h, hash64(s)); }
-
-uint64_t hashMore(uint64_t h, uint64_t v) {
-  // boost::hash_combine's mixing, widened to 64 bits.
-  return h ^ (v + 0x9e3779b97f4a7c15ULL + (h << 12) + (h >> 4));
-}
-
-uint32_t hash32(std::string_view s) {
-  const uint64_t h = hash64(s);
-  return static_cast<uint32_t>(h ^ (h >> 32));
 }
 
 }  // namespace mcn::calls::detail

@@ -5,6 +5,7 @@
 // copies seen), so duplicated frames and retransmissions never move it.
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <string>
@@ -103,11 +104,19 @@ struct Hop {
   int64_t startTs() const { return has_invite ? invite_ts : first_ts; }
 };
 
-// One Call-ID of the call.
+// One Call-ID of the call. The tracker's Call-ID index refers to it (call slot, leg index).
 struct Leg {
-  const std::string* call_id = nullptr;  // the key of this leg's entry in the Call-ID map
-  std::string to;                        // To number, else the raw To user
-  uint32_t from_tag = 0;                 // hash of the From tag of its first request
+  std::string call_id;
+  uint64_t id_hash = 0;   // hash64(call_id): the index entry is found again without rehashing
+  std::string to;         // To number, else the raw To user
+  uint32_t from_tag = 0;  // hash of the From tag of its first request
+};
+
+// A correlation key of the call ("i:" icid-value or "c:" configured header value). The tracker's
+// key index refers to it (call slot, key index).
+struct CorrelationKey {
+  std::string value;
+  uint64_t hash = 0;  // hash64(value)
 };
 
 // A message already seen in a call, to tell duplicated frames and retransmissions apart.
@@ -134,9 +143,9 @@ struct Call {
   std::string caller_name;
   std::vector<Leg> legs;
   std::vector<Hop> hops;
-  std::vector<const std::string*> keys;  // correlation keys, keys of the correlation map
-  int64_t base_us = kNever;              // time origin of `seen`
-  uint8_t seen_next = 0;                 // next `seen` slot to overwrite when full
+  std::vector<CorrelationKey> keys;
+  int64_t base_us = kNever;  // time origin of `seen`
+  uint8_t seen_next = 0;     // next `seen` slot to overwrite when full
   std::vector<SeenMessage> seen;
 
   // The correlation value for the output (first key without its namespace prefix).
@@ -149,7 +158,7 @@ int64_t hopDeadline(const Hop& hop, const TrackerConfig& cfg);
 
 ReasonKind classifyReasons(const std::vector<sipparse::ReasonValue>& reasons);
 // The first Reason header text (RFC 3326 text=), empty if none.
-std::string reasonText(const std::vector<sipparse::ReasonValue>& reasons);
+std::string_view reasonText(const std::vector<sipparse::ReasonValue>& reasons);
 
 // Forwarding facts of an INVITE: each Diversion entry names a number that forwarded (most recent
 // first, RFC 5806 §4); each History-Info entry carrying a cause (RFC 4458) names its parent entry
@@ -166,10 +175,63 @@ const std::string& numberOrUser(const sipparse::NameAddr& na);
 bool isAnonymous(const sipparse::NameAddr& from);
 bool privacyWithholds(const std::vector<std::string>& privacy);
 
-uint64_t hash64(std::string_view s);
-// Combine a hash with more bytes or an integer.
-uint64_t hashMore(uint64_t h, std::string_view s);
-uint64_t hashMore(uint64_t h, uint64_t v);
-uint32_t hash32(std::string_view s);
+// 64x64 -> 128-bit multiply folded to 64 bits: the mixing step of wyhash (Wang Yi, public
+// domain), one multiply that spreads every input bit over the whole result.
+inline uint64_t mulFold(uint64_t a, uint64_t b) {
+  const __uint128_t r = static_cast<__uint128_t>(a) * b;
+  return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
+}
+
+inline uint64_t load64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+inline uint64_t load32(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// Hash of a Call-ID, Via branch, tag or correlation key: wyhash's construction (16 bytes per
+// step, the last 16 read overlapping, small inputs read as two overlapping 4-byte pairs),
+// inline because the tracker hashes three or four strings per message. Fixed constants: the
+// same value on every run (output never depends on it: it only tells keys apart and places
+// them in the tracker's index, whose low bits it mixes as well as its high ones).
+inline uint64_t hash64(std::string_view s) {
+  constexpr uint64_t kS0 = 0xa0761d6478bd642fULL;
+  constexpr uint64_t kS1 = 0xe7037ed1a0b428dbULL;
+  const char* p = s.data();
+  const size_t n = s.size();
+  uint64_t seed = kS0;
+  uint64_t a = 0;
+  uint64_t b = 0;
+  if (n > 16) {
+    size_t left = n;
+    for (; left > 16; left -= 16, p += 16) seed = mulFold(load64(p) ^ kS1, load64(p + 8) ^ seed);
+    a = load64(p + left - 16);
+    b = load64(p + left - 8);
+  } else if (n >= 4) {
+    const size_t mid = (n >> 3) << 2;  // 0 below 8 bytes, else 4
+    a = (load32(p) << 32) | load32(p + mid);
+    b = (load32(p + n - 4) << 32) | load32(p + n - 4 - mid);
+  } else if (n > 0) {
+    a = (uint64_t{static_cast<uint8_t>(p[0])} << 16) |
+        (uint64_t{static_cast<uint8_t>(p[n >> 1])} << 8) | static_cast<uint8_t>(p[n - 1]);
+  }
+  const __uint128_t r = static_cast<__uint128_t>(a ^ kS1) * (b ^ seed);
+  return mulFold(static_cast<uint64_t>(r) ^ kS0 ^ n, static_cast<uint64_t>(r >> 64) ^ kS1);
+}
+
+// Combine a hash with an integer or another hash (boost::hash_combine's mixing, widened to 64
+// bits).
+inline uint64_t hashMore(uint64_t h, uint64_t v) {
+  return h ^ (v + 0x9e3779b97f4a7c15ULL + (h << 12) + (h >> 4));
+}
+
+// A 64-bit hash folded to 32 bits (tags are kept in 32).
+inline uint32_t fold32(uint64_t h) { return static_cast<uint32_t>(h ^ (h >> 32)); }
+inline uint32_t hash32(std::string_view s) { return fold32(hash64(s)); }
 
 }  // namespace mcn::calls::detail

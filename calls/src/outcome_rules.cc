@@ -432,7 +432,7 @@ std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg)
     }
 
     CallRecord r;
-    r.call_id = *call.legs[first->leg].call_id;
+    r.call_id = call.legs[first->leg].call_id;
     if (!correlation.empty()) r.correlation = std::string(correlation);
     if (call.withheld) {
       r.caller_withheld = true;

@@ -1,19 +1,22 @@
 #include "mcn/calls/tracker.h"
 
 #include <algorithm>
+#include <cassert>
 #include <climits>
 #include <cstdlib>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "call_state.h"
+#include "hash_index.h"
 #include "outcome_rules.h"
 
 namespace mcn::calls {
 
 using detail::Call;
+using detail::CorrelationKey;
+using detail::HashIndex;
 using detail::Hop;
 using detail::kBeginning;
 using detail::kNever;
@@ -29,8 +32,10 @@ namespace {
 constexpr size_t kMaxHopsPerCall = 64;
 constexpr size_t kMaxLegsPerCall = 16;
 constexpr size_t kMaxKeysPerCall = 4;
-constexpr size_t kMaxSeenPerCall = 32;  // message fingerprints kept for repeat detection
-constexpr size_t kSpareCalls = 256;     // freed calls kept for reuse (recycleCall)
+constexpr size_t kMaxSeenPerCall = 32;   // message fingerprints kept for repeat detection
+constexpr size_t kSpareCalls = 256;      // freed calls kept for reuse (recycleCall)
+constexpr size_t kSpareHopsMax = 8;      // hop buffers up to this capacity are kept (spare_hops)
+constexpr size_t kFirstSeen = 16;        // `seen` entries reserved at a call's first message
 
 enum Counter : size_t {
   kCreated,
@@ -121,9 +126,14 @@ struct CallTracker::Impl {
   std::vector<uint32_t> gens;
   std::vector<uint32_t> free_slots;
   std::vector<std::unique_ptr<Call>> spare_calls;  // see recycleCall
-  // Call-ID -> slot and correlation key -> slot. Keys are owned here; legs point at them.
-  std::unordered_map<std::string, uint32_t> by_call_id;
-  std::unordered_map<std::string, uint32_t> by_key;
+  // Hop buffers of decided calls (a decided call keeps no hops), handed to the next new calls:
+  // otherwise every call allocates its hops anew, the tracker's most frequent allocation.
+  // At most kSpareCalls buffers of at most kSpareHopsMax hops.
+  std::vector<std::vector<Hop>> spare_hops;
+  // Call-ID -> (slot, leg index) and correlation key -> (slot, key index). The keys themselves
+  // are kept by the calls (Leg::call_id, Call::keys).
+  HashIndex by_call_id;
+  HashIndex by_key;
   // Undecided calls with an initial INVITE: `unheard` while no response of theirs was seen, in
   // the order they became open; `open` once one was, in the order that happened. A flood of
   // INVITEs that are never answered stays in `unheard`, which is evicted first (see newCall).
@@ -208,7 +218,7 @@ struct CallTracker::Impl {
     Call& c = *p;
     std::vector<Leg> legs = std::move(c.legs);
     std::vector<Hop> hops = std::move(c.hops);
-    std::vector<const std::string*> keys = std::move(c.keys);
+    std::vector<CorrelationKey> keys = std::move(c.keys);
     std::vector<detail::SeenMessage> seen = std::move(c.seen);
     std::string caller = std::move(c.caller);
     std::string caller_name = std::move(c.caller_name);
@@ -228,16 +238,25 @@ struct CallTracker::Impl {
     spare_calls.push_back(std::move(p));
   }
 
+  HashIndex::Entry* findCallId(uint64_t hash, std::string_view call_id) {
+    return by_call_id.find(hash, [&](const HashIndex::Entry& e) {
+      return call(e.slot).legs[e.item].call_id == call_id;
+    });
+  }
+
+  HashIndex::Entry* findKey(uint64_t hash, std::string_view key) {
+    return by_key.find(
+        hash, [&](const HashIndex::Entry& e) { return call(e.slot).keys[e.item].value == key; });
+  }
+
   void freeCall(uint32_t slot) {
     Call& c = call(slot);
     unlink(slot);
-    for (const Leg& leg : c.legs) {
-      auto it = by_call_id.find(*leg.call_id);
-      if (it != by_call_id.end() && it->second == slot) by_call_id.erase(it);
+    for (uint32_t i = 0; i < c.legs.size(); ++i) {
+      if (auto* e = by_call_id.findExact(c.legs[i].id_hash, slot, i)) by_call_id.erase(e);
     }
-    for (const std::string* key : c.keys) {
-      auto it = by_key.find(*key);
-      if (it != by_key.end() && it->second == slot) by_key.erase(it);
+    for (uint32_t i = 0; i < c.keys.size(); ++i) {
+      if (auto* e = by_key.findExact(c.keys[i].hash, slot, i)) by_key.erase(e);
     }
     ++gens[slot];
     recycleCall(std::move(slots[slot]));
@@ -307,21 +326,24 @@ struct CallTracker::Impl {
     freeCall(slot);
   }
 
-  void addLeg(uint32_t slot, const std::string& call_id) {
-    auto [it, inserted] = by_call_id.emplace(call_id, slot);
-    it->second = slot;
-    Leg leg;
-    leg.call_id = &it->first;
-    call(slot).legs.push_back(std::move(leg));
+  // A Call-ID not in the index joins the call as a new leg; returns the leg's index.
+  uint32_t addLeg(uint32_t slot, std::string_view call_id, uint64_t id_hash) {
+    Call& c = call(slot);
+    const auto index = static_cast<uint32_t>(c.legs.size());
+    Leg& leg = c.legs.emplace_back();
+    leg.call_id.assign(call_id);
+    leg.id_hash = id_hash;
+    by_call_id.insert(id_hash, slot, index);
+    return index;
   }
 
-  void registerKeys(uint32_t slot, const std::string* keys, size_t n) {
+  void registerKeys(uint32_t slot, const std::string* keys, const uint64_t* hashes, size_t n) {
     Call& c = call(slot);
     for (size_t i = 0; i < n; ++i) {
       if (c.keys.size() >= kMaxKeysPerCall) return;
-      // try_emplace builds no node when the key is known (every later message of a leg)
-      auto [it, inserted] = by_key.try_emplace(keys[i], slot);
-      if (inserted) c.keys.push_back(&it->first);
+      if (findKey(hashes[i], keys[i]) != nullptr) continue;  // this call's or another's
+      by_key.insert(hashes[i], slot, static_cast<uint32_t>(c.keys.size()));
+      c.keys.push_back(CorrelationKey{keys[i], hashes[i]});
     }
   }
 
@@ -346,22 +368,27 @@ struct CallTracker::Impl {
       return a;
     }
     const auto offset = static_cast<uint8_t>(d.legs.size());
-    for (Leg& leg : s.legs) {
-      by_call_id.find(*leg.call_id)->second = dst;
-      d.legs.push_back(std::move(leg));
+    for (uint32_t i = 0; i < s.legs.size(); ++i) {
+      HashIndex::Entry* e = by_call_id.findExact(s.legs[i].id_hash, src, i);
+      assert(e != nullptr);  // every leg has its entry
+      e->slot = dst;
+      e->item = static_cast<uint32_t>(d.legs.size());
+      d.legs.push_back(std::move(s.legs[i]));
       ++counters[kLegsCorrelated];
     }
     for (Hop& hop : s.hops) {
       hop.leg = static_cast<uint8_t>(hop.leg + offset);
       d.hops.push_back(std::move(hop));
     }
-    for (const std::string* key : s.keys) {
-      auto it = by_key.find(*key);
+    for (uint32_t i = 0; i < s.keys.size(); ++i) {
+      HashIndex::Entry* e = by_key.findExact(s.keys[i].hash, src, i);
+      assert(e != nullptr);  // every key has its entry
       if (d.keys.size() < kMaxKeysPerCall) {
-        it->second = dst;
-        d.keys.push_back(key);
+        e->slot = dst;
+        e->item = static_cast<uint32_t>(d.keys.size());
+        d.keys.push_back(std::move(s.keys[i]));
       } else {
-        by_key.erase(it);
+        by_key.erase(e);
       }
     }
     d.pending_msgs += s.pending_msgs;
@@ -498,6 +525,9 @@ struct CallTracker::Impl {
     if (lingering.tail != kNil) c.expiry_us = std::max(c.expiry_us, call(lingering.tail).expiry_us);
     c.scheduled_due = kNever;
     c.hops.clear();
+    if (spare_hops.size() < kSpareCalls && c.hops.capacity() <= kSpareHopsMax) {
+      spare_hops.push_back(std::move(c.hops));
+    }
     c.hops.shrink_to_fit();
     c.caller.clear();
     c.caller.shrink_to_fit();
@@ -521,14 +551,14 @@ struct CallTracker::Impl {
 
   // The same message again: a copy of the last one within duplicate_window_ms (the SPAN port
   // saw the frame twice), else a retransmission (RFC 3261 §17: Timer A/G, 2xx until ACK).
-  void countRepeat(Call& c, const SipEvent& ev, uint64_t branch_key) {
+  void countRepeat(Call& c, const SipEvent& ev, uint64_t branch_key, uint64_t to_tag_hash) {
     // The call is known; the branch keeps its legs' messages apart.
     uint64_t h =
         ev.is_request ? static_cast<uint64_t>(ev.method) + 1000 : static_cast<uint64_t>(ev.status);
     h = detail::hashMore(h, (uint64_t{ev.cseq} << 8) | static_cast<uint64_t>(ev.cseq_method));
     h = detail::hashMore(h, static_cast<uint64_t>(ev.via_count));
     h = detail::hashMore(h, branch_key);
-    h = detail::hashMore(h, ev.to.tag);
+    h = detail::hashMore(h, to_tag_hash);
     const auto fp = static_cast<uint32_t>(h ^ (h >> 32));
     if (c.base_us == kNever) c.base_us = ev.ts_us;
     const auto ms = static_cast<int32_t>(
@@ -544,6 +574,7 @@ struct CallTracker::Impl {
       return;
     }
     if (c.seen.size() < kMaxSeenPerCall) {
+      if (c.seen.capacity() == 0) c.seen.reserve(kFirstSeen);  // one allocation, not five
       c.seen.push_back({fp, ms});
     } else {
       c.seen[c.seen_next] = {fp, ms};
@@ -551,15 +582,12 @@ struct CallTracker::Impl {
     }
   }
 
-  // A new initial INVITE on a decided Call-ID from another dialog (new From tag): the Call-ID
-  // was reused, so the tombstone gives way to a new call.
-  static bool isReuse(const Call& c, const SipEvent& ev) {
+  // A new initial INVITE on a decided Call-ID (its leg `leg`) from another dialog (new From
+  // tag): the Call-ID was reused, so the tombstone gives way to a new call.
+  static bool isReuse(const Leg& leg, const SipEvent& ev) {
     if (ev.from.tag.empty()) return false;
     const uint32_t tag = detail::hash32(ev.from.tag);
-    for (const Leg& leg : c.legs) {
-      if (*leg.call_id == ev.call_id) return leg.from_tag != 0 && leg.from_tag != tag;
-    }
-    return false;
+    return leg.from_tag != 0 && leg.from_tag != tag;
   }
 
   std::string key_scratch[2];  // onEvent's correlation keys
@@ -573,16 +601,19 @@ struct CallTracker::Impl {
     }
     const bool initial = ev.is_request && ev.method == Method::kInvite && ev.to.tag.empty();
 
+    const uint64_t id_hash = detail::hash64(ev.call_id);
     uint32_t slot = kNil;
-    if (auto it = by_call_id.find(ev.call_id); it != by_call_id.end()) {
-      slot = it->second;
+    uint32_t leg = kNil;
+    if (const HashIndex::Entry* e = findCallId(id_hash, ev.call_id)) {
+      slot = e->slot;
+      leg = e->item;
       if (call(slot).state == Call::State::kLingering) {
-        if (initial && isReuse(call(slot), ev)) {
+        if (initial && isReuse(call(slot).legs[leg], ev)) {
           ++counters[kReusedCallId];
           freeCall(slot);
           slot = kNil;
         } else {
-          countRepeat(call(slot), ev, branchKey(ev));
+          countRepeat(call(slot), ev, branchKey(ev), detail::hash64(ev.to.tag));
           ++counters[kLateMessages];
           return;
         }
@@ -592,12 +623,15 @@ struct CallTracker::Impl {
     // Correlation keys, namespaced so an icid never matches a configured header's value.
     // Built in buffers kept across messages: no allocation per message.
     std::string* keys = key_scratch;
+    uint64_t key_hashes[2];
     size_t nkeys = 0;
     if (!ev.icid.empty()) keys[nkeys++].assign("i:").append(ev.icid);
     if (!ev.correlation.empty()) keys[nkeys++].assign("c:").append(ev.correlation);
     uint32_t kslot = kNil;
-    for (size_t i = 0; i < nkeys && kslot == kNil; ++i) {
-      if (auto it = by_key.find(keys[i]); it != by_key.end()) kslot = it->second;
+    for (size_t i = 0; i < nkeys; ++i) {
+      key_hashes[i] = detail::hash64(keys[i]);
+      if (kslot != kNil) continue;
+      if (const HashIndex::Entry* e = findKey(key_hashes[i], keys[i])) kslot = e->slot;
     }
 
     if (slot == kNil) {
@@ -612,23 +646,25 @@ struct CallTracker::Impl {
           return;
         }
         slot = kslot;
-        addLeg(slot, ev.call_id);
+        leg = addLeg(slot, ev.call_id, id_hash);
         ++counters[kLegsCorrelated];
       } else {
         slot = newCall(initial);
-        addLeg(slot, ev.call_id);
+        leg = addLeg(slot, ev.call_id, id_hash);
       }
     } else if (kslot != kNil && kslot != slot && call(kslot).state != Call::State::kLingering) {
       slot = merge(slot, kslot);
+      leg = findCallId(id_hash, ev.call_id)->item;  // the leg may have moved to the other call
     }
-    registerKeys(slot, keys, nkeys);
-    apply(slot, ev, initial);
+    registerKeys(slot, keys, key_hashes, nkeys);
+    apply(slot, leg, ev, initial);
   }
 
-  void apply(uint32_t slot, const SipEvent& ev, bool initial) {
+  void apply(uint32_t slot, uint32_t leg_index, const SipEvent& ev, bool initial) {
     Call& c = call(slot);
     const uint64_t key = branchKey(ev);
-    countRepeat(c, ev, key);
+    const uint64_t to_tag_hash = detail::hash64(ev.to.tag);
+    countRepeat(c, ev, key, to_tag_hash);
     if (!ev.is_request) markHeard(slot);
     if (c.state == Call::State::kPending) {
       ++c.pending_msgs;
@@ -641,8 +677,6 @@ struct CallTracker::Impl {
     // change an outcome.
     if (!initial && !is_cancel && !is_hop_response) return;
 
-    size_t leg_index = 0;
-    while (leg_index < c.legs.size() && *c.legs[leg_index].call_id != ev.call_id) ++leg_index;
     Leg& leg = c.legs[leg_index];
     // INVITE, CANCEL and their responses all carry the caller's From and the callee's To.
     if (leg.to.empty()) leg.to = detail::numberOrUser(ev.to);
@@ -660,6 +694,10 @@ struct CallTracker::Impl {
         ++counters[kHopsDropped];
         return;
       }
+      if (c.hops.capacity() == 0 && !spare_hops.empty()) {
+        c.hops = std::move(spare_hops.back());
+        spare_hops.pop_back();
+      }
       hop = &c.hops.emplace_back();
       hop->branch_key = key;
       hop->cseq = ev.cseq;
@@ -674,7 +712,7 @@ struct CallTracker::Impl {
     } else if (is_cancel) {
       onCancel(*hop, ev);
     } else if (ev.cseq_method == Method::kInvite) {
-      onInviteResponse(*hop, ev);
+      onInviteResponse(*hop, ev, to_tag_hash);
     }
     reschedule(slot);
   }
@@ -741,14 +779,14 @@ struct CallTracker::Impl {
     h.seen |= detail::kSeenCancel;
     h.cancel_ts = ev.ts_us;
     h.cancel_kind = detail::classifyReasons(ev.reasons);
-    std::string text = detail::reasonText(ev.reasons);
-    if (!text.empty()) h.mutableExtra().cancel_text = std::move(text);
+    const std::string_view text = detail::reasonText(ev.reasons);
+    if (!text.empty()) h.mutableExtra().cancel_text.assign(text);
   }
 
-  void onInviteResponse(Hop& h, const SipEvent& ev) {
+  void onInviteResponse(Hop& h, const SipEvent& ev, uint64_t to_tag_hash) {
     const int s = ev.status;
     if (s < 100 || s > 699) return;
-    const uint32_t tag = detail::hash32(ev.to.tag);
+    const uint32_t tag = detail::fold32(to_tag_hash);
     if (s < 200) {
       if (s == 180 || s == 183) h.ring_ts = std::min(h.ring_ts, ev.ts_us);
       return;
@@ -764,12 +802,15 @@ struct CallTracker::Impl {
     h.final_ts = ev.ts_us;
     h.final_tag = tag;
     h.final_kind = detail::classifyReasons(ev.reasons);
-    h.final_text = detail::reasonText(ev.reasons);
-    if (h.final_text.empty()) h.final_text = ev.phrase;
-    h.final_text_std = h.final_text == detail::standardPhrase(s);
+    std::string_view text = detail::reasonText(ev.reasons);
+    if (text.empty()) text = ev.phrase;
+    // Most final responses carry their standard phrase: nothing is stored (or allocated) then.
+    h.final_text_std = text == detail::standardPhrase(s);
     if (h.final_text_std) {
       h.final_text.clear();
       h.final_text.shrink_to_fit();
+    } else {
+      h.final_text.assign(text);
     }
   }
 

@@ -44,6 +44,27 @@ TEST(Identity, AnonymousFromAloneWithholds) {
   EXPECT_EQ(r.caller, "");
 }
 
+TEST(Identity, AnonymousInvalidHostInAnyCaseWithholds) {
+  // RFC 3323 §4.1.1.3: the anonymous.invalid host is what marks the From; user and display
+  // name may be anything (here a "restricted" user and a name) and the host's case is free.
+  SipEvent inv = invite(at(0), "call-1", "ft", "z9hG4bK-1", 1, kB, kB);
+  inv.from = NameAddr{"Restricted", "sip:restricted@ANONYMOUS.Invalid;transport=udp", "restricted",
+                      "", "ft"};
+  const CallRecord r = runSingle(inv);
+  EXPECT_TRUE(r.caller_withheld);
+  EXPECT_EQ(r.caller, "");
+}
+
+TEST(Identity, AnonymousInvalidOutsideTheHostDoesNotWithhold) {
+  // The words alone, in the user part or a parameter, are not the anonymous host.
+  SipEvent inv = invite(at(0), "call-1", "ft", "z9hG4bK-1", 1, kB, kB);
+  inv.from = numberAddr(kCaller, "Alice", "ft");
+  inv.from.uri = "sip:" + kCaller + "@ims.example.net;user=phone;x=anonymous.invalid";
+  const CallRecord r = runSingle(inv);
+  EXPECT_FALSE(r.caller_withheld);
+  EXPECT_EQ(r.caller, kCaller);
+}
+
 TEST(Identity, PrivacyNoneDoesNotWithhold) {
   SipEvent inv = invite(at(0), "call-1", "ft", "z9hG4bK-1", 1, kB, kB);
   inv.privacy = {"none"};

@@ -2,6 +2,11 @@
 
 #include <array>
 #include <cstring>
+#include <string>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "mcn/sipparse/sip_event.h"
 
@@ -9,15 +14,23 @@ namespace mcn::sipparse::fast {
 
 namespace {
 
+// How the scan reads a line. It first finds the line's CRLF, so every loop inside the line has
+// a sentinel: the CR belongs to no character class below and is neither SP nor HT, so a class
+// run (`while (is(*p, k)) ++p`) stops at the line end at the latest without a bounds check.
+// The parsers of a header value get the value's trimmed end `e`; the bytes from `e` to the CR
+// are SP/HT only, so a class run stops at `e` too (no class holds SP or HT), and only loops
+// that skip SP/HT must compare with `e`.
+
 // Character classes, one table lookup each.
 enum : uint8_t {
-  kAlnum = 1,
-  kToken = 2,    // RFC 3261 §25.1 token
-  kUser = 4,     // sip: user part: unreserved / "&=+$,;?/" (§25.1 user-unreserved)
-  kTelNum = 8,   // tel: number as sofia takes it: unreserved / "&=+$,"
-  kUriParam = 16,  // URI parameters: unreserved / ";=,:&+$"
-  kUriHeader = 32,  // URI headers: unreserved / "&=+$,;:?/"
-  kHost = 64,    // hostname / IPv4: alnum "-" "."
+  kToken = 1,       // RFC 3261 §25.1 token
+  kUser = 2,        // sip: user part: unreserved / "&=+$,;?/" (§25.1 user-unreserved)
+  kTelNum = 4,      // tel: number as sofia takes it: unreserved / "&=+$,"
+  kUriParam = 8,    // URI parameters: unreserved / ";=,:&+$"
+  kUriHeader = 16,  // URI headers: unreserved / "&=+$,;:?/"
+  kHost = 32,       // hostname / IPv4: alnum "-" "."
+  kIpv6 = 64,       // inside "[...]": HEXDIG ":" "."
+  kSpace = 128,     // SP / HTAB
 };
 
 constexpr std::array<uint8_t, 256> makeTable() {
@@ -27,7 +40,7 @@ constexpr std::array<uint8_t, 256> makeTable() {
   };
   for (int c = 0; c < 256; ++c) {
     const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    if (alnum) t[c] = kAlnum | kToken | kUser | kTelNum | kUriParam | kUriHeader | kHost;
+    if (alnum) t[c] = kToken | kUser | kTelNum | kUriParam | kUriHeader | kHost;
   }
   // RFC 3261 §25.1 token is alphanum / "-.!%*_+`'~"; sofia's own token scanners are stricter
   // in places (a method with "`" is refused), and declining is always safe: no "`" or "'".
@@ -39,17 +52,65 @@ constexpr std::array<uint8_t, 256> makeTable() {
   add(";=,:&+$", kUriParam);
   add("&=+$,;:?/", kUriHeader);
   add("-.", kHost);
+  add("0123456789abcdefABCDEF:.", kIpv6);
+  add(" \t", kSpace);
   return t;
 }
 constexpr std::array<uint8_t, 256> kClass = makeTable();
 
 inline bool is(char c, uint8_t bits) { return (kClass[static_cast<unsigned char>(c)] & bits) != 0; }
+inline bool isSpace(char c) { return c == ' ' || c == '\t'; }
+inline bool isDigit(char c) { return c >= '0' && c <= '9'; }
 
-bool all(std::string_view s, uint8_t bits) {
-  for (const char c : s) {
-    if (!is(c, bits)) return false;
+// Past a run of class `bits` starting at p (sentinel-bounded, see above). Four bytes a step:
+// each is tested before the next is read, so the sentinel still stops it.
+inline const char* skip(const char* p, uint8_t bits) {
+  for (;; p += 4) {
+    if (!is(p[0], bits)) return p;
+    if (!is(p[1], bits)) return p + 1;
+    if (!is(p[2], bits)) return p + 2;
+    if (!is(p[3], bits)) return p + 3;
   }
-  return true;
+}
+
+inline const char* skipSpace(const char* p, const char* e) {
+  while (p < e && isSpace(*p)) ++p;
+  return p;
+}
+
+inline std::string_view view(const char* b, const char* e) {
+  return {b, static_cast<size_t>(e - b)};
+}
+
+// Case-insensitive compare of a header-field name (already known to be token characters) with
+// a lower-case name of the same length, a few bytes at a time. OR-ing 0x20 lower-cases A-Z; of
+// the other token characters it changes only '_' (to DEL), which no name here contains.
+inline uint64_t load64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+inline uint32_t load32(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+template <size_t N>
+inline bool nameIs(const char* p, const char (&lower)[N]) {
+  constexpr size_t n = N - 1;
+  static_assert(n >= 4);
+  if constexpr (n >= 8) {
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+      if ((load64(p + i) | 0x2020202020202020ULL) != load64(lower + i)) return false;
+    }
+    if constexpr (n % 8 != 0) {
+      return (load64(p + n - 8) | 0x2020202020202020ULL) == load64(lower + n - 8);
+    }
+    return true;
+  } else {
+    return (load32(p) | 0x20202020U) == load32(lower) &&
+           (load32(p + n - 4) | 0x20202020U) == load32(lower + n - 4);
+  }
 }
 
 inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
@@ -60,16 +121,6 @@ bool ieq(std::string_view a, std::string_view b) {
     if (lower(a[i]) != lower(b[i])) return false;
   }
   return true;
-}
-
-inline bool isSpace(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trimSpace(std::string_view s) {
-  size_t b = 0;
-  size_t e = s.size();
-  while (b < e && isSpace(s[b])) ++b;
-  while (e > b && isSpace(s[e - 1])) --e;
-  return s.substr(b, e - b);
 }
 
 bool parseDigits(std::string_view s, size_t max_digits, uint64_t& out) {
@@ -83,193 +134,267 @@ bool parseDigits(std::string_view s, size_t max_digits, uint64_t& out) {
   return true;
 }
 
+// The first CR, LF or NUL at or after p, or end. 16 bytes per step where SSE2 is available
+// (x86-64 always): a head is mostly long lines of bytes the scan does not look at one by one.
+inline const char* findLineBreak(const char* p, const char* end) {
+#if defined(__SSE2__)
+  const __m128i cr = _mm_set1_epi8('\r');
+  const __m128i lf = _mm_set1_epi8('\n');
+  const __m128i nul = _mm_setzero_si128();
+  while (end - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)),
+                                     _mm_cmpeq_epi8(v, nul));
+    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(hit));
+    if (mask != 0) return p + __builtin_ctz(mask);
+    p += 16;
+  }
+#endif
+  for (; p < end; ++p) {
+    if (*p == '\r' || *p == '\n' || *p == '\0') return p;
+  }
+  return end;
+}
+
+// No byte of [p, e) is a control character, SP or DEL (as `char`: on x86 bytes from 0x80 are
+// negative, so they fail too); `end` bounds the buffer.
+inline bool allVisible(const char* p, const char* e, const char* end) {
+#if defined(__SSE2__)
+  const __m128i space = _mm_set1_epi8(' ');
+  const __m128i del = _mm_set1_epi8(0x7f);
+  auto bad = [&](const char* q) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+    // signed compare, as char is signed here
+    const __m128i ok = _mm_andnot_si128(_mm_cmpeq_epi8(v, del), _mm_cmpgt_epi8(v, space));
+    return static_cast<unsigned>(_mm_movemask_epi8(ok)) ^ 0xffffu;
+  };
+  const auto n = static_cast<size_t>(e - p);
+  if (n >= 16) {
+    for (; e - p >= 16; p += 16) {
+      if (bad(p) != 0) return false;
+    }
+    return p == e || bad(e - 16) == 0;  // the rest, overlapping the last block
+  }
+  if (end - p >= 16) return (bad(p) & ((1u << n) - 1)) == 0;  // reads past e, inside the buffer
+#else
+  (void)end;
+#endif
+  for (; p < e; ++p) {
+    if (*p <= ' ' || *p == 0x7f) return false;
+  }
+  return true;
+}
+
+// The CR of the CRLF that ends the line starting at p; nullptr if the line holds a bare CR or
+// LF or a NUL (a NUL ends sofia's strings early), or has no line end.
+inline const char* lineEnd(const char* p, const char* end) {
+  const char* b = findLineBreak(p, end);
+  if (end - b < 2 || b[0] != '\r' || b[1] != '\n') return nullptr;
+  return b;
+}
+
 // host = hostname / IPv4address / "[" IPv6 "]", then [":" port] (RFC 3261 §25.1). Returns the
-// length consumed, 0 if there is no valid host.
-size_t hostPort(std::string_view s) {
-  size_t i = 0;
-  if (!s.empty() && s[0] == '[') {
-    const size_t close = s.find(']');
-    if (close == std::string_view::npos || close < 2) return 0;
-    for (size_t k = 1; k < close; ++k) {
-      const char c = s[k];
-      const bool ok = (c >= '0' && c <= '9') || (lower(c) >= 'a' && lower(c) <= 'f') || c == ':' ||
-                      c == '.';
-      if (!ok) return 0;
-    }
-    i = close + 1;
+// end of the hostport, nullptr if there is no valid host.
+const char* hostPort(const char* p) {
+  if (*p == '[') {
+    const char* h = ++p;
+    p = skip(p, kIpv6);
+    if (p == h || *p != ']') return nullptr;
+    ++p;
   } else {
-    while (i < s.size() && is(s[i], kHost)) ++i;
-    if (i == 0) return 0;
+    const char* h = p;
+    p = skip(p, kHost);
+    if (p == h) return nullptr;
   }
-  if (i < s.size() && s[i] == ':') {
-    const size_t p = ++i;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
-    if (i == p || i - p > 5) return 0;
+  if (*p == ':') {
+    const char* d = ++p;
+    while (isDigit(*p)) ++p;
+    if (p == d || p - d > 5) return nullptr;
   }
-  return i;
+  return p;
 }
 
-// The rest of a URI after the host (sip) or number (tel): [";" params] ["?" headers].
-bool uriTail(std::string_view s) {
-  if (s.empty()) return true;
-  size_t q = s.find('?');
-  if (s[0] == ';') {
-    if (!all(s.substr(1, q == std::string_view::npos ? std::string_view::npos : q - 1), kUriParam))
-      return false;
-  } else if (s[0] != '?') {
-    return false;
-  }
-  if (q == std::string_view::npos) return true;
-  return all(s.substr(q + 1), kUriHeader);
+// The rest of a URI after the host (sip) or number (tel): [";" params] ["?" headers]. Returns
+// where it stops; the caller checks that the URI's delimiter is there.
+inline const char* uriTail(const char* p) {
+  if (*p == ';') p = skip(p + 1, kUriParam);
+  if (*p == '?') p = skip(p + 1, kUriHeader);
+  return p;
 }
 
-// One header parameter list after a name-addr or Via value: *(";" name ["=" value]) with no
-// whitespace, values tokens (or, with ipv6_values, a bracketed IPv6 address). Calls
-// fn(name, value, has_value) per parameter; false on anything else.
-template <class Fn>
-bool headerParams(std::string_view s, bool ipv6_values, Fn&& fn) {
-  while (!s.empty()) {
-    if (s[0] != ';') return false;
-    s.remove_prefix(1);
-    size_t end = s.find(';');
-    const std::string_view p = s.substr(0, end);
-    s = end == std::string_view::npos ? std::string_view{} : s.substr(end);
-    const size_t eq = p.find('=');
-    const std::string_view name = p.substr(0, eq);
-    if (name.empty() || !all(name, kToken)) return false;
-    if (eq == std::string_view::npos) {
-      if (!fn(name, std::string_view{}, false)) return false;
-      continue;
-    }
-    const std::string_view value = p.substr(eq + 1);
-    if (value.empty()) return false;
-    if (value[0] == '[') {
-      // an IPv6 reference as in Via received=/maddr= (RFC 3261 §20.42); only where allowed
-      if (!ipv6_values || value.size() < 3 || value.back() != ']') return false;
-      for (const char c : value.substr(1, value.size() - 2)) {
-        const bool ok = (c >= '0' && c <= '9') || (lower(c) >= 'a' && lower(c) <= 'f') ||
-                        c == ':' || c == '.';
-        if (!ok) return false;
-      }
-    } else if (!all(value, kToken)) {
-      return false;
-    }
-    if (!fn(name, value, true)) return false;
+// A URI in the subset (see uriInSubset) starting at p, in a text ending at or after e. Returns
+// where it stops (the caller checks that the URI's delimiter is there), nullptr if it is not one.
+const char* uriEnd(const char* p, const char* e) {
+  // A scheme prefix has no delimiter character ('>', SP), so a match lies inside the URI.
+  if (e - p >= 4 && std::memcmp(p, "tel:", 4) == 0) {
+    const char* n = p + 4;
+    p = skip(n, kTelNum);
+    if (p == n) return nullptr;
+    return uriTail(p);
   }
-  return true;
-}
-
-// `["display"|display] <uri>` followed by `rest` (returned). Quoted display names without
-// \-escapes; unquoted ones of token characters and SP/HT (RFC 3261 §25.1 display-name).
-bool nameAddr(std::string_view v, NameAddrParts& out, std::string_view& rest) {
-  size_t lt;
-  if (!v.empty() && v[0] == '"') {
-    size_t i = 1;
-    for (; i < v.size() && v[i] != '"'; ++i) {
-      const auto c = static_cast<unsigned char>(v[i]);
-      if (c == '\\' || c < 0x20 || c == 0x7f) return false;
-    }
-    if (i >= v.size()) return false;
-    out.display = v.substr(0, i + 1);
-    ++i;
-    while (i < v.size() && isSpace(v[i])) ++i;
-    if (i >= v.size() || v[i] != '<') return false;
-    lt = i;
+  if (e - p >= 4 && std::memcmp(p, "sip:", 4) == 0) {
+    p += 4;
+  } else if (e - p >= 5 && std::memcmp(p, "sips:", 5) == 0) {
+    p += 5;
   } else {
-    lt = v.find('<');
-    if (lt == std::string_view::npos) return false;  // addr-spec: left to sofia (§20.10)
-    for (size_t i = 0; i < lt; ++i) {
-      if (!is(v[i], kToken) && !isSpace(v[i])) return false;
-    }
-    out.display = trimSpace(v.substr(0, lt));
+    return nullptr;
   }
-  const size_t gt = v.find('>', lt + 1);
-  if (gt == std::string_view::npos) return false;
-  out.uri = v.substr(lt + 1, gt - lt - 1);
-  if (!uriInSubset(out.uri)) return false;
-  rest = v.substr(gt + 1);
-  return true;
+  // sofia takes everything before the first '@' as the user part (url.c _url_d). '@' is in no
+  // class: a user run that stops elsewhere means there is no user part, or an invalid one that
+  // the host and tail classes stop at too.
+  const char* u = skip(p, kUser);
+  if (*u == '@') {
+    if (u == p) return nullptr;
+    p = u + 1;
+  }
+  p = hostPort(p);
+  return p == nullptr ? nullptr : uriTail(p);
 }
 
-// From / To: name-addr *(";" params); the tag parameter (RFC 3261 §20.20, §20.39).
-bool fromTo(std::string_view v, NameAddrParts& out) {
-  std::string_view rest;
+// The memo slot of a URI the scan has just read.
+inline uint64_t hashAndPrefetch(std::string_view uri, const MemoPrefetch& pf) {
+  const uint64_t h = uriHash(uri);
+  if (pf.base != nullptr) {
+    const char* slot = pf.base + (h & pf.mask) * pf.slot_bytes;
+    __builtin_prefetch(slot);
+    __builtin_prefetch(slot + 64);
+  }
+  return h;
+}
+
+// `["display"|display] <uri>` from p (not SP/HT) in a value ending at e. Quoted display names
+// without \-escapes; unquoted ones of token characters and SP/HT (RFC 3261 §25.1 display-name).
+// Returns the position after '>', nullptr if it is not one.
+const char* nameAddr(const char* p, const char* e, const MemoPrefetch& pf, NameAddrParts& out) {
+  const char* lt;
+  if (*p == '"') {
+    const char* q = p + 1;
+    for (;; ++q) {
+      const auto c = static_cast<unsigned char>(*q);
+      if (c == '"') break;
+      if (c == '\\' || c < 0x20 || c == 0x7f) return nullptr;  // the CR stops it at the latest
+    }
+    out.display = view(p, q + 1);
+    lt = skipSpace(q + 1, e);
+  } else {
+    lt = skip(p, kToken | kSpace);
+    const char* d = lt;
+    while (d > p && isSpace(d[-1])) --d;
+    out.display = view(p, d);
+  }
+  if (lt >= e || *lt != '<') return nullptr;  // addr-spec: left to sofia (§20.10)
+  const char* u = lt + 1;
+  // Only the URI's bounds: the owner checks it (scannedUriInSubset).
+  const auto* ue = static_cast<const char*>(std::memchr(u, '>', static_cast<size_t>(e - u)));
+  if (ue == nullptr) return nullptr;
+  out.uri = view(u, ue);
+  out.uri_hash = hashAndPrefetch(out.uri, pf);
+  return ue + 1;
+}
+
+// From / To: name-addr *(";" generic-param) with token values and no whitespace; the tag
+// parameter (RFC 3261 §20.20, §20.39).
+bool fromTo(const char* p, const char* e, const MemoPrefetch& pf, NameAddrParts& out) {
   out = {};
-  if (!nameAddr(v, out, rest)) return false;
+  p = nameAddr(p, e, pf, out);
+  if (p == nullptr) return false;
   bool tag = false;
-  return headerParams(rest, /*ipv6_values=*/false, [&](std::string_view name, std::string_view value, bool has_value) {
-    if (!ieq(name, "tag")) return true;
-    if (tag || !has_value) return false;
-    tag = true;
-    out.tag = value;
-    return true;
-  });
-}
-
-// Splits a comma-separated header value whose elements hold no quoted commas. Each element is
-// trimmed of SP/HT; an empty one declines.
-template <class Fn>
-bool listElements(std::string_view v, Fn&& fn) {
-  for (;;) {
-    const size_t comma = v.find(',');
-    const std::string_view el = trimSpace(v.substr(0, comma));
-    if (el.empty() || !fn(el)) return false;
-    if (comma == std::string_view::npos) return true;
-    v.remove_prefix(comma + 1);
+  while (p < e) {
+    if (*p != ';') return false;
+    const char* n = ++p;
+    p = skip(p, kToken);
+    if (p == n) return false;
+    const std::string_view name = view(n, p);
+    std::string_view value;
+    bool has_value = false;
+    if (*p == '=') {
+      const char* v = ++p;
+      p = skip(p, kToken);
+      if (p == v) return false;
+      value = view(v, p);
+      has_value = true;
+    }
+    if (name.size() == 3 && ieq(name, "tag")) {
+      if (tag || !has_value) return false;
+      tag = true;
+      out.tag = value;
+    }
   }
+  return true;
 }
 
 // P-Asserted-Identity (RFC 3325 §9.1): name-addr values, comma separated, no parameters.
-bool pai(std::string_view v, Scan& out) {
-  // A quoted display name may hold a comma: split on commas outside quotes.
-  size_t start = 0;
-  bool quoted = false;
-  for (size_t i = 0; i <= v.size(); ++i) {
-    if (i < v.size()) {
-      if (v[i] == '"') quoted = !quoted;
-      if (quoted || v[i] != ',') continue;
-    }
-    const std::string_view el = trimSpace(v.substr(start, i - start));
-    start = i + 1;
+bool pai(const char* p, const char* e, Scan& out) {
+  for (;;) {
+    p = skipSpace(p, e);
     NameAddrParts n;
-    std::string_view rest;
-    if (el.empty() || !nameAddr(el, n, rest) || !rest.empty()) return false;
+    p = nameAddr(p, e, out.prefetch, n);
+    // A comma inside the URI (user part or parameters) is left to sofia: the list split here
+    // was always on commas outside quotes only.
+    if (p == nullptr || std::memchr(n.uri.data(), ',', n.uri.size()) != nullptr) return false;
     out.pai.push_back(n);
+    p = skipSpace(p, e);
+    if (p == e) return true;
+    if (*p != ',') return false;
+    ++p;
   }
-  return !quoted;
 }
 
-// Via (RFC 3261 §20.42): "SIP/2.0/" transport SP sent-by *(";" via-params), comma separated.
-bool via(std::string_view v, Scan& out) {
-  return listElements(v, [&](std::string_view el) {
-    constexpr std::string_view kProto = "SIP/2.0/";
-    if (el.substr(0, kProto.size()) != kProto) return false;
-    size_t i = kProto.size();
-    const size_t t = i;
-    while (i < el.size() && is(el[i], kToken)) ++i;
-    if (i == t || i >= el.size() || !isSpace(el[i])) return false;
-    while (i < el.size() && isSpace(el[i])) ++i;
-    const size_t hp = hostPort(el.substr(i));
-    if (hp == 0) return false;
+// Via (RFC 3261 §20.42): "SIP/2.0/" transport LWS sent-by *(";" via-params), comma separated,
+// parameter values tokens or (received=, maddr=) a bracketed IPv6 address, no whitespace inside
+// the parameters.
+bool via(const char* p, const char* e, Scan& out) {
+  for (;;) {
+    p = skipSpace(p, e);
+    if (e - p < 8 || std::memcmp(p, "SIP/2.0/", 8) != 0) return false;
+    const char* t = p + 8;
+    p = skip(t, kToken);
+    if (p == t || p >= e || !isSpace(*p)) return false;
+    p = hostPort(skipSpace(p, e));
+    if (p == nullptr) return false;
     const bool top = out.via_count == 0;
     ++out.via_count;
     bool branch = false;
-    return headerParams(el.substr(i + hp), /*ipv6_values=*/true,
-                        [&](std::string_view name, std::string_view value, bool has_value) {
-                          if (!ieq(name, "branch")) return true;
-                          if (branch || !has_value) return false;
-                          branch = true;
-                          if (top) {
-                            out.via_branch = value;
-                            out.has_via_branch = true;
-                          }
-                          return true;
-                        });
-  });
+    while (p < e && *p == ';') {
+      const char* n = ++p;
+      p = skip(p, kToken);
+      if (p == n) return false;
+      const std::string_view name = view(n, p);
+      std::string_view value;
+      bool has_value = false;
+      if (*p == '=') {
+        const char* v = ++p;
+        if (*p == '[') {
+          // an IPv6 reference as in Via received=/maddr= (RFC 3261 §20.42)
+          const char* h = ++p;
+          p = skip(p, kIpv6);
+          if (p == h || *p != ']') return false;
+          ++p;
+        } else {
+          p = skip(p, kToken);
+          if (p == v) return false;
+        }
+        value = view(v, p);
+        has_value = true;
+      }
+      if (name.size() == 6 && ieq(name, "branch")) {
+        if (branch || !has_value) return false;
+        branch = true;
+        if (top) {
+          out.via_branch = value;
+          out.has_via_branch = true;
+        }
+      }
+    }
+    p = skipSpace(p, e);
+    if (p == e) return true;
+    if (*p != ',') return false;
+    ++p;
+  }
 }
 
 // Reason (RFC 3326 §2): protocol *(";" reason-params); text is a quoted-string that may hold
-// commas and semicolons.
+// commas and semicolons. Rare: bounds-checked the plain way.
 bool reason(std::string_view v, Scan& out) {
   size_t i = 0;
   for (;;) {
@@ -318,43 +443,59 @@ bool reason(std::string_view v, Scan& out) {
   }
 }
 
-enum class Known : uint8_t { kOther, kVia, kFrom, kTo, kCallId, kCseq, kContentLength, kReason, kPai };
+enum class Known : uint8_t {
+  kOther, kVia, kFrom, kTo, kCallId, kCseq, kContentLength, kReason, kPai,
+  // read by parser.cc (Extra); kept last
+  kDiversion, kHistoryInfo, kPrivacy, kPCalledPartyId, kPChargingVector
+};
 
 // The header names sofia's parser class (parser.cc) decodes, in full and compact form (RFC 3261
-// §7.3.3); case-insensitive (§7.3.5).
-Known classify(std::string_view n) {
-  if (n.size() == 1) {
-    switch (lower(n[0])) {
-      case 'v':
-        return Known::kVia;
-      case 'f':
-        return Known::kFrom;
-      case 't':
-        return Known::kTo;
-      case 'i':
-        return Known::kCallId;
-      case 'l':
-        return Known::kContentLength;
-      default:
-        return Known::kOther;
-    }
-  }
-  switch (lower(n[0])) {
-    case 'v':
-      return ieq(n, "Via") ? Known::kVia : Known::kOther;
-    case 'f':
-      return ieq(n, "From") ? Known::kFrom : Known::kOther;
-    case 't':
-      return ieq(n, "To") ? Known::kTo : Known::kOther;
-    case 'c':
-      if (ieq(n, "Call-ID")) return Known::kCallId;
-      if (ieq(n, "CSeq")) return Known::kCseq;
-      if (ieq(n, "Content-Length")) return Known::kContentLength;
+// §7.3.3), and the Extra ones; case-insensitive (§7.3.5). `p` holds `n` token characters.
+// Most fields of a message are none of these: the length alone settles most of them.
+Known classify(const char* p, size_t n) {
+  switch (n) {
+    case 1:
+      switch (p[0] | 0x20) {
+        case 'v':
+          return Known::kVia;
+        case 'f':
+          return Known::kFrom;
+        case 't':
+          return Known::kTo;
+        case 'i':
+          return Known::kCallId;
+        case 'l':
+          return Known::kContentLength;
+        default:
+          return Known::kOther;
+      }
+    case 2:
+      return (p[0] | 0x20) == 't' && (p[1] | 0x20) == 'o' ? Known::kTo : Known::kOther;
+    case 3:
+      return (p[0] | 0x20) == 'v' && (p[1] | 0x20) == 'i' && (p[2] | 0x20) == 'a' ? Known::kVia
+                                                                                  : Known::kOther;
+    case 4:
+      if (nameIs(p, "from")) return Known::kFrom;
+      if (nameIs(p, "cseq")) return Known::kCseq;
       return Known::kOther;
-    case 'r':
-      return ieq(n, "Reason") ? Known::kReason : Known::kOther;
-    case 'p':
-      return ieq(n, "P-Asserted-Identity") ? Known::kPai : Known::kOther;
+    case 6:
+      return nameIs(p, "reason") ? Known::kReason : Known::kOther;
+    case 7:
+      if (nameIs(p, "call-id")) return Known::kCallId;
+      if (nameIs(p, "privacy")) return Known::kPrivacy;
+      return Known::kOther;
+    case 9:
+      return nameIs(p, "diversion") ? Known::kDiversion : Known::kOther;
+    case 12:
+      return nameIs(p, "history-info") ? Known::kHistoryInfo : Known::kOther;
+    case 14:
+      return nameIs(p, "content-length") ? Known::kContentLength : Known::kOther;
+    case 17:
+      if (nameIs(p, "p-called-party-id")) return Known::kPCalledPartyId;
+      if (nameIs(p, "p-charging-vector")) return Known::kPChargingVector;
+      return Known::kOther;
+    case 19:
+      return nameIs(p, "p-asserted-identity") ? Known::kPai : Known::kOther;
     default:
       return Known::kOther;
   }
@@ -390,13 +531,18 @@ bool startLine(std::string_view line, Scan& out) {
   // Request-Line = Method SP Request-URI SP SIP-Version (§7.1)
   const size_t sp1 = line.find(' ');
   if (sp1 == std::string_view::npos || sp1 == 0) return false;
-  const size_t sp2 = line.find(' ', sp1 + 1);
-  if (sp2 == std::string_view::npos || line.substr(sp2 + 1) != kVersion) return false;
-  out.is_request = true;
   out.method = line.substr(0, sp1);
   if (!plainMethod(out.method)) return false;
-  out.request_uri = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  return uriInSubset(out.request_uri);
+  const char* u = line.data() + sp1 + 1;
+  const char* const e = line.data() + line.size();
+  // the URI runs to the next SP (checked by the owner, scannedUriInSubset), then the version
+  // ends the line
+  const auto* ue = static_cast<const char*>(std::memchr(u, ' ', static_cast<size_t>(e - u)));
+  if (ue == nullptr || view(ue + 1, e) != kVersion) return false;
+  out.is_request = true;
+  out.request_uri = view(u, ue);
+  out.request_uri_hash = hashAndPrefetch(out.request_uri, out.prefetch);
+  return true;
 }
 
 }  // namespace
@@ -404,6 +550,7 @@ bool startLine(std::string_view line, Scan& out) {
 void Scan::clear() {
   is_request = false;
   method = request_uri = phrase = call_id = cseq_method = via_branch = {};
+  request_uri_hash = 0;
   status = 0;
   cseq = 0;
   from = to = {};
@@ -415,124 +562,132 @@ void Scan::clear() {
 }
 
 bool uriInSubset(std::string_view uri) {
-  if (uri.substr(0, 4) == "tel:") {
-    const std::string_view rest = uri.substr(4);
-    size_t i = 0;
-    while (i < rest.size() && is(rest[i], kTelNum)) ++i;
-    if (i == 0) return false;
-    return uriTail(rest.substr(i));
-  }
-  std::string_view rest;
-  if (uri.substr(0, 4) == "sip:") {
-    rest = uri.substr(4);
-  } else if (uri.substr(0, 5) == "sips:") {
-    rest = uri.substr(5);
-  } else {
-    return false;
-  }
-  // sofia takes everything before the first '@' as the user part (url.c _url_d)
-  const size_t at = rest.find('@');
-  if (at != std::string_view::npos) {
-    if (at == 0 || !all(rest.substr(0, at), kUser)) return false;
-    rest.remove_prefix(at + 1);
-  }
-  const size_t hp = hostPort(rest);
-  if (hp == 0) return false;
-  return uriTail(rest.substr(hp));
+  // uriEnd reads at most to the first byte that is in none of its classes: a copy ending in
+  // one (CR) gives it that sentinel. Tests only; the scan reads URIs in place.
+  std::string copy(uri);
+  copy.push_back('\r');
+  const char* e = copy.data() + uri.size();
+  return uriEnd(copy.data(), e) == e;
 }
 
-bool scanMessage(std::string_view msg, Scan& out) {
+bool scannedUriInSubset(std::string_view uri) {
+  // The byte after a scanned URI is its delimiter ('>' or SP), in no class: uriEnd stops there
+  // at the latest.
+  const char* e = uri.data() + uri.size();
+  return uriEnd(uri.data(), e) == e;
+}
+
+bool scanMessage(std::string_view msg, Scan& out, std::string_view correlation_header,
+                 size_t max_fields) {
   out.clear();
-  if (msg.empty() || std::memchr(msg.data(), '\0', msg.size()) != nullptr) {
-    // A NUL ends sofia's strings early; rare enough to leave to it. (Checked over the whole
-    // message: cheaper than finding the head's end first, and a body NUL is just as rare in
-    // signalling that passed the capture layer's SIP test.)
-    return false;
-  }
+  const char* const begin = msg.data();
+  const char* const end = begin + msg.size();
   bool have_from = false, have_to = false, have_call_id = false, have_cseq = false;
   bool have_length = false;
   uint64_t content_length = 0;
+  size_t fields = 0;
 
-  size_t pos = 0;
-  bool first = true;
+  const char* cr = lineEnd(begin, end);
+  if (cr == nullptr || !startLine(view(begin, cr), out)) return false;
+  const char* p = cr + 2;
   for (;;) {
-    const size_t lf = msg.find('\n', pos);
-    if (lf == std::string_view::npos || lf == pos || msg[lf - 1] != '\r') return false;
-    const std::string_view line = msg.substr(pos, lf - 1 - pos);
-    pos = lf + 1;
-    if (line.find('\r') != std::string_view::npos) return false;
-    if (first) {
-      first = false;
-      if (!startLine(line, out)) return false;
-      continue;
-    }
-    if (line.empty()) break;  // end of the head
+    cr = lineEnd(p, end);
+    if (cr == nullptr) return false;
+    if (cr == p) break;  // the empty line ends the head
+    const char* const line = p;
+    p = cr + 2;
     // A line starting with SP/HT continues the previous field (§7.3.1): left to sofia.
-    if (isSpace(line[0])) return false;
-    size_t n = 0;
-    while (n < line.size() && is(line[n], kToken)) ++n;
-    if (n == 0) return false;
-    const std::string_view name = line.substr(0, n);
-    size_t c = n;
-    while (c < line.size() && isSpace(line[c])) ++c;
-    if (c >= line.size() || line[c] != ':') return false;
-    const std::string_view value = trimSpace(line.substr(c + 1));
-    switch (classify(name)) {
+    if (isSpace(*line)) return false;
+    if (++fields > max_fields) return false;
+    const char* n = skip(line, kToken);
+    if (n == line) return false;
+    const char* c = n;
+    while (isSpace(*c)) ++c;
+    if (*c != ':') return false;
+    const size_t name_len = static_cast<size_t>(n - line);
+    const Known known = classify(line, name_len);
+    const std::string_view name = view(line, n);
+    // (SipParser refuses a correlation header the scan decodes itself)
+    const bool correlation = (known == Known::kOther || known >= Known::kDiversion) &&
+                             name_len == correlation_header.size() && ieq(name, correlation_header);
+    // Most fields are none of these: their value is not looked at.
+    if (known == Known::kOther && !correlation) continue;
+    const char* v = c + 1;
+    while (isSpace(*v)) ++v;
+    const char* ve = cr;
+    while (ve > v && isSpace(ve[-1])) --ve;
+    Extra extra = Extra::kNone;
+    switch (known) {
       case Known::kOther:
-        out.others.push_back({name, value});
         break;
       case Known::kVia:
-        if (!via(value, out)) return false;
-        break;
+        if (!via(v, ve, out)) return false;
+        continue;
       case Known::kFrom:
-        if (have_from || !fromTo(value, out.from)) return false;
+        if (have_from || !fromTo(v, ve, out.prefetch, out.from)) return false;
         have_from = true;
-        break;
+        continue;
       case Known::kTo:
-        if (have_to || !fromTo(value, out.to)) return false;
+        if (have_to || !fromTo(v, ve, out.prefetch, out.to)) return false;
         have_to = true;
-        break;
+        continue;
       case Known::kCallId:
-        if (have_call_id || value.empty()) return false;
-        for (const char ch : value) {
-          if (ch <= ' ' || ch == 0x7f) return false;
-        }
+        if (have_call_id || v == ve || !allVisible(v, ve, end)) return false;
         have_call_id = true;
-        out.call_id = value;
-        break;
+        out.call_id = view(v, ve);
+        continue;
       case Known::kCseq: {
         // CSeq = 1*DIGIT LWS Method (§20.16)
         if (have_cseq) return false;
-        size_t d = 0;
-        while (d < value.size() && value[d] >= '0' && value[d] <= '9') ++d;
+        const char* d = v;
+        while (d < ve && isDigit(*d)) ++d;
         uint64_t seq = 0;
-        if (!parseDigits(value.substr(0, d), 9, seq)) return false;
-        size_t m = d;
-        while (m < value.size() && isSpace(value[m])) ++m;
-        if (m == d || m == value.size() || !plainMethod(value.substr(m))) return false;
+        if (!parseDigits(view(v, d), 9, seq)) return false;
+        const char* m = skipSpace(d, ve);
+        if (m == d || m == ve || !plainMethod(view(m, ve))) return false;
         have_cseq = true;
         out.cseq = static_cast<uint32_t>(seq);
-        out.cseq_method = value.substr(m);
-        break;
+        out.cseq_method = view(m, ve);
+        continue;
       }
       case Known::kContentLength:
-        if (have_length || !parseDigits(value, 9, content_length)) return false;
+        if (have_length || !parseDigits(view(v, ve), 9, content_length)) return false;
         have_length = true;
-        break;
+        continue;
       case Known::kReason:
-        if (!reason(value, out)) return false;
-        break;
+        if (!reason(view(v, ve), out)) return false;
+        continue;
       case Known::kPai:
-        if (!pai(value, out)) return false;
+        if (!pai(v, ve, out)) return false;
+        continue;
+      case Known::kDiversion:
+        extra = Extra::kDiversion;
+        break;
+      case Known::kHistoryInfo:
+        extra = Extra::kHistoryInfo;
+        break;
+      case Known::kPrivacy:
+        extra = Extra::kPrivacy;
+        break;
+      case Known::kPCalledPartyId:
+        extra = Extra::kPCalledPartyId;
+        break;
+      case Known::kPChargingVector:
+        extra = Extra::kPChargingVector;
         break;
     }
+    out.others.push_back({name, view(v, ve), extra, correlation});
   }
   // Missing essentials are sofia's to count (sip.missing_*); a body that does not match
   // Content-Length exactly is truncated or trailed by something (§18.3).
   if (!have_from || !have_to || !have_call_id || !have_cseq || !have_length) return false;
   // sofia refuses a request whose CSeq method is not its method (RFC 3261 §8.1.1.5)
   if (out.is_request && out.cseq_method != out.method) return false;
-  return msg.size() - pos == content_length;
+  const char* const body = cr + 2;
+  if (static_cast<size_t>(end - body) != content_length) return false;
+  // A NUL ends sofia's strings early; rare enough to leave to it. The head's lines were
+  // checked on the way.
+  return std::memchr(body, '\0', content_length) == nullptr;
 }
 
 }  // namespace mcn::sipparse::fast

@@ -7,17 +7,22 @@
 #include <sofia-sip/sip_extra.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/url.h>
+#include <sys/mman.h>
 
 #include <array>
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <stdexcept>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "dial_plan_split.h"
 #include "fast_path.h"
 #include "sip_text.h"
 
@@ -183,6 +188,13 @@ bool tooManyHeaderFields(const std::string& b, size_t limit) {
   return false;
 }
 
+// s = v, for a v that does not point into s. std::string::assign goes through _M_replace, which
+// also handles that overlap; append to a cleared string is a capacity check and a copy.
+inline void setText(std::string& s, std::string_view v) {
+  s.clear();
+  s.append(v.data(), v.size());
+}
+
 std::string lowerCopy(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = text::lowerAscii(c);
@@ -230,19 +242,46 @@ struct SipParser::Impl {
   // The slot holds the URI, its user part (as a range of it) and the number inline, in two
   // cache lines: a hit costs one hash, one compare and no pointer chase. Longer URIs or numbers
   // (rare) are normalised every time.
+  // The fast path's scan hashes each URI and prefetches its slot (fast::MemoPrefetch).
   struct alignas(64) MemoSlot {
-    size_t hash = 0;
+    uint32_t check = 0;  // the hash's upper half (its low bits chose the slot)
     bool used = false;
-    bool split = false;  // splitUri accepted the URI; user_off/user_len locate its user part
-    uint8_t uri_len = 0;
+    bool split = false;      // splitUri accepted the URI; user_off/user_len locate its user part
+    bool in_subset = false;  // passed fast::scannedUriInSubset
     uint8_t user_off = 0;
-    uint8_t user_len = 0;
-    uint8_t number_len = 0;
+    // 16 bits, not 8: GCC expands a copy whose length it knows is below 256 inline as
+    // `rep movsq`, which takes ~60 cycles to start on a short string; longer bounds call memcpy.
+    uint16_t uri_len = 0;
+    uint16_t user_len = 0;
+    uint16_t number_len = 0;
     char number[34];
     char uri[80];
   };
   static_assert(sizeof(MemoSlot) == 128);
-  std::vector<MemoSlot> number_memo = std::vector<MemoSlot>(kNumberMemoSlots);
+  // One 2 MiB block of its own pages, aligned, so that the kernel can back it with one huge
+  // page (where transparent huge pages are on for madvise): each message reads a few random
+  // slots of it, and with 4 KiB pages nearly each of those reads also missed the TLB. Mapped
+  // rather than malloc'ed: malloc may hand out heap pages that are already in place.
+  static constexpr size_t kMemoBytes = kNumberMemoSlots * sizeof(MemoSlot);
+  struct MemoUnmap {
+    void operator()(MemoSlot* p) const { munmap(p, kMemoBytes); }
+  };
+  static std::unique_ptr<MemoSlot[], MemoUnmap> mapMemo() {
+    void* raw = mmap(nullptr, 2 * kMemoBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                     -1, 0);
+    if (raw == MAP_FAILED) throw std::bad_alloc();
+    const auto base = reinterpret_cast<uintptr_t>(raw);
+    const uintptr_t aligned = (base + kMemoBytes - 1) & ~(uintptr_t{kMemoBytes} - 1);
+    if (aligned > base) munmap(raw, aligned - base);
+    munmap(reinterpret_cast<void*>(aligned + kMemoBytes), base + kMemoBytes - aligned);
+    auto* slots = reinterpret_cast<MemoSlot*>(aligned);
+#ifdef MADV_HUGEPAGE
+    (void)madvise(slots, kMemoBytes, MADV_HUGEPAGE);  // a hint: without huge pages all still works
+#endif
+    for (size_t i = 0; i < kNumberMemoSlots; ++i) new (&slots[i]) MemoSlot();
+    return std::unique_ptr<MemoSlot[], MemoUnmap>(slots);
+  }
+  std::unique_ptr<MemoSlot[], MemoUnmap> number_memo = mapMemo();
 
   // per-message flags
   bool bad_header = false;
@@ -343,45 +382,62 @@ struct SipParser::Impl {
   }
 
   // Fills uri-derived fields of `out` from the URI text.
-  static size_t uriHash(std::string_view uri) { return std::hash<std::string_view>{}(uri); }
-
-  // The memo is larger than the L2 cache: a message's URIs (Request-URI, From, To) fetch their
-  // slots together instead of stalling on each in turn.
-  void prefetchMemo(size_t h) const {
-    const char* p = reinterpret_cast<const char*>(&number_memo[h & (kNumberMemoSlots - 1)]);
-    __builtin_prefetch(p);
-    __builtin_prefetch(p + 64);
+  void fillFromUri(NameAddr& out, std::string_view uri) {
+    fillFromUri(out, uri, fast::uriHash(uri), /*scanned=*/false);
   }
 
-  void fillFromUri(NameAddr& out, std::string_view uri) { fillFromUri(out, uri, uriHash(uri)); }
-
-  // `h` is uriHash(uri).
-  void fillFromUri(NameAddr& out, std::string_view uri, size_t h) {
-    out.uri.assign(uri);
+  // `h` is fast::uriHash(uri). `scanned`: a URI of the fast path's Scan, not yet checked
+  // against its subset: false if it is outside it (then sofia must parse the message), unless
+  // the memo has seen this URI pass, which skips the check for most URIs.
+  bool fillFromUri(NameAddr& out, std::string_view uri, uint64_t h, bool scanned) {
     MemoSlot& slot = number_memo[h & (kNumberMemoSlots - 1)];
-    const size_t n = out.uri.size();
-    if (slot.used && slot.hash == h && slot.uri_len == n &&
-        std::memcmp(slot.uri, out.uri.data(), n) == 0) {
-      if (slot.split) out.user.assign(slot.uri + slot.user_off, slot.user_len);
-      out.number.assign(slot.number, slot.number_len);
-      return;
+    const size_t n = uri.size();
+    const auto check = static_cast<uint32_t>(h >> 32);
+    if (slot.used && slot.check == check && slot.uri_len == n &&
+        std::memcmp(slot.uri, uri.data(), n) == 0) {
+      if (scanned && !slot.in_subset) {
+        if (!fast::scannedUriInSubset(uri)) return false;
+        slot.in_subset = true;
+      }
+      setText(out.uri, uri);
+      if (slot.split) setText(out.user, {slot.uri + slot.user_off, slot.user_len});
+      setText(out.number, {slot.number, slot.number_len});
+      return true;
     }
+    if (scanned && !fast::scannedUriInSubset(uri)) return false;
+    setText(out.uri, uri);
     text::UriView u;
     const bool split = text::splitUri(out.uri, u);
-    if (split) out.user.assign(u.user);
-    out.number = dial_plan.normaliseUri(out.uri);
-    if (n > sizeof slot.uri || out.number.size() > sizeof slot.number) return;  // not memoised
+    if (split) setText(out.user, u.user);
+    if (out.uri.find('<') != std::string::npos) {
+      out.number = dial_plan.normaliseUri(out.uri);  // (a URI sofia printed oddly)
+    } else if (split) {
+      out.number = normaliseSplitUri(dial_plan, u);
+    } else {
+      out.number.clear();  // as normaliseUri: not a URI
+    }
+    if (n > sizeof slot.uri || out.number.size() > sizeof slot.number) return true;  // not kept
     slot.used = true;
-    slot.hash = h;
-    slot.uri_len = static_cast<uint8_t>(n);
+    slot.in_subset = scanned;
+    slot.check = check;
+    slot.uri_len = static_cast<uint16_t>(n);
     std::memcpy(slot.uri, out.uri.data(), n);
     slot.split = split;
     if (split) {
-      slot.user_off = static_cast<uint8_t>(u.user.data() - out.uri.data());
-      slot.user_len = static_cast<uint8_t>(u.user.size());
+      // a URI without a user part has a null view, not one into the URI
+      slot.user_off = u.user.empty() ? 0 : static_cast<uint8_t>(u.user.data() - out.uri.data());
+      slot.user_len = static_cast<uint16_t>(u.user.size());
     }
-    slot.number_len = static_cast<uint8_t>(out.number.size());
+    slot.number_len = static_cast<uint16_t>(out.number.size());
     std::memcpy(slot.number, out.number.data(), out.number.size());
+    return true;
+  }
+
+  // A display name as the fast path passed it: quoted without \-escapes or line breaks, or
+  // a token sequence already trimmed. unquoteInto's result without its general cases.
+  static void fastDisplay(std::string_view raw, std::string& out) {
+    if (!raw.empty() && raw.front() == '"') raw = raw.substr(1, raw.size() - 2);
+    setText(out, raw);
   }
 
   void fillFromSofia(NameAddr& out, const char* display, const url_t* url, su_home_t* home) {
@@ -502,20 +558,37 @@ struct SipParser::Impl {
     }
   }
 
-  // Every header the parser class does not decode (sofia's msg_unknown_t, or the fast path's
-  // other fields): name as written, value trimmed.
+  // Every header the parser class does not decode (sofia's msg_unknown_t): name as written,
+  // value trimmed.
   void readUnknown(std::string_view name, std::string_view value, SipEvent& ev) {
-    if (!cfg.correlation_header.empty() && ev.correlation.empty() &&
-        text::iequals(name, cfg.correlation_header)) {
-      text::unquoteInto(value, ev.correlation);
-    }
+    const bool correlation =
+        !cfg.correlation_header.empty() && text::iequals(name, cfg.correlation_header);
+    fast::Extra kind = fast::Extra::kNone;
     if (text::iequals(name, "Diversion")) {
-      readDiversion(value, ev);
+      kind = fast::Extra::kDiversion;
     } else if (text::iequals(name, "History-Info")) {
-      readHistoryInfo(value, ev);
+      kind = fast::Extra::kHistoryInfo;
     } else if (text::iequals(name, "Privacy")) {
-      readPrivacy(value, ev);
+      kind = fast::Extra::kPrivacy;
     } else if (text::iequals(name, "P-Called-Party-ID")) {
+      kind = fast::Extra::kPCalledPartyId;
+    } else if (text::iequals(name, "P-Charging-Vector")) {
+      kind = fast::Extra::kPChargingVector;
+    }
+    readField(kind, correlation, value, ev);
+  }
+
+  // One header field of those besides the parser class's (the fast path names them the same
+  // way, fast::scanMessage).
+  void readField(fast::Extra kind, bool correlation, std::string_view value, SipEvent& ev) {
+    if (correlation && ev.correlation.empty()) text::unquoteInto(value, ev.correlation);
+    if (kind == fast::Extra::kDiversion) {
+      readDiversion(value, ev);
+    } else if (kind == fast::Extra::kHistoryInfo) {
+      readHistoryInfo(value, ev);
+    } else if (kind == fast::Extra::kPrivacy) {
+      readPrivacy(value, ev);
+    } else if (kind == fast::Extra::kPCalledPartyId) {
       // RFC 3455 §4.2: a single name-addr; the first one wins
       if (ev.p_called_party_id) return;
       text::forEachListElement(value, [&](std::string_view el) {
@@ -527,7 +600,7 @@ struct SipParser::Impl {
         }
         return false;
       });
-    } else if (text::iequals(name, "P-Charging-Vector")) {
+    } else if (kind == fast::Extra::kPChargingVector) {
       // RFC 7315 §5.6: icid-value is token / quoted-string, the first charge parameter
       if (!ev.icid.empty()) return;
       const text::ParamValue icid = text::findParam(value, "icid-value");
@@ -570,12 +643,22 @@ struct SipParser::Impl {
     const std::string& bytes = payload.bytes;
     if (isKeepalive(bytes)) return dropped(kKeepalive);
     if (bytes.size() > kMaxMessageBytes) return dropped(kTooLarge);
+    // The scan declines a message with too many fields (it counts them the same way, as it
+    // takes no folded lines), so only messages for sofia need the count of their own.
+    if (cfg.fast_path && fast::scanMessage(bytes, scan, cfg.correlation_header, kMaxHeaderFields)) {
+      resetFor(ev);
+      if (fillFast(payload, ev)) return finishParsed(ev);
+      // a URI outside the fast path's subset: nothing counted yet, sofia reads it from scratch
+    }
     if (tooManyHeaderFields(bytes, kMaxHeaderFields)) return dropped(kTooManyHeaders);
+    resetFor(ev);
+    return parseSofia(payload, ev);
+  }
+
+  void resetFor(SipEvent& ev) {
     reset(ev);
     bad_header = false;
     list_truncated = false;
-    if (cfg.fast_path && fast::scanMessage(bytes, scan)) return fillFast(payload, ev);
-    return parseSofia(payload, ev);
   }
 
   bool dropped(Counter c) {
@@ -583,43 +666,44 @@ struct SipParser::Impl {
     return false;
   }
 
-  // The fast path accepted the message: the same fields, read from the scan, in the order
-  // parseSofia reads them (so list caps and "first one wins" rules agree).
+  // The fast path's scan accepted the message: the same fields, read from the scan, in the
+  // order parseSofia reads them (so list caps and "first one wins" rules agree). false: one of
+  // its URIs is outside the fast path's subset after all (fast::scanMessage); nothing has been
+  // counted then.
   bool fillFast(const capture::SipPayload& payload, SipEvent& ev) {
     const fast::Scan& s = scan;
-    const size_t h_ruri = s.is_request ? uriHash(s.request_uri) : 0;
-    const size_t h_from = uriHash(s.from.uri);
-    const size_t h_to = uriHash(s.to.uri);
-    if (s.is_request) prefetchMemo(h_ruri);
-    prefetchMemo(h_from);
-    prefetchMemo(h_to);
     fillCommon(payload, ev);
     if (s.is_request) {
       ev.is_request = true;
-      ev.method_name.assign(s.method);
+      setText(ev.method_name, s.method);
       ev.method = methodFromName(ev.method_name);
-      fillFromUri(ev.request_uri, s.request_uri, h_ruri);
+      if (!fillFromUri(ev.request_uri, s.request_uri, s.request_uri_hash, true)) return false;
     } else {
       ev.status = s.status;
-      ev.phrase.assign(s.phrase);
+      setText(ev.phrase, s.phrase);
     }
-    ev.call_id.assign(s.call_id);
+    setText(ev.call_id, s.call_id);
     ev.cseq = s.cseq;
     ev.cseq_method = methodFromName(s.cseq_method);
-    text::unquoteInto(s.from.display, ev.from.display);
-    fillFromUri(ev.from, s.from.uri, h_from);
-    ev.from.tag.assign(s.from.tag);
-    text::unquoteInto(s.to.display, ev.to.display);
-    fillFromUri(ev.to, s.to.uri, h_to);
-    ev.to.tag.assign(s.to.tag);
+    fastDisplay(s.from.display, ev.from.display);
+    if (!fillFromUri(ev.from, s.from.uri, s.from.uri_hash, true)) return false;
+    setText(ev.from.tag, s.from.tag);
+    fastDisplay(s.to.display, ev.to.display);
+    if (!fillFromUri(ev.to, s.to.uri, s.to.uri_hash, true)) return false;
+    setText(ev.to.tag, s.to.tag);
     ev.via_count = s.via_count;
-    if (s.has_via_branch) ev.via_branch.assign(s.via_branch);
+    if (s.has_via_branch) setText(ev.via_branch, s.via_branch);
     for (const fast::NameAddrParts& p : s.pai) {
-      if (!roomFor(ev.pai.size())) break;
+      if (!roomFor(ev.pai.size())) {
+        // not kept, but still part of what the fast path must be able to read
+        if (!fast::scannedUriInSubset(p.uri)) return false;
+        continue;
+      }
       NameAddr n = takeName();
-      text::unquoteInto(p.display, n.display);
-      fillFromUri(n, p.uri);
+      fastDisplay(p.display, n.display);
+      const bool ok = fillFromUri(n, p.uri, p.uri_hash, true);
       ev.pai.push_back(std::move(n));
+      if (!ok) return false;
     }
     for (const fast::ReasonParts& r : s.reasons) {
       if (!roomFor(ev.reasons.size())) break;
@@ -632,8 +716,8 @@ struct SipParser::Impl {
       if (r.has_text) text::unquoteInto(r.text, rv.text);
       ev.reasons.push_back(std::move(rv));
     }
-    for (const fast::HeaderField& h : s.others) readUnknown(h.name, h.value, ev);
-    return finishParsed(ev);
+    for (const fast::HeaderField& h : s.others) readField(h.kind, h.correlation, h.value, ev);
+    return true;
   }
 
   bool parseSofia(const capture::SipPayload& payload, SipEvent& ev) {
@@ -745,6 +829,8 @@ SipParser::SipParser(ParserConfig cfg) {
     }
   }
   impl_ = std::make_unique<Impl>(std::move(cfg));
+  impl_->scan.prefetch = {reinterpret_cast<const char*>(impl_->number_memo.get()),
+                          kNumberMemoSlots - 1, sizeof(Impl::MemoSlot)};
   impl_->mclass = parserClass();
   if (impl_->mclass == nullptr)
     throw std::runtime_error("sip parser: cannot build sofia-sip parser class");

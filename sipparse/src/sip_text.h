@@ -13,9 +13,22 @@ namespace mcn::sipparse::text {
 inline bool isLws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 inline char lowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
-bool iequals(std::string_view a, std::string_view b);
+// Inline: called for every name and parameter the generic scanners below look at.
+inline bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (lowerAscii(a[i]) != lowerAscii(b[i])) return false;
+  }
+  return true;
+}
 // Strips SP, HTAB, CR and LF (a folded value keeps its CRLF inside; RFC 3261 §7.3.1).
-std::string_view trim(std::string_view s);
+inline std::string_view trim(std::string_view s) {
+  size_t b = 0;
+  size_t e = s.size();
+  while (b < e && isLws(s[b])) ++b;
+  while (e > b && isLws(s[e - 1])) --e;
+  return s.substr(b, e - b);
+}
 
 // Calls fn(element) for every element of a comma-separated header value (RFC 3261 §7.3.1).
 // Commas inside a quoted-string (with \-escapes) or inside <...> do not split. Empty elements are

@@ -143,6 +143,38 @@ TEST(DialPlan, ARuleMustMatchTheWholeString) {
   EXPECT_EQ(plan.normalise("21013"), "21013");  // contains 1013 but is not 1xxx
 }
 
+// The plan skips a rule's regex when the pattern shows it cannot match (wrong length, a first
+// or last digit outside its class). Each rule form here must rewrite exactly the strings the
+// regex matches, whether the pattern is one the plan reads itself or not.
+TEST(DialPlan, RuleFormsRewriteExactlyWhatTheyMatch) {
+  DialPlanConfig cfg = nanjingPlan();
+  cfg.rewrite.clear();
+  cfg.rewrite.push_back({R"(^([78][0-9]{2,3})$)", "+8625830$1"});  // class, range count
+  cfg.rewrite.push_back({R"(^0?(1\d{3})$)", "+86258300$1"});       // optional digit
+  cfg.rewrite.push_back({R"(^\+?86(6\d{3})$)", "+86258301$1"});    // escaped, optional '+'
+  cfg.rewrite.push_back({R"(^\*21\*(\d+)#$)", "$1"});              // service code -> number
+  cfg.rewrite.push_back({R"(^..(5\d{3})$)", "+86258305$1"});       // any two characters
+  cfg.rewrite.push_back({R"(^(2020|3030)$)", "+8625830$1"});       // alternation: regex only
+  const DialPlan plan(cfg);
+  EXPECT_EQ(plan.normalise("712"), "+8625830712");
+  EXPECT_EQ(plan.normalise("8123"), "+86258308123");
+  EXPECT_EQ(plan.normalise("71234"), "71234");  // one digit too many: no rule, not 8 digits
+  EXPECT_EQ(plan.normalise("612"), "612");      // first digit outside [78]
+  EXPECT_EQ(plan.normalise("01013"), "+862583001013");
+  EXPECT_EQ(plan.normalise("1013"), "+862583001013");
+  EXPECT_EQ(plan.normalise("001013"), "+1013");  // two zeros: no rule; international prefix
+  EXPECT_EQ(plan.normalise("+866013"), "+862583016013");
+  EXPECT_EQ(plan.normalise("866013"), "+862583016013");
+  EXPECT_EQ(plan.normalise("*21*1013#"), "1013");       // the rule's output is not a service code
+  EXPECT_EQ(plan.normalise("*21*1013*"), "*21*1013*");  // last character not '#': as dialled
+  EXPECT_EQ(plan.normalise("*22*1013#"), "*22*1013#");
+  EXPECT_EQ(plan.normalise("995013"), "+862583055013");
+  EXPECT_EQ(plan.normalise("*#5013"), "+862583055013");
+  EXPECT_EQ(plan.normalise("95013"), "95013");  // one character short of "..5xxx"
+  EXPECT_EQ(plan.normalise("3030"), "+86258303030");
+  EXPECT_EQ(plan.normalise("3031"), "3031");
+}
+
 TEST(DialPlan, BadPatternIsRejectedAtStartupNamingIt) {
   DialPlanConfig cfg = nanjingPlan();
   cfg.rewrite.push_back({"^(1\\d{3}$", "x"});

@@ -22,7 +22,6 @@ struct Input {
   std::string path;
   std::unique_ptr<capture::PcapFileSource> src;
   capture::Frame frame;
-  int link_type = 0;
   size_t index = 0;
 };
 
@@ -48,7 +47,6 @@ ReplayResult runReplay(const std::vector<std::string>& files, const Config& cfg,
     inputs[i].path = files[i];
     inputs[i].index = i;
     inputs[i].src = std::make_unique<capture::PcapFileSource>(files[i]);
-    inputs[i].link_type = inputs[i].src->linkType();
   }
 
   std::map<std::string, uint64_t> app_counters;
@@ -102,7 +100,8 @@ ReplayResult runReplay(const std::vector<std::string>& files, const Config& cfg,
     ready.pop();
     ++frames;
     if (in->frame.ts_us > last_ts) last_ts = in->frame.ts_us;
-    decoder.decode(in->link_type, in->frame.ts_us, in->frame.data, in->frame.wire_len);
+    // Each frame with its own link type: a pcapng file's interfaces may differ.
+    decoder.decode(in->frame.link_type, in->frame.ts_us, in->frame.data, in->frame.wire_len);
     if (notify) notify->advanceTo(last_ts);
     if (in->src->next(in->frame)) ready.push(in);
   }
@@ -110,6 +109,16 @@ ReplayResult runReplay(const std::vector<std::string>& files, const Config& cfg,
     if (!in.src->error().empty()) {
       ++app_counters["replay.truncated_files"];
       res.errors.push_back(fmt::format("{}: {}", in.path, in.src->error()));
+    }
+    // Damaged stretches in the middle of a file were skipped, and reading went on after them.
+    const capture::FileReadStats st = in.src->stats();
+    app_counters["replay.resync"] += st.resyncs;
+    app_counters["replay.skipped_bytes"] += st.skipped_bytes;
+    app_counters["replay.bad_blocks"] += st.bad_blocks;
+    if (st.resyncs != 0 || st.bad_blocks != 0) {
+      res.errors.push_back(fmt::format(
+          "{}: damaged: skipped {} bytes ({} resynchronisations, {} unusable pcapng blocks)",
+          in.path, st.skipped_bytes, st.resyncs, st.bad_blocks));
     }
   }
   decoder.finish();

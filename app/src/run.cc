@@ -277,10 +277,9 @@ void Daemon::captureLoop(size_t i) {
       ring_drops_[i * workers + w]->fetch_add(1, std::memory_order_relaxed);
     }
   });
-  const int link = src.linkType();
   std::function<void(const capture::Frame&)> on_frame = [&](const capture::Frame& f) {
     ++frames;
-    decoder.decode(link, f.ts_us, f.data, f.wire_len);
+    decoder.decode(f.link_type, f.ts_us, f.data, f.wire_len);
   };
   auto publish = [&] {
     auto v = collect([&](const auto& fn) { decoder.forEachCounter(fn); });

@@ -30,6 +30,7 @@ struct PcapLiveSource::Impl {
     f.ts_us = static_cast<int64_t>(h->ts.tv_sec) * 1000000 + h->ts.tv_usec;
     f.wire_len = h->len;
     f.data = std::span<const uint8_t>(bytes, h->caplen);
+    f.link_type = self->link_type;
     (*self->fn)(f);
   }
 };

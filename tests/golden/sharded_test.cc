@@ -5,7 +5,6 @@
 // on one worker.
 
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -61,9 +60,8 @@ std::vector<std::string> shardedRecords(const fs::path& pcap, const mcn::app::Co
     if (auto ev = w.parser->parse(p)) w.tracker->onEvent(*ev);
   });
   mcn::capture::PcapFileSource src(pcap.string());
-  const int link = src.linkType();
   src.forEach([&](const mcn::capture::Frame& f) {
-    decoder.decode(link, f.ts_us, f.data, f.wire_len);
+    decoder.decode(f.link_type, f.ts_us, f.data, f.wire_len);
   });
   decoder.finish();
   for (auto& w : ws) w.tracker->finish(now);

@@ -38,8 +38,8 @@ std::vector<capture::SipPayload> messagesOf(const std::string& path) {
   dc.prefilter = false;
   capture::FrameDecoder decoder(dc, [&](capture::SipPayload&& p) { out.push_back(std::move(p)); });
   capture::PcapFileSource src(path);
-  const int link = src.linkType();
-  src.forEach([&](const capture::Frame& f) { decoder.decode(link, f.ts_us, f.data, f.wire_len); });
+  src.forEach(
+      [&](const capture::Frame& f) { decoder.decode(f.link_type, f.ts_us, f.data, f.wire_len); });
   decoder.finish();
   return out;
 }

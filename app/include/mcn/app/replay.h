@@ -31,7 +31,8 @@ struct ReplayOutputs {
 
 struct ReplayResult {
   // Every counter of every stage, by stable name, zero values included, plus the replay's own:
-  // "replay.files", "replay.frames", "replay.truncated_files", "sip.method.<METHOD>",
+  // "replay.files", "replay.frames", "replay.truncated_files", "replay.resync",
+  // "replay.skipped_bytes", "replay.bad_blocks", "sip.method.<METHOD>",
   // "sip.status.<code>", "calls.outcome.<name>".
   std::map<std::string, uint64_t> counters;
   std::vector<std::string> errors;  // per-file problems (truncated file, unreadable file)

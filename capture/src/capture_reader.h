@@ -1,0 +1,46 @@
+#pragma once
+// What the classic pcap and the pcapng readers have in common: pull one frame at a time from a
+// FileBuffer, report the end, a truncated file or an unreadable one, and count what a damaged
+// stretch of the file cost (see capture/README.md, "Capture files").
+
+#include <cstdint>
+#include <string>
+
+#include "file_buffer.h"
+#include "mcn/capture/pcap_source.h"
+
+namespace mcn::capture::detail {
+
+enum class ReadStatus {
+  kFrame,  // `out` holds a frame; its bytes stay valid until the next call
+  kEnd,    // the file ended cleanly
+  kError,  // the file ended with an error (cut short, unreadable); error() says what
+};
+
+// Pulls the file's frames one by one. Never throws; every length is checked against the bytes
+// there are before it is used.
+class CaptureReader {
+ public:
+  virtual ~CaptureReader() = default;
+  virtual ReadStatus next(Frame& out) = 0;
+  // The link type of the first interface (classic pcap: the file's), -1 while none is known.
+  virtual int firstLinkType() const = 0;
+  const std::string& error() const { return error_; }
+  const FileReadStats& stats() const { return stats_; }
+
+ protected:
+  std::string error_;
+  FileReadStats stats_;
+};
+
+inline uint32_t bswap32(uint32_t v) { return __builtin_bswap32(v); }
+inline uint16_t bswap16(uint16_t v) { return __builtin_bswap16(v); }
+inline uint64_t bswap64(uint64_t v) { return __builtin_bswap64(v); }
+
+inline uint32_t loadRaw32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+}  // namespace mcn::capture::detail

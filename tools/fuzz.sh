@@ -37,6 +37,11 @@ for p in pcaps/*.pcap; do
       { if (hex != "") print hex; hex = "" }
       END { if (hex != "") print hex }')
 done
+# The capture file reader target gets every fixture file whole, pcap and pcapng (both byte
+# orders, several link types, damaged records).
+if [[ -d "$work/fuzz_pcapng_reader" ]]; then
+  for p in pcaps/*.pcap pcaps/*.pcapng; do cp "$p" "$work/fuzz_pcapng_reader/"; done
+fi
 # The differential parser target reads the same SIP messages as the parser target.
 [[ -d "$work/fuzz_sip_differential" ]] && cp "$work/fuzz_sip_parser/"* "$work/fuzz_sip_differential/" 2>/dev/null || true
 

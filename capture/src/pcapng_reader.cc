@@ -177,7 +177,7 @@ class PcapngReader final : public CaptureReader {
           usable = shb(b, len);
           break;
         case kIdb:
-          usable = idb(b, len);
+          idb(b, len);  // always kept: later interface ids must not shift
           break;
         case kEpb:
           usable = epb(b, len, out);
@@ -248,8 +248,14 @@ class PcapngReader final : public CaptureReader {
     return ld16(b + 12) == 1;
   }
 
-  bool idb(const uint8_t* b, uint32_t len) {
-    if (ifaces_.size() >= kPcapngMaxInterfaces) return false;
+  // Adds the interface, counting the block as bad (but keeping it, with microseconds and no
+  // offset where its options cannot be used) if an option is unusable.
+  void idb(const uint8_t* b, uint32_t len) {
+    if (ifaces_.size() >= kPcapngMaxInterfaces) {
+      ++stats_.bad_blocks;
+      stats_.skipped_bytes += len;
+      return;
+    }
     Interface ifc;
     ifc.link_type = ld16(b + 8);
     ifc.snaplen = ld(b + 12);
@@ -289,7 +295,7 @@ class PcapngReader final : public CaptureReader {
     ifc.scale.offset_us = tsoffset * 1'000'000;
     if (first_link_type_ < 0) first_link_type_ = ifc.link_type;
     ifaces_.push_back(ifc);
-    return ok;
+    if (!ok) ++stats_.bad_blocks;
   }
 
   // if_tsresol (§4.2): top bit clear, 10^-v seconds; set, 2^-(v & 0x7f). False (and the default

@@ -107,3 +107,34 @@ TEST(Cli, SummaryOnStderrCountsMethodsAndOutcomes) {
 }
 
 }  // namespace
+
+namespace {
+
+// A copy cut and appended (pcaps/README.md, damaged_record): the operator sees the call after
+// the damage, a warning naming the file and what was skipped, and the counters.
+TEST(Cli, DamagedRecordInTheMiddleIsSkippedWithAWarning) {
+  CliResult r = runMcn("replay " + kPcaps + "/damaged_record.pcap --config " + kPcaps +
+                       "/fixtures.toml --calls-out -");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(lineCount(r.out), 2) << r.out;
+  EXPECT_NE(r.out.find("busy_486-1@192.0.2.10"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("replay.resync=1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("replay.skipped_bytes=478"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("warning: " + kPcaps + "/damaged_record.pcap: damaged: skipped 478 bytes"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("truncated"), std::string::npos) << r.err;
+}
+
+// mergecap of an Ethernet and a Linux-cooked capture: both calls, no warning.
+TEST(Cli, PcapngWithTwoLinkTypesReplaysBothCalls) {
+  CliResult r = runMcn("replay " + kPcaps + "/pcapng_two_links.pcapng --config " + kPcaps +
+                       "/fixtures.toml --calls-out -");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(lineCount(r.out), 2) << r.out;
+  EXPECT_NE(r.out.find("answered-1@192.0.2.10"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cancelled-1@192.0.2.10"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err.find("warning"), std::string::npos) << r.err;
+}
+
+}  // namespace

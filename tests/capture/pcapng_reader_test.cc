@@ -3,6 +3,7 @@
 // hand, every bad length, interface ids out of range) and resynchronisation after a damaged
 // stretch in pcapng and classic pcap. Files are written byte by byte by the small writers below.
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -426,6 +427,37 @@ TEST(PcapngReader, DamageWithNothingValidAfterItEndsWithAnError) {
   Result r = readBytes(f);
   ASSERT_EQ(r.frames.size(), 1u);
   EXPECT_NE(r.error.find("damaged block at offset"), std::string::npos) << r.error;
+}
+
+// Standard input ("-"), as in `tcpdump -w - | mcn replay -`, goes through the same reader.
+TEST(PcapngReader, ReadsStandardInput) {
+  Ng ng;
+  ng.shb(true);
+  ng.idb(kLinuxSll, 0);
+  ng.idb(kEn10mb, 0);
+  ng.epb(1, kT0, frameN(0));
+  ng.epb(0, kT0 + 1, frameN(1));
+  const std::string path = tempPath(".pcapng");
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(ng.out.data()),
+             static_cast<std::streamsize>(ng.out.size()));
+  const int saved = ::dup(STDIN_FILENO);
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_GE(::dup2(fd, STDIN_FILENO), 0);
+  ::close(fd);
+  std::vector<int> links;
+  std::string error;
+  {
+    PcapFileSource src("-");
+    src.forEach([&](const Frame& f) { links.push_back(f.link_type); });
+    error = src.error();
+  }
+  ::dup2(saved, STDIN_FILENO);
+  ::close(saved);
+  EXPECT_EQ(links, (std::vector<int>{kEn10mb, kLinuxSll}));
+  EXPECT_EQ(error, "");
+  fs::remove(path);
 }
 
 TEST(PcapngReader, FirstBlockMustBeAUsableSectionHeader) {

@@ -1,6 +1,6 @@
-// libFuzzer target: a whole capture file through `mcn replay` (libpcap's reader, decoder, parser,
-// tracker, JSON output). The input is written to a file in memory-backed /dev/shm because
-// libpcap reads from a FILE*.
+// libFuzzer target: a whole capture file through `mcn replay` (mcn's own file readers, decoder,
+// parser, tracker, JSON output). The input is written to a file in memory-backed /dev/shm
+// because the readers read a file descriptor.
 
 #include <unistd.h>
 
@@ -23,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     mcn::app::runReplay({path}, mcn::app::defaultConfig(), {&calls, nullptr});
   } catch (const std::runtime_error&) {
-    // Not a capture libpcap can open: the CLI turns this into exit code 2.
+    // Not a capture file: the CLI turns this into exit code 2.
   }
   return 0;
 }

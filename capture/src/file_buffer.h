@@ -42,7 +42,9 @@ class FileBuffer {
   // ends (or a read fails) first, or need exceeds max_window.
   bool have(size_t need) {
     if (need <= available()) return true;
-    if (need > max_window_) return false;
+    // Nothing more will come: answer at once rather than move the window (a scan near the end
+    // of a file asks at every byte).
+    if (need > max_window_ || eof_) return false;
     const size_t keep = available();
     if (keep > 0 && pos_ != buf_off_) std::memmove(buf_.data(), data(), keep);
     buf_off_ = pos_;
@@ -61,8 +63,6 @@ class FileBuffer {
     return buf_len_ >= need;
   }
 
-  // True when nothing is left: the end of the file was reached and every byte consumed.
-  bool atEnd() { return !have(1); }
   // errno of a failed read (0: the file simply ended).
   int readError() const { return read_error_; }
 

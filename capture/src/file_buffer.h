@@ -5,6 +5,7 @@
 // read the same way. Not a memory map: a file cut short by another process while mapped would
 // kill mcn with SIGBUS; a short read here is only the end of what there is.
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -23,7 +24,15 @@ class FileBuffer {
 
   // `fd` is owned (closed by the destructor). `max_window` bounds what one have() may ask for.
   FileBuffer(int fd, size_t max_window) : fd_(fd), max_window_(max_window) {
-    buf_.resize(kInitialBytes < max_window ? kInitialBytes : max_window);
+    size_t initial = kInitialBytes < max_window ? kInitialBytes : max_window;
+    // A small regular file needs no more (fixtures, and the fuzz targets' inputs); have() grows
+    // the window if the file grows while read.
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0 &&
+        static_cast<uint64_t>(st.st_size) < initial) {
+      initial = static_cast<size_t>(st.st_size) + 64;
+    }
+    buf_.resize(initial);
   }
   ~FileBuffer() {
     if (fd_ >= 0) ::close(fd_);
@@ -49,7 +58,10 @@ class FileBuffer {
     if (keep > 0 && pos_ != buf_off_) std::memmove(buf_.data(), data(), keep);
     buf_off_ = pos_;
     buf_len_ = keep;
-    if (need > buf_.size()) buf_.resize(need);
+    if (need > buf_.size()) {
+      const size_t usual = kInitialBytes < max_window_ ? kInitialBytes : max_window_;
+      buf_.resize(need > usual ? need : usual);
+    }
     while (buf_len_ < need && !eof_) {
       const ssize_t n = ::read(fd_, buf_.data() + buf_len_, buf_.size() - buf_len_);
       if (n < 0 && errno == EINTR) continue;

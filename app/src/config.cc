@@ -433,8 +433,11 @@ Config fromTable(const toml::table& root, const std::string& origin) {
         }
       });
     if (const auto* rl = r.table(*t, "rate_limits", "notify")) {
-      for (auto&& [k, v] : *rl)
+      for (auto&& entry : *rl)
         r.guard([&] {
+          // Not a structured binding: clang before 16 cannot capture one in a lambda.
+          const auto& k = entry.first;
+          const auto& v = entry.second;
           std::string key = fmt::format("notify.rate_limits.{}", k.str());
           auto kind = subscribers::channelKindFromName(k.str());
           if (!kind) r.fail(&v, key, "unknown channel kind");

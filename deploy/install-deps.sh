@@ -17,6 +17,9 @@ PKGS=(
   curl
   # tools/record-netns (the kernel-fragmented fixture and its root-only CTest)
   python3
+  # the Debian package (tools/package.sh) and its test (tests/package): Depends from the
+  # linked libraries, lintian, the unit checked offline, the man page, the bash completion
+  dpkg-dev lintian systemd man-db bash-completion util-linux
   # benchmarks: side-by-side tools and timing
   sngrep time
 )

@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 deploy/install-deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release --target mcn >/dev/null
-exec build/release/mcn replay pcaps/office_morning.pcap --config deploy/mcn.toml \
+exec build/release/mcn replay pcaps/office_morning.pcap --config deploy/office.toml \
   --subscribers deploy/subscribers.toml "$@"

@@ -16,40 +16,103 @@
 namespace mcn::app {
 namespace {
 
-// Builds "file:line:col: key: message" so an operator finds the line at once.
+// The keys of each table, in deploy/mcn.toml order (knownConfigKeys() lists them).
+const std::vector<std::string_view> kTables{"capture", "dial_plan", "calls",
+                                            "notify",  "run",       "streams"};
+const std::vector<std::string_view> kCaptureKeys{
+    "sip_ports",          "max_vlan_depth",        "prefilter",           "dedup_window_ms",
+    "ip_frag_timeout_ms", "ip_frag_max_datagrams", "ip_frag_max_bytes",   "vxlan_ports",
+    "tcp_max_streams",    "tcp_max_stream_bytes",  "tcp_max_total_bytes", "tcp_idle_timeout_ms",
+    "tcp_gap_timeout_ms"};
+const std::vector<std::string_view> kDialPlanKeys{"country_code",         "national_prefix",
+                                                  "international_prefix", "area_code",
+                                                  "local_number_length",  "rewrite"};
+const std::vector<std::string_view> kCallsKeys{"grace_ms",
+                                               "grace_after_3xx_ms",
+                                               "ring_timeout_ms",
+                                               "linger_ms",
+                                               "min_ring_ms_cancelled",
+                                               "missed_outcomes",
+                                               "forwarded_unconditional_missed",
+                                               "correlation_header",
+                                               "max_calls"};
+const std::vector<std::string_view> kNotifyKeys{
+    "dead_letter",     "voicemail_numbers", "finish_timeout_ms",    "max_attempts",
+    "backoff_base_ms", "backoff_cap_ms",    "connect_timeout_ms",   "total_timeout_ms",
+    "max_queue",       "max_open_windows",  "max_calls_per_window", "templates",
+    "rate_limits"};
+const std::vector<std::string_view> kRunKeys{"interfaces",  "snaplen",   "buffer_bytes",
+                                             "promisc",     "immediate", "timeout_ms",
+                                             "filter",      "user",      "group",
+                                             "subscribers", "redis",     "redis_password_ref",
+                                             "http_bind",   "http_port", "http_token_ref",
+                                             "log_format",  "log_level", "log_mask_numbers",
+                                             "workers",     "ring_size", "shutdown_timeout_ms"};
+const std::vector<std::string_view> kStreamsKeys{
+    "redis",  "password_ref",       "prefix",         "group",        "consumer",
+    "maxlen", "dedupe_ttl_s",       "claim_idle_ms",  "buffer_max",   "max_deliveries",
+    "batch",  "connect_timeout_ms", "backoff_max_ms", "max_in_flight"};
+const std::vector<std::string_view> kRewriteKeys{"match", "replace"};
+const std::vector<std::string_view> kRateLimitKeys{"per_minute", "per_second"};
+
+// Thrown by Reader::fail() after the error is recorded: abandons the rest of the key (or entry)
+// at hand, so nothing goes on with a value known to be bad. Reader::guard() catches it.
+struct Abandon {};
+
+// Builds "file:line:col: key: message" so an operator finds the line at once, and collects every
+// error of a file (`mcn config check` prints them all, like `kamailio -c`). A value that is wrong
+// keeps its default and loading goes on; the caller throws ConfigError with every error at the end.
 class Reader {
  public:
   explicit Reader(std::string origin) : origin_(std::move(origin)) {}
 
-  [[noreturn]] void fail(const toml::node* node, std::string_view key, std::string_view msg) const {
+  const std::vector<std::string>& errors() const { return errors_; }
+
+  void report(const toml::node* node, std::string_view key, std::string_view msg) {
     if (node != nullptr && node->source().begin.line != 0) {
-      throw ConfigError(fmt::format("{}:{}:{}: {}: {}", origin_, node->source().begin.line,
+      errors_.push_back(fmt::format("{}:{}:{}: {}: {}", origin_, node->source().begin.line,
                                     node->source().begin.column, key, msg));
+    } else {
+      errors_.push_back(fmt::format("{}: {}: {}", origin_, key, msg));
     }
-    throw ConfigError(fmt::format("{}: {}: {}", origin_, key, msg));
+  }
+
+  [[noreturn]] void fail(const toml::node* node, std::string_view key, std::string_view msg) {
+    report(node, key, msg);
+    throw Abandon{};
+  }
+
+  // Runs one key's (or one array entry's) checks; a fail() inside ends only that unit.
+  template <typename F>
+  void guard(F&& f) {
+    try {
+      f();
+    } catch (const Abandon&) {
+    }
   }
 
   void onlyKeys(const toml::table& t, std::string_view where,
-                std::initializer_list<std::string_view> allowed) const {
+                const std::vector<std::string_view>& allowed) {
     for (auto&& [k, v] : t) {
       bool ok = false;
       for (auto a : allowed) ok = ok || (k.str() == a);
       if (!ok) {
         std::string key =
             where.empty() ? std::string(k.str()) : fmt::format("{}.{}", where, k.str());
-        fail(&v, key, "unknown key");
+        report(&v, key, "unknown key");
       }
     }
   }
 
   // `where`: the enclosing table's dotted name, so "notify.templates" is named whole.
   const toml::table* table(const toml::table& t, std::string_view name,
-                           std::string_view where = {}) const {
+                           std::string_view where = {}) {
     const toml::node* n = t.get(name);
     if (n == nullptr) return nullptr;
     if (!n->is_table()) {
-      fail(n, where.empty() ? std::string(name) : fmt::format("{}.{}", where, name),
-           "expected a table");
+      report(n, where.empty() ? std::string(name) : fmt::format("{}.{}", where, name),
+             "expected a table");
+      return nullptr;
     }
     return n->as_table();
   }
@@ -57,86 +120,102 @@ class Reader {
   // A credential reference: env:NAME or file:/path. Anything else is refused without echoing
   // it (it may be a pasted secret).
   void secretRef(const toml::table& t, std::string_view where, std::string_view key,
-                 std::string& out) const {
-    string(t, where, key, out);
-    if (out.empty()) return;
-    bool env = out.rfind("env:", 0) == 0 && out.size() > 4;
-    bool file = out.rfind("file:/", 0) == 0;
+                 std::string& out) {
+    std::string value = out;
+    if (!string(t, where, key, value) || value.empty()) return;
+    bool env = value.rfind("env:", 0) == 0 && value.size() > 4;
+    bool file = value.rfind("file:/", 0) == 0;
     if (!env && !file) {
-      out.clear();
-      fail(t.get(key), fmt::format("{}.{}", where, key),
-           "expected a reference env:NAME or file:/path (never the secret itself)");
+      report(t.get(key), fmt::format("{}.{}", where, key),
+             "expected a reference env:NAME or file:/path (never the secret itself)");
+      return;
     }
+    out = std::move(value);
   }
 
-  void string(const toml::table& t, std::string_view where, std::string_view key,
-              std::string& out) const {
+  // False (and `out` unchanged) when the key is there but not a string.
+  bool string(const toml::table& t, std::string_view where, std::string_view key,
+              std::string& out) {
     const toml::node* n = t.get(key);
-    if (n == nullptr) return;
-    if (!n->is_string()) fail(n, fmt::format("{}.{}", where, key), "expected a string");
+    if (n == nullptr) return true;
+    if (!n->is_string()) {
+      report(n, fmt::format("{}.{}", where, key), "expected a string");
+      return false;
+    }
     out = n->as_string()->get();
+    return true;
   }
 
   void digits(const toml::table& t, std::string_view where, std::string_view key,
-              std::string& out) const {
-    string(t, where, key, out);
-    for (char c : out) {
+              std::string& out) {
+    std::string value = out;
+    if (!string(t, where, key, value)) return;
+    for (char c : value) {
       if (c < '0' || c > '9') {
-        fail(t.get(key), fmt::format("{}.{}", where, key), "expected a string of digits");
+        report(t.get(key), fmt::format("{}.{}", where, key), "expected a string of digits");
+        return;
       }
     }
+    out = std::move(value);
   }
 
   int64_t integer(const toml::table& t, std::string_view where, std::string_view key,
-                  int64_t current, int64_t min, int64_t max) const {
+                  int64_t current, int64_t min, int64_t max) {
     const toml::node* n = t.get(key);
     if (n == nullptr) return current;
-    if (!n->is_integer()) fail(n, fmt::format("{}.{}", where, key), "expected an integer");
+    if (!n->is_integer()) {
+      report(n, fmt::format("{}.{}", where, key), "expected an integer");
+      return current;
+    }
     int64_t v = n->as_integer()->get();
     if (v < min || v > max) {
-      fail(n, fmt::format("{}.{}", where, key), fmt::format("must be between {} and {}", min, max));
+      report(n, fmt::format("{}.{}", where, key),
+             fmt::format("must be between {} and {}", min, max));
+      return current;
     }
     return v;
   }
 
-  bool boolean(const toml::table& t, std::string_view where, std::string_view key,
-               bool current) const {
+  bool boolean(const toml::table& t, std::string_view where, std::string_view key, bool current) {
     const toml::node* n = t.get(key);
     if (n == nullptr) return current;
-    if (!n->is_boolean()) fail(n, fmt::format("{}.{}", where, key), "expected true or false");
+    if (!n->is_boolean()) {
+      report(n, fmt::format("{}.{}", where, key), "expected true or false");
+      return current;
+    }
     return n->as_boolean()->get();
   }
 
-  const toml::array* array(const toml::table& t, std::string_view where,
-                           std::string_view key) const {
+  const toml::array* array(const toml::table& t, std::string_view where, std::string_view key) {
     const toml::node* n = t.get(key);
     if (n == nullptr) return nullptr;
-    if (!n->is_array()) fail(n, fmt::format("{}.{}", where, key), "expected an array");
+    if (!n->is_array()) {
+      report(n, fmt::format("{}.{}", where, key), "expected an array");
+      return nullptr;
+    }
     return n->as_array();
   }
 
  private:
   std::string origin_;
+  std::vector<std::string> errors_;
 };
 
 Config fromTable(const toml::table& root, const std::string& origin) {
   Reader r(origin);
   Config cfg = defaultConfig();
   cfg.source = origin;
-  r.onlyKeys(root, "", {"capture", "dial_plan", "calls", "notify", "run", "streams"});
+  r.onlyKeys(root, "", kTables);
 
   if (const auto* t = r.table(root, "capture")) {
-    r.onlyKeys(*t, "capture",
-               {"sip_ports", "max_vlan_depth", "prefilter", "dedup_window_ms", "ip_frag_timeout_ms",
-                "ip_frag_max_datagrams", "ip_frag_max_bytes", "vxlan_ports", "tcp_max_streams",
-                "tcp_max_stream_bytes", "tcp_max_total_bytes", "tcp_idle_timeout_ms",
-                "tcp_gap_timeout_ms"});
+    r.onlyKeys(*t, "capture", kCaptureKeys);
     cfg.decoder.prefilter = r.boolean(*t, "capture", "prefilter", cfg.decoder.prefilter);
     if (const auto* a = r.array(*t, "capture", "sip_ports")) {
       cfg.decoder.sip_ports.clear();
       for (const auto& e : *a) {
         if (!e.is_integer() || e.as_integer()->get() < 1 || e.as_integer()->get() > 65535) {
-          r.fail(&e, "capture.sip_ports", "expected port numbers 1..65535");
+          r.report(&e, "capture.sip_ports", "expected port numbers 1..65535");
+          continue;
         }
         cfg.decoder.sip_ports.push_back(static_cast<uint16_t>(e.as_integer()->get()));
       }
@@ -158,32 +237,30 @@ Config fromTable(const toml::table& root, const std::string& origin) {
       cfg.decoder.vxlan_ports.clear();
       for (const auto& e : *a) {
         if (!e.is_integer() || e.as_integer()->get() < 1 || e.as_integer()->get() > 65535) {
-          r.fail(&e, "capture.vxlan_ports", "expected port numbers 1..65535");
+          r.report(&e, "capture.vxlan_ports", "expected port numbers 1..65535");
+          continue;
         }
         cfg.decoder.vxlan_ports.push_back(static_cast<uint16_t>(e.as_integer()->get()));
       }
     }
     // SIP over TCP stream reassembly (capture/src/tcp_reassembly.h).
     auto& tcp = cfg.decoder.tcp;
-    tcp.max_streams = static_cast<size_t>(r.integer(*t, "capture", "tcp_max_streams",
-                                                    static_cast<int64_t>(tcp.max_streams), 1,
-                                                    10'000'000));
-    tcp.max_stream_bytes = static_cast<size_t>(
-        r.integer(*t, "capture", "tcp_max_stream_bytes", static_cast<int64_t>(tcp.max_stream_bytes),
-                  1024, 16 << 20));
-    tcp.max_total_bytes = static_cast<size_t>(
-        r.integer(*t, "capture", "tcp_max_total_bytes", static_cast<int64_t>(tcp.max_total_bytes),
-                  65'536, int64_t{1} << 34));
-    tcp.idle_timeout_ms = r.integer(*t, "capture", "tcp_idle_timeout_ms", tcp.idle_timeout_ms, 1000,
-                                    3'600'000);
+    tcp.max_streams = static_cast<size_t>(r.integer(
+        *t, "capture", "tcp_max_streams", static_cast<int64_t>(tcp.max_streams), 1, 10'000'000));
+    tcp.max_stream_bytes =
+        static_cast<size_t>(r.integer(*t, "capture", "tcp_max_stream_bytes",
+                                      static_cast<int64_t>(tcp.max_stream_bytes), 1024, 16 << 20));
+    tcp.max_total_bytes = static_cast<size_t>(r.integer(*t, "capture", "tcp_max_total_bytes",
+                                                        static_cast<int64_t>(tcp.max_total_bytes),
+                                                        65'536, int64_t{1} << 34));
+    tcp.idle_timeout_ms =
+        r.integer(*t, "capture", "tcp_idle_timeout_ms", tcp.idle_timeout_ms, 1000, 3'600'000);
     tcp.gap_timeout_ms =
         r.integer(*t, "capture", "tcp_gap_timeout_ms", tcp.gap_timeout_ms, 1, 60'000);
   }
 
   if (const auto* t = r.table(root, "dial_plan")) {
-    r.onlyKeys(*t, "dial_plan",
-               {"country_code", "national_prefix", "international_prefix", "area_code",
-                "local_number_length", "rewrite"});
+    r.onlyKeys(*t, "dial_plan", kDialPlanKeys);
     auto& dp = cfg.parser.dial_plan;
     r.digits(*t, "dial_plan", "country_code", dp.country_code);
     r.digits(*t, "dial_plan", "national_prefix", dp.national_prefix);
@@ -191,35 +268,35 @@ Config fromTable(const toml::table& root, const std::string& origin) {
     r.digits(*t, "dial_plan", "area_code", dp.area_code);
     dp.local_number_length = static_cast<int>(
         r.integer(*t, "dial_plan", "local_number_length", dp.local_number_length, 0, 15));
-    if (const toml::node* n = t->get("rewrite")) {
-      const toml::array* a = n->as_array();
-      if (a == nullptr || !a->is_array_of_tables()) {
-        r.fail(n, "dial_plan.rewrite", "expected [[dial_plan.rewrite]] tables");
-      }
-      dp.rewrite.clear();
-      for (const auto& e : *a) {
-        const auto& rt = *e.as_table();
-        r.onlyKeys(rt, "dial_plan.rewrite", {"match", "replace"});
-        sipparse::RewriteRule rule;
-        r.string(rt, "dial_plan.rewrite", "match", rule.match);
-        r.string(rt, "dial_plan.rewrite", "replace", rule.replace);
-        if (rule.match.empty()) r.fail(&e, "dial_plan.rewrite.match", "missing");
-        try {
-          std::regex check(rule.match, std::regex::ECMAScript);
-        } catch (const std::regex_error& err) {
-          r.fail(rt.get("match"), "dial_plan.rewrite.match",
-                 fmt::format("not a regular expression: {}", err.what()));
+    if (const toml::node* n = t->get("rewrite"))
+      r.guard([&] {
+        const toml::array* a = n->as_array();
+        if (a == nullptr || !a->is_array_of_tables()) {
+          r.fail(n, "dial_plan.rewrite", "expected [[dial_plan.rewrite]] tables");
         }
-        dp.rewrite.push_back(std::move(rule));
-      }
-    }
+        dp.rewrite.clear();
+        for (const auto& e : *a)
+          r.guard([&] {
+            const auto& rt = *e.as_table();
+            r.onlyKeys(rt, "dial_plan.rewrite", kRewriteKeys);
+            sipparse::RewriteRule rule;
+            bool ok = r.string(rt, "dial_plan.rewrite", "match", rule.match);
+            ok = r.string(rt, "dial_plan.rewrite", "replace", rule.replace) && ok;
+            if (!ok) return;
+            if (rule.match.empty()) r.fail(&e, "dial_plan.rewrite.match", "missing");
+            try {
+              std::regex check(rule.match, std::regex::ECMAScript);
+            } catch (const std::regex_error& err) {
+              r.fail(rt.get("match"), "dial_plan.rewrite.match",
+                     fmt::format("not a regular expression: {}", err.what()));
+            }
+            dp.rewrite.push_back(std::move(rule));
+          });
+      });
   }
 
   if (const auto* t = r.table(root, "calls")) {
-    r.onlyKeys(
-        *t, "calls",
-        {"grace_ms", "grace_after_3xx_ms", "ring_timeout_ms", "linger_ms", "min_ring_ms_cancelled",
-         "missed_outcomes", "forwarded_unconditional_missed", "correlation_header", "max_calls"});
+    r.onlyKeys(*t, "calls", kCallsKeys);
     auto& tc = cfg.tracker;
     constexpr int64_t kDay = 86400000;
     tc.grace_ms = r.integer(*t, "calls", "grace_ms", tc.grace_ms, 0, kDay);
@@ -238,20 +315,27 @@ Config fromTable(const toml::table& root, const std::string& origin) {
       for (const auto& e : *a) {
         std::optional<calls::Outcome> o;
         if (e.is_string()) o = calls::outcomeFromName(e.as_string()->get());
-        if (!o) r.fail(&e, "calls.missed_outcomes", "expected outcome names such as \"busy\"");
+        if (!o) {
+          r.report(&e, "calls.missed_outcomes", "expected outcome names such as \"busy\"");
+          continue;
+        }
         tc.missed[static_cast<size_t>(*o)] = true;
       }
     }
-    r.string(*t, "calls", "correlation_header", cfg.parser.correlation_header);
+    std::string header = cfg.parser.correlation_header;
+    r.string(*t, "calls", "correlation_header", header);
     // A header name is an RFC 3261 §25.1 token; anything else could never match a header.
-    for (char c : cfg.parser.correlation_header) {
-      bool token = std::isalnum(static_cast<unsigned char>(c)) != 0 ||
-                   std::string_view("-.!%*_+`'~").find(c) != std::string_view::npos;
-      if (!token) {
-        r.fail(t->get("correlation_header"), "calls.correlation_header",
-               "expected a header name (letters, digits, -.!%*_+`'~)");
+    r.guard([&] {
+      for (char c : header) {
+        bool token = std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+                     std::string_view("-.!%*_+`'~").find(c) != std::string_view::npos;
+        if (!token) {
+          r.fail(t->get("correlation_header"), "calls.correlation_header",
+                 "expected a header name (letters, digits, -.!%*_+`'~)");
+        }
       }
-    }
+      cfg.parser.correlation_header = header;
+    });
   }
 
   // Let each component validate what only it understands (regexes in the dial plan).
@@ -259,34 +343,33 @@ Config fromTable(const toml::table& root, const std::string& origin) {
   try {
     plan.emplace(cfg.parser.dial_plan);
   } catch (const std::exception& e) {
-    throw ConfigError(fmt::format("{}: dial_plan.rewrite: {}", origin, e.what()));
+    r.report(nullptr, "dial_plan.rewrite", e.what());
   }
 
   if (const auto* t = r.table(root, "notify")) {
-    r.onlyKeys(*t, "notify",
-               {"dead_letter", "voicemail_numbers", "finish_timeout_ms", "max_attempts",
-                "backoff_base_ms", "backoff_cap_ms", "connect_timeout_ms", "total_timeout_ms",
-                "max_queue", "max_open_windows", "max_calls_per_window", "templates",
-                "rate_limits"});
+    r.onlyKeys(*t, "notify", kNotifyKeys);
     auto& n = cfg.notify;
-    r.string(*t, "notify", "dead_letter", n.dead_letter_path);
-    if (n.dead_letter_path.empty()) {
-      r.fail(t->get("dead_letter"), "notify.dead_letter", "expected a file path");
+    std::string dead_letter = n.dead_letter_path;
+    r.string(*t, "notify", "dead_letter", dead_letter);
+    if (dead_letter.empty()) {
+      r.report(t->get("dead_letter"), "notify.dead_letter", "expected a file path");
+    } else {
+      n.dead_letter_path = std::move(dead_letter);
     }
     constexpr int64_t kHour = 3600000;
     n.finish_timeout_ms =
         r.integer(*t, "notify", "finish_timeout_ms", n.finish_timeout_ms, 0, kHour);
-    n.delivery.max_attempts = static_cast<int>(
-        r.integer(*t, "notify", "max_attempts", n.delivery.max_attempts, 1, 100));
+    n.delivery.max_attempts =
+        static_cast<int>(r.integer(*t, "notify", "max_attempts", n.delivery.max_attempts, 1, 100));
     n.delivery.backoff_base_ms =
         r.integer(*t, "notify", "backoff_base_ms", n.delivery.backoff_base_ms, 1, kHour);
     n.delivery.backoff_cap_ms =
         r.integer(*t, "notify", "backoff_cap_ms", n.delivery.backoff_cap_ms, 1, 24 * kHour);
     if (n.delivery.backoff_cap_ms < n.delivery.backoff_base_ms) {
       const toml::node* at = t->get("backoff_cap_ms");
-      r.fail(at != nullptr ? at : t->get("backoff_base_ms"),
-             at != nullptr ? "notify.backoff_cap_ms" : "notify.backoff_base_ms",
-             "backoff_cap_ms must be at least backoff_base_ms");
+      r.report(at != nullptr ? at : t->get("backoff_base_ms"),
+               at != nullptr ? "notify.backoff_cap_ms" : "notify.backoff_base_ms",
+               "backoff_cap_ms must be at least backoff_base_ms");
     }
     n.delivery.connect_timeout_ms =
         r.integer(*t, "notify", "connect_timeout_ms", n.delivery.connect_timeout_ms, 100, kHour);
@@ -301,79 +384,83 @@ Config fromTable(const toml::table& root, const std::string& origin) {
         r.integer(*t, "notify", "max_calls_per_window",
                   static_cast<int64_t>(n.merger.max_calls_per_window), 1, 10000));
     if (const auto* a = r.array(*t, "notify", "voicemail_numbers")) {
-      for (const auto& e : *a) {
-        if (!e.is_string()) r.fail(&e, "notify.voicemail_numbers", "expected strings");
-        std::string num = plan->normaliseUri(e.as_string()->get());
-        if (num.empty()) r.fail(&e, "notify.voicemail_numbers", "not a telephone number");
-        n.voicemail_numbers.push_back(std::move(num));
-      }
+      for (const auto& e : *a)
+        r.guard([&] {
+          if (!e.is_string()) r.fail(&e, "notify.voicemail_numbers", "expected strings");
+          if (!plan) return;  // the dial plan's own error is reported
+          std::string num = plan->normaliseUri(e.as_string()->get());
+          if (num.empty()) r.fail(&e, "notify.voicemail_numbers", "not a telephone number");
+          n.voicemail_numbers.push_back(std::move(num));
+        });
     }
-    if (const auto* tt = r.table(*t, "templates", "notify")) {
-      // Keys are "<lang>.<format>.title" and so on: quoted, or as TOML dotted keys (nested
-      // tables), which are flattened back here.
-      std::vector<std::pair<std::string, const toml::node*>> leaves;
-      std::function<void(const toml::table&, const std::string&)> walk =
-          [&](const toml::table& tab, const std::string& prefix) {
-            for (auto&& [k, v] : tab) {
-              std::string key = prefix.empty() ? std::string(k.str())
-                                               : fmt::format("{}.{}", prefix, k.str());
-              if (v.is_table()) {
-                walk(*v.as_table(), key);
-                continue;
+    if (const auto* tt = r.table(*t, "templates", "notify"))
+      r.guard([&] {
+        // Keys are "<lang>.<format>.title" and so on: quoted, or as TOML dotted keys (nested
+        // tables), which are flattened back here.
+        std::vector<std::pair<std::string, const toml::node*>> leaves;
+        std::function<void(const toml::table&, const std::string&)> walk =
+            [&](const toml::table& tab, const std::string& prefix) {
+              for (auto&& [k, v] : tab) {
+                std::string key =
+                    prefix.empty() ? std::string(k.str()) : fmt::format("{}.{}", prefix, k.str());
+                if (v.is_table()) {
+                  walk(*v.as_table(), key);
+                  continue;
+                }
+                if (!v.is_string()) {
+                  r.fail(&v, fmt::format("notify.templates.{}", key), "expected a string");
+                }
+                leaves.emplace_back(key, &v);
               }
-              if (!v.is_string()) {
-                r.fail(&v, fmt::format("notify.templates.{}", key), "expected a string");
-              }
-              leaves.emplace_back(key, &v);
-            }
-          };
-      walk(*tt, "");
-      for (const auto& [key, node] : leaves) {
-        n.template_overrides[key] = node->as_string()->get();
-      }
-      try {
-        notifier::Templates check(n.template_overrides);
-      } catch (const std::exception& e) {
-        // Point at the first key that is wrong on its own; else at the table.
+            };
+        walk(*tt, "");
         for (const auto& [key, node] : leaves) {
-          try {
-            notifier::Templates one(std::map<std::string, std::string>{{key, node->as_string()->get()}});
-          } catch (const std::exception& e1) {
-            r.fail(node, fmt::format("notify.templates.{}", key), e1.what());
-          }
+          n.template_overrides[key] = node->as_string()->get();
         }
-        r.fail(tt, "notify.templates", e.what());
-      }
-    }
+        try {
+          notifier::Templates check(n.template_overrides);
+        } catch (const std::exception& e) {
+          // Point at the first key that is wrong on its own; else at the table.
+          for (const auto& [key, node] : leaves) {
+            try {
+              notifier::Templates one(
+                  std::map<std::string, std::string>{{key, node->as_string()->get()}});
+            } catch (const std::exception& e1) {
+              r.fail(node, fmt::format("notify.templates.{}", key), e1.what());
+            }
+          }
+          r.fail(tt, "notify.templates", e.what());
+        }
+      });
     if (const auto* rl = r.table(*t, "rate_limits", "notify")) {
-      for (auto&& [k, v] : *rl) {
-        std::string key = fmt::format("notify.rate_limits.{}", k.str());
-        auto kind = subscribers::channelKindFromName(k.str());
-        if (!kind) r.fail(&v, key, "unknown channel kind");
-        if (!v.is_table()) r.fail(&v, key, "expected a table");
-        const auto& lt = *v.as_table();
-        r.onlyKeys(lt, key, {"per_minute", "per_second"});
-        auto& limit = n.delivery.rate_limits[*kind];
-        limit.per_minute =
-            static_cast<int>(r.integer(lt, key, "per_minute", limit.per_minute, 0, 1000000));
-        limit.per_second =
-            static_cast<int>(r.integer(lt, key, "per_second", limit.per_second, 0, 1000000));
-      }
+      for (auto&& entry : *rl)
+        r.guard([&] {
+          // Not a structured binding: clang before 16 cannot capture one in a lambda.
+          const auto& k = entry.first;
+          const auto& v = entry.second;
+          std::string key = fmt::format("notify.rate_limits.{}", k.str());
+          auto kind = subscribers::channelKindFromName(k.str());
+          if (!kind) r.fail(&v, key, "unknown channel kind");
+          if (!v.is_table()) r.fail(&v, key, "expected a table");
+          const auto& lt = *v.as_table();
+          r.onlyKeys(lt, key, kRateLimitKeys);
+          auto& limit = n.delivery.rate_limits[*kind];
+          limit.per_minute =
+              static_cast<int>(r.integer(lt, key, "per_minute", limit.per_minute, 0, 1000000));
+          limit.per_second =
+              static_cast<int>(r.integer(lt, key, "per_second", limit.per_second, 0, 1000000));
+        });
     }
   }
   if (const auto* t = r.table(root, "run")) {
-    r.onlyKeys(*t, "run",
-               {"interfaces", "snaplen", "buffer_bytes", "promisc", "immediate", "timeout_ms",
-                "filter", "user", "group", "subscribers", "redis", "redis_password_ref",
-                "http_bind", "http_port", "http_token_ref", "log_format", "log_level",
-                "log_mask_numbers", "workers",
-                "ring_size", "shutdown_timeout_ms"});
+    r.onlyKeys(*t, "run", kRunKeys);
     auto& run = cfg.run;
     if (const auto* a = r.array(*t, "run", "interfaces")) {
       run.interfaces.clear();
       for (const auto& e : *a) {
         if (!e.is_string() || e.as_string()->get().empty()) {
-          r.fail(&e, "run.interfaces", "expected interface names");
+          r.report(&e, "run.interfaces", "expected interface names");
+          continue;
         }
         run.interfaces.push_back(e.as_string()->get());
       }
@@ -393,26 +480,37 @@ Config fromTable(const toml::table& root, const std::string& origin) {
       try {
         (void)subscribers::parseRedisUrl(run.redis);
       } catch (const std::exception& e) {
-        r.fail(t->get("redis"), "run.redis", e.what());
+        r.report(t->get("redis"), "run.redis", e.what());
       }
     }
     r.secretRef(*t, "run", "redis_password_ref", run.redis_password_ref);
     if (!run.redis.empty() && !run.subscribers.empty()) {
-      r.fail(t->get("redis"), "run.redis", "set either run.subscribers or run.redis, not both");
+      r.report(t->get("redis"), "run.redis", "set either run.subscribers or run.redis, not both");
     }
-    r.string(*t, "run", "http_bind", run.http_bind);
-    if (run.http_bind.empty()) r.fail(t->get("http_bind"), "run.http_bind", "expected an address");
+    std::string bind = run.http_bind;
+    r.string(*t, "run", "http_bind", bind);
+    if (bind.empty()) {
+      r.report(t->get("http_bind"), "run.http_bind", "expected an address");
+    } else {
+      run.http_bind = std::move(bind);
+    }
     run.http_port = static_cast<int>(r.integer(*t, "run", "http_port", run.http_port, 0, 65535));
     r.secretRef(*t, "run", "http_token_ref", run.http_token_ref);
-    r.string(*t, "run", "log_format", run.log_format);
-    if (run.log_format != "human" && run.log_format != "json") {
-      r.fail(t->get("log_format"), "run.log_format", "expected \"human\" or \"json\"");
+    std::string format = run.log_format;
+    r.string(*t, "run", "log_format", format);
+    if (format != "human" && format != "json") {
+      r.report(t->get("log_format"), "run.log_format", "expected \"human\" or \"json\"");
+    } else {
+      run.log_format = std::move(format);
     }
-    r.string(*t, "run", "log_level", run.log_level);
+    std::string level = run.log_level;
+    r.string(*t, "run", "log_level", level);
     run.log_mask_numbers = r.boolean(*t, "run", "log_mask_numbers", run.log_mask_numbers);
-    if (run.log_level != "trace" && run.log_level != "debug" && run.log_level != "info" &&
-        run.log_level != "warn" && run.log_level != "error") {
-      r.fail(t->get("log_level"), "run.log_level", "expected trace, debug, info, warn or error");
+    if (level != "trace" && level != "debug" && level != "info" && level != "warn" &&
+        level != "error") {
+      r.report(t->get("log_level"), "run.log_level", "expected trace, debug, info, warn or error");
+    } else {
+      run.log_level = std::move(level);
     }
     run.workers = static_cast<int>(r.integer(*t, "run", "workers", run.workers, 1, 64));
     run.ring_size = static_cast<int>(r.integer(*t, "run", "ring_size", run.ring_size, 16, 1 << 24));
@@ -420,10 +518,7 @@ Config fromTable(const toml::table& root, const std::string& origin) {
         r.integer(*t, "run", "shutdown_timeout_ms", run.shutdown_timeout_ms, 0, 3600000);
   }
   if (const auto* t = r.table(root, "streams")) {
-    r.onlyKeys(*t, "streams",
-               {"redis", "password_ref", "prefix", "group", "consumer", "maxlen", "dedupe_ttl_s",
-                "claim_idle_ms", "buffer_max", "max_deliveries", "batch", "connect_timeout_ms",
-                "backoff_max_ms", "max_in_flight"});
+    r.onlyKeys(*t, "streams", kStreamsKeys);
     auto& st = cfg.streams;
     auto& sc = st.stream;
     r.string(*t, "streams", "redis", st.redis);
@@ -431,19 +526,22 @@ Config fromTable(const toml::table& root, const std::string& origin) {
       try {
         (void)subscribers::parseRedisUrl(st.redis);
       } catch (const std::exception& e) {
-        r.fail(t->get("redis"), "streams.redis", e.what());
+        r.report(t->get("redis"), "streams.redis", e.what());
       }
     }
     r.secretRef(*t, "streams", "password_ref", st.password_ref);
     // Names end up inside Redis keys and commands: no spaces or control bytes, no empty names.
     auto name = [&](std::string_view key, std::string& out) {
-      r.string(*t, "streams", key, out);
-      bool ok = !out.empty() && out.size() <= 64;
-      for (char c : out) ok = ok && static_cast<unsigned char>(c) > 0x20 && c != 0x7f;
-      if (t->get(key) != nullptr && !ok) {
-        r.fail(t->get(key), fmt::format("streams.{}", key),
-               "expected 1 to 64 printable characters without spaces");
+      std::string value = out;
+      if (t->get(key) == nullptr || !r.string(*t, "streams", key, value)) return;
+      bool ok = !value.empty() && value.size() <= 64;
+      for (char c : value) ok = ok && static_cast<unsigned char>(c) > 0x20 && c != 0x7f;
+      if (!ok) {
+        r.report(t->get(key), fmt::format("streams.{}", key),
+                 "expected 1 to 64 printable characters without spaces");
+        return;
       }
+      out = std::move(value);
     };
     name("prefix", sc.prefix);
     name("group", sc.group);
@@ -463,10 +561,32 @@ Config fromTable(const toml::table& root, const std::string& origin) {
         r.integer(*t, "streams", "connect_timeout_ms", sc.connect_timeout_ms, 10, 60000));
     sc.backoff_max_ms = r.integer(*t, "streams", "backoff_max_ms", sc.backoff_max_ms, 100, 600000);
   }
+  if (!r.errors().empty()) throw ConfigError(r.errors());
   return cfg;
 }
 
 }  // namespace
+
+std::vector<std::string> knownConfigKeys() {
+  const std::vector<const std::vector<std::string_view>*> per_table{
+      &kCaptureKeys, &kDialPlanKeys, &kCallsKeys, &kNotifyKeys, &kRunKeys, &kStreamsKeys};
+  std::vector<std::string> out;
+  for (size_t i = 0; i < kTables.size(); ++i) {
+    for (auto k : *per_table[i]) {
+      std::string key = fmt::format("{}.{}", kTables[i], k);
+      if (key == "dial_plan.rewrite") {
+        for (auto r : kRewriteKeys) out.push_back(fmt::format("{}.{}", key, r));
+      } else if (key == "notify.rate_limits") {
+        for (auto r : kRateLimitKeys) out.push_back(fmt::format("{}.*.{}", key, r));
+      } else if (key == "notify.templates") {
+        out.push_back(key + ".*");
+      } else {
+        out.push_back(std::move(key));
+      }
+    }
+  }
+  return out;
+}
 
 Config defaultConfig() {
   Config cfg;

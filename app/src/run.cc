@@ -41,8 +41,8 @@ extern "C" void AnnotateHappensAfter(const char*, int, void*);
 #include "live_clock.h"
 #include "live_shard.h"
 #include "log_mask.h"
-#include "mcn/calls/record_json.h"
 #include "mcn/app/replay.h"
+#include "mcn/calls/record_json.h"
 #include "mcn/calls/tracker.h"
 #include "mcn/capture/decoder.h"
 #include "mcn/capture/pcap_live.h"
@@ -259,11 +259,7 @@ class Daemon {
 };
 
 std::shared_ptr<const subscribers::Directory> Daemon::loadDirectory(const Config& cfg) {
-  const std::string& path = opts_.subscribers.empty() ? cfg.run.subscribers : opts_.subscribers;
-  if (path.empty()) return nullptr;
-  sipparse::DialPlan plan(cfg.parser.dial_plan);
-  static std::atomic<uint64_t> version{0};
-  return subscribers::Directory::build(subscribers::loadPeopleFile(path, plan), ++version);
+  return loadSubscribersOf(cfg, opts_.subscribers);
 }
 
 void Daemon::captureLoop(size_t i) {
@@ -382,7 +378,8 @@ void Daemon::workerLoop(size_t w) {
     if (live_generation_.load(std::memory_order_acquire) != live_gen) {
       // SIGHUP: a new dial plan from the next message on (validated by reload()).
       if (auto s = liveSettings(live_gen)) {
-        parser->forEachCounter([&](std::string_view k, uint64_t n) { retired[std::string(k)] += n; });
+        parser->forEachCounter(
+            [&](std::string_view k, uint64_t n) { retired[std::string(k)] += n; });
         parser = std::make_unique<sipparse::SipParser>(s->parser);
       }
     }
@@ -584,8 +581,7 @@ std::vector<std::string> restartOnlyChanges(const Config& a, const Config& b, bo
   const auto &ta = a.tracker, &tb = b.tracker;
   check(ta.grace_ms == tb.grace_ms && ta.grace_after_3xx_ms == tb.grace_after_3xx_ms &&
             ta.ring_timeout_ms == tb.ring_timeout_ms && ta.linger_ms == tb.linger_ms &&
-            ta.min_ring_ms_cancelled == tb.min_ring_ms_cancelled &&
-            ta.max_calls == tb.max_calls &&
+            ta.min_ring_ms_cancelled == tb.min_ring_ms_cancelled && ta.max_calls == tb.max_calls &&
             ta.forwarded_unconditional_missed == tb.forwarded_unconditional_missed &&
             ta.missed == tb.missed,
         "[calls]");
@@ -604,7 +600,7 @@ void Daemon::reload() {
   try {
     Config fresh = opts_.config_path.empty() ? defaultConfig() : loadConfigFile(opts_.config_path);
     if (!opts_.interfaces.empty()) fresh.run.interfaces = opts_.interfaces;
-    sipparse::SipParser check(fresh.parser);  // throws on a plan only the parser rejects
+    checkParserConfig(fresh);  // throws on a plan only the parser rejects
     if (fresh.run.redis.empty() != cfg_.run.redis.empty() && opts_.subscribers.empty()) {
       throw ConfigError(origin +
                         ": run.redis / run.subscribers: switching the subscriber store needs "
@@ -615,8 +611,7 @@ void Daemon::reload() {
     spdlog::level::level_enum level = spdlog::level::from_str(fresh.run.log_level);
 
     // Everything is valid: from here on nothing throws.
-    for (const auto& key :
-         restartOnlyChanges(cfg_, fresh, opts_.http_port >= 0)) {
+    for (const auto& key : restartOnlyChanges(cfg_, fresh, opts_.http_port >= 0)) {
       spdlog::warn("SIGHUP: {} changed in {}: needs a restart; keeping the running value", key,
                    origin);
     }
@@ -798,8 +793,8 @@ int Daemon::run() {
     spdlog::warn("running as root: set [run] user, or run unprivileged with CAP_NET_RAW");
   }
 
-  router_ = std::make_unique<ShardRouter>(static_cast<uint32_t>(workers),
-                                          cfg_.parser.correlation_header);
+  router_ =
+      std::make_unique<ShardRouter>(static_cast<uint32_t>(workers), cfg_.parser.correlation_header);
   for (size_t i = 0; i < sources_.size(); ++i) {
     capture_boards_.push_back(&metrics_.addBoard({{"interface", run.interfaces[i]}}));
     for (size_t w = 0; w < workers; ++w) {
@@ -981,6 +976,57 @@ int runDaemon(const RunOptions& opts) {
   if (spdlog::get("mcn") == nullptr) setupLogging(cfg.run);
   Daemon d(std::move(cfg), opts);
   return d.run();
+}
+
+// Shared by the start, SIGHUP and `mcn config check`: the dial plan as the parser takes it.
+void checkParserConfig(const Config& cfg) {
+  try {
+    sipparse::SipParser check(cfg.parser);
+  } catch (const std::exception& e) {
+    throw ConfigError(fmt::format("{}: dial_plan: {}", cfg.source, e.what()));
+  }
+}
+
+std::shared_ptr<const subscribers::Directory> loadSubscribersOf(const Config& cfg,
+                                                                const std::string& override_path) {
+  const std::string& path = override_path.empty() ? cfg.run.subscribers : override_path;
+  if (path.empty()) return nullptr;
+  sipparse::DialPlan plan(cfg.parser.dial_plan);
+  static std::atomic<uint64_t> version{0};
+  return subscribers::Directory::build(subscribers::loadPeopleFile(path, plan), ++version);
+}
+
+std::vector<std::string> startupProblems(const Config& cfg) {
+  std::vector<std::string> out;
+  try {
+    checkParserConfig(cfg);
+  } catch (const std::exception& e) {
+    out.emplace_back(e.what());
+  }
+  try {
+    (void)loadSubscribersOf(cfg, {});
+  } catch (const std::exception& e) {
+    // The subscribers loader names the file, line and field itself.
+    out.emplace_back(e.what());
+  }
+  const auto& run = cfg.run;
+  if (run.http_port != 0 && !isLoopback(run.http_bind) && run.http_token_ref.empty()) {
+    out.push_back(fmt::format(
+        "{}: run.http_bind: {} is not loopback: set run.http_token_ref (env:NAME or file:/path)",
+        cfg.source, run.http_bind));
+  }
+  // A file: reference must be readable now (by whoever checks: run it as the service's user to
+  // be sure); env: references come from the service's environment (secrets.env), not ours.
+  notifier::CredentialStore store;
+  for (const auto& [key, ref] :
+       {std::pair<std::string_view, const std::string&>{"run.http_token_ref", run.http_token_ref},
+        {"run.redis_password_ref", run.redis_password_ref},
+        {"streams.password_ref", cfg.streams.password_ref}}) {
+    if (ref.rfind("file:", 0) != 0) continue;
+    std::string err;
+    if (!store.resolve(ref, &err)) out.push_back(fmt::format("{}: {}: {}", cfg.source, key, err));
+  }
+  return out;
 }
 
 }  // namespace mcn::app

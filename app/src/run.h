@@ -13,10 +13,12 @@
 // (interfaces, workers, rings, HTTP, [capture], [calls]) are logged as needing a restart; a bad
 // file changes nothing (mcn_reload_failures_total). Calls in flight keep their state.
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "mcn/app/config.h"
+#include "mcn/subscribers/directory.h"
 
 namespace mcn::app {
 
@@ -40,5 +42,17 @@ int runDaemon(const RunOptions& opts);
 // The process's logger ("mcn", on standard error) as [run] log_format, log_level and
 // log_mask_numbers say; every `mcn run` role calls it once its configuration is read.
 void setupLogging(const RunConfig& run);
+
+// What a start (and a SIGHUP reload) checks beyond the configuration loader, shared with
+// `mcn config check`:
+// - the dial plan as the SIP parser takes it (throws ConfigError);
+void checkParserConfig(const Config& cfg);
+// - the subscribers file, [run] subscribers unless `override_path` is set; nullptr when there is
+//   none (throws SubscriberError naming file:line:col);
+std::shared_ptr<const subscribers::Directory> loadSubscribersOf(const Config& cfg,
+                                                                const std::string& override_path);
+// - all of the above, the /metrics token rule (bound beyond loopback needs run.http_token_ref)
+//   and file: credential references: every problem found, one line each.
+std::vector<std::string> startupProblems(const Config& cfg);
 
 }  // namespace mcn::app

@@ -44,7 +44,7 @@ std::shared_ptr<const mcn::subscribers::Directory> loadPeople(const std::string&
 }
 
 TEST(NotifyReplay, OfficeMorningOneMessagePerPerson) {
-  mcn::app::Config cfg = mcn::app::loadConfigFile((kSrc / "deploy/mcn.toml").string());
+  mcn::app::Config cfg = mcn::app::loadConfigFile((kSrc / "deploy/office.toml").string());
   mcn::sipparse::DialPlan plan(cfg.parser.dial_plan);
   auto dir = mcn::subscribers::Directory::build(
       mcn::subscribers::loadTomlFile((kSrc / "deploy/subscribers.toml").string(), plan), 1);

@@ -155,7 +155,7 @@ void replayBench(benchmark::State& state, const std::string& path) {
     state.SkipWithError(("no capture at " + path).c_str());
     return;
   }
-  mcn::app::Config cfg = mcn::app::loadConfigFile(std::string(MCN_SOURCE_DIR) + "/deploy/mcn.toml");
+  mcn::app::Config cfg = mcn::app::loadConfigFile(std::string(MCN_SOURCE_DIR) + "/deploy/office.toml");
   uint64_t frames = 0;
   uint64_t allocs = 0;
   uint64_t messages = 0;

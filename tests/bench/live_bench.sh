@@ -40,9 +40,10 @@ for i in lbtx lbrx; do
   in_ns ip link set "$i" mtu 9000 up   # the mix holds up to 4.7 KB reassembled INVITEs
 done
 
-sed -e 's/^interfaces = .*/interfaces = ["lbrx"]/' -e 's/^subscribers = .*//' \
-    -e 's/^http_port = .*/http_port = 9189/' -e "s/^immediate = .*/immediate = ${IMMEDIATE:-true}/" \
-    -e "s/^workers = .*/workers = ${WORKERS:-1}/" deploy/mcn.toml >"$work/mcn.toml"
+# The office's dial plan and correlation header, with the [run] keys this benchmark sets.
+sed -e 's/^subscribers = .*//' \
+    -e "s/^interfaces = .*/interfaces = [\"lbrx\"]\nhttp_port = 9189\nimmediate = ${IMMEDIATE:-true}\nworkers = ${WORKERS:-1}/" \
+    deploy/office.toml >"$work/mcn.toml"
 echo "run.immediate = ${IMMEDIATE:-true}, run.workers = ${WORKERS:-1}"
 (cd "$work" && exec ip netns exec "$NS" "$build/mcn" run --config "$work/mcn.toml" \
    --calls-out /dev/null >"$work/mcn.out" 2>"$work/mcn.log") &

@@ -5,6 +5,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mcn/calls/tracker.h"
@@ -16,9 +17,18 @@
 
 namespace mcn::app {
 
+// what() is the first error; errors() all of them, table by table (`mcn config check` prints
+// every one, like `kamailio -c`). A TOML syntax error stops the parse: it is the only one.
 class ConfigError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit ConfigError(const std::string& msg) : std::runtime_error(msg), errors_{msg} {}
+  explicit ConfigError(std::vector<std::string> errors)
+      : std::runtime_error(errors.empty() ? std::string("invalid configuration") : errors.front()),
+        errors_(std::move(errors)) {}
+  const std::vector<std::string>& errors() const { return errors_; }
+
+ private:
+  std::vector<std::string> errors_;
 };
 
 // [notify]: merging, messages and delivery.
@@ -29,6 +39,8 @@ struct NotifyConfig {
   std::vector<std::string> voicemail_numbers;             // normalised by the dial plan
   std::string dead_letter_path = "mcn-dead-letter.jsonl";
   int64_t finish_timeout_ms = 30000;  // replay: how long to wait for deliveries at the end
+
+  bool operator==(const NotifyConfig&) const = default;
 };
 
 // [run]: the live daemon (`mcn run`). Start-up settings, except log_level, log_format,
@@ -59,14 +71,18 @@ struct RunConfig {
   int workers = 1;                      // parse+track threads, sharded by Call-ID
   int ring_size = 65536;                // entries per single-producer single-consumer ring
   int64_t shutdown_timeout_ms = 10000;  // SIGTERM: bound on flushing pending notifications
+
+  bool operator==(const RunConfig&) const = default;
 };
 
 // [streams]: scale-out over Redis Streams (`mcn run --role probe|notifier`, `mcn replay --role
 // probe`); README "Scale-out with Redis Streams".
 struct StreamsConfig {
-  std::string redis;         // "redis://host[:port][/db]"; empty: [run] redis
-  std::string password_ref;  // env:NAME or file:/path; empty: [run] redis_password_ref
+  std::string redis;              // "redis://host[:port][/db]"; empty: [run] redis
+  std::string password_ref;       // env:NAME or file:/path; empty: [run] redis_password_ref
   notifier::StreamConfig stream;  // host/port/db/password filled in at start from the above
+
+  bool operator==(const StreamsConfig&) const = default;
 };
 
 struct Config {
@@ -77,10 +93,21 @@ struct Config {
   RunConfig run;
   StreamsConfig streams;
   std::string source;  // file it came from, "(built-in defaults)" otherwise
+
+  // Every field, source included (tests/app/config_defaults_test.cc).
+  bool operator==(const Config&) const = default;
 };
 
 // The embedded default: DESIGN.md's outcome defaults, no dial plan beyond separator stripping.
 Config defaultConfig();
+
+// deploy/mcn.toml, embedded at build time: every key with its default value (or, for keys with
+// no default such as the dial plan, a commented example). `mcn config defaults` prints it.
+std::string_view defaultConfigText();
+
+// Every key the loader accepts, dotted ("run.http_port", "dial_plan.rewrite.match",
+// "notify.rate_limits.*.per_minute", "notify.templates.*"), in file order.
+std::vector<std::string> knownConfigKeys();
 
 // Parse a TOML file. Unknown keys are errors (a typo must not silently keep a default).
 Config loadConfigFile(const std::string& path);

@@ -29,6 +29,8 @@ struct TrackerConfig {
                                       // frame (calls.duplicates), else a retransmission
 
   TrackerConfig();  // fills `missed` with DESIGN.md's defaults
+
+  bool operator==(const TrackerConfig&) const = default;
 };
 
 class CallTracker {

@@ -46,6 +46,8 @@ struct TcpReassemblyConfig {
   // so an endpoint's retransmission usually fills it first; a segment the mirror dropped never
   // comes, and waiting longer only delays the messages behind the hole.
   int64_t gap_timeout_ms = 2'000;
+
+  bool operator==(const TcpReassemblyConfig&) const = default;
 };
 
 // IP fragment reassembly (capture/src/ip_reassembly.h). Timeouts run on packet time.
@@ -57,6 +59,8 @@ struct IpReassemblyConfig {
   size_t max_datagrams = 8192;
   // Bytes held by all incomplete datagrams, payload plus bookkeeping (ip.frag_memory_cap).
   size_t max_bytes = size_t{16} << 20;
+
+  bool operator==(const IpReassemblyConfig&) const = default;
 };
 
 struct DecoderConfig {
@@ -80,6 +84,8 @@ struct DecoderConfig {
   // UDP destination ports decoded as VXLAN (RFC 7348 §5: IANA 4789; Linux's old default is
   // 8472). A datagram whose header does not carry the VXLAN I flag is decoded as plain UDP.
   std::vector<uint16_t> vxlan_ports{4789};
+
+  bool operator==(const DecoderConfig&) const = default;
 };
 
 class FrameDecoder {

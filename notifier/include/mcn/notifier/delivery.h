@@ -36,6 +36,8 @@ namespace mcn::notifier {
 struct RateLimit {
   int per_minute = 0;  // at most this many sends in any 60 s; 0 = no limit
   int per_second = 0;  // at most this many sends in any 1 s; 0 = no limit
+
+  bool operator==(const RateLimit&) const = default;
 };
 
 // WeCom and DingTalk robots: 20 a minute each; Feishu bots: 100 a minute and 5 a second.
@@ -54,6 +56,8 @@ struct DeliveryConfig {
   long max_host_connections = 8;          // per host, reused across notifications
   std::map<subscribers::ChannelKind, RateLimit> rate_limits = defaultRateLimits();
   std::string user_agent = "mcn";
+
+  bool operator==(const DeliveryConfig&) const = default;
 };
 
 // Sliding-window limiter keyed by target. reserve() books the earliest instant >= now at which

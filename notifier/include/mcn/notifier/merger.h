@@ -47,6 +47,8 @@ struct MergerConfig {
   // Calls (entries) in one window; the call that reaches it closes the window early
   // (notifier.windows_full) and the person's next call opens a new one.
   size_t max_calls_per_window = 50;
+
+  bool operator==(const MergerConfig&) const = default;
 };
 
 class Merger {

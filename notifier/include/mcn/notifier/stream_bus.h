@@ -60,6 +60,8 @@ struct StreamConfig {
   int connect_timeout_ms = 1000;
   int64_t backoff_initial_ms = 100;  // reconnect delay, doubled up to the max
   int64_t backoff_max_ms = 5000;
+
+  bool operator==(const StreamConfig&) const = default;
 };
 
 // "<hostname>-<pid>"

@@ -14,6 +14,8 @@ struct RewriteRule {
   std::string match;    // ECMAScript regex matched against the whole digit string (after
                         // separators are removed and before prefix handling), e.g. "^(1\\d{3})$"
   std::string replace;  // replacement, $1.. refer to groups, e.g. "+86258300$1"
+
+  bool operator==(const RewriteRule&) const = default;
 };
 
 struct DialPlanConfig {
@@ -23,6 +25,8 @@ struct DialPlanConfig {
   std::string area_code;                     // default area code for local subscriber numbers, e.g. "25"
   int local_number_length = 0;               // digits of a local number without area code (0: off)
   std::vector<RewriteRule> rewrite;          // applied first, in order, first match wins
+
+  bool operator==(const DialPlanConfig&) const = default;
 };
 
 class DialPlan {

@@ -22,6 +22,8 @@ struct ParserConfig {
   // and only the rest with sofia-sip's full parse. Off: every message goes through sofia (the
   // reference the differential tests compare against). Same SipEvents and counters either way.
   bool fast_path = true;
+
+  bool operator==(const ParserConfig&) const = default;
 };
 
 class SipParser {

@@ -18,8 +18,8 @@ PKGS=(
   curl
   # tools/record-netns (the kernel-fragmented fixture and its root-only CTest)
   python3
-  # deploy/prometheus and deploy/grafana tests: promtool
-  prometheus
+  # deploy/prometheus and deploy/grafana tests (tests/obs): promtool, YAML in Python
+  prometheus python3-yaml
   # benchmarks: side-by-side tools and timing
   sngrep time
 )

@@ -10,6 +10,7 @@ PKGS=(
   libpcap-dev libsofia-sip-ua-dev libhiredis-dev libcurl4-openssl-dev
   libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libcpp-httplib-dev libreaderwriterqueue-dev libssl-dev tzdata
+  libhowardhinnant-date-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # real peers and ground truth for tests
   redis-server sip-tester kamailio tshark tcpdump tcpreplay iproute2 xxd
@@ -20,6 +21,8 @@ PKGS=(
   # the Debian package (tools/package.sh) and its test (tests/package): Depends from the
   # linked libraries, lintian, the unit checked offline, the man page, the bash completion
   dpkg-dev lintian systemd man-db bash-completion util-linux
+  # deploy/prometheus and deploy/grafana tests (tests/obs): promtool, YAML in Python
+  prometheus python3-yaml
   # benchmarks: side-by-side tools and timing
   sngrep time
 )
@@ -39,8 +42,8 @@ if ((${#missing[@]})); then
   echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections || true
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
   # The Debian packages enable services we do not want running on a probe or CI host:
-  # tests start their own redis-server and kamailio on loopback ports.
-  for svc in redis-server kamailio; do
+  # tests start their own redis-server and kamailio on loopback ports (and only use promtool).
+  for svc in redis-server kamailio prometheus; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
       $SUDO systemctl stop "$svc" || true
     fi

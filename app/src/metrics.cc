@@ -114,6 +114,10 @@ std::pair<std::string, Labels> Metrics::familyOf(std::string_view counter) {
     return {"mcn_sip_requests_by_method_total", {{"method", std::string(*m)}}};
   if (auto s = split("sip.status."))
     return {"mcn_sip_responses_by_status_total", {{"status", std::string(*s)}}};
+  // Levels of the notifier's Redis streams (gauges, see isGauge below).
+  if (auto l = split("stream.lag.")) return {"mcn_stream_lag", {{"stream", std::string(*l)}}};
+  if (auto p = split("stream.pending."))
+    return {"mcn_stream_pending", {{"stream", std::string(*p)}}};
   if (auto p = split("prefilter."))
     return {"mcn_prefilter_dropped_total", {{"method", std::string(*p)}}};
   if (auto d = split("delivery.")) {
@@ -124,6 +128,10 @@ std::pair<std::string, Labels> Metrics::familyOf(std::string_view counter) {
       if (result == "ok" || result == "failed") {
         return {"mcn_delivery_attempts_total",
                 {{"channel", std::string(d->substr(0, dot))}, {"result", std::string(result)}}};
+      }
+      // delivery.<kind>.dead_lettered: notifications given up on, by channel.
+      if (result == "dead_lettered") {
+        return {"mcn_delivery_dead_letters_total", {{"channel", std::string(d->substr(0, dot))}}};
       }
     }
   }
@@ -143,15 +151,17 @@ std::string Metrics::render() const {
   std::map<std::string, Family> families;
   // Component values that are levels, not counts.
   auto isGauge = [](std::string_view n) {
-    return n == "subscribers.version" || n == "subscribers.people";
+    return n == "subscribers.version" || n == "subscribers.people" || n == "stream.connected" ||
+           n.starts_with("stream.lag.") || n.starts_with("stream.pending.");
   };
   for (const auto& b : boards_) {
     for (const auto& [name, v] : b->values()) {
       auto [family, labels] = familyOf(name);
-      if (isGauge(name)) family = "mcn_" + sanitize(name);
+      if (isGauge(name) && labels.empty()) family = "mcn_" + sanitize(name);
       auto& f = families[family];
       f.type = isGauge(name) ? "gauge" : "counter";
-      if (f.help.empty()) f.help = "mcn counter " + std::string(name);
+      if (f.help.empty())
+        f.help = (isGauge(name) ? "mcn level " : "mcn counter ") + std::string(name);
       Labels all = b->labels();
       all.insert(all.end(), labels.begin(), labels.end());
       f.samples.push_back({std::move(all), static_cast<double>(v)});

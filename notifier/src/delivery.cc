@@ -195,6 +195,7 @@ struct Delivery::Impl {
     counters.fill(0);
     kind_ok.fill(0);
     kind_failed.fill(0);
+    kind_dead.fill(0);
   }
 
   ~Impl() {
@@ -216,6 +217,7 @@ struct Delivery::Impl {
 
   void deadLetter(Item& it, std::string_view reason, int64_t now, bool erase = true) {
     ++counters[kDeadLettered];
+    ++kind_dead[kindIndex(it.n.channel.kind)];
     spdlog::warn("notification {} for {} via {} {} dead-lettered after {} attempt(s): {}{}{}",
                  it.n.idempotency_key, it.n.person_id, deliveryKindName(it.n.channel.kind),
                  it.log_target, it.n.attempts, reason, it.last_error.empty() ? "" : ": ",
@@ -520,6 +522,7 @@ struct Delivery::Impl {
   std::array<uint64_t, kFixedCount> counters{};
   std::array<uint64_t, kKinds.size()> kind_ok{};
   std::array<uint64_t, kKinds.size()> kind_failed{};
+  std::array<uint64_t, kKinds.size()> kind_dead{};  // dead letters per channel kind
 };
 
 Delivery::Delivery(DeliveryConfig cfg, const Clock& clock, Random& random,
@@ -632,6 +635,10 @@ void Delivery::forEachCounter(
     std::string base = std::string("delivery.") + deliveryKindName(kKinds[i]);
     fn(base + ".ok", d.kind_ok[i]);
     fn(base + ".failed", d.kind_failed[i]);
+  }
+  // Appended after the names above (they are API): dead letters per channel kind.
+  for (size_t i = 0; i < kKinds.size(); ++i) {
+    fn(std::string("delivery.") + deliveryKindName(kKinds[i]) + ".dead_lettered", d.kind_dead[i]);
   }
 }
 

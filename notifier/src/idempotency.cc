@@ -1,5 +1,7 @@
 #include "mcn/notifier/idempotency.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -14,14 +16,7 @@ std::string sha256Hex(std::string_view data) {
   const int ok = EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
   assert(ok == 1 && len == 32);
   if (ok != 1) return std::string();
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 0x0f]);
-  }
-  return out;
+  return fmt::format("{:02x}", fmt::join(md, md + len, ""));
 }
 
 std::string idempotencyKey(std::string_view person_id, std::vector<std::string> call_ids) {

@@ -1,6 +1,7 @@
 #include "mcn/notifier/stream_bus.h"
 
 #include <hiredis/hiredis.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,8 +9,7 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <thread>
-
-#include <spdlog/spdlog.h>
+#include <tuple>
 
 #include "mcn/calls/record_wire.h"
 #include "mcn/notifier/idempotency.h"
@@ -315,6 +315,7 @@ void StreamPublisher::forEachCounter(
   fn("stream.buffer_depth", buffer_.size());
   fn("stream.reconnects", link_->reconnects());
   fn("stream.redis_errors", link_->errors());
+  fn("stream.connected", link_->connected() ? 1 : 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -399,9 +400,10 @@ bool StreamNotifier::deadLetter(std::string json) {
   // is handed back, counted, and the caller writes it to the local dead-letter file instead.
   if (dead_.size() >= cfg_.buffer_max) {
     if (dead_local_++ == 0) {
-      spdlog::error("dead-letter queue full ({} waiting for Redis): further dead letters go to "
-                    "the local [notify] dead_letter file, not {}",
-                    dead_.size(), key("dead"));
+      spdlog::error(
+          "dead-letter queue full ({} waiting for Redis): further dead letters go to "
+          "the local [notify] dead_letter file, not {}",
+          dead_.size(), key("dead"));
     }
     return false;
   }
@@ -502,8 +504,47 @@ size_t StreamNotifier::step(int block_ms) {
     }
   }
   keepAlive();
+  pollLag();
   flushQueued();
   return n;
+}
+
+// How far the group is behind, for /metrics (mcn_stream_lag, mcn_stream_pending). XINFO GROUPS
+// answers one flat key/value array per group; "lag" is null when Redis cannot tell (after an
+// XDEL or a trim past unread entries), and then the last known value stays.
+void StreamNotifier::pollLag() {
+  const int64_t now = clock_.nowUs();
+  if (now - last_lag_us_ < kLagPollUs || !link_->connected()) return;
+  last_lag_us_ = now;
+  for (auto [name, lag, pending] : {std::tuple{"missed", &lag_missed_, &pending_missed_},
+                                    std::tuple{"closed", &lag_closed_, &pending_closed_}}) {
+    auto r = link_->command({"XINFO", "GROUPS", key(name)});
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+      if (r) link_->fail();  // NOGROUP/no such key: the groups are recreated on reconnect
+      return;
+    }
+    for (size_t g = 0; g < r->elements; ++g) {
+      const redisReply* grp = r->element[g];
+      if (grp == nullptr || grp->type != REDIS_REPLY_ARRAY) continue;
+      std::string group;
+      const redisReply* lag_v = nullptr;
+      const redisReply* pending_v = nullptr;
+      for (size_t i = 0; i + 1 < grp->elements; i += 2) {
+        const std::string k = str(grp->element[i]);
+        if (k == "name") group = str(grp->element[i + 1]);
+        if (k == "lag") lag_v = grp->element[i + 1];
+        if (k == "pending") pending_v = grp->element[i + 1];
+      }
+      if (group != cfg_.group) continue;
+      if (lag_v != nullptr && lag_v->type == REDIS_REPLY_INTEGER && lag_v->integer >= 0) {
+        *lag = static_cast<uint64_t>(lag_v->integer);
+      }
+      if (pending_v != nullptr && pending_v->type == REDIS_REPLY_INTEGER &&
+          pending_v->integer >= 0) {
+        *pending = static_cast<uint64_t>(pending_v->integer);
+      }
+    }
+  }
 }
 
 void StreamNotifier::claimStale(const std::string& stream) {
@@ -686,6 +727,11 @@ void StreamNotifier::forEachCounter(
   fn("stream.bad_entries", bad_);
   fn("stream.reconnects", link_->reconnects());
   fn("stream.redis_errors", link_->errors());
+  fn("stream.connected", link_->connected() ? 1 : 0);
+  fn("stream.lag.missed", lag_missed_);
+  fn("stream.lag.closed", lag_closed_);
+  fn("stream.pending.missed", pending_missed_);
+  fn("stream.pending.closed", pending_closed_);
 }
 
 }  // namespace mcn::notifier

@@ -96,6 +96,38 @@ TEST(Metrics, RendersTextExposition) {
   EXPECT_EQ(page.find("# TYPE mcn_calls_outcome_total", first + 1), std::string::npos);
 }
 
+TEST(Metrics, DeadLettersByChannelAndStreamLevelsForTheDashboard) {
+  auto [f1, l1] = Metrics::familyOf("delivery.wecom.dead_lettered");
+  EXPECT_EQ(f1, "mcn_delivery_dead_letters_total");
+  EXPECT_EQ(l1, (Labels{{"channel", "wecom"}}));
+  Metrics m;
+  m.addBoard({{"role", "notifier"}})
+      .publish({{"stream.connected", 1},
+                {"stream.lag.missed", 12},
+                {"stream.pending.closed", 3},
+                {"stream.reconnects", 2},
+                {"delivery.wecom.dead_lettered", 1}});
+  std::string page = m.render();
+  // Levels are gauges without _total (rate() of them would be wrong); counts stay counters.
+  EXPECT_NE(
+      page.find("# TYPE mcn_stream_connected gauge\nmcn_stream_connected{role=\"notifier\"} 1\n"),
+      std::string::npos)
+      << page;
+  EXPECT_NE(
+      page.find(
+          "# TYPE mcn_stream_lag gauge\nmcn_stream_lag{role=\"notifier\",stream=\"missed\"} 12\n"),
+      std::string::npos);
+  EXPECT_NE(page.find("# TYPE mcn_stream_pending "
+                      "gauge\nmcn_stream_pending{role=\"notifier\",stream=\"closed\"} 3\n"),
+            std::string::npos);
+  EXPECT_NE(page.find("# TYPE mcn_stream_reconnects_total counter\n"), std::string::npos);
+  EXPECT_NE(
+      page.find(
+          "# TYPE mcn_delivery_dead_letters_total "
+          "counter\nmcn_delivery_dead_letters_total{role=\"notifier\",channel=\"wecom\"} 1\n"),
+      std::string::npos);
+}
+
 TEST(Metrics, HistogramBucketsAreCumulativeSeconds) {
   Metrics m;
   m.deliveryLatency().observe(0.5);    // <= 1 ms

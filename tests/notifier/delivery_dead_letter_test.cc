@@ -162,19 +162,46 @@ TEST_F(DeliveryDeadLetter, CountersAddUpAndAreListedInAFixedOrder) {
   EXPECT_EQ(e.counter("delivery.succeeded"), 2u);
   EXPECT_EQ(e.counter("delivery.dead_lettered"), 1u);
   EXPECT_EQ(e.counter("delivery.wecom.ok") + e.counter("delivery.wecom.failed"), 4u);  // attempts
+  EXPECT_EQ(e.counter("delivery.wecom.dead_lettered"), 1u);  // per channel, for /metrics
+  EXPECT_EQ(e.counter("delivery.webhook.dead_lettered"), 0u);
 
   std::vector<std::string> names;
   e.delivery.forEachCounter([&](std::string_view n, uint64_t) { names.emplace_back(n); });
   std::vector<std::string> expect = {
-      "delivery.submitted",       "delivery.succeeded",         "delivery.failed_attempts",
-      "delivery.retried",         "delivery.dead_lettered",     "delivery.rate_limited",
-      "delivery.queue_full",      "delivery.webhook.ok",        "delivery.webhook.failed",
-      "delivery.wecom.ok",        "delivery.wecom.failed",      "delivery.dingtalk.ok",
-      "delivery.dingtalk.failed", "delivery.feishu.ok",         "delivery.feishu.failed",
-      "delivery.sms_aliyun.ok",   "delivery.sms_aliyun.failed", "delivery.sms_http.ok",
-      "delivery.sms_http.failed", "delivery.email.ok",          "delivery.email.failed",
-      "delivery.console.ok",      "delivery.console.failed",    "delivery.jsonl.ok",
+      "delivery.submitted",
+      "delivery.succeeded",
+      "delivery.failed_attempts",
+      "delivery.retried",
+      "delivery.dead_lettered",
+      "delivery.rate_limited",
+      "delivery.queue_full",
+      "delivery.webhook.ok",
+      "delivery.webhook.failed",
+      "delivery.wecom.ok",
+      "delivery.wecom.failed",
+      "delivery.dingtalk.ok",
+      "delivery.dingtalk.failed",
+      "delivery.feishu.ok",
+      "delivery.feishu.failed",
+      "delivery.sms_aliyun.ok",
+      "delivery.sms_aliyun.failed",
+      "delivery.sms_http.ok",
+      "delivery.sms_http.failed",
+      "delivery.email.ok",
+      "delivery.email.failed",
+      "delivery.console.ok",
+      "delivery.console.failed",
+      "delivery.jsonl.ok",
       "delivery.jsonl.failed",
+      "delivery.webhook.dead_lettered",
+      "delivery.wecom.dead_lettered",
+      "delivery.dingtalk.dead_lettered",
+      "delivery.feishu.dead_lettered",
+      "delivery.sms_aliyun.dead_lettered",
+      "delivery.sms_http.dead_lettered",
+      "delivery.email.dead_lettered",
+      "delivery.console.dead_lettered",
+      "delivery.jsonl.dead_lettered",
   };
   EXPECT_EQ(names, expect);
 }

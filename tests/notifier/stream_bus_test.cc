@@ -196,6 +196,37 @@ TEST_F(StreamBusTest, ProbeBufferIsBoundedAndCountsWhatItRefuses) {
   EXPECT_EQ(counters(probe)["stream.buffer_depth"], 3u);
 }
 
+TEST_F(StreamBusTest, NotifierReportsConnectionLagAndPendingForMetrics) {
+  std::vector<ClosedWindow> got;
+  auto idle = notifier(got, cfg_);
+  idle->stopReading();  // a notifier that reads nothing: its group falls behind
+  idle->step(0);        // connects, creates the groups
+  StreamPublisher probe(cfg_, clock_);
+  for (int i = 0; i < 3; ++i) probe.publish(call("c" + std::to_string(i), "+862583001001"));
+  EXPECT_EQ(probe.pump(), 3u);
+  EXPECT_EQ(counters(probe)["stream.connected"], 1u);
+  clock_.advance(5'000'000);  // lag is polled every 5 s
+  idle->step(0);
+  auto c = counters(*idle);
+  EXPECT_EQ(c["stream.connected"], 1u);
+  EXPECT_EQ(c["stream.lag.missed"], 3u);  // XINFO GROUPS: three entries never handed out
+  EXPECT_EQ(c["stream.pending.missed"], 0u);
+  EXPECT_EQ(c["stream.lag.closed"], 0u);
+
+  // Another notifier of the group reads them (adds each to alice's window and acknowledges it
+  // in one script): nothing left behind or pending on mcn:missed.
+  auto reader = notifier(got, cfg_);
+  reader->step(0);
+  c = counters(*reader);
+  EXPECT_EQ(c["stream.read"], 3u);
+  EXPECT_EQ(c["stream.lag.missed"], 0u);
+  EXPECT_EQ(c["stream.pending.missed"], 0u);
+
+  server_.stop();
+  idle->step(0);  // the next command finds the connection gone
+  EXPECT_EQ(counters(*idle)["stream.connected"], 0u);
+}
+
 TEST_F(StreamBusTest, WindowLivesInRedisUntilItsDeadline) {
   std::vector<ClosedWindow> got;
   auto n = notifier(got, cfg_);

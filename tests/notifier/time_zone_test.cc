@@ -1,7 +1,7 @@
-// Local time from the system tz database (TZif, RFC 8536). Expected offsets are the published
-// rules: Europe/London GMT/BST changes at 01:00 UTC on the last Sundays of March and October;
-// China has no DST; Australia/Sydney is on AEDT (+11) from the first Sunday of October to the
-// first Sunday of April. Epoch seconds from `date -u -d <ISO> +%s`.
+// Local time from the system tz database (TZif, RFC 8536) through date/tz. Expected offsets are the
+// published rules: Europe/London GMT/BST changes at 01:00 UTC on the last Sundays of March and
+// October; China has no DST; Australia/Sydney is on AEDT (+11) from the first Sunday of October to
+// the first Sunday of April. Epoch seconds from `date -u -d <ISO> +%s`.
 
 #include "mcn/notifier/time_zone.h"
 
@@ -48,25 +48,20 @@ TEST(TimeZone, BeyondTheLastTransitionTheFooterRuleApplies) {
 }
 
 TEST(TimeZone, PosixRuleStrings) {
+  // The rule alone (a TZif footer) gives the March 2026 London change.
   TimeZone::Rule r;
   ASSERT_TRUE(TimeZone::parseRule("GMT0BST,M3.5.0/1,M10.5.0", r));
-  EXPECT_EQ(r.std_offset_s, 0);
-  EXPECT_TRUE(r.has_dst);
-  EXPECT_EQ(r.dst_offset_s, 3600);
-  EXPECT_EQ(r.start.month, 3);
-  EXPECT_EQ(r.start.week, 5);
-  EXPECT_EQ(r.start.time_s, 3600);
-  EXPECT_EQ(r.end.time_s, 7200);
-  EXPECT_EQ(r.offsetAt(1774746000 - 1), 0);  // the March 2026 change, from the rule alone
+  EXPECT_EQ(r.offsetAt(1774746000 - 1), 0);
   EXPECT_EQ(r.offsetAt(1774746000), 3600);
+  EXPECT_EQ(r.offsetAt(1792890000 - 1), 3600);  // 2026-10-25T01:00Z: back to GMT at 02:00 BST
+  EXPECT_EQ(r.offsetAt(1792890000), 0);
 
   ASSERT_TRUE(TimeZone::parseRule("CST-8", r));
-  EXPECT_EQ(r.std_offset_s, 8 * 3600);
-  EXPECT_FALSE(r.has_dst);
+  EXPECT_EQ(r.offsetAt(1774746000), 8 * 3600);
   ASSERT_TRUE(TimeZone::parseRule("<+0330>-3:30", r));
-  EXPECT_EQ(r.std_offset_s, 3 * 3600 + 1800);
+  EXPECT_EQ(r.offsetAt(1774746000), 3 * 3600 + 1800);
   ASSERT_TRUE(TimeZone::parseRule("<-03>3", r));
-  EXPECT_EQ(r.std_offset_s, -3 * 3600);
+  EXPECT_EQ(r.offsetAt(1774746000), -3 * 3600);
 
   EXPECT_FALSE(TimeZone::parseRule("", r));
   EXPECT_FALSE(TimeZone::parseRule("GMT0BST,M13.5.0,M10.5.0", r));

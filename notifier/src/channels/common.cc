@@ -1,12 +1,14 @@
 #include "channels/common.h"
 
+#include <curl/curl.h>
+#include <date/date.h>
 #include <fmt/format.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include <cerrno>
 #include <charconv>
-#include <ctime>
+#include <chrono>
 
 #include "mcn/calls/record_json.h"
 #include "mcn/notifier/credentials.h"
@@ -29,19 +31,10 @@ std::string hmac(const EVP_MD* md, std::string_view key, std::string_view messag
   return std::string(reinterpret_cast<const char*>(out), len);
 }
 
-std::tm utcTm(int64_t us, int* millis) {
-  int64_t ms = us >= 0 ? us / 1000 : -((-us + 999) / 1000);
-  int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-  if (millis != nullptr) *millis = static_cast<int>(ms - secs * 1000);
-  std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  return tm;
-}
-
-bool isUnreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~';
+// Whole seconds of a UTC instant in µs, rounded down (before 1970 too).
+date::sys_seconds utcSeconds(int64_t us) {
+  return date::floor<std::chrono::seconds>(
+      date::sys_time<std::chrono::microseconds>{std::chrono::microseconds{us}});
 }
 
 }  // namespace
@@ -84,18 +77,13 @@ std::optional<std::string> base64Decode(std::string_view text) {
 }
 
 std::string percentEncode(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size() * 3);
-  for (unsigned char c : s) {
-    if (isUnreserved(c)) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 0xF];
-    }
-  }
+  // libcurl escapes every byte but RFC 3986 §2.3's unreserved ALPHA / DIGIT / "-" / "." / "_" /
+  // "~", with upper-case hex (§2.1): exactly what the Aliyun and DingTalk signatures need. The
+  // handle argument is unused since curl 7.82.
+  char* e = curl_easy_escape(nullptr, s.data(), static_cast<int>(s.size()));
+  if (e == nullptr) return {};  // out of memory: an empty signature fails at the vendor
+  std::string out(e);
+  curl_free(e);
   return out;
 }
 
@@ -117,19 +105,11 @@ std::string formEncode(std::string_view s) {
   return out;
 }
 
-std::string isoTimeSeconds(int64_t us) {
-  std::tm tm = utcTm(us, nullptr);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
+std::string isoTimeSeconds(int64_t us) { return date::format("%FT%TZ", utcSeconds(us)); }
 
 std::string rfc5322Date(int64_t us) {
-  static const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  std::tm tm = utcTm(us, nullptr);
-  return fmt::format("{}, {:02} {} {:04} {:02}:{:02}:{:02} +0000", days[tm.tm_wday], tm.tm_mday,
-                     months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  // RFC 5322 §3.3 date-time; date is built with ONLY_C_LOCALE, so %a and %b are English.
+  return date::format("%a, %d %b %Y %T +0000", utcSeconds(us));
 }
 
 std::string truncateUtf8(std::string_view s, size_t max_bytes) {

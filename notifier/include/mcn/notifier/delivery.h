@@ -152,8 +152,10 @@ class Delivery {
   // Stable names, fixed order, zero values included: delivery.submitted, delivery.succeeded,
   // delivery.failed_attempts, delivery.retried, delivery.dead_lettered, delivery.rate_limited,
   // delivery.queue_full, then delivery.<kind>.ok and delivery.<kind>.failed for every channel
-  // kind (webhook, wecom, dingtalk, feishu, sms_aliyun, sms_http, email, console, jsonl).
-  // submitted = succeeded + dead_lettered + pending(); <kind>.ok + <kind>.failed = attempts.
+  // kind (webhook, wecom, dingtalk, feishu, sms_aliyun, sms_http, email, console, jsonl), then
+  // delivery.<kind>.dead_lettered for every kind.
+  // submitted = succeeded + dead_lettered + pending(); <kind>.ok + <kind>.failed = attempts;
+  // the <kind>.dead_lettered add up to dead_lettered.
   void forEachCounter(const std::function<void(std::string_view name, uint64_t value)>& fn) const;
   uint64_t counter(std::string_view name) const;  // 0 for an unknown name
 

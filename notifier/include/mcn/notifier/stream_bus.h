@@ -95,7 +95,8 @@ class StreamPublisher {
 
   // Stable names, fixed order: stream.published, stream.deduped, stream.buffered (calls that
   // waited for Redis), stream.dropped (refused at buffer_max), stream.resent (buffered calls sent
-  // later), stream.buffer_depth (now), stream.reconnects, stream.redis_errors.
+  // later), stream.buffer_depth (now), stream.reconnects, stream.redis_errors, stream.connected
+  // (1 while the connection is up).
   void forEachCounter(const std::function<void(std::string_view, uint64_t)>& fn) const;
 
  private:
@@ -153,7 +154,10 @@ class StreamNotifier {
 
   // Stable names, fixed order: stream.read, stream.windows_added, stream.windows_closed,
   // stream.acked, stream.claimed, stream.dead_lettered, stream.unknown_number,
-  // stream.quiet_dropped, stream.bad_entries, stream.reconnects, stream.redis_errors.
+  // stream.quiet_dropped, stream.bad_entries, stream.reconnects, stream.redis_errors; then levels:
+  // stream.connected (1/0), stream.lag.missed, stream.lag.closed (entries the group has not
+  // been handed yet: XINFO GROUPS "lag", Redis 7.0+), stream.pending.missed,
+  // stream.pending.closed (handed out, not acknowledged), polled every kLagPollUs.
   void forEachCounter(const std::function<void(std::string_view, uint64_t)>& fn) const;
 
  private:
@@ -166,6 +170,7 @@ class StreamNotifier {
   void handle(std::vector<Entry>& entries);
   void claimStale(const std::string& stream);
   void keepAlive();
+  void pollLag();
   std::string key(std::string_view name) const { return cfg_.prefix + ":" + std::string(name); }
 
   StreamConfig cfg_;
@@ -180,6 +185,9 @@ class StreamNotifier {
   int64_t last_claim_us_ = 0, last_keepalive_us_ = 0;
   uint64_t read_ = 0, windows_added_ = 0, windows_closed_ = 0, acked_ = 0, claimed_ = 0,
            dead_lettered_ = 0, dead_local_ = 0, unknown_ = 0, quiet_dropped_ = 0, bad_ = 0;
+  static constexpr int64_t kLagPollUs = 5'000'000;  // one XINFO GROUPS per stream per 5 s
+  int64_t last_lag_us_ = 0;
+  uint64_t lag_missed_ = 0, lag_closed_ = 0, pending_missed_ = 0, pending_closed_ = 0;
 };
 
 }  // namespace mcn::notifier

@@ -3,16 +3,17 @@
 //
 // Why not the C library: localtime_r only knows the process-wide TZ, and switching it with
 // setenv("TZ")+tzset would race with every other thread that formats local time (spdlog does), and
-// libstdc++ 12 has no std::chrono::zoned_time. So this reads the system tz database itself: one
-// TZif file per zone (RFC 8536, /usr/share/zoneinfo or $TZDIR), its transitions and, beyond the
-// last one, the POSIX TZ rule of its footer (RFC 8536 §3.3). Zones are parsed once, cached and
-// immutable, so lookups on the data path are a map lookup plus a binary search.
+// libstdc++ 12 has no std::chrono::zoned_time. So this uses Howard Hinnant's date/tz (the design
+// std::chrono's time zones came from; Debian's libdate-tz is built with USE_OS_TZDB=1, i.e. it
+// reads the system's TZif files under /usr/share/zoneinfo). Debian's date 3.0.1 ignores the POSIX
+// TZ rule in a TZif footer (RFC 8536 §3.3), so beyond a zone's last stored transition (2037 in a
+// "fat" file) the footer rule is applied with the same library's Posix::time_zone (date/ptz.h).
+// Zones are looked up once, cached and immutable; lookups on the data path take no lock.
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace mcn::notifier {
 
@@ -29,9 +30,7 @@ struct LocalTime {
 
 class TimeZone {
  public:
-  // Parses a TZif file. nullptr if it cannot be read or is not TZif.
-  static std::shared_ptr<const TimeZone> loadFile(const std::string& path, std::string name);
-  // The zone named `name` ("Asia/Shanghai") from $TZDIR or /usr/share/zoneinfo, cached per name
+  // The zone named `name` ("Asia/Shanghai") from the system tz database, cached per name
   // (failures too). nullptr if the name is not a zone (or tries to leave the zone directory).
   // Thread-safe.
   static std::shared_ptr<const TimeZone> find(std::string_view name);
@@ -45,28 +44,23 @@ class TimeZone {
   // the end of quiet hours, which are never set in the middle of a changeover).
   int64_t fromLocal(int year, int month, int day, int minute_of_day) const;
 
-  // POSIX TZ rule (the TZif footer); public for tests.
-  struct Rule {
-    struct Date {
-      enum class Kind : uint8_t { kJulian1, kJulian0, kMonthWeekDay } kind = Kind::kMonthWeekDay;
-      int month = 0, week = 0, weekday = 0, n = 0;
-      int32_t time_s = 7200;  // default 02:00:00 local
-    };
-    int32_t std_offset_s = 0;  // UTC offset (east positive)
-    bool has_dst = false;
-    int32_t dst_offset_s = 0;
-    Date start, end;
-    int32_t offsetAt(int64_t utc_s) const;
+  // A POSIX TZ rule ("GMT0BST,M3.5.0/1,M10.5.0", the TZif footer), parsed by date's
+  // Posix::time_zone; public for tests. parseRule() is false for a string POSIX does not allow.
+  class Rule {
+   public:
+    int32_t offsetAt(int64_t utc_s) const;  // UTC offset, east positive
+
+   private:
+    friend class TimeZone;
+    std::shared_ptr<const void> impl_;  // const Posix::time_zone, kept out of this header
   };
   static bool parseRule(std::string_view tz, Rule& out);
 
+  struct Impl;  // date::time_zone and the footer rule; defined in time_zone.cc
+
  private:
   std::string name_;
-  std::vector<int64_t> transitions_;  // UTC seconds, ascending
-  std::vector<uint8_t> type_of_;      // per transition, index into offsets_
-  std::vector<int32_t> offsets_;      // per local time type
-  bool has_rule_ = false;
-  Rule rule_;
+  std::shared_ptr<const Impl> impl_;  // null: UTC
 };
 
 // Civil calendar helpers (proleptic Gregorian), days since 1970-01-01.

@@ -42,6 +42,17 @@ done
 if [[ -d "$work/fuzz_pcapng_reader" ]]; then
   for p in pcaps/*.pcap pcaps/*.pcapng; do cp "$p" "$work/fuzz_pcapng_reader/"; done
 fi
+# The SCTP reassembler target reads 6-byte chunk descriptions (see its header comment): a
+# message in order, one reversed with a duplicate, I-DATA, unordered, and one across the TSN wrap.
+if [[ -d "$work/fuzz_sctp_reassembly" ]]; then
+  s=$work/fuzz_sctp_reassembly
+  printf '\x02\x00\x00\x00\x20\x01\x00\x00\x00\x01\x20\x02\x01\x00\x00\x02\x20\x03' >"$s/in-order"
+  printf '\x01\x04\x00\x05\x30\x01\x00\x04\x00\x04\x30\x02\x00\x04\x00\x04\x30\x02\x02\x04\x00\x03\x30\x03' >"$s/reversed-dup"
+  printf '\x0a\x08\x00\x09\x10\x01\x0a\x0c\x00\x07\x10\x02\x09\x08\x00\x0b\x10\x03\x09\x0c\x00\x08\x10\x04' >"$s/idata-interleaved"
+  printf '\x06\x01\x00\x10\x40\x05\x05\x01\x00\x12\x40\x06\x04\x01\x00\x11\x40\x07' >"$s/unordered"
+  printf '\x02\x00\x00\x0e\xff\x01\x00\x00\x00\x0f\xff\x02\x00\x00\x00\x10\xff\x03\x01\x00\x00\x11\xff\x04' >"$s/wrap"
+  printf '\x42\x00\x00\x00\x08\x00\x01\x00\x10\x00\x41\x00\x00\x01\x04\x00\x01\x00\x00\x00' >"$s/not-sip"
+fi
 # The differential parser target reads the same SIP messages as the parser target.
 [[ -d "$work/fuzz_sip_differential" ]] && cp "$work/fuzz_sip_parser/"* "$work/fuzz_sip_differential/" 2>/dev/null || true
 

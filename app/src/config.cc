@@ -23,7 +23,8 @@ const std::vector<std::string_view> kCaptureKeys{
     "sip_ports",          "max_vlan_depth",        "prefilter",           "dedup_window_ms",
     "ip_frag_timeout_ms", "ip_frag_max_datagrams", "ip_frag_max_bytes",   "vxlan_ports",
     "tcp_max_streams",    "tcp_max_stream_bytes",  "tcp_max_total_bytes", "tcp_idle_timeout_ms",
-    "tcp_gap_timeout_ms"};
+    "tcp_gap_timeout_ms", "sctp_frag_timeout_ms", "sctp_max_message_bytes",
+    "sctp_max_messages_per_assoc", "sctp_max_messages", "sctp_max_bytes"};
 const std::vector<std::string_view> kDialPlanKeys{"country_code",         "national_prefix",
                                                   "international_prefix", "area_code",
                                                   "local_number_length",  "rewrite"};
@@ -257,6 +258,22 @@ Config fromTable(const toml::table& root, const std::string& origin) {
         r.integer(*t, "capture", "tcp_idle_timeout_ms", tcp.idle_timeout_ms, 1000, 3'600'000);
     tcp.gap_timeout_ms =
         r.integer(*t, "capture", "tcp_gap_timeout_ms", tcp.gap_timeout_ms, 1, 60'000);
+    // SCTP user message reassembly (capture/src/sctp_reassembly.h).
+    auto& sctp = cfg.decoder.sctp;
+    sctp.timeout_ms =
+        r.integer(*t, "capture", "sctp_frag_timeout_ms", sctp.timeout_ms, 1, 120'000);
+    sctp.max_message_bytes = static_cast<size_t>(
+        r.integer(*t, "capture", "sctp_max_message_bytes",
+                  static_cast<int64_t>(sctp.max_message_bytes), 1024, 16 << 20));
+    sctp.max_messages_per_assoc = static_cast<size_t>(
+        r.integer(*t, "capture", "sctp_max_messages_per_assoc",
+                  static_cast<int64_t>(sctp.max_messages_per_assoc), 1, 1'000'000));
+    sctp.max_messages = static_cast<size_t>(
+        r.integer(*t, "capture", "sctp_max_messages", static_cast<int64_t>(sctp.max_messages), 1,
+                  1'000'000));
+    sctp.max_bytes = static_cast<size_t>(r.integer(*t, "capture", "sctp_max_bytes",
+                                                   static_cast<int64_t>(sctp.max_bytes), 65'536,
+                                                   int64_t{1} << 34));
   }
 
   if (const auto* t = r.table(root, "dial_plan")) {

@@ -9,12 +9,14 @@
 #include <algorithm>
 #include <bitset>
 #include <cstring>
+#include <optional>
 #include <random>
 
 #include "counters.h"
 #include "frame_dedup.h"
 #include "ip_reassembly.h"
 #include "reassembler.h"
+#include "sctp_reassembly.h"
 #include "sip_framer.h"
 #include "tunnels.h"
 #include "tcp_reassembly.h"
@@ -137,6 +139,9 @@ struct FrameDecoder::Impl {
   // SIP over TCP: one byte stream per direction (tcp_reassembly.h).
   std::unique_ptr<detail::TcpReassembler> tcp =
       std::make_unique<detail::TcpReassembler>(cfg.tcp, counters);
+  // SIP over SCTP: user messages fragmented across chunks (sctp_reassembly.h).
+  std::unique_ptr<detail::SctpReassembler> sctp = std::make_unique<detail::SctpReassembler>(
+      cfg.sctp, counters, (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}());
 
   void inc(Counter c) { counters.inc(c); }
 
@@ -498,12 +503,14 @@ void FrameDecoder::Impl::decodeTransport(Packet& pkt, uint8_t protocol, Bytes d)
 void FrameDecoder::Impl::decodeSctp(Packet& pkt, Bytes d) {
   // RFC 9260 §3: a 12-byte common header, then chunks (type, flags, length, value), each padded
   // to 4 bytes. SIP over SCTP (RFC 4168 §5) puts one message in one user message; a message
-  // that SCTP fragmented (B and E not both set) is counted, not reassembled. The CRC32c is not
-  // checked, for the reason the UDP checksum is not.
+  // that SCTP fragmented (B and E not both set) is reassembled (sctp_reassembly.h). SIP has no
+  // payload protocol id of its own (senders use 0), so the PPID is not looked at: the bytes must
+  // look like SIP. The CRC32c is not checked, for the reason the UDP checksum is not.
   inc(Counter::kSctpPackets);
   if (d.size() < 12) return inc(Counter::kSctpTruncated);
   pkt.src.port = be16(d.data());
   pkt.dst.port = be16(d.data() + 2);
+  const uint32_t vtag = be32(d.data() + 4);
   Bytes chunks = d.subspan(12);
   while (chunks.size() >= 4) {
     const uint8_t type = chunks[0];
@@ -515,13 +522,33 @@ void FrameDecoder::Impl::decodeSctp(Packet& pkt, Bytes d) {
     const size_t header = type == 0 ? 16 : type == 64 ? 20 : 0;
     if (header != 0) {
       if (len < header) return inc(Counter::kSctpTruncated);
+      std::optional<std::string_view> payload = asText(chunks.subspan(header, len - header));
       if ((flags & 0x03) != 0x03) {
         inc(Counter::kSctpFragmented);  // B = 0x02, E = 0x01
-      } else {
-        std::string_view payload = asText(chunks.subspan(header, len - header));
-        if (looksLikeSip(payload)) {
+        detail::SctpFragment f;
+        f.assoc.src = pkt.src;
+        f.assoc.dst = pkt.dst;
+        f.assoc.vtag = vtag;
+        f.assoc.vlan_depth = pkt.vlan_depth;
+        f.assoc.vlan = pkt.vlan;
+        f.assoc.tunnel = pkt.tunnel;
+        f.ts_us = pkt.ts_us;
+        f.kind = type == 0 ? detail::SctpChunkKind::kData : detail::SctpChunkKind::kIData;
+        f.begin = (flags & 0x02) != 0;
+        f.end = (flags & 0x01) != 0;
+        f.unordered = (flags & 0x04) != 0;
+        f.tsn = be32(chunks.data() + 4);
+        f.stream = be16(chunks.data() + 8);
+        f.ssn_or_mid = type == 0 ? be16(chunks.data() + 10) : be32(chunks.data() + 12);
+        f.fsn = type == 0 ? 0 : be32(chunks.data() + 16);
+        f.data = *payload;
+        // A completed message takes the way an unfragmented one takes, with this chunk's packet.
+        payload = sctp->addFragment(f);
+      }
+      if (payload) {
+        if (looksLikeSip(*payload)) {
           inc(Counter::kSctpSip);
-          emit(pkt, Transport::kSctp, payload);
+          emit(pkt, Transport::kSctp, *payload);
         } else {
           inc(Counter::kSctpNotSip);
         }
@@ -658,6 +685,7 @@ bool FrameDecoder::decode(int link_type, int64_t ts_us, std::span<const uint8_t>
   // Fragment and TCP stream timeouts run on packet time, checked once per frame (O(1) unless
   // one expires), so idle streams and holes expire whatever traffic carries the clock.
   impl_->reassembler->expire(ts_us, impl_->counters);
+  impl_->sctp->expire(ts_us);
   {
     Impl::Emitter emitter(*impl_, pkt);
     impl_->tcp->advance(ts_us, emitter);
@@ -672,6 +700,9 @@ void FrameDecoder::finish() {
   Packet pkt;
   Impl::Emitter emitter(*impl_, pkt);
   impl_->tcp->flush(emitter);
+  // An SCTP message still missing a fragment is counted (sctp.frag_incomplete): unlike a TCP
+  // stream, nothing after its hole depends on it.
+  impl_->sctp->flush();
 }
 
 void FrameDecoder::forEachCounter(

@@ -2,6 +2,7 @@
 // and whether the frame pretends to be cut by a snaplen (high bit); the rest is the frame.
 // Checks, besides "no crash, no sanitizer report", what every emitted payload must satisfy.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -18,6 +19,8 @@ constexpr size_t kNumLinkTypes = sizeof(kLinkTypes) / sizeof(kLinkTypes[0]);
 
 size_t g_frame_size = 0;
 const size_t kMaxStreamMessage = mcn::capture::TcpReassemblyConfig{}.max_stream_bytes;
+const size_t kMaxSctpMessage =
+    std::max<size_t>(mcn::capture::SctpReassemblyConfig{}.max_message_bytes, 65535);
 
 void check(bool ok) {
   if (!ok) std::abort();
@@ -27,11 +30,14 @@ mcn::capture::FrameDecoder& decoder() {
   static mcn::capture::FrameDecoder d(mcn::capture::DecoderConfig{},
                                       [](mcn::capture::SipPayload&& p) {
                                         check(!p.bytes.empty());
-                                        // Reassembly (IP fragments, TCP streams) may build a
-                                        // message from earlier inputs' bytes: bounded by the
-                                        // IP datagram and the per-stream caps, not this frame.
+                                        // Reassembly (IP fragments, TCP streams, SCTP user
+                                        // messages) may build a message from earlier inputs'
+                                        // bytes: bounded by the IP datagram and the per-stream
+                                        // and per-message caps, not this frame.
                                         check(p.transport == mcn::capture::Transport::kTcp
                                                   ? p.bytes.size() <= kMaxStreamMessage
+                                              : p.transport == mcn::capture::Transport::kSctp
+                                                  ? p.bytes.size() <= kMaxSctpMessage
                                                   : p.bytes.size() <= 65535);
                                         check(mcn::capture::looksLikeSip(p.bytes));
                                         check(p.vlan_depth <= mcn::capture::kMaxVlanDepth);

@@ -56,6 +56,14 @@ gen tunnel_ip6ip cancelled --encap ip6ip
 # IPv4 fragments inside GRE (the tunnel key is part of the fragment key).
 gen tunnel_gre_fragments answered --encap gre --fragment-mtu 576
 
+# SIP over SCTP with INVITEs carrying SDP + ISUP (SIP-I), cut into DATA / I-DATA chunks
+# (issue 14 item 3): in order; reversed with a repeated packet; I-DATA reversed in VLAN 100;
+# unordered (U flag) chunks over IPv6.
+gen sctp_fragmented_invite answered --sctp data --sctp-chunk 300 --isup
+gen sctp_fragments_shuffled cancelled --sctp data --sctp-chunk 256 --sctp-shuffle --isup
+gen sctp_idata answered --sctp idata --sctp-chunk 300 --sctp-shuffle --isup --vlan 100
+gen sctp_unordered cancelled --sctp unordered --sctp-chunk 200 --isup --ipv6
+
 # pcapng container (same frames as cancelled.pcap).
 editcap -F pcapng "$OUT/cancelled.pcap" "$OUT/pcapng_cancelled.pcapng"
 

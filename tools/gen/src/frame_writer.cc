@@ -15,6 +15,7 @@ constexpr uint16_t kEtherIpv4 = 0x0800;
 constexpr uint16_t kEtherIpv6 = 0x86dd;
 constexpr uint8_t kProtoTcp = 6;
 constexpr uint8_t kProtoUdp = 17;
+constexpr uint8_t kProtoSctp = 132;
 constexpr uint8_t kIpv6Frag = 44;
 constexpr uint8_t kTcpFin = 0x01, kTcpSyn = 0x02, kTcpPsh = 0x08, kTcpAck = 0x10;
 constexpr size_t kSnaplen = 262144;
@@ -47,6 +48,23 @@ int dltOf(Link l) {
       return DLT_RAW;
   }
   return DLT_EN10MB;
+}
+
+// CRC32c (Castagnoli), the SCTP checksum (RFC 9260 Appendix A), bit by bit: fixtures are small.
+uint32_t crc32c(const uint8_t* p, size_t n) {
+  uint32_t crc = 0xffffffffu;
+  for (size_t i = 0; i < n; ++i) {
+    crc ^= p[i];
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0x82f63b78u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+// FNV-1a of a node name: verification tags and initial TSNs that depend on nothing else.
+uint32_t nameHash(const std::string& s) {
+  uint32_t h = 2166136261u;
+  for (char c : s) h = (h ^ static_cast<uint8_t>(c)) * 16777619u;
+  return h;
 }
 
 // Pseudo-header sum for UDP/TCP checksums (RFC 768, RFC 8200 §8.1).
@@ -155,6 +173,10 @@ void FrameWriter::send(int64_t ts_us, const Node& src, const Node& dst, std::str
     sendTcp(ts_us, src, dst, payload, c);
     return;
   }
+  if (opt_.sctp != SctpMode::kOff) {
+    sendSctp(ts_us, src, dst, payload, c);
+    return;
+  }
   const size_t iph = opt_.ipv6 ? 40 : (opt_.ip_options ? 24 : 20);
   if (opt_.encap == Encap::kNone &&
       (opt_.fragment_mtu <= 0 || iph + 8 + payload.size() <= size_t(opt_.fragment_mtu))) {
@@ -207,6 +229,96 @@ void FrameWriter::sendTcp(int64_t ts_us, const Node& src, const Node& dst, std::
   tcpSegment(ts_us, src, dst, sport, dport, my, peer, kTcpPsh | kTcpAck, payload, c);
   my += static_cast<uint32_t>(payload.size());
   (void)kTcpFin;
+}
+
+void FrameWriter::sendSctp(int64_t ts_us, const Node& src, const Node& dst,
+                           std::string_view payload, const Corruption& c) {
+  // One association per pair of nodes, between their SIP ports; no INIT handshake is written (a
+  // capture may start at any time). The first direction's TSNs start just below 2^32 so they
+  // wrap; every direction gets TSNs of its own (Wireshark, without the INIT, tells associations
+  // on the same ports apart by TSN).
+  auto dir = [&](const Node& a, const Node& b) -> SctpDir& {
+    const size_t index = sctp_.size();
+    auto [it, fresh] = sctp_.try_emplace({a.name, b.name});
+    if (fresh) {
+      it->second.vtag = nameHash(b.name) | 1u;
+      it->second.next_tsn = 0xfffffffcu + 0x01000000u * static_cast<uint32_t>(index);
+      // MIDs of their own too: Wireshark keys I-DATA reassembly by ports, stream and MID.
+      it->second.next_mid = 1000u * static_cast<uint32_t>(index);
+    }
+    return it->second;
+  };
+  SctpDir& d = dir(src, dst);
+  const SctpDir& back = dir(dst, src);
+  const bool idata = opt_.sctp == SctpMode::kIData;
+  const bool unordered = opt_.sctp == SctpMode::kUnordered;
+  const size_t step = opt_.sctp_chunk > 0 ? size_t(opt_.sctp_chunk) : payload.size();
+  const size_t n = std::max<size_t>(1, (payload.size() + step - 1) / step);
+  const uint32_t mid = d.next_mid++;
+  const uint16_t ssn = unordered ? 0 : d.next_ssn++;
+
+  // The chunks of this message (RFC 9260 §3.3.1 DATA, RFC 8260 §2.1 I-DATA), each padded.
+  std::vector<std::string> chunks;
+  for (size_t i = 0; i < n; ++i) {
+    const std::string_view part = payload.substr(i * step, step);
+    const size_t hdr = idata ? 20 : 16;
+    std::string ch(hdr + part.size(), '\0');
+    auto* p = reinterpret_cast<uint8_t*>(ch.data());
+    p[0] = idata ? 64 : 0;
+    p[1] = static_cast<uint8_t>((unordered ? 0x04 : 0) | (i == 0 ? 0x02 : 0) |
+                                (i + 1 == n ? 0x01 : 0));
+    put16(p + 2, static_cast<uint16_t>(ch.size()));
+    put32(p + 4, d.next_tsn++);
+    put16(p + 8, 0);  // stream 0
+    if (idata) {
+      put16(p + 10, 0);  // reserved
+      put32(p + 12, mid);
+      put32(p + 16, i == 0 ? 0 : static_cast<uint32_t>(i));  // PPID 0 (SIP has none), then FSN
+    } else {
+      put16(p + 10, ssn);
+      put32(p + 12, 0);  // PPID
+    }
+    std::memcpy(p + hdr, part.data(), part.size());
+    ch.resize((ch.size() + 3) & ~size_t{3}, '\0');
+    chunks.push_back(std::move(ch));
+  }
+  // Packets: a SACK for what the peer sent (cumulative TSN ack, a_rwnd, no gap blocks), then two
+  // chunks at most.
+  std::vector<std::string> packets;
+  for (size_t i = 0; i < chunks.size(); i += 2) {
+    std::string pk(12 + 16, '\0');
+    auto* h = reinterpret_cast<uint8_t*>(pk.data());
+    put16(h, src.port);
+    put16(h + 2, dst.port);
+    put32(h + 4, d.vtag);
+    h[12] = 3;  // SACK
+    put16(h + 14, 16);
+    put32(h + 16, back.next_tsn - 1);
+    put32(h + 20, 65536);
+    pk += chunks[i];
+    if (i + 1 < chunks.size()) pk += chunks[i + 1];
+    packets.push_back(std::move(pk));
+  }
+  std::vector<size_t> order(packets.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  if (opt_.sctp_shuffle && packets.size() > 1) {
+    std::reverse(order.begin(), order.end());
+    order.push_back(0);  // the first packet again: a retransmission, or a second mirror copy
+  }
+  int64_t t = ts_us;
+  for (size_t i : order) {
+    std::string& pk = packets[i];
+    auto* h = reinterpret_cast<uint8_t*>(pk.data());
+    put32(h + 8, 0);
+    const uint32_t crc = crc32c(h, pk.size());
+    // RFC 9260 Appendix A: the CRC32c goes on the wire least significant byte first.
+    h[8] = static_cast<uint8_t>(crc);
+    h[9] = static_cast<uint8_t>(crc >> 8);
+    h[10] = static_cast<uint8_t>(crc >> 16);
+    h[11] = static_cast<uint8_t>(crc >> 24);
+    emitIp(t, src, dst, src.port, dst.port, kProtoSctp, pk, c);
+    t += 20;  // 20 us apart: the last packet of a message is seen well within its millisecond
+  }
 }
 
 void FrameWriter::tcpSegment(int64_t ts_us, const Node& src, const Node& dst, uint16_t sport,

@@ -36,6 +36,10 @@ enum class Encap {
   kIp6ip,    // outer IPv6, next header 4 (or 41)
 };
 
+// SIP over SCTP (RFC 4168): DATA chunks, the same with the U (unordered) flag, or I-DATA
+// (RFC 8260) chunks.
+enum class SctpMode { kOff, kData, kUnordered, kIData };
+
 struct VlanTag {
   uint16_t tpid = 0x8100;
   uint16_t vid = 0;
@@ -49,6 +53,12 @@ struct WireOptions {
   bool ip_options = false;  // IPv4: add a Router Alert option (IHL 6)
   int fragment_mtu = 0;     // > 0: fragment IP packets larger than this
   Encap encap = Encap::kNone;
+  // SIP over SCTP: one user message per SIP message, cut into chunks of at most sctp_chunk bytes
+  // of user data (0: never), two chunks to a packet after a SACK. sctp_shuffle: the packets of a
+  // fragmented message are sent last first, and the one with its first fragments once more.
+  SctpMode sctp = SctpMode::kOff;
+  int sctp_chunk = 0;
+  bool sctp_shuffle = false;
 };
 
 // A host on the wire. Addresses are documentation ranges only.
@@ -108,6 +118,8 @@ class FrameWriter {
                         const uint8_t* ip, size_t ip_len);
   void sendTcp(int64_t ts_us, const Node& src, const Node& dst, std::string_view payload,
                const Corruption& c);
+  void sendSctp(int64_t ts_us, const Node& src, const Node& dst, std::string_view payload,
+                const Corruption& c);
   void tcpSegment(int64_t ts_us, const Node& src, const Node& dst, uint16_t sport, uint16_t dport,
                   uint32_t seq, uint32_t ack, uint8_t flags, std::string_view data,
                   const Corruption& c);
@@ -136,6 +148,13 @@ class FrameWriter {
   uint32_t outer_id_ = 0x4000;  // --encap: IPv4 id of the outer header
   uint32_t tunnel_seq_ = 0;     // --encap: GRE sequence number
   std::map<std::pair<std::string, std::string>, TcpConn> tcp_;
+  struct SctpDir {
+    uint32_t vtag = 0;  // the receiver's verification tag
+    uint32_t next_tsn = 0;
+    uint16_t next_ssn = 0;
+    uint32_t next_mid = 0;
+  };
+  std::map<std::pair<std::string, std::string>, SctpDir> sctp_;  // (src, dst) names
   uint64_t frames_ = 0;
   uint64_t bytes_ = 0;
 };

@@ -33,6 +33,9 @@ struct WireArgs {
   bool ipv6 = false, tcp = false, ip_options = false;
   int fragment_mtu = 0;
   std::string encap = "none";
+  std::string sctp = "off";
+  int sctp_chunk = 0;
+  bool sctp_shuffle = false;
 };
 
 void addWire(CLI::App* app, WireArgs& w) {
@@ -43,6 +46,14 @@ void addWire(CLI::App* app, WireArgs& w) {
                   "0x9100; default 0x8100)");
   app->add_flag("--ipv6", w.ipv6, "IPv6 addresses (2001:db8::/32)");
   app->add_flag("--tcp", w.tcp, "SIP over TCP, one message per segment");
+  app->add_option("--sctp", w.sctp,
+                  "SIP over SCTP: data (DATA chunks), unordered (DATA with the U flag), idata "
+                  "(I-DATA chunks)")
+      ->check(CLI::IsMember({"off", "data", "unordered", "idata"}));
+  app->add_option("--sctp-chunk", w.sctp_chunk,
+                  "SCTP: fragment user messages into chunks of at most this many bytes");
+  app->add_flag("--sctp-shuffle", w.sctp_shuffle,
+                "SCTP: send a fragmented message's packets last first, its first packet twice");
   app->add_flag("--ip-options", w.ip_options, "IPv4 header with a Router Alert option");
   app->add_option("--fragment-mtu", w.fragment_mtu, "fragment IP packets above this size");
   app->add_option("--encap", w.encap,
@@ -79,6 +90,14 @@ WireOptions toWire(const WireArgs& a) {
   }
   w.ipv6 = a.ipv6;
   w.tcp = a.tcp;
+  if (a.sctp == "data") w.sctp = SctpMode::kData;
+  if (a.sctp == "unordered") w.sctp = SctpMode::kUnordered;
+  if (a.sctp == "idata") w.sctp = SctpMode::kIData;
+  w.sctp_chunk = a.sctp_chunk;
+  w.sctp_shuffle = a.sctp_shuffle;
+  if (w.sctp != SctpMode::kOff && (w.tcp || w.fragment_mtu != 0)) {
+    throw std::invalid_argument("--sctp excludes --tcp and --fragment-mtu");
+  }
   w.ip_options = a.ip_options;
   w.fragment_mtu = a.fragment_mtu;
   static const std::pair<const char*, Encap> kEncaps[] = {
@@ -110,6 +129,7 @@ int main(int argc, char** argv) {
   std::string name, out = "-";
   WireArgs wa;
   bool dup = false;
+  bool isup = false;
   int retrans = 0;
   uint64_t seed = 0;
   int64_t start_ms = kDefaultStartMs;
@@ -117,6 +137,7 @@ int main(int argc, char** argv) {
   sc->add_option("-o,--output", out, "pcap file, - for stdout")->required();
   addWire(sc, wa);
   sc->add_flag("--dup", dup, "every frame twice, 37 us apart (SPAN in and out)");
+  sc->add_flag("--isup", isup, "INVITE bodies multipart/mixed SDP + ISUP IAM (SIP-I, RFC 3204)");
   sc->add_option("--retrans", retrans,
                  "UDP retransmissions per retransmittable message (RFC 3261 timers)");
   sc->add_option("--seed", seed, "mixed into the scenario's own seed (tags, branches)");
@@ -173,6 +194,8 @@ int main(int argc, char** argv) {
       SceneOptions so;
       so.ipv6 = w.ipv6;
       so.tcp = w.tcp;
+      so.sctp = w.sctp != SctpMode::kOff;
+      so.isup = isup;
       so.dup = dup;
       so.retrans = std::clamp(retrans, 0, 10);
       Scene scene(so, start_ms * 1000, hashName(name) ^ seed);

@@ -112,7 +112,7 @@ Packet& Scene::push(int64_t t, uint16_t src, uint16_t dst, std::string payload) 
 }
 
 void Scene::appendNewVia(std::string& s, uint16_t node) {
-  s.append(opt_.tcp ? "Via: SIP/2.0/TCP " : "Via: SIP/2.0/UDP ");
+  s.append(opt_.tcp ? "Via: SIP/2.0/TCP " : opt_.sctp ? "Via: SIP/2.0/SCTP " : "Via: SIP/2.0/UDP ");
   appendHostPort(s, node);
   s.append(";branch=z9hG4bK");
   rng_.appendHex(s, 16);
@@ -120,7 +120,7 @@ void Scene::appendNewVia(std::string& s, uint16_t node) {
 }
 
 void Scene::appendVia(std::string& s, const Via& v, bool bottom) const {
-  s.append(opt_.tcp ? "Via: SIP/2.0/TCP " : "Via: SIP/2.0/UDP ");
+  s.append(opt_.tcp ? "Via: SIP/2.0/TCP " : opt_.sctp ? "Via: SIP/2.0/SCTP " : "Via: SIP/2.0/UDP ");
   appendHostPort(s, v.node);
   s.append(";branch=").append(v.branch);
   if (bottom) s.append(";rport");
@@ -177,8 +177,23 @@ Txn& Scene::invite(int64_t t, Leg& leg, uint16_t src, uint16_t dst, std::string 
   h.push_back("Allow: INVITE, ACK, CANCEL, BYE, UPDATE, PRACK, INFO, OPTIONS");
   h.push_back("Supported: timer");
   std::string body = with_sdp ? sdp(leg.origin, 40000) : std::string();
+  std::string type = "application/sdp";
+  if (with_sdp && opt_.isup) {
+    // RFC 3204 §3 / ITU-T Q.1912.5: the IAM that an MGCF carries along (SIP-I). The IAM bytes:
+    // message type 0x01, nature of connection, forward call indicators, calling party's
+    // category, transmission medium requirement, then the called party number (pointer, length,
+    // nature of address: national, numbering plan ISDN, BCD digits 2583001013).
+    static const char kIam[] =
+        "\x01\x00\x60\x01\x0a\x00\x02\x09\x07\x03\x90\x52\x38\x00\x01\x31"
+        "\x00";
+    body = "--mcn-boundary\r\nContent-Type: application/sdp\r\n\r\n" + body +
+           "\r\n--mcn-boundary\r\nContent-Type: application/ISUP;version=itu-t92+\r\n"
+           "Content-Disposition: signal;handling=optional\r\n\r\n" +
+           std::string(kIam, sizeof kIam - 1) + "\r\n--mcn-boundary--\r\n";
+    type = "multipart/mixed;boundary=mcn-boundary";
+  }
   const int mf = 70 - static_cast<int>(x.vias.size()) + 1;
-  Packet& p = push(t, src, dst, renderRequest(x, mf, h, "application/sdp", body));
+  Packet& p = push(t, src, dst, renderRequest(x, mf, h, type, body));
   p.rtx = Rtx::kInvite;
   x.request_index = packets_.size() - 1;
   return x;
@@ -312,7 +327,7 @@ void Scene::finalize(bool with_sums) {
   const auto before = [](const Packet& a, const Packet& b) {
     return a.ts_us != b.ts_us ? a.ts_us < b.ts_us : a.order < b.order;
   };
-  if (!opt_.dup && (opt_.retrans <= 0 || opt_.tcp)) {
+  if (!opt_.dup && (opt_.retrans <= 0 || opt_.tcp || opt_.sctp)) {
     // (ts, order) is unique, so an unstable sort gives the same order as a stable one.
     std::sort(packets_.begin(), packets_.end(), before);
     return;
@@ -320,7 +335,7 @@ void Scene::finalize(bool with_sums) {
   std::vector<Packet> out;
   out.reserve(packets_.size() * (1 + opt_.retrans) * (opt_.dup ? 2 : 1));
   for (Packet& p : packets_) {
-    if (opt_.retrans <= 0 || opt_.tcp || p.rtx == Rtx::kNone) {
+    if (opt_.retrans <= 0 || opt_.tcp || opt_.sctp || p.rtx == Rtx::kNone) {
       out.push_back(std::move(p));
       continue;
     }

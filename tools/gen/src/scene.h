@@ -26,8 +26,10 @@ inline constexpr const char* kDomain = "ims.example.com";
 struct SceneOptions {
   bool ipv6 = false;
   bool tcp = false;
-  int retrans = 0;   // extra copies per retransmittable message (UDP only)
-  bool dup = false;  // SPAN duplicates: every frame twice
+  bool sctp = false;  // Via transport SCTP; like TCP, no SIP retransmissions
+  bool isup = false;  // INVITE bodies are multipart/mixed SDP + ISUP IAM (RFC 3204), as SIP-I
+  int retrans = 0;    // extra copies per retransmittable message (UDP only)
+  bool dup = false;   // SPAN duplicates: every frame twice
   int64_t dup_gap_us = 37;
 };
 

@@ -63,6 +63,25 @@ struct IpReassemblyConfig {
   bool operator==(const IpReassemblyConfig&) const = default;
 };
 
+// SIP over SCTP: reassembly of user messages fragmented across DATA/I-DATA chunks
+// (capture/src/sctp_reassembly.h). Timeouts run on packet time.
+struct SctpReassemblyConfig {
+  // A message still incomplete this long after its first fragment is dropped
+  // (sctp.frag_timeouts): as long as the IP reassembler waits; an SCTP sender retransmits a lost
+  // chunk after its RTO (RFC 9260 §16: RTO.Initial 1 s, RTO.Max 60 s).
+  int64_t timeout_ms = 30'000;
+  // User data per message (sctp.frag_too_big). SIP over SCTP has no length limit of its own; an
+  // INVITE with SDP and ISUP bodies is a few KiB, 256 KiB leaves room for large multipart bodies.
+  size_t max_message_bytes = 256 * 1024;
+  // Messages in progress per association direction (sctp.frag_assoc_full).
+  size_t max_messages_per_assoc = 256;
+  // Messages in progress in all; the oldest is dropped to make room (sctp.frag_table_full).
+  size_t max_messages = 8192;
+  // Bytes held by all of them, data plus bookkeeping (sctp.frag_memory_cap).
+  size_t max_bytes = size_t{16} << 20;
+  bool operator==(const SctpReassemblyConfig&) const = default;
+};
+
 struct DecoderConfig {
   // Ports that usually carry SIP. A hint for counters only: SIP is recognised by its start
   // line on any port.
@@ -75,6 +94,8 @@ struct DecoderConfig {
   TcpReassemblyConfig tcp;
   // IP fragment reassembly (capture/src/ip_reassembly.h): caps and the packet-time timeout.
   IpReassemblyConfig ip_frag;
+  // SCTP user message reassembly (capture/src/sctp_reassembly.h): caps and the timeout.
+  SctpReassemblyConfig sctp;
   // Frame dedup (capture/src/frame_dedup.h): an IP packet identical to one first seen less than
   // this long before (TTL, checksum, TOS, link and tunnel headers aside) is a mirror copy and is
   // dropped (decode.duplicate_frames). 0 turns it off; off here so a bare decoder is a pure
@@ -102,7 +123,7 @@ class FrameDecoder {
   bool decode(int link_type, int64_t ts_us, std::span<const uint8_t> frame, uint32_t wire_len);
 
   // End of input (replay): close every TCP stream, emitting the complete messages still held
-  // (behind a hole) and counting partial ones.
+  // (behind a hole) and counting partial ones; count SCTP messages still incomplete.
   void finish();
 
   // Stable counter names in a fixed order, zero values included, e.g. "decode.frames",

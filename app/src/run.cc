@@ -580,7 +580,8 @@ std::vector<std::string> restartOnlyChanges(const Config& a, const Config& b, bo
             da.tcp.max_stream_bytes == db.tcp.max_stream_bytes &&
             da.tcp.max_total_bytes == db.tcp.max_total_bytes &&
             da.tcp.idle_timeout_ms == db.tcp.idle_timeout_ms &&
-            da.tcp.gap_timeout_ms == db.tcp.gap_timeout_ms,
+            da.tcp.gap_timeout_ms == db.tcp.gap_timeout_ms && da.gtpu_ports == db.gtpu_ports &&
+            da.esp_null == db.esp_null && da.esp_null_heuristic == db.esp_null_heuristic,
         "[capture]");
   const auto &ta = a.tracker, &tb = b.tracker;
   check(ta.grace_ms == tb.grace_ms && ta.grace_after_3xx_ms == tb.grace_after_3xx_ms &&

@@ -573,6 +573,9 @@ TEST(Tunnels, EspThatIsNotNullStaysEncrypted) {
   // An ICV length the heuristic does not try (24: HMAC-SHA-384-192).
   EXPECT_FALSE(h.decode(kDltEn10mb, espV4(espNull(0x1234, 17, udp(5060, 5060, kInvite), 24))));
   EXPECT_EQ(h.nonZero(), (Counts{{"ip.esp", 5}}));
+  // The same packet before it was spoiled is decoded.
+  EXPECT_TRUE(h.decode(kDltEn10mb, espV4(good)));
+  EXPECT_EQ(h.count("ip.esp_null"), 1u);
   // Heuristic off: even a good one.
   DecoderConfig off;
   off.esp_null_heuristic = false;

@@ -154,8 +154,9 @@ bool innerFits(uint8_t next, Bytes p) {
 
 Decap decapPpp(Bytes ppp, TunnelKind kind, uint32_t id) {
   // RFC 1662 §3.1: All-Stations address 0xff, Unnumbered Information control 0x03, unless the
-  // peers negotiated their omission (RFC 1661 §6.6). 0xff cannot start a protocol field (its
-  // first octet is even, §2), so the two forms do not collide.
+  // peers negotiated their omission (RFC 1661 §6.6). No protocol field starts with 0xff: two
+  // octets start even (§2), and one octet 0xff would be protocol 0x00ff, which IANA reserves
+  // ("compression inefficient"); so the two forms do not collide.
   if (ppp.size() >= 2 && ppp[0] == 0xff && ppp[1] == 0x03) ppp = ppp.subspan(2);
   // RFC 1661 §2, §6.5: a protocol field with an odd first octet is one octet long.
   if (ppp.empty()) return fail(kind, DecapStatus::kTruncated);

@@ -16,7 +16,8 @@ esp   ESP transport mode (RFC 4303 §3.1.1; 3GPP TS 33.203 §7 on the Gm interfa
       per SPI.
 gtpu  GTP-U (3GPP TS 29.281) between an eNodeB 198.18.0.1 and a UPF 198.18.0.2: the IPv4 packet
       becomes the T-PDU of a G-PDU with a sequence number and a PDU session container extension
-      header (type 0x85, TS 38.415: QFI 9), TEID 0x100 towards the UPF (packets from the lower
+      header (type 0x85, TS 38.415: PDU type 0, QFI 9, in both directions; nothing here reads
+      it), TEID 0x100 towards the UPF (packets from the lower
       address) and 0x200 back, inside UDP 2152 -> 2152 (checksum 0, allowed for IPv4) and an
       outer IPv4 header; the Ethernet header is kept.
 
@@ -88,7 +89,7 @@ class Gtpu:
         teid = 0x100 if uplink else 0x200
         self.seq += 1
         # Flags: version 1, PT 1, E, S; G-PDU; length = optional fields + extension + T-PDU.
-        ext = bytes([1, 0x00, 0x09, 0])  # 4 octets, DL PDU session information QFI 9, no next
+        ext = bytes([1, 0x00, 0x09, 0])  # 4 octets: PDU type 0, QFI 9; no next extension
         gtp = (struct.pack("!BBHIHBB", 0x36, 255, 4 + len(ext) + len(ip), teid,
                            self.seq & 0xFFFF, 0, 0x85) + ext + ip)
         udp = struct.pack("!HHHH", 2152, 2152, 8 + len(gtp), 0) + gtp

@@ -24,7 +24,8 @@ const std::vector<std::string_view> kCaptureKeys{
     "ip_frag_timeout_ms", "ip_frag_max_datagrams", "ip_frag_max_bytes",   "vxlan_ports",
     "tcp_max_streams",    "tcp_max_stream_bytes",  "tcp_max_total_bytes", "tcp_idle_timeout_ms",
     "tcp_gap_timeout_ms", "sctp_frag_timeout_ms", "sctp_max_message_bytes",
-    "sctp_max_messages_per_assoc", "sctp_max_messages", "sctp_max_bytes"};
+    "sctp_max_messages_per_assoc", "sctp_max_messages", "sctp_max_bytes", "gtpu_ports",
+    "esp_null", "esp_null_heuristic"};
 const std::vector<std::string_view> kDialPlanKeys{"country_code",         "national_prefix",
                                                   "international_prefix", "area_code",
                                                   "local_number_length",  "rewrite"};
@@ -242,6 +243,43 @@ Config fromTable(const toml::table& root, const std::string& origin) {
           continue;
         }
         cfg.decoder.vxlan_ports.push_back(static_cast<uint16_t>(e.as_integer()->get()));
+      }
+    }
+    // GTP-U ports and ESP with NULL encryption (capture/README.md, "Encapsulations").
+    if (const auto* a = r.array(*t, "capture", "gtpu_ports")) {
+      cfg.decoder.gtpu_ports.clear();
+      for (const auto& e : *a) {
+        if (!e.is_integer() || e.as_integer()->get() < 1 || e.as_integer()->get() > 65535) {
+          r.report(&e, "capture.gtpu_ports", "expected port numbers 1..65535");
+          continue;
+        }
+        cfg.decoder.gtpu_ports.push_back(static_cast<uint16_t>(e.as_integer()->get()));
+      }
+    }
+    cfg.decoder.esp_null_heuristic =
+        r.boolean(*t, "capture", "esp_null_heuristic", cfg.decoder.esp_null_heuristic);
+    if (const auto* a = r.array(*t, "capture", "esp_null")) {
+      cfg.decoder.esp_null.clear();
+      for (const auto& e : *a) {
+        if (!e.is_table()) {
+          r.report(&e, "capture.esp_null", "expected tables {spi = ..., icv = ...}");
+          continue;
+        }
+        const toml::table& sa = *e.as_table();
+        r.onlyKeys(sa, "capture.esp_null", {"spi", "icv"});
+        if (sa.get("spi") == nullptr) {
+          r.report(&e, "capture.esp_null.spi", "missing");
+          continue;
+        }
+        capture::EspNullSa v;
+        // RFC 4303 §2.1: SPI 0 is never sent on the wire.
+        v.spi = static_cast<uint32_t>(
+            r.integer(sa, "capture.esp_null", "spi", 0, 1, int64_t{0xffffffff}));
+        // The ICV lengths of RFC 8221's integrity algorithms are 12 to 32 bytes; 0 for an
+        // AEAD-less SA without integrity (RFC 4303 §3.2 allows it only with encryption, but a
+        // test network may do anything).
+        v.icv_len = static_cast<uint8_t>(r.integer(sa, "capture.esp_null", "icv", 12, 0, 64));
+        cfg.decoder.esp_null.push_back(v);
       }
     }
     // SIP over TCP stream reassembly (capture/src/tcp_reassembly.h).

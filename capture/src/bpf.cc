@@ -15,9 +15,11 @@ constexpr std::string_view kIpClauses =
     " or (ip6 and ip6[6] == 17 and ip6[48] & 0xc0 != 0x80)"
     " or tcp or sctp"
     " or (ip and ip[6:2] & 0x1fff != 0)"  // IPv4 fragment after the first
-    " or (ip and (ip proto 4 or ip proto 41 or ip proto 47))"
+    // Tunnels, and ESP: with NULL encryption the decoder reads it (on the Gm interface it holds
+    // the phones' SIP only, the media travel outside IPsec).
+    " or (ip and (ip proto 4 or ip proto 41 or ip proto 47 or ip proto 50))"
     " or (ip6 and (ip6[6] == 0 or ip6[6] == 4 or ip6[6] == 41 or ip6[6] == 43 or ip6[6] == 44"
-    " or ip6[6] == 47 or ip6[6] == 51 or ip6[6] == 60))";
+    " or ip6[6] == 47 or ip6[6] == 50 or ip6[6] == 51 or ip6[6] == 60))";
 
 constexpr std::string_view kEtherClauses =
     " or ether proto 0x8847 or ether proto 0x8848 or ether proto 0x8864";

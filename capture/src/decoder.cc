@@ -125,6 +125,7 @@ struct FrameDecoder::Impl {
         dedup(int64_t{std::max(cfg.dedup_window_ms, 0)} * 1000) {
     for (uint16_t p : cfg.sip_ports) sip_ports.set(p);
     for (uint16_t p : cfg.vxlan_ports) vxlan_ports.set(p);
+    for (uint16_t p : cfg.gtpu_ports) gtpu_ports.set(p);
   }
 
   DecoderConfig cfg;
@@ -136,6 +137,7 @@ struct FrameDecoder::Impl {
   detail::FrameDedup dedup;
   SipPayload scratch;  // see emit()
   std::bitset<65536> vxlan_ports;
+  std::bitset<65536> gtpu_ports;
   // SIP over TCP: one byte stream per direction (tcp_reassembly.h).
   std::unique_ptr<detail::TcpReassembler> tcp =
       std::make_unique<detail::TcpReassembler>(cfg.tcp, counters);
@@ -166,6 +168,7 @@ struct FrameDecoder::Impl {
   bool enterTunnel(Packet& pkt, Counter kind, uint32_t id);
   void decodeDecap(Packet& pkt, const detail::Decap& t);
   void decodeSctp(Packet& pkt, Bytes d);
+  void decodeEsp(Packet& pkt, Bytes d);
   void decodeUdp(Packet& pkt, Bytes d);
   void decodeTcp(Packet& pkt, Bytes d);
   void emit(Packet& pkt, Transport t, std::string_view bytes);
@@ -316,6 +319,7 @@ void FrameDecoder::Impl::decodeDecap(Packet& pkt, const detail::Decap& t) {
   using detail::DecapStatus;
   if (t.status == DecapStatus::kTruncated) return truncated(pkt, Counter::kTunnelTruncated);
   if (t.status == DecapStatus::kUnsupported) return inc(Counter::kTunnelUnsupported);
+  if (t.status == DecapStatus::kControl) return inc(Counter::kTunnelControl);
   Counter kind = Counter::kTunnelGre;
   switch (t.kind) {
     case detail::TunnelKind::kGre:
@@ -332,6 +336,12 @@ void FrameDecoder::Impl::decodeDecap(Packet& pkt, const detail::Decap& t) {
       break;
     case detail::TunnelKind::kPppoe:
       kind = Counter::kTunnelPppoe;
+      break;
+    case detail::TunnelKind::kGrePpp:
+      kind = Counter::kTunnelGrePpp;
+      break;
+    case detail::TunnelKind::kGtpu:
+      kind = Counter::kTunnelGtpu;
       break;
   }
   if (!enterTunnel(pkt, kind, t.id)) return;
@@ -466,7 +476,7 @@ void FrameDecoder::Impl::decodeIpv6(Packet& pkt, Bytes d) {
         return;
       }
       case kProtoEsp:
-        return inc(Counter::kIpEsp);  // encrypted: nothing more to read
+        return decodeEsp(pkt, p);
       case kProtoNoNext:
         return inc(Counter::kIpNoNextHeader);
       default:
@@ -492,7 +502,7 @@ void FrameDecoder::Impl::decodeTransport(Packet& pkt, uint8_t protocol, Bytes d)
       if (!enterTunnel(pkt, Counter::kTunnelIpInIp, 41)) return;
       return decodeIpv6(pkt, d);
     case kProtoEsp:
-      return inc(Counter::kIpEsp);
+      return decodeEsp(pkt, d);
     case kProtoNoNext:
       return inc(Counter::kIpNoNextHeader);
     default:
@@ -559,6 +569,29 @@ void FrameDecoder::Impl::decodeSctp(Packet& pkt, Bytes d) {
   }
 }
 
+// ESP (RFC 4303) is opaque unless its encryption is NULL (RFC 2410; 3GPP TS 33.203 on the Gm
+// interface in test networks and some deployments): then the payload is the next header's
+// packet in the clear (tunnels.h, decodeEspNull). Transport mode keeps the outer addresses (the
+// UE's and the P-CSCF's, which are also what TCP reassembly keys on); tunnel mode carries an IP
+// packet, entered like any tunnel (nesting limit, SPI in the fragment key).
+void FrameDecoder::Impl::decodeEsp(Packet& pkt, Bytes d) {
+  const detail::Esp e = detail::decodeEspNull(d, cfg.esp_null, cfg.esp_null_heuristic);
+  if (e.status == detail::EspStatus::kEncrypted) return inc(Counter::kIpEsp);
+  if (e.status == detail::EspStatus::kBad) return inc(Counter::kIpEspNullBad);
+  if (e.next == kProtoIpv4Encap || e.next == kProtoIpv6Encap) {
+    if (!enterTunnel(pkt, Counter::kIpEspNull, e.spi)) return;
+    return e.next == kProtoIpv4Encap ? decodeIpv4(pkt, e.payload) : decodeIpv6(pkt, e.payload);
+  }
+  inc(Counter::kIpEspNull);
+  // ESP directly inside ESP (a configured SA can say so) counts as one more layer, so a chain of
+  // them stays bounded like tunnels.
+  if (e.next == kProtoEsp) {
+    if (pkt.encap_depth >= detail::kMaxEncapDepth) return inc(Counter::kTunnelTooDeep);
+    ++pkt.encap_depth;
+  }
+  decodeTransport(pkt, e.next, e.payload);
+}
+
 void FrameDecoder::Impl::decodeUdp(Packet& pkt, Bytes d) {
   // RFC 768. The checksum is not verified: mirrored traffic from hosts with checksum offload
   // often carries wrong ones, and the IP length checks already bound what we read.
@@ -572,6 +605,10 @@ void FrameDecoder::Impl::decodeUdp(Packet& pkt, Bytes d) {
     detail::Decap v = detail::decapVxlan(body);
     // Without the I flag it is not VXLAN (or not ours): decode it as the UDP it is.
     if (v.status != detail::DecapStatus::kUnsupported) return decodeDecap(pkt, v);
+  }
+  // A first octet that is not GTPv1 with PT = 1 (GTP', a stray datagram): the UDP it is.
+  if (gtpu_ports.test(pkt.dst.port) && !body.empty() && (body[0] & 0xf0) == 0x30) {
+    return decodeDecap(pkt, detail::decapGtpu(body));
   }
   // RFC 3261 §18.3: one message per datagram; bytes past the UDP length are not part of it.
   std::string_view payload = asText(body);

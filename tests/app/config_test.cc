@@ -62,6 +62,22 @@ correlation_header = "X-CID"
 }
 
 // Positions point at the offending value (toml++ source regions), counted by hand.
+TEST(Config, ReadsGtpuPortsAndEspNullSas) {
+  Config d = defaultConfig();
+  EXPECT_EQ(d.decoder.gtpu_ports, std::vector<uint16_t>{2152});
+  EXPECT_TRUE(d.decoder.esp_null.empty());
+  EXPECT_TRUE(d.decoder.esp_null_heuristic);
+  Config c = loadConfigText(
+      "[capture]\ngtpu_ports = [2152, 3386]\nesp_null_heuristic = false\n"
+      "esp_null = [{spi = 0x1234, icv = 16}, {spi = 4660}]\n",
+      "mcn.toml");
+  EXPECT_EQ(c.decoder.gtpu_ports, (std::vector<uint16_t>{2152, 3386}));
+  EXPECT_FALSE(c.decoder.esp_null_heuristic);
+  ASSERT_EQ(c.decoder.esp_null.size(), 2u);
+  EXPECT_EQ(c.decoder.esp_null[0], (capture::EspNullSa{0x1234, 16}));
+  EXPECT_EQ(c.decoder.esp_null[1], (capture::EspNullSa{4660, 12}));  // icv defaults to 12
+}
+
 TEST(Config, ErrorsNameFileLineAndField) {
   EXPECT_EQ(errorOf("[calls]\ngrace_ms = \"two\"\n"),
             "mcn.toml:2:12: calls.grace_ms: expected an integer");

@@ -162,6 +162,14 @@ TEST(LiveFilter, TunnelsPassWithWhateverTheyCarry) {
   EXPECT_TRUE(f.passes(ethernet(0x8847, mpls({16}, v4(sip())))));
   EXPECT_TRUE(f.passes(ethernet(0x8864, pppoe(0x0021, v4(sip())))));
   EXPECT_TRUE(f.passes(ethernet(0x8847, mpls({16}, v4(sip())), {{0x8100, 5}})));
+  // PPP in enhanced GRE, GTP-U (first octet 0x30: not RTP), ESP over IPv4 and IPv6.
+  EXPECT_TRUE(f.passes(ethernet(kIpv4Type, v4(greV1({}, ppp(0x21, v4(sip()))), 47))));
+  EXPECT_TRUE(f.passes(eth4(udp(2152, 2152, gtpu({}, v4(sip()))))));
+  EXPECT_TRUE(f.passes(ethernet(kIpv4Type, v4(espNull(0x1000, 17, sip()), 50))));
+  Ipv6 esp6;
+  esp6.next = 50;
+  EXPECT_TRUE(f.passes(ethernet(kIpv6Type, ipv6(esp6, espNull(0x1000, 17, sip())))));
+  EXPECT_TRUE(f.passes(ethernet(kIpv4Type, v4(espNull(0x1000, 17, sip()), 50), {{0x8100, 3}})));
 }
 
 TEST(LiveFilter, CookedAndRawLinkTypes) {

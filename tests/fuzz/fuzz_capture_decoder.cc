@@ -26,8 +26,16 @@ void check(bool ok) {
   if (!ok) std::abort();
 }
 
+mcn::capture::DecoderConfig config() {
+  mcn::capture::DecoderConfig cfg;
+  // A configured ESP-NULL SA: the SPI of pcaps/tunnel_esp_null.pcap (seeded by tools/fuzz.sh),
+  // so both the configured path and the heuristic (the other ESP fixtures) are reached.
+  cfg.esp_null = {{0x1000, 12}};
+  return cfg;
+}
+
 mcn::capture::FrameDecoder& decoder() {
-  static mcn::capture::FrameDecoder d(mcn::capture::DecoderConfig{},
+  static mcn::capture::FrameDecoder d(config(),
                                       [](mcn::capture::SipPayload&& p) {
                                         check(!p.bytes.empty());
                                         // Reassembly (IP fragments, TCP streams, SCTP user

@@ -55,6 +55,16 @@ gen tunnel_ip6in4 cancelled --ipv6 --encap ipip
 gen tunnel_ip6ip cancelled --encap ip6ip
 # IPv4 fragments inside GRE (the tunnel key is part of the fragment key).
 gen tunnel_gre_fragments answered --encap gre --fragment-mtu 576
+# Mobile and PPTP access (issue 14): PPP in enhanced GRE with and without address/control and
+# protocol compression (SIP over TCP in the second), GTP-U with an extension header over IPv4
+# and over IPv6 (IPv6 inside too), ESP with NULL encryption in transport mode (ICV 12) and
+# tunnel mode (ICV 16).
+gen tunnel_gre_ppp cancelled --encap greppp
+gen tunnel_gre_ppp_pfc answered --tcp --encap greppp-pfc
+gen tunnel_gtpu cancelled --encap gtpu
+gen tunnel_gtpu6 cancelled --ipv6 --encap gtpu6
+gen tunnel_esp_null cancelled --encap esp
+gen tunnel_esp_null16 cancelled --encap esp16
 
 # SIP over SCTP with INVITEs carrying SDP + ISUP (SIP-I), cut into DATA / I-DATA chunks
 # (issue 14 item 3): in order; reversed with a repeated packet; I-DATA reversed in VLAN 100;

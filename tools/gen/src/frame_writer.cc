@@ -547,12 +547,55 @@ void FrameWriter::sendUdpFast(int64_t ts_us, const Node& src, const Node& dst,
 
 namespace mcn::gen {
 
+// RFC 4303 §2.4: padding 1, 2, 3 ... so that the payload, the padding and the two trailer octets
+// end on a 4-byte boundary, pad length, next header, then an ICV of `icv` bytes (NULL encryption:
+// the bytes are what a MAC would look like, not a MAC; nothing checks it). `payload_start` is
+// where the ESP payload begins in `t`.
+void FrameWriter::espTrailer(std::vector<uint8_t>& t, uint8_t next, size_t icv,
+                             size_t payload_start) {
+  const size_t payload = t.size() - payload_start;
+  const size_t pad = (4 - (payload + 2) % 4) % 4;
+  for (size_t i = 1; i <= pad; ++i) t.push_back(static_cast<uint8_t>(i));
+  t.push_back(static_cast<uint8_t>(pad));
+  t.push_back(next);
+  for (size_t i = 0; i < icv; ++i) t.push_back(static_cast<uint8_t>(0xa0 + i));
+}
+
+// --encap esp: transport mode. The packet keeps its IP header (protocol / next header 50, new
+// length, IPv4 checksum); ESP wraps the transport header and the payload.
+void FrameWriter::emitEspTransport(int64_t ts_us, const Node& src, const Node& dst,
+                                   uint16_t ethertype, const uint8_t* ip, size_t ip_len) {
+  const bool v6 = ethertype == kEtherIpv6;
+  const size_t iph = v6 ? 40 : size_t{ip[0] & 0x0fu} * 4;
+  const uint8_t next = v6 ? ip[6] : ip[9];
+  std::vector<uint8_t> p(ip, ip + iph);
+  const uint8_t spi[8] = {0, 0, 0x10, 0, 0, 0, 0, 0};
+  p.insert(p.end(), spi, spi + 8);
+  put32(p.data() + iph + 4, ++tunnel_seq_);
+  p.insert(p.end(), ip + iph, ip + ip_len);
+  espTrailer(p, next, 12, iph + 8);
+  if (v6) {
+    p[6] = 50;
+    put16(p.data() + 4, static_cast<uint16_t>(p.size() - 40));
+  } else {
+    p[9] = 50;
+    put16(p.data() + 2, static_cast<uint16_t>(p.size()));
+    put16(p.data() + 10, 0);
+    put16(p.data() + 10, checksumFinish(checksumAdd(0, p.data(), iph)));
+  }
+  frame_.resize(64 + p.size());
+  const size_t l = linkHeader(frame_.data(), src, dst, ethertype);
+  std::memcpy(frame_.data() + l, p.data(), p.size());
+  dump(ts_us, frame_.data(), l + p.size());
+}
+
 // --encap: the IP packet (or an Ethernet frame around it) inside a tunnel, inside an Ethernet
 // frame between two tunnel endpoints.
 void FrameWriter::emitEncapsulated(int64_t ts_us, const Node& src, const Node& dst,
                                    uint16_t ethertype, const uint8_t* ip, size_t ip_len) {
   const bool carries_ethernet = opt_.encap == Encap::kGretap || opt_.encap == Encap::kErspan2 ||
                                 opt_.encap == Encap::kErspan3 || opt_.encap == Encap::kVxlan;
+  if (opt_.encap == Encap::kEsp) return emitEspTransport(ts_us, src, dst, ethertype, ip, ip_len);
   // What the tunnel carries.
   inner_.resize(64 + ip_len);
   size_t n = 0;
@@ -634,10 +677,57 @@ void FrameWriter::emitEncapsulated(int64_t ts_us, const Node& src, const Node& d
     case Encap::kIpip:
       outer_proto = ethertype == kEtherIpv6 ? 41 : 4;
       break;
+    case Encap::kGrePpp:
+    case Encap::kGrePppPfc: {
+      const bool full = opt_.encap == Encap::kGrePpp;
+      const size_t ppp_len = (full ? 4 : 1) + inner_.size();
+      add16(static_cast<uint16_t>(0x3001 | (full ? 0x0080 : 0)));  // K S [A] ver 1
+      add16(0x880b);
+      add16(static_cast<uint16_t>(ppp_len));  // payload length
+      add16(0x4242);                          // call id
+      add32(tunnel_seq_++);
+      if (full) {
+        add32(tunnel_seq_ > 1 ? tunnel_seq_ - 2 : 0);  // acknowledgement of the peer's packets
+        add16(0xff03);                                 // RFC 1662 address and control
+        add16(ethertype == kEtherIpv6 ? 0x0057 : 0x0021);
+      } else {
+        t.push_back(ethertype == kEtherIpv6 ? 0x57 : 0x21);
+      }
+      outer_proto = 47;
+      break;
+    }
+    case Encap::kGtpu:
+    case Encap::kGtpu6: {
+      // TS 29.281 §5.1-5.2: E and S, sequence number, N-PDU 0, next extension 0x85 (PDU session
+      // container, TS 38.415: UL PDU session information, QFI 5), 4 octets, then no more.
+      add16(static_cast<uint16_t>(2152));
+      add16(2152);
+      add16(static_cast<uint16_t>(8 + 16 + inner_.size()));
+      add16(0);
+      add16(0x36ff);  // version 1, PT 1, E, S | G-PDU
+      add16(static_cast<uint16_t>(8 + inner_.size()));
+      add32(0x1000a);  // TEID
+      add16(static_cast<uint16_t>(tunnel_seq_++));
+      add16(0x0085);
+      add32(0x01100500);  // length 1, PDU type 1 (UL), QFI 5, next type 0
+      outer_proto = 17;
+      if (opt_.encap == Encap::kGtpu6) link_type = kEtherIpv6;
+      break;
+    }
+    case Encap::kEsp16: {
+      add32(0x2000);  // SPI
+      add32(++tunnel_seq_);
+      t.insert(t.end(), inner_.begin(), inner_.end());
+      inner_.clear();
+      espTrailer(t, ethertype == kEtherIpv6 ? 41 : 4, 16, 8);
+      outer_proto = 50;
+      break;
+    }
     case Encap::kIp6ip:
       outer_proto = ethertype == kEtherIpv6 ? 41 : 4;
       link_type = kEtherIpv6;
       break;
+    case Encap::kEsp:  // emitEspTransport
     case Encap::kNone:
       break;
   }
@@ -666,6 +756,15 @@ void FrameWriter::emitEncapsulated(int64_t ts_us, const Node& src, const Node& d
     std::memcpy(o.data() + 8, a, 16);
     std::memcpy(o.data() + 24, a, 15);
     o[39] = 2;
+    if (outer_proto == 17) {
+      // RFC 8200 §8.1: UDP over IPv6 needs its checksum (pseudo-header: addresses, upper-layer
+      // length, next header).
+      uint32_t sum = checksumAdd(0, o.data() + 8, 32);
+      sum += static_cast<uint32_t>(t.size()) + 17;
+      sum = checksumAdd(sum, t.data(), t.size());
+      const uint16_t ck = checksumFinish(sum);
+      put16(t.data() + 6, ck == 0 ? 0xffff : ck);
+    }
   }
   o.insert(o.end(), t.begin(), t.end());
 

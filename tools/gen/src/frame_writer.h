@@ -25,15 +25,24 @@ enum class Link { kEthernet, kSll, kSll2, kNull, kRaw };
 // range), 2001:db8:ffff::1 -> ::2 for ip6ip.
 enum class Encap {
   kNone,
-  kGre,      // GRE (RFC 2784) with a key (RFC 2890), protocol IPv4/IPv6
-  kGretap,   // GRE transparent Ethernet bridging (0x6558)
-  kErspan2,  // GRE 0x88be + sequence number + ERSPAN type II header
-  kErspan3,  // GRE 0x22eb + sequence number + ERSPAN type III header with platform subheader
-  kVxlan,    // UDP 4789 + VXLAN (RFC 7348), VNI 5001
-  kMpls,     // two MPLS labels (RFC 3032), bottom of stack on the second
-  kPppoe,    // PPPoE session (RFC 2516) + PPP IPv4/IPv6
-  kIpip,     // outer IPv4, protocol 4 (or 41 for an IPv6 inner packet)
-  kIp6ip,    // outer IPv6, next header 4 (or 41)
+  kGre,        // GRE (RFC 2784) with a key (RFC 2890), protocol IPv4/IPv6
+  kGretap,     // GRE transparent Ethernet bridging (0x6558)
+  kErspan2,    // GRE 0x88be + sequence number + ERSPAN type II header
+  kErspan3,    // GRE 0x22eb + sequence number + ERSPAN type III header with platform subheader
+  kVxlan,      // UDP 4789 + VXLAN (RFC 7348), VNI 5001
+  kMpls,       // two MPLS labels (RFC 3032), bottom of stack on the second
+  kPppoe,      // PPPoE session (RFC 2516) + PPP IPv4/IPv6
+  kIpip,       // outer IPv4, protocol 4 (or 41 for an IPv6 inner packet)
+  kIp6ip,      // outer IPv6, next header 4 (or 41)
+  kGrePpp,     // enhanced GRE (RFC 2637) call 0x4242 with sequence and acknowledgement numbers,
+               // PPP with address/control and a 2-byte protocol (0x0021 / 0x0057)
+  kGrePppPfc,  // the same without address/control (ACFC) and a 1-byte protocol (PFC), no ack
+  kGtpu,       // UDP 2152 + GTP-U G-PDU (TS 29.281), TEID 0x1000a, sequence number and a PDU
+               // session container extension header (0x85), outer IPv4
+  kGtpu6,      // the same over an outer IPv6 header
+  kEsp,        // ESP transport mode (RFC 4303, the Gm interface of TS 33.203), NULL encryption,
+               // SPI 0x1000, 12-byte ICV (HMAC-SHA1-96): the packet's own IP header, protocol 50
+  kEsp16,      // ESP tunnel mode, NULL encryption, SPI 0x2000, 16-byte ICV (HMAC-SHA-256-128)
 };
 
 // SIP over SCTP (RFC 4168): DATA chunks, the same with the U (unordered) flag, or I-DATA
@@ -116,6 +125,9 @@ class FrameWriter {
                  const uint8_t* ip, size_t ip_len);
   void emitEncapsulated(int64_t ts_us, const Node& src, const Node& dst, uint16_t ethertype,
                         const uint8_t* ip, size_t ip_len);
+  void emitEspTransport(int64_t ts_us, const Node& src, const Node& dst, uint16_t ethertype,
+                        const uint8_t* ip, size_t ip_len);
+  static void espTrailer(std::vector<uint8_t>& t, uint8_t next, size_t icv, size_t payload_start);
   void sendTcp(int64_t ts_us, const Node& src, const Node& dst, std::string_view payload,
                const Corruption& c);
   void sendSctp(int64_t ts_us, const Node& src, const Node& dst, std::string_view payload,
@@ -146,7 +158,7 @@ class FrameWriter {
   size_t recent_next_ = 0;
   std::vector<uint8_t> inner_;  // --encap: the inner frame being wrapped
   uint32_t outer_id_ = 0x4000;  // --encap: IPv4 id of the outer header
-  uint32_t tunnel_seq_ = 0;     // --encap: GRE sequence number
+  uint32_t tunnel_seq_ = 0;     // --encap: GRE / GTP-U / ESP sequence number
   std::map<std::pair<std::string, std::string>, TcpConn> tcp_;
   struct SctpDir {
     uint32_t vtag = 0;  // the receiver's verification tag

@@ -58,9 +58,12 @@ void addWire(CLI::App* app, WireArgs& w) {
   app->add_option("--fragment-mtu", w.fragment_mtu, "fragment IP packets above this size");
   app->add_option("--encap", w.encap,
                   "tunnel around each packet: gre, gretap, erspan2, erspan3, vxlan, mpls, pppoe, "
-                  "ipip (outer IPv4), ip6ip (outer IPv6)")
+                  "ipip (outer IPv4), ip6ip (outer IPv6), greppp, greppp-pfc (PPP in enhanced "
+                  "GRE), gtpu, gtpu6 (GTP-U over IPv4 / IPv6), esp (ESP-NULL transport mode, "
+                  "ICV 12), esp16 (ESP-NULL tunnel mode, ICV 16)")
       ->check(CLI::IsMember({"none", "gre", "gretap", "erspan2", "erspan3", "vxlan", "mpls",
-                             "pppoe", "ipip", "ip6ip"}));
+                             "pppoe", "ipip", "ip6ip", "greppp", "greppp-pfc", "gtpu", "gtpu6",
+                             "esp", "esp16"}));
 }
 
 WireOptions toWire(const WireArgs& a) {
@@ -104,12 +107,18 @@ WireOptions toWire(const WireArgs& a) {
       {"none", Encap::kNone},       {"gre", Encap::kGre},         {"gretap", Encap::kGretap},
       {"erspan2", Encap::kErspan2}, {"erspan3", Encap::kErspan3}, {"vxlan", Encap::kVxlan},
       {"mpls", Encap::kMpls},       {"pppoe", Encap::kPppoe},     {"ipip", Encap::kIpip},
-      {"ip6ip", Encap::kIp6ip}};
+      {"ip6ip", Encap::kIp6ip},     {"greppp", Encap::kGrePpp},   {"greppp-pfc", Encap::kGrePppPfc},
+      {"gtpu", Encap::kGtpu},       {"gtpu6", Encap::kGtpu6},     {"esp", Encap::kEsp},
+      {"esp16", Encap::kEsp16}};
   for (const auto& [name, e] : kEncaps) {
     if (a.encap == name) w.encap = e;
   }
   if (w.encap != Encap::kNone && w.link != Link::kEthernet) {
     throw std::invalid_argument("--encap needs --link eth");
+  }
+  if (w.encap == Encap::kEsp && w.fragment_mtu != 0) {
+    // RFC 4303 §3.3.4: ESP is applied before fragmentation; the generator fragments first.
+    throw std::invalid_argument("--encap esp with --fragment-mtu is not generated");
   }
   if (w.fragment_mtu != 0 && w.fragment_mtu < 128) {
     throw std::invalid_argument("--fragment-mtu below 128");

@@ -82,6 +82,15 @@ struct SctpReassemblyConfig {
   bool operator==(const SctpReassemblyConfig&) const = default;
 };
 
+// An IPsec security association known to use NULL encryption (RFC 2410), by its SPI, and the
+// length of its integrity check value (12 for HMAC-SHA1-96 and HMAC-MD5-96, 16 for
+// HMAC-SHA-256-128 ...). See capture/README.md, "ESP with NULL encryption".
+struct EspNullSa {
+  uint32_t spi = 0;
+  uint8_t icv_len = 12;
+  bool operator==(const EspNullSa&) const = default;
+};
+
 struct DecoderConfig {
   // Ports that usually carry SIP. A hint for counters only: SIP is recognised by its start
   // line on any port.
@@ -105,6 +114,15 @@ struct DecoderConfig {
   // UDP destination ports decoded as VXLAN (RFC 7348 §5: IANA 4789; Linux's old default is
   // 8472). A datagram whose header does not carry the VXLAN I flag is decoded as plain UDP.
   std::vector<uint16_t> vxlan_ports{4789};
+  // UDP destination ports decoded as GTP-U (3GPP TS 29.281 §4.4.2.3: 2152). A datagram whose
+  // first octet is not GTPv1 with PT = 1 is decoded as plain UDP.
+  std::vector<uint16_t> gtpu_ports{2152};
+  // ESP security associations with NULL encryption: their payload is decoded with the given ICV
+  // length. Other ESP is guessed as Wireshark's NULL-encryption heuristic does when
+  // `esp_null_heuristic` is set (ICV 12 or 16, consistent padding, an inner header that parses);
+  // what is neither stays encrypted (ip.esp).
+  std::vector<EspNullSa> esp_null;
+  bool esp_null_heuristic = true;
 
   bool operator==(const DecoderConfig&) const = default;
 };

@@ -224,6 +224,22 @@ TEST(SipParserLenient, CseqMethodCaseAndMissingSpace) {
   expectLenient(replaced(good, "CSeq: 1 INVITE", "CSeq: 1 Invite"), good);
 }
 
+TEST(SipParserLenient, ViaWithoutSpaceAfterTheTransport) {
+  // sofia drops such a Via without a word: the count and (for the top one) the branch go wrong
+  expectLenient(replaced(kGood, "UDP 198.51.100.7;", "UDP198.51.100.7;"), kGood);
+  expectLenient(replaced(kGood, "UDP [fe80:0:0:0:21a:a0ff:fe07:32e1]:5060",
+                         "UDPfe80:0:0:0:21a:a0ff:fe07:32e1:5060"),
+                kGood);
+  // "UDPproxy.example": a hostname glued to the transport has no single reading
+  SipParser parser(imsConfig());
+  const auto ev =
+      parser.parse(payloadOf(replaced(kGood, "UDP 198.51.100.7;", "UDPproxy.example;")));
+  ASSERT_TRUE(ev.has_value());
+  EXPECT_EQ(ev->via_count, 1);
+  EXPECT_EQ(counter(parser, "sip.lenient"), 0u);
+  EXPECT_EQ(counter(parser, "sip.bad_header"), 1u);
+}
+
 TEST(SipParserLenient, EveryDefectAtOnce) {
   std::string bad = unbracketed(kGoodInvite);  // and LF-only
   bad = replaced(bad, "INVITE sip:", "INVITE  sip:");

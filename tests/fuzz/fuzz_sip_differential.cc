@@ -54,6 +54,12 @@ uint64_t counterOf(const mcn::sipparse::SipParser& p, std::string_view name) {
 bool lowerCseqMethod(std::string& m) {
   const size_t head_end = m.find("\r\n\r\n");
   if (head_end == std::string::npos) return false;
+  // Only heads with CRLF line ends throughout: then that is the empty line that ends the head
+  // for sofia too (it takes bare LF and CR line ends as well).
+  for (size_t i = 0; i < head_end; ++i) {
+    if ((m[i] == '\n' && (i == 0 || m[i - 1] != '\r')) || (m[i] == '\r' && m[i + 1] != '\n'))
+      return false;
+  }
   size_t found = std::string::npos;
   for (size_t pos = m.find("\r\n"); pos < head_end; pos = m.find("\r\n", pos + 2)) {
     if (pos + 7 > m.size() || !mcn::sipparse::text::iequals(m.substr(pos + 2, 5), "CSeq:"))

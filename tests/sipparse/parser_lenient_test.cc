@@ -217,6 +217,34 @@ TEST(SipParserLenient, MissingSpaceInTheStatusLine) {
   expectLenient(replaced(good, "SIP/2.0 180 Ringing", "SIP/2.0180 Ringing"), good);
 }
 
+// Every start-line form capture's looksLikeSip lets through since issue 14 item 4 (tests/capture/
+// looks_like_sip_test.cc) is read here, by sofia itself or by the lenient path: none of them is
+// let through only to be dropped as malformed.
+TEST(SipParserLenient, EveryStartLineCaptureLetsThroughIsRead) {
+  const std::string ringing = crlf(kGoodRinging);
+  const std::string no_reason = replaced(ringing, "SIP/2.0 180 Ringing", "SIP/2.0 180 ");
+  for (const auto& [bad, good] : std::initializer_list<std::pair<std::string, std::string>>{
+           {replaced(kGood, "INVITE sip:", "INVITE\tsip:"), kGood},
+           {replaced(kGood, ":5060 SIP/2.0", ":5060\tSIP/2.0"), kGood},
+           {replaced(kGood, ":5060 SIP/2.0", ":5060SIP/2.0 "), kGood},
+           {replaced(kGood, "INVITE sip:", "INVITE   sip:"), kGood},
+           {replaced(ringing, "SIP/2.0 180 Ringing", "SIP/2.0\t180 Ringing"), ringing},
+           {replaced(ringing, "SIP/2.0 180 Ringing", "SIP/2.0  180Ringing"), ringing},
+           {replaced(ringing, "SIP/2.0 180 Ringing", "SIP/2.0 180"), no_reason},
+           {replaced(ringing, "SIP/2.0 180 Ringing", "SIP/2.0180"), no_reason},
+       }) {
+    for (const bool fast : {true, false}) {
+      ParserConfig cfg = imsConfig();
+      cfg.fast_path = fast;
+      SipParser parser(cfg);
+      const auto ev = parser.parse(payloadOf(bad));
+      ASSERT_TRUE(ev.has_value()) << "fast_path=" << fast << "\n" << bad;
+      EXPECT_EQ(eventText(*ev), goodEvent(good)) << bad;
+      EXPECT_EQ(drops(parser), 0u);
+    }
+  }
+}
+
 TEST(SipParserLenient, CseqMethodCaseAndMissingSpace) {
   expectLenient(replaced(kGood, "CSeq: 1 INVITE", "CSeq: 1 invite"), kGood);
   expectLenient(replaced(kGood, "CSeq: 1 INVITE", "CSeq: 1INVITE"), kGood);

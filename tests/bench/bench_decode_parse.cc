@@ -99,6 +99,21 @@ void BM_DecodeNotSip(benchmark::State& state) {
 }
 BENCHMARK(BM_DecodeNotSip);
 
+// looksLikeSip alone on what a mirror port mostly carries: an IMS INVITE, a 180, a datagram of
+// text that is not SIP (an HTTP request) and an RTP packet, in turn.
+void BM_LooksLikeSip(benchmark::State& state) {
+  const std::string http = "GET /index.html HTTP/1.1\r\nHost: example.com\r\n\r\n";
+  const std::string rtp(160, '\x80');
+  const std::string* const inputs[] = {&kInvite, &kRinging, &http, &rtp};
+  size_t i = 0;
+  for (auto _ : state) {
+    bool sip = mcn::capture::looksLikeSip(*inputs[i++ & 3]);
+    benchmark::DoNotOptimize(sip);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_LooksLikeSip);
+
 mcn::sipparse::ParserConfig benchConfig() {
   mcn::sipparse::ParserConfig cfg;
   cfg.dial_plan.country_code = "86";

@@ -19,6 +19,8 @@ constexpr bool isTokenChar(unsigned char c) {
 constexpr bool isAlpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 constexpr bool isDigit(unsigned char c) { return c >= '0' && c <= '9'; }
 
+constexpr bool isWs(unsigned char c) { return c == ' ' || c == '\t'; }
+
 // RFC 3261 §7.1: the SIP-Version string is case-insensitive (implementations send upper case).
 bool isSipVersionAt(std::string_view d, size_t i) {
   if (d.size() < i + 7) return false;
@@ -26,21 +28,35 @@ bool isSipVersionAt(std::string_view d, size_t i) {
          d[i + 3] == '/' && d[i + 4] == '2' && d[i + 5] == '.' && d[i + 6] == '0';
 }
 
-// Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF (RFC 3261 §7.2)
+// Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF (RFC 3261 §7.2). Leniently (issue
+// 14 item 4, what sipparse's lenient path rewrites): any run of SP/HTAB, or none, between the
+// version and the code ("SIP/2.0180 Ringing", "SIP/2.0  180 Ringing"), and a reason phrase that
+// starts right after the code ("180Ringing"). The code stays exactly three digits, 100..699: a
+// fourth digit is not a code.
 bool isStatusLine(std::string_view d) {
-  if (d.size() < 12 || !isSipVersionAt(d, 0) || d[7] != ' ') return false;
-  auto c0 = static_cast<unsigned char>(d[8]);
-  return c0 >= '1' && c0 <= '6' && isDigit(static_cast<unsigned char>(d[9])) &&
-         isDigit(static_cast<unsigned char>(d[10])) && d[11] == ' ';
+  if (!isSipVersionAt(d, 0)) return false;
+  size_t i = 7;
+  while (i < d.size() && isWs(static_cast<unsigned char>(d[i]))) ++i;
+  if (d.size() < i + 4) return false;
+  auto c0 = static_cast<unsigned char>(d[i]);
+  if (c0 < '1' || c0 > '6' || !isDigit(static_cast<unsigned char>(d[i + 1])) ||
+      !isDigit(static_cast<unsigned char>(d[i + 2]))) {
+    return false;
+  }
+  auto after = static_cast<unsigned char>(d[i + 3]);
+  return isWs(after) || isAlpha(after) || after == '\r' || after == '\n';
 }
 
 // Request-Line = Method SP Request-URI SP SIP-Version CRLF (RFC 3261 §7.1). The Request-URI is a
 // SIP/SIPS URI or an absoluteURI, so it starts with a scheme and a colon (RFC 3986 §3.1).
+// Leniently (issue 14 item 4): a run of SP/HTAB where a SP belongs, SP/HTAB before the line end,
+// and a URI running into the version ("sip:1013@hostSIP/2.0"). The anchors stay: a scheme, a
+// non-empty URI and the line ending in SIP/2.0, which HTTP, RTSP and MSRP lines never do.
 bool isRequestLine(std::string_view d) {
   size_t i = 0;
   while (i < d.size() && isTokenChar(static_cast<unsigned char>(d[i]))) ++i;
-  if (i == 0 || i >= d.size() || d[i] != ' ') return false;
-  ++i;
+  if (i == 0 || i >= d.size() || !isWs(static_cast<unsigned char>(d[i]))) return false;
+  while (i < d.size() && isWs(static_cast<unsigned char>(d[i]))) ++i;
   // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"
   if (i >= d.size() || !isAlpha(static_cast<unsigned char>(d[i]))) return false;
   ++i;
@@ -58,10 +74,17 @@ bool isRequestLine(std::string_view d) {
     if (c <= 0x20 || c == 0x7f) break;
     ++i;
   }
-  if (i == uri_rest || i >= d.size() || d[i] != ' ') return false;
-  ++i;
+  if (i == uri_rest) return false;
+  const size_t uri_end = i;
+  while (i < d.size() && isWs(static_cast<unsigned char>(d[i]))) ++i;
+  if (i >= d.size()) return false;
+  if (d[i] == '\r' || d[i] == '\n') {
+    // The URI ran into the version: something, then SIP/2.0, then the line end (maybe after SP).
+    return uri_end - uri_rest > 7 && isSipVersionAt(d, uri_end - 7);
+  }
   if (!isSipVersionAt(d, i)) return false;
   i += 7;
+  while (i < d.size() && isWs(static_cast<unsigned char>(d[i]))) ++i;
   return i < d.size() && (d[i] == '\r' || d[i] == '\n');
 }
 

@@ -31,26 +31,38 @@ bool versionPrefix(std::string_view d, size_t& i) {
   return true;
 }
 
-// Status-Line prefix: "SIP/2.0 " 3DIGIT SP (RFC 3261 §7.2).
+// Status-Line prefix: "SIP/2.0" *WS 3DIGIT (WS / ALPHA / CR), the lenient form looksLikeSip
+// accepts (RFC 3261 §7.2; issue 14 item 4). Every prefix of a line looksLikeSip accepts must pass,
+// or a stream hunting for a start line stalls on it (capture/README.md, TCP).
 bool couldBeStatusLine(std::string_view d) {
   size_t i = 0;
   if (!versionPrefix(d, i)) return false;
-  if (i == d.size()) return true;
-  if (d[i++] != ' ') return false;
+  while (i < d.size() && isWs(d[i])) ++i;
   for (int k = 0; k < 3; ++k) {
     if (i == d.size()) return true;
     char c = d[i++];
     if (k == 0 ? (c < '1' || c > '6') : !isDigit(c)) return false;
   }
-  return i == d.size() || d[i] == ' ';
+  return i == d.size() || isWs(d[i]) || isAlpha(d[i]) || d[i] == '\r';
 }
 
-// Request-Line prefix: Method SP scheme ":" URI-rest SP SIP-Version CR (RFC 3261 §7.1).
+// Does the URI end in the version ("sip:1013@hostSIP/2.0", the lenient form)? `rest` is the URI
+// after its scheme's colon.
+bool endsInVersion(std::string_view rest) {
+  constexpr std::string_view kVersion = "sip/2.0";
+  if (rest.size() <= kVersion.size()) return false;
+  size_t i = rest.size() - kVersion.size();
+  return versionPrefix(rest, i) && i == rest.size();
+}
+
+// Request-Line prefix: Method 1*WS scheme ":" URI-rest 1*WS SIP-Version *WS CR, or the URI
+// running into the version (RFC 3261 §7.1, lenient as looksLikeSip; issue 14 item 4).
 bool couldBeRequestLine(std::string_view d) {
   size_t i = 0;
   while (i < d.size() && isTokenChar(d[i])) ++i;
   if (i == d.size()) return true;
-  if (i == 0 || d[i++] != ' ') return false;
+  if (i == 0 || !isWs(d[i])) return false;
+  while (i < d.size() && isWs(d[i])) ++i;
   if (i == d.size()) return true;
   if (!isAlpha(d[i++])) return false;
   while (i < d.size() &&
@@ -62,8 +74,14 @@ bool couldBeRequestLine(std::string_view d) {
   size_t uri_rest = i;
   while (i < d.size() && static_cast<unsigned char>(d[i]) > 0x20 && d[i] != 0x7f) ++i;
   if (i == d.size()) return true;
-  if (i == uri_rest || d[i++] != ' ') return false;
+  if (i == uri_rest) return false;
+  const bool ran_into = endsInVersion(d.substr(uri_rest, i - uri_rest));
+  while (i < d.size() && isWs(d[i])) ++i;
+  if (i == d.size()) return true;
+  if (d[i] == '\r') return ran_into && i + 1 == d.size();
   if (!versionPrefix(d, i)) return false;
+  if (i == d.size()) return true;
+  while (i < d.size() && isWs(d[i])) ++i;
   return i == d.size() || (d[i] == '\r' && i + 1 == d.size());
 }
 
@@ -125,7 +143,7 @@ Framed frameSipMessage(std::string_view& rest) {
     // for a start line stops there, so framing must agree and wait rather than call it not SIP
     // (the two disagreeing made the stream loop forever; found by fuzzing).
     return {couldBecomeSipStartLine(rest) || looksLikeSip(rest) ? FrameStatus::kIncomplete
-                                                                 : FrameStatus::kNotSip,
+                                                                : FrameStatus::kNotSip,
             {}};
   }
   if (!looksLikeSip(rest)) return {FrameStatus::kNotSip, {}};

@@ -24,6 +24,7 @@
 
 #include "dial_plan_split.h"
 #include "fast_path.h"
+#include "lenient.h"
 #include "sip_text.h"
 
 namespace mcn::sipparse {
@@ -71,15 +72,18 @@ enum Counter : size_t {
   kBadHeader,
   kListTruncated,
   kTooManyHeaders,
+  kLenient,
   kCounterCount
 };
+// readSofia's result for a message it read (the other values name the drop counter)
+constexpr Counter kRead = kCounterCount;
 
 // Stable names: API, documented in sipparse/README.md and asserted in tests.
 constexpr std::array<const char*, kCounterCount> kCounterNames{
     "sip.parsed",           "sip.requests",        "sip.responses",  "sip.keepalive",
     "sip.too_large",        "sip.malformed",       "sip.truncated",  "sip.missing_call_id",
     "sip.missing_cseq",     "sip.missing_from_to", "sip.bad_header", "sip.list_truncated",
-    "sip.too_many_headers",
+    "sip.too_many_headers", "sip.lenient",
 };
 
 struct MsgDeleter {
@@ -286,6 +290,11 @@ struct SipParser::Impl {
   // per-message flags
   bool bad_header = false;
   bool list_truncated = false;
+  // sofia read the message, but not as a person would: a Via it could not decode (the top
+  // branch and the count are then wrong), or a CSeq method in another case. The lenient path
+  // may read it right.
+  bool misread = false;
+  std::string lenient_buf;  // the rewritten message (lenient.h); capacity kept
 
   void bump(Counter c) {
     counters[c].store(counters[c].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -608,7 +617,7 @@ struct SipParser::Impl {
     }
   }
 
-  MsgPtr extract(const std::string& bytes) {
+  MsgPtr extract(std::string_view bytes) {
     MsgPtr msg(msg_create(mclass, 0));
     if (!msg) return nullptr;
     // No MSG_FLG_EXTRACT_COPY: sofia parses the buffer in place (it owns this copy), which
@@ -652,13 +661,38 @@ struct SipParser::Impl {
     }
     if (tooManyHeaderFields(bytes, kMaxHeaderFields)) return dropped(kTooManyHeaders);
     resetFor(ev);
-    return parseSofia(payload, ev);
+    Counter r = readSofia(payload, bytes, ev);
+    // The lenient path (lenient.h): only for what sofia refused as malformed or misread, so a
+    // correct message never pays for it. The rewritten text must read cleanly. If it does not:
+    // a refusal of the rewrite names what is wrong better (a message without Call-ID is
+    // sip.missing_call_id, whatever else it has); a message sofia took stays as it read it
+    // (read again, as `ev` was overwritten).
+    if (r == kMalformed || (r == kRead && misread)) {
+      if (lenient::rewrite(bytes, lenient_buf) == lenient::Rewrite::kRewritten) {
+        const bool was_read = r == kRead;
+        resetFor(ev);
+        const Counter l = readSofia(payload, lenient_buf, ev);
+        if (l == kRead && !misread) {
+          bump(kLenient);
+          return finishParsed(ev);
+        }
+        if (was_read) {
+          resetFor(ev);
+          r = readSofia(payload, bytes, ev);
+        } else if (l != kRead) {
+          r = l;
+        }
+      }
+    }
+    if (r != kRead) return dropped(r);
+    return finishParsed(ev);
   }
 
   void resetFor(SipEvent& ev) {
     reset(ev);
     bad_header = false;
     list_truncated = false;
+    misread = false;
   }
 
   bool dropped(Counter c) {
@@ -720,24 +754,25 @@ struct SipParser::Impl {
     return true;
   }
 
-  bool parseSofia(const capture::SipPayload& payload, SipEvent& ev) {
-    const std::string& bytes = payload.bytes;
+  // Reads `bytes` (the payload's, or the lenient path's rewrite of them) with sofia. Returns
+  // kRead, or the drop counter (not yet counted).
+  Counter readSofia(const capture::SipPayload& payload, std::string_view bytes, SipEvent& ev) {
     MsgPtr msg = extract(bytes);
-    if (!msg) return dropped(kMalformed);
+    if (!msg) return kMalformed;
     sip_t* sip = sip_object(msg.get());
-    if (sip == nullptr) return dropped(kMalformed);
+    if (sip == nullptr) return kMalformed;
 
     const int flags = sip->sip_flags;
-    if (sip->sip_request == nullptr && sip->sip_status == nullptr) return dropped(kMalformed);
+    if (sip->sip_request == nullptr && sip->sip_status == nullptr) return kMalformed;
     // Content-Length beyond the bytes we have, or no empty line after the headers: the message
     // was cut (RFC 3261 §18.3 says a receiver discards it; so do we).
-    if ((flags & MSG_FLG_TRUNC) != 0 || (flags & MSG_FLG_BODY) == 0) return dropped(kTruncated);
-    if ((flags & MSG_FLG_ERROR) != 0) return dropped(kMalformed);
+    if ((flags & MSG_FLG_TRUNC) != 0 || (flags & MSG_FLG_BODY) == 0) return kTruncated;
+    if ((flags & MSG_FLG_ERROR) != 0) return kMalformed;
     // sofia accepts any "name/x.y" version; only SIP/2.0 is SIP here (RFC 3261 §7.1): this keeps
     // HTTP and other text protocols on the same ports out of the call tables
     const char* version =
         sip->sip_request != nullptr ? sip->sip_request->rq_version : sip->sip_status->st_version;
-    if (version == nullptr || !text::iequals(version, "SIP/2.0")) return dropped(kMalformed);
+    if (version == nullptr || !text::iequals(version, "SIP/2.0")) return kMalformed;
 
     for (const msg_error_t* e = sip->sip_error; e != nullptr; e = e->er_next) {
       // A header sofia could not decode is a msg_error_t naming its class; a second instance of
@@ -745,16 +780,17 @@ struct SipParser::Impl {
       const msg_hclass_t* hc = e->er_common->h_class;
       const char* name = hc == sip_error_class ? e->er_name : hc->hc_name;
       // Two different From/To/Call-ID/CSeq make the message ambiguous: refuse it.
-      if (isEssentialHeader(name)) return dropped(kMalformed);
+      if (isEssentialHeader(name)) return kMalformed;
       bad_header = true;
+      if (name != nullptr && (text::iequals(name, "Via") || text::iequals(name, "v")))
+        misread = true;
     }
-    if (sip->sip_call_id == nullptr || sip->sip_call_id->i_id == nullptr)
-      return dropped(kMissingCallId);
-    if (sip->sip_cseq == nullptr) return dropped(kMissingCseq);
-    if (sip->sip_from == nullptr || sip->sip_to == nullptr) return dropped(kMissingFromTo);
+    if (sip->sip_call_id == nullptr || sip->sip_call_id->i_id == nullptr) return kMissingCallId;
+    if (sip->sip_cseq == nullptr) return kMissingCseq;
+    if (sip->sip_from == nullptr || sip->sip_to == nullptr) return kMissingFromTo;
     if (sip->sip_status != nullptr &&
         (sip->sip_status->st_status < 100 || sip->sip_status->st_status > 699)) {
-      return dropped(kMalformed);
+      return kMalformed;
     }
 
     su_home_t* home = msg_home(msg.get());
@@ -772,9 +808,16 @@ struct SipParser::Impl {
 
     ev.call_id.assign(sip->sip_call_id->i_id);
     ev.cseq = sip->sip_cseq->cs_seq;
-    ev.cseq_method = methodFromName(sip->sip_cseq->cs_method_name != nullptr
-                                        ? std::string_view(sip->sip_cseq->cs_method_name)
-                                        : std::string_view{});
+    const std::string_view cseq_method = sip->sip_cseq->cs_method_name != nullptr
+                                             ? std::string_view(sip->sip_cseq->cs_method_name)
+                                             : std::string_view{};
+    ev.cseq_method = methodFromName(cseq_method);
+    // "CSeq: 1 invite" (sofia compares it with the request's method ignoring case): a method
+    // the lenient path writes in upper case, if the request names it so (lenient.h)
+    if (ev.cseq_method == Method::kOther && lenient::isKnownMethodInOtherCase(cseq_method) &&
+        (!ev.is_request || ev.method != Method::kOther)) {
+      misread = true;
+    }
 
     fillFromSofia(ev.from, sip->sip_from->a_display, sip->sip_from->a_url, home);
     if (sip->sip_from->a_tag != nullptr) ev.from.tag.assign(sip->sip_from->a_tag);
@@ -811,7 +854,7 @@ struct SipParser::Impl {
     for (const msg_unknown_t* u = sip->sip_unknown; u != nullptr; u = u->un_next) {
       if (u->un_name != nullptr && u->un_value != nullptr) readUnknown(u->un_name, u->un_value, ev);
     }
-    return finishParsed(ev);
+    return kRead;
   }
 };
 

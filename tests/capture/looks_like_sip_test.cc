@@ -41,15 +41,62 @@ TEST(LooksLikeSip, RejectsOtherProtocolsAndGarbage) {
   EXPECT_FALSE(looksLikeSip("INVITE sip:a@b SIP/3.0\r\n"));
   EXPECT_FALSE(looksLikeSip("INVITE sip:a@b SIP/2.0"));  // no line end: not a whole line
   EXPECT_FALSE(looksLikeSip("INVITE sip:a@b SIP/2.00\r\n"));
-  EXPECT_FALSE(looksLikeSip("INVITE  sip:a@b SIP/2.0\r\n"));  // two spaces
-  EXPECT_FALSE(looksLikeSip("INVITE sip: SIP/2.0\r\n"));      // empty URI after the scheme
-  EXPECT_FALSE(looksLikeSip("INVITE a@b SIP/2.0\r\n"));       // no scheme
-  EXPECT_FALSE(looksLikeSip("INVITE 1sip:a SIP/2.0\r\n"));    // scheme must start with a letter
-  EXPECT_FALSE(looksLikeSip("INV{TE sip:a@b SIP/2.0\r\n"));   // '{' is not a token character
+  EXPECT_FALSE(looksLikeSip("INVITE sip: SIP/2.0\r\n"));     // empty URI after the scheme
+  EXPECT_FALSE(looksLikeSip("INVITE a@b SIP/2.0\r\n"));      // no scheme
+  EXPECT_FALSE(looksLikeSip("INVITE 1sip:a SIP/2.0\r\n"));   // scheme must start with a letter
+  EXPECT_FALSE(looksLikeSip("INV{TE sip:a@b SIP/2.0\r\n"));  // '{' is not a token character
   EXPECT_FALSE(looksLikeSip(" INVITE sip:a@b SIP/2.0\r\n"));
   EXPECT_FALSE(looksLikeSip("INVITE sip:a\x01@b SIP/2.0\r\n"));
   EXPECT_FALSE(looksLikeSip("INVITE"));
   EXPECT_FALSE(looksLikeSip("INVITE sip:a@b"));
+}
+
+// Issue 14 item 4: start lines a person reads as SIP although a space is missing or doubled
+// (old test tools, some devices; tshark 4.0 shows them as plain UDP). sipparse's lenient path reads
+// them (sipparse/README.md, "Lenient path"), so they must reach it rather than count as
+// udp.not_sip. Until this change "INVITE  sip:a@b SIP/2.0" was asserted not to be SIP.
+TEST(LooksLikeSip, AcceptsStartLinesWithAMissingOrDoubledSpace) {
+  EXPECT_TRUE(looksLikeSip("INVITE  sip:a@b SIP/2.0\r\n"));            // two spaces
+  EXPECT_TRUE(looksLikeSip("INVITE sip:a@b   SIP/2.0\r\n"));           // three before the version
+  EXPECT_TRUE(looksLikeSip("INVITE\tsip:a@b\tSIP/2.0\r\n"));           // tabs
+  EXPECT_TRUE(looksLikeSip("INVITE sip:a@b SIP/2.0 \r\n"));            // a space before CRLF
+  EXPECT_TRUE(looksLikeSip("INVITE sip:1013@hostSIP/2.0\r\n"));        // URI runs into the version
+  EXPECT_TRUE(looksLikeSip("BYE sip:1013@192.0.2.1:5060SIP/2.0\n"));   // ... with a bare LF
+  EXPECT_TRUE(looksLikeSip("INVITE tel:+8613900101230sip/2.0 \r\n"));  // ... and a space
+  EXPECT_TRUE(looksLikeSip("REGISTER  sip:ims.example.net SIP/2.0\r\n"));
+  EXPECT_TRUE(looksLikeSip("SIP/2.0180 Ringing\r\n"));  // no space before the code
+  EXPECT_TRUE(looksLikeSip("SIP/2.0  180 Ringing\r\n"));
+  EXPECT_TRUE(looksLikeSip("SIP/2.0\t486 Busy Here\r\n"));
+  EXPECT_TRUE(looksLikeSip("SIP/2.0 180Ringing\r\n"));  // no space after the code
+  EXPECT_TRUE(looksLikeSip("SIP/2.0 200\r\n"));         // no reason phrase, no space
+  EXPECT_TRUE(looksLikeSip("SIP/2.0200\n"));
+}
+
+// What the relaxation must keep out: other text protocols (their lines never end in SIP/2.0),
+// codes that are not three digits, and lines that are not whole.
+TEST(LooksLikeSip, RelaxedStartLinesStillRejectOtherProtocols) {
+  EXPECT_FALSE(looksLikeSip("GET  / HTTP/1.1\r\n"));
+  EXPECT_FALSE(looksLikeSip("GET  http://example.com/SIP/2.0 HTTP/1.1\r\n"));
+  EXPECT_FALSE(looksLikeSip("HTTP/1.1  200 OK\r\n"));
+  EXPECT_FALSE(looksLikeSip("OPTIONS  rtsp://example.com/media RTSP/1.0\r\n"));
+  EXPECT_FALSE(looksLikeSip("RTSP/1.0  200 OK\r\n"));
+  EXPECT_FALSE(looksLikeSip("MSRP a786hjs2  SEND\r\n"));   // RFC 4975 request
+  EXPECT_FALSE(looksLikeSip("MSRP a786hjs2 200 OK\r\n"));  // and response
+  EXPECT_FALSE(looksLikeSip("SIP/2.01800 Ringing\r\n"));   // four digits
+  EXPECT_FALSE(looksLikeSip("SIP/2.0  18 Ringing\r\n"));   // two digits
+  EXPECT_FALSE(looksLikeSip("SIP/2.0  099 Low\r\n"));
+  EXPECT_FALSE(looksLikeSip("SIP/2.0 200-OK\r\n"));     // neither space nor reason
+  EXPECT_FALSE(looksLikeSip("SIP/2.0  200"));           // the line may go on: 2000?
+  EXPECT_FALSE(looksLikeSip("SIP/2.0\r\n200 OK\r\n"));  // a line end is not a space
+  EXPECT_FALSE(looksLikeSip("INVITE\r\nsip:a@b SIP/2.0\r\n"));
+  EXPECT_FALSE(looksLikeSip("INVITE  sip:a@b\r\n"));     // no version at all
+  EXPECT_FALSE(looksLikeSip("INVITE sip:SIP/2.0\r\n"));  // nothing but the version
+  EXPECT_FALSE(looksLikeSip("INVITE sip:a@bSIP/2.0"));   // no line end
+  EXPECT_FALSE(looksLikeSip("INVITE sip:a@bSIP/2.00\r\n"));
+  EXPECT_FALSE(looksLikeSip("INVITE sip:a@b SIP/2.0 x\r\n"));
+  EXPECT_FALSE(looksLikeSip("INVITE sip:a@b  SIP/3.0\r\n"));
+  EXPECT_FALSE(looksLikeSip("INVITE  a@b SIP/2.0\r\n"));  // no scheme
+  EXPECT_FALSE(looksLikeSip("  SIP/2.0 200 OK\r\n"));
 }
 
 TEST(LooksLikeSip, NeverReadsPastTheView) {
@@ -59,6 +106,12 @@ TEST(LooksLikeSip, NeverReadsPastTheView) {
     EXPECT_FALSE(looksLikeSip(std::string_view(buf.data(), n))) << n;
   }
   EXPECT_TRUE(looksLikeSip(buf));
+  for (std::string lenient : {"INVITE  sip:a@bSIP/2.0 \r\n", "SIP/2.0  180R"}) {
+    for (size_t n = 0; n + 1 < lenient.size(); ++n) {
+      EXPECT_FALSE(looksLikeSip(std::string_view(lenient.data(), n))) << lenient << n;
+    }
+    EXPECT_TRUE(looksLikeSip(lenient)) << lenient;
+  }
 }
 
 TEST(Endpoint, ToString) {

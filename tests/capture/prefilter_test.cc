@@ -100,11 +100,23 @@ IgnoredMethod referenceResponseMethod(std::string_view sip) {
 }
 
 TEST(Prefilter, ResponsesAgreeWithAPlainLineByLineReading) {
-  const std::vector<std::string> pieces = {
-      "Via: SIP/2.0/UDP 198.18.0.1;branch=z9hG4bK1\r\n", "CSeq: 1 REGISTER\r\n",
-      "CSeq: 2 INVITE\r\n", "cseq:3 OPTIONS\r\n", "CSeq : 4\tNOTIFY\r\n", "CSeqX: 5 REGISTER\r\n",
-      "CSeq 6 REGISTER\r\n", "\r\n", "\n", "To: <sip:a@b>\r\n", "X: CSeq: 7 OPTIONS\r\n",
-      "CSeq: 8 REGISTER", "Call-ID: x\n", "\r", "C", "CSeq:", "CSeq: 9 SUBSCRIBE \r\n"};
+  const std::vector<std::string> pieces = {"Via: SIP/2.0/UDP 198.18.0.1;branch=z9hG4bK1\r\n",
+                                           "CSeq: 1 REGISTER\r\n",
+                                           "CSeq: 2 INVITE\r\n",
+                                           "cseq:3 OPTIONS\r\n",
+                                           "CSeq : 4\tNOTIFY\r\n",
+                                           "CSeqX: 5 REGISTER\r\n",
+                                           "CSeq 6 REGISTER\r\n",
+                                           "\r\n",
+                                           "\n",
+                                           "To: <sip:a@b>\r\n",
+                                           "X: CSeq: 7 OPTIONS\r\n",
+                                           "CSeq: 8 REGISTER",
+                                           "Call-ID: x\n",
+                                           "\r",
+                                           "C",
+                                           "CSeq:",
+                                           "CSeq: 9 SUBSCRIBE \r\n"};
   uint64_t state = 12345;
   auto next = [&state] {
     state = state * 6364136223846793005ull + 1442695040888963407ull;
@@ -133,6 +145,21 @@ TEST(Prefilter, DecoderDropsAndCountsBeforeHandingOn) {
   // udp.sip counts every SIP datagram recognised, pre-filtered or not.
   EXPECT_EQ(h.nonZero(),
             (Counts{{"udp.sip", 4}, {"prefilter.register", 2}, {"prefilter.options", 1}}));
+}
+
+// Issue 14 item 4: the start lines looksLikeSip now accepts with a missing or doubled space are
+// pre-filtered like any other: a method is followed by SP, and a response starts with "SIP/".
+TEST(Prefilter, LenientStartLinesAreStillRecognised) {
+  Harness h;
+  ASSERT_FALSE(h.decode(kDltEn10mb,
+                        udpSip("REGISTER  sip:ims.example SIP/2.0\r\nCSeq: 1 REGISTER\r\n\r\n")));
+  ASSERT_FALSE(h.decode(kDltEn10mb, udpSip("SIP/2.0200 OK\r\nCSeq: 1 REGISTER\r\n\r\n")));
+  ASSERT_FALSE(h.decode(kDltEn10mb, udpSip("OPTIONS sip:pcscfSIP/2.0\r\n\r\n")));
+  ASSERT_FALSE(h.decode(kDltEn10mb, udpSip("SIP/2.0  200 OK\r\nCSeq: 7 OPTIONS\r\n\r\n")));
+  ASSERT_TRUE(h.decode(kDltEn10mb,
+                       udpSip("INVITE\tsip:1013@ims.example SIP/2.0\r\nCSeq: 1 INVITE\r\n\r\n")));
+  EXPECT_EQ(h.nonZero(),
+            (Counts{{"udp.sip", 5}, {"prefilter.register", 2}, {"prefilter.options", 2}}));
 }
 
 TEST(Prefilter, CanBeTurnedOff) {

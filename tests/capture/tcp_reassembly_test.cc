@@ -418,8 +418,8 @@ TEST(TcpReassembly, FinishDeliversWhatWaitsBehindAHoleAndCountsPartials) {
   other.sport = 40001;
   h.decode(kDltEn10mb, c.syn(), kT0);
   h.decode(kDltEn10mb, other.syn(), kT0);
-  h.decode(kDltEn10mb, c.data(10, kRing), kT0 + 1);                      // 0..9 never seen
-  h.decode(kDltEn10mb, other.data(0, kInv.substr(0, 60)), kT0 + 2);      // rest never seen
+  h.decode(kDltEn10mb, c.data(10, kRing), kT0 + 1);                  // 0..9 never seen
+  h.decode(kDltEn10mb, other.data(0, kInv.substr(0, 60)), kT0 + 2);  // rest never seen
   EXPECT_TRUE(h.out.empty());
   h.finish();
   ASSERT_EQ(h.out.size(), 1u);
@@ -455,6 +455,45 @@ TEST(TcpReassembly, StartLineWithAStrayByteAfterCrDoesNotLoop) {
   h.decode(kDltEn10mb, c.data(static_cast<uint32_t>(odd.size()), "\r\n\r\n" + kRing), kT0 + 2);
   ASSERT_FALSE(h.out.empty());
   EXPECT_EQ(h.out.back().bytes, kRing);
+}
+
+// Issue 14 item 4: start lines with a missing or doubled space are SIP to looksLikeSip, so the
+// framer's test of an incomplete start line must let every prefix of them wait for more bytes
+// (one byte a segment here), or a stream would call them not SIP, or hunt past them.
+TEST(TcpReassembly, LenientStartLinesFrameOneByteASegment) {
+  for (std::string start :
+       {"INVITE  sip:1013@ims.example.net  SIP/2.0 ", "INVITE sip:1013@ims.example.netSIP/2.0",
+        "SIP/2.0180 Ringing", "SIP/2.0  180Ringing", "SIP/2.0\t200"}) {
+    Harness h;
+    TcpDirection c;
+    h.decode(kDltEn10mb, c.syn(), kT0);
+    const std::string msg = sipMessage(start, "len1", "");
+    for (uint32_t i = 0; i < msg.size(); ++i) {
+      h.decode(kDltEn10mb, c.data(i, msg.substr(i, 1)), kT0 + i);
+    }
+    ASSERT_EQ(h.out.size(), 1u) << start;
+    EXPECT_EQ(h.out[0].bytes, msg);
+    EXPECT_EQ(reassemblyCounts(h), (Counts{{"tcp.sip", 1}})) << start;
+  }
+}
+
+// The same after bytes that are not SIP: the hunt for the next start line keeps the last line
+// while it may still become a start line, and stops at it.
+TEST(TcpReassembly, HuntStopsAtALenientStartLineArrivingByteByByte) {
+  Harness h;
+  TcpDirection c;
+  h.decode(kDltEn10mb, c.syn(), kT0);
+  const std::string junk = "a=sendrecv\r\n";
+  const std::string msg = sipMessage("SIP/2.0  486 Busy Here", "len2", "");
+  const std::string all = kTrying + junk + msg;
+  h.decode(kDltEn10mb, c.data(0, kTrying + junk), kT0);
+  for (size_t i = kTrying.size() + junk.size(); i < all.size(); ++i) {
+    h.decode(kDltEn10mb, c.data(static_cast<uint32_t>(i), all.substr(i, 1)), kT0 + 1);
+  }
+  ASSERT_EQ(h.out.size(), 2u);
+  EXPECT_EQ(h.out[1].bytes, msg);
+  EXPECT_EQ(reassemblyCounts(h),
+            (Counts{{"tcp.sip", 2}, {"tcp.resync", 1}, {"tcp.skipped_bytes", junk.size()}}));
 }
 
 TEST(TcpReassembly, SynWithAnotherIsnOnKnownPortsIsANewConnection) {

@@ -49,7 +49,7 @@ ng_s=""
 if command -v editcap >/dev/null; then
   editcap -F pcapng "$work/mix.pcap" "$work/mix.pcapng"
   cat "$work/mix.pcapng" >/dev/null
-  read -r ng_s ng_kb < <(best "$build/mcn" replay "$work/mix.pcapng" --config deploy/mcn.toml --calls-out /dev/null -q)
+  read -r ng_s ng_kb < <(best "$build/mcn" replay "$work/mix.pcapng" --config deploy/office.toml --calls-out /dev/null -q)
   printf '%-8s %8.3f s cpu %10.0f frames/s %8d KB peak RSS\n' "mcn ng" "$ng_s" "$(awk "BEGIN{print $frames/$ng_s}")" "$ng_kb"
   rm -f "$work/mix.pcapng"
 fi

@@ -583,6 +583,7 @@ std::vector<std::string> restartOnlyChanges(const Config& a, const Config& b, bo
         "[capture]");
   const auto &ta = a.tracker, &tb = b.tracker;
   check(ta.grace_ms == tb.grace_ms && ta.grace_after_3xx_ms == tb.grace_after_3xx_ms &&
+            ta.auth_retry_ms == tb.auth_retry_ms &&
             ta.ring_timeout_ms == tb.ring_timeout_ms && ta.linger_ms == tb.linger_ms &&
             ta.min_ring_ms_cancelled == tb.min_ring_ms_cancelled &&
             ta.max_calls == tb.max_calls &&

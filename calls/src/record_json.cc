@@ -112,7 +112,12 @@ bool fastRecordToJson(const CallRecord& r, std::string& out) {
   out.reserve(448);
   out.append("{\"call_id\":");
   if (!appendAscii(out, r.call_id)) return false;
-  out.append(",\"correlation\":");
+  out.append(",\"call_ids\":[");
+  for (size_t i = 0; i < r.call_ids.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    if (!appendAscii(out, r.call_ids[i])) return false;
+  }
+  out.append("],\"correlation\":");
   if (!appendOrNull(out, r.correlation.has_value(), r.correlation ? *r.correlation : "")) return false;
   out.append(",\"caller\":");
   if (!appendOrNull(out, !r.caller_withheld && !r.caller.empty(), r.caller)) return false;
@@ -157,6 +162,7 @@ std::string recordToJson(const CallRecord& r) {
   };
   ordered_json j;
   j["call_id"] = r.call_id;
+  j["call_ids"] = r.call_ids;
   j["correlation"] = r.correlation ? ordered_json(*r.correlation) : ordered_json(nullptr);
   j["caller"] = r.caller_withheld ? ordered_json(nullptr) : strOrNull(r.caller);
   j["caller_name"] = r.caller_withheld ? ordered_json(nullptr) : strOrNull(r.caller_name);

@@ -31,6 +31,7 @@ const std::vector<std::string_view> kDialPlanKeys{"country_code",         "natio
                                                   "local_number_length",  "rewrite"};
 const std::vector<std::string_view> kCallsKeys{"grace_ms",
                                                "grace_after_3xx_ms",
+                                               "auth_retry_ms",
                                                "ring_timeout_ms",
                                                "linger_ms",
                                                "min_ring_ms_cancelled",
@@ -357,6 +358,7 @@ Config fromTable(const toml::table& root, const std::string& origin) {
     tc.grace_ms = r.integer(*t, "calls", "grace_ms", tc.grace_ms, 0, kDay);
     tc.grace_after_3xx_ms =
         r.integer(*t, "calls", "grace_after_3xx_ms", tc.grace_after_3xx_ms, 0, kDay);
+    tc.auth_retry_ms = r.integer(*t, "calls", "auth_retry_ms", tc.auth_retry_ms, 0, kDay);
     tc.ring_timeout_ms = r.integer(*t, "calls", "ring_timeout_ms", tc.ring_timeout_ms, 1000, kDay);
     tc.linger_ms = r.integer(*t, "calls", "linger_ms", tc.linger_ms, 0, kDay);
     tc.min_ring_ms_cancelled =

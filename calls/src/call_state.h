@@ -110,6 +110,9 @@ struct Leg {
   uint64_t id_hash = 0;   // hash64(call_id): the index entry is found again without rehashing
   std::string to;         // To number, else the raw To user
   uint32_t from_tag = 0;  // hash of the From tag of its first request
+  // Set when the call is decided: CSeq of a 401/407 the caller got that no INVITE retried (0 if
+  // none). A retry with a higher CSeq after that is a new call (calls.late_auth_retries).
+  uint32_t challenged_cseq = 0;
 };
 
 // A correlation key of the call ("i:" icid-value or "c:" configured header value). The tracker's
@@ -155,6 +158,10 @@ struct Call {
 // Deadline after which an unanswered hop is final: the ring timeout after its INVITE (or its
 // first message), or 64*T1 after a CANCEL that got no final response.
 int64_t hopDeadline(const Hop& hop, const TrackerConfig& cfg);
+
+// A 401/407 (RFC 3261 §22.2) the caller got: the final response of a first hop of its leg (no
+// hop of the leg has fewer Vias) that no INVITE of the leg with a higher CSeq followed yet.
+bool awaitingAuthRetry(const Call& call, const Hop& hop);
 
 ReasonKind classifyReasons(const std::vector<sipparse::ReasonValue>& reasons);
 // The first Reason header text (RFC 3326 text=), empty if none.

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace mcn::calls::detail {
 namespace {
@@ -386,6 +388,13 @@ std::vector<ForwardFact> buildForwards(const std::vector<HopView>& views) {
 
 }  // namespace
 
+bool awaitingAuthRetry(const Call& call, const Hop& hop) {
+  return std::none_of(call.hops.begin(), call.hops.end(), [&](const Hop& u) {
+    return u.leg == hop.leg && ((u.via_count < hop.via_count && u.via_count > 0) ||
+                                (u.has_invite && u.cseq > hop.cseq));
+  });
+}
+
 bool closedUpstream(const Call& call, const Hop& hop) {
   return std::any_of(call.hops.begin(), call.hops.end(),
                      [&](const Hop& u) { return isUpstreamOf(u, hop) && u.hasFinal(); });
@@ -412,6 +421,22 @@ std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg)
     }
   }
 
+  // call_ids: every leg, the one whose INVITE was seen first first (a leg known only from other
+  // messages after those with an INVITE, by its earliest message); ties in the order joined.
+  std::vector<std::pair<std::pair<int64_t, int64_t>, size_t>> leg_order;
+  leg_order.reserve(call.legs.size());
+  for (size_t i = 0; i < call.legs.size(); ++i) leg_order.push_back({{kNever, kNever}, i});
+  for (const Hop& h : call.hops) {
+    auto& key = leg_order[h.leg].first;
+    if (h.has_invite) key.first = std::min(key.first, h.invite_ts);
+    key.second = std::min(key.second, h.first_ts);
+  }
+  std::stable_sort(leg_order.begin(), leg_order.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> call_ids;
+  call_ids.reserve(leg_order.size());
+  for (const auto& [key, i] : leg_order) call_ids.push_back(call.legs[i].call_id);
+
   std::vector<CallRecord> records;
   records.reserve(numbers.size());
   const std::string_view correlation = call.correlation();
@@ -428,11 +453,16 @@ std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg)
           (h.has_invite == first->has_invite && h.startTs() < first->startTs())) {
         first = &h;
       }
-      if (!v.aggregate) ring = std::min(ring, h.ring_ts);
+      // A challenged INVITE that was retried never rang the phone as far as the caller is
+      // concerned: ring_ms counts from the retried INVITE's ringing (RULES.md "ring_ms").
+      const bool retried_challenge =
+          v.superseded && (h.final_status == 401 || h.final_status == 407);
+      if (!v.aggregate && !retried_challenge) ring = std::min(ring, h.ring_ts);
     }
 
     CallRecord r;
     r.call_id = call.legs[first->leg].call_id;
+    r.call_ids = call_ids;
     if (!correlation.empty()) r.correlation = std::string(correlation);
     if (call.withheld) {
       r.caller_withheld = true;

@@ -76,6 +76,9 @@ std::string isoTime(int64_t ts_us) {
 
 namespace {
 
+// call_ids is never empty in the output (DESIGN.md: every Call-ID of the call, call_id among
+// them): a record built without it (a test, an old producer's stream entry) names its call_id.
+
 // Appends `s` as a JSON string if it is printable ASCII (every Call-ID, number and nearly every
 // display name), escaping '"' and '\\' as nlohmann::json does; false for anything else (control
 // characters, UTF-8, invalid bytes), which the general serialiser below handles.
@@ -112,7 +115,13 @@ bool fastRecordToJson(const CallRecord& r, std::string& out) {
   out.reserve(448);
   out.append("{\"call_id\":");
   if (!appendAscii(out, r.call_id)) return false;
-  out.append(",\"correlation\":");
+  out.append(",\"call_ids\":[");
+  if (r.call_ids.empty() && !appendAscii(out, r.call_id)) return false;
+  for (size_t i = 0; i < r.call_ids.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    if (!appendAscii(out, r.call_ids[i])) return false;
+  }
+  out.append("],\"correlation\":");
   if (!appendOrNull(out, r.correlation.has_value(), r.correlation ? *r.correlation : "")) return false;
   out.append(",\"caller\":");
   if (!appendOrNull(out, !r.caller_withheld && !r.caller.empty(), r.caller)) return false;
@@ -157,6 +166,7 @@ std::string recordToJson(const CallRecord& r) {
   };
   ordered_json j;
   j["call_id"] = r.call_id;
+  j["call_ids"] = r.call_ids.empty() ? std::vector<std::string>{r.call_id} : r.call_ids;
   j["correlation"] = r.correlation ? ordered_json(*r.correlation) : ordered_json(nullptr);
   j["caller"] = r.caller_withheld ? ordered_json(nullptr) : strOrNull(r.caller);
   j["caller_name"] = r.caller_withheld ? ordered_json(nullptr) : strOrNull(r.caller_name);

@@ -107,6 +107,17 @@ std::optional<CallRecord> recordFromWireJson(std::string_view text, std::string*
     return true;
   };
   if (!str("call_id", r.call_id, false)) return fail("call_id");
+  // Records written before call_ids existed (a stream entry older than this process) name one
+  // leg: theirs is [call_id].
+  if (auto it = j.find("call_ids"); it == j.end()) {
+    r.call_ids = {r.call_id};
+  } else {
+    if (!it->is_array() || it->empty()) return fail("call_ids");
+    for (const auto& id : *it) {
+      if (!id.is_string()) return fail("call_ids");
+      r.call_ids.push_back(id.get<std::string>());
+    }
+  }
   if (!optStr("correlation", r.correlation)) return fail("correlation");
   if (!boolean("caller_withheld", r.caller_withheld)) return fail("caller_withheld");
   if (!str("caller", r.caller, true)) return fail("caller");

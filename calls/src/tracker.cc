@@ -53,16 +53,20 @@ enum Counter : size_t {
   kRingTimeouts,
   kHopsDropped,
   kLingerDropped,
+  kLateAuthRetries,
   kCounterCount,
 };
 
 // Counter names are API (calls/RULES.md "Counters"): never reorder or rename.
 constexpr const char* kCounterNames[kCounterCount] = {
-    "calls.created",         "calls.decided",         "calls.records",
-    "calls.missed",          "calls.retransmissions", "calls.duplicates",
-    "calls.orphan_messages", "calls.late_messages",   "calls.ignored_messages",
-    "calls.evicted",         "calls.reused_call_id",  "calls.legs_correlated",
-    "calls.ring_timeouts",   "calls.hops_dropped",    "calls.linger_dropped",
+    "calls.created",          "calls.decided",
+    "calls.records",          "calls.missed",
+    "calls.retransmissions",  "calls.duplicates",
+    "calls.orphan_messages",  "calls.late_messages",
+    "calls.ignored_messages", "calls.evicted",
+    "calls.reused_call_id",   "calls.legs_correlated",
+    "calls.ring_timeouts",    "calls.hops_dropped",
+    "calls.linger_dropped",   "calls.late_auth_retries",
 };
 
 // Methods that belong to an INVITE dialog. REGISTER, OPTIONS, SUBSCRIBE, NOTIFY, PUBLISH and
@@ -417,12 +421,14 @@ struct CallTracker::Impl {
   }
 
   // When the call next needs attention: the earliest deadline of an unanswered hop, or, once
-  // every hop is final, the grace after the last final response, CANCEL or INVITE.
+  // every hop is final, the grace after the last final response, CANCEL or INVITE, and no
+  // earlier than auth_retry_ms after a challenge the caller has not retried yet.
   int64_t nextDue(const Call& c) const {
     bool open_hop = false;
     int64_t min_deadline = kNever;
     int64_t last = kBeginning;
     int64_t last_final = kBeginning;
+    int64_t challenge_due = kBeginning;
     bool last_3xx = false;
     for (const Hop& h : c.hops) {
       if (h.has_invite) last = std::max(last, h.invite_ts);
@@ -432,6 +438,9 @@ struct CallTracker::Impl {
         if (h.final_ts >= last_final) {
           last_final = h.final_ts;
           last_3xx = h.final_status / 100 == 3;
+        }
+        if ((h.final_status == 401 || h.final_status == 407) && detail::awaitingAuthRetry(c, h)) {
+          challenge_due = std::max(challenge_due, h.final_ts + cfg.auth_retry_ms * 1000);
         }
       } else if (h.expired) {
         last = std::max(last, detail::hopDeadline(h, cfg));
@@ -443,7 +452,7 @@ struct CallTracker::Impl {
     if (open_hop) return min_deadline;
     if (last == kBeginning) return now;
     const int64_t grace = last_3xx ? std::max(cfg.grace_ms, cfg.grace_after_3xx_ms) : cfg.grace_ms;
-    return last + grace * 1000;
+    return std::max(last + grace * 1000, challenge_due);
   }
 
   void reschedule(uint32_t slot) {
@@ -514,6 +523,12 @@ struct CallTracker::Impl {
     Call& c = call(slot);
     std::vector<CallRecord> records = detail::evaluateCall(c, cfg);
     ++counters[kDecided];
+    for (const Hop& h : c.hops) {
+      if ((h.final_status == 401 || h.final_status == 407) && detail::awaitingAuthRetry(c, h)) {
+        uint32_t& cseq = c.legs[h.leg].challenged_cseq;
+        cseq = std::max(cseq, h.cseq);
+      }
+    }
 
     // The decided call shrinks to a tombstone that maps its Call-IDs and keys and still tells
     // copies and retransmissions of its messages apart.
@@ -590,6 +605,12 @@ struct CallTracker::Impl {
     return leg.from_tag != 0 && leg.from_tag != tag;
   }
 
+  // An initial INVITE retrying, with a higher CSeq (RFC 3261 §22.2), a 401/407 the decided call
+  // was waiting on (auth_retry_ms passed first).
+  static bool isLateAuthRetry(const Leg& leg, const SipEvent& ev) {
+    return leg.challenged_cseq != 0 && ev.cseq > leg.challenged_cseq;
+  }
+
   std::string key_scratch[2];  // onEvent's correlation keys
 
   void onEvent(const SipEvent& ev) {
@@ -610,6 +631,12 @@ struct CallTracker::Impl {
       if (call(slot).state == Call::State::kLingering) {
         if (initial && isReuse(call(slot).legs[leg], ev)) {
           ++counters[kReusedCallId];
+          freeCall(slot);
+          slot = kNil;
+        } else if (initial && isLateAuthRetry(call(slot).legs[leg], ev)) {
+          // The call was decided `failed` on its challenge; the record is out. The retry that
+          // finally came is the call the person's phone rang for: a new call, not a late message.
+          ++counters[kLateAuthRetries];
           freeCall(slot);
           slot = kNil;
         } else {

@@ -140,6 +140,8 @@ std::vector<Case> cases() {
       kv("calls", "grace_ms", "-1", between(0, kDay)),
       kv("calls", "grace_after_3xx_ms", "8.0", kInt),
       kv("calls", "grace_after_3xx_ms", "86400001", between(0, kDay)),
+      kv("calls", "auth_retry_ms", "\"32s\"", kInt),
+      kv("calls", "auth_retry_ms", "-1", between(0, kDay)),
       kv("calls", "ring_timeout_ms", "true", kInt),
       kv("calls", "ring_timeout_ms", "999", between(1000, kDay)),
       kv("calls", "linger_ms", "\"32s\"", kInt),

@@ -68,7 +68,17 @@ TEST(NotifyReplay, OfficeMorningOneMessagePerPerson) {
   std::map<std::string, std::set<std::string>> got;
   for (const auto& n : lines(notify.str())) {
     auto& ids = got[n.at("person").get<std::string>()];
-    for (const auto& c : n.at("calls")) ids.insert(c.at("call_id").get<std::string>());
+    for (const auto& c : n.at("calls")) {
+      ids.insert(c.at("call_id").get<std::string>());
+      // call_ids: both legs of 陈静's forwarded call (the icid joined them), one for the others.
+      const auto& legs = c.at("call_ids");
+      if (n.at("person") == "e1012") {
+        EXPECT_EQ(legs, nlohmann::json::array({"fa5376e5b884ebeab34c614c@198.18.0.21",
+                                               "395635bfa4e28b4406a67c31@198.51.100.10"}));
+      } else {
+        EXPECT_EQ(legs, nlohmann::json::array({c.at("call_id")}));
+      }
+    }
     EXPECT_EQ(n.at("channel"), "console");
     EXPECT_EQ(n.at("idempotency_key").get<std::string>().size(), 32u);
   }

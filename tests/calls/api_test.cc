@@ -34,6 +34,7 @@ TEST(Api, DefaultConfigIsDesignMd) {
   const TrackerConfig cfg;
   EXPECT_EQ(cfg.grace_ms, 2000);
   EXPECT_EQ(cfg.grace_after_3xx_ms, 8000);
+  EXPECT_EQ(cfg.auth_retry_ms, 32000);
   EXPECT_EQ(cfg.ring_timeout_ms, 180000);
   EXPECT_EQ(cfg.linger_ms, 32000);
   EXPECT_EQ(cfg.min_ring_ms_cancelled, 0);
@@ -70,6 +71,7 @@ TEST(Api, CountersHaveStableNamesInAFixedOrderWithZeros) {
       "calls.ring_timeouts",
       "calls.hops_dropped",
       "calls.linger_dropped",
+      "calls.late_auth_retries",
       "calls.outcome.answered",
       "calls.outcome.answered_elsewhere",
       "calls.outcome.forwarded",

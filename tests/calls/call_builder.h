@@ -19,13 +19,15 @@ namespace mcn::calls {
 
 // Readable failure output for EXPECT_EQ on whole records.
 inline void PrintTo(const CallRecord& r, std::ostream* os) {
-  *os << "{call_id=" << r.call_id << " corr=" << r.correlation.value_or("null")
-      << " caller=" << r.caller << " caller_name=" << r.caller_name
-      << " withheld=" << r.caller_withheld << " callee=" << r.callee
-      << " outcome=" << outcomeName(r.outcome) << " missed=" << r.missed << " status=" << r.status
-      << " reason=\"" << r.reason << "\" forwarded_to=" << r.forwarded_to.value_or("null")
-      << " started=" << r.started_at_us << " ended=" << r.ended_at_us << " ring_ms=" << r.ring_ms
-      << " legs=" << r.legs << " transport=" << static_cast<int>(r.transport) << "}";
+  *os << "{call_id=" << r.call_id << " call_ids=";
+  for (const auto& id : r.call_ids) *os << id << ",";
+  *os << " corr=" << r.correlation.value_or("null") << " caller=" << r.caller
+      << " caller_name=" << r.caller_name << " withheld=" << r.caller_withheld
+      << " callee=" << r.callee << " outcome=" << outcomeName(r.outcome) << " missed=" << r.missed
+      << " status=" << r.status << " reason=\"" << r.reason
+      << "\" forwarded_to=" << r.forwarded_to.value_or("null") << " started=" << r.started_at_us
+      << " ended=" << r.ended_at_us << " ring_ms=" << r.ring_ms << " legs=" << r.legs
+      << " transport=" << static_cast<int>(r.transport) << "}";
 }
 
 namespace testing {
@@ -217,6 +219,7 @@ inline CallRecord expectedRecord(const std::string& callee, Outcome outcome, boo
                                  int64_t ended_ms, int64_t ring_ms,
                                  std::string call_id = "call-1") {
   CallRecord r;
+  r.call_ids = {call_id};  // one leg; multi-leg tests set every leg's Call-ID
   r.call_id = std::move(call_id);
   r.caller = kCaller;
   r.callee = callee;

@@ -48,15 +48,39 @@ TEST(Forwarding, BusyThenVoicemailOnAB2buaLegJoinedByIcid) {
       expectedRecord(kB, Outcome::kForwarded, true, 486, "user-busy", 0, 6000, 5900, "call-x");
   b.forwarded_to = kVM;
   b.legs = 2;
+  b.call_ids = {"call-x", "call-y"};
   b.correlation = "icid-0001";
   EXPECT_EQ(h.records[0], b);
   CallRecord vm =
       expectedRecord(kVM, Outcome::kAnswered, false, 200, "OK", 6005, 6100, 0, "call-y");
   vm.legs = 2;
+  vm.call_ids = {"call-x", "call-y"};  // every leg, the first one first, on every record
   vm.correlation = "icid-0001";
   EXPECT_EQ(h.records[1], vm);
   EXPECT_EQ(h.counter("calls.legs_correlated"), 1u);
   EXPECT_EQ(h.counter("calls.created"), 1u);
+}
+
+// call_ids lists the legs in the order their INVITEs were seen, not the order the tracker met
+// their Call-IDs: here the voicemail leg's 100 Trying (capture order is not causal) came first.
+TEST(Forwarding, CallIdsAreInInviteOrderWhateverMessageCameFirst) {
+  Harness h;
+  SipEvent a = invite(at(10), "call-x", "ft", "z9hG4bK-a", 1, kB, kB);
+  a.icid = "icid-0002";
+  SipEvent b = invite(at(5000), "call-y", "ft2", "z9hG4bK-y", 1, kVM, kB);
+  b.icid = "icid-0002";
+  b.diversion = {diversion(kB, "no-answer")};
+  SipEvent early_trying = response(at(0), 100, b);
+  h.feed({early_trying, a, response(at(100), 180, a, "tb"), cancel(at(4990), a, {sipReason(480)}),
+          response(at(4995), 487, a, "tb"), b, response(at(5100), 200, b, "vm")});
+  h.finish(at(60000));
+  ASSERT_EQ(h.records.size(), 2u);
+  for (const CallRecord& r : h.records) {
+    EXPECT_EQ(r.call_ids, (std::vector<std::string>{"call-x", "call-y"})) << r.callee;
+    EXPECT_EQ(r.legs, 2);
+  }
+  EXPECT_EQ(h.records[0].call_id, "call-x");
+  EXPECT_EQ(h.records[1].call_id, "call-y");
 }
 
 TEST(Forwarding, LegJoinedByConfiguredCorrelationHeader) {
@@ -75,11 +99,13 @@ TEST(Forwarding, LegJoinedByConfiguredCorrelationHeader) {
       expectedRecord(kB, Outcome::kForwarded, true, 487, "no-answer", 0, 4995, 4895, "call-x");
   rb.forwarded_to = kVM;
   rb.legs = 2;
+  rb.call_ids = {"call-x", "call-y"};
   rb.correlation = "X-CID-77";
   EXPECT_EQ(h.records[0], rb);
   EXPECT_EQ(h.records[1].callee, kVM);
   EXPECT_EQ(h.records[1].outcome, Outcome::kAnswered);
   EXPECT_EQ(h.records[1].legs, 2);
+  EXPECT_EQ(h.records[1].call_ids, (std::vector<std::string>{"call-x", "call-y"}));
 }
 
 TEST(Forwarding, HistoryInfoNoAnswerForward) {

@@ -56,6 +56,7 @@ CallRecord expectedFor(int i) {
                      : expectedRecord(kB, Outcome::kCancelled, true, 487, "Request Terminated", t,
                                       t + 1500, 1400);
   r.call_id = callId(i);
+  r.call_ids = {callId(i)};
   r.correlation = "icid-" + std::to_string(i);
   return r;
 }

@@ -14,6 +14,7 @@ namespace {
 CallRecord cancelled() {
   CallRecord r;
   r.call_id = "a84b4c76e66710@192.0.2.10";
+  r.call_ids = {"a84b4c76e66710@192.0.2.10"};
   r.correlation = "icid-7f3a";
   r.caller = "+8613900101230";
   r.caller_name = "Li Lei";
@@ -32,12 +33,34 @@ CallRecord cancelled() {
 
 TEST(RecordJson, ContractKeysInOrder) {
   EXPECT_EQ(recordToJson(cancelled()),
-            R"({"call_id":"a84b4c76e66710@192.0.2.10","correlation":"icid-7f3a",)"
+            R"({"call_id":"a84b4c76e66710@192.0.2.10","call_ids":["a84b4c76e66710@192.0.2.10"],)"
+            R"("correlation":"icid-7f3a",)"
             R"("caller":"+8613900101230","caller_name":"Li Lei","caller_withheld":false,)"
             R"("callee":"+862583001013","outcome":"cancelled","missed":true,"status":487,)"
             R"("reason":"Request Terminated","forwarded_to":null,)"
             R"("started_at":"2026-11-22T06:21:35.053Z","ended_at":"2026-11-22T06:21:41.553Z",)"
             R"("ring_ms":6300,"legs":1,"transport":"udp"})");
+}
+
+// Every leg's Call-ID, the first leg first, right after call_id; the slow path (a Call-ID that
+// is not printable ASCII) writes the same list.
+TEST(RecordJson, CallIdsListEveryLegInOrder) {
+  CallRecord r = cancelled();
+  r.call_id = "b2bua-leg-2@10.0.0.5";  // this number was first targeted on the second leg
+  r.call_ids = {"a84b4c76e66710@192.0.2.10", "b2bua-leg-2@10.0.0.5"};
+  r.legs = 2;
+  const std::string j = recordToJson(r);
+  EXPECT_EQ(j.rfind(R"({"call_id":"b2bua-leg-2@10.0.0.5",)"
+                    R"("call_ids":["a84b4c76e66710@192.0.2.10","b2bua-leg-2@10.0.0.5"],)"
+                    R"("correlation":)",
+                    0),
+            0u)
+      << j;
+  r.call_ids.back() = "leg\x01";
+  const std::string slow = recordToJson(r);
+  EXPECT_NE(slow.find(R"("call_ids":["a84b4c76e66710@192.0.2.10","leg\u0001"],"correlation")"),
+            std::string::npos)
+      << slow;
 }
 
 TEST(RecordJson, WithheldCallerAndEmptyFieldsAreNull) {

@@ -13,6 +13,7 @@ namespace {
 CallRecord sample() {
   CallRecord r;
   r.call_id = "a84b4c76e66710@pc33.example.com";
+  r.call_ids = {"a84b4c76e66710@pc33.example.com", "7f3a-b2bua-leg@as1.example.com"};
   r.correlation = "pcscf1.48a2a882e3ce2213af07";
   r.caller = "+8613900116294";
   r.caller_name = "张敏";
@@ -59,6 +60,7 @@ TEST(RecordWire, ReadsThePlainContractAtMillisecondPrecision) {
   EXPECT_EQ(back->started_at_us, 1795328495053000);  // 2026-11-22T06:21:35.053Z
   EXPECT_EQ(back->ended_at_us, 1795328501999000);
   EXPECT_EQ(back->call_id, r.call_id);
+  EXPECT_EQ(back->call_ids, r.call_ids);
   EXPECT_EQ(back->caller_name, r.caller_name);
 }
 
@@ -92,6 +94,23 @@ TEST(RecordWire, RefusesWhatIsNotARecordNamingTheField) {
   EXPECT_EQ(err, "status");
   EXPECT_FALSE(recordFromWireJson("{}", &err));
   EXPECT_EQ(err, "call_id");
+  for (const char* ids : {R"("call_ids":[])", R"("call_ids":"x")", R"("call_ids":[1])"}) {
+    bad = j;
+    const size_t at = bad.find("\"call_ids\"");
+    bad.replace(at, bad.find(']', at) + 1 - at, ids);
+    EXPECT_FALSE(recordFromWireJson(bad, &err)) << bad;
+    EXPECT_EQ(err, "call_ids");
+  }
+}
+
+// A stream entry written before call_ids existed names its one leg: it reads as [call_id].
+TEST(RecordWire, ReadsARecordWithoutCallIdsAsItsOneLeg) {
+  std::string j = recordToWireJson(sample());
+  const size_t at = j.find(",\"call_ids\"");
+  j.erase(at, j.find(']', at) + 1 - at);
+  auto back = recordFromWireJson(j);
+  ASSERT_TRUE(back.has_value()) << j;
+  EXPECT_EQ(back->call_ids, std::vector<std::string>{"a84b4c76e66710@pc33.example.com"});
 }
 
 }  // namespace

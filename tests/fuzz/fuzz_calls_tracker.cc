@@ -7,6 +7,7 @@
 // Built by the `fuzz` preset (MCN_FUZZ, clang); run e.g.
 //   build/fuzz/fuzz/fuzz_calls_tracker -max_len=512 -max_total_time=120 CORPUS_DIR
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -125,6 +126,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(mcn::calls::outcomeFromName(mcn::calls::outcomeName(r.outcome)) == r.outcome);
     check(r.ring_ms >= 0);
     check(r.legs >= 1);
+    // call_ids: every leg once, call_id among them (issue 13 item 5).
+    check(r.call_ids.size() == static_cast<size_t>(r.legs));
+    check(std::find(r.call_ids.begin(), r.call_ids.end(), r.call_id) != r.call_ids.end());
     check(!r.caller_withheld || (r.caller.empty() && r.caller_name.empty()));
     check(r.forwarded_to.has_value() == (r.outcome == Outcome::kForwarded));
     if (r.missed) ++missed;

@@ -23,7 +23,7 @@ constexpr const char* kExpectedBody =
     R"j("person_name":"李雷","channel":"hook","idempotency_key":"k-7f3a9c","title":"未接来电 (1)",)j"
     R"("text":"韩梅梅 +8613900101230 呼叫 +862583001013, 无人接听",)"
     R"("created_at":"2023-11-14T22:13:20.000Z","calls":[{"call_id":"c1@pbx.example",)"
-    R"("correlation":null,"caller":"+8613900101230","caller_name":"韩梅梅",)"
+    R"("call_ids":["c1@pbx.example"],"correlation":null,"caller":"+8613900101230","caller_name":"韩梅梅",)"
     R"("caller_withheld":false,"callee":"+862583001013","outcome":"no_answer","missed":true,)"
     R"("status":480,"reason":null,"forwarded_to":null,"started_at":"2023-11-14T22:12:00.000Z",)"
     R"("ended_at":"2023-11-14T22:12:30.500Z","ring_ms":29000,"legs":1,"transport":"udp"}]}})";
@@ -48,7 +48,7 @@ TEST(ChannelWebhook, PostsStandardWebhookWithKnownSignature) {
   // B=$(cat body.json)  # kExpectedBody
   // printf '%s' "k-7f3a9c.1700000000.$B" |
   //   openssl dgst -sha256 -hmac 'mcn-test-webhook-signing-key-01' -binary | base64
-  EXPECT_EQ(got[0].header("webhook-signature"), "v1,T2JNwNOgjrN6A7VXNCDAvizlwJZVNaWcjz+CJxJQe84=");
+  EXPECT_EQ(got[0].header("webhook-signature"), "v1,Vz62DEktyNBqWE15j6bBr+dsPkuyedJ+sS+A/4r5UJ8=");
 
   EXPECT_EQ(e.counter("delivery.succeeded"), 1u);
   EXPECT_EQ(e.counter("delivery.webhook.ok"), 1u);

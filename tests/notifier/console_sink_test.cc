@@ -19,6 +19,7 @@ Notification sample() {
   n.idempotency_key = "2b2fd6cf7b100189cc710b6e2403133f";
   calls::CallRecord a, b;
   a.call_id = "abc@x";
+  a.call_ids = {"abc@x", "abc-b2bua@y"};  // a two-leg call
   b.call_id = "xyz@y";
   n.calls = {a, b};
   n.title = "未接来电 (2)";
@@ -55,7 +56,10 @@ TEST(JsonlSink, OneObjectPerLineInTheContractsKeyOrder) {
       << line;
   const auto j = nlohmann::json::parse(line);
   ASSERT_EQ(j["calls"].size(), 2u);
+  // Every leg of each call, as in --calls-out (a record made without call_ids names its call_id).
+  EXPECT_EQ(j["calls"][0]["call_ids"], nlohmann::json::array({"abc@x", "abc-b2bua@y"}));
   EXPECT_EQ(j["calls"][1]["call_id"], "xyz@y");
+  EXPECT_EQ(j["calls"][1]["call_ids"], nlohmann::json::array({"xyz@y"}));
   EXPECT_EQ(j["calls"][1]["outcome"], "incomplete");  // a default CallRecord
 }
 

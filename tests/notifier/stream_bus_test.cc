@@ -74,6 +74,7 @@ calls::MissedCall call(const std::string& call_id, const std::string& callee,
                        std::optional<std::string> icid = std::nullopt, int64_t ended = kT0) {
   calls::MissedCall c;
   c.call_id = call_id;
+  c.call_ids = {c.call_id};  // as the tracker fills it: the entry carries every leg
   c.correlation = std::move(icid);
   c.caller = "+8613900116294";
   c.callee = callee;

@@ -15,7 +15,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly HERE
 readonly SCEN="$HERE/scenarios"
 readonly OUT_DIR="${OUT_DIR:-$(cd "$HERE/../.." && pwd)/pcaps}"
-readonly ALL_CASES=(answered cancel busy unavailable timeout declined fork busy_voicemail auth tcp)
+readonly ALL_CASES=(answered cancel busy unavailable timeout declined fork busy_voicemail auth tcp
+  auth_slow_cancel auth_unretried)
 
 readonly PROXY=127.0.0.10   # kamailio, udp+tcp 5060
 readonly UAC=127.0.0.20     # caller, port 5070
@@ -279,6 +280,25 @@ case_auth() {
   uas_done
   capture_stop auth 'sip.Status-Code == 407' 'sip.Proxy-Authorization' \
     'sip.Status-Code == 200 and sip.CSeq.method == "INVITE"'
+}
+
+case_auth_slow_cancel() {
+  # Issue 13 item 3: the caller retries the 407 only 20 s later (a person typing a password);
+  # the phone rings 3 s, the caller CANCELs. One call: cancelled, not a failed 407.
+  capture_start auth_slow_cancel
+  uas uas-auth-slow "$UAS_A" 1013 uas_ring_cancel 0
+  uac auth_slow_cancel uac_auth_slow_cancel 1013 +8613900101231 "Chen Jie" -d 3000
+  uas_done
+  capture_stop auth_slow_cancel 'sip.Status-Code == 407' \
+    'sip.Method == "INVITE" and sip.CSeq.seq == 2 and sip.Proxy-Authorization' \
+    'sip.Method == "CANCEL"' 'sip.Status-Code == 487'
+}
+
+case_auth_unretried() {
+  # The same caller challenged, never retrying: failed 407.
+  capture_start auth_unretried
+  uac auth_unretried uac_auth_unretried 1013 +8613900101231 "Chen Jie"
+  capture_stop auth_unretried 'sip.Status-Code == 407' 'sip.Method == "ACK"'
 }
 
 case_tcp() {

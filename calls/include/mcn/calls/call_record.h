@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mcn/capture/sip_payload.h"
 
@@ -31,6 +32,9 @@ std::optional<Outcome> outcomeFromName(std::string_view name);
 // Field meanings are those of calls/RULES.md "Field values"; "" stands for the contract's null.
 struct CallRecord {
   std::string call_id;  // Call-ID of the leg where this number was first targeted
+  // Every Call-ID of the call (all its legs), the leg whose INVITE was seen first first: any leg
+  // can be looked up in Homer, sngrep or tshark. call_id is one of them.
+  std::vector<std::string> call_ids;
   std::optional<std::string> correlation;  // icid-value or configured header value
   std::string caller;                      // normalised; raw user if not a number; "" if withheld
   std::string caller_name;                 // display name, "" if none or withheld

@@ -17,6 +17,9 @@ namespace mcn::calls {
 struct TrackerConfig {
   int64_t grace_ms = 2000;  // wait after the caller-side INVITE transaction is final
   int64_t grace_after_3xx_ms = 8000;
+  // A 401/407 the caller got keeps the call open this long for the INVITE retried with
+  // credentials (RFC 3261 §22.2; a person typing a password, a phone fetching credentials); 64*T1.
+  int64_t auth_retry_ms = 32000;
   int64_t ring_timeout_ms = 180000;  // no final response: no_answer
   int64_t linger_ms = 32000;  // a decided call's Call-IDs absorb late messages this long (64*T1);
                               // after it, an initial INVITE with the same Call-ID is a new call
@@ -58,7 +61,8 @@ class CallTracker {
   // Stable counter names in a fixed order, zero values included: calls.created, calls.decided,
   // calls.records, calls.missed, calls.retransmissions, calls.duplicates, calls.orphan_messages,
   // calls.late_messages, calls.ignored_messages, calls.evicted, calls.reused_call_id,
-  // calls.legs_correlated, calls.ring_timeouts, calls.hops_dropped, calls.linger_dropped, then
+  // calls.legs_correlated, calls.ring_timeouts, calls.hops_dropped, calls.linger_dropped,
+  // calls.late_auth_retries, then
   // calls.outcome.<name> for every Outcome in enum order (see calls/RULES.md "Counters").
   void forEachCounter(const std::function<void(std::string_view name, uint64_t value)>& fn) const;
 

@@ -321,22 +321,19 @@ class PcapngReader final : public CaptureReader {
     return true;
   }
 
+  // EPB (§4.3) and the obsolete PB (Appendix A) share their layout from the timestamp on; the
+  // PB's interface id is 16 bits, followed by a drops count mcn does not use.
   bool epb(const uint8_t* b, uint32_t len, Frame& out) {
-    const uint32_t id = ld(b + 8);
-    const uint32_t caplen = ld(b + 20);
-    if (id >= ifaces_.size() || caplen > len - kMinEpb) return false;
-    const Interface& ifc = ifaces_[id];
-    out.ts_us = ifc.scale.toUs((uint64_t{ld(b + 12)} << 32) | ld(b + 16));
-    out.wire_len = ld(b + 24);
-    out.data = std::span<const uint8_t>(b + 28, caplen);
-    out.link_type = ifc.link_type;
-    return true;
+    return packet(b, len, ld(b + 8), kMinEpb, out);
   }
 
   bool pb(const uint8_t* b, uint32_t len, Frame& out) {
-    const uint16_t id = ld16(b + 8);
+    return packet(b, len, ld16(b + 8), kMinPb, out);
+  }
+
+  bool packet(const uint8_t* b, uint32_t len, uint32_t id, uint32_t min_len, Frame& out) {
     const uint32_t caplen = ld(b + 20);
-    if (id >= ifaces_.size() || caplen > len - kMinPb) return false;
+    if (id >= ifaces_.size() || caplen > len - min_len) return false;
     const Interface& ifc = ifaces_[id];
     out.ts_us = ifc.scale.toUs((uint64_t{ld(b + 12)} << 32) | ld(b + 16));
     out.wire_len = ld(b + 24);

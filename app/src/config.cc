@@ -29,17 +29,13 @@ const std::vector<std::string_view> kCaptureKeys{
 const std::vector<std::string_view> kDialPlanKeys{"country_code",         "national_prefix",
                                                   "international_prefix", "area_code",
                                                   "local_number_length",  "rewrite"};
-const std::vector<std::string_view> kCallsKeys{"grace_ms",
-                                               "grace_after_3xx_ms",
-                                               "auth_retry_ms",
-                                               "ring_timeout_ms",
-                                               "linger_ms",
-                                               "min_ring_ms_cancelled",
-                                               "missed_outcomes",
-                                               "forwarded_unconditional_missed",
-                                               "correlation_header",
-                                               "max_calls",
-                                               "voicemail"};
+const std::vector<std::string_view> kCallsKeys{
+    "grace_ms",           "grace_after_3xx_ms",
+    "auth_retry_ms",      "ring_timeout_ms",
+    "linger_ms",          "min_ring_ms_cancelled",
+    "missed_outcomes",    "forwarded_unconditional_missed",
+    "correlation_header", "max_calls",
+    "voicemail"};
 const std::vector<std::string_view> kNotifyKeys{
     "dead_letter",     "voicemail_numbers", "finish_timeout_ms",    "max_attempts",
     "backoff_base_ms", "backoff_cap_ms",    "connect_timeout_ms",   "total_timeout_ms",

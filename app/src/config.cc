@@ -29,16 +29,13 @@ const std::vector<std::string_view> kCaptureKeys{
 const std::vector<std::string_view> kDialPlanKeys{"country_code",         "national_prefix",
                                                   "international_prefix", "area_code",
                                                   "local_number_length",  "rewrite"};
-const std::vector<std::string_view> kCallsKeys{"grace_ms",
-                                               "grace_after_3xx_ms",
-                                               "auth_retry_ms",
-                                               "ring_timeout_ms",
-                                               "linger_ms",
-                                               "min_ring_ms_cancelled",
-                                               "missed_outcomes",
-                                               "forwarded_unconditional_missed",
-                                               "correlation_header",
-                                               "max_calls"};
+const std::vector<std::string_view> kCallsKeys{
+    "grace_ms",           "grace_after_3xx_ms",
+    "auth_retry_ms",      "ring_timeout_ms",
+    "linger_ms",          "min_ring_ms_cancelled",
+    "missed_outcomes",    "forwarded_unconditional_missed",
+    "correlation_header", "max_calls",
+    "voicemail"};
 const std::vector<std::string_view> kNotifyKeys{
     "dead_letter",     "voicemail_numbers", "finish_timeout_ms",    "max_attempts",
     "backoff_base_ms", "backoff_cap_ms",    "connect_timeout_ms",   "total_timeout_ms",
@@ -401,6 +398,25 @@ Config fromTable(const toml::table& root, const std::string& origin) {
     plan.emplace(cfg.parser.dial_plan);
   } catch (const std::exception& e) {
     r.report(nullptr, "dial_plan.rewrite", e.what());
+  }
+
+  // calls.voicemail: sip URIs (user@host, compared without case) or numbers (dial plan).
+  if (const auto* t = root.get_as<toml::table>("calls")) {
+    if (const auto* a = r.array(*t, "calls", "voicemail")) {
+      for (const auto& e : *a)
+        r.guard([&] {
+          if (!e.is_string()) r.fail(&e, "calls.voicemail", "expected strings");
+          const std::string& v = e.as_string()->get();
+          std::string id = calls::sipUserHost(v);
+          if (id.empty() && v.find('@') == std::string::npos && plan) {
+            id = v.rfind("tel:", 0) == 0 ? plan->normaliseUri(v) : plan->normalise(v);
+          }
+          if (id.empty()) {
+            r.fail(&e, "calls.voicemail", "expected a sip:user@host URI or a telephone number");
+          }
+          cfg.tracker.voicemail.push_back(std::move(id));
+        });
+    }
   }
 
   if (const auto* t = r.table(root, "notify")) {

@@ -195,6 +195,45 @@ std::vector<Forward> extractForwards(const sipparse::SipEvent& ev) {
   return out;
 }
 
+}  // namespace mcn::calls::detail
+
+namespace mcn::calls {
+
+std::string sipUserHost(std::string_view uri) {
+  using detail::lower;
+  const std::string scheme = lower(uri.substr(0, std::min<size_t>(uri.size(), 5)));
+  size_t start = 0;
+  if (scheme.rfind("sip:", 0) == 0) {
+    start = 4;
+  } else if (scheme == "sips:") {
+    start = 5;
+  } else {
+    return {};
+  }
+  std::string_view rest = uri.substr(start);
+  const size_t at = rest.find('@');
+  if (at == std::string_view::npos || at == 0) return {};
+  std::string_view user = rest.substr(0, at);
+  user = user.substr(0, user.find(';'));  // user parameters never contain '@' (RFC 3261 §25.1)
+  std::string_view host = rest.substr(at + 1);
+  host = host.substr(0, host.find_first_of(":;?>"));
+  if (host.empty()) return {};
+  return lower(user) + "@" + lower(host);
+}
+
+}  // namespace mcn::calls
+
+namespace mcn::calls::detail {
+
+bool isVoicemail(const sipparse::NameAddr& ruri, const std::vector<std::string>& voicemail) {
+  if (voicemail.empty()) return false;
+  const std::string user_host = sipUserHost(ruri.uri);
+  return std::any_of(voicemail.begin(), voicemail.end(), [&](const std::string& v) {
+    const bool is_uri = v.find('@') != std::string::npos;
+    return is_uri ? !user_host.empty() && v == user_host : !ruri.number.empty() && v == ruri.number;
+  });
+}
+
 bool hasRetargeting(const sipparse::SipEvent& ev) {
   if (!ev.diversion.empty()) return true;
   return std::any_of(ev.history_info.begin(), ev.history_info.end(),

@@ -51,6 +51,9 @@ enum SeenBit : uint8_t {
 struct HopExtra {
   std::string pcpi;         // P-Called-Party-ID number (else raw user)
   std::string cancel_text;  // CANCEL: Reason text
+  // Request-URI user when it is no number and the hop was retargeted or goes to voicemail
+  // (sip:voicemail@vm.example): the hop's target, never the To number it was forwarded from.
+  std::string ruri_user;
   std::vector<Forward> forwards;
 };
 
@@ -69,6 +72,7 @@ struct Hop {
   uint8_t seen = 0;        // SeenBit
   bool has_invite = false;
   bool forwarded = false;       // the INVITE carried Diversion or a retargeting History-Info entry
+  bool voicemail = false;       // its Request-URI is a configured voicemail identity
   bool expired = false;         // no final response by hopDeadline()
   bool final_text_std = false;  // final text is standardPhrase(final_status), not stored
   capture::Transport transport = capture::Transport::kUdp;  // of the INVITE
@@ -91,6 +95,9 @@ struct Hop {
   }
   std::string_view pcpi() const {
     return extra ? std::string_view(extra->pcpi) : std::string_view();
+  }
+  std::string_view ruriUser() const {
+    return extra ? std::string_view(extra->ruri_user) : std::string_view();
   }
   std::string_view cancelText() const {
     return extra ? std::string_view(extra->cancel_text) : std::string_view();
@@ -172,6 +179,9 @@ std::string_view reasonText(const std::vector<sipparse::ReasonValue>& reasons);
 // (RFC 7044 §9.2 index) as forwarded to itself.
 std::vector<Forward> extractForwards(const sipparse::SipEvent& ev);
 bool hasRetargeting(const sipparse::SipEvent& ev);
+
+// The Request-URI is one of cfg.voicemail (a user@host, or a number normalised by the dial plan).
+bool isVoicemail(const sipparse::NameAddr& ruri, const std::vector<std::string>& voicemail);
 
 // RFC 4458 §3.1 cause values -> RFC 5806 reason tokens.
 const char* historyInfoCauseReason(int cause);

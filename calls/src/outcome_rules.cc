@@ -33,6 +33,9 @@ struct HopView {
   bool ownAnswer() const { return hop->is2xx() && !relayed; }
 };
 
+// The forwarding reason of a number whose call a configured voicemail identity took.
+constexpr std::string_view kVoicemailReason = "voicemail";
+
 // A forwarding fact resolved against the hop that carried it.
 struct ForwardFact {
   std::string_view from;
@@ -52,10 +55,16 @@ std::string_view targetOf(const Hop& hop, const Leg& leg, uint8_t leg_min_via) {
   // RULES.md "target": P-Called-Party-ID (RFC 3455), else the Request-URI of a retargeted hop
   // or of any hop past the first (proxies rewrite it to the reached number, RFC 3261 §16.5),
   // else To (unchanged by retargeting, RFC 3261 §8.1.1.2).
+  // A configured voicemail identity in the Request-URI is the target whatever else the hop
+  // carries. A retargeted hop whose Request-URI user is no number (sip:voicemail@vm.example)
+  // goes to that user: falling back to To would name the number it was forwarded from (To is
+  // kept on retargeting), and the voicemail's 2xx would read as that number's answer.
+  if (hop.voicemail) return hop.ruri_num.empty() ? hop.ruriUser() : hop.ruri_num;
   if (!hop.pcpi().empty()) return hop.pcpi();
   if (!hop.ruri_num.empty() && (hop.forwarded || hop.via_count > leg_min_via)) {
     return hop.ruri_num;
   }
+  if (hop.forwarded && !hop.ruriUser().empty()) return hop.ruriUser();
   return leg.to;
 }
 
@@ -367,21 +376,41 @@ std::vector<HopView> buildViews(const Call& call) {
   return views;
 }
 
-std::vector<ForwardFact> buildForwards(const std::vector<HopView>& views) {
+std::vector<ForwardFact> buildForwards(const Call& call, const std::vector<HopView>& views) {
   std::vector<ForwardFact> out;
+  auto record = [&](const ForwardFact& fact) {
+    if (fact.to.empty() || fact.from.empty() || fact.from == fact.to) return;
+    auto it = std::find_if(out.begin(), out.end(),
+                           [&](const ForwardFact& o) { return o.from == fact.from; });
+    if (it == out.end()) {
+      out.push_back(fact);
+    } else if (fact.ts < it->ts || (fact.ts == it->ts && fact.reason == kVoicemailReason)) {
+      *it = fact;
+    }
+  };
   for (const auto& v : views) {
+    const bool vm = v.hop->voicemail;
     for (const Forward& f : v.hop->forwards()) {
-      ForwardFact fact{f.from, f.to.empty() ? v.target : std::string_view(f.to), f.reason,
-                       v.hop->startTs()};
-      if (fact.to.empty() || fact.from == fact.to) continue;
-      auto it = std::find_if(out.begin(), out.end(),
-                             [&](const ForwardFact& o) { return o.from == fact.from; });
-      if (it == out.end()) {
-        out.push_back(fact);
-      } else if (fact.ts < it->ts) {
-        *it = fact;
+      const std::string_view to = f.to.empty() ? v.target : std::string_view(f.to);
+      // Whoever diverted to a voicemail identity was forwarded to voicemail, whatever reason
+      // the switch wrote; older entries keep theirs (they diverted to other numbers).
+      const bool to_vm = vm && to == v.target;
+      record({f.from, to, to_vm ? kVoicemailReason : std::string_view(f.reason), v.hop->startTs()});
+    }
+    if (!vm || !v.hop->forwards().empty()) continue;
+    // A voicemail hop without Diversion/History-Info: it answers for the number the leg was
+    // dialled to, the target of its first non-voicemail hop (else its To), unless the caller
+    // dialled the voicemail itself.
+    const HopView* first = nullptr;
+    for (const auto& w : views) {
+      if (w.hop->leg == v.hop->leg && !w.hop->voicemail &&
+          (!first || w.hop->via_count < first->hop->via_count)) {
+        first = &w;
       }
     }
+    const std::string_view from =
+        first != nullptr ? first->target : std::string_view(call.legs[v.hop->leg].to);
+    record({from, v.target, kVoicemailReason, v.hop->startTs()});
   }
   return out;
 }
@@ -402,7 +431,7 @@ bool closedUpstream(const Call& call, const Hop& hop) {
 
 std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg) {
   const std::vector<HopView> views = buildViews(call);
-  const std::vector<ForwardFact> forwards = buildForwards(views);
+  const std::vector<ForwardFact> forwards = buildForwards(call, views);
 
   // Called numbers: targets of attributable hops, and forwarded numbers the call did target.
   std::vector<std::string_view> numbers;

@@ -760,6 +760,10 @@ struct CallTracker::Impl {
     }
     h.forwarded = detail::hasRetargeting(ev);
     if (h.forwarded) h.mutableExtra().forwards = detail::extractForwards(ev);
+    h.voicemail = detail::isVoicemail(ev.request_uri, cfg.voicemail);
+    if ((h.forwarded || h.voicemail) && h.ruri_num.empty()) {
+      h.mutableExtra().ruri_user = ev.request_uri.user;
+    }
     updateCaller(c, ev);
   }
 

@@ -160,6 +160,14 @@ std::vector<Case> cases() {
          "expected a header name (letters, digits, -.!%*_+`'~)"),
       kv("calls", "max_calls", "\"200k\"", kInt),
       kv("calls", "max_calls", "0", between(1, 100000000)),
+      kv("calls", "voicemail", "\"sip:voicemail@vm.example\"", kArr),
+      kv("calls", "voicemail", "[9999]", "expected strings", 1),
+      kv("calls", "voicemail", "[\"voicemail\"]",
+         "expected a sip:user@host URI or a telephone number", 1),
+      kv("calls", "voicemail", "[\"sip:vm.example\"]",
+         "expected a sip:user@host URI or a telephone number", 1),
+      kv("calls", "voicemail", "[\"+8625830099999\", \"mailto:vm@vm.example\"]",
+         "expected a sip:user@host URI or a telephone number", 19),
       // [notify]
       kv("notify", "deadletter", "\"x\"", "unknown key"),
       kv("notify", "dead_letter", "1", kStr),
@@ -288,6 +296,17 @@ TEST(ConfigKeys, EveryBadKeyNamesFileLineColumnAndKey) {
     EXPECT_TRUE(matches(got, "mcn.toml:" + c.expected, c.prefix))
         << "config:\n" << c.text << "want: mcn.toml:" << c.expected << "\ngot:  " << got;
   }
+}
+
+// calls.voicemail: a sip URI becomes lower-case user@host (parameters and port dropped), a number
+// is normalised by the dial plan, so the tracker compares them with what the parser gives.
+TEST(ConfigKeys, VoicemailIdentitiesAreNormalised) {
+  Config c = loadConfigText(
+      "[dial_plan]\ncountry_code = \"86\"\nnational_prefix = \"0\"\n"
+      "[calls]\nvoicemail = [\"sip:VoiceMail@VM.Example:5060;transport=tcp\", \"025-8300-9999\"]\n",
+      "mcn.toml");
+  EXPECT_EQ(c.tracker.voicemail,
+            (std::vector<std::string>{"voicemail@vm.example", "+862583009999"}));
 }
 
 TEST(ConfigKeys, SecretsAreNeverEchoed) {

@@ -229,5 +229,122 @@ TEST(Forwarding, ForkAfterTheGraceIsLateAndChangesNothing) {
   EXPECT_EQ(h.counter("calls.late_messages"), 2u);
 }
 
+// Issue 13 item 1: the proxy forwards on the same Call-ID to a voicemail server whose
+// Request-URI user is no number. To still names the called number (RFC 3261 §8.1.1.2: kept on
+// retargeting), so without looking at the Request-URI the voicemail's 200 read as its answer.
+NameAddr voicemailUri(const std::string& uri, const std::string& user) {
+  NameAddr a;
+  a.uri = uri;
+  a.user = user;
+  return a;
+}
+
+TEST(ForwardedToVoicemail, BusyToANonNumericVoicemailUriWithDiversionIsNotAnswered) {
+  Harness h;
+  const SipEvent up = invite(at(0), "call-1", "ft", "z9hG4bK-up", 1, kB, kB);
+  const SipEvent to_b = invite(at(2), "call-1", "ft", "z9hG4bK-b", 2, kB, kB);
+  SipEvent to_vm = invite(at(3005), "call-1", "ft", "z9hG4bK-vm", 2, kB, kB);
+  to_vm.request_uri = voicemailUri("sip:voicemail@vm.example", "voicemail");
+  to_vm.diversion = {diversion(kB, "user-busy")};
+  h.feed({up, to_b, response(at(100), 180, to_b, "tb"), response(at(101), 180, up, "tb"),
+          response(at(3000), 486, to_b, "tb"), to_vm, response(at(3100), 200, to_vm, "vm"),
+          response(at(3101), 200, up, "vm")});
+  h.finish(at(60000));
+  ASSERT_EQ(h.records.size(), 2u);
+  CallRecord b = expectedRecord(kB, Outcome::kForwarded, true, 486, "user-busy", 0, 3000, 2900);
+  b.forwarded_to = "voicemail";
+  EXPECT_EQ(h.records[0], b);
+  EXPECT_EQ(h.records[1],
+            expectedRecord("voicemail", Outcome::kAnswered, false, 200, "OK", 3005, 3100, 0));
+  EXPECT_EQ(h.counter("calls.outcome.answered"), 1u);
+  EXPECT_EQ(h.counter("calls.missed"), 1u);
+}
+
+TEST(ForwardedToVoicemail, NoAnswerToANonNumericVoicemailUriWithHistoryInfo) {
+  // The proxy's no-answer timer CANCELs the desk, then forwards with History-Info entry 1.1
+  // (the voicemail URI, cause=408: RFC 4458 no reply) whose parent entry 1 is the desk.
+  Harness h;
+  const SipEvent up = invite(at(0), "call-1", "ft", "z9hG4bK-up", 1, kB, kB);
+  const SipEvent to_b = invite(at(2), "call-1", "ft", "z9hG4bK-b", 2, kB, kB);
+  SipEvent to_vm = invite(at(10002), "call-1", "ft", "z9hG4bK-vm", 2, kB, kB);
+  to_vm.request_uri = voicemailUri("sip:voicemail@vm.example", "voicemail");
+  Redirection vm_entry;
+  vm_entry.target = voicemailUri("sip:voicemail@vm.example;cause=408", "voicemail");
+  vm_entry.index = "1.1";
+  vm_entry.cause = 408;
+  to_vm.history_info = {historyInfo(kB, "1"), vm_entry};
+  h.feed({up, to_b, response(at(100), 180, to_b, "tb"), response(at(101), 180, up, "tb"),
+          cancel(at(10000), to_b), response(at(10001), 487, to_b, "tb"), to_vm,
+          response(at(10100), 200, to_vm, "vm"), response(at(10101), 200, up, "vm")});
+  h.finish(at(60000));
+  ASSERT_EQ(h.records.size(), 2u);
+  CallRecord b = expectedRecord(kB, Outcome::kForwarded, true, 487, "no-answer", 0, 10001, 9901);
+  b.forwarded_to = "voicemail";
+  EXPECT_EQ(h.records[0], b);
+  EXPECT_EQ(h.records[1].callee, "voicemail");
+  EXPECT_EQ(h.records[1].outcome, Outcome::kAnswered);
+}
+
+// calls.voicemail: the switch adds no Diversion nor History-Info; the Request-URI alone (what
+// the proxy chose) says the voicemail took the call.
+TEST(ForwardedToVoicemail, ConfiguredVoicemailUriWithoutAnyHeaderIsForwarded) {
+  TrackerConfig cfg;
+  cfg.voicemail = {"voicemail@vm.example"};
+  Harness h(cfg);
+  const SipEvent up = invite(at(0), "call-1", "ft", "z9hG4bK-up", 1, kB, kB);
+  const SipEvent to_b = invite(at(2), "call-1", "ft", "z9hG4bK-b", 2, kB, kB);
+  SipEvent to_vm = invite(at(3005), "call-1", "ft", "z9hG4bK-vm", 2, kB, kB);
+  to_vm.request_uri = voicemailUri("sip:VoiceMail@VM.example:5070;transport=udp", "VoiceMail");
+  h.feed({up, to_b, response(at(100), 180, to_b, "tb"), response(at(3000), 486, to_b, "tb"), to_vm,
+          response(at(3100), 200, to_vm, "vm"), response(at(3101), 200, up, "vm")});
+  h.finish(at(60000));
+  ASSERT_EQ(h.records.size(), 2u);
+  CallRecord b = expectedRecord(kB, Outcome::kForwarded, true, 486, "voicemail", 0, 3000, 2900);
+  b.forwarded_to = "VoiceMail";
+  EXPECT_EQ(h.records[0], b);
+  EXPECT_EQ(h.records[1].callee, "VoiceMail");
+  EXPECT_EQ(h.records[1].outcome, Outcome::kAnswered);
+}
+
+// A configured voicemail number: its reason is `voicemail` whatever Diversion reason the switch
+// wrote, even when P-Called-Party-ID on the voicemail hop still names the desk.
+TEST(ForwardedToVoicemail, ConfiguredVoicemailNumberOverridesTheDiversionReason) {
+  TrackerConfig cfg;
+  cfg.voicemail = {kVM};
+  Harness h(cfg);
+  const SipEvent up = invite(at(0), "call-1", "ft", "z9hG4bK-up", 1, kB, kB);
+  const SipEvent to_b = invite(at(2), "call-1", "ft", "z9hG4bK-b", 2, kB, kB);
+  SipEvent to_vm = invite(at(3005), "call-1", "ft", "z9hG4bK-vm", 2, kVM, kB);
+  to_vm.diversion = {diversion(kB, "user-busy")};
+  to_vm.p_called_party_id = numberAddr(kB);
+  h.feed({up, to_b, response(at(3000), 486, to_b, "tb"), to_vm,
+          response(at(3100), 200, to_vm, "vm"), response(at(3101), 200, up, "vm")});
+  h.finish(at(60000));
+  ASSERT_EQ(h.records.size(), 2u);
+  CallRecord b = expectedRecord(kB, Outcome::kForwarded, true, 486, "voicemail", 0, 3000, 0);
+  b.forwarded_to = kVM;
+  EXPECT_EQ(h.records[0], b);
+  EXPECT_EQ(h.records[1], expectedRecord(kVM, Outcome::kAnswered, false, 200, "OK", 3005, 3100, 0));
+}
+
+// Somebody dialling the voicemail to hear their messages: one answered record, nobody forwarded.
+TEST(ForwardedToVoicemail, DiallingTheVoicemailItselfIsAnswered) {
+  TrackerConfig cfg;
+  cfg.voicemail = {"voicemail@vm.example"};
+  Harness h(cfg);
+  const NameAddr vm = voicemailUri("sip:voicemail@vm.example", "voicemail");
+  SipEvent up = invite(at(0), "call-1", "ft", "z9hG4bK-up", 1, kB, kB);
+  up.request_uri = vm;
+  up.to = vm;
+  SipEvent to_vm = invite(at(2), "call-1", "ft", "z9hG4bK-vm", 2, kB, kB);
+  to_vm.request_uri = vm;
+  to_vm.to = vm;
+  h.feed({up, to_vm, response(at(100), 200, to_vm, "vm"), response(at(101), 200, up, "vm")});
+  h.finish(at(60000));
+  ASSERT_EQ(h.records.size(), 1u);
+  EXPECT_EQ(h.records[0],
+            expectedRecord("voicemail", Outcome::kAnswered, false, 200, "OK", 0, 100, 0));
+}
+
 }  // namespace
 }  // namespace mcn::calls::testing

@@ -64,6 +64,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cfg.ring_timeout_ms = 1000 + in.byte() % 8 * 10000;
   cfg.linger_ms = 1000 + in.byte() % 4 * 10000;
   cfg.min_ring_ms_cancelled = in.byte() % 2 * 3000;
+  // Voicemail identities (issue 13 item 1) on odd-sized inputs: a sip user@host that the
+  // non-numeric "alice" Request-URI matches, and a number. Taken from the size so that existing
+  // corpus entries keep their meaning byte for byte.
+  if (size % 2 == 1) cfg.voicemail = {"alice@ims.example.net", "+862583009000"};
 
   std::vector<CallRecord> records;
   CallTracker tracker(cfg, [&](CallRecord&& r) { records.push_back(std::move(r)); });

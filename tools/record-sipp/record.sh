@@ -16,7 +16,8 @@ readonly HERE
 readonly SCEN="$HERE/scenarios"
 readonly OUT_DIR="${OUT_DIR:-$(cd "$HERE/../.." && pwd)/pcaps}"
 readonly ALL_CASES=(answered cancel busy unavailable timeout declined fork busy_voicemail auth tcp
-  auth_slow_cancel auth_unretried)
+  auth_slow_cancel auth_unretried busy_vm_uri noanswer_vm_uri
+  busy_vm_plain)
 
 readonly PROXY=127.0.0.10   # kamailio, udp+tcp 5060
 readonly UAC=127.0.0.20     # caller, port 5070
@@ -270,6 +271,46 @@ case_busy_voicemail() {
   uas_done
   capture_stop busy_voicemail 'sip.Status-Code == 486' \
     'sip.Method == "INVITE" and sip.Diversion contains "user-busy"' \
+    'sip.Status-Code == 200 and sip.CSeq.method == "INVITE"'
+}
+
+case_busy_vm_uri() {
+  # Issue 13 item 1: 1031 is busy; kamailio forwards to sip:voicemail@127.0.0.19:5062 with
+  # Diversion: <sip:1031@...>;reason=user-busy; the voicemail answers on the same Call-ID.
+  capture_start busy_vm_uri
+  uas uas-vmuri-1031 "$UAS_A" 1031 uas_busy 1000
+  uas uas-vmuri-vm "$VM" voicemail uas_voicemail 0
+  uac busy_vm_uri uac_answer 1031 +8613900101230 "Li Lei"
+  uas_done
+  capture_stop busy_vm_uri 'sip.Status-Code == 486' \
+    'sip.Method == "INVITE" and sip.r-uri.user == "voicemail" and sip.Diversion contains "user-busy"' \
+    'sip.Status-Code == 200 and sip.CSeq.method == "INVITE"'
+}
+
+case_noanswer_vm_uri() {
+  # Issue 13 item 1: 1032 rings and never answers; after t_set_fr's 3 s kamailio CANCELs it
+  # and forwards to sip:voicemail@127.0.0.19:5062 with History-Info (cause=408).
+  capture_start noanswer_vm_uri
+  uas uas-vmuri-1032 "$UAS_A" 1032 uas_ring_cancel 0
+  uas uas-vmuri-vm2 "$VM" voicemail uas_voicemail 0
+  uac noanswer_vm_uri uac_answer 1032 +8613900101230 "Li Lei"
+  uas_done
+  capture_stop noanswer_vm_uri 'sip.Method == "CANCEL"' 'sip.Status-Code == 487' \
+    'sip.Method == "INVITE" and sip.r-uri.user == "voicemail" and sip.History-Info contains "cause=408"' \
+    'sip.Status-Code == 200 and sip.CSeq.method == "INVITE"'
+}
+
+case_busy_vm_plain() {
+  # Issue 13 item 1: 1033 is busy; kamailio forwards to sip:vm-box@127.0.0.19:5062 and adds no
+  # Diversion nor History-Info. pcaps/fixtures.toml lists sip:vm-box@127.0.0.19 in
+  # calls.voicemail.
+  capture_start busy_vm_plain
+  uas uas-vmplain-1033 "$UAS_A" 1033 uas_busy 1000
+  uas uas-vmplain-vm "$VM" vm-box uas_voicemail 0
+  uac busy_vm_plain uac_answer 1033 +8613900101230 "Li Lei"
+  uas_done
+  capture_stop busy_vm_plain 'sip.Status-Code == 486' \
+    'sip.Method == "INVITE" and sip.r-uri.user == "vm-box" and not sip.Diversion and not sip.History-Info' \
     'sip.Status-Code == 200 and sip.CSeq.method == "INVITE"'
 }
 

@@ -26,8 +26,12 @@ struct TrackerConfig {
   int64_t min_ring_ms_cancelled = 0;         // cancelled calls shorter than this are not missed
   std::array<bool, kOutcomeCount> missed{};  // which outcomes count as missed (index = Outcome)
   bool forwarded_unconditional_missed = false;
-  size_t max_calls = 200000;          // open calls; beyond, the oldest is decided early (counted);
-                                      // also the bound of lingering decided calls
+  size_t max_calls = 200000;  // open calls; beyond, the oldest is decided early (counted);
+                              // also the bound of lingering decided calls
+  // Voicemail identities (`calls.voicemail`): "user@host" (lower-case, from a sip URI) or a number
+  // normalised by the dial plan. A hop whose Request-URI is one of them is the voicemail's, and
+  // the number the call was for is `forwarded` (reason `voicemail`) whatever headers it carries.
+  std::vector<std::string> voicemail;
   int64_t duplicate_window_ms = 100;  // a repeat closer than this to the first copy is a duplicated
                                       // frame (calls.duplicates), else a retransmission
 
@@ -35,6 +39,11 @@ struct TrackerConfig {
 
   bool operator==(const TrackerConfig&) const = default;
 };
+
+// "user@host" of a sip/sips URI, lower-cased (hosts compare without case, RFC 3261 §19.1.4; the
+// user is compared the same way, as voicemail identities are written by hand); empty for any
+// other URI. The form of a `calls.voicemail` URI entry.
+std::string sipUserHost(std::string_view uri);
 
 class CallTracker {
  public:

@@ -4,7 +4,7 @@
 # all on loopback, captured with tcpdump on lo. Every frame is a call's SIP: no REGISTER, OPTIONS
 # or other noise (BPF on the proxy's 5060, which every message of these calls crosses).
 #
-#   sudo tests/bench/record_callheavy.sh OUT.pcap [RATE] [SECONDS]   (defaults: 300 calls/s, 30 s)
+#   sudo tests/bench/record_callheavy.sh OUT.pcap [RATE] [SECONDS]   (defaults: 450 calls/s, 60 s)
 #
 # The mix of RATE calls/s, each a separate sipp caller (own port on 127.0.0.20):
 #   45 % answered over UDP (uac_answer -> 1013 on 127.0.0.11: 180, 200 after 0.5 s, 1 s talk, BYE)
@@ -20,10 +20,9 @@ set -Eeuo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly HERE
 readonly REC="$HERE/../../tools/record-sipp"
-readonly SCEN="$REC/scenarios"
 out=${1:?usage: record_callheavy.sh OUT.pcap [RATE] [SECONDS]}
-rate=${2:-300}
-secs=${3:-30}
+rate=${2:-450}
+secs=${3:-60}
 readonly PROXY=127.0.0.10 UAC=127.0.0.20
 
 die() {
@@ -42,6 +41,16 @@ out=$(realpath -m "$out")
 
 WORK=$(mktemp -d /tmp/record-callheavy.XXXXXX)
 readonly WORK
+# The fixture scenarios, with one change: P-Charging-Vector's icid-value is the call's own
+# Call-ID. Their -key icid is one value per sipp instance, and mcn (rightly) joins calls that
+# share an icid-value as legs of one call (calls.legs_correlated); real networks give every
+# call its own (3GPP TS 24.229 7.2A.5).
+readonly SCEN="$WORK/scenarios"
+mkdir -p "$SCEN"
+for f in "$REC"/scenarios/*.xml; do
+  sed 's/icid-value=\[icid\]/icid-value=[call_id]/' "$f" >"$SCEN/$(basename "$f")"
+done
+grep -q 'icid-value=\[call_id\]' "$SCEN/uac_answer.xml" || die "uac_answer.xml: no icid-value=[icid] to replace"
 declare -A BG=() # pid -> name of every background process we started
 CTRL_PORT=8990
 
@@ -79,7 +88,7 @@ wait_port tcp $PROXY 5060
 uas() { # NAME IP NUMBER SCENARIO RING_MS
   CTRL_PORT=$((CTRL_PORT + 1))
   (cd "$WORK" && exec sipp -sf "$SCEN/$4.xml" -i "$2" -mi "$2" -p 5062 -bind_local -cp "$CTRL_PORT" \
-    -s "$3" -d "$5" -nostdin -max_socket 4096 -trace_err -error_overwrite false >"$WORK/$1.log" 2>&1) &
+    -s "$3" -d "$5" -nostdin -max_socket 4096 -trace_err >"$WORK/$1.log" 2>&1) &
   BG[$!]=$1
   wait_port udp "$2" 5062
 }
@@ -108,9 +117,9 @@ uac() {
   CTRL_PORT=$((CTRL_PORT + 1))
   (cd "$WORK" && exec timeout $((secs + 60)) sipp "$PROXY:5060" -sf "$SCEN/$scen.xml" -i $UAC -mi $UAC \
     -p "$port" -bind_local -cp "$CTRL_PORT" -s "$callee" -key caller_num "$caller" \
-    -key caller_display '"Bench Caller" ' -key icid "mcn-callheavy-$name" \
+    -key caller_display '"Bench Caller" ' \
     -cid_str "%u-%p-$name@%s" -r "$r" -rp 1000 -m "$m" -nostdin -max_socket 4096 \
-    -trace_err -error_overwrite false -trace_screen -screen_file "$WORK/$name.screen" "$@" \
+    -trace_err -trace_screen -screen_file "$WORK/$name.screen" "$@" \
     >"$WORK/$name.log" 2>&1) &
   UACS[$!]=$name
   BG[$!]=$name
@@ -131,7 +140,13 @@ for pid in "${!UACS[@]}"; do
   ok=$(awk '/Successful call/{print $NF; exit}' "$WORK/$name.screen" 2>/dev/null || true)
   failed=$(awk '/Failed call/{print $NF; exit}' "$WORK/$name.screen" 2>/dev/null || true)
   log "caller $name: sipp exit $rc, successful ${ok:-?}, failed ${failed:-?}"
-  [[ $rc -eq 0 ]] || fail=1
+  # sipp exits 1 when any call failed; a few in tens of thousands (a CANCEL racing the 487
+  # under load) is tolerated, more than 0.1 % is not. Any other status is a sipp error.
+  if [[ $rc -eq 1 && ${ok:-0} -gt 0 && $((${failed:-1} * 1000)) -le ${ok:-0} ]]; then
+    log "caller $name: ${failed} failed calls tolerated (<= 0.1 %)"
+  elif [[ $rc -ne 0 ]]; then
+    fail=1
+  fi
 done
 sleep 1 # late ACKs and 200s for the last BYEs
 kill -0 "$KAM_PID" 2>/dev/null || die "kamailio died; see $WORK/kamailio.log"
@@ -140,5 +155,5 @@ wait "$TCPDUMP_PID" || true
 unset "BG[$TCPDUMP_PID]"
 grep -E 'captured|dropped' "$WORK/tcpdump.log" >&2 || true
 grep -q "^0 packets dropped by kernel" "$WORK/tcpdump.log" || log "warning: tcpdump reports kernel drops"
-((fail == 0)) || die "a sipp caller failed calls (exit status non-zero); see $WORK/*.screen"
+((fail == 0)) || die "a sipp caller failed (sipp error or > 0.1 % failed calls); see $WORK/*.screen"
 log "wrote $out ($(stat -c %s "$out") bytes)"

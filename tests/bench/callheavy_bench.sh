@@ -65,6 +65,9 @@ if command -v tshark >/dev/null; then
   # loaded machine; a capped run prints its CPU seconds so far, marked ">=".
   read -r ts_s ts_kb < <(n=1 best timeout "${TSHARK_TIMEOUT:-300}" tshark -r "$cap" -Y sip -T fields -e sip.Call-ID -e sip.Status-Code)
   row tshark "$ts_s" "$ts_kb"
+  if awk "BEGIN{exit !($ts_s >= 0.8 * ${TSHARK_TIMEOUT:-300})}"; then
+    echo "  (tshark probably hit the ${TSHARK_TIMEOUT:-300} s cap: its figures are bounds, '>=')"
+  fi
 fi
 ratio() { awk "BEGIN{printf \"%.1f\", $1/($2>0?$2:0.001)}"; }
 echo "mcn/tcpdump time: $(ratio "$mcn_s" "$td_s")x"

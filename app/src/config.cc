@@ -19,13 +19,27 @@ namespace {
 // The keys of each table, in deploy/mcn.toml order (knownConfigKeys() lists them).
 const std::vector<std::string_view> kTables{"capture", "dial_plan", "calls",
                                             "notify",  "run",       "streams"};
-const std::vector<std::string_view> kCaptureKeys{
-    "sip_ports",          "max_vlan_depth",        "prefilter",           "dedup_window_ms",
-    "ip_frag_timeout_ms", "ip_frag_max_datagrams", "ip_frag_max_bytes",   "vxlan_ports",
-    "tcp_max_streams",    "tcp_max_stream_bytes",  "tcp_max_total_bytes", "tcp_idle_timeout_ms",
-    "tcp_gap_timeout_ms", "sctp_frag_timeout_ms", "sctp_max_message_bytes",
-    "sctp_max_messages_per_assoc", "sctp_max_messages", "sctp_max_bytes", "gtpu_ports",
-    "esp_null", "esp_null_heuristic"};
+const std::vector<std::string_view> kCaptureKeys{"sip_ports",
+                                                 "max_vlan_depth",
+                                                 "prefilter",
+                                                 "dedup_window_ms",
+                                                 "ip_frag_timeout_ms",
+                                                 "ip_frag_max_datagrams",
+                                                 "ip_frag_max_bytes",
+                                                 "vxlan_ports",
+                                                 "tcp_max_streams",
+                                                 "tcp_max_stream_bytes",
+                                                 "tcp_max_total_bytes",
+                                                 "tcp_idle_timeout_ms",
+                                                 "tcp_gap_timeout_ms",
+                                                 "sctp_frag_timeout_ms",
+                                                 "sctp_max_message_bytes",
+                                                 "sctp_max_messages_per_assoc",
+                                                 "sctp_max_messages",
+                                                 "sctp_max_bytes",
+                                                 "gtpu_ports",
+                                                 "esp_null",
+                                                 "esp_null_heuristic"};
 const std::vector<std::string_view> kDialPlanKeys{"country_code",         "national_prefix",
                                                   "international_prefix", "area_code",
                                                   "local_number_length",  "rewrite"};
@@ -196,6 +210,21 @@ class Reader {
     return n->as_array();
   }
 
+  // A list of UDP/TCP ports; a present key replaces the default list.
+  void ports(const toml::table& t, std::string_view where, std::string_view key,
+             std::vector<uint16_t>& out) {
+    const toml::array* a = array(t, where, key);
+    if (a == nullptr) return;
+    out.clear();
+    for (const auto& e : *a) {
+      if (!e.is_integer() || e.as_integer()->get() < 1 || e.as_integer()->get() > 65535) {
+        report(&e, fmt::format("{}.{}", where, key), "expected port numbers 1..65535");
+        continue;
+      }
+      out.push_back(static_cast<uint16_t>(e.as_integer()->get()));
+    }
+  }
+
  private:
   std::string origin_;
   std::vector<std::string> errors_;
@@ -210,16 +239,7 @@ Config fromTable(const toml::table& root, const std::string& origin) {
   if (const auto* t = r.table(root, "capture")) {
     r.onlyKeys(*t, "capture", kCaptureKeys);
     cfg.decoder.prefilter = r.boolean(*t, "capture", "prefilter", cfg.decoder.prefilter);
-    if (const auto* a = r.array(*t, "capture", "sip_ports")) {
-      cfg.decoder.sip_ports.clear();
-      for (const auto& e : *a) {
-        if (!e.is_integer() || e.as_integer()->get() < 1 || e.as_integer()->get() > 65535) {
-          r.report(&e, "capture.sip_ports", "expected port numbers 1..65535");
-          continue;
-        }
-        cfg.decoder.sip_ports.push_back(static_cast<uint16_t>(e.as_integer()->get()));
-      }
-    }
+    r.ports(*t, "capture", "sip_ports", cfg.decoder.sip_ports);
     cfg.decoder.max_vlan_depth = static_cast<int>(r.integer(
         *t, "capture", "max_vlan_depth", cfg.decoder.max_vlan_depth, 0, capture::kMaxVlanDepth));
     // Frame dedup, IP fragment reassembly and VXLAN ports (capture/README.md).
@@ -233,27 +253,9 @@ Config fromTable(const toml::table& root, const std::string& origin) {
     cfg.decoder.ip_frag.max_bytes = static_cast<size_t>(
         r.integer(*t, "capture", "ip_frag_max_bytes",
                   static_cast<int64_t>(cfg.decoder.ip_frag.max_bytes), 65'536, int64_t{1} << 34));
-    if (const auto* a = r.array(*t, "capture", "vxlan_ports")) {
-      cfg.decoder.vxlan_ports.clear();
-      for (const auto& e : *a) {
-        if (!e.is_integer() || e.as_integer()->get() < 1 || e.as_integer()->get() > 65535) {
-          r.report(&e, "capture.vxlan_ports", "expected port numbers 1..65535");
-          continue;
-        }
-        cfg.decoder.vxlan_ports.push_back(static_cast<uint16_t>(e.as_integer()->get()));
-      }
-    }
+    r.ports(*t, "capture", "vxlan_ports", cfg.decoder.vxlan_ports);
     // GTP-U ports and ESP with NULL encryption (capture/README.md, "Encapsulations").
-    if (const auto* a = r.array(*t, "capture", "gtpu_ports")) {
-      cfg.decoder.gtpu_ports.clear();
-      for (const auto& e : *a) {
-        if (!e.is_integer() || e.as_integer()->get() < 1 || e.as_integer()->get() > 65535) {
-          r.report(&e, "capture.gtpu_ports", "expected port numbers 1..65535");
-          continue;
-        }
-        cfg.decoder.gtpu_ports.push_back(static_cast<uint16_t>(e.as_integer()->get()));
-      }
-    }
+    r.ports(*t, "capture", "gtpu_ports", cfg.decoder.gtpu_ports);
     cfg.decoder.esp_null_heuristic =
         r.boolean(*t, "capture", "esp_null_heuristic", cfg.decoder.esp_null_heuristic);
     if (const auto* a = r.array(*t, "capture", "esp_null")) {
@@ -296,17 +298,15 @@ Config fromTable(const toml::table& root, const std::string& origin) {
         r.integer(*t, "capture", "tcp_gap_timeout_ms", tcp.gap_timeout_ms, 1, 60'000);
     // SCTP user message reassembly (capture/src/sctp_reassembly.h).
     auto& sctp = cfg.decoder.sctp;
-    sctp.timeout_ms =
-        r.integer(*t, "capture", "sctp_frag_timeout_ms", sctp.timeout_ms, 1, 120'000);
+    sctp.timeout_ms = r.integer(*t, "capture", "sctp_frag_timeout_ms", sctp.timeout_ms, 1, 120'000);
     sctp.max_message_bytes = static_cast<size_t>(
         r.integer(*t, "capture", "sctp_max_message_bytes",
                   static_cast<int64_t>(sctp.max_message_bytes), 1024, 16 << 20));
     sctp.max_messages_per_assoc = static_cast<size_t>(
         r.integer(*t, "capture", "sctp_max_messages_per_assoc",
                   static_cast<int64_t>(sctp.max_messages_per_assoc), 1, 1'000'000));
-    sctp.max_messages = static_cast<size_t>(
-        r.integer(*t, "capture", "sctp_max_messages", static_cast<int64_t>(sctp.max_messages), 1,
-                  1'000'000));
+    sctp.max_messages = static_cast<size_t>(r.integer(
+        *t, "capture", "sctp_max_messages", static_cast<int64_t>(sctp.max_messages), 1, 1'000'000));
     sctp.max_bytes = static_cast<size_t>(r.integer(*t, "capture", "sctp_max_bytes",
                                                    static_cast<int64_t>(sctp.max_bytes), 65'536,
                                                    int64_t{1} << 34));

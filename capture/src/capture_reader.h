@@ -3,7 +3,10 @@
 // FileBuffer, report the end, a truncated file or an unreadable one, and count what a damaged
 // stretch of the file cost (see capture/README.md, "Capture files").
 
+#include <fmt/format.h>
+
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "file_buffer.h"
@@ -29,8 +32,30 @@ class CaptureReader {
   const FileReadStats& stats() const { return stats_; }
 
  protected:
+  // The end of a scan for the next valid `unit` ("record", "block") after damage found at
+  // `start`, the scan now at `here` with the file read up to `scanned_to`. Found: the skipped
+  // bytes and one resynchronisation are counted and reading goes on. Not found: reading ends,
+  // with `cut_short` as the error when the caller saw a unit cut short by the end of the file
+  // (nothing proves damage then), else a message naming the damaged offset.
+  bool endResync(bool found, uint64_t start, uint64_t here, uint64_t scanned_to,
+                 const std::string& cut_short, const char* unit) {
+    if (!found) {
+      done_ = true;
+      error_ = !cut_short.empty() ? cut_short
+                                  : fmt::format(
+                                        "damaged {} at offset {}: no valid {} in the {} "
+                                        "bytes after it",
+                                        unit, start, unit, scanned_to - start);
+      return false;
+    }
+    stats_.skipped_bytes += here - start;
+    ++stats_.resyncs;
+    return true;
+  }
+
   std::string error_;
   FileReadStats stats_;
+  bool done_ = false;
 };
 
 inline uint32_t bswap32(uint32_t v) { return __builtin_bswap32(v); }

@@ -154,18 +154,7 @@ class PcapReader final : public CaptureReader {
         break;
       }
     }
-    if (!found) {
-      done_ = true;
-      error_ =
-          !cut_short.empty()
-              ? cut_short
-              : fmt::format("damaged record at offset {}: no valid record in the {} bytes after it",
-                            start, buf_.pos() + buf_.available() - start);
-      return false;
-    }
-    stats_.skipped_bytes += buf_.pos() - start;
-    ++stats_.resyncs;
-    return true;
+    return endResync(found, start, buf_.pos(), buf_.pos() + buf_.available(), cut_short, "record");
   }
 
   std::string cutShort(size_t got, size_t want, bool header) const {
@@ -186,7 +175,6 @@ class PcapReader final : public CaptureReader {
   int link_type_;
   int64_t last_ts_us_ = 0;
   bool have_ts_ = false;
-  bool done_ = false;
 };
 
 }  // namespace

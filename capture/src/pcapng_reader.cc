@@ -397,18 +397,7 @@ class PcapngReader final : public CaptureReader {
         break;
       }
     }
-    if (!found) {
-      done_ = true;
-      error_ =
-          !cut_short.empty()
-              ? cut_short
-              : fmt::format("damaged block at offset {}: no valid block in the {} bytes after it",
-                            start, buf_.pos() + buf_.available() - start);
-      return false;
-    }
-    stats_.skipped_bytes += buf_.pos() - start;
-    ++stats_.resyncs;
-    return true;
+    return endResync(found, start, buf_.pos(), buf_.pos() + buf_.available(), cut_short, "block");
   }
 
   std::string cutShort(size_t got, size_t want) const {
@@ -425,7 +414,6 @@ class PcapngReader final : public CaptureReader {
   std::vector<Interface> ifaces_;
   int first_link_type_ = -1;
   int64_t last_ts_us_ = 0;
-  bool done_ = false;
 };
 
 }  // namespace

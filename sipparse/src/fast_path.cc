@@ -446,7 +446,7 @@ bool reason(std::string_view v, Scan& out) {
 enum class Known : uint8_t {
   kOther, kVia, kFrom, kTo, kCallId, kCseq, kContentLength, kReason, kPai,
   // read by parser.cc (Extra); kept last
-  kDiversion, kHistoryInfo, kPrivacy, kPCalledPartyId, kPChargingVector
+  kDiversion, kHistoryInfo, kPrivacy, kPCalledPartyId, kPChargingVector, kReplaces
 };
 
 // The header names sofia's parser class (parser.cc) decodes, in full and compact form (RFC 3261
@@ -484,6 +484,8 @@ Known classify(const char* p, size_t n) {
       if (nameIs(p, "call-id")) return Known::kCallId;
       if (nameIs(p, "privacy")) return Known::kPrivacy;
       return Known::kOther;
+    case 8:
+      return nameIs(p, "replaces") ? Known::kReplaces : Known::kOther;
     case 9:
       return nameIs(p, "diversion") ? Known::kDiversion : Known::kOther;
     case 12:
@@ -674,6 +676,9 @@ bool scanMessage(std::string_view msg, Scan& out, std::string_view correlation_h
         break;
       case Known::kPChargingVector:
         extra = Extra::kPChargingVector;
+        break;
+      case Known::kReplaces:
+        extra = Extra::kReplaces;
         break;
     }
     out.others.push_back({name, view(v, ve), extra, correlation});

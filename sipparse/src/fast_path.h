@@ -91,6 +91,7 @@ enum class Extra : uint8_t {
   kPrivacy,          // RFC 3323
   kPCalledPartyId,   // RFC 3455
   kPChargingVector,  // RFC 7315
+  kReplaces,         // RFC 3891
 };
 
 struct HeaderField {

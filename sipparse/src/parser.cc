@@ -388,6 +388,7 @@ struct SipParser::Impl {
     recycle(ev.reasons, spare_reasons);
     ev.icid.clear();
     ev.correlation.clear();
+    ev.replaces.reset();
   }
 
   // Fills uri-derived fields of `out` from the URI text.
@@ -583,6 +584,8 @@ struct SipParser::Impl {
       kind = fast::Extra::kPCalledPartyId;
     } else if (text::iequals(name, "P-Charging-Vector")) {
       kind = fast::Extra::kPChargingVector;
+    } else if (text::iequals(name, "Replaces")) {
+      kind = fast::Extra::kReplaces;
     }
     readField(kind, correlation, value, ev);
   }
@@ -614,7 +617,29 @@ struct SipParser::Impl {
       if (!ev.icid.empty()) return;
       const text::ParamValue icid = text::findParam(value, "icid-value");
       if (icid.found) text::unquoteInto(icid.value, ev.icid);
+    } else if (kind == fast::Extra::kReplaces) {
+      readReplaces(value, ev);
     }
+  }
+
+  // Replaces = callid *(SEMI replaces-param) (RFC 3891 §6.1); the first one wins. A value with
+  // no Call-ID names no dialog and is ignored.
+  void readReplaces(std::string_view value, SipEvent& ev) {
+    if (ev.replaces) return;
+    const size_t semi = value.find(';');
+    const std::string_view id = text::trim(value.substr(0, semi));
+    if (id.empty()) return;
+    ReplacesValue r;
+    r.call_id.assign(id);
+    if (semi != std::string_view::npos) {
+      const std::string_view params = value.substr(semi + 1);
+      const text::ParamValue to = text::findParam(params, "to-tag");
+      if (to.found) text::unquoteInto(to.value, r.to_tag);
+      const text::ParamValue from = text::findParam(params, "from-tag");
+      if (from.found) text::unquoteInto(from.value, r.from_tag);
+      r.early_only = text::findParam(params, "early-only").found;
+    }
+    ev.replaces = std::move(r);
   }
 
   MsgPtr extract(std::string_view bytes) {

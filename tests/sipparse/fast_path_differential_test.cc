@@ -201,6 +201,11 @@ TEST(FastPathDifferential, HandWrittenEdgeCases) {
       "P-Charging-Vector: icid-value=abc;icid-generated-at=1.2.3.4\nX-CID: \"corr-1\"\n"
       "Reason: Q.850;cause=16;text=\"Normal, clearing\", SIP;cause=200;text=\"x\"\n",
       "From: <sips:alice@[2001:db8::1]:5061;transport=tls>;tag=a4\nTo: <sip:bob@h?subject=x>\n",
+      "From: <sip:1014@h>;tag=p1\nTo: <sip:+8613900101230@h>\n"
+      "Replaces: 12-34@127.0.2.20;to-tag=b-1013;from-tag=a-1230;early-only\n",
+      "From: <sip:1014@h>;tag=p2\nTo: <sip:b@h>\nreplaces:x@y ; FROM-TAG=\"q\" ;to-tag=t\n"
+      "Replaces: second@y;to-tag=u\n",
+      "From: <sip:1014@h>;tag=p3\nTo: <sip:b@h>\nReplaces: ;to-tag=t\n",
       "From: <sip:a@h>;tag=a5\nTo: <sip:b@h>\nMax-Forwards : 70\nX-Empty:\n",
       "From: <sip:a@h>;tag=\nTo: <sip:b@h>\n",
       "From: <sip:a@h:>;tag=a6\nTo: <sip:b@h>\n",

@@ -350,6 +350,35 @@ TEST(SipParser, UnquotedIcidValueKeepsItsEqualsSigns) {
   EXPECT_EQ(ev->icid, "AyretyU0dm+6O2IrT5tAFrbHLso=023551024");
 }
 
+// RFC 3891 §6.1 / RFC 5359 §2.9: a colleague picking up a ringing call sends the caller an
+// INVITE naming the early dialog (Call-ID, the ringing phone's To tag, the caller's From tag).
+TEST(SipParser, ReplacesNamesTheDialogTakenOver) {
+  for (const bool fast : {true, false}) {
+    ParserConfig cfg = imsConfig();
+    cfg.fast_path = fast;
+    SipParser parser(cfg);
+    SipEvent ev;  // one event for both messages, as the replay loop does
+    ASSERT_TRUE(parser.parseInto(
+        payloadOf(
+            message(std::string("INVITE sip:+8613900101230@127.0.2.20:5070 SIP/2.0\n") + kDialog +
+                    "Replaces: 1-2345@127.0.2.20;to-tag=1013ring;from-tag=\"caller-1\";early-only\n"
+                    "Replaces: other@x;to-tag=y\n")),
+        ev));
+    ASSERT_TRUE(ev.replaces.has_value());
+    EXPECT_EQ(ev.replaces->call_id, "1-2345@127.0.2.20");
+    EXPECT_EQ(ev.replaces->to_tag, "1013ring");
+    EXPECT_EQ(ev.replaces->from_tag, "caller-1");
+    EXPECT_TRUE(ev.replaces->early_only);
+
+    // No Replaces left over from the message before; one without a Call-ID names no dialog.
+    ASSERT_TRUE(parser.parseInto(
+        payloadOf(message(std::string("INVITE sip:1013@ims.example.com SIP/2.0\n") + kDialog +
+                          "Replaces: ;to-tag=x;from-tag=y\n")),
+        ev));
+    EXPECT_FALSE(ev.replaces.has_value());
+  }
+}
+
 TEST(SipParser, HistoryInfoReasonMayCarryOtherEscapedHeaders) {
   SipParser parser(imsConfig());
   const auto ev = parser.parse(payloadOf(message(

@@ -42,6 +42,10 @@ inline std::string eventText(const SipEvent& ev) {
     out += " reason{" + r.protocol + " " + std::to_string(r.cause) + " " + r.text + "}";
   }
   out += " icid=" + ev.icid + " correlation=" + ev.correlation;
+  if (ev.replaces) {
+    out += " replaces{" + ev.replaces->call_id + " to=" + ev.replaces->to_tag +
+           " from=" + ev.replaces->from_tag + (ev.replaces->early_only ? " early-only}" : "}");
+  }
   return out;
 }
 

@@ -50,6 +50,17 @@ struct ReasonValue {
   std::string text;
 };
 
+// A Replaces header (RFC 3891 §6.1): the dialog an INVITE takes over. A colleague's phone picking
+// up a ringing call (RFC 5359 §2.9) sends it to the caller naming the ringing early dialog.
+struct ReplacesValue {
+  std::string call_id;   // Call-ID of the dialog replaced, as written
+  std::string to_tag;    // to-tag= (the tag of the replaced dialog's UAS side, the ringing phone)
+  std::string from_tag;  // from-tag= (the replaced dialog's UAC side, the caller)
+  bool early_only = false;
+
+  bool operator==(const ReplacesValue&) const = default;
+};
+
 struct SipEvent {
   int64_t ts_us = 0;
   capture::Endpoint src;
@@ -80,6 +91,7 @@ struct SipEvent {
   std::vector<ReasonValue> reasons;
   std::string icid;         // P-Charging-Vector icid-value; empty if absent
   std::string correlation;  // value of the configured correlation header; empty if absent
+  std::optional<ReplacesValue> replaces;  // Replaces (RFC 3891), the first one; absent if none
 };
 
 }  // namespace mcn::sipparse

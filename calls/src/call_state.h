@@ -111,6 +111,17 @@ struct Hop {
   int64_t startTs() const { return has_invite ? invite_ts : first_ts; }
 };
 
+// A colleague's phone took over a ringing dialog of this call (RFC 3891 Replaces, RFC 5359
+// §2.9 call pickup): its INVITE named this call's Call-ID, the ringing phone's To tag and the
+// caller's From tag.
+struct Pickup {
+  uint32_t to_tag = 0;  // hash32 of the replaced dialog's To tag; 0: none given
+  std::string by;       // the picking phone's number (its INVITE's caller identity)
+  std::string call_id;  // Call-ID of the pickup INVITE (a call of its own)
+  int64_t invite_ts = kNever;
+  int64_t answer_ts = kNever;  // first 2xx to the pickup INVITE: the pickup worked
+};
+
 // One Call-ID of the call. The tracker's Call-ID index refers to it (call slot, leg index).
 struct Leg {
   std::string call_id;
@@ -120,6 +131,9 @@ struct Leg {
   // Set when the call is decided: CSeq of a 401/407 the caller got that no INVITE retried (0 if
   // none). A retry with a higher CSeq after that is a new call (calls.late_auth_retries).
   uint32_t challenged_cseq = 0;
+  // An INVITE with Replaces started this leg: the Call-ID of the dialog it takes over, whose
+  // call is told when this leg's INVITE gets a 2xx (empty: none).
+  std::string replaces;
 };
 
 // A correlation key of the call ("i:" icid-value or "c:" configured header value). The tracker's
@@ -154,6 +168,7 @@ struct Call {
   std::vector<Leg> legs;
   std::vector<Hop> hops;
   std::vector<CorrelationKey> keys;
+  std::vector<Pickup> pickups;  // colleagues that took over one of its ringing dialogs
   int64_t base_us = kNever;  // time origin of `seen`
   uint8_t seen_next = 0;     // next `seen` slot to overwrite when full
   std::vector<SeenMessage> seen;

@@ -97,11 +97,16 @@ struct Decision {
 
 class NumberRules {
  public:
+  // `aggregates`: a configured group number whose every hop forked to its members; its
+  // aggregate hops are its own (what the caller saw of the group).
   NumberRules(std::string_view number, const std::vector<HopView>& views,
-              const std::vector<ForwardFact>& forwards, const TrackerConfig& cfg)
-      : number_(number), views_(views), cfg_(cfg) {
+              const std::vector<ForwardFact>& forwards, const std::vector<Pickup>& pickups,
+              const TrackerConfig& cfg, bool aggregates = false)
+      : number_(number), views_(views), pickups_(pickups), cfg_(cfg) {
     for (const auto& v : views_) {
-      if (v.target == number_ && !v.aggregate && !v.superseded) own_.push_back(&v);
+      if (v.target == number_ && (aggregates || !v.aggregate) && !v.superseded) {
+        own_.push_back(&v);
+      }
     }
     for (const auto& f : forwards) {
       if (f.from == number_) forward_ = &f;
@@ -139,9 +144,21 @@ class NumberRules {
     return true;
   }
 
-  // Rule 2: a CANCEL (or final response) said "answered elsewhere", or another number of the
-  // call answered while this one was neither forwarded nor redirected by its own 3xx.
+  // Rule 2: a colleague picked the ringing call up (Replaces), a CANCEL (or final response)
+  // said "answered elsewhere", or another number of the call answered while this one was
+  // neither forwarded nor redirected by its own 3xx. `forwarded_to` names who answered.
   bool answeredElsewhere(Decision& d) const {
+    if (pickedUp(d)) return true;
+    // Who answered: the number of the call's earliest own (not relayed) 2xx on a hop that is
+    // not an aggregate, if it is not this one.
+    std::string_view who;
+    int64_t other_2xx = kNever;
+    for (const auto& v : views_) {
+      if (v.target != number_ && !v.aggregate && v.ownAnswer() && v.hop->final_ts < other_2xx) {
+        other_2xx = v.hop->final_ts;
+        who = v.target;
+      }
+    }
     HopEnd best;
     for (const HopView* v : own_) {
       if (v->cancel_kind != ReasonKind::kElsewhere && v->eff_kind != ReasonKind::kElsewhere) {
@@ -156,12 +173,6 @@ class NumberRules {
     const bool redirected = std::any_of(own_.begin(), own_.end(),
                                         [](const HopView* v) { return v->eff_status / 100 == 3; });
     if (best.ts == kNever && forward_ == nullptr && !redirected) {
-      int64_t other_2xx = kNever;
-      for (const auto& v : views_) {
-        if (v.target != number_ && !v.aggregate && v.ownAnswer()) {
-          other_2xx = std::min(other_2xx, v.hop->final_ts);
-        }
-      }
       if (other_2xx == kNever) return false;
       for (const HopView* v : own_) {
         const HopEnd e = hopEnd(*v, cfg_);
@@ -170,8 +181,32 @@ class NumberRules {
       if (best.ts == kNever) best = HopEnd{other_2xx, 0, {}};
     }
     if (best.ts == kNever) return false;
-    d = {Outcome::kAnsweredElsewhere, best.status, best.text, best.ts, {}};
+    d = {Outcome::kAnsweredElsewhere, best.status, best.text, best.ts, who};
     return true;
+  }
+
+  // A colleague's INVITE with Replaces naming one of this number's ringing dialogs (its To tag)
+  // got a 2xx: the call was picked up (RFC 3891, RFC 5359 §2.9). Ends with the number's hop
+  // (the caller's CANCEL to it, usually), else at the pickup's 2xx.
+  bool pickedUp(Decision& d) const {
+    for (const Pickup& p : pickups_) {
+      if (p.answer_ts == kNever || p.by == number_) continue;
+      HopEnd best;
+      bool match = false;
+      for (const HopView* v : own_) {
+        const Hop& h = *v->hop;
+        if (h.ring_ts == kNever && !h.hasFinal()) continue;
+        if (p.to_tag != 0 && h.ring_tag != p.to_tag && h.final_tag != p.to_tag) continue;
+        match = true;
+        const HopEnd e = hopEnd(*v, cfg_);
+        if (e.ts < best.ts) best = e;
+      }
+      if (!match) continue;
+      if (best.ts == kNever) best = HopEnd{p.answer_ts, 0, {}};
+      d = {Outcome::kAnsweredElsewhere, best.status, best.text, best.ts, p.by};
+      return true;
+    }
+    return false;
   }
 
   // Rule 3: a later leg or branch carries Diversion/History-Info naming this number. Status and
@@ -270,6 +305,7 @@ class NumberRules {
 
   std::string_view number_;
   const std::vector<HopView>& views_;
+  const std::vector<Pickup>& pickups_;
   const TrackerConfig& cfg_;
   std::vector<const HopView*> own_;  // RULES.md: non-aggregate, non-superseded, this target
   const ForwardFact* forward_ = nullptr;
@@ -449,6 +485,21 @@ std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg)
       add(f.from);
     }
   }
+  // Configured ring/hunt groups the call was made to: a group number whose hops all forked to
+  // members (aggregates) still gets its record, from what the caller saw.
+  std::vector<const GroupConfig*> groups;
+  std::vector<std::string_view> aggregate_only;
+  for (const GroupConfig& g : cfg.groups) {
+    if (std::none_of(views.begin(), views.end(),
+                     [&](const HopView& v) { return v.target == g.number; })) {
+      continue;
+    }
+    groups.push_back(&g);
+    if (std::find(numbers.begin(), numbers.end(), g.number) == numbers.end()) {
+      aggregate_only.push_back(g.number);
+      add(g.number);
+    }
+  }
 
   // call_ids: every leg, the one whose INVITE was seen first first (a leg known only from other
   // messages after those with an INVITE, by its earliest message); ties in the order joined.
@@ -470,7 +521,9 @@ std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg)
   records.reserve(numbers.size());
   const std::string_view correlation = call.correlation();
   for (std::string_view number : numbers) {
-    const Decision d = NumberRules(number, views, forwards, cfg).decide();
+    const bool aggregates =
+        std::find(aggregate_only.begin(), aggregate_only.end(), number) != aggregate_only.end();
+    const Decision d = NumberRules(number, views, forwards, call.pickups, cfg, aggregates).decide();
 
     // started_at: first INVITE for the number (any hop), else its earliest message.
     const Hop* first = nullptr;
@@ -486,7 +539,7 @@ std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg)
       // concerned: ring_ms counts from the retried INVITE's ringing (RULES.md "ring_ms").
       const bool retried_challenge =
           v.superseded && (h.final_status == 401 || h.final_status == 407);
-      if (!v.aggregate && !retried_challenge) ring = std::min(ring, h.ring_ts);
+      if ((!v.aggregate || aggregates) && !retried_challenge) ring = std::min(ring, h.ring_ts);
     }
 
     CallRecord r;
@@ -519,6 +572,21 @@ std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg)
       r.missed = false;
     }
     records.push_back(std::move(r));
+  }
+  // Whose unanswered record of a group call is missed (GroupConfig::Notify): the members', the
+  // group number's (its owner's), or both. With no member record (the switch hunted out of
+  // sight) the group number's record stays as the rules made it.
+  for (const GroupConfig* g : groups) {
+    auto is_member = [&](const CallRecord& r) {
+      return std::find(g->members.begin(), g->members.end(), r.callee) != g->members.end();
+    };
+    const bool members_seen = std::any_of(records.begin(), records.end(), is_member);
+    for (CallRecord& r : records) {
+      if (g->notify == GroupConfig::Notify::kOwner && is_member(r)) r.missed = false;
+      if (g->notify == GroupConfig::Notify::kMembers && r.callee == g->number && members_seen) {
+        r.missed = false;
+      }
+    }
   }
   std::sort(records.begin(), records.end(), [](const CallRecord& a, const CallRecord& b) {
     return a.started_at_us != b.started_at_us ? a.started_at_us < b.started_at_us

@@ -32,6 +32,7 @@ namespace {
 constexpr size_t kMaxHopsPerCall = 64;
 constexpr size_t kMaxLegsPerCall = 16;
 constexpr size_t kMaxKeysPerCall = 4;
+constexpr size_t kMaxPickupsPerCall = 4;  // INVITEs with Replaces naming one call
 constexpr size_t kMaxSeenPerCall = 32;   // message fingerprints kept for repeat detection
 constexpr size_t kSpareCalls = 256;      // freed calls kept for reuse (recycleCall)
 constexpr size_t kSpareHopsMax = 8;      // hop buffers up to this capacity are kept (spare_hops)
@@ -54,6 +55,8 @@ enum Counter : size_t {
   kHopsDropped,
   kLingerDropped,
   kLateAuthRetries,
+  kPickups,
+  kPickupsUnmatched,
   kCounterCount,
 };
 
@@ -67,6 +70,7 @@ constexpr const char* kCounterNames[kCounterCount] = {
     "calls.reused_call_id",   "calls.legs_correlated",
     "calls.ring_timeouts",    "calls.hops_dropped",
     "calls.linger_dropped",   "calls.late_auth_retries",
+    "calls.pickups",          "calls.pickups_unmatched",
 };
 
 // Methods that belong to an INVITE dialog. REGISTER, OPTIONS, SUBSCRIBE, NOTIFY, PUBLISH and
@@ -395,6 +399,9 @@ struct CallTracker::Impl {
         by_key.erase(e);
       }
     }
+    for (detail::Pickup& p : s.pickups) {
+      if (d.pickups.size() < kMaxPickupsPerCall) d.pickups.push_back(std::move(p));
+    }
     d.pending_msgs += s.pending_msgs;
     if (s.caller_rank > d.caller_rank ||
         (s.caller_rank == d.caller_rank && s.caller_ts < d.caller_ts)) {
@@ -544,6 +551,8 @@ struct CallTracker::Impl {
       spare_hops.push_back(std::move(c.hops));
     }
     c.hops.shrink_to_fit();
+    c.pickups.clear();
+    c.pickups.shrink_to_fit();
     c.caller.clear();
     c.caller.shrink_to_fit();
     c.caller_name.clear();
@@ -741,7 +750,60 @@ struct CallTracker::Impl {
     } else if (ev.cseq_method == Method::kInvite) {
       onInviteResponse(*hop, ev, to_tag_hash);
     }
+    if (initial && ev.replaces && leg.replaces.empty()) {
+      notePickup(slot, leg_index, ev);
+    } else if (!leg.replaces.empty() && !ev.is_request && ev.status / 100 == 2 &&
+               ev.cseq_method == Method::kInvite) {
+      pickupAnswered(leg.replaces, ev.call_id, ev.ts_us);
+    }
     reschedule(slot);
+  }
+
+  // An initial INVITE with Replaces (RFC 3891): a phone takes over a dialog, e.g. a colleague
+  // picking up a ringing call (RFC 5359 §2.9: it sends the caller an INVITE naming the early
+  // dialog; the caller answers it and CANCELs the ringing phone). The replaced call learns who
+  // took over; the pickup is only believed once this INVITE gets a 2xx (pickupAnswered).
+  void notePickup(uint32_t slot, uint32_t leg_index, const SipEvent& ev) {
+    const sipparse::ReplacesValue& rep = *ev.replaces;
+    call(slot).legs[leg_index].replaces.assign(rep.call_id);
+    const HashIndex::Entry* e = findCallId(detail::hash64(rep.call_id), rep.call_id);
+    if (e == nullptr || e->slot == slot || call(e->slot).state != Call::State::kOpen) {
+      // Never seen, forgotten, decided already, or another worker's (live mode shards by
+      // Call-ID): the ringing phone's outcome stays what its own messages say.
+      ++counters[kPickupsUnmatched];
+      return;
+    }
+    Call& replaced = call(e->slot);
+    if (replaced.pickups.size() >= kMaxPickupsPerCall) {
+      ++counters[kHopsDropped];
+      return;
+    }
+    ++counters[kPickups];
+    detail::Pickup& p = replaced.pickups.emplace_back();
+    p.to_tag = rep.to_tag.empty() ? 0 : detail::hash32(rep.to_tag);
+    p.by = pickerOf(ev);
+    p.call_id = ev.call_id;
+    p.invite_ts = ev.ts_us;
+    // A 2xx seen before its INVITE (capture order is not causal) already counts.
+    for (const Hop& h : call(slot).hops) {
+      if (h.leg == leg_index && h.is2xx()) p.answer_ts = std::min(p.answer_ts, h.final_ts);
+    }
+  }
+
+  void pickupAnswered(std::string_view replaced_id, std::string_view call_id, int64_t ts) {
+    HashIndex::Entry* e = findCallId(detail::hash64(replaced_id), replaced_id);
+    if (e == nullptr) return;
+    for (detail::Pickup& p : call(e->slot).pickups) {
+      if (p.call_id == call_id) p.answer_ts = std::min(p.answer_ts, ts);
+    }
+  }
+
+  // The picking phone: its asserted identity's number (RFC 3325), else From's.
+  static std::string pickerOf(const SipEvent& ev) {
+    for (const auto& p : ev.pai) {
+      if (!p.number.empty()) return p.number;
+    }
+    return detail::numberOrUser(ev.from);
   }
 
   void onInvite(Call& c, Hop& h, const SipEvent& ev) {
@@ -819,7 +881,10 @@ struct CallTracker::Impl {
     if (s < 100 || s > 699) return;
     const uint32_t tag = detail::fold32(to_tag_hash);
     if (s < 200) {
-      if (s == 180 || s == 183) h.ring_ts = std::min(h.ring_ts, ev.ts_us);
+      if ((s == 180 || s == 183) && ev.ts_us < h.ring_ts) {
+        h.ring_ts = ev.ts_us;
+        h.ring_tag = tag;
+      }
       return;
     }
     if (h.hasFinal() && h.final_status == s && h.final_tag == tag) {

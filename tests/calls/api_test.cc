@@ -72,6 +72,8 @@ TEST(Api, CountersHaveStableNamesInAFixedOrderWithZeros) {
       "calls.hops_dropped",
       "calls.linger_dropped",
       "calls.late_auth_retries",
+      "calls.pickups",
+      "calls.pickups_unmatched",
       "calls.outcome.answered",
       "calls.outcome.answered_elsewhere",
       "calls.outcome.forwarded",

@@ -40,8 +40,10 @@ TEST(Forking, ParallelRingToTwoNumbersIsAnsweredPlusAnsweredElsewhere) {
   h.finish(at(60000));
   ASSERT_EQ(h.records.size(), 2u);
   // B was first targeted by the caller's INVITE (started 0); the CANCEL ended its ringing.
-  EXPECT_EQ(h.records[0], expectedRecord(kB, Outcome::kAnsweredElsewhere, false, 487,
-                                         "Call completed elsewhere", 0, 5002, 4902));
+  CallRecord b = expectedRecord(kB, Outcome::kAnsweredElsewhere, false, 487,
+                                "Call completed elsewhere", 0, 5002, 4902);
+  b.forwarded_to = kC;  // who answered
+  EXPECT_EQ(h.records[0], b);
   EXPECT_EQ(h.records[1], expectedRecord(kC, Outcome::kAnswered, false, 200, "OK", 3, 5000, 4850));
   EXPECT_EQ(h.counter("calls.outcome.answered_elsewhere"), 1u);
   EXPECT_EQ(h.counter("calls.outcome.answered"), 1u);
@@ -58,8 +60,10 @@ TEST(Forking, ParallelRingWithoutReasonHeaderIsStillAnsweredElsewhere) {
           cancel(at(5002), to_b), response(at(5010), 487, to_b, "tb")});
   h.finish(at(60000));
   ASSERT_EQ(h.records.size(), 2u);
-  EXPECT_EQ(h.records[0], expectedRecord(kB, Outcome::kAnsweredElsewhere, false, 487,
-                                         "Request Terminated", 0, 5002, 4902));
+  CallRecord b = expectedRecord(kB, Outcome::kAnsweredElsewhere, false, 487, "Request Terminated",
+                                0, 5002, 4902);
+  b.forwarded_to = kC;  // who answered
+  EXPECT_EQ(h.records[0], b);
   EXPECT_EQ(h.records[1], expectedRecord(kC, Outcome::kAnswered, false, 200, "OK", 3, 5000, 4850));
 }
 

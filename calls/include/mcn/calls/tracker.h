@@ -14,6 +14,22 @@
 
 namespace mcn::calls {
 
+// A ring or hunt group (`calls.groups`): a number that rings its members (in parallel or one
+// after the other). Members are reached as branches or legs of the call to the group number.
+struct GroupConfig {
+  // Who is told when nobody of the group answered a call to the group number:
+  // kMembers: every member reached (their own records), not the group number's record;
+  // kOwner: only the group number's record (the person who has the group number among their
+  // numbers in the subscribers directory), no member; kAll: both.
+  enum class Notify : uint8_t { kMembers, kOwner, kAll };
+
+  std::string number;                // normalised by the dial plan
+  std::vector<std::string> members;  // normalised by the dial plan
+  Notify notify = Notify::kMembers;
+
+  bool operator==(const GroupConfig&) const = default;
+};
+
 struct TrackerConfig {
   int64_t grace_ms = 2000;  // wait after the caller-side INVITE transaction is final
   int64_t grace_after_3xx_ms = 8000;
@@ -32,6 +48,10 @@ struct TrackerConfig {
   // normalised by the dial plan. A hop whose Request-URI is one of them is the voicemail's, and
   // the number the call was for is `forwarded` (reason `voicemail`) whatever headers it carries.
   std::vector<std::string> voicemail;
+  // Ring/hunt groups (`calls.groups`): a called group number gets a record (answered_elsewhere
+  // naming the member who answered, else what the caller saw), and `notify` picks whose
+  // unanswered records are missed.
+  std::vector<GroupConfig> groups;
   int64_t duplicate_window_ms = 100;  // a repeat closer than this to the first copy is a duplicated
                                       // frame (calls.duplicates), else a retransmission
 
@@ -71,7 +91,7 @@ class CallTracker {
   // calls.records, calls.missed, calls.retransmissions, calls.duplicates, calls.orphan_messages,
   // calls.late_messages, calls.ignored_messages, calls.evicted, calls.reused_call_id,
   // calls.legs_correlated, calls.ring_timeouts, calls.hops_dropped, calls.linger_dropped,
-  // calls.late_auth_retries, then
+  // calls.late_auth_retries, calls.pickups, calls.pickups_unmatched, then
   // calls.outcome.<name> for every Outcome in enum order (see calls/RULES.md "Counters").
   void forEachCounter(const std::function<void(std::string_view name, uint64_t value)>& fn) const;
 

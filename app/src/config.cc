@@ -49,7 +49,7 @@ const std::vector<std::string_view> kCallsKeys{
     "linger_ms",          "min_ring_ms_cancelled",
     "missed_outcomes",    "forwarded_unconditional_missed",
     "correlation_header", "max_calls",
-    "voicemail"};
+    "voicemail",          "groups"};
 const std::vector<std::string_view> kNotifyKeys{
     "dead_letter",     "voicemail_numbers", "finish_timeout_ms",    "max_attempts",
     "backoff_base_ms", "backoff_cap_ms",    "connect_timeout_ms",   "total_timeout_ms",
@@ -415,6 +415,43 @@ Config fromTable(const toml::table& root, const std::string& origin) {
             r.fail(&e, "calls.voicemail", "expected a sip:user@host URI or a telephone number");
           }
           cfg.tracker.voicemail.push_back(std::move(id));
+        });
+    }
+    // calls.groups: ring/hunt groups, [{number = "...", members = [...], notify = "members"}].
+    if (const auto* a = r.array(*t, "calls", "groups")) {
+      auto number = [&](const toml::node& n, std::string_view key) {
+        if (!n.is_string()) r.fail(&n, key, "expected a telephone number string");
+        std::string num = plan ? plan->normalise(n.as_string()->get()) : std::string();
+        if (num.empty()) r.fail(&n, key, "not a telephone number");
+        return num;
+      };
+      for (const auto& e : *a)
+        r.guard([&] {
+          const auto* g = e.as_table();
+          if (g == nullptr) {
+            r.fail(&e, "calls.groups", "expected tables {number, members, notify}");
+          }
+          r.onlyKeys(*g, "calls.groups", {"number", "members", "notify"});
+          calls::GroupConfig group;
+          const toml::node* num = g->get("number");
+          if (num == nullptr) r.fail(&e, "calls.groups.number", "missing");
+          group.number = number(*num, "calls.groups.number");
+          if (const auto* m = r.array(*g, "calls.groups", "members")) {
+            for (const auto& n : *m) group.members.push_back(number(n, "calls.groups.members"));
+          }
+          if (group.members.empty()) r.fail(&e, "calls.groups.members", "expected member numbers");
+          std::string notify = "members";
+          if (!r.string(*g, "calls.groups", "notify", notify)) throw Abandon{};
+          if (notify == "members") {
+            group.notify = calls::GroupConfig::Notify::kMembers;
+          } else if (notify == "owner") {
+            group.notify = calls::GroupConfig::Notify::kOwner;
+          } else if (notify == "all") {
+            group.notify = calls::GroupConfig::Notify::kAll;
+          } else {
+            r.fail(g->get("notify"), "calls.groups.notify", "expected members, owner or all");
+          }
+          cfg.tracker.groups.push_back(std::move(group));
         });
     }
   }

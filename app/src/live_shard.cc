@@ -113,6 +113,8 @@ ShardKeys findShardKeys(std::string_view msg, std::string_view correlation_heade
     } else if (k.correlation.empty() && !correlation_header.empty() &&
                iequals(name, correlation_header)) {
       k.correlation = unquote(value);
+    } else if (k.replaces.empty() && iequals(name, "replaces")) {
+      k.replaces = trim(value.substr(0, value.find(';')));
     }
     return true;
   });
@@ -128,20 +130,38 @@ ShardRouter::ShardRouter(uint32_t workers, std::string correlation_header, unsig
   }
 }
 
+namespace {
+constexpr uint64_t kPinned = 0x80;  // slot flag: the Call-ID came with Replaces (see route)
+}  // namespace
+
 uint32_t ShardRouter::route(std::string_view msg) {
   if (workers_ <= 1) return 0;
   ShardKeys k = findShardKeys(msg, correlation_header_);
   const uint64_t h = fnv(k.call_id);
   std::atomic<uint64_t>& slot = table_[h & mask_];
   const uint64_t tag = h & ~uint64_t{0xff};  // workers <= 64 fit in the low byte (+1, 0 = empty)
+  uint64_t e = slot.load(std::memory_order_relaxed);
+  // A Call-ID pinned by its Replaces INVITE keeps that worker (kPinned: bit 7 of the low byte).
+  if ((e & ~uint64_t{0xff}) == tag && (e & kPinned) != 0) {
+    return static_cast<uint32_t>((e & 0x7f) - 1);
+  }
   uint32_t w;
+  if (!k.replaces.empty()) {
+    const uint64_t rh = fnv(k.replaces);
+    const uint64_t r = table_[rh & mask_].load(std::memory_order_relaxed);
+    w = (r & ~uint64_t{0xff}) == (rh & ~uint64_t{0xff}) && (r & 0x7f) != 0
+            ? static_cast<uint32_t>((r & 0x7f) - 1)
+            : static_cast<uint32_t>(rh % workers_);
+    slot.store(tag | kPinned | (w + 1), std::memory_order_relaxed);
+    return w;
+  }
   if (!k.icid.empty()) {
     w = static_cast<uint32_t>(fnv(k.icid, 1) % workers_);
   } else if (!k.correlation.empty()) {
     w = static_cast<uint32_t>(fnv(k.correlation, 2) % workers_);
   } else {
-    uint64_t e = slot.load(std::memory_order_relaxed);
-    if ((e & ~uint64_t{0xff}) == tag && (e & 0xff) != 0) return static_cast<uint32_t>((e & 0xff) - 1);
+    if ((e & ~uint64_t{0xff}) == tag && (e & 0x7f) != 0)
+      return static_cast<uint32_t>((e & 0x7f) - 1);
     w = static_cast<uint32_t>(h % workers_);
   }
   slot.store(tag | (w + 1), std::memory_order_relaxed);

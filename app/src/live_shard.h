@@ -27,6 +27,7 @@ struct ShardKeys {
   std::string_view call_id;
   std::string_view icid;         // P-Charging-Vector icid-value (RFC 7315 §5.6), unquoted
   std::string_view correlation;  // the configured correlation header's value, unquoted
+  std::string_view replaces;     // Replaces (RFC 3891): the Call-ID of the dialog taken over
 };
 ShardKeys findShardKeys(std::string_view msg, std::string_view correlation_header);
 
@@ -34,7 +35,10 @@ ShardKeys findShardKeys(std::string_view msg, std::string_view correlation_heade
 //  - a message with a correlation key goes to the key's worker (icid first, then the configured
 //    header), and its Call-ID is remembered there;
 //  - a message without one follows its Call-ID's remembered worker, else the Call-ID's hash
-//    (and is remembered, so a leg that never carries a key stays whole).
+//    (and is remembered, so a leg that never carries a key stays whole);
+//  - an INVITE with Replaces (a colleague picking up a ringing call) goes to the worker of the
+//    Call-ID it replaces, and its own Call-ID stays pinned there whatever key its later
+//    messages carry: the tracker of the ringing call must see whether the pickup was answered.
 // The memory is a fixed table of 2^table_bits slots (8 bytes each, 8 MiB by default), written
 // lock-free by any number of capture threads; a slot holds a 56-bit tag of the Call-ID's hash and
 // the worker. A slot overwritten by another Call-ID (a collision, about calls-in-flight / 2^20)

@@ -168,6 +168,15 @@ std::vector<Case> cases() {
          "expected a sip:user@host URI or a telephone number", 1),
       kv("calls", "voicemail", "[\"+8625830099999\", \"mailto:vm@vm.example\"]",
          "expected a sip:user@host URI or a telephone number", 19),
+      kv("calls", "groups", "\"2000\"", kArr),
+      kv("calls", "groups", "[2000]", "expected tables {number, members, notify}", 1),
+      {"[calls]\ngroups = [{members = [\"1013\"]}]\n", "2:10: calls.groups.number: missing"},
+      {"[calls]\ngroups = [{number = \"2000\", members = [\"1013\"], notify = \"boss\"}]\n",
+       "2:58: calls.groups.notify: expected members, owner or all"},
+      {"[calls]\ngroups = [{number = \"2000\", members = [\"desk\"]}]\n",
+       "2:40: calls.groups.members: not a telephone number"},
+      {"[calls]\ngroups = [{number = \"2000\", membres = [\"1013\"]}]\n",
+       "2:29: calls.groups.membres: unknown key"},
       // [notify]
       kv("notify", "deadletter", "\"x\"", "unknown key"),
       kv("notify", "dead_letter", "1", kStr),
@@ -307,6 +316,24 @@ TEST(ConfigKeys, VoicemailIdentitiesAreNormalised) {
       "mcn.toml");
   EXPECT_EQ(c.tracker.voicemail,
             (std::vector<std::string>{"voicemail@vm.example", "+862583009999"}));
+}
+
+// calls.groups: numbers normalised by the dial plan (the tracker compares them with the
+// parser's), notify defaults to the members.
+TEST(ConfigKeys, GroupsAreReadWithNormalisedNumbers) {
+  Config c = loadConfigText(
+      "[dial_plan]\ncountry_code = \"86\"\nnational_prefix = \"0\"\n"
+      "[calls]\ngroups = [{number = \"025-8300-2000\", members = [\"02583001013\", "
+      "\"+862583001014\"], notify = \"owner\"}, {number = \"02583002100\", members = "
+      "[\"02583001015\"]}]\n",
+      "mcn.toml");
+  ASSERT_EQ(c.tracker.groups.size(), 2u);
+  EXPECT_EQ(c.tracker.groups[0].number, "+862583002000");
+  EXPECT_EQ(c.tracker.groups[0].members,
+            (std::vector<std::string>{"+862583001013", "+862583001014"}));
+  EXPECT_EQ(c.tracker.groups[0].notify, calls::GroupConfig::Notify::kOwner);
+  EXPECT_EQ(c.tracker.groups[1].number, "+862583002100");
+  EXPECT_EQ(c.tracker.groups[1].notify, calls::GroupConfig::Notify::kMembers);
 }
 
 TEST(ConfigKeys, SecretsAreNeverEchoed) {

@@ -134,6 +134,9 @@ TEST(ShardRouter, ReadsTheKeysOfOneScan) {
   // relied on; the quoted value keeps its ';'.
   EXPECT_EQ(k.icid, "abc;1");
   EXPECT_EQ(k.correlation, "k-9");
+  EXPECT_EQ(mcn::app::findShardKeys("INVITE sip:a SIP/2.0\r\nReplaces: r-1@x ;to-tag=a\r\n\r\n", "")
+                .replaces,
+            "r-1@x");
 }
 
 TEST(ShardRouter, LegsWithOneIcidMeetAndKeylessMessagesFollowTheirLeg) {
@@ -153,6 +156,33 @@ TEST(ShardRouter, LegsWithOneIcidMeetAndKeylessMessagesFollowTheirLeg) {
       EXPECT_EQ(router.route(msg(b, icid)), wa) << workers << " " << call;
       EXPECT_EQ(router.route(msg(a, "")), wa) << workers << " " << call;
       EXPECT_EQ(router.route(msg(b, "")), wa) << workers << " " << call;
+    }
+  }
+}
+
+// Call pickup (RFC 3891): the INVITE with Replaces, and every later message of its Call-ID
+// whatever icid it carries, goes to the worker of the ringing call it names, so that call's
+// tracker sees the pickup answered.
+TEST(ShardRouter, AReplacesInviteAndItsDialogFollowTheCallItReplaces) {
+  auto msg = [](const std::string& start, const std::string& call_id, const std::string& icid,
+                const std::string& replaces) {
+    std::string m = start + "\r\nCall-ID: " + call_id + "\r\n";
+    if (!icid.empty()) m += "P-Charging-Vector: icid-value=" + icid + "\r\n";
+    if (!replaces.empty()) m += "Replaces: " + replaces + ";to-tag=t1;from-tag=f1;early-only\r\n";
+    return m + "CSeq: 1 INVITE\r\n\r\n";
+  };
+  for (uint32_t workers : {2u, 3u, 8u, 64u}) {
+    mcn::app::ShardRouter router(workers, "");
+    for (int call = 0; call < 200; ++call) {
+      const std::string ringing = "ring-" + std::to_string(call) + "@ue";
+      const std::string pickup = "pick-" + std::to_string(call) + "@desk";
+      const uint32_t w = router.route(
+          msg("INVITE sip:1013@x SIP/2.0", ringing, "icid-r" + std::to_string(call), ""));
+      const std::string icid = "icid-p" + std::to_string(call);
+      EXPECT_EQ(router.route(msg("INVITE sip:a@x SIP/2.0", pickup, icid, ringing)), w) << call;
+      EXPECT_EQ(router.route(msg("SIP/2.0 200 OK", pickup, icid, "")), w) << call;
+      EXPECT_EQ(router.route(msg("SIP/2.0 200 OK", pickup, "", "")), w) << call;
+      EXPECT_EQ(router.route(msg("CANCEL sip:1013@x SIP/2.0", ringing, "", "")), w) << call;
     }
   }
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# hep-e2e.sh MCN: HEP input end to end (issue 15 item 6), with a real sender.
+# hep-e2e.sh MCN [udp|tcp]: HEP input end to end (issue 15 item 6), with a real sender that
+# sends HEP over UDP (default) or TCP.
 #
 # Four namespaces joined by veth pairs, all in 198.18.30.0/24 (RFC 2544):
 #
@@ -21,7 +22,9 @@
 # Needs root, iproute2, kamailio (siptrace module), sipp, tcpdump, python3, timeout, curl.
 set -Eeuo pipefail
 
-MCN=$(readlink -f "${1:?usage: hep-e2e.sh path/to/mcn}")
+MCN=$(readlink -f "${1:?usage: hep-e2e.sh path/to/mcn [udp|tcp]}")
+HEP_TRANSPORT=${2:-udp}
+[[ $HEP_TRANSPORT == udp || $HEP_TRANSPORT == tcp ]] || { echo "hep-e2e.sh: udp or tcp" >&2; exit 2; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SCEN="$HERE/../../tools/record-sipp/scenarios"
 readonly MCN HERE SCEN
@@ -31,7 +34,7 @@ readonly UE=198.18.30.2 PROXY_UE=198.18.30.1 PROXY_PH=198.18.30.17 PHONE=198.18.
 readonly PROXY_PR=198.18.30.33 PROBE=198.18.30.34
 readonly KEY=mcn-hep-e2e-key
 
-E2E_NAME=hep-e2e.sh
+E2E_NAME="hep-e2e.sh ($HEP_TRANSPORT)"
 E2E_NETNS=("$NS_UE" "$NS_CORE" "$NS_PH" "$NS_PROBE")
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
@@ -88,7 +91,7 @@ in_ns $NS_CORE tcpdump -i any -n -U -s 0 -w "$WORK/sip.pcap" udp port 5060 \
   >"$WORK/tcpdump-sip.log" 2>&1 &
 TD_SIP=$!
 BG[$TD_SIP]=tcpdump-sip
-in_ns $NS_PROBE tcpdump -i pr0 -n -U -s 0 -w "$WORK/hep.pcap" udp port 9060 \
+in_ns $NS_PROBE tcpdump -i pr0 -n -U -s 0 -w "$WORK/hep.pcap" port 9060 \
   >"$WORK/tcpdump-hep.log" 2>&1 &
 TD_HEP=$!
 BG[$TD_HEP]=tcpdump-hep
@@ -106,7 +109,15 @@ done
 
 # --- the proxy and the phones ---------------------------------------------------------------
 mkdir -p "$WORK/kamailio"
-in_ns $NS_CORE kamailio -DD -E -f "$HERE/hep-kamailio.cfg" -Y "$WORK/kamailio" -w "$WORK/kamailio" \
+cp "$HERE/hep-kamailio.cfg" "$WORK/kamailio.cfg"
+if [[ $HEP_TRANSPORT == tcp ]]; then
+  # siptrace sends HEP over TCP from a TCP socket of the proxy.
+  sed -i -e 's|"sip:198.18.30.34:9060"|"sip:198.18.30.34:9060;transport=tcp"|' \
+    -e 's|^listen=udp:198.18.30.33:5060$|&\nlisten=tcp:198.18.30.33:5060|' "$WORK/kamailio.cfg"
+  grep -q 'transport=tcp' "$WORK/kamailio.cfg" && grep -q '^listen=tcp:' "$WORK/kamailio.cfg" ||
+    die "could not switch hep-kamailio.cfg to TCP"
+fi
+in_ns $NS_CORE kamailio -DD -E -f "$WORK/kamailio.cfg" -Y "$WORK/kamailio" -w "$WORK/kamailio" \
   -m 32 -M 8 >"$WORK/kamailio.log" 2>&1 &
 BG[$!]=kamailio
 wait_udp $NS_CORE $PROXY_UE 5060
@@ -160,8 +171,9 @@ grep -Eq '^mcn_hep_sip_total\{interface="hep:198\.18\.30\.34:9060"\} [1-9]' "$WO
   die "/metrics: no mcn_hep_sip_total for the listener"
 grep -Eq '^mcn_hep_packets_by_capture_id_total\{interface="hep:198\.18\.30\.34:9060",capture_id="2001"\} [1-9]' \
   "$WORK/metrics.txt" || die "/metrics: no packets counted for capture id 2001"
-grep -Eq '^mcn_hep_listener_datagrams_total\{interface="hep:198\.18\.30\.34:9060"\} [1-9]' \
-  "$WORK/metrics.txt" || die "/metrics: no datagrams counted by the listener"
+if [[ $HEP_TRANSPORT == udp ]]; then listener=datagrams; else listener=tcp_packets; fi
+grep -Eq "^mcn_hep_listener_${listener}_total\\{interface=\"hep:198\\.18\\.30\\.34:9060\"\\} [1-9]" \
+  "$WORK/metrics.txt" || die "/metrics: nothing counted in hep.listener.$listener"
 grep -Eq '^mcn_hep_auth_failed_total\{interface="hep:198\.18\.30\.34:9060"\} 0$' "$WORK/metrics.txt" ||
   die "/metrics: packets with the right key failed authentication"
 kill -TERM $MCN_PID
@@ -185,5 +197,5 @@ MCN_HEP_KEY=not-the-key "$MCN" replay "$WORK/hep.pcap" --config "$HERE/hep-e2e.t
   --calls-out "$WORK/replay-wrong-key.jsonl" 2>"$WORK/replay-wrong-key.log" >/dev/null ||
   die "mcn replay with the wrong key failed: $(cat "$WORK/replay-wrong-key.log")"
 
-python3 "$HERE/hep_check.py" "$WORK"
+python3 "$HERE/hep_check.py" "$WORK" "$HEP_TRANSPORT"
 log "PASS"

@@ -6,6 +6,7 @@ import re
 import sys
 
 work = sys.argv[1]
+transport = sys.argv[2] if len(sys.argv) > 2 else "udp"
 
 
 def fail(msg):
@@ -75,4 +76,6 @@ if records("replay-wrong-key.jsonl"):
     fail("the wrong key still produced records")
 if w.get("hep.auth_failed", 0) != c.get("hep.packets", -1):
     fail(f"wrong key: hep.auth_failed {w.get('hep.auth_failed')} != hep.packets {c.get('hep.packets')}")
-print(f"hep_check.py: {len(live)} calls, {c['hep.packets']} HEP packets, records agree")
+if transport == "tcp" and (c.get("hep.tcp_gaps", 0) or c.get("hep.tcp_resync", 0)):
+    fail(f"HEP over TCP in the capture was not framed cleanly: {c}")
+print(f"hep_check.py ({transport}): {len(live)} calls, {c['hep.packets']} HEP packets, records agree")

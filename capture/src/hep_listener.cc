@@ -61,7 +61,10 @@ bool parseHepAddress(const std::string& text, std::string& host, uint16_t& port,
                      std::string& error) {
   port = kHepDefaultPort;
   std::string h = text, p;
-  if (!text.empty() && text[0] == '[') {
+  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
+    h.clear();  // a bare port: loopback
+    p = text;
+  } else if (!text.empty() && text[0] == '[') {
     const size_t close = text.find(']');
     if (close == std::string::npos) {
       error = "missing ']' in " + text;

@@ -448,6 +448,9 @@ TEST(HepListener, ParsesAddresses) {
   EXPECT_EQ(port, 9999);
   ASSERT_TRUE(parseHepAddress(":9061", host, port, err));
   EXPECT_EQ(host, "127.0.0.1");
+  ASSERT_TRUE(parseHepAddress("9062", host, port, err));
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, 9062);
   EXPECT_FALSE(parseHepAddress("::1:9060", host, port, err));
   EXPECT_FALSE(parseHepAddress("localhost:9060", host, port, err));
   EXPECT_FALSE(parseHepAddress("127.0.0.1:70000", host, port, err));

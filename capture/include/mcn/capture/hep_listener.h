@@ -14,7 +14,7 @@
 namespace mcn::capture {
 
 struct HepListenerOptions {
-  // "127.0.0.1:9060", "[::1]:9060", "10.0.0.5" (port 9060), ":9060" (loopback). A numeric
+  // "127.0.0.1:9060", "[::1]:9060", "10.0.0.5" (port 9060), ":9060" or "9060" (loopback). A numeric
   // address: HEP has no key by default, so the listener binds where it is told, never to a name.
   std::string address = "127.0.0.1:9060";
   bool udp = true;
@@ -34,8 +34,8 @@ struct HepListenerStats {
   uint64_t tcp_skipped_bytes = 0;
 };
 
-// Parses "ADDR:PORT", "[V6]:PORT", "ADDR" or ":PORT" into a numeric address and a port
-// (default 9060). Returns false with a reason in `error`.
+// Parses "ADDR:PORT", "[V6]:PORT", "ADDR", ":PORT" or "PORT" (loopback) into a numeric address and
+// a port (default 9060). Returns false with a reason in `error`.
 bool parseHepAddress(const std::string& text, std::string& host, uint16_t& port,
                      std::string& error);
 

@@ -53,6 +53,20 @@ if [[ -d "$work/fuzz_sctp_reassembly" ]]; then
   printf '\x02\x00\x00\x0e\xff\x01\x00\x00\x00\x0f\xff\x02\x00\x00\x00\x10\xff\x03\x01\x00\x00\x11\xff\x04' >"$s/wrap"
   printf '\x42\x00\x00\x00\x08\x00\x01\x00\x10\x00\x41\x00\x00\x01\x04\x00\x01\x00\x00\x00' >"$s/not-sip"
 fi
+# The HEP target: the HEPv3 example packet of the specification, and every HEP packet of the HEP
+# fixtures (pcaps/hep_*.pcap, UDP to port 9060).
+if [[ -d "$work/fuzz_hep" ]]; then
+  printf 'HEP3\x00\x71\x00\x00\x00\x01\x00\x07\x02\x00\x00\x00\x02\x00\x07\x11\x00\x00\x00\x03\x00\x0a\xd4\xca\x00\x01\x00\x00\x00\x04\x00\x0a\x52\x74\x00\xd3\x00\x00\x00\x07\x00\x08\x2e\xea\x00\x00\x00\x08\x00\x08\x13\xc4\x00\x00\x00\x09\x00\x0a\x4e\x49\x82\xcb\x00\x00\x00\x0a\x00\x0a\x00\x01\xe2\x40\x00\x00\x00\x0b\x00\x07\x01\x00\x00\x00\x0c\x00\x0a\x00\x00\x00\xe4\x00\x00\x00\x0f\x00\x14INVITE sip:bob' >"$work/fuzz_hep/spec-example"
+  for p in pcaps/hep_*.pcap; do
+    [[ -f "$p" ]] || continue
+    n=0
+    while IFS=$'\t' read -r payload; do
+      [[ -n "$payload" ]] || continue
+      n=$((n + 1))
+      echo "$payload" | xxd -r -p >"$work/fuzz_hep/$(basename "$p" .pcap)-$n"
+    done < <(tshark -r "$p" -Y 'udp.dstport == 9060' -T fields -e udp.payload 2>/dev/null | head -20)
+  done
+fi
 # The differential parser target reads the same SIP messages as the parser target.
 [[ -d "$work/fuzz_sip_differential" ]] && cp "$work/fuzz_sip_parser/"* "$work/fuzz_sip_differential/" 2>/dev/null || true
 

@@ -9,6 +9,7 @@
 #include <regex>
 #include <set>
 
+#include "mcn/capture/hep_listener.h"
 #include "mcn/notifier/templates.h"
 #include "mcn/subscribers/directory.h"
 #include "mcn/subscribers/redis_store.h"
@@ -17,8 +18,8 @@ namespace mcn::app {
 namespace {
 
 // The keys of each table, in deploy/mcn.toml order (knownConfigKeys() lists them).
-const std::vector<std::string_view> kTables{"capture", "dial_plan", "calls",
-                                            "notify",  "run",       "streams"};
+const std::vector<std::string_view> kTables{"capture", "dial_plan", "calls", "notify",
+                                            "run",     "streams",   "hep"};
 const std::vector<std::string_view> kCaptureKeys{"sip_ports",
                                                  "max_vlan_depth",
                                                  "prefilter",
@@ -66,6 +67,9 @@ const std::vector<std::string_view> kStreamsKeys{
     "redis",  "password_ref",       "prefix",         "group",        "consumer",
     "maxlen", "dedupe_ttl_s",       "claim_idle_ms",  "buffer_max",   "max_deliveries",
     "batch",  "connect_timeout_ms", "backoff_max_ms", "max_in_flight"};
+const std::vector<std::string_view> kHepKeys{"listeners",       "ports",
+                                             "auth_key_ref",    "max_payload_bytes",
+                                             "max_connections", "max_tcp_streams"};
 const std::vector<std::string_view> kRewriteKeys{"match", "replace"};
 const std::vector<std::string_view> kRateLimitKeys{"per_minute", "per_second"};
 
@@ -627,6 +631,33 @@ Config fromTable(const toml::table& root, const std::string& origin) {
     run.shutdown_timeout_ms =
         r.integer(*t, "run", "shutdown_timeout_ms", run.shutdown_timeout_ms, 0, 3600000);
   }
+  if (const auto* t = r.table(root, "hep")) {
+    r.onlyKeys(*t, "hep", kHepKeys);
+    auto& h = cfg.hep;
+    if (const auto* a = r.array(*t, "hep", "listeners")) {
+      h.listeners.clear();
+      for (const auto& e : *a) {
+        std::string host, err;
+        uint16_t port = 0;
+        if (!e.is_string() || !capture::parseHepAddress(e.as_string()->get(), host, port, err)) {
+          r.report(&e, "hep.listeners",
+                   err.empty() ? std::string("expected \"ADDR:PORT\" strings") : err);
+          continue;
+        }
+        h.listeners.push_back(e.as_string()->get());
+      }
+    }
+    r.ports(*t, "hep", "ports", cfg.decoder.hep.ports);
+    r.secretRef(*t, "hep", "auth_key_ref", h.auth_key_ref);
+    cfg.decoder.hep.max_payload_bytes = static_cast<size_t>(
+        r.integer(*t, "hep", "max_payload_bytes",
+                  static_cast<int64_t>(cfg.decoder.hep.max_payload_bytes), 1024, 1 << 20));
+    h.max_connections =
+        static_cast<int>(r.integer(*t, "hep", "max_connections", h.max_connections, 1, 4096));
+    cfg.decoder.hep.max_tcp_streams = static_cast<size_t>(
+        r.integer(*t, "hep", "max_tcp_streams",
+                  static_cast<int64_t>(cfg.decoder.hep.max_tcp_streams), 1, 1'000'000));
+  }
   if (const auto* t = r.table(root, "streams")) {
     r.onlyKeys(*t, "streams", kStreamsKeys);
     auto& st = cfg.streams;
@@ -679,7 +710,8 @@ Config fromTable(const toml::table& root, const std::string& origin) {
 
 std::vector<std::string> knownConfigKeys() {
   const std::vector<const std::vector<std::string_view>*> per_table{
-      &kCaptureKeys, &kDialPlanKeys, &kCallsKeys, &kNotifyKeys, &kRunKeys, &kStreamsKeys};
+      &kCaptureKeys, &kDialPlanKeys, &kCallsKeys, &kNotifyKeys,
+      &kRunKeys,     &kStreamsKeys,  &kHepKeys};
   std::vector<std::string> out;
   for (size_t i = 0; i < kTables.size(); ++i) {
     for (auto k : *per_table[i]) {
@@ -705,6 +737,19 @@ Config defaultConfig() {
   // capture/src/frame_dedup.h. The library leaves it off so a bare decoder is stateless here.
   cfg.decoder.dedup_window_ms = 5;
   return cfg;
+}
+
+void resolveHepAuthKey(Config& cfg) {
+  cfg.decoder.hep.auth_key.clear();
+  if (cfg.hep.auth_key_ref.empty()) return;
+  try {
+    cfg.decoder.hep.auth_key = subscribers::resolveSecretRef(cfg.hep.auth_key_ref);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("hep.auth_key_ref: {}", e.what()));
+  }
+  if (cfg.decoder.hep.auth_key.empty()) {
+    throw std::runtime_error("hep.auth_key_ref: " + cfg.hep.auth_key_ref + " is empty");
+  }
 }
 
 Config loadConfigText(std::string_view text, const std::string& origin) {

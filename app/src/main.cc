@@ -117,6 +117,9 @@ int main(int argc, char** argv) {
   run->add_option("--config", run_opts.config_path, "TOML configuration file ([run] table)");
   run->add_option("-i,--interface", run_opts.interfaces,
                   "capture interface (repeatable; replaces [run] interfaces)");
+  run->add_option("--hep", run_opts.hep,
+                  "HEP listener ADDR[:PORT] (UDP and TCP, port 9060 by default; repeatable; "
+                  "replaces [hep] listeners)");
   run->add_option("--subscribers", run_opts.subscribers,
                   "subscribers file (TOML or CSV; replaces [run] subscribers)");
   run->add_option("--http-port", run_opts.http_port,
@@ -175,6 +178,8 @@ int main(int argc, char** argv) {
     std::unique_ptr<mcn::notifier::StreamPublisher> publisher;
     try {
       cfg = config_path.empty() ? mcn::app::defaultConfig() : mcn::app::loadConfigFile(config_path);
+      // A capture of HEP traffic is held to the same key as a live listener.
+      mcn::app::resolveHepAuthKey(cfg);
       if (!subscribers_path.empty()) {
         // Subscriber numbers are normalised by the same dial plan as the calls.
         mcn::sipparse::DialPlan plan(cfg.parser.dial_plan);

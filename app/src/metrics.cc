@@ -120,6 +120,9 @@ std::pair<std::string, Labels> Metrics::familyOf(std::string_view counter) {
     return {"mcn_stream_pending", {{"stream", std::string(*p)}}};
   if (auto p = split("prefilter."))
     return {"mcn_prefilter_dropped_total", {{"method", std::string(*p)}}};
+  // HEP packets per agent capture id (capture/hep.h).
+  if (auto c = split("hep.capture_id."))
+    return {"mcn_hep_packets_by_capture_id_total", {{"capture_id", std::string(*c)}}};
   if (auto d = split("delivery.")) {
     // delivery.<kind>.ok / delivery.<kind>.failed: notifications by channel and result.
     auto dot = d->rfind('.');

@@ -140,6 +140,9 @@ ReplayResult runReplay(const std::vector<std::string>& files, const Config& cfg,
 
   auto collect = [&](std::string_view name, uint64_t v) { res.counters[std::string(name)] = v; };
   decoder.forEachCounter(collect);
+  // HEP input (issue 15 item 6): packets per agent capture id.
+  decoder.forEachHepCaptureId(
+      [&](uint32_t id, uint64_t n) { res.counters[fmt::format("hep.capture_id.{}", id)] = n; });
   parser.forEachCounter(collect);
   tracker.forEachCounter(collect);
   if (notify) {

@@ -45,6 +45,7 @@ extern "C" void AnnotateHappensAfter(const char*, int, void*);
 #include "mcn/calls/record_json.h"
 #include "mcn/calls/tracker.h"
 #include "mcn/capture/decoder.h"
+#include "mcn/capture/hep_listener.h"
 #include "mcn/capture/pcap_live.h"
 #include "mcn/notifier/credentials.h"
 #include "mcn/sipparse/dial_plan.h"
@@ -190,6 +191,41 @@ class LineFlushingStream : public std::streambuf {
   std::ostream& out_;
 };
 
+// ---- HEP input (issue 15 item 6): a live frame source is a capture interface or a HEP
+// listener (capture/hep_listener.h), whose frames are whole HEP packets (LinkType::kHep) that the
+// same FrameDecoder decodes. Everything HEP-specific in the daemon is in this struct, in
+// Daemon::run where the sources are opened, and in reload's restart check.
+struct LiveSource {
+  std::string name;  // the interface, or "hep:ADDR:PORT"
+  std::unique_ptr<capture::PcapLiveSource> pcap;
+  std::unique_ptr<capture::HepListener> hep;
+
+  int dispatch(const std::function<void(const capture::Frame&)>& fn) {
+    return pcap ? pcap->dispatch(fn) : hep->dispatch(fn);
+  }
+  const std::string& error() const { return pcap ? pcap->error() : hep->error(); }
+  void stats(std::vector<std::pair<std::string, uint64_t>>& v,
+             const capture::FrameDecoder& decoder) const {
+    if (pcap) {
+      auto st = pcap->stats();
+      v.emplace_back("pcap.received", st.received);
+      v.emplace_back("pcap.kernel_dropped", st.kernel_dropped);
+      v.emplace_back("pcap.if_dropped", st.if_dropped);
+      return;
+    }
+    auto st = hep->stats();
+    v.emplace_back("hep.listener.datagrams", st.datagrams);
+    v.emplace_back("hep.listener.tcp_accepted", st.tcp_accepted);
+    v.emplace_back("hep.listener.tcp_refused", st.tcp_refused);
+    v.emplace_back("hep.listener.tcp_packets", st.tcp_packets);
+    v.emplace_back("hep.listener.tcp_resync", st.tcp_resyncs);
+    v.emplace_back("hep.listener.tcp_skipped_bytes", st.tcp_skipped_bytes);
+    decoder.forEachHepCaptureId(
+        [&](uint32_t id, uint64_t n) { v.emplace_back(fmt::format("hep.capture_id.{}", id), n); });
+  }
+};
+// ---- end of HEP input
+
 class Daemon {
  public:
   Daemon(Config cfg, RunOptions opts) : cfg_(std::move(cfg)), opts_(std::move(opts)) {}
@@ -208,7 +244,7 @@ class Daemon {
   Config cfg_;
   RunOptions opts_;
   Metrics metrics_;
-  std::vector<std::unique_ptr<capture::PcapLiveSource>> sources_;
+  std::vector<LiveSource> sources_;
   // rings_[i * workers + w]: interface i to worker w.
   std::vector<std::unique_ptr<PayloadRing>> rings_;
   // Shared by the capture threads: legs of one call (icid, correlation header) meet on a worker.
@@ -263,7 +299,7 @@ std::shared_ptr<const subscribers::Directory> Daemon::loadDirectory(const Config
 }
 
 void Daemon::captureLoop(size_t i) {
-  auto& src = *sources_[i];
+  auto& src = sources_[i];
   const auto workers = static_cast<uint32_t>(cfg_.run.workers);
   CounterBoard& board = *capture_boards_[i];
   uint64_t frames = 0;
@@ -279,17 +315,14 @@ void Daemon::captureLoop(size_t i) {
   };
   auto publish = [&] {
     auto v = collect([&](const auto& fn) { decoder.forEachCounter(fn); });
-    auto st = src.stats();
     v.emplace_back("capture.frames", frames);
-    v.emplace_back("pcap.received", st.received);
-    v.emplace_back("pcap.kernel_dropped", st.kernel_dropped);
-    v.emplace_back("pcap.if_dropped", st.if_dropped);
+    src.stats(v, decoder);
     board.publish(std::move(v));
   };
   int64_t last_publish = 0;
   while (!stop_capture_.load(std::memory_order_relaxed)) {
     if (src.dispatch(on_frame) < 0) {
-      spdlog::error("capture on {} failed: {}", cfg_.run.interfaces[i], src.error());
+      spdlog::error("capture on {} failed: {}", src.name, src.error());
       capture_failed_ = true;
       break;
     }
@@ -568,6 +601,7 @@ std::vector<std::string> restartOnlyChanges(const Config& a, const Config& b, bo
   check(ra.ring_size == rb.ring_size, "run.ring_size");
   // Whole structs compared (defaulted operator==), so a new field cannot escape the warning.
   check(a.decoder == b.decoder, "[capture]");
+  check(a.hep == b.hep, "[hep]");
   check(a.tracker == b.tracker, "[calls]");
   // Call-ID sharding reads it in the capture threads.
   check(a.parser.correlation_header == b.parser.correlation_header, "calls.correlation_header");
@@ -584,6 +618,9 @@ void Daemon::reload() {
   try {
     Config fresh = opts_.config_path.empty() ? defaultConfig() : loadConfigFile(opts_.config_path);
     if (!opts_.interfaces.empty()) fresh.run.interfaces = opts_.interfaces;
+    if (!opts_.hep.empty()) fresh.hep.listeners = opts_.hep;
+    // The key was resolved at start; a changed reference is reported as [hep] needing a restart.
+    fresh.decoder.hep.auth_key = cfg_.decoder.hep.auth_key;
     checkParserConfig(fresh);  // throws on a plan only the parser rejects
     if (fresh.run.redis.empty() != cfg_.run.redis.empty() && opts_.subscribers.empty()) {
       throw ConfigError(origin +
@@ -696,8 +733,11 @@ bool Daemon::startHttp(std::string& error) {
 int Daemon::run() {
   auto& run = cfg_.run;
   if (!opts_.interfaces.empty()) run.interfaces = opts_.interfaces;
-  if (run.interfaces.empty()) {
-    spdlog::error("no capture interface: give -i IFACE or [run] interfaces");
+  if (!opts_.hep.empty()) cfg_.hep.listeners = opts_.hep;
+  if (run.interfaces.empty() && cfg_.hep.listeners.empty()) {
+    spdlog::error(
+        "no capture interface: give -i IFACE, --hep ADDR:PORT, [run] interfaces or [hep] "
+        "listeners");
     return kExitStartup;
   }
   const size_t workers = static_cast<size_t>(run.workers);
@@ -751,10 +791,31 @@ int Daemon::run() {
       lo.immediate = run.immediate;
       lo.timeout_ms = run.timeout_ms;
       lo.filter = run.filter;
-      sources_.push_back(std::make_unique<capture::PcapLiveSource>(lo));
+      LiveSource& src = sources_.emplace_back();
+      src.name = iface;
+      src.pcap = std::make_unique<capture::PcapLiveSource>(lo);
       spdlog::info("capturing on {} (link type {}, snaplen {}, {}promiscuous)", iface,
-                   sources_.back()->linkType(), std::max(run.snaplen, 65535),
-                   run.promisc ? "" : "not ");
+                   src.pcap->linkType(), std::max(run.snaplen, 65535), run.promisc ? "" : "not ");
+    }
+    resolveHepAuthKey(cfg_);  // throws naming the reference, never the key
+    for (const auto& addr : cfg_.hep.listeners) {
+      capture::HepListenerOptions ho;
+      ho.address = addr;
+      ho.max_connections = static_cast<size_t>(cfg_.hep.max_connections);
+      LiveSource& src = sources_.emplace_back();
+      src.hep = std::make_unique<capture::HepListener>(ho);
+      src.name = "hep:" + src.hep->name();
+      const bool loopback =
+          src.hep->name().rfind("127.", 0) == 0 || src.hep->name().rfind("[::1]", 0) == 0;
+      spdlog::info(
+          "HEP listener on {} (UDP and TCP{})", src.hep->name(),
+          cfg_.decoder.hep.auth_key.empty() ? ", no authentication key" : ", key required");
+      if (!loopback && cfg_.decoder.hep.auth_key.empty()) {
+        spdlog::warn(
+            "HEP listener {} is not on loopback and has no hep.auth_key_ref: any host that "
+            "reaches it can inject calls",
+            src.hep->name());
+      }
     }
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
@@ -780,7 +841,7 @@ int Daemon::run() {
   router_ =
       std::make_unique<ShardRouter>(static_cast<uint32_t>(workers), cfg_.parser.correlation_header);
   for (size_t i = 0; i < sources_.size(); ++i) {
-    capture_boards_.push_back(&metrics_.addBoard({{"interface", run.interfaces[i]}}));
+    capture_boards_.push_back(&metrics_.addBoard({{"interface", sources_[i].name}}));
     for (size_t w = 0; w < workers; ++w) {
       rings_.push_back(std::make_unique<PayloadRing>(static_cast<size_t>(run.ring_size)));
       ring_drops_.push_back(std::make_unique<std::atomic<uint64_t>>(0));
@@ -799,9 +860,8 @@ int Daemon::run() {
   metrics_.addGauges([this, workers](std::vector<GaugeSample>& out) {
     for (size_t i = 0; i < sources_.size(); ++i) {
       for (size_t w = 0; w < workers; ++w) {
-        Labels l = {{"ring", "capture"},
-                    {"interface", cfg_.run.interfaces[i]},
-                    {"worker", std::to_string(w)}};
+        Labels l = {
+            {"ring", "capture"}, {"interface", sources_[i].name}, {"worker", std::to_string(w)}};
         out.push_back({"mcn_ring_depth", "entries waiting in a single-producer ring", l,
                        static_cast<double>(rings_[i * workers + w]->size_approx())});
         out.push_back({"mcn_ring_drops_total", "entries dropped because a ring was full", l,

@@ -25,6 +25,7 @@ namespace mcn::app {
 struct RunOptions {
   std::string config_path;              // re-read on SIGHUP; empty: built-in defaults
   std::vector<std::string> interfaces;  // -i: replaces [run] interfaces when not empty
+  std::vector<std::string> hep;         // --hep ADDR:PORT: replaces [hep] listeners when not empty
   std::string subscribers;              // --subscribers: replaces [run] subscribers
   int http_port = -1;                   // --http-port: replaces [run] http_port when >= 0
   std::string calls_out;                // every call record, JSON Lines (for debugging)

@@ -4,22 +4,23 @@
 // SipPayload bytes of an emitted message.
 
 #include "mcn/capture/decoder.h"
-#include "mcn/capture/prefilter.h"
 
 #include <algorithm>
 #include <bitset>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <random>
 
 #include "counters.h"
 #include "frame_dedup.h"
 #include "ip_reassembly.h"
+#include "mcn/capture/prefilter.h"
 #include "reassembler.h"
 #include "sctp_reassembly.h"
 #include "sip_framer.h"
-#include "tunnels.h"
 #include "tcp_reassembly.h"
+#include "tunnels.h"
 
 namespace mcn::capture {
 
@@ -105,6 +106,9 @@ struct Packet {
   uint32_t emitted = 0;
   uint8_t encap_depth = 0;  // tunnels entered (tunnels.h)
   uint64_t tunnel = 0;      // digest of the tunnel headers, part of the IP fragment key
+  // From a HEP packet: the agent's capture id.
+  bool has_capture_id = false;
+  uint32_t capture_id = 0;
   // The UDP payload that prefilteredUdp() found to be SIP the pre-filter keeps: decodeUdp and
   // emit do not test it again.
   std::string_view kept_sip;
@@ -126,6 +130,7 @@ struct FrameDecoder::Impl {
     for (uint16_t p : cfg.sip_ports) sip_ports.set(p);
     for (uint16_t p : cfg.vxlan_ports) vxlan_ports.set(p);
     for (uint16_t p : cfg.gtpu_ports) gtpu_ports.set(p);
+    for (uint16_t p : cfg.hep.ports) hep_ports.set(p);
   }
 
   DecoderConfig cfg;
@@ -138,6 +143,17 @@ struct FrameDecoder::Impl {
   SipPayload scratch;  // see emit()
   std::bitset<65536> vxlan_ports;
   std::bitset<65536> gtpu_ports;
+  std::bitset<65536> hep_ports;
+  // HEP (hep.h): the decompression buffer, HEP-over-TCP streams of a capture, packets per
+  // capture id (bounded).
+  std::string hep_scratch;
+  struct HepStream {
+    uint32_t next_seq = 0;
+    HepStreamFramer framer;
+  };
+  std::unordered_map<detail::StreamKey, HepStream, detail::StreamKeyHash> hep_streams;
+  std::map<uint32_t, uint64_t> hep_capture_ids;
+  static constexpr size_t kMaxCaptureIds = 64;
   // SIP over TCP: one byte stream per direction (tcp_reassembly.h).
   std::unique_ptr<detail::TcpReassembler> tcp =
       std::make_unique<detail::TcpReassembler>(cfg.tcp, counters);
@@ -171,33 +187,37 @@ struct FrameDecoder::Impl {
   void decodeEsp(Packet& pkt, Bytes d);
   void decodeUdp(Packet& pkt, Bytes d);
   void decodeTcp(Packet& pkt, Bytes d);
+  void decodeHep(Packet& pkt, Bytes d);
+  void decodeHepTcp(Packet& pkt, const detail::TcpSegment& seg);
   void emit(Packet& pkt, Transport t, std::string_view bytes);
   bool prefilteredUdp(Packet& pkt, Bytes udp);
   void countPrefiltered(IgnoredMethod m);
 
-    // Messages come out of the stream of their own direction, possibly another stream's when this
-    // segment's time expires it: each carries its stream's addresses and completion time.
-    struct Emitter final : detail::MessageSink {
-      Emitter(Impl& i, Packet& p) : impl(i), pkt(p) {}
-      void onMessage(const detail::StreamKey& k, int64_t ts_us, std::string_view bytes) override {
-        Packet m = pkt;
-        m.emitted = 0;
-        m.ts_us = ts_us;
-        m.src = k.src;
-        m.dst = k.dst;
-        m.vlan_depth = k.vlan_depth;
-        m.vlan = k.vlan;
-        m.tunnel = k.tunnel;
-        impl.emit(m, Transport::kTcp, bytes);
-        pkt.emitted += m.emitted;
-      }
-      Impl& impl;
-      Packet& pkt;
-    };
+  // Messages come out of the stream of their own direction, possibly another stream's when this
+  // segment's time expires it: each carries its stream's addresses and completion time.
+  struct Emitter final : detail::MessageSink {
+    Emitter(Impl& i, Packet& p) : impl(i), pkt(p) {}
+    void onMessage(const detail::StreamKey& k, int64_t ts_us, std::string_view bytes) override {
+      Packet m = pkt;
+      m.emitted = 0;
+      m.ts_us = ts_us;
+      m.src = k.src;
+      m.dst = k.dst;
+      m.vlan_depth = k.vlan_depth;
+      m.vlan = k.vlan;
+      m.tunnel = k.tunnel;
+      impl.emit(m, Transport::kTcp, bytes);
+      pkt.emitted += m.emitted;
+    }
+    Impl& impl;
+    Packet& pkt;
+  };
 };
 
 void FrameDecoder::Impl::decodeLink(int link_type, Packet& pkt, Bytes d) {
   switch (link_type) {
+    case static_cast<int>(LinkType::kHep):
+      return decodeHep(pkt, d);
     case static_cast<int>(LinkType::kEthernet):
       return decodeEthernet(pkt, d);
     case static_cast<int>(LinkType::kLinuxSll):
@@ -610,6 +630,13 @@ void FrameDecoder::Impl::decodeUdp(Packet& pkt, Bytes d) {
   if (gtpu_ports.test(pkt.dst.port) && !body.empty() && (body[0] & 0xf0) == 0x30) {
     return decodeDecap(pkt, detail::decapGtpu(body));
   }
+  // HEP to a HEP port: "HEP3", or a version 1/2 header with an address family. Anything else is
+  // decoded as the UDP it is.
+  if (hep_ports.test(pkt.dst.port) && body.size() >= 4 &&
+      (std::memcmp(body.data(), "HEP3", 4) == 0 ||
+       ((body[0] == 1 || body[0] == 2) && (body[2] == 2 || body[2] == 10)))) {
+    return decodeHep(pkt, body);
+  }
   // RFC 3261 §18.3: one message per datagram; bytes past the UDP length are not part of it.
   std::string_view payload = asText(body);
   if (payload.data() == pkt.kept_sip.data() || looksLikeSip(payload)) {
@@ -650,7 +677,113 @@ void FrameDecoder::Impl::decodeTcp(Packet& pkt, Bytes d) {
   seg.syn = (flags & kSyn) != 0;
   seg.rst = (flags & kRst) != 0;
   seg.payload = payload;
+  // Both directions: the collector's side carries nothing, but its SYN-ACK and FIN are the
+  // stream's.
+  if (hep_ports.test(pkt.dst.port) || hep_ports.test(pkt.src.port)) return decodeHepTcp(pkt, seg);
   tcp->onSegment(seg, emitter);
+}
+
+// One HEP packet (hep.h), from a listener or a datagram/stream to a HEP port. The message it
+// carries takes the addresses, transport and time the agent reported; the outer packet's only
+// count for the frame itself.
+void FrameDecoder::Impl::decodeHep(Packet& pkt, Bytes d) {
+  inc(Counter::kHepPackets);
+  HepPacket h;
+  switch (capture::decodeHep(d, cfg.hep, h, hep_scratch)) {
+    case HepStatus::kOk:
+      break;
+    case HepStatus::kNotHep:
+      return inc(Counter::kHepBadVersion);
+    case HepStatus::kTruncated:
+      return truncated(pkt, Counter::kHepTruncated);
+    case HepStatus::kBadLength:
+      return inc(Counter::kHepBadLength);
+    case HepStatus::kBadChunk:
+      return inc(Counter::kHepBadChunk);
+    case HepStatus::kNoAddress:
+      return inc(Counter::kHepNoAddress);
+    case HepStatus::kNoPayload:
+      return inc(Counter::kHepNoPayload);
+    case HepStatus::kAuthFailed:
+      return inc(Counter::kHepAuthFailed);
+    case HepStatus::kDecompressFailed:
+      return inc(Counter::kHepDecompressFailed);
+    case HepStatus::kTooBig:
+      return inc(Counter::kHepTooBig);
+  }
+  if (h.version < 3) inc(Counter::kHepV2);
+  if (h.compressed) inc(Counter::kHepCompressed);
+  if (h.has_capture_id) {
+    auto it = hep_capture_ids.find(h.capture_id);
+    if (it != hep_capture_ids.end()) {
+      ++it->second;
+    } else if (hep_capture_ids.size() < kMaxCaptureIds) {
+      hep_capture_ids.emplace(h.capture_id, 1);
+    } else {
+      inc(Counter::kHepCaptureIdsOverflow);
+    }
+  }
+  // RTCP, QoS reports, logs ...: not signalling.
+  if (h.proto_type != 1) return inc(Counter::kHepOtherProtoType);
+  if (!looksLikeSip(h.payload)) return inc(Counter::kHepNotSip);
+  inc(Counter::kHepSip);
+  Packet m;
+  m.ts_us = h.has_time ? h.ts_us : pkt.ts_us;
+  m.src = h.src;
+  m.dst = h.dst;
+  m.has_capture_id = h.has_capture_id;
+  m.capture_id = h.capture_id;
+  emit(m, hepTransport(h.ip_proto), h.payload);
+  pkt.emitted += m.emitted;
+}
+
+// HEP over TCP in a capture: in-order bytes per direction are framed by the HEP length
+// (HepStreamFramer). No holding of out-of-order segments: a gap (a segment ahead of the next
+// expected byte) drops what is buffered and resynchronises on the next "HEP3" (hep.tcp_gaps);
+// a retransmission of bytes already taken is ignored. FIN/RST forget the direction.
+void FrameDecoder::Impl::decodeHepTcp(Packet& pkt, const detail::TcpSegment& seg) {
+  auto it = hep_streams.find(seg.key);
+  if (seg.rst || (seg.fin && seg.payload.empty())) {
+    if (it != hep_streams.end()) hep_streams.erase(it);
+    return;
+  }
+  if (it == hep_streams.end()) {
+    if (hep_streams.size() >= cfg.hep.max_tcp_streams) return inc(Counter::kHepTcpStreamsTableFull);
+    it = hep_streams.emplace(seg.key, HepStream{}).first;
+    // Without a SYN the capture started mid-stream: look for the first "HEP3".
+    it->second.next_seq = seg.syn ? seg.seq + 1 : seg.seq;
+    if (!seg.syn) it->second.framer.reset();
+  } else if (seg.syn) {
+    it->second = HepStream{};
+    it->second.next_seq = seg.seq + 1;
+  }
+  HepStream& st = it->second;
+  std::string_view data = seg.payload;
+  uint32_t seq = seg.syn ? seg.seq + 1 : seg.seq;
+  const auto ahead = static_cast<int32_t>(seq - st.next_seq);
+  if (ahead > 0) {
+    inc(Counter::kHepTcpGaps);
+    st.framer.reset();
+    st.next_seq = seq;
+  } else if (ahead < 0) {
+    const auto old = static_cast<size_t>(-static_cast<int64_t>(ahead));
+    if (old >= data.size())
+      data = {};  // a retransmission
+    else
+      data.remove_prefix(old);
+  }
+  const uint64_t resyncs = st.framer.resyncs(), skipped = st.framer.skipped_bytes();
+  st.framer.append({reinterpret_cast<const uint8_t*>(data.data()), data.size()});
+  st.next_seq += static_cast<uint32_t>(data.size());
+  for (auto p = st.framer.next(); !p.empty(); p = st.framer.next()) {
+    Packet inner = pkt;
+    inner.ts_us = seg.ts_us;
+    decodeHep(inner, p);
+    pkt.emitted += inner.emitted;
+  }
+  counters.inc(Counter::kHepTcpResync, st.framer.resyncs() - resyncs);
+  counters.inc(Counter::kHepTcpSkippedBytes, st.framer.skipped_bytes() - skipped);
+  if (seg.fin) hep_streams.erase(it);
 }
 
 static_assert(static_cast<int>(Counter::kPrefilterMessage) -
@@ -705,6 +838,8 @@ void FrameDecoder::Impl::emit(Packet& pkt, Transport t, std::string_view bytes) 
   out.vlan_depth = pkt.vlan_depth;
   out.vlan = pkt.vlan;
   out.bytes.assign(bytes.data(), bytes.size());
+  out.has_capture_id = pkt.has_capture_id;
+  out.capture_id = pkt.capture_id;
   sink(std::move(out));
 }
 
@@ -740,6 +875,11 @@ void FrameDecoder::finish() {
   // An SCTP message still missing a fragment is counted (sctp.frag_incomplete): unlike a TCP
   // stream, nothing after its hole depends on it.
   impl_->sctp->flush();
+}
+
+void FrameDecoder::forEachHepCaptureId(
+    const std::function<void(uint32_t id, uint64_t packets)>& fn) const {
+  for (const auto& [id, n] : impl_->hep_capture_ids) fn(id, n);
 }
 
 void FrameDecoder::forEachCounter(

@@ -43,6 +43,7 @@ TEST(ConfigDefaults, LoadingTheFileGivesExactlyTheBuiltInDefaults) {
   EXPECT_TRUE(loaded.notify == builtin.notify) << "[notify]";
   EXPECT_TRUE(loaded.run == builtin.run) << "[run]";
   EXPECT_TRUE(loaded.streams == builtin.streams) << "[streams]";
+  EXPECT_TRUE(loaded.hep == builtin.hep) << "[hep]";
   EXPECT_EQ(loaded.source, "mcn.toml");
   loaded.source = builtin.source;
   EXPECT_TRUE(loaded == builtin);

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -281,6 +282,23 @@ std::vector<Case> cases() {
       kv("run", "ring_size", "15", between(16, 16777216)),
       kv("run", "shutdown_timeout_ms", "\"10s\"", kInt),
       kv("run", "shutdown_timeout_ms", "-1", between(0, kHour)),
+      // [hep]
+      {"hep = 1\n", "1:7: hep: expected a table"},
+      kv("hep", "listener", "[]", "unknown key"),
+      kv("hep", "listeners", "\"127.0.0.1:9060\"", kArr),
+      kv("hep", "listeners", "[9060]", "expected \"ADDR:PORT\" strings", 1),
+      kv("hep", "listeners", "[\"localhost:9060\"]", "not a numeric address: localhost", 1),
+      kv("hep", "listeners", "[\"::1:9060\"]",
+         "an IPv6 address needs brackets: [ADDR]:PORT in ::1:9060", 1),
+      kv("hep", "listeners", "[\"127.0.0.1:99999\"]", "bad port in 127.0.0.1:99999", 1),
+      kv("hep", "ports", "9060", kArr),
+      kv("hep", "ports", "[0]", kPorts, 1),
+      kv("hep", "auth_key_ref", "1", kStr),
+      kv("hep", "auth_key_ref", "\"hep-s3cret\"", kRef),
+      kv("hep", "max_payload_bytes", "\"64k\"", kInt),
+      kv("hep", "max_payload_bytes", "100", between(1024, 1048576)),
+      kv("hep", "max_connections", "0", between(1, 4096)),
+      kv("hep", "max_tcp_streams", "0", between(1, 1000000)),
       // Syntax errors name the line too.
       {"[calls]\ngrace_ms = = 3\n", "2:", true},
       {"[run]\nworkers = 1\nworkers = 2\n", "3:", true},
@@ -303,7 +321,8 @@ TEST(ConfigKeys, EveryBadKeyNamesFileLineColumnAndKey) {
       got = e.what();
     }
     EXPECT_TRUE(matches(got, "mcn.toml:" + c.expected, c.prefix))
-        << "config:\n" << c.text << "want: mcn.toml:" << c.expected << "\ngot:  " << got;
+        << "config:\n"
+        << c.text << "want: mcn.toml:" << c.expected << "\ngot:  " << got;
   }
 }
 
@@ -338,7 +357,8 @@ TEST(ConfigKeys, GroupsAreReadWithNormalisedNumbers) {
 
 TEST(ConfigKeys, SecretsAreNeverEchoed) {
   for (const std::string text :
-       {"[run]\nredis_password_ref = \"hunter2\"\n", "[run]\nhttp_token_ref = \"s3cr3t-t0ken\"\n"}) {
+       {"[run]\nredis_password_ref = \"hunter2\"\n", "[run]\nhttp_token_ref = \"s3cr3t-t0ken\"\n",
+        "[hep]\nauth_key_ref = \"s3cr3t-hep-key\"\n"}) {
     try {
       loadConfigText(text, "mcn.toml");
       FAIL() << text;
@@ -348,6 +368,28 @@ TEST(ConfigKeys, SecretsAreNeverEchoed) {
       EXPECT_EQ(what.find("s3cr3t"), std::string::npos) << what;
     }
   }
+}
+
+TEST(ConfigKeys, HepTable) {
+  Config c = loadConfigText(
+      "[hep]\nlisteners = [\"127.0.0.1:9061\", \"[::1]\"]\nports = [9060, 9063]\n"
+      "auth_key_ref = \"env:MCN_TEST_HEP_KEY\"\nmax_payload_bytes = 2048\n",
+      "mcn.toml");
+  EXPECT_EQ(c.hep.listeners, (std::vector<std::string>{"127.0.0.1:9061", "[::1]"}));
+  EXPECT_EQ(c.decoder.hep.ports, (std::vector<uint16_t>{9060, 9063}));
+  EXPECT_EQ(c.decoder.hep.max_payload_bytes, 2048u);
+  EXPECT_TRUE(c.decoder.hep.auth_key.empty());  // resolved at start, not by the loader
+  ::setenv("MCN_TEST_HEP_KEY", "k-123", 1);
+  resolveHepAuthKey(c);
+  EXPECT_EQ(c.decoder.hep.auth_key, "k-123");
+  ::setenv("MCN_TEST_HEP_KEY", "", 1);
+  try {
+    resolveHepAuthKey(c);
+    FAIL() << "an empty key must not start a listener that checks nothing";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("hep.auth_key_ref"), std::string::npos) << e.what();
+  }
+  ::unsetenv("MCN_TEST_HEP_KEY");
 }
 
 TEST(ConfigKeys, DottedTemplateKeysAreAccepted) {

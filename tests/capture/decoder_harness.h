@@ -58,6 +58,8 @@ class Harness {
 
   std::vector<SipPayload> out;
 
+  const FrameDecoder& decoder() const { return decoder_; }
+
  private:
   FrameDecoder decoder_;
 };

@@ -512,7 +512,27 @@ TEST(FrameDecoder, PublishesEveryCounterInAFixedOrderStartingAtZero) {
                                 "prefilter.subscribe",
                                 "prefilter.notify",
                                 "prefilter.publish",
-                                "prefilter.message"};
+                                "prefilter.message",
+                                "hep.packets",
+                                "hep.v2",
+                                "hep.compressed",
+                                "hep.sip",
+                                "hep.bad_version",
+                                "hep.truncated",
+                                "hep.bad_length",
+                                "hep.bad_chunk",
+                                "hep.no_address",
+                                "hep.no_payload",
+                                "hep.auth_failed",
+                                "hep.decompress_failed",
+                                "hep.too_big",
+                                "hep.other_proto_type",
+                                "hep.not_sip",
+                                "hep.tcp_gaps",
+                                "hep.tcp_resync",
+                                "hep.tcp_skipped_bytes",
+                                "hep.tcp_streams_table_full",
+                                "hep.capture_ids_overflow"};
   EXPECT_EQ(names, want);
 }
 

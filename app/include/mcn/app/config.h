@@ -85,6 +85,17 @@ struct StreamsConfig {
   bool operator==(const StreamsConfig&) const = default;
 };
 
+// [hep]: HEP input (README "HEP input"). The decoding settings (ports decoded as HEP in
+// captures, size caps) are in decoder.hep; these are the live listeners and the key's reference.
+struct HepRunConfig {
+  // "ADDR:PORT" (UDP and TCP) for `mcn run`; --hep on the command line replaces these.
+  std::vector<std::string> listeners;
+  std::string auth_key_ref;  // env:NAME or file:/path; resolved at start into decoder.hep.auth_key
+  int max_connections = 64;  // TCP connections per listener
+
+  bool operator==(const HepRunConfig&) const = default;
+};
+
 struct Config {
   capture::DecoderConfig decoder;
   sipparse::ParserConfig parser;
@@ -92,11 +103,16 @@ struct Config {
   NotifyConfig notify;
   RunConfig run;
   StreamsConfig streams;
+  HepRunConfig hep;
   std::string source;  // file it came from, "(built-in defaults)" otherwise
 
   // Every field, source included (tests/app/config_defaults_test.cc).
   bool operator==(const Config&) const = default;
 };
+
+// Resolves [hep] auth_key_ref into decoder.hep.auth_key (empty ref: no key). Throws with the
+// reference named, never the value.
+void resolveHepAuthKey(Config& cfg);
 
 // The embedded default: DESIGN.md's outcome defaults, no dial plan beyond separator stripping.
 Config defaultConfig();

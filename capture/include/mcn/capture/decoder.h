@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mcn/capture/hep.h"
 #include "mcn/capture/sip_payload.h"
 
 namespace mcn::capture {
@@ -26,6 +27,9 @@ enum class LinkType : int {
   kIpv4 = 228,       // LINKTYPE_IPV4
   kIpv6 = 229,       // LINKTYPE_IPV6
   kLinuxSll2 = 276,  // DLT_LINUX_SLL2
+  // Not a LINKTYPE_ value (those stay below 2^16) and never written to a file: a frame that is
+  // one whole HEP packet, from a HEP listener (hep_listener.h).
+  kHep = 0x10000 + kHepDefaultPort,
 };
 
 // SIP over TCP stream reassembly (capture/src/tcp_reassembly.h). Timeouts run on packet time.
@@ -123,6 +127,8 @@ struct DecoderConfig {
   // what is neither stays encrypted (ip.esp).
   std::vector<EspNullSa> esp_null;
   bool esp_null_heuristic = true;
+  // HEP (hep.h): the ports decoded as HEP in captures, the size cap, the authentication key.
+  HepConfig hep;
 
   bool operator==(const DecoderConfig&) const = default;
 };
@@ -148,6 +154,10 @@ class FrameDecoder {
   // "decode.truncated_vlan", "decode.unsupported_linktype", "ip.fragments", "udp.sip",
   // "udp.not_sip", "tcp.segments", ...
   void forEachCounter(const std::function<void(std::string_view name, uint64_t value)>& fn) const;
+
+  // HEP packets decoded per agent capture id (chunk 0x0c), the first 64 ids seen; packets of
+  // later ids are counted in hep.capture_ids_overflow.
+  void forEachHepCaptureId(const std::function<void(uint32_t id, uint64_t packets)>& fn) const;
 
  private:
   struct Impl;

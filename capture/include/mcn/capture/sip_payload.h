@@ -33,6 +33,10 @@ struct SipPayload {
   uint8_t vlan_depth = 0;                      // number of 802.1Q/ad tags, outermost first
   std::array<uint16_t, kMaxVlanDepth> vlan{};  // VLAN ids
   std::string bytes;                           // exactly one SIP message (start line .. body)
+  // From a HEP packet (hep.h): the agent's capture id (chunk 0x0c, or the HEPv2 header), when it
+  // sent one. Addresses, transport and ts_us are then the ones the agent reported.
+  bool has_capture_id = false;
+  uint32_t capture_id = 0;
 };
 
 }  // namespace mcn::capture

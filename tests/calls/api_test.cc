@@ -72,6 +72,7 @@ TEST(Api, CountersHaveStableNamesInAFixedOrderWithZeros) {
       "calls.hops_dropped",
       "calls.linger_dropped",
       "calls.late_auth_retries",
+      "calls.legs_joined_heuristic",
       "calls.outcome.answered",
       "calls.outcome.answered_elsewhere",
       "calls.outcome.forwarded",

@@ -102,8 +102,7 @@ TEST(RecordJson, IsoTimeAgreesWithGmtime) {
   uint64_t state = 7;
   for (int i = 0; i < 200'000; ++i) {
     state = state * 6364136223846793005ull + 1442695040888963407ull;
-    const int64_t us =
-        static_cast<int64_t>(state >> 8) % 9'467'280'000'000'000 - 2'208'988'800'000'000;
+    const int64_t us = static_cast<int64_t>(state >> 8) % 9'467'280'000'000'000 - 2'208'988'800'000'000;
     const int64_t ms = us >= 0 ? us / 1000 : -((-us + 999) / 1000);
     const int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
     const std::time_t t = secs;

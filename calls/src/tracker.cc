@@ -130,6 +130,12 @@ const std::string* joinCaller(const SipEvent& ev) {
   return n.empty() ? nullptr : &n;
 }
 
+// |a - b| without overflow, whatever instants a capture (or a fuzzer) gives.
+uint64_t timeGap(int64_t a, int64_t b) {
+  return a > b ? static_cast<uint64_t>(a) - static_cast<uint64_t>(b)
+               : static_cast<uint64_t>(b) - static_cast<uint64_t>(a);
+}
+
 // Key of the leg-join index: the caller and the called number (To) of a leg.
 uint64_t joinKey(std::string_view caller, std::string_view callee) {
   return detail::hashMore(detail::hash64(caller), detail::hash64(callee));
@@ -510,12 +516,12 @@ struct CallTracker::Impl {
     if (!cfg.leg_join || join_index.empty()) return kNil;
     const std::string* caller = joinCaller(ev);
     if (caller == nullptr) return kNil;
-    const int64_t window = cfg.leg_join_window_ms * 1000;
+    const auto window = static_cast<uint64_t>(std::max<int64_t>(cfg.leg_join_window_ms, 0)) * 1000;
     const int64_t t = ev.ts_us;
     uint32_t best = kNil;
-    int64_t best_gap = kNever;
+    uint64_t best_gap = UINT64_MAX;
     auto consider = [&](uint32_t slot, int64_t at) {
-      const int64_t gap = std::abs(t - at);
+      const uint64_t gap = timeGap(t, at);
       if (gap <= window && gap < best_gap) {
         best = slot;
         best_gap = gap;
@@ -525,14 +531,15 @@ struct CallTracker::Impl {
     forEachJoinCandidate(joinKey(*caller, to), keyed, [&](uint32_t slot) {
       const Call& c = call(slot);
       int64_t invite_at = kNever;
+      uint64_t invite_gap = UINT64_MAX;
       for (const Hop& h : c.hops) {
         // The call progressed before this INVITE. A 401/407 is the proxy's own challenge, not
         // a response passed back from further on (the retried INVITE is what goes on).
         const bool challenge = h.final_status == 401 || h.final_status == 407;
         if (h.ring_ts < t || (h.final_ts < t && !challenge)) return;
-        if (h.has_invite && c.legs[h.leg].to == to &&
-            std::abs(t - h.invite_ts) < std::abs(t - invite_at)) {
+        if (h.has_invite && c.legs[h.leg].to == to && timeGap(t, h.invite_ts) < invite_gap) {
           invite_at = h.invite_ts;
+          invite_gap = timeGap(t, h.invite_ts);
         }
       }
       if (invite_at != kNever) consider(slot, invite_at);
@@ -543,14 +550,14 @@ struct CallTracker::Impl {
         const Call& c = call(slot);
         bool caller_side_open = false;
         int64_t closest = kNever;
-        int64_t closest_gap = kNever;
+        uint64_t closest_gap = UINT64_MAX;
         for (const Hop& h : c.hops) {
           if (!h.hasFinal() || h.final_ts > t) caller_side_open = true;
           if (c.legs[h.leg].to != f.from) continue;
           for (int64_t at : {h.has_invite ? h.invite_ts : kNever, h.cancel_ts, h.final_ts}) {
-            if (at != kNever && std::abs(t - at) < closest_gap) {
+            if (at != kNever && timeGap(t, at) < closest_gap) {
               closest = at;
-              closest_gap = std::abs(t - at);
+              closest_gap = timeGap(t, at);
             }
           }
         }

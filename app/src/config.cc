@@ -50,7 +50,8 @@ const std::vector<std::string_view> kCallsKeys{
     "linger_ms",          "min_ring_ms_cancelled",
     "missed_outcomes",    "forwarded_unconditional_missed",
     "correlation_header", "max_calls",
-    "voicemail",          "groups"};
+    "voicemail",          "groups",
+    "leg_join",           "leg_join_window_ms"};
 const std::vector<std::string_view> kNotifyKeys{
     "dead_letter",     "voicemail_numbers", "finish_timeout_ms",    "max_attempts",
     "backoff_base_ms", "backoff_cap_ms",    "connect_timeout_ms",   "total_timeout_ms",
@@ -368,6 +369,9 @@ Config fromTable(const toml::table& root, const std::string& origin) {
         r.integer(*t, "calls", "max_calls", static_cast<int64_t>(tc.max_calls), 1, 100000000));
     tc.forwarded_unconditional_missed =
         r.boolean(*t, "calls", "forwarded_unconditional_missed", tc.forwarded_unconditional_missed);
+    tc.leg_join = r.boolean(*t, "calls", "leg_join", tc.leg_join);
+    tc.leg_join_window_ms =
+        r.integer(*t, "calls", "leg_join_window_ms", tc.leg_join_window_ms, 0, 60000);
     if (const auto* a = r.array(*t, "calls", "missed_outcomes")) {
       tc.missed.fill(false);
       for (const auto& e : *a) {

@@ -84,6 +84,30 @@ void forEachHeader(std::string_view msg, Fn&& fn) {
   }
 }
 
+// User part of a From value: `"Name" <sip:user@host>;tag=x`, `sip:user@host;tag=x`,
+// `<tel:+861234;phone-context=...>`. Empty if there is none.
+std::string_view uriUser(std::string_view v) {
+  const size_t lt = v.find('<');
+  if (lt != std::string_view::npos) v.remove_prefix(lt + 1);
+  const size_t colon = v.find(':');
+  if (colon == std::string_view::npos) return {};
+  v.remove_prefix(colon + 1);
+  const size_t end = v.find_first_of("@;>?, \t\r");
+  return v.substr(0, end);
+}
+
+// The caller's share of the worker space: the last 4 digits of the From user (dial plans
+// differ in prefixes, not in the last digits), else the user itself.
+uint64_t callerHash(std::string_view user) {
+  char digits[4];
+  size_t n = 0;
+  for (size_t i = user.size(); i-- > 0 && n < 4;) {
+    if (user[i] >= '0' && user[i] <= '9') digits[3 - n++] = user[i];
+  }
+  if (n == 0) return fnv(user, 3);
+  return fnv(std::string_view(digits + 4 - n, n), 3);
+}
+
 }  // namespace
 
 std::string_view findCallId(std::string_view msg) {
@@ -115,14 +139,19 @@ ShardKeys findShardKeys(std::string_view msg, std::string_view correlation_heade
       k.correlation = unquote(value);
     } else if (k.replaces.empty() && iequals(name, "replaces")) {
       k.replaces = trim(value.substr(0, value.find(';')));
+    } else if (k.from_user.empty() && (iequals(name, "from") || iequals(name, "f"))) {
+      k.from_user = uriUser(value);
     }
     return true;
   });
   return k;
 }
 
-ShardRouter::ShardRouter(uint32_t workers, std::string correlation_header, unsigned table_bits)
-    : workers_(workers == 0 ? 1 : workers), correlation_header_(std::move(correlation_header)) {
+ShardRouter::ShardRouter(uint32_t workers, std::string correlation_header, bool by_caller,
+                         unsigned table_bits)
+    : workers_(workers == 0 ? 1 : workers),
+      correlation_header_(std::move(correlation_header)),
+      by_caller_(by_caller) {
   if (workers_ > 1) {
     mask_ = (uint64_t{1} << table_bits) - 1;
     table_ = std::make_unique<std::atomic<uint64_t>[]>(mask_ + 1);
@@ -155,7 +184,11 @@ uint32_t ShardRouter::route(std::string_view msg) {
     slot.store(tag | kPinned | (w + 1), std::memory_order_relaxed);
     return w;
   }
-  if (!k.icid.empty()) {
+  if (by_caller_) {
+    if ((e & ~uint64_t{0xff}) == tag && (e & 0x7f) != 0)
+      return static_cast<uint32_t>((e & 0x7f) - 1);
+    w = static_cast<uint32_t>(callerHash(k.from_user) % workers_);
+  } else if (!k.icid.empty()) {
     w = static_cast<uint32_t>(fnv(k.icid, 1) % workers_);
   } else if (!k.correlation.empty()) {
     w = static_cast<uint32_t>(fnv(k.correlation, 2) % workers_);

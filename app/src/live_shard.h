@@ -28,6 +28,7 @@ struct ShardKeys {
   std::string_view icid;         // P-Charging-Vector icid-value (RFC 7315 §5.6), unquoted
   std::string_view correlation;  // the configured correlation header's value, unquoted
   std::string_view replaces;     // Replaces (RFC 3891): the Call-ID of the dialog taken over
+  std::string_view from_user;    // user part of the From URI (sip, sips or tel)
 };
 ShardKeys findShardKeys(std::string_view msg, std::string_view correlation_header);
 
@@ -45,9 +46,19 @@ ShardKeys findShardKeys(std::string_view msg, std::string_view correlation_heade
 // only costs that call its key-less messages' affinity: they fall back to the Call-ID hash.
 // Known limit: a key-less message of a leg seen before the leg's first keyed message (capture
 // reordering) may go to another worker than the rest of its call.
+//
+// With `by_caller` (calls.leg_join: the tracker joins legs that share no key, by caller and
+// callee; calls/RULES.md "Legs joined without a key") a Call-ID's first message picks the worker
+// of its caller instead: the last 4 digits of the From user (the whole user if it has no digit),
+// so 1001 and +862583001001 meet; every later message of the Call-ID follows it, whatever key it
+// carries. All legs of a call from one caller then meet, keyed or not (a leg with an icid and the
+// leg an SBC stripped it from), at the price of keeping each caller on one worker. Known limits:
+// legs whose From users differ in their last 4 digits (a B2BUA that rewrites From but keeps PAI)
+// are not joined in live mode with several workers.
 class ShardRouter {
  public:
-  ShardRouter(uint32_t workers, std::string correlation_header, unsigned table_bits = 20);
+  ShardRouter(uint32_t workers, std::string correlation_header, bool by_caller = false,
+              unsigned table_bits = 20);
 
   uint32_t route(std::string_view msg);
   uint32_t workers() const { return workers_; }
@@ -55,6 +66,7 @@ class ShardRouter {
  private:
   uint32_t workers_;
   std::string correlation_header_;
+  bool by_caller_ = false;
   uint64_t mask_ = 0;
   std::unique_ptr<std::atomic<uint64_t>[]> table_;
 };

@@ -838,8 +838,8 @@ int Daemon::run() {
     spdlog::warn("running as root: set [run] user, or run unprivileged with CAP_NET_RAW");
   }
 
-  router_ =
-      std::make_unique<ShardRouter>(static_cast<uint32_t>(workers), cfg_.parser.correlation_header);
+  router_ = std::make_unique<ShardRouter>(static_cast<uint32_t>(workers),
+                                          cfg_.parser.correlation_header, cfg_.tracker.leg_join);
   for (size_t i = 0; i < sources_.size(); ++i) {
     capture_boards_.push_back(&metrics_.addBoard({{"interface", sources_[i].name}}));
     for (size_t w = 0; w < workers; ++w) {

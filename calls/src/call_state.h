@@ -169,6 +169,9 @@ struct Call {
   std::vector<Hop> hops;
   std::vector<CorrelationKey> keys;
   std::vector<Pickup> pickups;  // colleagues that took over one of its ringing dialogs
+  // Keys of this call in the tracker's leg-join index (hash of caller and To of each leg's
+  // initial INVITE), removed when the call stops being open.
+  std::vector<uint64_t> join_keys;
   int64_t base_us = kNever;  // time origin of `seen`
   uint8_t seen_next = 0;     // next `seen` slot to overwrite when full
   std::vector<SeenMessage> seen;

@@ -5,6 +5,7 @@
 #include <climits>
 #include <cstdlib>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -57,20 +58,31 @@ enum Counter : size_t {
   kLateAuthRetries,
   kPickups,
   kPickupsUnmatched,
+  kLegsJoinedHeuristic,
   kCounterCount,
 };
 
 // Counter names are API (calls/RULES.md "Counters"): never reorder or rename.
 constexpr const char* kCounterNames[kCounterCount] = {
-    "calls.created",          "calls.decided",
-    "calls.records",          "calls.missed",
-    "calls.retransmissions",  "calls.duplicates",
-    "calls.orphan_messages",  "calls.late_messages",
-    "calls.ignored_messages", "calls.evicted",
-    "calls.reused_call_id",   "calls.legs_correlated",
-    "calls.ring_timeouts",    "calls.hops_dropped",
-    "calls.linger_dropped",   "calls.late_auth_retries",
-    "calls.pickups",          "calls.pickups_unmatched",
+    "calls.created",
+    "calls.decided",
+    "calls.records",
+    "calls.missed",
+    "calls.retransmissions",
+    "calls.duplicates",
+    "calls.orphan_messages",
+    "calls.late_messages",
+    "calls.ignored_messages",
+    "calls.evicted",
+    "calls.reused_call_id",
+    "calls.legs_correlated",
+    "calls.ring_timeouts",
+    "calls.hops_dropped",
+    "calls.linger_dropped",
+    "calls.late_auth_retries",
+    "calls.pickups",
+    "calls.pickups_unmatched",
+    "calls.legs_joined_heuristic",
 };
 
 // Methods that belong to an INVITE dialog. REGISTER, OPTIONS, SUBSCRIBE, NOTIFY, PUBLISH and
@@ -99,6 +111,40 @@ uint64_t branchKey(const SipEvent& ev) {
 }
 
 uint8_t clampVia(int n) { return static_cast<uint8_t>(std::clamp(n, 0, 255)); }
+
+// The caller of an initial INVITE as RULES.md "caller" reads it (the first P-Asserted-Identity
+// holding a number, tel preferred, else From), or nullptr when there is none to join legs by: an
+// anonymous From without an asserted identity says nothing about who called.
+const std::string* joinCaller(const SipEvent& ev) {
+  const sipparse::NameAddr* id = nullptr;
+  bool id_is_tel = false;
+  for (const auto& p : ev.pai) {
+    if (p.number.empty()) continue;
+    const bool tel =
+        p.uri.size() >= 4 && (p.uri.compare(0, 4, "tel:") == 0 || p.uri.compare(0, 4, "TEL:") == 0);
+    if (id == nullptr || (tel && !id_is_tel)) {
+      id = &p;
+      id_is_tel = tel;
+    }
+  }
+  if (id == nullptr) {
+    if (detail::isAnonymous(ev.from)) return nullptr;
+    id = &ev.from;
+  }
+  const std::string& n = detail::numberOrUser(*id);
+  return n.empty() ? nullptr : &n;
+}
+
+// |a - b| without overflow, whatever instants a capture (or a fuzzer) gives.
+uint64_t timeGap(int64_t a, int64_t b) {
+  return a > b ? static_cast<uint64_t>(a) - static_cast<uint64_t>(b)
+               : static_cast<uint64_t>(b) - static_cast<uint64_t>(a);
+}
+
+// Key of the leg-join index: the caller and the called number (To) of a leg.
+uint64_t joinKey(std::string_view caller, std::string_view callee) {
+  return detail::hashMore(detail::hash64(caller), detail::hash64(callee));
+}
 
 struct TimerEntry {
   int64_t due;
@@ -142,6 +188,9 @@ struct CallTracker::Impl {
   // are kept by the calls (Leg::call_id, Call::keys).
   HashIndex by_call_id;
   HashIndex by_key;
+  // joinKey(caller, To) of every open call's legs -> slot (RULES.md "Legs joined without a key").
+  // Entries leave with their call's open state (dropJoinKeys); at most kMaxLegsPerCall per call.
+  std::unordered_multimap<uint64_t, uint32_t> join_index;
   // Undecided calls with an initial INVITE: `unheard` while no response of theirs was seen, in
   // the order they became open; `open` once one was, in the order that happened. A flood of
   // INVITEs that are never answered stays in `unheard`, which is evicted first (see newCall).
@@ -259,6 +308,7 @@ struct CallTracker::Impl {
 
   void freeCall(uint32_t slot) {
     Call& c = call(slot);
+    dropJoinKeys(slot);
     unlink(slot);
     for (uint32_t i = 0; i < c.legs.size(); ++i) {
       if (auto* e = by_call_id.findExact(c.legs[i].id_hash, slot, i)) by_call_id.erase(e);
@@ -357,7 +407,7 @@ struct CallTracker::Impl {
 
   // Two calls turned out to be one (a leg's key arrived after its Call-ID was seen alone):
   // the younger joins the older, a pending one joins an open one.
-  uint32_t merge(uint32_t a, uint32_t b) {
+  uint32_t merge(uint32_t a, uint32_t b, Counter joined = kLegsCorrelated) {
     Call& ca = call(a);
     Call& cb = call(b);
     const bool a_open = ca.state == Call::State::kOpen;
@@ -382,8 +432,10 @@ struct CallTracker::Impl {
       e->slot = dst;
       e->item = static_cast<uint32_t>(d.legs.size());
       d.legs.push_back(std::move(s.legs[i]));
-      ++counters[kLegsCorrelated];
+      ++counters[joined];
     }
+    for (uint64_t k : s.join_keys) addJoinKey(dst, k);
+    dropJoinKeys(src);
     for (Hop& hop : s.hops) {
       hop.leg = static_cast<uint8_t>(hop.leg + offset);
       d.hops.push_back(std::move(hop));
@@ -417,6 +469,110 @@ struct CallTracker::Impl {
     freeCall(src);
     if (src_heard) markHeard(dst);
     return dst;
+  }
+
+  // ---- legs joined without a key (RULES.md "Legs joined without a key") ----
+
+  void addJoinKey(uint32_t slot, uint64_t key) {
+    Call& c = call(slot);
+    if (std::find(c.join_keys.begin(), c.join_keys.end(), key) != c.join_keys.end()) return;
+    if (c.join_keys.size() >= kMaxLegsPerCall) return;
+    c.join_keys.push_back(key);
+    join_index.emplace(key, slot);
+  }
+
+  void dropJoinKeys(uint32_t slot) {
+    Call& c = call(slot);
+    for (uint64_t key : c.join_keys) {
+      auto [it, end] = join_index.equal_range(key);
+      while (it != end) {
+        if (it->second == slot) {
+          it = join_index.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    c.join_keys.clear();
+  }
+
+  // Open calls under `key` that can take one more leg; with `keyed` (the new INVITE carries a
+  // correlation key none of them has: they would have been found by it) only calls without any.
+  template <typename Fn>
+  void forEachJoinCandidate(uint64_t key, bool keyed, Fn&& fn) {
+    auto [it, end] = join_index.equal_range(key);
+    for (; it != end; ++it) {
+      const Call& c = call(it->second);
+      if (c.state != Call::State::kOpen || c.legs.size() >= kMaxLegsPerCall) continue;
+      if (keyed && !c.keys.empty()) continue;
+      fn(it->second);
+    }
+  }
+
+  // The open call a new Call-ID's initial INVITE `ev` belongs to although no key says so, or kNil.
+  //  1. Same leg one hop on (topology hiding, an SBC, a B2BUA): a leg of the call has this caller
+  //     and this To, its INVITE came within the window, and no hop of the call had any 18x or
+  //     final response before `ev`: the upstream hop's progress follows the downstream one's,
+  //     so a call that already rang or ended is never the other side of this INVITE.
+  //  2. A forward or recursion on a new Call-ID (a B2BUA after a 302, busy or no answer):
+  //     `ev` carries Diversion/History-Info naming the To of a leg of the call with this caller,
+  //     that leg's INVITE, CANCEL or final response came within the window, and some hop of the
+  //     call (the caller's side) had no final response yet.
+  // Two different correlation keys say two calls: a keyed INVITE never joins a keyed call.
+  // Among several candidates the one whose matching instant is closest to `ev` wins.
+  uint32_t findJoin(const SipEvent& ev, bool keyed) {
+    if (!cfg.leg_join || join_index.empty()) return kNil;
+    const std::string* caller = joinCaller(ev);
+    if (caller == nullptr) return kNil;
+    const auto window = static_cast<uint64_t>(std::max<int64_t>(cfg.leg_join_window_ms, 0)) * 1000;
+    const int64_t t = ev.ts_us;
+    uint32_t best = kNil;
+    uint64_t best_gap = UINT64_MAX;
+    auto consider = [&](uint32_t slot, int64_t at) {
+      const uint64_t gap = timeGap(t, at);
+      if (gap <= window && gap < best_gap) {
+        best = slot;
+        best_gap = gap;
+      }
+    };
+    const std::string& to = detail::numberOrUser(ev.to);
+    forEachJoinCandidate(joinKey(*caller, to), keyed, [&](uint32_t slot) {
+      const Call& c = call(slot);
+      int64_t invite_at = kNever;
+      uint64_t invite_gap = UINT64_MAX;
+      for (const Hop& h : c.hops) {
+        // The call progressed before this INVITE. A 401/407 is the proxy's own challenge, not
+        // a response passed back from further on (the retried INVITE is what goes on).
+        const bool challenge = h.final_status == 401 || h.final_status == 407;
+        if (h.ring_ts < t || (h.final_ts < t && !challenge)) return;
+        if (h.has_invite && c.legs[h.leg].to == to && timeGap(t, h.invite_ts) < invite_gap) {
+          invite_at = h.invite_ts;
+          invite_gap = timeGap(t, h.invite_ts);
+        }
+      }
+      if (invite_at != kNever) consider(slot, invite_at);
+    });
+    if (best != kNil || !detail::hasRetargeting(ev)) return best;
+    for (const detail::Forward& f : detail::extractForwards(ev)) {
+      forEachJoinCandidate(joinKey(*caller, f.from), keyed, [&](uint32_t slot) {
+        const Call& c = call(slot);
+        bool caller_side_open = false;
+        int64_t closest = kNever;
+        uint64_t closest_gap = UINT64_MAX;
+        for (const Hop& h : c.hops) {
+          if (!h.hasFinal() || h.final_ts > t) caller_side_open = true;
+          if (c.legs[h.leg].to != f.from) continue;
+          for (int64_t at : {h.has_invite ? h.invite_ts : kNever, h.cancel_ts, h.final_ts}) {
+            if (at != kNever && timeGap(t, at) < closest_gap) {
+              closest = at;
+              closest_gap = timeGap(t, at);
+            }
+          }
+        }
+        if (caller_side_open && closest != kNever) consider(slot, closest);
+      });
+    }
+    return best;
   }
 
   // ---- timers ----
@@ -530,6 +686,7 @@ struct CallTracker::Impl {
     Call& c = call(slot);
     std::vector<CallRecord> records = detail::evaluateCall(c, cfg);
     ++counters[kDecided];
+    dropJoinKeys(slot);
     for (const Hop& h : c.hops) {
       if ((h.final_status == 401 || h.final_status == 407) && detail::awaitingAuthRetry(c, h)) {
         uint32_t& cseq = c.legs[h.leg].challenged_cseq;
@@ -684,6 +841,10 @@ struct CallTracker::Impl {
         slot = kslot;
         leg = addLeg(slot, ev.call_id, id_hash);
         ++counters[kLegsCorrelated];
+      } else if (const uint32_t j = initial ? findJoin(ev, nkeys > 0) : kNil; j != kNil) {
+        slot = j;
+        leg = addLeg(slot, ev.call_id, id_hash);
+        ++counters[kLegsJoinedHeuristic];
       } else {
         slot = newCall(initial);
         leg = addLeg(slot, ev.call_id, id_hash);
@@ -691,6 +852,13 @@ struct CallTracker::Impl {
     } else if (kslot != kNil && kslot != slot && call(kslot).state != Call::State::kLingering) {
       slot = merge(slot, kslot);
       leg = findCallId(id_hash, ev.call_id)->item;  // the leg may have moved to the other call
+    } else if (initial && kslot == kNil && call(slot).state == Call::State::kPending) {
+      // Messages of this Call-ID came before its INVITE (capture order is not causal): they
+      // join the call the INVITE joins.
+      if (const uint32_t j = findJoin(ev, nkeys > 0); j != kNil) {
+        slot = merge(slot, j, kLegsJoinedHeuristic);
+        leg = findCallId(id_hash, ev.call_id)->item;
+      }
     }
     registerKeys(slot, keys, key_hashes, nkeys);
     apply(slot, leg, ev, initial);
@@ -716,6 +884,11 @@ struct CallTracker::Impl {
     Leg& leg = c.legs[leg_index];
     // INVITE, CANCEL and their responses all carry the caller's From and the callee's To.
     if (leg.to.empty()) leg.to = detail::numberOrUser(ev.to);
+    if (initial && cfg.leg_join && c.state == Call::State::kOpen) {
+      if (const std::string* caller = joinCaller(ev)) {
+        addJoinKey(slot, joinKey(*caller, detail::numberOrUser(ev.to)));
+      }
+    }
     if (leg.from_tag == 0 && !ev.from.tag.empty()) leg.from_tag = detail::hash32(ev.from.tag);
 
     Hop* hop = nullptr;

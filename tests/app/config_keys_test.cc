@@ -154,6 +154,9 @@ std::vector<Case> cases() {
       kv("calls", "missed_outcomes", "[4]", "expected outcome names such as \"busy\"", 1),
       kv("calls", "forwarded_unconditional_missed", "\"false\"", kBool),
       kv("calls", "forwarded_unconditional_missed", "0", kBool),
+      kv("calls", "leg_join", "\"true\"", kBool),
+      kv("calls", "leg_join_window_ms", "\"2s\"", kInt),
+      kv("calls", "leg_join_window_ms", "60001", between(0, 60000)),
       kv("calls", "correlation_header", "1", kStr),
       kv("calls", "correlation_header", "\"X CID\"",
          "expected a header name (letters, digits, -.!%*_+`'~)"),
@@ -353,6 +356,14 @@ TEST(ConfigKeys, GroupsAreReadWithNormalisedNumbers) {
   EXPECT_EQ(c.tracker.groups[0].notify, calls::GroupConfig::Notify::kOwner);
   EXPECT_EQ(c.tracker.groups[1].number, "+862583002100");
   EXPECT_EQ(c.tracker.groups[1].notify, calls::GroupConfig::Notify::kMembers);
+}
+
+// calls.leg_join (on by default) and its window reach the tracker.
+TEST(ConfigKeys, LegJoinCanBeSwitchedOffAndItsWindowSet) {
+  EXPECT_TRUE(loadConfigText("", "mcn.toml").tracker.leg_join);
+  Config c = loadConfigText("[calls]\nleg_join = false\nleg_join_window_ms = 500\n", "mcn.toml");
+  EXPECT_FALSE(c.tracker.leg_join);
+  EXPECT_EQ(c.tracker.leg_join_window_ms, 500);
 }
 
 TEST(ConfigKeys, SecretsAreNeverEchoed) {

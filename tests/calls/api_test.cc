@@ -74,6 +74,7 @@ TEST(Api, CountersHaveStableNamesInAFixedOrderWithZeros) {
       "calls.late_auth_retries",
       "calls.pickups",
       "calls.pickups_unmatched",
+      "calls.legs_joined_heuristic",
       "calls.outcome.answered",
       "calls.outcome.answered_elsewhere",
       "calls.outcome.forwarded",

@@ -265,8 +265,12 @@ TEST(Robustness, UnansweredInvitesAreEvictedBeforeARingingCall) {
   h.feed({g, response(at(20), 100, g, ""), response(at(300), 180, g, "tg")});
   for (int i = 0; i < 5; ++i) {
     const std::string id = "flood-" + std::to_string(i);
-    h.feed(invite(at(1000 + i), id, "ff" + std::to_string(i), "z9hG4bK-f" + std::to_string(i), 1,
-                  kC, kC));
+    SipEvent flood = invite(at(1000 + i), id, "ff" + std::to_string(i),
+                            "z9hG4bK-f" + std::to_string(i), 1, kC, kC);
+    // A caller number each: the same caller and number within leg_join_window_ms would be read
+    // as legs of one call (RULES.md "Legs joined without a key"), see LegJoin.AFloodIsBounded.
+    flood.from = numberAddr("+86139001099" + std::to_string(10 + i), {}, flood.from.tag);
+    h.feed(flood);
   }
   // genuine + flood-0 + flood-1 filled the table; flood-2, -3, -4 each pushed out the oldest
   // unanswered INVITE: flood-0, -1, -2

@@ -1,8 +1,9 @@
 // The live daemon shards messages over parse+track workers (app/src/live_shard.h). Whatever the
 // number of workers, every fixture must give the records a single worker gives (and the golden
 // test checks those against the hand-written expectations): legs joined only by icid-value or
-// the correlation header (b2bua_forward_no_answer, the MGCF legs of the sipp fixtures) must meet
-// on one worker.
+// the correlation header (b2bua_forward_no_answer, the MGCF legs of the sipp fixtures), or by
+// nothing but caller, callee and timing (calls.leg_join: the sipp_topoh_* and sipp_b2bua_*
+// fixtures) must meet on one worker.
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -49,7 +50,7 @@ std::vector<std::string> shardedRecords(const fs::path& pcap, const mcn::app::Co
         cfg.tracker,
         [&](mcn::calls::CallRecord&& rec) { records.push_back(mcn::calls::recordToJson(rec)); });
   }
-  mcn::app::ShardRouter router(workers, cfg.parser.correlation_header);
+  mcn::app::ShardRouter router(workers, cfg.parser.correlation_header, cfg.tracker.leg_join);
   int64_t now = 0;
   mcn::capture::FrameDecoder decoder(cfg.decoder, [&](mcn::capture::SipPayload&& p) {
     if (p.ts_us > now) {
@@ -185,6 +186,35 @@ TEST(ShardRouter, AReplacesInviteAndItsDialogFollowTheCallItReplaces) {
       EXPECT_EQ(router.route(msg("CANCEL sip:1013@x SIP/2.0", ringing, "", "")), w) << call;
     }
   }
+}
+
+// calls.leg_join: legs of one call share no key but their caller (RULES.md "Legs joined without
+// a key"), so the Call-ID's first message picks the caller's worker, in any dial-plan form; every
+// later message of the Call-ID follows it, even a BYE from the callee (From is then the callee).
+TEST(ShardRouter, ByCallerLegsOfOneCallerMeetInAnyNumberForm) {
+  auto msg = [](const std::string& call_id, const std::string& from, const std::string& icid) {
+    std::string m =
+        "INVITE sip:1013@pbx SIP/2.0\r\nFrom: " + from + ";tag=1\r\nCall-ID: " + call_id + "\r\n";
+    if (!icid.empty()) m += "P-Charging-Vector: icid-value=" + icid + "\r\n";
+    return m + "CSeq: 1 INVITE\r\n\r\n";
+  };
+  for (uint32_t workers : {2u, 3u, 8u, 64u}) {
+    mcn::app::ShardRouter router(workers, "", true);
+    for (int call = 0; call < 200; ++call) {
+      const std::string ext = std::to_string(1000 + call);
+      const std::string a = "a-" + std::to_string(call) + "@ue";
+      const uint32_t wa = router.route(msg(a, "\"Li Lei\" <sip:" + ext + "@pbx>", "icid-x"));
+      ASSERT_LT(wa, workers);
+      // the masked leg: another Call-ID, no icid, the caller in E.164, compact From, tel URI
+      EXPECT_EQ(router.route(msg("b-" + a, "<sip:+86258300" + ext + "@edge>", "")), wa);
+      EXPECT_EQ(router.route("INVITE sip:x SIP/2.0\r\nf: <tel:+86258300" + ext +
+                             ">;tag=2\r\ni: c-" + a + "\r\n\r\n"),
+                wa);
+      EXPECT_EQ(router.route(msg(a, "<sip:+862583009999@pbx>", "")), wa) << "callee's BYE";
+    }
+  }
+  mcn::app::ShardKeys k = mcn::app::findShardKeys("BYE x SIP/2.0\r\nFrom: sip:anonymous@h\r\n", "");
+  EXPECT_EQ(k.from_user, "anonymous");
 }
 
 TEST(ShardRouter, OneWorkerTakesEverything) {

@@ -54,6 +54,14 @@ struct TrackerConfig {
   std::vector<GroupConfig> groups;
   int64_t duplicate_window_ms = 100;  // a repeat closer than this to the first copy is a duplicated
                                       // frame (calls.duplicates), else a retransmission
+  // Legs joined without a shared key (calls/RULES.md "Legs joined without a key"): a Call-ID
+  // whose initial INVITE has the caller and called number of an open call's leg, within
+  // leg_join_window_ms of that leg's INVITE and before the call got any 18x or final response
+  // (topology hiding, an SBC or a B2BUA masking the Call-ID, no P-Charging-Vector); or, carrying
+  // Diversion/History-Info naming that number, within the window of its final response while the
+  // caller's side is not final (a B2BUA's recursion or forward). calls.legs_joined_heuristic.
+  bool leg_join = true;
+  int64_t leg_join_window_ms = 2000;
 
   TrackerConfig();  // fills `missed` with DESIGN.md's defaults
 
@@ -91,7 +99,8 @@ class CallTracker {
   // calls.records, calls.missed, calls.retransmissions, calls.duplicates, calls.orphan_messages,
   // calls.late_messages, calls.ignored_messages, calls.evicted, calls.reused_call_id,
   // calls.legs_correlated, calls.ring_timeouts, calls.hops_dropped, calls.linger_dropped,
-  // calls.late_auth_retries, calls.pickups, calls.pickups_unmatched, then
+  // calls.late_auth_retries, calls.pickups, calls.pickups_unmatched,
+  // calls.legs_joined_heuristic, then
   // calls.outcome.<name> for every Outcome in enum order (see calls/RULES.md "Counters").
   void forEachCounter(const std::function<void(std::string_view name, uint64_t value)>& fn) const;
 

@@ -301,16 +301,17 @@ class NumberRules {
     if (traced()) {
       if (by_reason != nullptr) {
         const bool on_cancel = by_reason->cancel_kind == ReasonKind::kElsewhere;
-        std::string where = on_cancel ? "CANCEL" : fmt::format("{}", by_reason->eff_status);
-        if (on_cancel ? by_reason->cancel_from_upstream : by_reason->status_from_upstream) {
-          where += " of upstream " + hopName(by_reason->upstream) + ", which speaks for";
-        } else {
-          where += " on";
-        }
+        const std::string what =
+            on_cancel ? std::string("CANCEL") : fmt::format("{}", by_reason->eff_status);
+        const std::string where =
+            (on_cancel ? by_reason->cancel_from_upstream : by_reason->status_from_upstream)
+                ? fmt::format("upstream {}'s {}, which ended {},", hopName(by_reason->upstream),
+                              what, name(by_reason))
+                : fmt::format("the {} on {}", what, name(by_reason));
         step(2, Outcome::kAnsweredElsewhere, true,
-             fmt::format("the {} {} carries a Reason saying answered elsewhere (SIP cause 200 or "
-                         "Q.850 cause 26)",
-                         where, name(by_reason)));
+             fmt::format("{} carries a Reason saying answered elsewhere (SIP cause 200 or Q.850 "
+                         "cause 26)",
+                         where));
       } else {
         step(2, Outcome::kAnsweredElsewhere, true,
              fmt::format("{} ({}) got {} of its own, and this number was neither forwarded nor "

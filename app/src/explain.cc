@@ -27,6 +27,10 @@ constexpr int kExitRuntime = 1;  // writing the output failed
 constexpr int kExitUsage = 2;
 constexpr size_t kWidth = 100;  // text lines wrap here (a 100-column terminal)
 constexpr int64_t kNoTime = std::numeric_limits<int64_t>::max();
+// Bounds, so a selection that matches most of a day's capture cannot take all memory: the calls
+// beyond are counted and said, the messages beyond a call's first ones too.
+constexpr size_t kMaxCalls = 1000;
+constexpr size_t kMaxMessages = 2000;
 
 // One line of the ladder: a SIP message of the call as captured.
 struct Message {
@@ -52,7 +56,8 @@ struct Message {
 
 struct Explained {
   calls::CallTrace trace;
-  int64_t from_us = 0;   // the ladder's window: the call's first message ..
+  size_t messages_left_out = 0;  // beyond kMaxMessages
+  int64_t from_us = 0;           // the ladder's window: the call's first message ..
   int64_t until_us = 0;  // .. the end of its linger, or the next call on one of its Call-IDs
   std::vector<Message> messages;
   std::vector<std::string> hop_branch;                // per hop, from its messages
@@ -128,6 +133,10 @@ const char* repeatOf(Explained& x, const sipparse::SipEvent& ev, int64_t window_
 }
 
 void addMessage(Explained& x, const sipparse::SipEvent& ev, const Config& cfg) {
+  if (x.messages.size() >= kMaxMessages) {
+    ++x.messages_left_out;
+    return;
+  }
   const auto& ids = x.trace.call_ids;
   const int leg = static_cast<int>(std::find(ids.begin(), ids.end(), ev.call_id) - ids.begin());
   Message m;
@@ -294,6 +303,9 @@ void printText(const std::vector<Explained>& found, std::ostream& os) {
         putWrapped(os, pad, name + ": " + value, 17);
       }
     }
+    if (x.messages_left_out != 0) {
+      os << fmt::format("  ... {} more messages not shown\n", x.messages_left_out);
+    }
 
     os << "\nHop transactions (calls/RULES.md)\n";
     for (size_t i = 0; i < t.hops.size(); ++i) {
@@ -372,6 +384,7 @@ Json callJson(const Explained& x) {
         {"after_decision", m.after_decision},
     });
   }
+  j["messages_left_out"] = x.messages_left_out;
   j["messages"] = std::move(msgs);
   Json hops = Json::array();
   for (size_t i = 0; i < t.hops.size(); ++i) {
@@ -476,6 +489,7 @@ int runExplain(const ExplainOptions& opts, std::ostream& out, std::ostream& err)
   // Pass 1: the records, with a trace of every selected call. Each selected call's ladder
   // window ends where its linger does, or where a later call on one of its Call-IDs starts.
   std::vector<Explained> found;
+  size_t left_out = 0;  // selected calls beyond kMaxCalls
   std::unordered_map<std::string, std::vector<size_t>> by_call_id;
   ReplayOutputs pass1;
   pass1.trace.want = [&](const std::vector<calls::CallRecord>& records) {
@@ -487,7 +501,12 @@ int runExplain(const ExplainOptions& opts, std::ostream& out, std::ostream& err)
       if (it == by_call_id.end()) continue;
       for (size_t i : it->second) found[i].until_us = std::min(found[i].until_us, start - 1);
     }
-    return std::any_of(records.begin(), records.end(), selected);
+    if (!std::any_of(records.begin(), records.end(), selected)) return false;
+    if (found.size() >= kMaxCalls) {
+      ++left_out;
+      return false;
+    }
+    return true;
   };
   pass1.trace.sink = [&](calls::CallTrace&& t) {
     Explained& x = found.emplace_back();
@@ -544,6 +563,7 @@ int runExplain(const ExplainOptions& opts, std::ostream& out, std::ostream& err)
   if (opts.json) {
     Json j;
     j["calls_seen"] = seen;
+    j["calls_matched"] = found.size() + left_out;  // beyond kMaxCalls only counted
     j["calls"] = Json::array();
     for (const Explained& x : found) j["calls"].push_back(callJson(x));
     out << j.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
@@ -553,8 +573,10 @@ int runExplain(const ExplainOptions& opts, std::ostream& out, std::ostream& err)
             ? fmt::format("--callee {}{}", opts.callee,
                           number.empty() || number == opts.callee ? "" : " (" + number + ")")
             : "--call-id " + opts.call_id;
-    out << fmt::format("mcn explain: {} call{} of {} match {}\n", found.size(),
-                       found.size() == 1 ? "" : "s", seen, what);
+    out << fmt::format("mcn explain: {} call{} of {} match {}", found.size() + left_out,
+                       found.size() + left_out == 1 ? "" : "s", seen, what);
+    if (left_out != 0) out << fmt::format(" (the first {} shown)", found.size());
+    out << '\n';
     printText(found, out);
   }
   out.flush();

@@ -369,11 +369,13 @@ TEST(Explain, JsonShape) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["calls_seen"], 1);
+  EXPECT_EQ(j["calls_matched"], 1);
   ASSERT_EQ(j["calls"].size(), 1u);
   const auto& c = j["calls"][0];
   EXPECT_EQ(c["call_ids"], nlohmann::json::array({"1-12728-fork@127.0.0.20"}));
   // Every SIP message of the capture (20 by tshark) belongs to this one call.
   EXPECT_EQ(c["messages"].size(), 20u);
+  EXPECT_EQ(c["messages_left_out"], 0);
   EXPECT_EQ(c["hops"].size(), 3u);
   EXPECT_EQ(c["hops"][0]["aggregate_of"], 3);
   ASSERT_EQ(c["numbers"].size(), 2u);

@@ -147,6 +147,11 @@ int main(int argc, char** argv) {
       "--callee", explain_opts.callee,
       "every call to this number, in any dial-plan form (1013, 025-8300-1013, tel:+86...)");
   explain_id->excludes(explain_callee);
+  explain->footer(
+      "Prints the ladder (time, leg, hop, src -> dst, method or status, CSeq, Via, branch, the "
+      "headers the rules read), the hop transactions and a verdict per called number. Exit 0 "
+      "explained; 1 no such call; 2 bad arguments, configuration or capture. README: \"Explain "
+      "a call\".");
   explain->add_option("--config", explain_opts.config_path,
                       "TOML configuration file (dial plan, calls.*), as for replay");
   explain->add_flag("--json", explain_opts.json,

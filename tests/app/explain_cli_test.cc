@@ -344,6 +344,21 @@ TEST(Explain, MultiLegCallByEitherCallId) {
   }
 }
 
+// Every frame twice (a SPAN copy, dropped by frame dedup before SIP) and two retransmissions of
+// each INVITE and final response (pcaps/README.md): 8 retransmissions in the ladder.
+TEST(Explain, RetransmissionsAreMarkedInTheLadder) {
+  CliResult r = explain("answered_dup_retrans.pcap", "--callee 1013");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  size_t retrans = 0;
+  for (size_t p = r.out.find("[retransmission]"); p != std::string::npos;
+       p = r.out.find("[retransmission]", p + 1)) {
+    ++retrans;
+  }
+  EXPECT_EQ(retrans, 8u) << r.out;
+  EXPECT_LACKS(r.out, "[duplicate]");
+  EXPECT_HAS(r.out, "+862583001013: answered by rule 1, not missed");
+}
+
 // ---- selection, JSON, errors ----
 
 TEST(Explain, CalleeInAnyDialPlanForm) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "mcn/app/config.h"
+#include "mcn/app/explain.h"
 #include "mcn/app/replay.h"
 #include "mcn/app/subscribers_cli.h"
 #include "mcn/app/version.h"
@@ -134,6 +135,31 @@ int main(int argc, char** argv) {
                   "or notifier (consume Redis Streams and deliver; no capture)")
       ->check(CLI::IsMember({"all", "probe", "notifier"}));
 
+  mcn::app::ExplainOptions explain_opts;
+  CLI::App* explain = app.add_subcommand(
+      "explain",
+      "Replay capture files and explain calls: the message ladder, the hop transactions and, "
+      "per called number, the rule of calls/RULES.md that decided it and why each earlier rule "
+      "did not match. Exit 1 if no call matches");
+  explain
+      ->add_option("FILE", explain_opts.files, "capture files (pcap/pcapng; read twice, so no '-')")
+      ->required();
+  CLI::Option* explain_id = explain->add_option("--call-id", explain_opts.call_id,
+                                                "the call with this Call-ID on any leg");
+  CLI::Option* explain_callee = explain->add_option(
+      "--callee", explain_opts.callee,
+      "every call to this number, in any dial-plan form (1013, 025-8300-1013, tel:+86...)");
+  explain_id->excludes(explain_callee);
+  explain->footer(
+      "Prints the ladder (time, leg, hop, src -> dst, method or status, CSeq, Via, branch, the "
+      "headers the rules read), the hop transactions and a verdict per called number. Exit 0 "
+      "explained; 1 no such call; 2 bad arguments, configuration or capture. README: \"Explain "
+      "a call\".");
+  explain->add_option("--config", explain_opts.config_path,
+                      "TOML configuration file (dial plan, calls.*), as for replay");
+  explain->add_flag("--json", explain_opts.json,
+                    "one JSON object instead of text (README: mcn explain)");
+
   std::string check_path;
   CLI::App* config = app.add_subcommand("config", "Check a configuration file, print the defaults");
   config->require_subcommand(1);
@@ -159,6 +185,7 @@ int main(int argc, char** argv) {
   }
 
   if (config_check->parsed()) return configCheck(check_path);
+  if (explain->parsed()) return mcn::app::runExplain(explain_opts, std::cout, std::cerr);
   if (config_defaults->parsed()) {
     std::cout << mcn::app::defaultConfigText();
     std::cout.flush();

@@ -70,6 +70,7 @@ ReplayResult runReplay(const std::vector<std::string>& files, const Config& cfg,
     if (notify && rec.missed) notify->onMissedCall(rec, last_ts);
     if (out.on_missed && rec.missed) out.on_missed(rec);
   });
+  if (out.trace.sink) tracker.setTraceHooks(out.trace);
   sipparse::SipParser parser(cfg.parser);
   // Per-method and per-status tallies: small fixed arrays on the hot path, names built once at
   // the end.
@@ -87,6 +88,7 @@ ReplayResult runReplay(const std::vector<std::string>& files, const Config& cfg,
     } else if (ev.status >= 100 && ev.status < 700) {
       ++by_status[static_cast<size_t>(ev.status)];
     }
+    if (out.on_event) out.on_event(ev);
     tracker.onEvent(ev);
   });
 

@@ -1,6 +1,9 @@
 #include "outcome_rules.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <cassert>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,6 +32,13 @@ struct HopView {
   int64_t eff_ts = kNever;
   std::string_view eff_text;
   ReasonKind eff_kind = ReasonKind::kNone;
+  // For traces (mcn explain): the hop (index into the views) each fact above came from.
+  int aggregate_of = -1;
+  int superseded_by = -1;
+  int relayed_from = -1;
+  int upstream = -1;  // whose final status (status_from_upstream) or CANCEL speaks for it
+  bool status_from_upstream = false;
+  bool cancel_from_upstream = false;
 
   bool ownAnswer() const { return hop->is2xx() && !relayed; }
 };
@@ -41,7 +51,9 @@ struct ForwardFact {
   std::string_view from;
   std::string_view to;
   std::string_view reason;
-  int64_t ts = kNever;  // first INVITE carrying it
+  int64_t ts = kNever;   // first INVITE carrying it
+  int hop = -1;          // the hop whose INVITE carried it (traces)
+  bool implied = false;  // a voicemail hop without Diversion/History-Info (traces)
 };
 
 // How a hop ended, for rules decided by "the earliest matching message".
@@ -95,14 +107,37 @@ struct Decision {
   std::string_view forwarded_to;
 };
 
+// "H3": how traces name a hop (1-based, the order the tracker met them).
+std::string hopName(int index) { return fmt::format("H{}", index + 1); }
+
+const char* reasonKindText(ReasonKind k) {
+  switch (k) {
+    case ReasonKind::kElsewhere:
+      return "answered elsewhere";
+    case ReasonKind::kDeclined:
+      return "declined";
+    case ReasonKind::kNoAnswer:
+      return "no answer";
+    case ReasonKind::kNone:
+      break;
+  }
+  return "";
+}
+
+std::string statusText(int status, std::string_view text) {
+  return text.empty() ? fmt::format("{}", status) : fmt::format("{} \"{}\"", status, text);
+}
+
 class NumberRules {
  public:
   // `aggregates`: a configured group number whose every hop forked to its members; its
-  // aggregate hops are its own (what the caller saw of the group).
+  // aggregate hops are its own (what the caller saw of the group). With `steps`, every rule
+  // tried appends why it matched or not (mcn explain); without, no text is built.
   NumberRules(std::string_view number, const std::vector<HopView>& views,
               const std::vector<ForwardFact>& forwards, const std::vector<Pickup>& pickups,
-              const TrackerConfig& cfg, bool aggregates = false)
-      : number_(number), views_(views), pickups_(pickups), cfg_(cfg) {
+              const TrackerConfig& cfg, bool aggregates = false,
+              std::vector<RuleStep>* steps = nullptr)
+      : number_(number), views_(views), pickups_(pickups), cfg_(cfg), steps_(steps) {
     for (const auto& v : views_) {
       if (v.target == number_ && (aggregates || !v.aggregate) && !v.superseded) {
         own_.push_back(&v);
@@ -116,31 +151,88 @@ class NumberRules {
   Decision decide() const {
     Decision d;
     if (answered(d) || answeredElsewhere(d) || forwarded(d) || cancelled(d)) return d;
-    if (unresolved()) return incomplete();
-    if (byStatus(d, Outcome::kBusy, [](int s) { return s == 486 || s == 600; })) return d;
-    if (byStatusOrReason(d, Outcome::kNoAnswer, ReasonKind::kNoAnswer,
+    if (unresolved()) return incomplete(true);
+    if (byStatus(d, 5, Outcome::kBusy, "486 or 600", [](int s) { return s == 486 || s == 600; })) {
+      return d;
+    }
+    if (byStatusOrReason(d, 6, Outcome::kNoAnswer, ReasonKind::kNoAnswer, "408 or 480",
                          [](int s) { return s == 408 || s == 480; })) {
       return d;
     }
-    if (byStatusOrReason(d, Outcome::kDeclined, ReasonKind::kDeclined,
+    if (byStatusOrReason(d, 7, Outcome::kDeclined, ReasonKind::kDeclined, "603",
                          [](int s) { return s == 603; })) {
       return d;
     }
-    if (byStatus(d, Outcome::kRedirected, [](int s) { return s / 100 == 3; })) return d;
-    if (byStatus(d, Outcome::kFailed, [](int s) { return s >= 300; })) return d;
-    return incomplete();
+    if (byStatus(d, 8, Outcome::kRedirected, "3xx left without a follow-up INVITE",
+                 [](int s) { return s / 100 == 3; })) {
+      return d;
+    }
+    if (byStatus(d, 9, Outcome::kFailed, "of 300 or more", [](int s) { return s >= 300; })) {
+      return d;
+    }
+    return incomplete(false);
   }
 
+  const std::vector<const HopView*>& own() const { return own_; }
+  int indexOf(const HopView* v) const { return static_cast<int>(v - views_.data()); }
+
  private:
+  bool traced() const { return steps_ != nullptr; }
+  void step(int rule, Outcome o, bool matched, std::string why) const {
+    steps_->push_back(RuleStep{rule, o, matched, std::move(why)});
+  }
+  std::string name(const HopView* v) const { return hopName(indexOf(v)); }
+
+  // "H2 487 \"Request Terminated\", H3 none": the final status each own hop is read with.
+  std::string statuses() const {
+    if (own_.empty()) return "it has no hop of its own";
+    std::string out;
+    for (const HopView* v : own_) {
+      if (!out.empty()) out += ", ";
+      out += name(v) + " ";
+      if (v->eff_status == 0) {
+        out += v->hop->expired ? "none (deadline passed)" : "none";
+      } else {
+        out += statusText(v->eff_status, v->eff_text);
+        if (v->status_from_upstream) out += " from upstream " + hopName(v->upstream);
+      }
+    }
+    return "final statuses: " + out;
+  }
+
   // Rule 1: a 2xx to an INVITE reached this number (not relayed from another number).
   bool answered(Decision& d) const {
     const HopView* best = nullptr;
     for (const HopView* v : own_) {
       if (v->ownAnswer() && (!best || v->hop->final_ts < best->hop->final_ts)) best = v;
     }
-    if (!best) return false;
+    if (!best) {
+      if (traced()) {
+        std::string why;
+        for (const HopView* v : own_) {
+          if (!v->hop->is2xx()) continue;
+          const HopView& from = views_[static_cast<size_t>(v->relayed_from)];
+          why += fmt::format(
+              "{}the {} on {} is relayed: {} ({}) was reached later and answered no later, "
+              "{} only passed that answer back",
+              why.empty() ? "" : "; ", v->hop->final_status, name(v), hopName(v->relayed_from),
+              from.target, name(v));
+        }
+        if (why.empty()) {
+          why = own_.empty() ? "it has no hop of its own (its hops are aggregates or superseded)"
+                             : "no 2xx on its hops (" + statuses() + ")";
+        }
+        step(1, Outcome::kAnswered, false, std::move(why));
+      }
+      return false;
+    }
     const Hop& h = *best->hop;
     d = {Outcome::kAnswered, h.final_status, h.finalText(), h.final_ts, {}};
+    if (traced()) {
+      step(1, Outcome::kAnswered, true,
+           fmt::format("{} got {} to its INVITE (not relayed from another number)", name(best),
+                       statusText(h.final_status, h.finalText())));
+    }
     return true;
   }
 
@@ -153,13 +245,16 @@ class NumberRules {
     // not an aggregate, if it is not this one.
     std::string_view who;
     int64_t other_2xx = kNever;
+    const HopView* other = nullptr;  // that answer (traces)
     for (const auto& v : views_) {
       if (v.target != number_ && !v.aggregate && v.ownAnswer() && v.hop->final_ts < other_2xx) {
         other_2xx = v.hop->final_ts;
         who = v.target;
+        other = &v;
       }
     }
     HopEnd best;
+    const HopView* by_reason = nullptr;
     for (const HopView* v : own_) {
       if (v->cancel_kind != ReasonKind::kElsewhere && v->eff_kind != ReasonKind::kElsewhere) {
         continue;
@@ -168,20 +263,73 @@ class NumberRules {
       if (v->cancel_kind == ReasonKind::kElsewhere && !v->cancel_text.empty()) {
         e.text = v->cancel_text;
       }
-      if (e.ts < best.ts) best = e;
+      if (e.ts < best.ts) {
+        best = e;
+        by_reason = v;
+      }
     }
     const bool redirected = std::any_of(own_.begin(), own_.end(),
                                         [](const HopView* v) { return v->eff_status / 100 == 3; });
     if (best.ts == kNever && forward_ == nullptr && !redirected) {
-      if (other_2xx == kNever) return false;
+      if (other_2xx == kNever) {
+        if (traced()) {
+          step(2, Outcome::kAnsweredElsewhere, false,
+               "no colleague picked it up (Replaces), no CANCEL or final response of its hops "
+               "carries a Reason saying answered elsewhere (SIP cause 200, Q.850 cause 26), and "
+               "no other number of the call got a 2xx of its own");
+        }
+        return false;
+      }
       for (const HopView* v : own_) {
         const HopEnd e = hopEnd(*v, cfg_);
         if (e.ts < best.ts) best = e;
       }
       if (best.ts == kNever) best = HopEnd{other_2xx, 0, {}};
     }
-    if (best.ts == kNever) return false;
+    if (best.ts == kNever) {
+      if (traced()) {
+        std::string why =
+            "no CANCEL or final response of its hops carries a Reason saying answered elsewhere "
+            "(SIP cause 200, Q.850 cause 26)";
+        const HopView* answer = nullptr;
+        for (const auto& v : views_) {
+          if (v.target != number_ && !v.aggregate && v.ownAnswer()) answer = &v;
+        }
+        if (answer == nullptr) {
+          why += ", and no other number of the call got a 2xx of its own";
+        } else {
+          why += fmt::format(
+              "; {} ({}) answered, but that does not count for it: {}", name(answer),
+              answer->target,
+              forward_ != nullptr ? "it was forwarded (rule 3)" : "it answered with a 3xx itself");
+        }
+        step(2, Outcome::kAnsweredElsewhere, false, std::move(why));
+      }
+      return false;
+    }
     d = {Outcome::kAnsweredElsewhere, best.status, best.text, best.ts, who};
+    if (traced()) {
+      if (by_reason != nullptr) {
+        const bool on_cancel = by_reason->cancel_kind == ReasonKind::kElsewhere;
+        const std::string what =
+            on_cancel ? std::string("CANCEL") : fmt::format("{}", by_reason->eff_status);
+        const std::string where =
+            (on_cancel ? by_reason->cancel_from_upstream : by_reason->status_from_upstream)
+                ? fmt::format("upstream {}'s {}, which ended {},", hopName(by_reason->upstream),
+                              what, name(by_reason))
+                : fmt::format("the {} on {}", what, name(by_reason));
+        step(2, Outcome::kAnsweredElsewhere, true,
+             fmt::format("{} carries a Reason saying answered elsewhere (SIP cause 200 or Q.850 "
+                         "cause 26)",
+                         where));
+      } else {
+        step(2, Outcome::kAnsweredElsewhere, true,
+             fmt::format("{} ({}) got {} of its own, and this number was neither forwarded nor "
+                         "redirected by a 3xx of its own",
+                         name(other), other->target,
+                         statusText(other->hop->final_status, other->hop->finalText())));
+      }
+    }
     return true;
   }
 
@@ -204,6 +352,12 @@ class NumberRules {
       if (!match) continue;
       if (best.ts == kNever) best = HopEnd{p.answer_ts, 0, {}};
       d = {Outcome::kAnsweredElsewhere, best.status, best.text, best.ts, p.by};
+      if (traced()) {
+        step(2, Outcome::kAnsweredElsewhere, true,
+             fmt::format("{} picked up its ringing dialog: an INVITE with Replaces (RFC 3891) "
+                         "naming it was answered",
+                         p.by));
+      }
       return true;
     }
     return false;
@@ -213,17 +367,66 @@ class NumberRules {
   // end come from the number's own branch that ended first (its final response, else its
   // CANCEL), else the forwarding INVITE.
   bool forwarded(Decision& d) const {
-    if (forward_ == nullptr) return false;
+    if (forward_ == nullptr) {
+      if (traced()) {
+        step(3, Outcome::kForwarded, false,
+             "no hop's Diversion or History-Info names it as forwarded, and no voicemail hop "
+             "(calls.voicemail) answers for it");
+      }
+      return false;
+    }
     HopEnd own;
+    const HopView* own_by = nullptr;
     for (const HopView* v : own_) {
       const HopEnd e = finalEnd(*v);
-      if (e.ts < own.ts) own = e;
+      if (e.ts < own.ts) {
+        own = e;
+        own_by = v;
+      }
+    }
+    bool by_cancel = false;
+    if (own.ts == kNever) {
+      for (const HopView* v : own_) {
+        if (v->cancel_ts < own.ts) {
+          own.ts = v->cancel_ts;
+          own_by = v;
+          by_cancel = true;
+        }
+      }
     }
     if (own.ts == kNever) {
-      for (const HopView* v : own_) own.ts = std::min(own.ts, v->cancel_ts);
+      own.ts = forward_->ts;
+      own_by = nullptr;
     }
-    if (own.ts == kNever) own.ts = forward_->ts;
     d = {Outcome::kForwarded, own.status, forward_->reason, own.ts, forward_->to};
+    if (traced()) {
+      std::string why;
+      const std::string carrier = hopName(forward_->hop);
+      if (forward_->implied) {
+        why = fmt::format(
+            "{} goes to the voicemail identity {} (calls.voicemail) without Diversion or "
+            "History-Info: it answers for the number the leg was dialled to",
+            carrier, forward_->to);
+      } else if (forward_->reason == kVoicemailReason) {
+        why = fmt::format(
+            "{}'s INVITE to the voicemail identity {} (calls.voicemail) carries Diversion or "
+            "History-Info naming it as forwarded: reason voicemail",
+            carrier, forward_->to);
+      } else {
+        why = fmt::format(
+            "{}'s INVITE carries Diversion or History-Info naming it as forwarded to {}, reason {}",
+            carrier, forward_->to, forward_->reason.empty() ? "(none)" : forward_->reason);
+      }
+      if (own_by == nullptr) {
+        why += "; it has no final response or CANCEL of its own: ended at the forwarding INVITE";
+      } else if (by_cancel) {
+        why +=
+            fmt::format("; ended at the CANCEL on {} (no final response of its own)", name(own_by));
+      } else {
+        why += fmt::format("; status and end from its own final response on {}", name(own_by));
+      }
+      step(3, Outcome::kForwarded, true, std::move(why));
+    }
     return true;
   }
 
@@ -236,7 +439,10 @@ class NumberRules {
         best = v;
       }
     }
-    if (!best) return false;
+    if (!best) {
+      if (traced()) step(4, Outcome::kCancelled, false, whyNotCancelled());
+      return false;
+    }
     HopEnd fin = finalEnd(*best);
     if (fin.status == 0) {
       fin = {};
@@ -246,42 +452,125 @@ class NumberRules {
     }
     const std::string_view text = best->cancel_text.empty() ? fin.text : best->cancel_text;
     d = {Outcome::kCancelled, fin.status, text, std::min(best->cancel_ts, fin.ts), {}};
+    if (traced()) {
+      step(4, Outcome::kCancelled, true,
+           fmt::format("the caller's CANCEL {} (no Reason saying otherwise, not the proxy's); "
+                       "status {}",
+                       best->cancel_from_upstream
+                           ? "on upstream " + hopName(best->upstream) + " ended " + name(best)
+                           : "on " + name(best),
+                       fin.status));
+    }
     return true;
+  }
+
+  std::string whyNotCancelled() const {
+    std::string why;
+    for (const HopView* v : own_) {
+      if (v->cancel_ts == kNever) continue;
+      if (!why.empty()) why += "; ";
+      const std::string where =
+          v->cancel_from_upstream ? "upstream " + hopName(v->upstream) + "'s CANCEL for " + name(v)
+                                  : "the CANCEL on " + name(v);
+      if (v->cancel_kind != ReasonKind::kNone) {
+        why += fmt::format("{} carries a Reason saying {}", where, reasonKindText(v->cancel_kind));
+      } else {
+        assert(v->proxy_cancel && v->upstream >= 0);  // else rule 4 would have matched
+        const HopView& up = views_[static_cast<size_t>(v->upstream)];
+        why += fmt::format(
+            "{} came from the proxy: upstream {} got {} and was not cancelled (RFC 3261 §16.7)",
+            where, hopName(v->upstream), statusText(up.hop->final_status, up.hop->finalText()));
+      }
+    }
+    return why.empty() ? "no CANCEL on its hops" : why;
   }
 
   // Rules 5, 8, 9: the earliest non-2xx final response whose status matches.
   template <typename Pred>
-  bool byStatus(Decision& d, Outcome o, Pred pred) const {
+  bool byStatus(Decision& d, int rule, Outcome o, std::string_view wanted, Pred pred) const {
     const HopView* best = nullptr;
     for (const HopView* v : own_) {
       if (v->eff_status >= 300 && pred(v->eff_status) && (!best || v->eff_ts < best->eff_ts)) {
         best = v;
       }
     }
-    if (!best) return false;
+    if (!best) {
+      if (traced()) {
+        step(rule, o, false, fmt::format("no final status {} ({})", wanted, statuses()));
+      }
+      return false;
+    }
     d = {o, best->eff_status, best->eff_text, best->eff_ts, {}};
+    if (traced()) step(rule, o, true, statusWhy(best));
     return true;
+  }
+
+  std::string statusWhy(const HopView* v) const {
+    std::string why = fmt::format("{} got {}", name(v), statusText(v->eff_status, v->eff_text));
+    if (v->status_from_upstream) {
+      why = fmt::format(
+          "{} was ended by the proxy: upstream {} got {} without a CANCEL (RFC 3261 §16.7), "
+          "which speaks for it",
+          name(v), hopName(v->upstream), statusText(v->eff_status, v->eff_text));
+    }
+    return why;
   }
 
   // Rules 6 and 7: a matching status, a matching Reason (the hop's end decides), or for
   // no_answer the ring timeout.
   template <typename Pred>
-  bool byStatusOrReason(Decision& d, Outcome o, ReasonKind kind, Pred pred) const {
+  bool byStatusOrReason(Decision& d, int rule, Outcome o, ReasonKind kind, std::string_view wanted,
+                        Pred pred) const {
     HopEnd best;
+    const HopView* best_by = nullptr;
+    int how = 0;  // traces: 1 status, 2 Reason, 3 ring timeout
     for (const HopView* v : own_) {
       HopEnd e;
+      int e_how = 0;
       if (v->eff_status >= 300 && pred(v->eff_status)) {
         e = HopEnd{v->eff_ts, v->eff_status, v->eff_text};
+        e_how = 1;
       } else if (v->cancel_kind == kind || v->eff_kind == kind) {
         e = hopEnd(*v, cfg_);
+        e_how = 2;
       } else if (o == Outcome::kNoAnswer && v->hop->expired && v->eff_status == 0 &&
                  v->cancel_ts == kNever) {
         e = HopEnd{hopDeadline(*v->hop, cfg_), 0, {}};
+        e_how = 3;
       }
-      if (e.ts < best.ts) best = e;
+      if (e.ts < best.ts) {
+        best = e;
+        best_by = v;
+        how = e_how;
+      }
     }
-    if (best.ts == kNever) return false;
+    if (best.ts == kNever) {
+      if (traced()) {
+        step(rule, o, false,
+             fmt::format("no final status {}, no CANCEL or final response with a Reason saying "
+                         "{}{} ({})",
+                         wanted, reasonKindText(kind),
+                         o == Outcome::kNoAnswer ? ", no ring timeout" : "", statuses()));
+      }
+      return false;
+    }
     d = {o, best.status, best.text, best.ts, {}};
+    if (traced()) {
+      std::string why;
+      if (how == 1) {
+        why = statusWhy(best_by);
+      } else if (how == 2) {
+        why = fmt::format("the {} on {} carries a Reason saying {}",
+                          best_by->cancel_kind == kind ? "CANCEL" : "final response", name(best_by),
+                          reasonKindText(kind));
+      } else {
+        why = fmt::format(
+            "{} got no final response within calls.ring_timeout_ms ({} ms) of its "
+            "INVITE: the ring timeout",
+            name(best_by), cfg_.ring_timeout_ms);
+      }
+      step(rule, o, true, std::move(why));
+    }
     return true;
   }
 
@@ -290,7 +579,7 @@ class NumberRules {
     return std::any_of(own_.begin(), own_.end(), [](const HopView* v) { return !v->resolved; });
   }
 
-  Decision incomplete() const {
+  Decision incomplete(bool open_hop) const {
     int64_t last = kBeginning;
     for (const auto& v : views_) {
       if (v.target == number_ && !v.aggregate) last = std::max(last, v.hop->last_ts);
@@ -300,6 +589,22 @@ class NumberRules {
         if (v.target == number_) last = std::max(last, v.hop->last_ts);
       }
     }
+    if (traced()) {
+      std::string why;
+      if (open_hop) {
+        std::string open;
+        for (const HopView* v : own_) {
+          if (!v->resolved) open += (open.empty() ? "" : ", ") + name(v);
+        }
+        why = fmt::format(
+            "{} never ended (no final response, CANCEL, passed deadline or final upstream hop): "
+            "the input ended first; rules 5-9 need every hop of the number ended",
+            open);
+      } else {
+        why = "none of rules 1-9 matched (" + statuses() + ")";
+      }
+      step(10, Outcome::kIncomplete, true, std::move(why));
+    }
     return {Outcome::kIncomplete, 0, {}, last, {}};
   }
 
@@ -307,6 +612,7 @@ class NumberRules {
   const std::vector<HopView>& views_;
   const std::vector<Pickup>& pickups_;
   const TrackerConfig& cfg_;
+  std::vector<RuleStep>* steps_;
   std::vector<const HopView*> own_;  // RULES.md: non-aggregate, non-superseded, this target
   const ForwardFact* forward_ = nullptr;
 };
@@ -342,6 +648,7 @@ std::vector<HopView> buildViews(const Call& call) {
       if (w.hop->leg == v.hop->leg && w.hop->via_count > v.hop->via_count && !w.target.empty() &&
           w.target != v.target) {
         v.aggregate = true;
+        v.aggregate_of = static_cast<int>(&w - views.data());
         break;
       }
     }
@@ -363,9 +670,11 @@ std::vector<HopView> buildViews(const Call& call) {
     }
     if (up == nullptr) continue;
     const Hop& u = *up->hop;
+    const int up_index = static_cast<int>(up - views.data());
     if (u.cancel_ts == kNever) {
       v.proxy_cancel = plain_cancel;
       v.resolved = true;
+      v.upstream = up_index;
       // After an upstream 2xx (§16.7 step 10) the branch lost to another one: rule 1, 2 or 3
       // decides and its own status, if any, stays.
       if (!u.is2xx()) {
@@ -373,12 +682,15 @@ std::vector<HopView> buildViews(const Call& call) {
         v.eff_ts = u.final_ts;
         v.eff_text = u.finalText();
         v.eff_kind = u.final_kind;
+        v.status_from_upstream = true;
       }
     } else if (h.cancel_ts == kNever && !h.hasFinal()) {
       v.cancel_ts = u.cancel_ts;
       v.cancel_kind = u.cancel_kind;
       v.cancel_text = u.cancelText();
       v.resolved = true;
+      v.upstream = up_index;
+      v.cancel_from_upstream = true;
     }
   }
   // Superseded: a 401/407 retried (RFC 3261 §22.2) or a 3xx recursed (§8.1.3.4) to the same
@@ -393,6 +705,7 @@ std::vector<HopView> buildViews(const Call& call) {
       if (w.hop->cseq > v.hop->cseq ||
           (w.hop->via_count == v.hop->via_count && w.hop->invite_ts > v.hop->final_ts)) {
         v.superseded = true;
+        v.superseded_by = static_cast<int>(&w - views.data());
         break;
       }
     }
@@ -405,6 +718,7 @@ std::vector<HopView> buildViews(const Call& call) {
       if (w.target != v.target && w.hop->is2xx() && w.hop->startTs() > v.hop->startTs() &&
           w.hop->final_ts <= v.hop->final_ts) {
         v.relayed = true;
+        v.relayed_from = static_cast<int>(&w - views.data());
         break;
       }
     }
@@ -431,7 +745,8 @@ std::vector<ForwardFact> buildForwards(const Call& call, const std::vector<HopVi
       // Whoever diverted to a voicemail identity was forwarded to voicemail, whatever reason
       // the switch wrote; older entries keep theirs (they diverted to other numbers).
       const bool to_vm = vm && to == v.target;
-      record({f.from, to, to_vm ? kVoicemailReason : std::string_view(f.reason), v.hop->startTs()});
+      record({f.from, to, to_vm ? kVoicemailReason : std::string_view(f.reason), v.hop->startTs(),
+              static_cast<int>(&v - views.data())});
     }
     if (!vm || !v.hop->forwards().empty()) continue;
     // A voicemail hop without Diversion/History-Info: it answers for the number the leg was
@@ -446,7 +761,8 @@ std::vector<ForwardFact> buildForwards(const Call& call, const std::vector<HopVi
     }
     const std::string_view from =
         first != nullptr ? first->target : std::string_view(call.legs[v.hop->leg].to);
-    record({from, v.target, kVoicemailReason, v.hop->startTs()});
+    record({from, v.target, kVoicemailReason, v.hop->startTs(), static_cast<int>(&v - views.data()),
+            true});
   }
   return out;
 }
@@ -465,7 +781,62 @@ bool closedUpstream(const Call& call, const Hop& hop) {
                      [&](const Hop& u) { return isUpstreamOf(u, hop) && u.hasFinal(); });
 }
 
-std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg) {
+namespace {
+
+// A hop as the trace shows it: the tracker's facts plus what buildViews derived from them.
+HopTrace hopTrace(const HopView& v, const std::vector<int>& leg_pos) {
+  const Hop& h = *v.hop;
+  HopTrace t;
+  t.leg = leg_pos[h.leg];
+  t.branch_key = h.branch_key;
+  t.cseq = h.cseq;
+  t.via_count = h.via_count;
+  t.target = std::string(v.target);
+  t.has_invite = h.has_invite;
+  t.retargeted = h.forwarded;
+  t.voicemail = h.voicemail;
+  t.aggregate = v.aggregate;
+  t.aggregate_of = v.aggregate_of;
+  t.superseded = v.superseded;
+  t.superseded_by = v.superseded_by;
+  t.relayed = v.relayed;
+  t.relayed_from = v.relayed_from;
+  t.proxy_cancel = v.proxy_cancel;
+  t.expired = h.expired;
+  t.resolved = v.resolved;
+  t.first_us = h.first_ts;
+  t.final_status = h.final_status;
+  t.final_text = std::string(h.finalText());
+  t.final_us = h.hasFinal() ? h.final_ts : 0;
+  t.cancel_us = h.cancel_ts != kNever ? h.cancel_ts : 0;
+  t.cancel_reason = reasonKindText(h.cancel_kind);
+  t.upstream = v.upstream;
+  t.status_from_upstream = v.status_from_upstream;
+  t.cancel_from_upstream = v.cancel_from_upstream;
+  t.effective_status = v.eff_status;
+  return t;
+}
+
+std::string missedWhy(const CallRecord& r, const TrackerConfig& cfg) {
+  const char* o = outcomeName(r.outcome);
+  if (!cfg.missed[static_cast<size_t>(r.outcome)]) {
+    return fmt::format("{} is not in calls.missed_outcomes: not missed", o);
+  }
+  if (r.outcome == Outcome::kForwarded && r.reason == "unconditional" &&
+      !cfg.forwarded_unconditional_missed) {
+    return "forwarded with reason unconditional and calls.forwarded_unconditional_missed is "
+           "false: not missed";
+  }
+  if (r.outcome == Outcome::kCancelled && r.ring_ms < cfg.min_ring_ms_cancelled) {
+    return fmt::format("rang {} ms, less than calls.min_ring_ms_cancelled ({} ms): not missed",
+                       r.ring_ms, cfg.min_ring_ms_cancelled);
+  }
+  return fmt::format("{} is in calls.missed_outcomes: missed", o);
+}
+
+}  // namespace
+
+std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg, CallTrace* trace) {
   const std::vector<HopView> views = buildViews(call);
   const std::vector<ForwardFact> forwards = buildForwards(call, views);
 
@@ -517,13 +888,34 @@ std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg)
   call_ids.reserve(leg_order.size());
   for (const auto& [key, i] : leg_order) call_ids.push_back(call.legs[i].call_id);
 
+  std::vector<NumberTrace> number_traces;
+  if (trace != nullptr) {
+    std::vector<int> leg_pos(call.legs.size());
+    for (size_t p = 0; p < leg_order.size(); ++p)
+      leg_pos[leg_order[p].second] = static_cast<int>(p);
+    trace->call_ids = call_ids;
+    trace->correlation = std::string(call.correlation());
+    trace->hops.clear();
+    for (const auto& v : views) trace->hops.push_back(hopTrace(v, leg_pos));
+  }
+
   std::vector<CallRecord> records;
   records.reserve(numbers.size());
   const std::string_view correlation = call.correlation();
   for (std::string_view number : numbers) {
     const bool aggregates =
         std::find(aggregate_only.begin(), aggregate_only.end(), number) != aggregate_only.end();
-    const Decision d = NumberRules(number, views, forwards, call.pickups, cfg, aggregates).decide();
+    NumberTrace* nt = nullptr;
+    if (trace != nullptr) {
+      nt = &number_traces.emplace_back();
+      nt->number = std::string(number);
+    }
+    const NumberRules rules(number, views, forwards, call.pickups, cfg, aggregates,
+                            nt != nullptr ? &nt->steps : nullptr);
+    const Decision d = rules.decide();
+    if (nt != nullptr) {
+      for (const HopView* v : rules.own()) nt->own_hops.push_back(rules.indexOf(v));
+    }
 
     // started_at: first INVITE for the number (any hop), else its earliest message.
     const Hop* first = nullptr;
@@ -571,6 +963,7 @@ std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg)
     if (r.outcome == Outcome::kCancelled && r.ring_ms < cfg.min_ring_ms_cancelled) {
       r.missed = false;
     }
+    if (nt != nullptr) nt->missed_why = missedWhy(r, cfg);
     records.push_back(std::move(r));
   }
   // Whose unanswered record of a group call is missed (GroupConfig::Notify): the members', the
@@ -582,9 +975,18 @@ std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg)
     };
     const bool members_seen = std::any_of(records.begin(), records.end(), is_member);
     for (CallRecord& r : records) {
+      const bool was_missed = r.missed;
       if (g->notify == GroupConfig::Notify::kOwner && is_member(r)) r.missed = false;
       if (g->notify == GroupConfig::Notify::kMembers && r.callee == g->number && members_seen) {
         r.missed = false;
+      }
+      if (was_missed && !r.missed) {
+        for (NumberTrace& nt : number_traces) {
+          if (nt.number != r.callee) continue;
+          nt.missed_why = fmt::format(
+              "{}; but group {} has notify = \"{}\" (calls.groups): not missed", nt.missed_why,
+              g->number, g->notify == GroupConfig::Notify::kOwner ? "owner" : "members");
+        }
       }
     }
   }
@@ -592,6 +994,16 @@ std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg)
     return a.started_at_us != b.started_at_us ? a.started_at_us < b.started_at_us
                                               : a.callee < b.callee;
   });
+  if (trace != nullptr) {
+    // The numbers in the records' order (a call's records have distinct callees).
+    trace->numbers.clear();
+    for (const CallRecord& r : records) {
+      for (NumberTrace& nt : number_traces) {
+        if (nt.number == r.callee) trace->numbers.push_back(std::move(nt));
+      }
+    }
+    trace->records = records;
+  }
   return records;
 }
 

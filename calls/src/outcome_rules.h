@@ -6,13 +6,17 @@
 
 #include "call_state.h"
 #include "mcn/calls/call_record.h"
+#include "mcn/calls/explain.h"
 #include "mcn/calls/tracker.h"
 
 namespace mcn::calls::detail {
 
 // One record per called number of `call`, ordered by started_at then callee. Hops that are
 // neither final nor expired are "input ended first" (incomplete unless rules 1-4 decide).
-std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg);
+// With `trace`, also says why (mcn explain): the hops as the rules saw them and each rule tried
+// per number; without, no trace text is built.
+std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg,
+                                     CallTrace* trace = nullptr);
 
 // A hop with no final response is over when a hop upstream of it (same leg and CSeq, fewer
 // Vias) got one: the proxy has ended the branch (RFC 3261 §16.7, Timer B or C).

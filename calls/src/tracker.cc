@@ -11,6 +11,7 @@
 
 #include "call_state.h"
 #include "hash_index.h"
+#include "mcn/calls/explain.h"
 #include "outcome_rules.h"
 
 namespace mcn::calls {
@@ -26,6 +27,25 @@ using detail::Leg;
 using sipparse::Method;
 using sipparse::SipEvent;
 
+uint64_t hopBranchKey(std::string_view via_branch, int via_count) {
+  // RFC 3261 §17.2.3: the top Via branch names the hop's transaction. Without one (RFC 2543
+  // peers) the Via count at least keeps the hops of a leg apart.
+  if (via_branch.empty()) return 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(via_count + 1);
+  return detail::hash64(via_branch);
+}
+
+const char* decidedByName(DecidedBy d) {
+  switch (d) {
+    case DecidedBy::kTimer:
+      return "timer";
+    case DecidedBy::kEvicted:
+      return "evicted";
+    case DecidedBy::kEndOfInput:
+      return "end_of_input";
+  }
+  return "timer";
+}
+
 namespace {
 
 // Per-call bounds: a Call-ID forked to more branches than this is hostile or broken; the excess
@@ -34,10 +54,10 @@ constexpr size_t kMaxHopsPerCall = 64;
 constexpr size_t kMaxLegsPerCall = 16;
 constexpr size_t kMaxKeysPerCall = 4;
 constexpr size_t kMaxPickupsPerCall = 4;  // INVITEs with Replaces naming one call
-constexpr size_t kMaxSeenPerCall = 32;   // message fingerprints kept for repeat detection
-constexpr size_t kSpareCalls = 256;      // freed calls kept for reuse (recycleCall)
-constexpr size_t kSpareHopsMax = 8;      // hop buffers up to this capacity are kept (spare_hops)
-constexpr size_t kFirstSeen = 16;        // `seen` entries reserved at a call's first message
+constexpr size_t kMaxSeenPerCall = 32;    // message fingerprints kept for repeat detection
+constexpr size_t kSpareCalls = 256;       // freed calls kept for reuse (recycleCall)
+constexpr size_t kSpareHopsMax = 8;       // hop buffers up to this capacity are kept (spare_hops)
+constexpr size_t kFirstSeen = 16;         // `seen` entries reserved at a call's first message
 
 enum Counter : size_t {
   kCreated,
@@ -103,12 +123,7 @@ bool isDialogMethod(Method m) {
   }
 }
 
-uint64_t branchKey(const SipEvent& ev) {
-  // RFC 3261 §17.2.3: the top Via branch names the hop's transaction. Without one (RFC 2543
-  // peers) the Via count at least keeps the hops of a leg apart.
-  if (ev.via_branch.empty()) return 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(ev.via_count + 1);
-  return detail::hash64(ev.via_branch);
-}
+uint64_t branchKey(const SipEvent& ev) { return hopBranchKey(ev.via_branch, ev.via_count); }
 
 uint8_t clampVia(int n) { return static_cast<uint8_t>(std::clamp(n, 0, 255)); }
 
@@ -173,6 +188,7 @@ struct CallTracker::Impl {
 
   TrackerConfig cfg;
   Sink sink;
+  TraceHooks trace;  // mcn explain; empty on every other path
   int64_t now = kBeginning;
 
   // Calls live in slots; a slot's generation invalidates timer entries of a freed call.
@@ -338,7 +354,7 @@ struct CallTracker::Impl {
         const uint32_t oldest = unheard.size > 0 ? unheard.head : open.head;
         expireHops(call(oldest), now);
         ++counters[kEvicted];
-        decide(oldest, now);
+        decide(oldest, now, DecidedBy::kEvicted);
       }
     }
     const uint32_t slot = allocSlot();
@@ -643,7 +659,7 @@ struct CallTracker::Impl {
     expireHops(c, at);
     const int64_t due = nextDue(c);
     if (due <= at) {
-      decide(slot, at);
+      decide(slot, at, DecidedBy::kTimer);
     } else {
       c.scheduled_due = due;
       pushTimer(slot);
@@ -682,9 +698,18 @@ struct CallTracker::Impl {
   // ---- decisions ----
 
   // Decide the call as of instant `at` (its timer's due time, or now for eviction and finish).
-  void decide(uint32_t slot, int64_t at) {
+  void decide(uint32_t slot, int64_t at, DecidedBy by) {
     Call& c = call(slot);
     std::vector<CallRecord> records = detail::evaluateCall(c, cfg);
+    // mcn explain: the same call evaluated again with the trace on, only for the calls it asks
+    // for, so the rules run exactly as they did for the records.
+    if (trace.sink && trace.want && trace.want(records)) {
+      CallTrace t;
+      detail::evaluateCall(c, cfg, &t);
+      t.decided_us = at;
+      t.decided_by = by;
+      trace.sink(std::move(t));
+    }
     ++counters[kDecided];
     dropJoinKeys(slot);
     for (const Hop& h : c.hops) {
@@ -1095,7 +1120,7 @@ struct CallTracker::Impl {
     std::sort(order.begin(), order.end());
     for (const auto& [serial, slot] : order) {
       expireHops(call(slot), now);
-      decide(slot, now);
+      decide(slot, now, DecidedBy::kEndOfInput);
     }
     while (pending.head != kNil) dropPending(pending.head);
   }
@@ -1107,6 +1132,8 @@ CallTracker::CallTracker(TrackerConfig cfg, Sink sink)
 CallTracker::~CallTracker() = default;
 
 void CallTracker::onEvent(const sipparse::SipEvent& ev) { impl_->onEvent(ev); }
+
+void CallTracker::setTraceHooks(TraceHooks hooks) { impl_->trace = std::move(hooks); }
 
 void CallTracker::advanceTo(int64_t now_us) { impl_->advanceTo(now_us); }
 

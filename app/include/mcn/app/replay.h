@@ -12,6 +12,8 @@
 
 #include "mcn/app/config.h"
 #include "mcn/calls/call_record.h"
+#include "mcn/calls/explain.h"
+#include "mcn/sipparse/sip_event.h"
 #include "mcn/subscribers/directory.h"
 
 namespace mcn::app {
@@ -27,6 +29,10 @@ struct ReplayOutputs {
   std::ostream* notify = nullptr;
   // Every missed record, as decided (scale-out probe: published to Redis Streams; roles.h).
   std::function<void(const calls::CallRecord&)> on_missed;
+  // `mcn explain` (explain.h): every parsed SIP message, before the tracker sees it, and traces
+  // of the decided calls it asks for. Both empty on every other path.
+  std::function<void(const sipparse::SipEvent&)> on_event;
+  calls::TraceHooks trace;
 };
 
 struct ReplayResult {
@@ -40,9 +46,9 @@ struct ReplayResult {
   uint64_t sip_messages = 0;
   uint64_t records = 0;
   uint64_t missed = 0;
-  uint64_t notifications = 0;        // delivered (with subscribers)
-  bool deliveries_complete = true;   // false: some were still pending at the end (dead-lettered)
-  double seconds = 0;  // wall time of the replay
+  uint64_t notifications = 0;       // delivered (with subscribers)
+  bool deliveries_complete = true;  // false: some were still pending at the end (dead-lettered)
+  double seconds = 0;               // wall time of the replay
 };
 
 // Throws std::runtime_error if a file cannot be opened (before anything is written).

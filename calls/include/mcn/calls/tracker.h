@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "mcn/calls/call_record.h"
+#include "mcn/calls/explain.h"
 #include "mcn/sipparse/sip_event.h"
 
 namespace mcn::calls {
@@ -81,6 +82,10 @@ class CallTracker {
   ~CallTracker();
   CallTracker(const CallTracker&) = delete;
   CallTracker& operator=(const CallTracker&) = delete;
+
+  // Traces of decided calls for `mcn explain` (explain.h); without hooks (the default) the
+  // tracker does no trace work.
+  void setTraceHooks(TraceHooks hooks);
 
   // Feed one message. Also advances time to ev.ts_us (firing due timers first).
   void onEvent(const sipparse::SipEvent& ev);

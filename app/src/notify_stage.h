@@ -16,11 +16,12 @@
 #include "mcn/notifier/credentials.h"
 #include "mcn/notifier/delivery.h"
 #include "mcn/notifier/merger.h"
+#include "mcn/notifier/missed_call_sink.h"
 #include "mcn/subscribers/directory.h"
 
 namespace mcn::app {
 
-class NotifyStage {
+class NotifyStage final : public notifier::MissedCallSink {
  public:
   // `console`: where console channels write (stdout in the CLI); `notify_out`: one JSON line per
   // delivered notification (may be null). The dead-letter file is opened at the first dead
@@ -30,23 +31,23 @@ class NotifyStage {
   NotifyStage(const NotifyConfig& cfg, std::shared_ptr<const subscribers::Directory> directory,
               std::ostream* console, std::ostream* notify_out,
               const notifier::Clock* clock = nullptr);
-  ~NotifyStage();
+  ~NotifyStage() override;
 
-  void onMissedCall(const calls::MissedCall& call, int64_t now_us);
+  void onMissedCall(const calls::MissedCall& call, int64_t now_us) override;
   // Pipeline time moved (packet time in replay): close due windows, drive transfers.
-  void advanceTo(int64_t now_us);
+  void advanceTo(int64_t now_us) override;
   // End of input: close every window and deliver, waiting at most `deadline_ms` of wall time
   // for network channels. Returns false if some notifications were still pending (they go to
   // the dead-letter file with reason "shutdown").
-  bool finish(int64_t now_us, int64_t deadline_ms);
+  bool finish(int64_t now_us, int64_t deadline_ms) override;
 
-  void forEachCounter(const std::function<void(std::string_view, uint64_t)>& fn) const;
+  void forEachCounter(const std::function<void(std::string_view, uint64_t)>& fn) const override;
 
   // Live mode (mcn run): drive transfers, waiting on their sockets at most max_wait_ms.
-  void poll(int max_wait_ms);
-  size_t pending() const;
+  void poll(int max_wait_ms) override;
+  size_t pending() const override;
   // Nothing pending and no merge window open: no timer would notice a clock re-anchoring.
-  bool idle() const;
+  bool idle() const override;
   // SIGHUP: a refreshed subscribers snapshot for later calls and windows.
   void setDirectory(std::shared_ptr<const subscribers::Directory> directory);
   // SIGHUP: templates, voicemail numbers, merge bounds, delivery settings and the dead-letter

@@ -68,7 +68,7 @@ struct RunConfig {
   std::string log_format = "human";     // or "json"
   std::string log_level = "info";
   bool log_mask_numbers = false;        // +86139****1230 in log lines (log_mask.h)
-  int workers = 1;                      // parse+track threads, sharded by Call-ID
+  int workers = 1;                      // parse+track threads (every leg of a call on one)
   int ring_size = 65536;                // entries per single-producer single-consumer ring
   int64_t shutdown_timeout_ms = 10000;  // SIGTERM: bound on flushing pending notifications
 

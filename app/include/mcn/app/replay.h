@@ -1,6 +1,7 @@
 #pragma once
-// `mcn replay`: the data path on packet time. Capture files -> decoder -> SIP parser -> call
-// tracker -> JSON Lines. Deterministic: the clock is the capture timestamp.
+// `mcn replay`: the data path (app/src/pipeline.h) on packet time. Capture files -> decoder ->
+// SIP parser -> call tracker -> JSON Lines and the missed-call sink. Deterministic: the clock is
+// the capture timestamp.
 
 #include <cstdint>
 #include <functional>
@@ -12,6 +13,7 @@
 
 #include "mcn/app/config.h"
 #include "mcn/calls/call_record.h"
+#include "mcn/notifier/missed_call_sink.h"
 #include "mcn/subscribers/directory.h"
 
 namespace mcn::app {
@@ -22,11 +24,12 @@ struct ReplayOutputs {
   // With subscribers: notifications per person through their channels; console channels write
   // to `console`, and every delivered notification is one JSON line on `notify` (both may be
   // null).
-  std::shared_ptr<const subscribers::Directory> subscribers;
+  std::shared_ptr<const subscribers::Directory> subscribers{};
   std::ostream* console = nullptr;
   std::ostream* notify = nullptr;
-  // Every missed record, as decided (scale-out probe: published to Redis Streams; roles.h).
-  std::function<void(const calls::CallRecord&)> on_missed;
+  // Where missed records go instead of the subscribers' notifications (the scale-out probe's
+  // Redis stream, notifier::StreamPublisherSink); its counters join the result's.
+  notifier::MissedCallSink* missed_sink = nullptr;
 };
 
 struct ReplayResult {
@@ -40,9 +43,9 @@ struct ReplayResult {
   uint64_t sip_messages = 0;
   uint64_t records = 0;
   uint64_t missed = 0;
-  uint64_t notifications = 0;        // delivered (with subscribers)
-  bool deliveries_complete = true;   // false: some were still pending at the end (dead-lettered)
-  double seconds = 0;  // wall time of the replay
+  uint64_t notifications = 0;       // delivered (with subscribers)
+  bool deliveries_complete = true;  // false: some were still pending at the end (dead-lettered)
+  double seconds = 0;               // wall time of the replay
 };
 
 // Throws std::runtime_error if a file cannot be opened (before anything is written).

@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "mcn/calls/record_json.h"
-#include "notify_stage.h"
+#include "mcn/notifier/local_notifier.h"
 #include "pipeline.h"
 
 namespace mcn::app {
@@ -20,10 +20,11 @@ ReplayResult runReplay(const std::vector<std::string>& files, const Config& cfg,
   // Opens everything first so a wrong path fails before any output is written.
   FileFrameSource source(files);
 
-  std::unique_ptr<NotifyStage> notify;
+  std::unique_ptr<notifier::LocalNotifier> notify;
   notifier::MissedCallSink* sink = out.missed_sink;
   if (sink == nullptr && out.subscribers) {
-    notify = std::make_unique<NotifyStage>(cfg.notify, out.subscribers, out.console, out.notify);
+    notify = std::make_unique<notifier::LocalNotifier>(cfg.notify, out.subscribers, out.console,
+                                                       out.notify);
     sink = notify.get();
   }
   Pipeline::Outputs po;

@@ -30,10 +30,10 @@ extern "C" void AnnotateHappensAfter(const char*, int, void*);
 #include "live_clock.h"
 #include "mcn/calls/record_json.h"
 #include "mcn/capture/pcap_live.h"
+#include "mcn/notifier/local_notifier.h"
 #include "mcn/notifier/missed_call_sink.h"
 #include "mcn/notifier/stream_bus.h"
 #include "metrics.h"
-#include "notify_stage.h"
 #include "pipeline.h"
 #include "process.h"
 #include "reload.h"
@@ -156,7 +156,7 @@ class Daemon {
   // [run] redis: a snapshot kept current by its own thread (pub/sub); the notifier picks up a
   // new pointer between two missed calls. Never waited on.
   std::unique_ptr<subscribers::RedisDirectorySource> redis_;
-  // --role probe: missed calls go to Redis Streams instead of a local NotifyStage (roles.h).
+  // --role probe: missed calls go to Redis Streams instead of the local notifier (roles.h).
   std::unique_ptr<notifier::Clock> stream_clock_;
   std::unique_ptr<notifier::StreamPublisher> publisher_;
 
@@ -273,7 +273,7 @@ void Daemon::notifierLoop() {
   // Merge windows and delivery timers (live_clock.h). Declared before the sinks: the local
   // notifier's delivery engine reads it while being destroyed.
   LiveClock clock;
-  std::unique_ptr<NotifyStage> local;
+  std::unique_ptr<notifier::LocalNotifier> local;
   std::unique_ptr<notifier::StreamPublisherSink> stream;
   notifier::MissedCallSink* sink = nullptr;
   std::shared_ptr<const subscribers::Directory> redis_dir;
@@ -298,8 +298,8 @@ void Daemon::notifierLoop() {
   // Without subscribers there is nothing to notify; a reload that adds them starts the local
   // notifier.
   auto startLocal = [&](const NotifyConfig& notify_cfg) {
-    local = std::make_unique<NotifyStage>(notify_cfg, directory_, &console, notify_out_.stream(),
-                                          &clock);
+    local = std::make_unique<notifier::LocalNotifier>(notify_cfg, directory_, &console,
+                                                      notify_out_.stream(), &clock);
     local->setDeliveredHook([this, &clock](const notifier::Notification& n) {
       if (notify_out_.stream() != nullptr) notify_out_.stream()->flush();
       int64_t last = 0;

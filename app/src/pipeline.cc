@@ -58,6 +58,7 @@ FileFrameSource::FileFrameSource(const std::vector<std::string>& files) : inputs
     inputs_[i].index = i;
     inputs_[i].src = std::make_unique<capture::PcapFileSource>(files[i]);
   }
+  if (inputs_.size() == 1) return;  // read by next() directly
   for (auto& in : inputs_) {
     if (in.src->next(in.frame)) ready_.push(&in);
   }
@@ -65,9 +66,16 @@ FileFrameSource::FileFrameSource(const std::vector<std::string>& files) : inputs
 
 FileFrameSource::~FileFrameSource() = default;
 
-bool FileFrameSource::next(capture::Frame& out) {
+bool FileFrameSource::nextMerged(capture::Frame& out) {
   if (current_ != nullptr) {
-    if (current_->src->next(current_->frame)) ready_.push(current_);
+    if (current_->src->next(current_->frame)) {
+      // Still the earliest: no heap work.
+      if (ready_.empty() || !Later{}(current_, ready_.top())) {
+        out = current_->frame;
+        return true;
+      }
+      ready_.push(current_);
+    }
     current_ = nullptr;
   }
   if (ready_.empty()) return false;

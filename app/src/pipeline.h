@@ -148,7 +148,11 @@ class FileFrameSource {
   ~FileFrameSource();
   // The next frame in timestamp order (ties: the earlier file); false at the end of all files.
   // The frame stays valid until the next call.
-  bool next(capture::Frame& out);
+  bool next(capture::Frame& out) {
+    // One file (the usual case): straight from its reader, no merge.
+    if (inputs_.size() == 1) return inputs_.front().src->next(out);
+    return nextMerged(out);
+  }
   // Per file: what ended it early or was skipped ("replay.truncated_files", "replay.resync",
   // "replay.skipped_bytes", "replay.bad_blocks"), and one warning per problem.
   void report(std::map<std::string, uint64_t>& counters, std::vector<std::string>& errors) const;
@@ -167,6 +171,7 @@ class FileFrameSource {
       return a->index > b->index;
     }
   };
+  bool nextMerged(capture::Frame& out);
   std::vector<Input> inputs_;
   std::priority_queue<Input*, std::vector<Input*>, Later> ready_;
   Input* current_ = nullptr;  // its frame was handed out; read its next one first

@@ -2,16 +2,15 @@
 // The whole path of a packet, for every front-end: `mcn replay`, `mcn run` (every role) and the
 // scale-out probes all run these stages; nothing else in app/ decodes, parses or tracks.
 //
-//   frame source          FrameStage (one per source)        SipStage (one per worker)
-//   capture files   -+->  decode: link, VLAN, tunnels,  -->  parseInto (one reused SipEvent)
-//   live interfaces -+    IP defrag, UDP/TCP/SCTP,           -> sip.method / sip.status tally
-//                         dedup -> SipPayload                -> CallTracker on the stage's clock
-//   HEP listener --------------> onPayload(SipPayload) -+      (packet time, or the live line)
-//                         leg router: every leg of a    |    -> CallRecord -> RecordSink
-//                         call to one worker (shard) <--+          |
-//                                                                  v missed ones
-//                                              notifier::MissedCallSink: the local notification
-//                                              service, or the scale-out probe's Redis stream
+//   frame source       FrameStage (one per source)       SipStage (one per worker)
+//   capture files  --> decoder: link, VLAN, tunnels, --> parseInto (one reused SipEvent)
+//   live interfaces    IP defrag, UDP/TCP/SCTP, dedup    sip.method / sip.status tally
+//                      -> SipPayload -> leg router       CallTracker on the stage's clock
+//   HEP listener ----> onPayload(SipPayload) ^           (packet time, or the live line)
+//                      (every leg of a call to one         -> CallRecord (JSON Lines)
+//                       worker: the shard)                 -> missed ones: MissedCallSink
+//                                                             (notifier/: local notification
+//                                                             service, or the Redis stream)
 //
 // Replay (Pipeline below) runs all of it on one thread on packet time: a frame's timestamp is
 // the clock, so a replay is deterministic. `mcn run` (run.cc) runs a FrameStage on each capture

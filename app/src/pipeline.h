@@ -97,6 +97,22 @@ class FrameStage {
   capture::FrameDecoder decoder_;
 };
 
+// A live frame source on its own thread (`mcn run`): a capture interface (run.cc), or one more
+// such as a HEP listener. Each gets its FrameStage and its row of rings to the workers.
+class LiveSource {
+ public:
+  virtual ~LiveSource() = default;
+  // The metrics label value (interface="eth1"), also in log lines.
+  virtual const std::string& label() const = 0;
+  // Hands what arrived, waiting at most the source's own short timeout, to the stage
+  // (onFrame, or onPayload for a source that delivers SIP already). Returns how much it handed
+  // over, < 0 when the source failed for good (error() says why).
+  virtual int poll(FrameStage& stage) = 0;
+  virtual std::string error() const = 0;
+  // The source's own counters (pcap.received, ...), published with the stage's.
+  virtual void forEachCounter(const CounterFn& fn) const = 0;
+};
+
 // SIP payloads to call records on one worker. Clock: packet time (the tracker follows the
 // packets' timestamps; replay) or a LiveClock (packet times are moved onto its monotonic line
 // and tick() fires timers from it; mcn run).

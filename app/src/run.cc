@@ -98,6 +98,34 @@ class LineFlushingStream : public std::streambuf {
   std::ostream& out_;
 };
 
+// A capture interface (libpcap) as a live source.
+class PcapInterface final : public LiveSource {
+ public:
+  explicit PcapInterface(const capture::LiveOptions& o)
+      : label_(o.interface),
+        src_(o),
+        on_frame_([this](const capture::Frame& f) { stage_->onFrame(f); }) {}
+  const std::string& label() const override { return label_; }
+  int poll(FrameStage& stage) override {
+    stage_ = &stage;
+    return src_.dispatch(on_frame_);
+  }
+  std::string error() const override { return src_.error(); }
+  void forEachCounter(const CounterFn& fn) const override {
+    auto st = src_.stats();
+    fn("pcap.received", st.received);
+    fn("pcap.kernel_dropped", st.kernel_dropped);
+    fn("pcap.if_dropped", st.if_dropped);
+  }
+  int linkType() const { return src_.linkType(); }
+
+ private:
+  std::string label_;
+  capture::PcapLiveSource src_;
+  FrameStage* stage_ = nullptr;
+  std::function<void(const capture::Frame&)> on_frame_;  // built once, not per poll
+};
+
 // `mcn run` in the roles that capture: the pipeline (pipeline.h) spread over threads.
 //
 //   capture thread per interface: PcapLiveSource -> FrameStage (decode, leg router)
@@ -126,7 +154,8 @@ class Daemon {
   RunOptions opts_;
   Metrics metrics_;
   HttpEndpoints http_{metrics_, [this] { return health(); }, [this] { return readiness(); }};
-  std::vector<std::unique_ptr<capture::PcapLiveSource>> sources_;
+  // One capture thread each; rings_ has a row per source.
+  std::vector<std::unique_ptr<LiveSource>> sources_;
   // rings_[i * workers + w]: interface i to worker w.
   std::vector<std::unique_ptr<PayloadRing>> rings_;
   // Shared by the capture threads: legs of one call (icid, correlation header) meet on a worker.
@@ -172,22 +201,16 @@ void Daemon::captureLoop(size_t i) {
       ring_drops_[i * workers + w]->fetch_add(1, std::memory_order_relaxed);
     }
   });
-  std::function<void(const capture::Frame&)> on_frame = [&](const capture::Frame& f) {
-    stage.onFrame(f);
-  };
   auto publish = [&] {
     auto v = collect([&](const auto& fn) { stage.forEachCounter(fn); });
-    auto st = src.stats();
     v.emplace_back("capture.frames", stage.frames());
-    v.emplace_back("pcap.received", st.received);
-    v.emplace_back("pcap.kernel_dropped", st.kernel_dropped);
-    v.emplace_back("pcap.if_dropped", st.if_dropped);
+    src.forEachCounter([&](std::string_view k, uint64_t n) { v.emplace_back(std::string(k), n); });
     board.publish(std::move(v));
   };
   int64_t last_publish = 0;
   while (!stop_capture_.load(std::memory_order_relaxed)) {
-    if (src.dispatch(on_frame) < 0) {
-      spdlog::error("capture on {} failed: {}", cfg_.run.interfaces[i], src.error());
+    if (src.poll(stage) < 0) {
+      spdlog::error("capture on {} failed: {}", src.label(), src.error());
       capture_failed_ = true;
       break;
     }
@@ -200,7 +223,7 @@ void Daemon::captureLoop(size_t i) {
   }
   // What the kernel holds already was on the wire before the stop: take it (bounded).
   for (int k = 0; k < 64 && !capture_failed_; ++k) {
-    if (src.dispatch(on_frame) <= 0) break;
+    if (src.poll(stage) <= 0) break;
   }
   stage.finish();
   publish();
@@ -463,10 +486,10 @@ std::string Daemon::open() {
       lo.immediate = run.immediate;
       lo.timeout_ms = run.timeout_ms;
       lo.filter = run.filter;
-      sources_.push_back(std::make_unique<capture::PcapLiveSource>(lo));
+      auto src = std::make_unique<PcapInterface>(lo);
       spdlog::info("capturing on {} (link type {}, snaplen {}, {}promiscuous)", iface,
-                   sources_.back()->linkType(), std::max(run.snaplen, 65535),
-                   run.promisc ? "" : "not ");
+                   src->linkType(), std::max(run.snaplen, 65535), run.promisc ? "" : "not ");
+      sources_.push_back(std::move(src));
     }
   } catch (const std::exception& e) {
     return e.what();
@@ -478,7 +501,7 @@ void Daemon::addMetrics() {
   const auto& run = cfg_.run;
   const size_t workers = static_cast<size_t>(run.workers);
   for (size_t i = 0; i < sources_.size(); ++i) {
-    capture_boards_.push_back(&metrics_.addBoard({{"interface", run.interfaces[i]}}));
+    capture_boards_.push_back(&metrics_.addBoard({{"interface", sources_[i]->label()}}));
     for (size_t w = 0; w < workers; ++w) {
       rings_.push_back(std::make_unique<PayloadRing>(static_cast<size_t>(run.ring_size)));
       ring_drops_.push_back(std::make_unique<std::atomic<uint64_t>>(0));
@@ -498,7 +521,7 @@ void Daemon::addMetrics() {
     for (size_t i = 0; i < sources_.size(); ++i) {
       for (size_t w = 0; w < workers; ++w) {
         Labels l = {{"ring", "capture"},
-                    {"interface", cfg_.run.interfaces[i]},
+                    {"interface", sources_[i]->label()},
                     {"worker", std::to_string(w)}};
         out.push_back({"mcn_ring_depth", "entries waiting in a single-producer ring", l,
                        static_cast<double>(rings_[i * workers + w]->size_approx())});

@@ -96,11 +96,10 @@ int runStreamNotifier(const Config& cfg, const RunOptions& opts) {
   auto clock = notifier::systemClock();
   std::ostream* console = &std::cout;
   notifier::LocalNotifier stage(cfg.notify, directory, console, nullptr);
-  notifier::StreamNotifier* bus_ptr = nullptr;
-  notifier::StreamWindowDelivery windows(stage, bus_ptr, *clock);
+  notifier::StreamWindowDelivery windows(stage, *clock);
   notifier::StreamNotifier bus(sc, directory, *clock,
                                [&](notifier::ClosedWindow&& w) { windows.onWindow(std::move(w)); });
-  bus_ptr = &bus;
+  windows.attach(bus);
   spdlog::info("mcn run --role notifier: consumer {} in group {} on {}:{}", bus.consumer(),
                sc.group, sc.host, sc.port);
 

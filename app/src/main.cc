@@ -17,9 +17,9 @@
 #include "mcn/app/replay.h"
 #include "mcn/app/subscribers_cli.h"
 #include "mcn/app/version.h"
-#include "mcn/sipparse/dial_plan.h"
-#include "mcn/subscribers/directory.h"
-#include "mcn/subscribers/toml_store.h"
+#include "mcn/notifier/missed_call_sink.h"
+#include "mcn/notifier/stream_bus.h"
+#include "reload.h"
 #include "roles.h"
 #include "run.h"
 
@@ -192,10 +192,7 @@ int main(int argc, char** argv) {
     return std::cout ? 0 : kExitRuntime;
   }
   if (subscribers_cli.parsed()) return subscribers_cli.run(std::cout, std::cerr);
-  if (run->parsed()) {
-    if (run_opts.role == "notifier") return mcn::app::runStreamNotifier(run_opts);
-    return mcn::app::runDaemon(run_opts);
-  }
+  if (run->parsed()) return mcn::app::runDaemon(run_opts);
 
   if (replay->parsed()) {
     mcn::app::Config cfg;
@@ -203,35 +200,31 @@ int main(int argc, char** argv) {
     mcn::app::ReplayOutputs outputs;
     std::unique_ptr<mcn::notifier::Clock> stream_clock;
     std::unique_ptr<mcn::notifier::StreamPublisher> publisher;
+    std::unique_ptr<mcn::notifier::StreamPublisherSink> publisher_sink;
     try {
       cfg = config_path.empty() ? mcn::app::defaultConfig() : mcn::app::loadConfigFile(config_path);
       // A capture of HEP traffic is held to the same key as a live listener.
       mcn::app::resolveHepAuthKey(cfg);
       if (!subscribers_path.empty()) {
         // Subscriber numbers are normalised by the same dial plan as the calls.
-        mcn::sipparse::DialPlan plan(cfg.parser.dial_plan);
-        outputs.subscribers = mcn::subscribers::Directory::build(
-            mcn::subscribers::loadPeopleFile(subscribers_path, plan), 1);
+        outputs.subscribers = mcn::app::loadSubscribersOf(cfg, subscribers_path);
         outputs.console = &std::cout;
       }
-      // With nothing asked for, show the missed calls (or, with subscribers, the console
-      // notifications) on standard output.
       if (replay_role == "probe") {
         stream_clock = mcn::notifier::systemClock();
         publisher = std::make_unique<mcn::notifier::StreamPublisher>(
             mcn::app::resolveStreamConfig(cfg), *stream_clock);
-        outputs.on_missed = [&publisher, warned = false](const mcn::calls::CallRecord& r) mutable {
-          publisher->publish(r);
-          // Batches while Redis answers; while it is away, pump() only retries when the
-          // backoff allows, so the replay does not wait on it.
-          if (publisher->buffered() >= 256 || !publisher->connected()) publisher->pump();
-          if (!publisher->connected() && !warned) {
-            warned = true;
-            std::cerr << "mcn: Redis unreachable (" << publisher->lastError()
-                      << "): buffering missed calls and retrying\n";
-          }
-        };
+        publisher_sink = std::make_unique<mcn::notifier::StreamPublisherSink>(
+            *publisher, *stream_clock, [warned = false](bool down, std::string_view error) mutable {
+              if (!down || warned) return;
+              warned = true;
+              std::cerr << "mcn: Redis unreachable (" << error
+                        << "): buffering missed calls and retrying\n";
+            });
+        outputs.missed_sink = publisher_sink.get();
       }
+      // With nothing asked for, show the missed calls (or, with subscribers, the console
+      // notifications) on standard output.
       if (calls_out.empty() && events_out.empty() && notify_out.empty() && !outputs.subscribers &&
           !publisher) {
         events_out = "-";
@@ -254,13 +247,9 @@ int main(int argc, char** argv) {
       std::cerr << "mcn: " << e.what() << '\n';
       return kExitUsage;
     }
-    bool published = true;
-    if (publisher) {
-      // Redis may be down: keep resending within the replay's delivery bound.
-      published = publisher->flush(stream_clock->nowUs() + cfg.notify.finish_timeout_ms * 1000);
-      publisher->forEachCounter(
-          [&res](std::string_view k, uint64_t v) { res.counters[std::string(k)] = v; });
-    }
+    // The probe's sink kept resending within the replay's delivery bound
+    // (notify.finish_timeout_ms).
+    const bool published = !publisher || publisher->buffered() == 0;
     std::cout.flush();
     bool ok = calls.flush() && events.flush() && notify.flush();
     if (!quiet) mcn::app::printSummary(res, std::cerr);

@@ -1,111 +1,21 @@
 #include "roles.h"
 
 #include <fmt/format.h>
-#include <httplib.h>
-#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <deque>
 #include <iostream>
-#include <map>
 #include <thread>
 
-#include "mcn/notifier/delivery.h"
-#include "mcn/sipparse/dial_plan.h"
+#include "http_endpoints.h"
+#include "mcn/notifier/local_notifier.h"
+#include "mcn/notifier/stream_window_delivery.h"
 #include "mcn/subscribers/redis_store.h"
-#include "mcn/subscribers/toml_store.h"
 #include "metrics.h"
-#include "notify_stage.h"
+#include "process.h"
+#include "reload.h"
 
 namespace mcn::app {
-
-namespace {
-
-constexpr int kExitStartup = 2;
-constexpr int kExitRuntime = 1;
-
-// Rendering and delivering closed windows, and the bookkeeping that lets the stream acknowledge
-// a window only once every notification it produced is confirmed or dead-lettered. All
-// notifications of one window share its idempotency key (person + Call-IDs), which is how the
-// delivery callbacks find their window again.
-class WindowDelivery {
- public:
-  WindowDelivery(NotifyStage& stage, notifier::StreamNotifier*& bus, const notifier::Clock& clock)
-      : stage_(stage), bus_(bus), clock_(clock) {
-    stage_.setProducedHook([this](const notifier::Notification& n) {
-      if (current_.empty()) return;
-      ++outstanding_[current_];
-      by_key_[n.idempotency_key].push_back(current_);
-    });
-    stage_.setDeliveredHook([this](const notifier::Notification& n) { settle(n); });
-    stage_.setDeadLetterHook([this](const notifier::Notification& n, std::string_view reason,
-                                    std::string_view error, int attempts, int64_t at_us) {
-      if (stopping_) return true;  // shutdown: left pending in Redis for another notifier
-      // False while Redis has been away long enough to fill the queue: the local file takes it.
-      const bool queued = bus_ != nullptr &&
-                          bus_->deadLetter(notifier::deadLetterJson(n, reason, error, attempts, at_us));
-      settle(n);
-      return queued;
-    });
-  }
-
-  void onWindow(notifier::ClosedWindow&& w) {
-    current_ = w.entry_id;
-    std::vector<std::pair<int64_t, calls::MissedCall>> arrivals;
-    for (size_t i = 0; i < w.calls.size(); ++i) {
-      arrivals.emplace_back(w.arrived_us[i], std::move(w.calls[i]));
-    }
-    stage_.renderWindow(arrivals, clock_.nowUs());
-    current_.clear();
-    // Nothing to send (every call filtered by the person's preferences): done now.
-    if (outstanding_.find(w.entry_id) == outstanding_.end() && bus_ != nullptr) {
-      bus_->windowDone(w.entry_id);
-    }
-  }
-
-  // Shutdown: whatever the delivery engine still holds when it is destroyed stays pending in
-  // Redis (another notifier takes it over), so its "shutdown" dead letters are dropped here;
-  // the hooks no longer point at this object.
-  void stop() {
-    stopping_ = true;
-    stage_.setProducedHook(nullptr);
-    stage_.setDeliveredHook(nullptr);
-    stage_.setDeadLetterHook(
-        [](const notifier::Notification&, std::string_view, std::string_view, int, int64_t) {
-          return true;
-        });
-  }
-
- private:
-  void settle(const notifier::Notification& n) {
-    auto it = by_key_.find(n.idempotency_key);
-    if (it == by_key_.end() || it->second.empty()) return;
-    std::string entry = it->second.front();
-    it->second.pop_front();
-    if (it->second.empty()) by_key_.erase(it);
-    auto o = outstanding_.find(entry);
-    if (o == outstanding_.end()) return;
-    if (--o->second == 0) {
-      outstanding_.erase(o);
-      if (bus_ != nullptr) bus_->windowDone(entry);
-    }
-  }
-
-  NotifyStage& stage_;
-  notifier::StreamNotifier*& bus_;
-  const notifier::Clock& clock_;
-  std::string current_;
-  std::map<std::string, size_t> outstanding_;              // entry id -> notifications left
-  std::map<std::string, std::deque<std::string>> by_key_;  // idempotency key -> entry ids
-  bool stopping_ = false;
-};
-
-bool isLoopback(const std::string& addr) {
-  return addr == "127.0.0.1" || addr == "::1" || addr == "localhost";
-}
-
-}  // namespace
 
 Role parseRole(const std::string& name) {
   if (name == "all") return Role::kAll;
@@ -132,31 +42,21 @@ notifier::StreamConfig resolveStreamConfig(const Config& cfg) {
   return sc;
 }
 
-int runStreamNotifier(const RunOptions& opts) {
-  Config cfg;
+int runStreamNotifier(const Config& cfg, const RunOptions& opts) {
   notifier::StreamConfig sc;
   std::shared_ptr<const subscribers::Directory> directory;
   std::unique_ptr<subscribers::RedisDirectorySource> redis_dir;
-  std::string subscribers_path;
   try {
-    cfg = opts.config_path.empty() ? defaultConfig() : loadConfigFile(opts.config_path);
-    if (spdlog::get("mcn") == nullptr) setupLogging(cfg.run);
     sc = resolveStreamConfig(cfg);
-    const std::string& path = opts.subscribers.empty() ? cfg.run.subscribers : opts.subscribers;
-    subscribers_path = path;
-    if (!path.empty()) {
-      sipparse::DialPlan plan(cfg.parser.dial_plan);
-      directory = subscribers::Directory::build(subscribers::loadPeopleFile(path, plan), 1);
-    } else if (!cfg.run.redis.empty()) {
-      subscribers::RedisOptions ro = subscribers::parseRedisUrl(cfg.run.redis);
-      if (!cfg.run.redis_password_ref.empty()) {
-        ro.password = subscribers::resolveSecretRef(cfg.run.redis_password_ref);
+    directory = loadSubscribersOf(cfg, opts.subscribers);
+    if (!directory) {
+      redis_dir = redisSubscribersOf(cfg);
+      if (!redis_dir) {
+        throw std::runtime_error(
+            "the notifier role needs subscribers ([run] subscribers or redis)");
       }
-      redis_dir = std::make_unique<subscribers::RedisDirectorySource>(ro);
       if (!redis_dir->start()) spdlog::warn("Redis {} unreachable: retrying", cfg.run.redis);
       directory = redis_dir->current();
-    } else {
-      throw std::runtime_error("the notifier role needs subscribers ([run] subscribers or redis)");
     }
     if (!directory) directory = subscribers::Directory::build({}, 0);
   } catch (const std::exception& e) {
@@ -164,47 +64,42 @@ int runStreamNotifier(const RunOptions& opts) {
     return kExitStartup;
   }
 
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGHUP);  // re-reads a subscribers file (the Redis store refreshes itself)
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  Signals signals;  // SIGHUP re-reads a subscribers file (the Redis store refreshes itself)
 
+  // /healthz: the loop below turned in the last 5 s; /readyz: connected to the streams.
+  std::atomic<int64_t> beat{0};
+  std::atomic<bool> connected{false}, stopping{false};
   Metrics metrics;
   CounterBoard& board = metrics.addBoard({{"role", "notifier"}});
-  std::unique_ptr<httplib::Server> http;
-  std::thread http_thread;
-  int port = opts.http_port >= 0 ? opts.http_port : cfg.run.http_port;
-  if (port != 0) {
-    if (!isLoopback(cfg.run.http_bind)) {
-      spdlog::error("run.http_bind {}: the notifier role serves /metrics on loopback only",
-                    cfg.run.http_bind);
-      return kExitStartup;
-    }
-    http = std::make_unique<httplib::Server>();
-    http->Get("/metrics", [&metrics](const httplib::Request&, httplib::Response& res) {
-      res.set_content(metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
-    });
-    http->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content("ok\n", "text/plain");
-    });
-    if (!http->bind_to_port(cfg.run.http_bind, port)) {
-      spdlog::error("cannot listen on {}:{} for /metrics", cfg.run.http_bind, port);
-      return kExitStartup;
-    }
-    http_thread = std::thread([&http] { http->listen_after_bind(); });
+  HttpEndpoints http(
+      metrics,
+      [&]() -> Check {
+        const int64_t t = beat.load();
+        if (t != 0 && !stopping.load() && monoUs() - t >= 5'000'000) {
+          return {false, "the notifier loop stalled"};
+        }
+        return {};
+      },
+      [&]() -> Check {
+        if (stopping.load()) return {false, "stopping"};
+        if (!connected.load()) return {false, "Redis streams unreachable"};
+        return {};
+      });
+  std::string error =
+      http.prepare(cfg.run, opts.http_port >= 0 ? opts.http_port : cfg.run.http_port);
+  if (error.empty()) error = http.start();
+  if (!error.empty()) {
+    spdlog::error("{}", error);
+    return kExitStartup;
   }
 
   auto clock = notifier::systemClock();
   std::ostream* console = &std::cout;
-  NotifyStage stage(cfg.notify, directory, console, nullptr);
-  notifier::StreamNotifier* bus_ptr = nullptr;
-  WindowDelivery windows(stage, bus_ptr, *clock);
+  notifier::LocalNotifier stage(cfg.notify, directory, console, nullptr);
+  notifier::StreamWindowDelivery windows(stage, *clock);
   notifier::StreamNotifier bus(sc, directory, *clock,
                                [&](notifier::ClosedWindow&& w) { windows.onWindow(std::move(w)); });
-  bus_ptr = &bus;
+  windows.attach(bus);
   spdlog::info("mcn run --role notifier: consumer {} in group {} on {}:{}", bus.consumer(),
                sc.group, sc.host, sc.port);
 
@@ -223,15 +118,13 @@ int runStreamNotifier(const RunOptions& opts) {
   int64_t last_publish = 0;
   bool was_connected = true;
   for (;;) {
-    timespec zero{0, 0};
-    int sig = sigtimedwait(&sigs, nullptr, &zero);
+    beat.store(monoUs());
+    connected.store(bus.connected());
+    int sig = signals.wait(0);
     if (sig == SIGTERM || sig == SIGINT) break;
-    if (sig == SIGHUP && !subscribers_path.empty()) {
+    if (sig == SIGHUP && !redis_dir) {
       try {
-        sipparse::DialPlan plan(cfg.parser.dial_plan);
-        static uint64_t version = 1;
-        directory = subscribers::Directory::build(
-            subscribers::loadPeopleFile(subscribers_path, plan), ++version);
+        directory = loadSubscribersOf(cfg, opts.subscribers);
         stage.setDirectory(directory);
         bus.setDirectory(directory);
         spdlog::info("SIGHUP: subscribers reloaded ({} people)", directory->people().size());
@@ -266,6 +159,7 @@ int runStreamNotifier(const RunOptions& opts) {
   }
   // Shutdown: no new entries; finish what is in flight within the bound, acknowledge it; what
   // is left stays pending in Redis for the other notifiers.
+  stopping = true;
   bus.stopReading();
   int64_t deadline = now_ms() + cfg.run.shutdown_timeout_ms;
   while (stage.pending() > 0 && now_ms() < deadline) {
@@ -291,8 +185,7 @@ int runStreamNotifier(const RunOptions& opts) {
   bus.forEachCounter(add);
   stage.forEachCounter(add);
   spdlog::info("mcn run --role notifier: stopped;{}", line);
-  if (http) http->stop();
-  if (http_thread.joinable()) http_thread.join();
+  http.stop();
   return complete ? 0 : kExitRuntime;
 }
 

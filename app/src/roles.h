@@ -22,10 +22,11 @@ Role parseRole(const std::string& name);
 // reference cannot be read.
 notifier::StreamConfig resolveStreamConfig(const Config& cfg);
 
-// `mcn run --role notifier`: no capture, no root. Runs until SIGTERM/SIGINT (SIGHUP re-reads a
-// subscribers file; the Redis store refreshes itself); exit codes as
-// runDaemon(). Notifications still being delivered at the stop stay pending in Redis and are
+// `mcn run --role notifier` (runDaemon() starts it): no capture, no root. Runs until
+// SIGTERM/SIGINT (SIGHUP re-reads a subscribers file; the Redis store refreshes itself); exit
+// codes as runDaemon(). /healthz answers 503 when its loop stalls, /readyz while the streams are
+// unreachable. Notifications still being delivered at the stop stay pending in Redis and are
 // taken over by another notifier after streams.claim_idle_ms.
-int runStreamNotifier(const RunOptions& opts);
+int runStreamNotifier(const Config& cfg, const RunOptions& opts);
 
 }  // namespace mcn::app

@@ -1,10 +1,12 @@
 #pragma once
-// `mcn run`: the live daemon. Threads (DESIGN.md "Threads (live mode)"):
+// `mcn run`: the live daemon. The pipeline (pipeline.h) over threads (DESIGN.md "Threads (live
+// mode)"):
 //
-//   capture (one per interface: libpcap, decode, reassembly, pre-filter)
-//     --SPSC ring per (interface, worker)--> parse+track worker (sharded by Call-ID)
-//     --SPSC ring per worker--> notifier (merger + libcurl multi)
-//   HTTP (/metrics, /healthz, /readyz), main (signals, sd_notify, watchdog)
+//   capture (one per interface: libpcap, decode, reassembly, pre-filter, leg router)
+//     --SPSC ring per (interface, worker)--> parse+track worker (every leg of a call on one)
+//     --SPSC ring per worker--> notifier (local notifier, or the probe's Redis stream)
+//   HTTP (/metrics, /healthz, /readyz: http_endpoints.h), main (signals, sd_notify, watchdog:
+//   process.h; SIGHUP: reload.h)
 //
 // A full ring is a counted drop (mcn_ring_drops_total), never a blocked capture thread.
 // SIGTERM/SIGINT: stop capture, drain the rings, decide every open call, flush pending
@@ -18,7 +20,6 @@
 #include <vector>
 
 #include "mcn/app/config.h"
-#include "mcn/subscribers/directory.h"
 
 namespace mcn::app {
 
@@ -35,25 +36,9 @@ struct RunOptions {
   std::string role = "all";
 };
 
-// Runs until SIGTERM/SIGINT. Returns the exit code: 0 after a clean stop, 1 if capture failed
-// or notifications were still pending at the shutdown deadline (they are in the dead-letter
-// file), 2 for start-up errors (config, interface, privileges, HTTP port).
+// Runs the role opts.role until SIGTERM/SIGINT. Returns the exit code: 0 after a clean stop, 1 if
+// capture failed or notifications were still pending at the shutdown deadline (they are in the
+// dead-letter file), 2 for start-up errors (config, interface, privileges, HTTP port).
 int runDaemon(const RunOptions& opts);
-
-// The process's logger ("mcn", on standard error) as [run] log_format, log_level and
-// log_mask_numbers say; every `mcn run` role calls it once its configuration is read.
-void setupLogging(const RunConfig& run);
-
-// What a start (and a SIGHUP reload) checks beyond the configuration loader, shared with
-// `mcn config check`:
-// - the dial plan as the SIP parser takes it (throws ConfigError);
-void checkParserConfig(const Config& cfg);
-// - the subscribers file, [run] subscribers unless `override_path` is set; nullptr when there is
-//   none (throws SubscriberError naming file:line:col);
-std::shared_ptr<const subscribers::Directory> loadSubscribersOf(const Config& cfg,
-                                                                const std::string& override_path);
-// - all of the above, the /metrics token rule (bound beyond loopback needs run.http_token_ref)
-//   and file: credential references: every problem found, one line each.
-std::vector<std::string> startupProblems(const Config& cfg);
 
 }  // namespace mcn::app

@@ -11,12 +11,7 @@ namespace {
 
 using nlohmann::json;
 
-std::optional<capture::Transport> transportFromName(std::string_view s) {
-  for (auto t : {capture::Transport::kUdp, capture::Transport::kTcp, capture::Transport::kSctp}) {
-    if (s == capture::transportName(t)) return t;
-  }
-  return std::nullopt;
-}
+using common::transportFromName;
 
 }  // namespace
 

@@ -6,18 +6,6 @@
 
 namespace mcn::capture {
 
-const char* transportName(Transport t) {
-  switch (t) {
-    case Transport::kUdp:
-      return "udp";
-    case Transport::kTcp:
-      return "tcp";
-    case Transport::kSctp:
-      return "sctp";
-  }
-  return "udp";  // unreachable: every enumerator is handled above
-}
-
 std::string Endpoint::toString() const {
   // INET6_ADDRSTRLEN (46) + brackets + ":65535"
   char buf[64];

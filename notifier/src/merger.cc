@@ -46,6 +46,23 @@ int64_t quietHoursStart(const subscribers::QuietHours& q, const TimeZone& tz, in
   return nextLocalMinute(tz, utc_us, q.start_minute, true);
 }
 
+WindowDeadline windowDeadline(const subscribers::Preferences& prefs, const TimeZone& tz,
+                              int64_t opened_us) {
+  WindowDeadline d;
+  d.at_us = opened_us + std::max<int64_t>(prefs.merge_window_ms, 0) * 1000;
+  const auto& quiet = prefs.quiet_hours;
+  if (!quiet) return d;
+  if (quiet->action == subscribers::QuietAction::kHold) {
+    if (inQuietHours(*quiet, tz, d.at_us)) {
+      d.at_us = quietHoursEnd(*quiet, tz, d.at_us);
+      d.held = true;
+    }
+  } else {
+    d.at_us = std::min(d.at_us, quietHoursStart(*quiet, tz, opened_us));
+  }
+  return d;
+}
+
 namespace {
 
 enum Counter : size_t {
@@ -267,17 +284,9 @@ struct Merger::Impl {
     const uint64_t id = next_id++;
     Window w;
     w.person_id = p->id;
-    w.deadline_us = now + std::max<int64_t>(p->prefs.merge_window_ms, 0) * 1000;
-    if (quiet) {
-      if (quiet->action == subscribers::QuietAction::kHold) {
-        if (inQuietHours(*quiet, tz, w.deadline_us)) {
-          w.deadline_us = quietHoursEnd(*quiet, tz, w.deadline_us);
-          w.held = true;
-        }
-      } else {
-        w.deadline_us = std::min(w.deadline_us, quietHoursStart(*quiet, tz, now));
-      }
-    }
+    const WindowDeadline deadline = windowDeadline(p->prefs, tz, now);
+    w.deadline_us = deadline.at_us;
+    w.held = deadline.held;
     addEntry(w, r);
     ++counters[kWindowsOpened];
     ++counters[kAccepted];

@@ -627,24 +627,19 @@ void StreamNotifier::handle(std::vector<Entry>& entries) {
       plain_acks.push_back(e.id);
       continue;
     }
-    // The window's deadline, as the merger would set it when the window opens (merger.cc): the
-    // person's window, moved out of quiet hours that hold, or cut at quiet hours that drop.
-    int64_t now = clock_.nowUs();
-    int64_t deadline = now + std::max<int64_t>(p->prefs.merge_window_ms, 0) * 1000;
-    if (const auto& quiet = p->prefs.quiet_hours) {
-      auto tzp = TimeZone::find(p->prefs.time_zone);
-      const TimeZone& tz = tzp ? *tzp : *TimeZone::utc();
-      if (quiet->action == subscribers::QuietAction::kDrop) {
-        if (inQuietHours(*quiet, tz, now)) {
-          ++quiet_dropped_;
-          plain_acks.push_back(e.id);
-          continue;
-        }
-        deadline = std::min(deadline, quietHoursStart(*quiet, tz, now));
-      } else if (inQuietHours(*quiet, tz, deadline)) {
-        deadline = quietHoursEnd(*quiet, tz, deadline);
-      }
+    // A call in quiet hours that drop is dropped, as the merger does; otherwise the window's
+    // deadline is the merger's (windowDeadline, merger.h).
+    const int64_t now = clock_.nowUs();
+    const auto& quiet = p->prefs.quiet_hours;
+    auto tzp = quiet ? TimeZone::find(p->prefs.time_zone) : nullptr;
+    const TimeZone& tz = tzp ? *tzp : *TimeZone::utc();
+    if (quiet && quiet->action == subscribers::QuietAction::kDrop &&
+        inQuietHours(*quiet, tz, now)) {
+      ++quiet_dropped_;
+      plain_acks.push_back(e.id);
+      continue;
     }
+    const int64_t deadline = windowDeadline(p->prefs, tz, now).at_us;
     link_->append({"EVALSHA", link_->addSha(), "3", missed, key("win:" + p->id), key("windows"),
                    cfg_.group, e.id, *json, std::to_string(deadline), p->id});
     ++pipelined;

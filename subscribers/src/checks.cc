@@ -184,9 +184,9 @@ std::string kindList() {
 
 std::string outcomeList() {
   std::string s = "one of";
-  for (int i = 0; i < calls::kOutcomeCount; ++i) {
+  for (int i = 0; i < common::kOutcomeCount; ++i) {
     s += (i == 0 ? " " : ", ");
-    s += calls::outcomeName(static_cast<calls::Outcome>(i));
+    s += common::outcomeName(static_cast<common::Outcome>(i));
   }
   return s;
 }

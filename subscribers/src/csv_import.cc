@@ -254,7 +254,7 @@ class RowReader {
       pr.use_missed_flag = false;
       pr.outcomes.fill(false);
       for (const std::string& name : splitList(o)) {
-        std::optional<calls::Outcome> oc = calls::outcomeFromName(name);
+        std::optional<common::Outcome> oc = common::outcomeFromName(name);
         if (!oc) {
           return fail("outcomes", fmt::format("unknown outcome \"{}\" ({})", name, outcomeList()));
         }
@@ -497,9 +497,9 @@ std::string exportCsv(const std::vector<Person>& people) {
                       : "");
     std::vector<std::string> outcomes;
     if (!pr.use_missed_flag) {
-      for (int i = 0; i < calls::kOutcomeCount; ++i) {
+      for (int i = 0; i < common::kOutcomeCount; ++i) {
         if (pr.outcomes[i])
-          outcomes.emplace_back(calls::outcomeName(static_cast<calls::Outcome>(i)));
+          outcomes.emplace_back(common::outcomeName(static_cast<common::Outcome>(i)));
       }
     }
     row.push_back(joinList(outcomes));

@@ -34,8 +34,8 @@ std::string personToJson(const Person& p) {
     jp["outcomes"] = nullptr;
   } else {
     json o = json::array();
-    for (int i = 0; i < calls::kOutcomeCount; ++i) {
-      if (pr.outcomes[i]) o.push_back(calls::outcomeName(static_cast<calls::Outcome>(i)));
+    for (int i = 0; i < common::kOutcomeCount; ++i) {
+      if (pr.outcomes[i]) o.push_back(common::outcomeName(static_cast<common::Outcome>(i)));
     }
     jp["outcomes"] = std::move(o);
   }
@@ -82,7 +82,7 @@ Person personFromJson(std::string_view text, std::string_view origin) {
     if (!jp.at("outcomes").is_null()) {
       pr.use_missed_flag = false;
       for (const json& o : jp.at("outcomes")) {
-        std::optional<calls::Outcome> oc = calls::outcomeFromName(o.get<std::string>());
+        std::optional<common::Outcome> oc = common::outcomeFromName(o.get<std::string>());
         if (!oc) throw SubscriberError("unknown outcome");
         pr.outcomes[static_cast<size_t>(*oc)] = true;
       }

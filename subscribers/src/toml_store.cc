@@ -231,8 +231,8 @@ class Reader {
       for (size_t i = 0; i < arr->size(); ++i) {
         const toml::node* e = arr->get(i);
         const std::string ef = fmt::format("{}.outcomes[{}]", where, i);
-        std::optional<calls::Outcome> oc;
-        if (e->is_string()) oc = calls::outcomeFromName(e->as_string()->get());
+        std::optional<common::Outcome> oc;
+        if (e->is_string()) oc = common::outcomeFromName(e->as_string()->get());
         if (!oc) {
           fail(e, ef,
                e->is_string() ? fmt::format("unknown outcome \"{}\" ({})", e->as_string()->get(),
@@ -434,8 +434,8 @@ std::string exportToml(const std::vector<Person>& people) {
     if (pr.language != def.language) prefs += "language = " + quote(pr.language) + "\n";
     if (!pr.use_missed_flag) {
       std::vector<std::string> names;
-      for (int i = 0; i < calls::kOutcomeCount; ++i) {
-        if (pr.outcomes[i]) names.emplace_back(calls::outcomeName(static_cast<calls::Outcome>(i)));
+      for (int i = 0; i < common::kOutcomeCount; ++i) {
+        if (pr.outcomes[i]) names.emplace_back(common::outcomeName(static_cast<common::Outcome>(i)));
       }
       prefs += "outcomes = " + quoteList(names) + "\n";
     }

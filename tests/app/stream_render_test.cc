@@ -1,4 +1,4 @@
-// Rendering a merge window kept in Redis (scale-out notifier, NotifyStage::renderWindow): each
+// Rendering a merge window kept in Redis (scale-out notifier, LocalNotifier::renderWindow): each
 // call is judged at the instant it reached Redis, as the single-process merger judges it at its
 // arrival, and the whole window makes one message per channel with the usual idempotency key.
 // Times written by hand: Asia/Shanghai is UTC+8 all year; 2026-11-20 is day 20777 after the
@@ -16,7 +16,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "../../app/src/notify_stage.h"
+#include "mcn/app/config.h"
+#include "mcn/notifier/local_notifier.h"
 #include "mcn/notifier/idempotency.h"
 
 namespace mcn::app {
@@ -48,7 +49,7 @@ TEST(StreamRender, CallsAreJudgedAtTheirArrivalAndTheWindowIsOneMessage) {
   p.prefs.quiet_hours = subscribers::QuietHours{22 * 60, 7 * 60, subscribers::QuietAction::kDrop};
   auto dir = subscribers::Directory::build({p}, 1);
   std::ostringstream console;
-  NotifyStage stage(defaultConfig().notify, dir, &console, nullptr);
+  notifier::LocalNotifier stage(defaultConfig().notify, dir, &console, nullptr);
   int dead_letters = 0;  // and no dead-letter file in the working directory
   stage.setDeadLetterHook([&](const notifier::Notification&, std::string_view, std::string_view,
                               int, int64_t) {
@@ -117,7 +118,7 @@ TEST(StreamRender, ADeadLetterTheHookDoesNotKeepGoesToTheFile) {
   std::remove(path.c_str());
   cfg.dead_letter_path = path;
   std::ostringstream console;
-  NotifyStage stage(cfg, subscribers::Directory::build({p}, 1), &console, nullptr);
+  notifier::LocalNotifier stage(cfg, subscribers::Directory::build({p}, 1), &console, nullptr);
   int offered = 0;
   stage.setDeadLetterHook([&](const notifier::Notification&, std::string_view, std::string_view,
                               int, int64_t) {

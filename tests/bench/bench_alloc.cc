@@ -5,7 +5,8 @@
 // Reported as the counter `allocs/packet` next to the time.
 //   mcn_bench --benchmark_filter=Alloc
 // Stages: pre-filtered frames (OPTIONS) and ordinary call messages (INVITE, 180) through the
-// decoder and SipParser::parseInto as the replay loop calls them, then whole replays through
+// decoder and SipParser::parseInto as the replay loop calls them, the live worker's stage
+// against replay's and against the allocating parse(), then whole replays through
 // mcn::app::runReplay (a fixture and, if MCN_BENCH_MIX names a capture, an mcn-gen mix), where
 // per-call state and records are included.
 
@@ -18,6 +19,9 @@
 #include <string>
 #include <vector>
 
+#include <readerwriterqueue/readerwriterqueue.h>
+
+#include "../../app/src/pipeline.h"
 #include "mcn/app/config.h"
 #include "mcn/app/replay.h"
 #include "mcn/capture/decoder.h"
@@ -148,6 +152,83 @@ BENCHMARK(BM_Alloc_PrefilteredOptions);
 
 void BM_Alloc_InviteAndRinging(benchmark::State& state) { stageBench(state, {kInvite, kRinging}); }
 BENCHMARK(BM_Alloc_InviteAndRinging);
+
+// The live worker's part of the path (app/src/pipeline.h SipStage on its live clock), as
+// app/src/run.cc runs it: payloads taken from the capture thread's ring into one reused
+// SipPayload, parseInto, tally, tracker. Compared with the same stage on packet time (replay's),
+// and with the allocating parse() the live worker called before issue 15. Filling the ring (the
+// capture thread's work) is not counted.
+template <typename Consume>
+void workerBench(benchmark::State& state, Consume consume) {
+  std::vector<mcn::capture::SipPayload> messages;
+  for (const auto& m : {kInvite, kRinging}) {
+    mcn::capture::SipPayload p;
+    p.bytes = m;
+    p.src.addr = {198, 51, 100, 10};
+    p.src.port = 5060;
+    p.dst.addr = {203, 0, 113, 9};
+    p.dst.port = 5060;
+    messages.push_back(p);
+  }
+  moodycamel::ReaderWriterQueue<mcn::capture::SipPayload> ring(1024);
+  int64_t t = 1'795'000'000'000'000;
+  auto fill = [&] {
+    for (int k = 0; k < 256; ++k) {
+      for (const auto& m : messages) {
+        mcn::capture::SipPayload p = m;
+        p.ts_us = t += 10'000;
+        ring.enqueue(std::move(p));
+      }
+    }
+  };
+  mcn::capture::SipPayload p;
+  auto drain = [&] {
+    size_t n = 0;
+    while (ring.try_dequeue(p)) {
+      consume(p);
+      ++n;
+    }
+    return n;
+  };
+  fill();
+  drain();  // warm-up: buffers reach their size
+  uint64_t allocs = 0, packets = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    fill();
+    state.ResumeTiming();
+    Counting c;
+    packets += drain();
+    allocs += c.count();
+  }
+  state.counters["allocs/sip_msg"] = static_cast<double>(allocs) / static_cast<double>(packets);
+  state.SetItemsProcessed(static_cast<int64_t>(packets));
+}
+
+void BM_Alloc_LiveWorker(benchmark::State& state) {
+  mcn::app::LiveClock clock;
+  mcn::app::SipStage stage(parserConfig(), mcn::calls::TrackerConfig{}, &clock,
+                           [](mcn::calls::CallRecord&&) {});
+  workerBench(state, [&](mcn::capture::SipPayload& p) { stage.onPayload(p); });
+}
+BENCHMARK(BM_Alloc_LiveWorker);
+
+void BM_Alloc_ReplayWorker(benchmark::State& state) {
+  mcn::app::SipStage stage(parserConfig(), mcn::calls::TrackerConfig{}, nullptr,
+                           [](mcn::calls::CallRecord&&) {});
+  workerBench(state, [&](mcn::capture::SipPayload& p) { stage.onPayload(p); });
+}
+BENCHMARK(BM_Alloc_ReplayWorker);
+
+// Before issue 15: SipParser::parse() builds a new SipEvent per message.
+void BM_Alloc_WorkerWithParse(benchmark::State& state) {
+  mcn::sipparse::SipParser parser(parserConfig());
+  mcn::calls::CallTracker tracker(mcn::calls::TrackerConfig{}, [](mcn::calls::CallRecord&&) {});
+  workerBench(state, [&](mcn::capture::SipPayload& p) {
+    if (auto ev = parser.parse(p)) tracker.onEvent(*ev);
+  });
+}
+BENCHMARK(BM_Alloc_WorkerWithParse);
 
 // A whole replay: everything from pcap reading to call records (written to a null stream).
 void replayBench(benchmark::State& state, const std::string& path) {

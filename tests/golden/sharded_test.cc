@@ -1,9 +1,10 @@
-// The live daemon shards messages over parse+track workers (app/src/live_shard.h). Whatever the
-// number of workers, every fixture must give the records a single worker gives (and the golden
-// test checks those against the hand-written expectations): legs joined only by icid-value or
-// the correlation header (b2bua_forward_no_answer, the MGCF legs of the sipp fixtures), or by
-// nothing but caller, callee and timing (calls.leg_join: the sipp_topoh_* and sipp_b2bua_*
-// fixtures) must meet on one worker.
+// The live daemon shards messages over parse+track workers (app/src/live_shard.h), each a SipStage
+// on its live clock (app/src/pipeline.h). Whatever the number of workers, every fixture must give
+// the records a single worker gives, and a single worker the hand-written expectations the
+// golden test checks replay against: legs joined only by icid-value or the correlation header
+// (b2bua_forward_no_answer, the MGCF legs of the sipp fixtures), or by nothing but caller, callee
+// and timing (calls.leg_join: the sipp_topoh_* and sipp_b2bua_* fixtures) must meet on one
+// worker.
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -19,14 +20,13 @@
 #include <string>
 #include <vector>
 
+#include "../../app/src/live_clock.h"
 #include "../../app/src/live_shard.h"
+#include "../../app/src/pipeline.h"
 #include "fixtures.h"
 #include "mcn/app/config.h"
 #include "mcn/calls/record_json.h"
-#include "mcn/calls/tracker.h"
-#include "mcn/capture/decoder.h"
 #include "mcn/capture/pcap_source.h"
-#include "mcn/sipparse/parser.h"
 
 namespace fs = std::filesystem;
 
@@ -53,36 +53,55 @@ std::vector<OwnedFrame> readFrames(const fs::path& pcap) {
   return frames;
 }
 
-// Runs the frames through `workers` parser+tracker pairs as the daemon does (every worker's
-// clock advances together, as they all follow the system clock live); returns every record,
-// sorted (workers finish calls in their own order).
-std::vector<std::string> shardedRecords(const std::vector<OwnedFrame>& frames,
-                                        const mcn::app::Config& cfg, uint32_t workers) {
-  struct Worker {
-    std::unique_ptr<mcn::sipparse::SipParser> parser;
-    std::unique_ptr<mcn::calls::CallTracker> tracker;
-  };
-  std::vector<std::string> records;
-  std::vector<Worker> ws(workers);
-  for (auto& w : ws) {
-    w.parser = std::make_unique<mcn::sipparse::SipParser>(cfg.parser);
-    w.tracker = std::make_unique<mcn::calls::CallTracker>(
-        cfg.tracker,
-        [&](mcn::calls::CallRecord&& rec) { records.push_back(mcn::calls::recordToJson(rec)); });
-  }
-  mcn::app::ShardRouter router(workers, cfg.parser.correlation_header, cfg.tracker.leg_join);
+// The live clock of a test: wall and monotonic time both follow the capture, so a LiveClock
+// reads the packet time and never sees a step.
+class CaptureTime final : public mcn::app::TimeSource {
+ public:
+  int64_t wallUs() const override { return now; }
+  int64_t monoUs() const override { return now; }
   int64_t now = 0;
-  mcn::capture::FrameDecoder decoder(cfg.decoder, [&](mcn::capture::SipPayload&& p) {
-    if (p.ts_us > now) {
-      now = p.ts_us;
-      for (auto& w : ws) w.tracker->advanceTo(now);
+};
+
+// Runs the frames through the live daemon's stages (app/src/pipeline.h): one FrameStage with
+// the leg router, `workers` SipStages on their live clocks, every worker's clock advancing
+// together as they all follow the system clock live. Returns every record, sorted (workers
+// finish calls in their own order).
+std::vector<std::string> shardedRecords(const std::vector<OwnedFrame>& input,
+                                        const mcn::app::Config& cfg, uint32_t workers) {
+  std::vector<std::string> records;
+  CaptureTime time;
+  std::vector<std::unique_ptr<mcn::app::LiveClock>> clocks;
+  std::vector<std::unique_ptr<mcn::app::SipStage>> ws;
+  bool started = false;
+  auto start = [&](int64_t first_ts) {
+    time.now = first_ts;
+    for (uint32_t w = 0; w < workers; ++w) {
+      clocks.push_back(std::make_unique<mcn::app::LiveClock>(time));
+      ws.push_back(std::make_unique<mcn::app::SipStage>(
+          cfg.parser, cfg.tracker, clocks.back().get(),
+          [&](mcn::calls::CallRecord&& rec) { records.push_back(mcn::calls::recordToJson(rec)); }));
     }
-    Worker& w = ws[router.route(p.bytes)];
-    if (auto ev = w.parser->parse(p)) w.tracker->onEvent(*ev);
+    started = true;
+  };
+  mcn::app::ShardRouter router(workers, cfg.parser.correlation_header, cfg.tracker.leg_join);
+  // Live time passes with or without SIP: every frame moves it (as replay's end of file does).
+  auto advance = [&](int64_t ts) {
+    if (!started) start(ts);
+    if (ts > time.now) {
+      time.now = ts;
+      for (auto& s : ws) s->tick();
+    }
+  };
+  mcn::app::FrameStage frames(cfg.decoder, &router, [&](uint32_t w, mcn::capture::SipPayload&& p) {
+    advance(p.ts_us);
+    ws[w]->onPayload(p);
   });
-  for (const OwnedFrame& f : frames) decoder.decode(f.link_type, f.ts_us, f.data, f.wire_len);
-  decoder.finish();
-  for (auto& w : ws) w.tracker->finish(now);
+  for (const OwnedFrame& f : input) {
+    advance(f.ts_us);
+    frames.onFrame({f.ts_us, f.wire_len, f.data, f.link_type});
+  }
+  frames.finish();
+  for (auto& s : ws) s->finish(time.now);
   std::sort(records.begin(), records.end());
   return records;
 }
@@ -118,6 +137,26 @@ TEST_P(Sharded, AnyNumberOfWorkersGivesTheRecordsOfOne) {
     const std::vector<std::string> got = shardedRecords(kPcaps / file, cfg, workers);
     EXPECT_TRUE(got == one) << file << " with " << workers << " workers: " << difference(got, one);
   }
+}
+
+// The live worker path on one worker gives the records replay must give: the fixture's
+// hand-written expectations (as a set: the live worker emits in its own order).
+TEST_P(Sharded, OneLiveWorkerGivesTheExpectedRecords) {
+  const std::string file = GetParam();
+  const fs::path expected_path = kPcaps / (fs::path(file).stem().string() + ".expected.jsonl");
+  ASSERT_TRUE(fs::exists(expected_path)) << file;
+  std::vector<std::string> want;
+  std::ifstream in(expected_path);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) want.push_back(nlohmann::json::parse(line).dump());
+  }
+  std::sort(want.begin(), want.end());
+  std::vector<std::string> got;
+  for (const auto& r : shardedRecords(kPcaps / file, fixtureConfig(file), 1)) {
+    got.push_back(nlohmann::json::parse(r).dump());
+  }
+  std::sort(got.begin(), got.end());
+  EXPECT_TRUE(got == want) << file << ": " << difference(got, want);
 }
 
 // The generator's IMS mix: B2BUA and MGCF legs joined by icid, forks, retransmissions and SPAN

@@ -545,3 +545,37 @@ TEST_F(MergerTest, CountersHaveStableNamesInAFixedOrder) {
 
 }  // namespace
 }  // namespace mcn::notifier
+
+namespace mcn::notifier {
+namespace {
+
+// The one deadline rule shared by the merger and the Redis Streams notifier (stream_bus.cc).
+// 2026-11-22T00:00Z is kMidnightUtc; times in UTC.
+TEST(WindowDeadline, MergeWindowThenQuietHoursHoldOrCut) {
+  const auto utc = TimeZone::utc();
+  subscribers::Preferences prefs;
+  prefs.merge_window_ms = 60'000;
+  const int64_t at_2159 = kMidnightUtc + (21 * 60 + 59) * 60 * kSec;
+  WindowDeadline d = windowDeadline(prefs, *utc, at_2159);
+  EXPECT_EQ(d.at_us, at_2159 + 60 * kSec);  // no quiet hours: the window
+  EXPECT_FALSE(d.held);
+
+  // Quiet 22:00-07:00 that hold: a window ending at 22:00:30 is held to 07:00 the next day.
+  prefs.quiet_hours = subscribers::QuietHours{22 * 60, 7 * 60, subscribers::QuietAction::kHold};
+  d = windowDeadline(prefs, *utc, at_2159 + 30 * kSec);
+  EXPECT_EQ(d.at_us, kMidnightUtc + (24 + 7) * 3600 * kSec);
+  EXPECT_TRUE(d.held);
+  // One ending before 22:00 is not.
+  d = windowDeadline(prefs, *utc, at_2159 - 60 * kSec);
+  EXPECT_EQ(d.at_us, at_2159);
+  EXPECT_FALSE(d.held);
+
+  // Quiet hours that drop: the window is cut at 22:00 so it is sent before they begin.
+  prefs.quiet_hours->action = subscribers::QuietAction::kDrop;
+  d = windowDeadline(prefs, *utc, at_2159 + 30 * kSec);
+  EXPECT_EQ(d.at_us, kMidnightUtc + 22 * 3600 * kSec);
+  EXPECT_FALSE(d.held);
+}
+
+}  // namespace
+}  // namespace mcn::notifier

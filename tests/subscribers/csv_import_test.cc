@@ -47,9 +47,9 @@ TEST(CsvImport, GoodFileGivesPeopleWithNormalisedNumbersAndChannels) {
   EXPECT_EQ(a.prefs.quiet_hours->end_minute, 450);
   EXPECT_EQ(a.prefs.quiet_hours->action, QuietAction::kDrop);
   EXPECT_FALSE(a.prefs.use_missed_flag);
-  EXPECT_TRUE(a.prefs.outcomes[static_cast<size_t>(calls::Outcome::kBusy)]);
-  EXPECT_TRUE(a.prefs.outcomes[static_cast<size_t>(calls::Outcome::kNoAnswer)]);
-  EXPECT_FALSE(a.prefs.outcomes[static_cast<size_t>(calls::Outcome::kCancelled)]);
+  EXPECT_TRUE(a.prefs.outcomes[static_cast<size_t>(common::Outcome::kBusy)]);
+  EXPECT_TRUE(a.prefs.outcomes[static_cast<size_t>(common::Outcome::kNoAnswer)]);
+  EXPECT_FALSE(a.prefs.outcomes[static_cast<size_t>(common::Outcome::kCancelled)]);
   EXPECT_FALSE(a.prefs.internal_calls);
   ASSERT_EQ(a.channels.size(), 2u);
   EXPECT_EQ(a.channels[0].kind, ChannelKind::kConsole);

@@ -85,10 +85,10 @@ kind = "console"
   EXPECT_EQ(p.prefs.time_zone, "Europe/London");
   EXPECT_EQ(p.prefs.language, "en");
   EXPECT_FALSE(p.prefs.use_missed_flag);
-  for (int i = 0; i < calls::kOutcomeCount; ++i) {
-    const auto o = static_cast<calls::Outcome>(i);
-    EXPECT_EQ(p.prefs.outcomes[i], o == calls::Outcome::kBusy || o == calls::Outcome::kNoAnswer)
-        << calls::outcomeName(o);
+  for (int i = 0; i < common::kOutcomeCount; ++i) {
+    const auto o = static_cast<common::Outcome>(i);
+    EXPECT_EQ(p.prefs.outcomes[i], o == common::Outcome::kBusy || o == common::Outcome::kNoAnswer)
+        << common::outcomeName(o);
   }
   EXPECT_FALSE(p.prefs.internal_calls);
   EXPECT_TRUE(p.prefs.external_calls);

@@ -11,6 +11,7 @@
 #include "mcn/calls/tracker.h"
 #include "mcn/capture/decoder.h"
 #include "mcn/notifier/delivery.h"
+#include "mcn/notifier/local_notifier.h"
 #include "mcn/notifier/merger.h"
 #include "mcn/notifier/stream_bus.h"
 #include "mcn/sipparse/parser.h"
@@ -31,17 +32,8 @@ class ConfigError : public std::runtime_error {
   std::vector<std::string> errors_;
 };
 
-// [notify]: merging, messages and delivery.
-struct NotifyConfig {
-  notifier::MergerConfig merger;
-  notifier::DeliveryConfig delivery;
-  std::map<std::string, std::string> template_overrides;  // [notify.templates], see templates.h
-  std::vector<std::string> voicemail_numbers;             // normalised by the dial plan
-  std::string dead_letter_path = "mcn-dead-letter.jsonl";
-  int64_t finish_timeout_ms = 30000;  // replay: how long to wait for deliveries at the end
-
-  bool operator==(const NotifyConfig&) const = default;
-};
+// [notify]: merging, messages and delivery (the local notification service's settings).
+using NotifyConfig = notifier::NotifyConfig;
 
 // [run]: the live daemon (`mcn run`). Start-up settings, except log_level, log_format,
 // subscribers and shutdown_timeout_ms, which SIGHUP applies (see run.h).
@@ -68,7 +60,7 @@ struct RunConfig {
   std::string log_format = "human";     // or "json"
   std::string log_level = "info";
   bool log_mask_numbers = false;        // +86139****1230 in log lines (log_mask.h)
-  int workers = 1;                      // parse+track threads, sharded by Call-ID
+  int workers = 1;                      // parse+track threads (every leg of a call on one)
   int ring_size = 65536;                // entries per single-producer single-consumer ring
   int64_t shutdown_timeout_ms = 10000;  // SIGTERM: bound on flushing pending notifications
 

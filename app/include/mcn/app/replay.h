@@ -1,6 +1,7 @@
 #pragma once
-// `mcn replay`: the data path on packet time. Capture files -> decoder -> SIP parser -> call
-// tracker -> JSON Lines. Deterministic: the clock is the capture timestamp.
+// `mcn replay`: the data path (app/src/pipeline.h) on packet time. Capture files -> decoder ->
+// SIP parser -> call tracker -> JSON Lines and the missed-call sink. Deterministic: the clock is
+// the capture timestamp.
 
 #include <cstdint>
 #include <functional>
@@ -13,6 +14,7 @@
 #include "mcn/app/config.h"
 #include "mcn/calls/call_record.h"
 #include "mcn/calls/explain.h"
+#include "mcn/notifier/missed_call_sink.h"
 #include "mcn/sipparse/sip_event.h"
 #include "mcn/subscribers/directory.h"
 
@@ -24,11 +26,12 @@ struct ReplayOutputs {
   // With subscribers: notifications per person through their channels; console channels write
   // to `console`, and every delivered notification is one JSON line on `notify` (both may be
   // null).
-  std::shared_ptr<const subscribers::Directory> subscribers;
+  std::shared_ptr<const subscribers::Directory> subscribers{};
   std::ostream* console = nullptr;
   std::ostream* notify = nullptr;
-  // Every missed record, as decided (scale-out probe: published to Redis Streams; roles.h).
-  std::function<void(const calls::CallRecord&)> on_missed;
+  // Where missed records go instead of the subscribers' notifications (the scale-out probe's
+  // Redis stream, notifier::StreamPublisherSink); its counters join the result's.
+  notifier::MissedCallSink* missed_sink = nullptr;
   // `mcn explain` (explain.h): every parsed SIP message, before the tracker sees it, and traces
   // of the decided calls it asks for. Both empty on every other path.
   std::function<void(const sipparse::SipEvent&)> on_event;

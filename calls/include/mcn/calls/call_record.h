@@ -8,26 +8,15 @@
 #include <vector>
 
 #include "mcn/capture/sip_payload.h"
+#include "mcn/common/outcome.h"
 
 namespace mcn::calls {
 
-enum class Outcome : uint8_t {
-  kAnswered,
-  kAnsweredElsewhere,
-  kForwarded,
-  kCancelled,
-  kBusy,
-  kNoAnswer,
-  kDeclined,
-  kRedirected,
-  kFailed,
-  kIncomplete,
-};
-inline constexpr int kOutcomeCount = 10;
-
-// "answered", "answered_elsewhere", "forwarded", ... (the output contract's spelling)
-const char* outcomeName(Outcome o);
-std::optional<Outcome> outcomeFromName(std::string_view name);
+// The contract's outcome type, shared with subscribers/ and notifier/ (common/).
+using common::kOutcomeCount;
+using common::Outcome;
+using common::outcomeFromName;
+using common::outcomeName;
 
 // Field meanings are those of calls/RULES.md "Field values"; "" stands for the contract's null.
 struct CallRecord {

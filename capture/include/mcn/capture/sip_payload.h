@@ -6,12 +6,12 @@
 #include <cstdint>
 #include <string>
 
+#include "mcn/common/transport.h"
+
 namespace mcn::capture {
 
-enum class Transport : uint8_t { kUdp, kTcp, kSctp };
-
-// "udp" | "tcp" | "sctp": the spelling used in the output contract.
-const char* transportName(Transport t);
+using common::Transport;
+using common::transportName;
 
 struct Endpoint {
   std::array<uint8_t, 16> addr{};  // IPv4 uses the first 4 bytes

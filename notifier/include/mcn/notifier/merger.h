@@ -101,4 +101,15 @@ int64_t quietHoursEnd(const subscribers::QuietHours& q, const TimeZone& tz, int6
 // The first instant at or after utc_us at which the quiet hours start.
 int64_t quietHoursStart(const subscribers::QuietHours& q, const TimeZone& tz, int64_t utc_us);
 
+// When a window a person opens at `opened_us` closes: after their merge window; with quiet
+// hours that hold, moved to the end of the quiet hours it would fall into (held); with quiet
+// hours that drop, cut at their next start. The one rule for the local merger and the Redis
+// streams notifier (stream_bus.cc).
+struct WindowDeadline {
+  int64_t at_us = 0;
+  bool held = false;
+};
+WindowDeadline windowDeadline(const subscribers::Preferences& prefs, const TimeZone& tz,
+                              int64_t opened_us);
+
 }  // namespace mcn::notifier

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "mcn/calls/call_record.h"
+#include "mcn/common/outcome.h"
 
 namespace mcn::subscribers {
 
@@ -56,9 +56,9 @@ struct QuietHours {
 };
 
 struct Preferences {
-  // Which outcomes to be told about (index = calls::Outcome). Default: the outcomes configured
+  // Which outcomes to be told about (index = common::Outcome). Default: the outcomes configured
   // as missed, i.e. everything a CallRecord marks missed.
-  std::array<bool, calls::kOutcomeCount> outcomes{};
+  std::array<bool, common::kOutcomeCount> outcomes{};
   bool use_missed_flag = true;  // true: notify iff CallRecord::missed (ignore `outcomes`)
   bool internal_calls = true;   // caller is another subscriber
   bool external_calls = true;

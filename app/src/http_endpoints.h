@@ -1,0 +1,60 @@
+#pragma once
+// /metrics, /healthz and /readyz for every `mcn run` role, with one rule for who may ask:
+// bound to loopback, anyone on the host; bound anywhere else, start-up refuses without
+// run.http_token_ref and every request needs `Authorization: Bearer <token>`.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "mcn/app/config.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace mcn::app {
+
+class Metrics;
+
+// 127.0.0.0/8, ::1 or "localhost".
+bool isLoopback(std::string_view bind);
+
+// A problem with serving [run] http_bind on `port` (0: not served): beyond loopback without a
+// token reference. Empty when fine. Shared with `mcn config check`.
+std::string httpBindProblem(const RunConfig& run, int port);
+
+// What /healthz and /readyz answer: 200 with "ok"/"ready", else 503 with the reason.
+struct Check {
+  bool ok = true;
+  std::string why;  // when not ok, e.g. "capture failed", "Redis unreachable"
+};
+
+class HttpEndpoints {
+ public:
+  // healthz: alive (every loop turned recently; restarting would help if not);
+  // readyz: doing its work (capturing, or connected to what it consumes).
+  HttpEndpoints(Metrics& metrics, std::function<Check()> healthz, std::function<Check()> readyz);
+  ~HttpEndpoints();
+
+  // Before anything else is opened: resolves the token when bound beyond loopback. Returns an
+  // error text, empty on success; port 0 serves nothing.
+  std::string prepare(const RunConfig& run, int port);
+  // Binds and serves on its own thread. Returns an error text, empty on success.
+  std::string start();
+  void stop();
+  int port() const { return port_; }
+
+ private:
+  Metrics& metrics_;
+  std::function<Check()> healthz_, readyz_;
+  std::string token_;
+  std::string bind_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+}  // namespace mcn::app

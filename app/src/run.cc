@@ -449,8 +449,8 @@ void Daemon::reload() {
   const std::string origin = opts_.config_path.empty() ? "(built-in defaults)" : opts_.config_path;
   try {
     std::vector<std::string> restart;
-    auto settings = readReload(cfg_, opts_.config_path, opts_.interfaces, opts_.hep, opts_.subscribers,
-                               opts_.http_port >= 0, redis_ != nullptr, restart);
+    auto settings = readReload(cfg_, opts_.config_path, opts_.interfaces, opts_.hep,
+                               opts_.subscribers, opts_.http_port >= 0, redis_ != nullptr, restart);
     // Everything is valid: from here on nothing throws.
     for (const auto& key : restart) {
       spdlog::warn("SIGHUP: {} changed in {}: needs a restart; keeping the running value", key,
@@ -533,8 +533,9 @@ std::string Daemon::open() {
       auto src = std::make_unique<HepSource>(ho);
       const std::string& name = src->address();
       const bool loopback = name.rfind("127.", 0) == 0 || name.rfind("[::1]", 0) == 0;
-      spdlog::info("HEP listener on {} (UDP and TCP{})", name,
-                   cfg_.decoder.hep.auth_key.empty() ? ", no authentication key" : ", key required");
+      spdlog::info(
+          "HEP listener on {} (UDP and TCP{})", name,
+          cfg_.decoder.hep.auth_key.empty() ? ", no authentication key" : ", key required");
       if (!loopback && cfg_.decoder.hep.auth_key.empty()) {
         spdlog::warn(
             "HEP listener {} is not on loopback and has no hep.auth_key_ref: any host that "

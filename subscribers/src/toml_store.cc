@@ -435,7 +435,8 @@ std::string exportToml(const std::vector<Person>& people) {
     if (!pr.use_missed_flag) {
       std::vector<std::string> names;
       for (int i = 0; i < common::kOutcomeCount; ++i) {
-        if (pr.outcomes[i]) names.emplace_back(common::outcomeName(static_cast<common::Outcome>(i)));
+        if (pr.outcomes[i])
+          names.emplace_back(common::outcomeName(static_cast<common::Outcome>(i)));
       }
       prefs += "outcomes = " + quoteList(names) + "\n";
     }

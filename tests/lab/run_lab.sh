@@ -13,9 +13,9 @@ RECORD=$(realpath "$2")
 shift 2
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-[[ $EUID -eq 0 ]] || { echo "run_lab.sh: needs root (tcpdump on lo); skipped"; exit 77; }
+[[ $EUID -eq 0 ]] || { echo "run_lab.sh: needs root (tcpdump on lo)"; exit 1; }
 for tool in kamailio sipp tcpdump tshark python3; do
-  command -v "$tool" >/dev/null || { echo "run_lab.sh: $tool missing; skipped"; exit 77; }
+  command -v "$tool" >/dev/null || { echo "run_lab.sh: $tool missing"; exit 1; }
 done
 OUT=$(mktemp -d /tmp/mcn-lab.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT

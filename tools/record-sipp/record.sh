@@ -28,171 +28,12 @@ readonly VM=127.0.0.19      # voicemail 9999
 # record_route keeps ACK and BYE on the proxy); nothing else is captured.
 readonly BPF="host $PROXY and port 5060"
 
-die() {
-  echo "record.sh: error: $*" >&2
-  exit 1
-}
-log() { echo "record.sh: $*" >&2; }
+REC_NAME=record.sh REC_PREFIX=sipp_ CTRL_PORT=8890 ICID_PREFIX=mcn-sipp-
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 
-[[ $EUID -eq 0 ]] || die "must run as root (tcpdump on lo)"
-for tool in kamailio sipp tcpdump tshark ss timeout; do
-  command -v "$tool" >/dev/null || die "$tool not found (Debian: kamailio sip-tester tcpdump tshark)"
-done
-
-WORK=$(mktemp -d /tmp/record-sipp.XXXXXX)
-readonly WORK
-declare -A BG=()   # pid -> name of every background process we started
-KAM_PID=""
-TCPDUMP_PID=""
-CTRL_PORT=8890     # sipp control (UDP) ports, one per sipp instance
-
-cleanup() {
-  local rc=$?
-  local pid
-  for pid in "${!BG[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${!BG[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  if [[ $rc -ne 0 || -n "${KEEP_WORK:-}" ]]; then
-    log "logs and traces kept in $WORK"
-  else
-    rm -rf "$WORK"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-trap 'die "command failed at line $LINENO: $BASH_COMMAND"' ERR
-
-# wait_port udp|tcp IP PORT: until something listens there (5 s).
-wait_port() {
-  local proto=$1 ip=$2 port=$3 flag i
-  [[ $proto == udp ]] && flag=-lnuH || flag=-lntH
-  for ((i = 0; i < 50; i++)); do
-    if [[ -n $(ss "$flag" "src $ip:$port") ]]; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  die "nothing listens on $proto $ip:$port"
-}
-
-# wait_exit PID NAME SECONDS: wait for a background process, fail if it hangs or fails.
-wait_exit() {
-  local pid=$1 name=$2 secs=$3 i rc=0
-  for ((i = 0; i < secs * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    die "$name (pid $pid) still running after ${secs}s; see $WORK/$name.log"
-  fi
-  wait "$pid" || rc=$?
-  unset "BG[$pid]"
-  [[ $rc -eq 0 ]] || die "$name exited with $rc; see $WORK/$name.log and $WORK/*errors.log"
-}
-
-start_kamailio() {
-  mkdir -p "$WORK/kamailio"
-  kamailio -c -f "$HERE/kamailio.cfg" >"$WORK/kamailio-check.log" 2>&1 ||
-    die "kamailio.cfg does not parse; see $WORK/kamailio-check.log"
-  # -DD: stay in the foreground (children are forked) so we own its pid; -E: log to stderr.
-  kamailio -DD -E -f "$HERE/kamailio.cfg" -Y "$WORK/kamailio" -w "$WORK/kamailio" \
-    -m 32 -M 4 >"$WORK/kamailio.log" 2>&1 &
-  KAM_PID=$!
-  BG[$KAM_PID]=kamailio
-  wait_port udp "$PROXY" 5060
-  wait_port tcp "$PROXY" 5060
-  kill -0 "$KAM_PID" 2>/dev/null || die "kamailio died; see $WORK/kamailio.log"
-}
-
-capture_start() {
-  local case=$1
-  tcpdump -i lo -n -U --immediate-mode -s 0 -Z root -w "$WORK/sipp_$case.pcap" "$BPF" \
-    >"$WORK/tcpdump-$case.log" 2>&1 &
-  TCPDUMP_PID=$!
-  BG[$TCPDUMP_PID]="tcpdump-$case"
-  local i
-  for ((i = 0; i < 50; i++)); do
-    grep -qs 'listening on' "$WORK/tcpdump-$case.log" && return 0
-    kill -0 "$TCPDUMP_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  die "tcpdump did not start; see $WORK/tcpdump-$case.log"
-}
-
-# capture_stop CASE FILTER...: stop tcpdump, then require every tshark display FILTER to match
-# at least one packet, so a case that went differently from its plan fails loudly.
-capture_stop() {
-  local case=$1
-  shift
-  sleep 0.5 # late ACK/200 from the last transaction
-  # --immediate-mode above matters: without it packets of the last TPACKET block still in the
-  # kernel when tcpdump gets SIGINT are lost.
-  kill -INT "$TCPDUMP_PID"
-  wait "$TCPDUMP_PID" || true
-  unset "BG[$TCPDUMP_PID]"
-  local pcap="$WORK/sipp_$case.pcap" filter n
-  for filter in "sip.Method == \"INVITE\"" "$@"; do
-    n=$(tshark -r "$pcap" -Y "$filter" 2>/dev/null | wc -l)
-    [[ $n -gt 0 ]] || die "case $case: no packet matches '$filter' (pcap in $WORK)"
-  done
-  # No stray retransmission storms or half calls: every packet must decode as SIP
-  # (TCP handshake/ACK-only segments aside).
-  n=$(tshark -r "$pcap" -Y "not sip and not (tcp.len == 0)" 2>/dev/null | wc -l)
-  [[ $n -eq 0 ]] || die "case $case: $n captured packets are not SIP (pcap in $WORK)"
-  # One call per file: a retransmission left over from the previous case would show up here.
-  n=$(tshark -r "$pcap" -Y sip -T fields -e sip.Call-ID 2>/dev/null | sort -u | wc -l)
-  [[ $n -eq 1 ]] || die "case $case: $n Call-IDs in the capture, expected 1 (pcap in $WORK)"
-  # No retransmissions: the fixtures are meant to be clean runs (the golden tests add duplicates
-  # and retransmissions themselves where they want them).
-  n=$(tshark -r "$pcap" -Y sip -T fields -e ip.src -e ip.dst -e sip.Via.branch -e sip.CSeq \
-    -e sip.to.tag -e sip.Status-Code -e sip.Method 2>/dev/null | sort | uniq -d | wc -l)
-  [[ $n -eq 0 ]] || die "case $case: $n SIP messages were retransmitted (pcap in $WORK)"
-  mkdir -p "$OUT_DIR"
-  cp "$pcap" "$OUT_DIR/sipp_$case.pcap"
-  log "wrote $OUT_DIR/sipp_$case.pcap ($(stat -c %s "$pcap") bytes," \
-    "$(tshark -r "$pcap" -Y sip 2>/dev/null | wc -l) SIP messages)"
-}
-
-# uas NAME IP NUMBER SCENARIO RING_MS [sipp args...]: a called phone in the background.
-uas() {
-  local name=$1 ip=$2 number=$3 scen=$4 ring=$5
-  shift 5
-  CTRL_PORT=$((CTRL_PORT + 1))
-  (cd "$WORK" && exec sipp -sf "$SCEN/$scen.xml" -i "$ip" -mi "$ip" -p 5062 -bind_local \
-    -cp "$CTRL_PORT" -s "$number" -d "$ring" -m 1 -nostdin -timeout 30s -timeout_error \
-    -trace_err -trace_msg "$@" >"$WORK/$name.log" 2>&1) &
-  BG[$!]=$name
-  wait_port udp "$ip" 5062
-}
-
-# uac CASE SCENARIO CALLEE CALLER DISPLAY [sipp args...]: the caller, in the foreground.
-# DISPLAY is the From display name without quotes, empty for none.
-uac() {
-  local case=$1 scen=$2 callee=$3 caller=$4 display=$5
-  shift 5
-  [[ -n $display ]] && display="\"$display\" "
-  CTRL_PORT=$((CTRL_PORT + 1))
-  local rc=0
-  (cd "$WORK" && exec timeout 40 sipp "$PROXY:5060" -sf "$SCEN/$scen.xml" -i "$UAC" -mi "$UAC" \
-    -p 5070 -bind_local -cp "$CTRL_PORT" -s "$callee" -key caller_num "$caller" \
-    -key caller_display "$display" -key icid "mcn-sipp-$case" -cid_str "%u-%p-$case@%s" \
-    -m 1 -nostdin -timeout 30s -timeout_error -trace_err -trace_msg "$@" \
-    >"$WORK/uac-$case.log" 2>&1) || rc=$?
-  [[ $rc -eq 0 ]] || die "case $case: sipp UAC exited with $rc; see $WORK/uac-$case.log"
-}
-
-# Wait for every UAS of the case (they exit after their one call).
-uas_done() {
-  local pid
-  for pid in "${!BG[@]}"; do
-    [[ ${BG[$pid]} == uas-* ]] && wait_exit "$pid" "${BG[$pid]}" 20
-  done
-  return 0
-}
+# uac CASE SCENARIO CALLEE CALLER DISPLAY [sipp args...]: the caller through kamailio.
+uac() { sipp_uac "$1" "$1" "$PROXY:5060" "${@:2}"; }
 
 # --- the cases ------------------------------------------------------------------------------
 # Callers and callees use the fixture number plan (pcaps/fixtures.toml): desk lines
@@ -350,16 +191,6 @@ case_tcp() {
   capture_stop tcp 'tcp and sip.Method == "INVITE"' 'sip.Status-Code == 200 and sip.CSeq.method == "INVITE"'
 }
 
-cases=("$@")
-[[ ${#cases[@]} -gt 0 ]] || cases=("${ALL_CASES[@]}")
-for c in "${cases[@]}"; do
-  declare -F "case_$c" >/dev/null || die "unknown case '$c' (known: ${ALL_CASES[*]})"
-done
-
-start_kamailio
-for c in "${cases[@]}"; do
-  log "case $c"
-  "case_$c"
-  kill -0 "$KAM_PID" 2>/dev/null || die "kamailio died during case $c; see $WORK/kamailio.log"
-done
-log "done: ${cases[*]}"
+select_cases "$@"
+start_kamailio "$HERE/kamailio.cfg" "$PROXY" tcp
+run_cases

@@ -20,7 +20,7 @@ done
 OUT=$(mktemp -d /tmp/mcn-lab.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
 
-OUT_DIR="$OUT" timeout 85 "$RECORD" "$@"
+OUT_DIR="$OUT" timeout 140 "$RECORD" "$@"
 
 fail=0
 for pcap in "$OUT"/sipp_*.pcap; do

@@ -8,6 +8,8 @@
 #   CTRL_PORT     first sipp control (UDP) port - 1 (one per sipp instance)
 #   ICID_PREFIX   P-Charging-Vector icid-value of the callers: "$ICID_PREFIX$tag"
 #   OUT_DIR       where the captures go
+#   REC_TOOLS     (optional) tools needed beyond kamailio, sipp, tcpdump, tshark
+#   REC_TMP       (optional) name of the work directory in /tmp (default REC_NAME without .sh)
 # and SCEN (the directory of scenarios named without a path) and UAC (the caller's address).
 # shellcheck shell=bash
 
@@ -18,11 +20,11 @@ die() {
 log() { echo "$REC_NAME: $*" >&2; }
 
 [[ $EUID -eq 0 ]] || die "must run as root (tcpdump on lo)"
-for tool in kamailio sipp tcpdump tshark ss timeout; do
+for tool in kamailio sipp tcpdump tshark ss timeout ${REC_TOOLS:-}; do
   command -v "$tool" >/dev/null || die "$tool not found (Debian: kamailio sip-tester tcpdump tshark)"
 done
 
-WORK=$(mktemp -d "/tmp/${REC_NAME%.sh}.XXXXXX")
+WORK=$(mktemp -d "/tmp/${REC_TMP:-${REC_NAME%.sh}}.XXXXXX")
 readonly WORK
 declare -A BG=() # pid -> name of every background process started here
 KAM_PID=""

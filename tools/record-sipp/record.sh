@@ -17,23 +17,46 @@ readonly SCEN="$HERE/scenarios"
 readonly OUT_DIR="${OUT_DIR:-$(cd "$HERE/../.." && pwd)/pcaps}"
 readonly ALL_CASES=(answered cancel busy unavailable timeout declined fork busy_voicemail auth tcp
   auth_slow_cancel auth_unretried busy_vm_uri noanswer_vm_uri
-  busy_vm_plain)
+  busy_vm_plain baresip_caller_cancel baresip_phone_cancel baresip_phone_answer)
 
 readonly PROXY=127.0.0.10   # kamailio, udp+tcp 5060
 readonly UAC=127.0.0.20     # caller, port 5070
 readonly UAS_A=127.0.0.11   # desk phones 1xxx, port 5062
 readonly UAS_B=127.0.0.12   # 1021, second fork branch
 readonly VM=127.0.0.19      # voicemail 9999
+readonly SOFTPHONE=127.0.0.14 # baresip (Debian baresip-core): desk phones 1040/1041, a caller
 # Every SIP packet of these calls has the proxy's 5060 at one end (no direct UA-to-UA traffic:
 # record_route keeps ACK and BYE on the proxy); nothing else is captured.
 readonly BPF="host $PROXY and port 5060"
 
-REC_NAME=record.sh REC_PREFIX=sipp_ CTRL_PORT=8890 ICID_PREFIX=mcn-sipp-
+REC_NAME=record.sh REC_TMP=record-sipp REC_PREFIX=sipp_ CTRL_PORT=8890 ICID_PREFIX=mcn-sipp-
+REC_TOOLS="baresip python3"
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
 
 # uac CASE SCENARIO CALLEE CALLER DISPLAY [sipp args...]: the caller through kamailio.
 uac() { sipp_uac "$1" "$1" "$PROXY:5060" "${@:2}"; }
+
+# baresip_start NAME USER ANSWERMODE DISPLAY [baresip args...]: the softphone baresip 1.0
+# (Debian baresip-core; its own SIP stack, libre) on $SOFTPHONE:5062 as USER, no registration
+# (kamailio routes 1040/1041 to it), PCMU/PCMA from a silent 8 kHz WAV; in the background, pid
+# in BARESIP_PID. ANSWERMODE manual (it rings) or auto (it answers at once).
+baresip_start() {
+  local name=$1 user=$2 mode=$3 display=$4 dir="$WORK/$1"
+  shift 4
+  mkdir -p "$dir"
+  python3 -c "import wave; w = wave.open('$dir/silence.wav', 'wb'); w.setnchannels(1);
+w.setsampwidth(2); w.setframerate(8000); w.writeframes(bytes(16000 * 10)); w.close()"
+  printf '%s\n' "poll_method epoll" "sip_listen $SOFTPHONE:5062" "audio_player aufile,/dev/null" \
+    "audio_source aufile,$dir/silence.wav" "audio_alert aufile,/dev/null" \
+    "module_path /usr/lib/baresip/modules" "module g711.so" "module aufile.so" \
+    "module_tmp account.so" "module_app menu.so" >"$dir/config"
+  echo "${display:+\"$display\" }<sip:$user@$SOFTPHONE:5062>;regint=0;answermode=$mode" >"$dir/accounts"
+  (cd "$dir" && exec timeout 30 baresip -f "$dir" "$@" >"$WORK/$name.log" 2>&1) &
+  BARESIP_PID=$!
+  BG[$BARESIP_PID]=$name
+  wait_port udp "$SOFTPHONE" 5062
+}
 
 # --- the cases ------------------------------------------------------------------------------
 # Callers and callees use the fixture number plan (pcaps/fixtures.toml): desk lines
@@ -189,6 +212,41 @@ case_tcp() {
   uac tcp uac_answer 83001013 +8613900101230 "Li Lei" -t t1
   uas_done
   capture_stop tcp 'tcp and sip.Method == "INVITE"' 'sip.Status-Code == 200 and sip.CSeq.method == "INVITE"'
+}
+
+# A real softphone as the caller: baresip ("Zhou Lin" +8613900101233) dials 1013 through
+# kamailio, it rings, and the person hangs up after 2 s (baresip quits: CANCEL).
+case_baresip_caller_cancel() {
+  capture_start baresip_caller_cancel
+  uas uas-baresip-caller "$UAS_A" 1013 uas_ring_cancel 0
+  baresip_start baresip-caller +8613900101233 manual "Zhou Lin" \
+    -e "/dial sip:1013@$PROXY:5060" -t 2
+  wait_exit "$BARESIP_PID" baresip-caller 20
+  uas_done
+  capture_stop baresip_caller_cancel 'sip.Method == "CANCEL" and ip.src == 127.0.0.14' \
+    'sip.Status-Code == 487' 'sip.Method == "INVITE" and sip.User-Agent contains "baresip"'
+}
+
+# A real softphone as the desk phone 1040: it rings (180 from baresip), the caller gives up
+# after 2.5 s, baresip answers the CANCEL with 487.
+case_baresip_phone_cancel() {
+  capture_start baresip_phone_cancel
+  baresip_start baresip-1040 1040 manual "" -t 8
+  uac baresip_phone_cancel uac_cancel 1040 +8613900101230 "Li Lei" -d 2500
+  wait_exit "$BARESIP_PID" baresip-1040 20
+  capture_stop baresip_phone_cancel 'sip.Status-Code == 180 and ip.src == 127.0.0.14' \
+    'sip.Status-Code == 487 and ip.src == 127.0.0.14'
+}
+
+# The softphone 1041 answers at once (auto answer: 180 then 200 with SDP); 1 s talk, BYE.
+case_baresip_phone_answer() {
+  capture_start baresip_phone_answer
+  baresip_start baresip-1041 1041 auto "" -t 6
+  uac baresip_phone_answer uac_answer 1041 +8613900101230 "Li Lei"
+  wait_exit "$BARESIP_PID" baresip-1041 20
+  capture_stop baresip_phone_answer \
+    'sip.Status-Code == 200 and sip.CSeq.method == "INVITE" and ip.src == 127.0.0.14' \
+    'sip.Method == "BYE"'
 }
 
 select_cases "$@"

@@ -129,6 +129,9 @@ uint32_t shardOf(std::string_view msg, uint32_t workers) {
 
 ShardKeys findShardKeys(std::string_view msg, std::string_view correlation_header) {
   ShardKeys k;
+  // A response's P-Asserted-Identity names the responder (RFC 3325 §9.1), not the caller.
+  const bool request = msg.substr(0, 4) != "SIP/";
+  bool asserted_tel = false;
   forEachHeader(msg, [&](std::string_view name, std::string_view value) {
     if (k.call_id.empty() && (iequals(name, "call-id") || iequals(name, "i"))) {
       k.call_id = value;
@@ -141,6 +144,25 @@ ShardKeys findShardKeys(std::string_view msg, std::string_view correlation_heade
       k.replaces = trim(value.substr(0, value.find(';')));
     } else if (k.from_user.empty() && (iequals(name, "from") || iequals(name, "f"))) {
       k.from_user = uriUser(value);
+    } else if (request && !asserted_tel && iequals(name, "p-asserted-identity")) {
+      // One header may hold a sip and a tel URI, comma-separated.
+      for (size_t pos = 0; pos <= value.size();) {
+        size_t comma = value.find(',', pos);
+        if (comma == std::string_view::npos) comma = value.size();
+        const std::string_view entry = trim(value.substr(pos, comma - pos));
+        pos = comma + 1;
+        const std::string_view user = uriUser(entry);
+        if (user.find_first_of("0123456789") == std::string_view::npos) continue;
+        const size_t lt = entry.find('<');
+        const std::string_view uri =
+            trim(lt == std::string_view::npos ? entry : entry.substr(lt + 1));
+        const bool tel = uri.size() >= 4 && iequals(uri.substr(0, 4), "tel:");
+        if (k.asserted_user.empty() || tel) {
+          k.asserted_user = user;
+          asserted_tel = tel;
+        }
+        if (tel) break;
+      }
     }
     return true;
   });
@@ -187,7 +209,8 @@ uint32_t ShardRouter::route(std::string_view msg) {
   if (by_caller_) {
     if ((e & ~uint64_t{0xff}) == tag && (e & 0x7f) != 0)
       return static_cast<uint32_t>((e & 0x7f) - 1);
-    w = static_cast<uint32_t>(callerHash(k.from_user) % workers_);
+    w = static_cast<uint32_t>(callerHash(k.asserted_user.empty() ? k.from_user : k.asserted_user) %
+                              workers_);
   } else if (!k.icid.empty()) {
     w = static_cast<uint32_t>(fnv(k.icid, 1) % workers_);
   } else if (!k.correlation.empty()) {

@@ -29,6 +29,9 @@ struct ShardKeys {
   std::string_view correlation;  // the configured correlation header's value, unquoted
   std::string_view replaces;     // Replaces (RFC 3891): the Call-ID of the dialog taken over
   std::string_view from_user;    // user part of the From URI (sip, sips or tel)
+  // A request's P-Asserted-Identity user holding a digit (a tel URI preferred, RFC 3325 §9.1):
+  // the caller as the tracker's leg join sees it, before From.
+  std::string_view asserted_user;
 };
 ShardKeys findShardKeys(std::string_view msg, std::string_view correlation_header);
 
@@ -50,11 +53,14 @@ ShardKeys findShardKeys(std::string_view msg, std::string_view correlation_heade
 // With `by_caller` (calls.leg_join: the tracker joins legs that share no key, by caller and
 // callee; calls/RULES.md "Legs joined without a key") a Call-ID's first message picks the worker
 // of its caller instead: the last 4 digits of the From user (the whole user if it has no digit),
-// so 1001 and +862583001001 meet; every later message of the Call-ID follows it, whatever key it
-// carries. All legs of a call from one caller then meet, keyed or not (a leg with an icid and the
-// leg an SBC stripped it from), at the price of keeping each caller on one worker. Known limits:
-// legs whose From users differ in their last 4 digits (a B2BUA that rewrites From but keeps PAI)
-// are not joined in live mode with several workers.
+// so 1001 and +862583001001 meet (a request's P-Asserted-Identity first, as the tracker's leg join
+// reads the caller: an anonymous From on one leg and a number on another still meet); every later
+// message of the Call-ID follows it, whatever key it carries. All legs of a call from one caller
+// then meet, keyed or not (a leg with an icid and the leg an SBC stripped it from), at the price of
+// keeping each caller on one worker. Known limits: legs whose callers so read differ in their last
+// 4 digits (a B2BUA that rewrites From and sends no P-Asserted-Identity), or whose first message
+// seen is a response (capture reordering: a response has no caller's PAI), are not joined in live
+// mode with several workers.
 class ShardRouter {
  public:
   ShardRouter(uint32_t workers, std::string correlation_header, bool by_caller = false,

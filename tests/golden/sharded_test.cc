@@ -350,6 +350,35 @@ TEST(ShardRouter, ByCallerLegsOfOneCallerMeetInAnyNumberForm) {
   EXPECT_EQ(k.from_user, "anonymous");
 }
 
+// The router reads the caller as the tracker's leg join does: a request's P-Asserted-Identity
+// (tel preferred) before From. A withheld caller's leg (From anonymous, PAI the number) and the
+// leg a privacy service or an SBC left with the number in From meet on one worker.
+TEST(ShardRouter, ByCallerReadsTheAssertedIdentityOfRequests) {
+  for (uint32_t workers : {2u, 3u, 8u, 64u}) {
+    mcn::app::ShardRouter router(workers, "", true);
+    for (int call = 0; call < 200; ++call) {
+      const std::string ext = std::to_string(1000 + call);
+      const std::string n = std::to_string(call);
+      const uint32_t a = router.route(
+          "INVITE sip:1013@pbx SIP/2.0\r\nFrom: <sip:anonymous@anonymous.invalid>;tag=1\r\n"
+          "P-Asserted-Identity: \"Li, Lei\" <sip:+86258300" +
+          ext + "@ims>, <tel:+86258300" + ext + ">\r\nCall-ID: a-" + n + "\r\n\r\n");
+      const uint32_t b = router.route("INVITE sip:1013@edge SIP/2.0\r\nFrom: <sip:" + ext +
+                                      "@pbx>;tag=2\r\nCall-ID: b-" + n + "\r\n\r\n");
+      EXPECT_EQ(a, b) << call;
+    }
+  }
+  mcn::app::ShardKeys k = mcn::app::findShardKeys(
+      "INVITE x SIP/2.0\r\nP-Asserted-Identity: <sip:+8613900101230@h>, <tel:+8613900101231>\r\n",
+      "");
+  EXPECT_EQ(k.asserted_user, "+8613900101231");
+  // A response's PAI names whoever answered, not the caller.
+  k = mcn::app::findShardKeys("SIP/2.0 200 OK\r\nP-Asserted-Identity: <sip:1013@h>\r\n", "");
+  EXPECT_EQ(k.asserted_user, "");
+  k = mcn::app::findShardKeys("INVITE x SIP/2.0\r\nP-Asserted-Identity: <sip:anonymous@h>\r\n", "");
+  EXPECT_EQ(k.asserted_user, "");
+}
+
 TEST(ShardRouter, OneWorkerTakesEverything) {
   mcn::app::ShardRouter router(1, "");
   EXPECT_EQ(router.route("BYE sip:a SIP/2.0\r\nCall-ID: x\r\n\r\n"), 0u);

@@ -1,6 +1,5 @@
 #include "mcn/notifier/stream_bus.h"
 
-#include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include "mcn/notifier/idempotency.h"
 #include "mcn/notifier/merger.h"
 #include "mcn/notifier/time_zone.h"
+#include "mcn/redis/client.h"
 
 namespace mcn::notifier {
 
@@ -59,168 +59,44 @@ end
 return #due
 )lua";
 
-using ReplyPtr = std::unique_ptr<redisReply, void (*)(void*)>;
+using redis::RedisClient;
+using redis::RedisReply;
 
-ReplyPtr wrap(void* r) { return ReplyPtr(static_cast<redisReply*>(r), freeReplyObject); }
+// Script handles, registered in this order on every RedisClient of the bus.
+constexpr size_t kPublish = 0, kAdd = 1, kTake = 2;
 
-std::string str(const redisReply* r) {
-  if (r == nullptr) return {};
-  if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS ||
-      r->type == REDIS_REPLY_ERROR) {
-    return std::string(r->str, r->len);
+// One Redis connection (mcn/redis/client.h) with reconnect backoff on the bus's clock. Any
+// transport error or unexpected error reply drops the connection; the next ensure() after the
+// backoff reconnects, authenticates, selects the database, loads the scripts and creates the
+// consumer groups (groups_on).
+std::unique_ptr<RedisClient> makeLink(const StreamConfig& cfg, const Clock& clock,
+                                      std::vector<std::string> groups_on) {
+  redis::RedisClientOptions o;
+  o.host = cfg.host;
+  o.port = cfg.port;
+  o.password = cfg.password;
+  o.db = cfg.db;
+  o.connect_timeout_ms = cfg.connect_timeout_ms;
+  o.command_timeout_ms = cfg.connect_timeout_ms + 5000;
+  o.backoff_initial_ms = static_cast<int>(cfg.backoff_initial_ms);
+  o.backoff_max_ms = static_cast<int>(cfg.backoff_max_ms);
+  auto link = std::make_unique<RedisClient>(o, [&clock] { return clock.nowUs(); });
+  link->addScript(kPublishScript);
+  link->addScript(kAddScript);
+  link->addScript(kTakeScript);
+  if (!groups_on.empty()) {
+    link->setOnConnect([groups = std::move(groups_on), group = cfg.group](RedisClient& c) {
+      for (const std::string& s : groups) {
+        RedisReply r = c.command({"XGROUP", "CREATE", s, group, "0", "MKSTREAM"});
+        if (!r.ok() && !r.errorIs("BUSYGROUP")) return false;
+      }
+      return true;
+    });
   }
-  return {};
+  return link;
 }
 
 }  // namespace
-
-// One hiredis connection with reconnect backoff. Any transport error or unexpected error reply
-// drops the connection; the next ensure() after the backoff reconnects, authenticates, selects
-// the database, loads the scripts and creates the consumer groups.
-class RedisLink {
- public:
-  RedisLink(const StreamConfig& cfg, const Clock& clock, std::vector<std::string> groups_on)
-      : cfg_(cfg), clock_(clock), groups_on_(std::move(groups_on)) {}
-  ~RedisLink() { drop(); }
-
-  bool connected() const { return ctx_ != nullptr; }
-  // Tried and failed (or lost), not yet back: what "Redis is down" means to the counters.
-  bool down() const { return ctx_ == nullptr && delay_ms_ != 0; }
-
-  bool ensure() {
-    if (ctx_ != nullptr) return true;
-    int64_t now = clock_.nowUs();
-    if (now < next_try_us_) return false;
-    timeval tv{cfg_.connect_timeout_ms / 1000, (cfg_.connect_timeout_ms % 1000) * 1000};
-    redisContext* c = redisConnectWithTimeout(cfg_.host.c_str(), cfg_.port, tv);
-    if (c == nullptr || c->err != 0) {
-      last_error_ = c != nullptr ? c->errstr : "cannot allocate a connection";
-      if (c != nullptr) redisFree(c);
-      backoff();
-      return false;
-    }
-    ctx_ = c;
-    setTimeout(cfg_.connect_timeout_ms + 5000);
-    bool ok = true;
-    if (!cfg_.password.empty()) ok = okReply(command({"AUTH", cfg_.password}));
-    if (ok && cfg_.db != 0) ok = okReply(command({"SELECT", std::to_string(cfg_.db)}));
-    if (ok) {
-      publish_sha_ = str(command({"SCRIPT", "LOAD", kPublishScript}).get());
-      add_sha_ = str(command({"SCRIPT", "LOAD", kAddScript}).get());
-      take_sha_ = str(command({"SCRIPT", "LOAD", kTakeScript}).get());
-      ok = publish_sha_.size() == 40 && add_sha_.size() == 40 && take_sha_.size() == 40;
-    }
-    for (const std::string& s : groups_on_) {
-      if (!ok) break;
-      auto r = command({"XGROUP", "CREATE", s, cfg_.group, "0", "MKSTREAM"});
-      ok = r && (r->type != REDIS_REPLY_ERROR || str(r.get()).rfind("BUSYGROUP", 0) == 0);
-    }
-    if (!ok) {
-      last_error_ = "set-up failed (AUTH, SELECT, SCRIPT LOAD or XGROUP CREATE)";
-      drop();
-      backoff();
-      return false;
-    }
-    if (ever_connected_) ++reconnects_;
-    ever_connected_ = true;
-    delay_ms_ = 0;
-    return true;
-  }
-
-  // One command; a null reply means the connection was dropped (counted).
-  ReplyPtr command(const std::vector<std::string>& args) {
-    if (ctx_ == nullptr) return wrap(nullptr);
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    for (const auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    ReplyPtr r =
-        wrap(redisCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()));
-    if (!r) {
-      last_error_ = ctx_->errstr;
-      fail();
-    } else if (r->type == REDIS_REPLY_ERROR) {
-      last_error_ = args[0] + ": " + str(r.get());
-    }
-    return r;
-  }
-
-  void append(const std::vector<std::string>& args) {
-    if (ctx_ == nullptr) return;
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    for (const auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()) !=
-        REDIS_OK) {
-      fail();
-    }
-  }
-
-  ReplyPtr read() {
-    if (ctx_ == nullptr) return wrap(nullptr);
-    void* r = nullptr;
-    if (redisGetReply(ctx_, &r) != REDIS_OK || r == nullptr) {
-      last_error_ = ctx_->errstr;
-      fail();
-      return wrap(nullptr);
-    }
-    ReplyPtr p = wrap(r);
-    if (p->type == REDIS_REPLY_ERROR) last_error_ = str(p.get());
-    return p;
-  }
-
-  void setTimeout(int ms) {
-    if (ctx_ == nullptr) return;
-    timeval tv{ms / 1000, (ms % 1000) * 1000};
-    redisSetTimeout(ctx_, tv);
-  }
-
-  // Transport error or an error reply we cannot handle in place (NOSCRIPT after a failover,
-  // READONLY on a demoted master, LOADING): start over with a fresh connection.
-  void fail() {
-    ++errors_;
-    drop();
-    backoff();
-  }
-
-  static bool okReply(const ReplyPtr& r) { return r && r->type != REDIS_REPLY_ERROR; }
-
-  const std::string& publishSha() const { return publish_sha_; }
-  const std::string& addSha() const { return add_sha_; }
-  const std::string& takeSha() const { return take_sha_; }
-  uint64_t reconnects() const { return reconnects_; }
-  // The last transport error or error reply, for the operator's log line (never a password).
-  const std::string& lastError() const { return last_error_; }
-  uint64_t errors() const { return errors_; }
-  void countError() { ++errors_; }
-
- private:
-  void drop() {
-    if (ctx_ != nullptr) redisFree(ctx_);
-    ctx_ = nullptr;
-  }
-  void backoff() {
-    delay_ms_ =
-        delay_ms_ == 0 ? cfg_.backoff_initial_ms : std::min(delay_ms_ * 2, cfg_.backoff_max_ms);
-    next_try_us_ = clock_.nowUs() + delay_ms_ * 1000;
-  }
-
-  const StreamConfig& cfg_;
-  const Clock& clock_;
-  std::vector<std::string> groups_on_;
-  redisContext* ctx_ = nullptr;
-  int64_t next_try_us_ = 0;
-  int64_t delay_ms_ = 0;
-  bool ever_connected_ = false;
-  uint64_t reconnects_ = 0, errors_ = 0;
-  std::string publish_sha_, add_sha_, take_sha_;
-  std::string last_error_;
-};
 
 std::string defaultConsumerName() {
   char host[256] = {};
@@ -239,7 +115,7 @@ std::string streamDedupeKey(const StreamConfig& cfg, const calls::MissedCall& ca
 StreamPublisher::StreamPublisher(StreamConfig cfg, const Clock& clock)
     : cfg_(std::move(cfg)), clock_(clock) {
   if (cfg_.consumer.empty()) cfg_.consumer = defaultConsumerName();
-  link_ = std::make_unique<RedisLink>(cfg_, clock_, std::vector<std::string>{});
+  link_ = makeLink(cfg_, clock_, {});
 }
 
 StreamPublisher::~StreamPublisher() = default;
@@ -267,20 +143,20 @@ size_t StreamPublisher::pump() {
     if (!link_->ensure()) break;
     size_t n = std::min(buffer_.size(), static_cast<size_t>(std::max(cfg_.batch, 1)));
     for (size_t i = 0; i < n; ++i) {
-      link_->append({"EVALSHA", link_->publishSha(), "2", buffer_[i].dedupe_key, stream, ttl,
+      link_->append({"EVALSHA", link_->sha(kPublish), "2", buffer_[i].dedupe_key, stream, ttl,
                      maxlen, buffer_[i].json});
     }
     // Replies come in order; the buffer loses its head only for answered calls, so a dropped
     // connection resends the rest (the dedupe key absorbs any that had in fact gone through).
     size_t answered = 0;
     for (size_t i = 0; i < n; ++i) {
-      ReplyPtr r = link_->read();
-      if (!r) break;
-      if (r->type == REDIS_REPLY_ERROR) {
+      RedisReply r = link_->read();
+      if (!r.received()) break;
+      if (r.isError()) {
         link_->fail();
         break;
       }
-      if (r->type == REDIS_REPLY_STRING) {
+      if (r.isString()) {
         ++published_;
       } else {
         ++deduped_;
@@ -325,19 +201,19 @@ namespace {
 
 // XREADGROUP / XAUTOCLAIM entry arrays: [[id, [f, v, ...]], ...]; deleted entries have a nil
 // field list.
+// The reply's strings are moved out (the reply is not used afterwards).
 template <typename Out>
-void parseEntries(const redisReply* arr, const std::string& stream, Out& out) {
-  if (arr == nullptr || arr->type != REDIS_REPLY_ARRAY) return;
-  for (size_t i = 0; i < arr->elements; ++i) {
-    const redisReply* e = arr->element[i];
-    if (e == nullptr || e->type != REDIS_REPLY_ARRAY || e->elements < 2) continue;
+void parseEntries(RedisReply& arr, const std::string& stream, Out& out) {
+  if (!arr.isArray()) return;
+  for (RedisReply& e : arr.elements) {
+    if (!e.isArray() || e.elements.size() < 2) continue;
     typename Out::value_type entry;
     entry.stream = stream;
-    entry.id = str(e->element[0]);
-    const redisReply* f = e->element[1];
-    if (f != nullptr && f->type == REDIS_REPLY_ARRAY) {
-      for (size_t k = 0; k + 1 < f->elements; k += 2) {
-        entry.fields.emplace_back(str(f->element[k]), str(f->element[k + 1]));
+    entry.id = std::move(e.elements[0].str);
+    RedisReply& f = e.elements[1];
+    if (f.isArray()) {
+      for (size_t k = 0; k + 1 < f.elements.size(); k += 2) {
+        entry.fields.emplace_back(std::move(f.elements[k].str), std::move(f.elements[k + 1].str));
       }
     }
     out.push_back(std::move(entry));
@@ -373,8 +249,7 @@ StreamNotifier::StreamNotifier(StreamConfig cfg,
       clock_(clock),
       handler_(std::move(handler)) {
   if (cfg_.consumer.empty()) cfg_.consumer = defaultConsumerName();
-  link_ = std::make_unique<RedisLink>(cfg_, clock_,
-                                      std::vector<std::string>{key("missed"), key("closed")});
+  link_ = makeLink(cfg_, clock_, {key("missed"), key("closed")});
 }
 
 StreamNotifier::~StreamNotifier() = default;
@@ -417,8 +292,8 @@ bool StreamNotifier::flushQueued() {
   while (!dead_.empty()) {
     auto r = link_->command({"XADD", key("dead"), "MAXLEN", "~", std::to_string(cfg_.maxlen), "*",
                              "dead", dead_.front()});
-    if (!RedisLink::okReply(r)) {
-      if (r) link_->fail();
+    if (!r.ok()) {
+      if (r.received()) link_->fail();
       return false;
     }
     dead_.pop_front();
@@ -428,8 +303,8 @@ bool StreamNotifier::flushQueued() {
     std::vector<std::string> args{"XACK", key("closed"), cfg_.group};
     args.insert(args.end(), acks_.begin(), acks_.end());
     auto r = link_->command(args);
-    if (!RedisLink::okReply(r)) {
-      if (r) link_->fail();
+    if (!r.ok()) {
+      if (r.received()) link_->fail();
       return false;
     }
     acked_ += acks_.size();
@@ -474,17 +349,16 @@ size_t StreamNotifier::step(int block_ms) {
       args.emplace_back(">");
     }
     args.emplace_back(">");
-    auto r = link_->command(args);
-    if (r && r->type == REDIS_REPLY_ERROR) {
+    RedisReply r = link_->command(args);
+    if (r.isError()) {
       // NOGROUP after a FLUSHALL or a fresh failover target: recreate on reconnect.
       link_->fail();
       return 0;
     }
-    if (r && r->type == REDIS_REPLY_ARRAY) {
-      for (size_t s = 0; s < r->elements; ++s) {
-        const redisReply* st = r->element[s];
-        if (st == nullptr || st->type != REDIS_REPLY_ARRAY || st->elements < 2) continue;
-        parseEntries(st->element[1], str(st->element[0]), entries);
+    if (r.isArray()) {
+      for (RedisReply& st : r.elements) {
+        if (!st.isArray() || st.elements.size() < 2) continue;
+        parseEntries(st.elements[1], st.elements[0].str, entries);
       }
     }
   }
@@ -494,12 +368,13 @@ size_t StreamNotifier::step(int block_ms) {
   if (!entries.empty()) handle(entries);
   // Close due windows: one script moves them to :closed, read by whoever is free next.
   if (link_->connected()) {
-    auto r = link_->command({"EVALSHA", link_->takeSha(), "2", key("windows"), key("closed"),
-                             std::to_string(clock_.nowUs()), key("win:"),
-                             std::to_string(cfg_.maxlen), "100"});
-    if (r && r->type == REDIS_REPLY_INTEGER) {
-      windows_closed_ += static_cast<uint64_t>(r->integer);
-    } else if (r) {
+    // NOSCRIPT (a SCRIPT FLUSH, a failover) loads the scripts again in evalsha().
+    RedisReply r = link_->evalsha(
+        kTake, {key("windows"), key("closed")},
+        {std::to_string(clock_.nowUs()), key("win:"), std::to_string(cfg_.maxlen), "100"});
+    if (r.isInteger()) {
+      windows_closed_ += static_cast<uint64_t>(r.integer);
+    } else if (r.received()) {
       link_->fail();
     }
   }
@@ -518,29 +393,28 @@ void StreamNotifier::pollLag() {
   last_lag_us_ = now;
   for (auto [name, lag, pending] : {std::tuple{"missed", &lag_missed_, &pending_missed_},
                                     std::tuple{"closed", &lag_closed_, &pending_closed_}}) {
-    auto r = link_->command({"XINFO", "GROUPS", key(name)});
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-      if (r) link_->fail();  // NOGROUP/no such key: the groups are recreated on reconnect
+    RedisReply r = link_->command({"XINFO", "GROUPS", key(name)});
+    if (!r.isArray()) {
+      if (r.received())
+        link_->fail();  // NOGROUP/no such key: the groups are recreated on reconnect
       return;
     }
-    for (size_t g = 0; g < r->elements; ++g) {
-      const redisReply* grp = r->element[g];
-      if (grp == nullptr || grp->type != REDIS_REPLY_ARRAY) continue;
+    for (const RedisReply& grp : r.elements) {
+      if (!grp.isArray()) continue;
       std::string group;
-      const redisReply* lag_v = nullptr;
-      const redisReply* pending_v = nullptr;
-      for (size_t i = 0; i + 1 < grp->elements; i += 2) {
-        const std::string k = str(grp->element[i]);
-        if (k == "name") group = str(grp->element[i + 1]);
-        if (k == "lag") lag_v = grp->element[i + 1];
-        if (k == "pending") pending_v = grp->element[i + 1];
+      const RedisReply* lag_v = nullptr;
+      const RedisReply* pending_v = nullptr;
+      for (size_t i = 0; i + 1 < grp.elements.size(); i += 2) {
+        const std::string& k = grp.elements[i].str;
+        if (k == "name") group = grp.elements[i + 1].str;
+        if (k == "lag") lag_v = &grp.elements[i + 1];
+        if (k == "pending") pending_v = &grp.elements[i + 1];
       }
       if (group != cfg_.group) continue;
-      if (lag_v != nullptr && lag_v->type == REDIS_REPLY_INTEGER && lag_v->integer >= 0) {
+      if (lag_v != nullptr && lag_v->isInteger() && lag_v->integer >= 0) {
         *lag = static_cast<uint64_t>(lag_v->integer);
       }
-      if (pending_v != nullptr && pending_v->type == REDIS_REPLY_INTEGER &&
-          pending_v->integer >= 0) {
+      if (pending_v != nullptr && pending_v->isInteger() && pending_v->integer >= 0) {
         *pending = static_cast<uint64_t>(pending_v->integer);
       }
     }
@@ -550,22 +424,22 @@ void StreamNotifier::pollLag() {
 void StreamNotifier::claimStale(const std::string& stream) {
   std::string cursor = "0-0";
   for (int round = 0; round < 4; ++round) {
-    auto r = link_->command({"XAUTOCLAIM", stream, cfg_.group, cfg_.consumer,
-                             std::to_string(cfg_.claim_idle_ms), cursor, "COUNT",
-                             std::to_string(cfg_.batch)});
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
-      if (r) link_->fail();
+    RedisReply r = link_->command({"XAUTOCLAIM", stream, cfg_.group, cfg_.consumer,
+                                   std::to_string(cfg_.claim_idle_ms), cursor, "COUNT",
+                                   std::to_string(cfg_.batch)});
+    if (!r.isArray() || r.elements.size() < 2) {
+      if (r.received()) link_->fail();
       return;
     }
-    cursor = str(r->element[0]);
+    cursor = r.elements[0].str;
     std::vector<Entry> entries;
-    parseEntries(r->element[1], stream, entries);
+    parseEntries(r.elements[1], stream, entries);
     // How often each was handed out (XAUTOCLAIM counted this one): poison entries go to :dead.
     for (auto& e : entries) {
-      auto p = link_->command({"XPENDING", stream, cfg_.group, e.id, e.id, "1"});
-      if (p && p->type == REDIS_REPLY_ARRAY && p->elements == 1 &&
-          p->element[0]->type == REDIS_REPLY_ARRAY && p->element[0]->elements >= 4) {
-        e.deliveries = static_cast<uint64_t>(p->element[0]->element[3]->integer);
+      RedisReply p = link_->command({"XPENDING", stream, cfg_.group, e.id, e.id, "1"});
+      if (p.isArray() && p.elements.size() == 1 && p.elements[0].isArray() &&
+          p.elements[0].elements.size() >= 4) {
+        e.deliveries = static_cast<uint64_t>(p.elements[0].elements[3].integer);
       }
     }
     claimed_ += entries.size();
@@ -584,8 +458,7 @@ void StreamNotifier::keepAlive() {
   std::vector<std::string> args{"XCLAIM", key("closed"), cfg_.group, cfg_.consumer, "0"};
   args.insert(args.end(), in_flight_.begin(), in_flight_.end());
   args.emplace_back("JUSTID");
-  auto r = link_->command(args);
-  if (r && r->type == REDIS_REPLY_ERROR) link_->fail();
+  if (link_->command(args).isError()) link_->fail();
 }
 
 void StreamNotifier::handle(std::vector<Entry>& entries) {
@@ -640,14 +513,14 @@ void StreamNotifier::handle(std::vector<Entry>& entries) {
       continue;
     }
     const int64_t deadline = windowDeadline(p->prefs, tz, now).at_us;
-    link_->append({"EVALSHA", link_->addSha(), "3", missed, key("win:" + p->id), key("windows"),
+    link_->append({"EVALSHA", link_->sha(kAdd), "3", missed, key("win:" + p->id), key("windows"),
                    cfg_.group, e.id, *json, std::to_string(deadline), p->id});
     ++pipelined;
   }
   for (size_t i = 0; i < pipelined; ++i) {
-    auto r = link_->read();
-    if (!r) return;  // the rest stay pending and come back (claimed) after the outage
-    if (r->type == REDIS_REPLY_ERROR) {
+    RedisReply r = link_->read();
+    if (!r.received()) return;  // the rest stay pending and come back (claimed) after the outage
+    if (r.isError()) {
       link_->fail();
       return;
     }
@@ -657,8 +530,7 @@ void StreamNotifier::handle(std::vector<Entry>& entries) {
   if (!plain_acks.empty()) {
     std::vector<std::string> args{"XACK", missed, cfg_.group};
     args.insert(args.end(), plain_acks.begin(), plain_acks.end());
-    auto r = link_->command(args);
-    if (RedisLink::okReply(r)) acked_ += plain_acks.size();
+    if (link_->command(args).ok()) acked_ += plain_acks.size();
   }
   // Closed windows: to the handler; acknowledged by windowDone().
   for (Entry& e : entries) {

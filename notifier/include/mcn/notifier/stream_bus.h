@@ -71,7 +71,11 @@ std::string defaultConsumerName();
 // being the icid-value (correlation) if any, else the Call-ID.
 std::string streamDedupeKey(const StreamConfig& cfg, const calls::MissedCall& call);
 
-class RedisLink;
+}  // namespace mcn::notifier
+namespace mcn::redis {
+class RedisClient;
+}  // namespace mcn::redis
+namespace mcn::notifier {
 
 // The probe side. publish() never waits on Redis: it appends to a bounded in-memory buffer;
 // pump() sends the buffer in order (pipelined EVALSHA of the dedupe+XADD script), reconnecting
@@ -107,7 +111,7 @@ class StreamPublisher {
   };
   StreamConfig cfg_;
   const Clock& clock_;
-  std::unique_ptr<RedisLink> link_;
+  std::unique_ptr<redis::RedisClient> link_;
   std::deque<Item> buffer_;
   uint64_t published_ = 0, deduped_ = 0, buffered_ = 0, dropped_ = 0, resent_ = 0;
 };
@@ -177,7 +181,7 @@ class StreamNotifier {
   std::shared_ptr<const subscribers::Directory> directory_;
   const Clock& clock_;
   WindowHandler handler_;
-  std::unique_ptr<RedisLink> link_;
+  std::unique_ptr<redis::RedisClient> link_;
   bool reading_ = true;
   std::vector<std::string> in_flight_;  // closed entries handed out, not yet done
   std::vector<std::string> acks_;       // closed entries done, XACK not yet answered

@@ -1,7 +1,6 @@
 #include "mcn/subscribers/redis_store.h"
 
 #include <fmt/format.h>
-#include <hiredis/hiredis.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
@@ -15,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "checks.h"
+#include "mcn/redis/client.h"
 #include "mcn/subscribers/validate.h"
 #include "person_json.h"
 
@@ -22,66 +22,44 @@ namespace mcn::subscribers {
 
 namespace {
 
-struct ContextFree {
-  void operator()(redisContext* c) const { redisFree(c); }
-};
-using ContextPtr = std::unique_ptr<redisContext, ContextFree>;
-struct ReplyFree {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-using ReplyPtr = std::unique_ptr<redisReply, ReplyFree>;
-
-timeval toTimeval(int ms) {
-  return timeval{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
-}
+using redis::RedisClient;
+using redis::RedisReply;
 
 std::string endpoint(const RedisOptions& o) { return fmt::format("redis {}:{}", o.host, o.port); }
 
-// A failed command: connection problems (the context is unusable afterwards, hiredis rule) and
-// error replies are told apart so callers can reconnect only when needed.
+// A failed command: connection problems (the client has dropped the connection) and error replies
+// are told apart so callers can reconnect only when needed.
 struct CmdResult {
-  ReplyPtr reply;
+  RedisReply reply;
   std::string error;        // "" on success
-  bool connection = false;  // the error is the connection's (context unusable)
+  bool connection = false;  // the error is the connection's
 };
 
-CmdResult command(redisContext* c, std::initializer_list<std::string_view> args) {
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  for (std::string_view a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
+CmdResult command(RedisClient& c, std::initializer_list<std::string_view> args) {
   CmdResult r;
-  r.reply.reset(static_cast<redisReply*>(
-      redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
-  if (!r.reply) {
-    r.error = c->errstr[0] != '\0' ? c->errstr : "no reply";
+  r.reply = c.command(args);
+  if (!r.reply.received()) {
+    r.error = c.lastError();
     r.connection = true;
-  } else if (r.reply->type == REDIS_REPLY_ERROR) {
-    r.error.assign(r.reply->str, r.reply->len);
+  } else if (r.reply.isError()) {
+    r.error = r.reply.str;
   }
   return r;
 }
 
-// Connects, authenticates and selects the database; "" on success.
-std::string openContext(const RedisOptions& o, ContextPtr& out) {
-  out.reset(redisConnectWithTimeout(o.host.c_str(), o.port, toTimeval(o.connect_timeout_ms)));
-  if (!out) return "cannot allocate a connection";
-  if (out->err != 0) return fmt::format("cannot connect ({})", out->errstr);
-  redisSetTimeout(out.get(), toTimeval(o.command_timeout_ms));
-  redisEnableKeepAlive(out.get());
-  if (!o.password.empty()) {
-    // The reply text may quote the command; never the password itself in our messages.
-    CmdResult r = command(out.get(), {"AUTH", o.password});
-    if (!r.error.empty()) return "authentication failed";
-  }
-  if (o.db != 0) {
-    const std::string db = std::to_string(o.db);
-    CmdResult r = command(out.get(), {"SELECT", db});
-    if (!r.error.empty()) return fmt::format("SELECT {} failed ({})", db, r.error);
-  }
-  return "";
+// A client for these options, connected (AUTH, SELECT) or with the reason in `error`.
+std::unique_ptr<RedisClient> openClient(const RedisOptions& o, std::string& error) {
+  redis::RedisClientOptions c;
+  c.host = o.host;
+  c.port = o.port;
+  c.password = o.password;
+  c.db = o.db;
+  c.connect_timeout_ms = o.connect_timeout_ms;
+  c.command_timeout_ms = o.command_timeout_ms;
+  c.keepalive = true;
+  auto client = std::make_unique<RedisClient>(std::move(c));
+  error = client->connect();
+  return client;
 }
 
 std::string personKey(const RedisOptions& o, std::string_view id) {
@@ -104,20 +82,20 @@ std::string globEscape(std::string_view s) {
 }
 
 // Reads an integer reply or a bulk string holding one; nil is 0.
-bool replyToU64(const redisReply* r, uint64_t& out) {
-  if (r->type == REDIS_REPLY_NIL) {
+bool replyToU64(const RedisReply& r, uint64_t& out) {
+  if (r.isNil()) {
     out = 0;
     return true;
   }
-  if (r->type == REDIS_REPLY_INTEGER) {
-    out = static_cast<uint64_t>(r->integer);
+  if (r.isInteger()) {
+    out = static_cast<uint64_t>(r.integer);
     return true;
   }
-  if (r->type == REDIS_REPLY_STRING) {
+  if (r.isString()) {
     char* end = nullptr;
     errno = 0;
-    out = std::strtoull(r->str, &end, 10);
-    return errno == 0 && end == r->str + r->len && r->len > 0;
+    out = std::strtoull(r.str.c_str(), &end, 10);
+    return errno == 0 && end == r.str.c_str() + r.str.size() && !r.str.empty();
   }
   return false;
 }
@@ -133,7 +111,7 @@ struct LoadResult {
 // them in batches, and accept the result only if the version did not move meanwhile. Every change
 // is one atomic script that bumps the version, so an unchanged version means no change happened
 // between the two reads.
-LoadResult loadAll(redisContext* c, const RedisOptions& o) {
+LoadResult loadAll(RedisClient& c, const RedisOptions& o) {
   LoadResult res;
   const std::string vkey = versionKey(o);
   const std::string pattern = globEscape(o.prefix) + "person:*";
@@ -141,7 +119,7 @@ LoadResult loadAll(redisContext* c, const RedisOptions& o) {
   for (int attempt = 0; attempt < 5; ++attempt) {
     res = LoadResult{};
     CmdResult v1 = command(c, {"GET", vkey});
-    if (!v1.error.empty() || !replyToU64(v1.reply.get(), res.version)) {
+    if (!v1.error.empty() || !replyToU64(v1.reply, res.version)) {
       res.error = v1.error.empty() ? "version key is not a number" : v1.error;
       res.connection = v1.connection;
       return res;
@@ -155,17 +133,14 @@ LoadResult loadAll(redisContext* c, const RedisOptions& o) {
         res.connection = s.connection;
         return res;
       }
-      const redisReply* r = s.reply.get();
-      if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-          r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
+      RedisReply& r = s.reply;
+      if (!r.isArray() || r.elements.size() != 2 || !r.elements[0].isString() ||
+          !r.elements[1].isArray()) {
         res.error = "SCAN: unexpected reply";
         return res;
       }
-      cursor.assign(r->element[0]->str, r->element[0]->len);
-      const redisReply* arr = r->element[1];
-      for (size_t i = 0; i < arr->elements; ++i) {
-        keys.emplace_back(arr->element[i]->str, arr->element[i]->len);
-      }
+      cursor = std::move(r.elements[0].str);
+      for (RedisReply& k : r.elements[1].elements) keys.push_back(std::move(k.str));
     } while (cursor != "0");
     // SCAN may return a key more than once (rehashing): dedupe.
     std::sort(keys.begin(), keys.end());
@@ -173,32 +148,28 @@ LoadResult loadAll(redisContext* c, const RedisOptions& o) {
     constexpr size_t kBatch = 256;
     for (size_t start = 0; start < keys.size(); start += kBatch) {
       const size_t end = std::min(keys.size(), start + kBatch);
-      std::vector<const char*> argv{"MGET"};
-      std::vector<size_t> lens{4};
-      for (size_t i = start; i < end; ++i) {
-        argv.push_back(keys[i].data());
-        lens.push_back(keys[i].size());
-      }
-      ReplyPtr r(static_cast<redisReply*>(
-          redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
-      if (!r) {
-        res.error = fmt::format("MGET: {}", c->errstr);
+      std::vector<std::string> args{"MGET"};
+      args.insert(args.end(), keys.begin() + static_cast<std::ptrdiff_t>(start),
+                  keys.begin() + static_cast<std::ptrdiff_t>(end));
+      RedisReply r = c.command(args);
+      if (!r.received()) {
+        res.error = fmt::format("MGET: {}", c.lastError());
         res.connection = true;
         return res;
       }
-      if (r->type != REDIS_REPLY_ARRAY || r->elements != end - start) {
-        res.error = "MGET: unexpected reply";
+      if (!r.isArray() || r.elements.size() != end - start) {
+        res.error = r.isError() ? "MGET: " + r.str : "MGET: unexpected reply";
         return res;
       }
-      for (size_t i = 0; i < r->elements; ++i) {
-        const redisReply* e = r->element[i];
-        if (e->type == REDIS_REPLY_NIL) continue;  // removed meanwhile: the version check retries
-        if (e->type != REDIS_REPLY_STRING) {
+      for (size_t i = 0; i < r.elements.size(); ++i) {
+        const RedisReply& e = r.elements[i];
+        if (e.isNil()) continue;  // removed meanwhile: the version check retries
+        if (!e.isString()) {
           res.error = fmt::format("{}: not a string", keys[start + i]);
           return res;
         }
         try {
-          Person p = detail::personFromJson(std::string_view(e->str, e->len), keys[start + i]);
+          Person p = detail::personFromJson(e.str, keys[start + i]);
           if (keys[start + i].substr(id_offset) != p.id) {
             throw SubscriberError(fmt::format("{}: holds person {}", keys[start + i], p.id));
           }
@@ -211,7 +182,7 @@ LoadResult loadAll(redisContext* c, const RedisOptions& o) {
     }
     CmdResult v2 = command(c, {"GET", vkey});
     uint64_t after = 0;
-    if (!v2.error.empty() || !replyToU64(v2.reply.get(), after)) {
+    if (!v2.error.empty() || !replyToU64(v2.reply, after)) {
       res.error = v2.error.empty() ? "version key is not a number" : v2.error;
       res.connection = v2.connection;
       return res;
@@ -378,12 +349,14 @@ std::string resolveSecretRef(std::string_view ref) {
 
 struct RedisStore::Impl {
   RedisOptions opts;
-  ContextPtr ctx;
+  std::unique_ptr<RedisClient> ctx;
 };
 
 RedisStore::RedisStore(RedisOptions opts) : impl_(std::make_unique<Impl>()) {
   impl_->opts = std::move(opts);
-  if (std::string e = openContext(impl_->opts, impl_->ctx); !e.empty()) {
+  std::string e;
+  impl_->ctx = openClient(impl_->opts, e);
+  if (!e.empty()) {
     last_error_connection_ = true;
     throw SubscriberError(fmt::format("{}: {}", endpoint(impl_->opts), e));
   }
@@ -392,7 +365,7 @@ RedisStore::RedisStore(RedisOptions opts) : impl_(std::make_unique<Impl>()) {
 RedisStore::~RedisStore() = default;
 
 std::vector<Person> RedisStore::list() {
-  LoadResult r = loadAll(impl_->ctx.get(), impl_->opts);
+  LoadResult r = loadAll(*impl_->ctx, impl_->opts);
   if (!r.error.empty()) {
     last_error_connection_ = r.connection;
     throw SubscriberError(fmt::format("{}: {}", endpoint(impl_->opts), r.error));
@@ -402,33 +375,33 @@ std::vector<Person> RedisStore::list() {
 
 std::optional<Person> RedisStore::get(std::string_view id) {
   const std::string key = personKey(impl_->opts, id);
-  CmdResult r = command(impl_->ctx.get(), {"GET", key});
+  CmdResult r = command(*impl_->ctx, {"GET", key});
   if (!r.error.empty()) {
     last_error_connection_ = r.connection;
     throw SubscriberError(fmt::format("{}: GET {}: {}", endpoint(impl_->opts), key, r.error));
   }
-  if (r.reply->type == REDIS_REPLY_NIL) return std::nullopt;
-  if (r.reply->type != REDIS_REPLY_STRING) {
+  if (r.reply.isNil()) return std::nullopt;
+  if (!r.reply.isString()) {
     throw SubscriberError(fmt::format("{}: {}: not a string", endpoint(impl_->opts), key));
   }
-  return detail::personFromJson(std::string_view(r.reply->str, r.reply->len), key);
+  return detail::personFromJson(r.reply.str, key);
 }
 
 std::optional<std::string> RedisStore::ownerOf(std::string_view index_key) {
   const std::string key = numberKey(impl_->opts, index_key);
-  CmdResult r = command(impl_->ctx.get(), {"GET", key});
+  CmdResult r = command(*impl_->ctx, {"GET", key});
   if (!r.error.empty()) {
     last_error_connection_ = r.connection;
     throw SubscriberError(fmt::format("{}: GET {}: {}", endpoint(impl_->opts), key, r.error));
   }
-  if (r.reply->type != REDIS_REPLY_STRING) return std::nullopt;
-  return std::string(r.reply->str, r.reply->len);
+  if (!r.reply.isString()) return std::nullopt;
+  return std::move(r.reply.str);
 }
 
 uint64_t RedisStore::version() {
-  CmdResult r = command(impl_->ctx.get(), {"GET", versionKey(impl_->opts)});
+  CmdResult r = command(*impl_->ctx, {"GET", versionKey(impl_->opts)});
   uint64_t v = 0;
-  if (!r.error.empty() || !replyToU64(r.reply.get(), v)) {
+  if (!r.error.empty() || !replyToU64(r.reply, v)) {
     last_error_connection_ = r.connection;
     throw SubscriberError(fmt::format("{}: version: {}", endpoint(impl_->opts),
                                       r.error.empty() ? "not a number" : r.error));
@@ -450,15 +423,15 @@ nlohmann::json putOp(const char* op, const Person& p) {
   return j;
 }
 
-uint64_t runApply(redisContext* c, const RedisOptions& o, const nlohmann::json& ops,
+uint64_t runApply(RedisClient& c, const RedisOptions& o, const nlohmann::json& ops,
                   bool& connection_error) {
   const std::string payload = ops.dump();
   CmdResult r = command(c, {"EVAL", kApplyScript, "0", o.prefix, payload});
   if (r.error.empty()) {
-    if (r.reply->type != REDIS_REPLY_INTEGER) {
+    if (!r.reply.isInteger()) {
       throw SubscriberError(fmt::format("{}: unexpected reply to the update", endpoint(o)));
     }
-    return static_cast<uint64_t>(r.reply->integer);
+    return static_cast<uint64_t>(r.reply.integer);
   }
   connection_error = r.connection;
   // Our script's refusals are "MCN_<WHAT> args..."; anything else is Redis's own error.
@@ -497,12 +470,12 @@ uint64_t runApply(redisContext* c, const RedisOptions& o, const nlohmann::json& 
 
 uint64_t RedisStore::add(const Person& p) {
   nlohmann::json ops = nlohmann::json::array({putOp("add", p)});
-  return runApply(impl_->ctx.get(), impl_->opts, ops, last_error_connection_);
+  return runApply(*impl_->ctx, impl_->opts, ops, last_error_connection_);
 }
 
 uint64_t RedisStore::put(const Person& p) {
   nlohmann::json ops = nlohmann::json::array({putOp("put", p)});
-  return runApply(impl_->ctx.get(), impl_->opts, ops, last_error_connection_);
+  return runApply(*impl_->ctx, impl_->opts, ops, last_error_connection_);
 }
 
 uint64_t RedisStore::remove(std::string_view id) {
@@ -512,8 +485,7 @@ uint64_t RedisStore::remove(std::string_view id) {
   nlohmann::json op;
   op["op"] = "remove";
   op["id"] = std::string(id);
-  return runApply(impl_->ctx.get(), impl_->opts, nlohmann::json::array({op}),
-                  last_error_connection_);
+  return runApply(*impl_->ctx, impl_->opts, nlohmann::json::array({op}), last_error_connection_);
 }
 
 uint64_t RedisStore::apply(const std::vector<Person>& puts,
@@ -531,14 +503,14 @@ uint64_t RedisStore::apply(const std::vector<Person>& puts,
     ops.push_back(std::move(op));
   }
   if (ops.empty()) return version();
-  return runApply(impl_->ctx.get(), impl_->opts, ops, last_error_connection_);
+  return runApply(*impl_->ctx, impl_->opts, ops, last_error_connection_);
 }
 
 // ---------------------------------------------------------------------------------------------
 
 struct RedisDirectorySource::Conn {
-  ContextPtr cmd;  // GET/SCAN/MGET
-  ContextPtr sub;  // SUBSCRIBEd: only pushes arrive here
+  std::unique_ptr<RedisClient> cmd;  // GET/SCAN/MGET
+  std::unique_ptr<RedisClient> sub;  // SUBSCRIBEd: only pushes arrive here
 };
 
 RedisDirectorySource::RedisDirectorySource(RedisOptions opts, RefreshOptions refresh)
@@ -591,11 +563,12 @@ void RedisDirectorySource::noteError(std::string_view what) {
 
 bool RedisDirectorySource::connect() {
   auto c = std::make_unique<Conn>();
-  std::string e = openContext(opts_, c->cmd);
-  if (e.empty()) e = openContext(opts_, c->sub);
+  std::string e;
+  c->cmd = openClient(opts_, e);
+  if (e.empty()) c->sub = openClient(opts_, e);
   if (e.empty()) {
     const std::string ch = channelName(opts_);
-    CmdResult r = command(c->sub.get(), {"SUBSCRIBE", ch});
+    CmdResult r = command(*c->sub, {"SUBSCRIBE", ch});
     if (!r.error.empty()) e = "SUBSCRIBE: " + r.error;
   }
   if (!e.empty()) {
@@ -609,9 +582,9 @@ bool RedisDirectorySource::connect() {
 void RedisDirectorySource::disconnect() { conn_.reset(); }
 
 bool RedisDirectorySource::reloadIfChanged(bool force) {
-  CmdResult r = command(conn_->cmd.get(), {"GET", versionKey(opts_)});
+  CmdResult r = command(*conn_->cmd, {"GET", versionKey(opts_)});
   uint64_t v = 0;
-  if (!r.error.empty() || !replyToU64(r.reply.get(), v)) {
+  if (!r.error.empty() || !replyToU64(r.reply, v)) {
     noteError(r.error.empty() ? "version key is not a number" : r.error);
     return !r.connection;
   }
@@ -619,7 +592,7 @@ bool RedisDirectorySource::reloadIfChanged(bool force) {
   // Any difference reloads, not only a larger version: a Redis restored from an older dump or
   // flushed is the truth too.
   if (!force && reloads_.load() > 0 && v == cur->version()) return true;
-  LoadResult res = loadAll(conn_->cmd.get(), opts_);
+  LoadResult res = loadAll(*conn_->cmd, opts_);
   if (res.error.empty()) {
     try {
       current_.store(Directory::build(std::move(res.people), res.version));
@@ -665,33 +638,25 @@ void RedisDirectorySource::run() {
     }
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(next_poll - Clock::now());
-    pollfd fds[2] = {{conn_->sub->fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    pollfd fds[2] = {{conn_->sub->fd(), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
     const int n = ::poll(fds, 2, static_cast<int>(std::max<int64_t>(0, left.count())));
     if (stopping_) break;
     bool changed = false;
     if (n > 0 && fds[0].revents != 0) {
-      if (redisBufferRead(conn_->sub.get()) != REDIS_OK) {
-        noteError(fmt::format("subscription lost ({})", conn_->sub->errstr));
+      std::vector<RedisReply> pushes;
+      if (!conn_->sub->drainPushes(pushes)) {
+        // "subscription lost (...)" or "subscription: protocol error"
+        noteError(conn_->sub->lastError());
         disconnect();
         continue;
       }
-      void* raw = nullptr;
-      int rc;
-      while ((rc = redisGetReplyFromReader(conn_->sub.get(), &raw)) == REDIS_OK && raw != nullptr) {
-        ReplyPtr reply(static_cast<redisReply*>(raw));
-        raw = nullptr;
+      for (const RedisReply& reply : pushes) {
         // ["message", channel, version]; the version in the payload is only a hint: the
         // snapshot's own version read comes from the version key.
-        if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
-            reply->element[0]->type == REDIS_REPLY_STRING &&
-            std::string_view(reply->element[0]->str, reply->element[0]->len) == "message") {
+        if (reply.isArray() && reply.elements.size() == 3 && reply.elements[0].isString() &&
+            reply.elements[0].str == "message") {
           changed = true;
         }
-      }
-      if (rc != REDIS_OK) {
-        noteError("subscription: protocol error");
-        disconnect();
-        continue;
       }
     }
     if (changed || Clock::now() >= next_poll) {

@@ -1,6 +1,6 @@
 #pragma once
 // Scale-out over Redis Streams (DESIGN.md "Delivery": several probes, several notifiers, a
-// killed process loses nothing). hiredis stays in src/.
+// killed process loses nothing). Redis through the one client (mcn/redis/client.h) in src/.
 //
 // Keys (prefix "mcn" by default; "{mcn}" puts them all in one Redis Cluster slot):
 //   <prefix>:missed        stream, one entry per missed call (field "call": record_wire.h JSON)

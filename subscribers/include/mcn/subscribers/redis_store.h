@@ -1,5 +1,5 @@
 #pragma once
-// The production store: Redis through hiredis (hidden in src/).
+// The production store: Redis through the one client (mcn/redis/client.h, hidden in src/).
 //
 // Keys (prefix "mcn:" by default):
 //   <prefix>person:<id>          JSON of one Person (stored numbers, channels, preferences)

@@ -101,7 +101,9 @@ TEST_P(ExplainTrace, TracesAgreeWithTheRecords) {
         // members (calls.groups); any other number's never are.
         const bool group = std::any_of(cfg.tracker.groups.begin(), cfg.tracker.groups.end(),
                                        [&](const auto& g) { return g.number == r.callee; });
-        if (!group) EXPECT_FALSE(t.hops[h].aggregate) << file;
+        if (!group) {
+          EXPECT_FALSE(t.hops[h].aggregate) << file;
+        }
         EXPECT_FALSE(t.hops[h].superseded) << file;
       }
     }

@@ -17,7 +17,8 @@
 namespace mcn::app {
 namespace {
 
-// The keys of each table, in deploy/mcn.toml order (knownConfigKeys() lists them).
+// The keys of the tables not yet declared once (declaredTables() below), in deploy/mcn.toml
+// order (knownConfigKeys() lists them).
 const std::vector<std::string_view> kTables{"capture", "dial_plan", "calls", "notify",
                                             "run",     "streams",   "hep"};
 const std::vector<std::string_view> kCaptureKeys{"sip_ports",
@@ -57,20 +58,6 @@ const std::vector<std::string_view> kNotifyKeys{
     "backoff_base_ms", "backoff_cap_ms",    "connect_timeout_ms",   "total_timeout_ms",
     "max_queue",       "max_open_windows",  "max_calls_per_window", "templates",
     "rate_limits"};
-const std::vector<std::string_view> kRunKeys{"interfaces",  "snaplen",   "buffer_bytes",
-                                             "promisc",     "immediate", "timeout_ms",
-                                             "filter",      "user",      "group",
-                                             "subscribers", "redis",     "redis_password_ref",
-                                             "http_bind",   "http_port", "http_token_ref",
-                                             "log_format",  "log_level", "log_mask_numbers",
-                                             "workers",     "ring_size", "shutdown_timeout_ms"};
-const std::vector<std::string_view> kStreamsKeys{
-    "redis",  "password_ref",       "prefix",         "group",        "consumer",
-    "maxlen", "dedupe_ttl_s",       "claim_idle_ms",  "buffer_max",   "max_deliveries",
-    "batch",  "connect_timeout_ms", "backoff_max_ms", "max_in_flight"};
-const std::vector<std::string_view> kHepKeys{"listeners",       "ports",
-                                             "auth_key_ref",    "max_payload_bytes",
-                                             "max_connections", "max_tcp_streams"};
 const std::vector<std::string_view> kRewriteKeys{"match", "replace"};
 const std::vector<std::string_view> kRateLimitKeys{"per_minute", "per_second"};
 
@@ -234,6 +221,313 @@ class Reader {
   std::string origin_;
   std::vector<std::string> errors_;
 };
+
+// ---- Keys declared once -----------------------------------------------------------------------
+// Each key of a converted table is declared once below: its name, how it is read and checked
+// (type, range, the error texts), its default (the struct's member initialiser, which reading
+// starts from), and whether a change needs a restart. The same declarations give unknown-key
+// detection, knownConfigKeys() (deploy/mcn.toml must list each one: config_defaults_test) and the
+// SIGHUP diff (restartKeysChanged()).
+
+enum class Change { kLive, kRestart };  // applied by SIGHUP, or kept until a restart
+constexpr Change kLive = Change::kLive;
+constexpr Change kRestart = Change::kRestart;
+
+struct KeyDef {
+  std::string_view name;  // empty: a check across keys, run at its place in the order
+  Change change = Change::kLive;
+  std::function<void(Reader&, const toml::table&, std::string_view table, Config&)> read;
+  std::function<bool(const Config&, const Config&)> same;  // null for a check
+  std::function<void(Config& to, const Config& from)> copy;
+};
+
+struct TableDef {
+  std::string_view name;
+  std::vector<KeyDef> keys;
+};
+
+// `get` is a generic lambda giving the field of a (const or not) Config: [](auto& c) -> auto&
+// {...}.
+template <typename Get>
+KeyDef keyOf(std::string_view name, Change change, Get get,
+             std::function<void(Reader&, const toml::table&, std::string_view, Config&)> read) {
+  return KeyDef{name, change, std::move(read),
+                [get](const Config& a, const Config& b) { return get(a) == get(b); },
+                [get](Config& to, const Config& from) { get(to) = get(from); }};
+}
+
+template <typename Get>
+KeyDef integerKey(std::string_view name, Change change, Get get, int64_t min, int64_t max) {
+  return keyOf(name, change, get,
+               [=](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                 auto& f = get(c);
+                 using T = std::remove_reference_t<decltype(f)>;
+                 f = static_cast<T>(r.integer(t, where, name, static_cast<int64_t>(f), min, max));
+               });
+}
+
+template <typename Get>
+KeyDef booleanKey(std::string_view name, Change change, Get get) {
+  return keyOf(name, change, get,
+               [=](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                 get(c) = r.boolean(t, where, name, get(c));
+               });
+}
+
+template <typename Get>
+KeyDef stringKey(std::string_view name, Change change, Get get) {
+  return keyOf(name, change, get,
+               [=](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                 r.string(t, where, name, get(c));
+               });
+}
+
+// A string that must be one of `allowed` (`msg` otherwise), or any non-empty string when
+// `allowed` is empty; the value read before is kept on an error.
+template <typename Get>
+KeyDef choiceKey(std::string_view name, Change change, Get get,
+                 std::vector<std::string_view> allowed, std::string_view msg) {
+  return keyOf(name, change, get,
+               [=](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                 std::string value = get(c);
+                 r.string(t, where, name, value);
+                 bool ok = allowed.empty() && !value.empty();
+                 for (auto a : allowed) ok = ok || value == a;
+                 if (!ok) {
+                   r.report(t.get(name), fmt::format("{}.{}", where, name), msg);
+                   return;
+                 }
+                 get(c) = std::move(value);
+               });
+}
+
+template <typename Get>
+KeyDef secretRefKey(std::string_view name, Change change, Get get) {
+  return keyOf(name, change, get,
+               [=](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                 r.secretRef(t, where, name, get(c));
+               });
+}
+
+template <typename Get>
+KeyDef portsKey(std::string_view name, Change change, Get get) {
+  return keyOf(name, change, get,
+               [=](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                 r.ports(t, where, name, get(c));
+               });
+}
+
+// A Redis URL ("redis://host[:port][/db]"); empty: none.
+template <typename Get>
+KeyDef redisUrlKey(std::string_view name, Change change, Get get) {
+  return keyOf(name, change, get,
+               [=](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                 r.string(t, where, name, get(c));
+                 if (get(c).empty()) return;
+                 try {
+                   (void)subscribers::parseRedisUrl(get(c));
+                 } catch (const std::exception& e) {
+                   r.report(t.get(name), fmt::format("{}.{}", where, name), e.what());
+                 }
+               });
+}
+
+// A check across keys, at its place in the reading order.
+KeyDef check(std::function<void(Reader&, const toml::table&, std::string_view, Config&)> f) {
+  return KeyDef{{}, Change::kLive, std::move(f), {}, {}};
+}
+
+const std::vector<TableDef>& declaredTables() {
+  static const std::vector<TableDef> tables = [] {
+    std::vector<TableDef> out;
+
+    // [run]: SIGHUP applies subscribers, the log settings and shutdown_timeout_ms (run.h).
+    out.push_back(TableDef{
+        "run",
+        {
+            keyOf(
+                "interfaces", kRestart, [](auto& c) -> auto& { return c.run.interfaces; },
+                [](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                  const toml::array* a = r.array(t, where, "interfaces");
+                  if (a == nullptr) return;
+                  c.run.interfaces.clear();
+                  for (const auto& e : *a) {
+                    if (!e.is_string() || e.as_string()->get().empty()) {
+                      r.report(&e, "run.interfaces", "expected interface names");
+                      continue;
+                    }
+                    c.run.interfaces.push_back(e.as_string()->get());
+                  }
+                }),
+            integerKey(
+                "snaplen", kRestart, [](auto& c) -> auto& { return c.run.snaplen; }, 65535, 262144),
+            // An int in pcap.
+            integerKey(
+                "buffer_bytes", kRestart, [](auto& c) -> auto& { return c.run.buffer_bytes; },
+                1 << 20, 1 << 30),
+            booleanKey(
+                "promisc", kRestart, [](auto& c) -> auto& { return c.run.promisc; }),
+            booleanKey(
+                "immediate", kRestart, [](auto& c) -> auto& { return c.run.immediate; }),
+            integerKey(
+                "timeout_ms", kRestart, [](auto& c) -> auto& { return c.run.timeout_ms; }, 1, 1000),
+            stringKey(
+                "filter", kRestart, [](auto& c) -> auto& { return c.run.filter; }),
+            stringKey(
+                "user", kRestart, [](auto& c) -> auto& { return c.run.user; }),
+            stringKey(
+                "group", kRestart, [](auto& c) -> auto& { return c.run.group; }),
+            stringKey(
+                "subscribers", kLive, [](auto& c) -> auto& { return c.run.subscribers; }),
+            redisUrlKey(
+                "redis", kRestart, [](auto& c) -> auto& { return c.run.redis; }),
+            secretRefKey(
+                "redis_password_ref", kRestart,
+                [](auto& c) -> auto& { return c.run.redis_password_ref; }),
+            check([](Reader& r, const toml::table& t, std::string_view, Config& c) {
+              if (!c.run.redis.empty() && !c.run.subscribers.empty()) {
+                r.report(t.get("redis"), "run.redis",
+                         "set either run.subscribers or run.redis, not both");
+              }
+            }),
+            choiceKey(
+                "http_bind", kRestart, [](auto& c) -> auto& { return c.run.http_bind; }, {},
+                "expected an address"),
+            integerKey(
+                "http_port", kRestart, [](auto& c) -> auto& { return c.run.http_port; }, 0, 65535),
+            secretRefKey(
+                "http_token_ref", kRestart, [](auto& c) -> auto& { return c.run.http_token_ref; }),
+            choiceKey(
+                "log_format", kLive, [](auto& c) -> auto& { return c.run.log_format; },
+                {"human", "json"}, "expected \"human\" or \"json\""),
+            choiceKey(
+                "log_level", kLive, [](auto& c) -> auto& { return c.run.log_level; },
+                {"trace", "debug", "info", "warn", "error"},
+                "expected trace, debug, info, warn or error"),
+            booleanKey(
+                "log_mask_numbers", kLive, [](auto& c) -> auto& { return c.run.log_mask_numbers; }),
+            integerKey(
+                "workers", kRestart, [](auto& c) -> auto& { return c.run.workers; }, 1, 64),
+            integerKey(
+                "ring_size", kRestart, [](auto& c) -> auto& { return c.run.ring_size; }, 16,
+                1 << 24),
+            integerKey(
+                "shutdown_timeout_ms", kLive,
+                [](auto& c) -> auto& { return c.run.shutdown_timeout_ms; }, 0, 3600000),
+        }});
+
+    // [streams]: read when a probe or notifier role starts.
+    // Names end up inside Redis keys and commands: no spaces or control bytes, no empty names.
+    auto name = [](std::string_view key, auto get) {
+      return keyOf(key, kRestart, get,
+                   [=](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                     std::string value = get(c);
+                     if (t.get(key) == nullptr || !r.string(t, where, key, value)) return;
+                     bool ok = !value.empty() && value.size() <= 64;
+                     for (char ch : value) {
+                       ok = ok && static_cast<unsigned char>(ch) > 0x20 && ch != 0x7f;
+                     }
+                     if (!ok) {
+                       r.report(t.get(key), fmt::format("{}.{}", where, key),
+                                "expected 1 to 64 printable characters without spaces");
+                       return;
+                     }
+                     get(c) = std::move(value);
+                   });
+    };
+    out.push_back(TableDef{
+        "streams",
+        {
+            redisUrlKey(
+                "redis", kRestart, [](auto& c) -> auto& { return c.streams.redis; }),
+            secretRefKey(
+                "password_ref", kRestart, [](auto& c) -> auto& { return c.streams.password_ref; }),
+            name(
+                "prefix", [](auto& c) -> auto& { return c.streams.stream.prefix; }),
+            name(
+                "group", [](auto& c) -> auto& { return c.streams.stream.group; }),
+            name(
+                "consumer", [](auto& c) -> auto& { return c.streams.stream.consumer; }),
+            integerKey(
+                "maxlen", kRestart, [](auto& c) -> auto& { return c.streams.stream.maxlen; }, 1000,
+                1'000'000'000),
+            integerKey(
+                "dedupe_ttl_s", kRestart,
+                [](auto& c) -> auto& { return c.streams.stream.dedupe_ttl_s; }, 60, 30 * 86400),
+            integerKey(
+                "claim_idle_ms", kRestart,
+                [](auto& c) -> auto& { return c.streams.stream.claim_idle_ms; }, 100, 86400000),
+            integerKey(
+                "buffer_max", kRestart,
+                [](auto& c) -> auto& { return c.streams.stream.buffer_max; }, 1, 10'000'000),
+            integerKey(
+                "max_deliveries", kRestart,
+                [](auto& c) -> auto& { return c.streams.stream.max_deliveries; }, 1, 1000),
+            integerKey(
+                "batch", kRestart, [](auto& c) -> auto& { return c.streams.stream.batch; }, 1,
+                10000),
+            integerKey(
+                "connect_timeout_ms", kRestart,
+                [](auto& c) -> auto& { return c.streams.stream.connect_timeout_ms; }, 10, 60000),
+            integerKey(
+                "backoff_max_ms", kRestart,
+                [](auto& c) -> auto& { return c.streams.stream.backoff_max_ms; }, 100, 600000),
+            integerKey(
+                "max_in_flight", kRestart,
+                [](auto& c) -> auto& { return c.streams.stream.max_in_flight; }, 1, 1'000'000),
+        }});
+
+    // [hep]: listeners open at start; the decoding settings live in the capture decoder.
+    out.push_back(TableDef{
+        "hep",
+        {
+            keyOf(
+                "listeners", kRestart, [](auto& c) -> auto& { return c.hep.listeners; },
+                [](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                  const toml::array* a = r.array(t, where, "listeners");
+                  if (a == nullptr) return;
+                  c.hep.listeners.clear();
+                  for (const auto& e : *a) {
+                    std::string host, err;
+                    uint16_t port = 0;
+                    if (!e.is_string() ||
+                        !capture::parseHepAddress(e.as_string()->get(), host, port, err)) {
+                      r.report(&e, "hep.listeners",
+                               err.empty() ? std::string("expected \"ADDR:PORT\" strings") : err);
+                      continue;
+                    }
+                    c.hep.listeners.push_back(e.as_string()->get());
+                  }
+                }),
+            portsKey(
+                "ports", kRestart, [](auto& c) -> auto& { return c.decoder.hep.ports; }),
+            secretRefKey(
+                "auth_key_ref", kRestart, [](auto& c) -> auto& { return c.hep.auth_key_ref; }),
+            integerKey(
+                "max_payload_bytes", kRestart,
+                [](auto& c) -> auto& { return c.decoder.hep.max_payload_bytes; }, 1024, 1 << 20),
+            integerKey(
+                "max_connections", kRestart, [](auto& c) -> auto& { return c.hep.max_connections; },
+                1, 4096),
+            integerKey(
+                "max_tcp_streams", kRestart,
+                [](auto& c) -> auto& { return c.decoder.hep.max_tcp_streams; }, 1, 1'000'000),
+        }});
+    return out;
+  }();
+  return tables;
+}
+
+void readTable(Reader& r, const toml::table& root, const TableDef& def, Config& cfg) {
+  const toml::table* t = r.table(root, def.name);
+  if (t == nullptr) return;
+  for (auto&& [k, v] : *t) {
+    bool known = false;
+    for (const auto& key : def.keys) known = known || (!key.name.empty() && key.name == k.str());
+    if (!known) r.report(&v, fmt::format("{}.{}", def.name, k.str()), "unknown key");
+  }
+  for (const auto& key : def.keys) r.guard([&] { key.read(r, *t, def.name, cfg); });
+}
 
 Config fromTable(const toml::table& root, const std::string& origin) {
   Reader r(origin);
@@ -570,142 +864,7 @@ Config fromTable(const toml::table& root, const std::string& origin) {
         });
     }
   }
-  if (const auto* t = r.table(root, "run")) {
-    r.onlyKeys(*t, "run", kRunKeys);
-    auto& run = cfg.run;
-    if (const auto* a = r.array(*t, "run", "interfaces")) {
-      run.interfaces.clear();
-      for (const auto& e : *a) {
-        if (!e.is_string() || e.as_string()->get().empty()) {
-          r.report(&e, "run.interfaces", "expected interface names");
-          continue;
-        }
-        run.interfaces.push_back(e.as_string()->get());
-      }
-    }
-    run.snaplen = static_cast<int>(r.integer(*t, "run", "snaplen", run.snaplen, 65535, 262144));
-    run.buffer_bytes =
-        r.integer(*t, "run", "buffer_bytes", run.buffer_bytes, 1 << 20, 1 << 30);  // an int in pcap
-    run.promisc = r.boolean(*t, "run", "promisc", run.promisc);
-    run.immediate = r.boolean(*t, "run", "immediate", run.immediate);
-    run.timeout_ms = static_cast<int>(r.integer(*t, "run", "timeout_ms", run.timeout_ms, 1, 1000));
-    r.string(*t, "run", "filter", run.filter);
-    r.string(*t, "run", "user", run.user);
-    r.string(*t, "run", "group", run.group);
-    r.string(*t, "run", "subscribers", run.subscribers);
-    r.string(*t, "run", "redis", run.redis);
-    if (!run.redis.empty()) {
-      try {
-        (void)subscribers::parseRedisUrl(run.redis);
-      } catch (const std::exception& e) {
-        r.report(t->get("redis"), "run.redis", e.what());
-      }
-    }
-    r.secretRef(*t, "run", "redis_password_ref", run.redis_password_ref);
-    if (!run.redis.empty() && !run.subscribers.empty()) {
-      r.report(t->get("redis"), "run.redis", "set either run.subscribers or run.redis, not both");
-    }
-    std::string bind = run.http_bind;
-    r.string(*t, "run", "http_bind", bind);
-    if (bind.empty()) {
-      r.report(t->get("http_bind"), "run.http_bind", "expected an address");
-    } else {
-      run.http_bind = std::move(bind);
-    }
-    run.http_port = static_cast<int>(r.integer(*t, "run", "http_port", run.http_port, 0, 65535));
-    r.secretRef(*t, "run", "http_token_ref", run.http_token_ref);
-    std::string format = run.log_format;
-    r.string(*t, "run", "log_format", format);
-    if (format != "human" && format != "json") {
-      r.report(t->get("log_format"), "run.log_format", "expected \"human\" or \"json\"");
-    } else {
-      run.log_format = std::move(format);
-    }
-    std::string level = run.log_level;
-    r.string(*t, "run", "log_level", level);
-    run.log_mask_numbers = r.boolean(*t, "run", "log_mask_numbers", run.log_mask_numbers);
-    if (level != "trace" && level != "debug" && level != "info" && level != "warn" &&
-        level != "error") {
-      r.report(t->get("log_level"), "run.log_level", "expected trace, debug, info, warn or error");
-    } else {
-      run.log_level = std::move(level);
-    }
-    run.workers = static_cast<int>(r.integer(*t, "run", "workers", run.workers, 1, 64));
-    run.ring_size = static_cast<int>(r.integer(*t, "run", "ring_size", run.ring_size, 16, 1 << 24));
-    run.shutdown_timeout_ms =
-        r.integer(*t, "run", "shutdown_timeout_ms", run.shutdown_timeout_ms, 0, 3600000);
-  }
-  if (const auto* t = r.table(root, "hep")) {
-    r.onlyKeys(*t, "hep", kHepKeys);
-    auto& h = cfg.hep;
-    if (const auto* a = r.array(*t, "hep", "listeners")) {
-      h.listeners.clear();
-      for (const auto& e : *a) {
-        std::string host, err;
-        uint16_t port = 0;
-        if (!e.is_string() || !capture::parseHepAddress(e.as_string()->get(), host, port, err)) {
-          r.report(&e, "hep.listeners",
-                   err.empty() ? std::string("expected \"ADDR:PORT\" strings") : err);
-          continue;
-        }
-        h.listeners.push_back(e.as_string()->get());
-      }
-    }
-    r.ports(*t, "hep", "ports", cfg.decoder.hep.ports);
-    r.secretRef(*t, "hep", "auth_key_ref", h.auth_key_ref);
-    cfg.decoder.hep.max_payload_bytes = static_cast<size_t>(
-        r.integer(*t, "hep", "max_payload_bytes",
-                  static_cast<int64_t>(cfg.decoder.hep.max_payload_bytes), 1024, 1 << 20));
-    h.max_connections =
-        static_cast<int>(r.integer(*t, "hep", "max_connections", h.max_connections, 1, 4096));
-    cfg.decoder.hep.max_tcp_streams = static_cast<size_t>(
-        r.integer(*t, "hep", "max_tcp_streams",
-                  static_cast<int64_t>(cfg.decoder.hep.max_tcp_streams), 1, 1'000'000));
-  }
-  if (const auto* t = r.table(root, "streams")) {
-    r.onlyKeys(*t, "streams", kStreamsKeys);
-    auto& st = cfg.streams;
-    auto& sc = st.stream;
-    r.string(*t, "streams", "redis", st.redis);
-    if (!st.redis.empty()) {
-      try {
-        (void)subscribers::parseRedisUrl(st.redis);
-      } catch (const std::exception& e) {
-        r.report(t->get("redis"), "streams.redis", e.what());
-      }
-    }
-    r.secretRef(*t, "streams", "password_ref", st.password_ref);
-    // Names end up inside Redis keys and commands: no spaces or control bytes, no empty names.
-    auto name = [&](std::string_view key, std::string& out) {
-      std::string value = out;
-      if (t->get(key) == nullptr || !r.string(*t, "streams", key, value)) return;
-      bool ok = !value.empty() && value.size() <= 64;
-      for (char c : value) ok = ok && static_cast<unsigned char>(c) > 0x20 && c != 0x7f;
-      if (!ok) {
-        r.report(t->get(key), fmt::format("streams.{}", key),
-                 "expected 1 to 64 printable characters without spaces");
-        return;
-      }
-      out = std::move(value);
-    };
-    name("prefix", sc.prefix);
-    name("group", sc.group);
-    name("consumer", sc.consumer);
-    sc.maxlen = static_cast<size_t>(
-        r.integer(*t, "streams", "maxlen", static_cast<int64_t>(sc.maxlen), 1000, 1'000'000'000));
-    sc.dedupe_ttl_s = r.integer(*t, "streams", "dedupe_ttl_s", sc.dedupe_ttl_s, 60, 30 * 86400);
-    sc.claim_idle_ms = r.integer(*t, "streams", "claim_idle_ms", sc.claim_idle_ms, 100, 86400000);
-    sc.buffer_max = static_cast<size_t>(
-        r.integer(*t, "streams", "buffer_max", static_cast<int64_t>(sc.buffer_max), 1, 10'000'000));
-    sc.max_deliveries =
-        static_cast<int>(r.integer(*t, "streams", "max_deliveries", sc.max_deliveries, 1, 1000));
-    sc.batch = static_cast<int>(r.integer(*t, "streams", "batch", sc.batch, 1, 10000));
-    sc.max_in_flight = static_cast<size_t>(r.integer(
-        *t, "streams", "max_in_flight", static_cast<int64_t>(sc.max_in_flight), 1, 1'000'000));
-    sc.connect_timeout_ms = static_cast<int>(
-        r.integer(*t, "streams", "connect_timeout_ms", sc.connect_timeout_ms, 10, 60000));
-    sc.backoff_max_ms = r.integer(*t, "streams", "backoff_max_ms", sc.backoff_max_ms, 100, 600000);
-  }
+  for (const auto& table : declaredTables()) readTable(r, root, table, cfg);
   if (!r.errors().empty()) throw ConfigError(r.errors());
   return cfg;
 }
@@ -713,11 +872,10 @@ Config fromTable(const toml::table& root, const std::string& origin) {
 }  // namespace
 
 std::vector<std::string> knownConfigKeys() {
-  const std::vector<const std::vector<std::string_view>*> per_table{
-      &kCaptureKeys, &kDialPlanKeys, &kCallsKeys, &kNotifyKeys,
-      &kRunKeys,     &kStreamsKeys,  &kHepKeys};
+  const std::vector<const std::vector<std::string_view>*> per_table{&kCaptureKeys, &kDialPlanKeys,
+                                                                    &kCallsKeys, &kNotifyKeys};
   std::vector<std::string> out;
-  for (size_t i = 0; i < kTables.size(); ++i) {
+  for (size_t i = 0; i < per_table.size(); ++i) {
     for (auto k : *per_table[i]) {
       std::string key = fmt::format("{}.{}", kTables[i], k);
       if (key == "dial_plan.rewrite") {
@@ -731,6 +889,38 @@ std::vector<std::string> knownConfigKeys() {
       }
     }
   }
+  for (const auto& table : declaredTables()) {
+    for (const auto& key : table.keys) {
+      if (!key.name.empty()) out.push_back(fmt::format("{}.{}", table.name, key.name));
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> restartKeysChanged(const Config& running, const Config& fresh) {
+  std::vector<std::string> out;
+  // `fresh` with every declared key's value taken from `running`: what still differs is a field
+  // no key declares, reported by its table so a new field cannot escape the warning.
+  Config rest = fresh;
+  for (const auto& table : declaredTables()) {
+    for (const auto& key : table.keys) {
+      if (key.name.empty()) continue;
+      if (key.change == Change::kRestart && !key.same(running, fresh)) {
+        out.push_back(fmt::format("{}.{}", table.name, key.name));
+      }
+      key.copy(rest, running);
+    }
+  }
+  // Tables still read by hand: compared whole (defaulted operator==).
+  if (!(rest.decoder == running.decoder)) out.emplace_back("[capture]");
+  if (!(rest.tracker == running.tracker)) out.emplace_back("[calls]");
+  // The leg router reads it in the capture threads.
+  if (rest.parser.correlation_header != running.parser.correlation_header) {
+    out.emplace_back("calls.correlation_header");
+  }
+  if (!(rest.run == running.run)) out.emplace_back("[run]");
+  if (!(rest.streams == running.streams)) out.emplace_back("[streams]");
+  if (!(rest.hep == running.hep)) out.emplace_back("[hep]");
   return out;
 }
 

@@ -117,6 +117,11 @@ std::string_view defaultConfigText();
 // "notify.rate_limits.*.per_minute", "notify.templates.*"), in file order.
 std::vector<std::string> knownConfigKeys();
 
+// The keys whose change needs a restart and whose values differ between `running` and `fresh`
+// ("run.workers"), in declaration order; a table name ("[capture]") when a field of it differs
+// that no declared key covers. The reload diff (app/src/reload.cc).
+std::vector<std::string> restartKeysChanged(const Config& running, const Config& fresh);
+
 // Parse a TOML file. Unknown keys are errors (a typo must not silently keep a default).
 Config loadConfigFile(const std::string& path);
 

@@ -48,9 +48,13 @@ TEST(ConfigRestart, RestartKeysAreNamedInDeclarationOrder) {
   EXPECT_EQ(diff("", "[streams]\nredis = \"redis://127.0.0.1:6390\"\n"), Keys{"streams.redis"});
 }
 
-TEST(ConfigRestart, TablesReadByHandAreComparedWhole) {
-  EXPECT_EQ(diff("", "[capture]\nmax_vlan_depth = 2\n"), Keys{"[capture]"});
-  EXPECT_EQ(diff("", "[calls]\ngrace_ms = 100\n"), Keys{"[calls]"});
+TEST(ConfigRestart, CaptureAndCallsKeysNeedARestart) {
+  EXPECT_EQ(diff("", "[capture]\nmax_vlan_depth = 2\nesp_null = [{spi = 7}]\n"),
+            (Keys{"capture.max_vlan_depth", "capture.esp_null"}));
+  EXPECT_EQ(
+      diff("", "[calls]\ngrace_ms = 100\ngroups = [{number = \"100\", members = [\"101\"]}]\n"),
+      (Keys{"calls.grace_ms", "calls.groups"}));
+  // The leg router reads it in the capture threads.
   EXPECT_EQ(diff("", "[calls]\ncorrelation_header = \"X-Call\"\n"),
             Keys{"calls.correlation_header"});
 }

@@ -429,41 +429,6 @@ const std::vector<TableDef>& declaredTables() {
                 int64_t{1} << 34),
             portsKey(
                 "vxlan_ports", kRestart, [](auto& c) -> auto& { return c.decoder.vxlan_ports; }),
-            // SIP over TCP stream reassembly (capture/src/tcp_reassembly.h).
-            integerKey(
-                "tcp_max_streams", kRestart,
-                [](auto& c) -> auto& { return c.decoder.tcp.max_streams; }, 1, 10'000'000),
-            integerKey(
-                "tcp_max_stream_bytes", kRestart,
-                [](auto& c) -> auto& { return c.decoder.tcp.max_stream_bytes; }, 1024, 16 << 20),
-            integerKey(
-                "tcp_max_total_bytes", kRestart,
-                [](auto& c) -> auto& { return c.decoder.tcp.max_total_bytes; }, 65'536,
-                int64_t{1} << 34),
-            integerKey(
-                "tcp_idle_timeout_ms", kRestart,
-                [](auto& c) -> auto& { return c.decoder.tcp.idle_timeout_ms; }, 1000, 3'600'000),
-            integerKey(
-                "tcp_gap_timeout_ms", kRestart,
-                [](auto& c) -> auto& { return c.decoder.tcp.gap_timeout_ms; }, 1, 60'000),
-            // SCTP user message reassembly (capture/src/sctp_reassembly.h).
-            integerKey(
-                "sctp_frag_timeout_ms", kRestart,
-                [](auto& c) -> auto& { return c.decoder.sctp.timeout_ms; }, 1, 120'000),
-            integerKey(
-                "sctp_max_message_bytes", kRestart,
-                [](auto& c) -> auto& { return c.decoder.sctp.max_message_bytes; }, 1024, 16 << 20),
-            integerKey(
-                "sctp_max_messages_per_assoc", kRestart,
-                [](auto& c) -> auto& { return c.decoder.sctp.max_messages_per_assoc; }, 1,
-                1'000'000),
-            integerKey(
-                "sctp_max_messages", kRestart,
-                [](auto& c) -> auto& { return c.decoder.sctp.max_messages; }, 1, 1'000'000),
-            integerKey(
-                "sctp_max_bytes", kRestart,
-                [](auto& c) -> auto& { return c.decoder.sctp.max_bytes; }, 65'536,
-                int64_t{1} << 34),
             // GTP-U ports and ESP with NULL encryption (capture/README.md, "Encapsulations").
             portsKey(
                 "gtpu_ports", kRestart, [](auto& c) -> auto& { return c.decoder.gtpu_ports; }),
@@ -499,6 +464,41 @@ const std::vector<TableDef>& declaredTables() {
             booleanKey(
                 "esp_null_heuristic", kRestart,
                 [](auto& c) -> auto& { return c.decoder.esp_null_heuristic; }),
+            // SIP over TCP stream reassembly (capture/src/tcp_reassembly.h).
+            integerKey(
+                "tcp_max_streams", kRestart,
+                [](auto& c) -> auto& { return c.decoder.tcp.max_streams; }, 1, 10'000'000),
+            integerKey(
+                "tcp_max_stream_bytes", kRestart,
+                [](auto& c) -> auto& { return c.decoder.tcp.max_stream_bytes; }, 1024, 16 << 20),
+            integerKey(
+                "tcp_max_total_bytes", kRestart,
+                [](auto& c) -> auto& { return c.decoder.tcp.max_total_bytes; }, 65'536,
+                int64_t{1} << 34),
+            integerKey(
+                "tcp_idle_timeout_ms", kRestart,
+                [](auto& c) -> auto& { return c.decoder.tcp.idle_timeout_ms; }, 1000, 3'600'000),
+            integerKey(
+                "tcp_gap_timeout_ms", kRestart,
+                [](auto& c) -> auto& { return c.decoder.tcp.gap_timeout_ms; }, 1, 60'000),
+            // SCTP user message reassembly (capture/src/sctp_reassembly.h).
+            integerKey(
+                "sctp_frag_timeout_ms", kRestart,
+                [](auto& c) -> auto& { return c.decoder.sctp.timeout_ms; }, 1, 120'000),
+            integerKey(
+                "sctp_max_message_bytes", kRestart,
+                [](auto& c) -> auto& { return c.decoder.sctp.max_message_bytes; }, 1024, 16 << 20),
+            integerKey(
+                "sctp_max_messages_per_assoc", kRestart,
+                [](auto& c) -> auto& { return c.decoder.sctp.max_messages_per_assoc; }, 1,
+                1'000'000),
+            integerKey(
+                "sctp_max_messages", kRestart,
+                [](auto& c) -> auto& { return c.decoder.sctp.max_messages; }, 1, 1'000'000),
+            integerKey(
+                "sctp_max_bytes", kRestart,
+                [](auto& c) -> auto& { return c.decoder.sctp.max_bytes; }, 65'536,
+                int64_t{1} << 34),
         }});
 
     // [dial_plan]: SIGHUP applies a new plan.
@@ -899,14 +899,14 @@ const std::vector<TableDef>& declaredTables() {
                 "batch", kRestart, [](auto& c) -> auto& { return c.streams.stream.batch; }, 1,
                 10000),
             integerKey(
+                "max_in_flight", kRestart,
+                [](auto& c) -> auto& { return c.streams.stream.max_in_flight; }, 1, 1'000'000),
+            integerKey(
                 "connect_timeout_ms", kRestart,
                 [](auto& c) -> auto& { return c.streams.stream.connect_timeout_ms; }, 10, 60000),
             integerKey(
                 "backoff_max_ms", kRestart,
                 [](auto& c) -> auto& { return c.streams.stream.backoff_max_ms; }, 100, 600000),
-            integerKey(
-                "max_in_flight", kRestart,
-                [](auto& c) -> auto& { return c.streams.stream.max_in_flight; }, 1, 1'000'000),
         }});
 
     // [hep]: listeners open at start; the decoding settings live in the capture decoder.

@@ -114,7 +114,8 @@ Config defaultConfig();
 std::string_view defaultConfigText();
 
 // Every key the loader accepts, dotted ("run.http_port", "dial_plan.rewrite.match",
-// "notify.rate_limits.*.per_minute", "notify.templates.*"), in file order.
+// "notify.rate_limits.*.per_minute", "notify.templates.*"), in declaration order (that of
+// deploy/mcn.toml), from the one declaration of each key (app/src/config.cc declaredTables()).
 std::vector<std::string> knownConfigKeys();
 
 // The keys whose change needs a restart and whose values differ between `running` and `fresh`

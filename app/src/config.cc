@@ -17,60 +17,7 @@
 namespace mcn::app {
 namespace {
 
-// The keys of each table, in deploy/mcn.toml order (knownConfigKeys() lists them).
-const std::vector<std::string_view> kTables{"capture", "dial_plan", "calls", "notify",
-                                            "run",     "streams",   "hep"};
-const std::vector<std::string_view> kCaptureKeys{"sip_ports",
-                                                 "max_vlan_depth",
-                                                 "prefilter",
-                                                 "dedup_window_ms",
-                                                 "ip_frag_timeout_ms",
-                                                 "ip_frag_max_datagrams",
-                                                 "ip_frag_max_bytes",
-                                                 "vxlan_ports",
-                                                 "tcp_max_streams",
-                                                 "tcp_max_stream_bytes",
-                                                 "tcp_max_total_bytes",
-                                                 "tcp_idle_timeout_ms",
-                                                 "tcp_gap_timeout_ms",
-                                                 "sctp_frag_timeout_ms",
-                                                 "sctp_max_message_bytes",
-                                                 "sctp_max_messages_per_assoc",
-                                                 "sctp_max_messages",
-                                                 "sctp_max_bytes",
-                                                 "gtpu_ports",
-                                                 "esp_null",
-                                                 "esp_null_heuristic"};
-const std::vector<std::string_view> kDialPlanKeys{"country_code",         "national_prefix",
-                                                  "international_prefix", "area_code",
-                                                  "local_number_length",  "rewrite"};
-const std::vector<std::string_view> kCallsKeys{
-    "grace_ms",           "grace_after_3xx_ms",
-    "auth_retry_ms",      "ring_timeout_ms",
-    "linger_ms",          "min_ring_ms_cancelled",
-    "missed_outcomes",    "forwarded_unconditional_missed",
-    "correlation_header", "max_calls",
-    "voicemail",          "groups",
-    "leg_join",           "leg_join_window_ms"};
-const std::vector<std::string_view> kNotifyKeys{
-    "dead_letter",     "voicemail_numbers", "finish_timeout_ms",    "max_attempts",
-    "backoff_base_ms", "backoff_cap_ms",    "connect_timeout_ms",   "total_timeout_ms",
-    "max_queue",       "max_open_windows",  "max_calls_per_window", "templates",
-    "rate_limits"};
-const std::vector<std::string_view> kRunKeys{"interfaces",  "snaplen",   "buffer_bytes",
-                                             "promisc",     "immediate", "timeout_ms",
-                                             "filter",      "user",      "group",
-                                             "subscribers", "redis",     "redis_password_ref",
-                                             "http_bind",   "http_port", "http_token_ref",
-                                             "log_format",  "log_level", "log_mask_numbers",
-                                             "workers",     "ring_size", "shutdown_timeout_ms"};
-const std::vector<std::string_view> kStreamsKeys{
-    "redis",  "password_ref",       "prefix",         "group",        "consumer",
-    "maxlen", "dedupe_ttl_s",       "claim_idle_ms",  "buffer_max",   "max_deliveries",
-    "batch",  "connect_timeout_ms", "backoff_max_ms", "max_in_flight"};
-const std::vector<std::string_view> kHepKeys{"listeners",       "ports",
-                                             "auth_key_ref",    "max_payload_bytes",
-                                             "max_connections", "max_tcp_streams"};
+// The keys of the tables inside [[dial_plan.rewrite]] and [notify.rate_limits.<kind>].
 const std::vector<std::string_view> kRewriteKeys{"match", "replace"};
 const std::vector<std::string_view> kRateLimitKeys{"per_minute", "per_second"};
 
@@ -230,482 +177,798 @@ class Reader {
     }
   }
 
+  // The dial plan of `cfg` as read so far, built once (numbers in [calls] and [notify] use it);
+  // nullptr after reporting why it is invalid.
+  const sipparse::DialPlan* plan(const Config& cfg) {
+    if (!plan_tried_) {
+      plan_tried_ = true;
+      try {
+        plan_.emplace(cfg.parser.dial_plan);
+      } catch (const std::exception& e) {
+        report(nullptr, "dial_plan.rewrite", e.what());
+      }
+    }
+    return plan_ ? &*plan_ : nullptr;
+  }
+
  private:
   std::string origin_;
   std::vector<std::string> errors_;
+  bool plan_tried_ = false;
+  std::optional<sipparse::DialPlan> plan_;
 };
+
+// ---- Keys declared once -----------------------------------------------------------------------
+// Each key of a converted table is declared once below: its name, how it is read and checked
+// (type, range, the error texts), its default (the struct's member initialiser, which reading
+// starts from), and whether a change needs a restart. The same declarations give unknown-key
+// detection, knownConfigKeys() (deploy/mcn.toml must list each one: config_defaults_test) and the
+// SIGHUP diff (restartKeysChanged()).
+
+enum class Change { kLive, kRestart };  // applied by SIGHUP, or kept until a restart
+constexpr Change kLive = Change::kLive;
+constexpr Change kRestart = Change::kRestart;
+
+struct KeyDef {
+  std::string_view name;  // empty: a check across keys, run at its place in the order
+  Change change = Change::kLive;
+  std::function<void(Reader&, const toml::table&, std::string_view table, Config&)> read;
+  std::function<bool(const Config&, const Config&)> same;  // null for a check
+  std::function<void(Config& to, const Config& from)> copy;
+  // What knownConfigKeys() lists for a key holding tables: "<key>.<sub>" for each; empty: the key.
+  std::vector<std::string> listed = {};
+};
+
+KeyDef listedAs(KeyDef key, std::vector<std::string> sub) {
+  key.listed = std::move(sub);
+  return key;
+}
+
+struct TableDef {
+  std::string_view name;
+  std::vector<KeyDef> keys;
+};
+
+// `get` is a generic lambda giving the field of a (const or not) Config: [](auto& c) -> auto&
+// {...}.
+template <typename Get>
+KeyDef keyOf(std::string_view name, Change change, Get get,
+             std::function<void(Reader&, const toml::table&, std::string_view, Config&)> read) {
+  return KeyDef{name, change, std::move(read),
+                [get](const Config& a, const Config& b) { return get(a) == get(b); },
+                [get](Config& to, const Config& from) { get(to) = get(from); }};
+}
+
+template <typename Get>
+KeyDef integerKey(std::string_view name, Change change, Get get, int64_t min, int64_t max) {
+  return keyOf(name, change, get,
+               [=](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                 auto& f = get(c);
+                 using T = std::remove_reference_t<decltype(f)>;
+                 f = static_cast<T>(r.integer(t, where, name, static_cast<int64_t>(f), min, max));
+               });
+}
+
+template <typename Get>
+KeyDef booleanKey(std::string_view name, Change change, Get get) {
+  return keyOf(name, change, get,
+               [=](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                 get(c) = r.boolean(t, where, name, get(c));
+               });
+}
+
+template <typename Get>
+KeyDef stringKey(std::string_view name, Change change, Get get) {
+  return keyOf(name, change, get,
+               [=](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                 r.string(t, where, name, get(c));
+               });
+}
+
+template <typename Get>
+KeyDef digitsKey(std::string_view name, Change change, Get get) {
+  return keyOf(name, change, get,
+               [=](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                 r.digits(t, where, name, get(c));
+               });
+}
+
+// A string that must be one of `allowed` (`msg` otherwise), or any non-empty string when
+// `allowed` is empty; the value read before is kept on an error.
+template <typename Get>
+KeyDef choiceKey(std::string_view name, Change change, Get get,
+                 std::vector<std::string_view> allowed, std::string_view msg) {
+  return keyOf(name, change, get,
+               [=](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                 std::string value = get(c);
+                 r.string(t, where, name, value);
+                 bool ok = allowed.empty() && !value.empty();
+                 for (auto a : allowed) ok = ok || value == a;
+                 if (!ok) {
+                   r.report(t.get(name), fmt::format("{}.{}", where, name), msg);
+                   return;
+                 }
+                 get(c) = std::move(value);
+               });
+}
+
+template <typename Get>
+KeyDef secretRefKey(std::string_view name, Change change, Get get) {
+  return keyOf(name, change, get,
+               [=](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                 r.secretRef(t, where, name, get(c));
+               });
+}
+
+template <typename Get>
+KeyDef portsKey(std::string_view name, Change change, Get get) {
+  return keyOf(name, change, get,
+               [=](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                 r.ports(t, where, name, get(c));
+               });
+}
+
+// A Redis URL ("redis://host[:port][/db]"); empty: none.
+template <typename Get>
+KeyDef redisUrlKey(std::string_view name, Change change, Get get) {
+  return keyOf(name, change, get,
+               [=](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                 r.string(t, where, name, get(c));
+                 if (get(c).empty()) return;
+                 try {
+                   (void)subscribers::parseRedisUrl(get(c));
+                 } catch (const std::exception& e) {
+                   r.report(t.get(name), fmt::format("{}.{}", where, name), e.what());
+                 }
+               });
+}
+
+// A check across keys, at its place in the reading order.
+KeyDef check(std::function<void(Reader&, const toml::table&, std::string_view, Config&)> f) {
+  return KeyDef{{}, Change::kLive, std::move(f), {}, {}};
+}
+
+// notify.templates: keys are "<lang>.<format>.title" and so on: quoted, or as TOML dotted keys
+// (nested tables), which are flattened back here.
+void readTemplates(Reader& r, const toml::table& t, std::string_view, Config& c) {
+  const toml::table* tt = r.table(t, "templates", "notify");
+  if (tt == nullptr) return;
+  auto& n = c.notify;
+  std::vector<std::pair<std::string, const toml::node*>> leaves;
+  std::function<void(const toml::table&, const std::string&)> walk =
+      [&](const toml::table& tab, const std::string& prefix) {
+        for (auto&& [k, v] : tab) {
+          std::string key =
+              prefix.empty() ? std::string(k.str()) : fmt::format("{}.{}", prefix, k.str());
+          if (v.is_table()) {
+            walk(*v.as_table(), key);
+            continue;
+          }
+          if (!v.is_string()) {
+            r.fail(&v, fmt::format("notify.templates.{}", key), "expected a string");
+          }
+          leaves.emplace_back(key, &v);
+        }
+      };
+  walk(*tt, "");
+  for (const auto& [key, node] : leaves) {
+    n.template_overrides[key] = node->as_string()->get();
+  }
+  try {
+    notifier::Templates check(n.template_overrides);
+  } catch (const std::exception& e) {
+    // Point at the first key that is wrong on its own; else at the table.
+    for (const auto& [key, node] : leaves) {
+      try {
+        notifier::Templates one(
+            std::map<std::string, std::string>{{key, node->as_string()->get()}});
+      } catch (const std::exception& e1) {
+        r.fail(node, fmt::format("notify.templates.{}", key), e1.what());
+      }
+    }
+    r.fail(tt, "notify.templates", e.what());
+  }
+}
+
+// notify.rate_limits.<channel kind>: {per_minute, per_second}.
+void readRateLimits(Reader& r, const toml::table& t, std::string_view, Config& c) {
+  const toml::table* rl = r.table(t, "rate_limits", "notify");
+  if (rl == nullptr) return;
+  for (auto&& entry : *rl)
+    r.guard([&] {
+      // Not a structured binding: clang before 16 cannot capture one in a lambda.
+      const auto& k = entry.first;
+      const auto& v = entry.second;
+      std::string key = fmt::format("notify.rate_limits.{}", k.str());
+      auto kind = subscribers::channelKindFromName(k.str());
+      if (!kind) r.fail(&v, key, "unknown channel kind");
+      if (!v.is_table()) r.fail(&v, key, "expected a table");
+      const auto& lt = *v.as_table();
+      r.onlyKeys(lt, key, kRateLimitKeys);
+      auto& limit = c.notify.delivery.rate_limits[*kind];
+      limit.per_minute =
+          static_cast<int>(r.integer(lt, key, "per_minute", limit.per_minute, 0, 1000000));
+      limit.per_second =
+          static_cast<int>(r.integer(lt, key, "per_second", limit.per_second, 0, 1000000));
+    });
+}
+
+constexpr int64_t kHour = 3600000;
+constexpr int64_t kDay = 24 * kHour;
+
+const std::vector<TableDef>& declaredTables() {
+  static const std::vector<TableDef> tables = [] {
+    std::vector<TableDef> out;
+
+    // [capture]: the decoder's settings, fixed while the capture threads run.
+    out.push_back(TableDef{
+        "capture",
+        {
+            // Only a hint for the counters: SIP is recognised by its start line on any port.
+            portsKey(
+                "sip_ports", kRestart, [](auto& c) -> auto& { return c.decoder.sip_ports; }),
+            integerKey(
+                "max_vlan_depth", kRestart,
+                [](auto& c) -> auto& { return c.decoder.max_vlan_depth; }, 0,
+                capture::kMaxVlanDepth),
+            booleanKey(
+                "prefilter", kRestart, [](auto& c) -> auto& { return c.decoder.prefilter; }),
+            // Frame dedup, IP fragment reassembly and VXLAN ports (capture/README.md).
+            integerKey(
+                "dedup_window_ms", kRestart,
+                [](auto& c) -> auto& { return c.decoder.dedup_window_ms; }, 0, 1000),
+            integerKey(
+                "ip_frag_timeout_ms", kRestart,
+                [](auto& c) -> auto& { return c.decoder.ip_frag.timeout_ms; }, 1, 120'000),
+            integerKey(
+                "ip_frag_max_datagrams", kRestart,
+                [](auto& c) -> auto& { return c.decoder.ip_frag.max_datagrams; }, 1, 1'000'000),
+            integerKey(
+                "ip_frag_max_bytes", kRestart,
+                [](auto& c) -> auto& { return c.decoder.ip_frag.max_bytes; }, 65'536,
+                int64_t{1} << 34),
+            portsKey(
+                "vxlan_ports", kRestart, [](auto& c) -> auto& { return c.decoder.vxlan_ports; }),
+            // GTP-U ports and ESP with NULL encryption (capture/README.md, "Encapsulations").
+            portsKey(
+                "gtpu_ports", kRestart, [](auto& c) -> auto& { return c.decoder.gtpu_ports; }),
+            keyOf(
+                "esp_null", kRestart, [](auto& c) -> auto& { return c.decoder.esp_null; },
+                [](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                  const toml::array* a = r.array(t, where, "esp_null");
+                  if (a == nullptr) return;
+                  c.decoder.esp_null.clear();
+                  for (const auto& e : *a) {
+                    if (!e.is_table()) {
+                      r.report(&e, "capture.esp_null", "expected tables {spi = ..., icv = ...}");
+                      continue;
+                    }
+                    const toml::table& sa = *e.as_table();
+                    r.onlyKeys(sa, "capture.esp_null", {"spi", "icv"});
+                    if (sa.get("spi") == nullptr) {
+                      r.report(&e, "capture.esp_null.spi", "missing");
+                      continue;
+                    }
+                    capture::EspNullSa v;
+                    // RFC 4303 §2.1: SPI 0 is never sent on the wire.
+                    v.spi = static_cast<uint32_t>(
+                        r.integer(sa, "capture.esp_null", "spi", 0, 1, int64_t{0xffffffff}));
+                    // The ICV lengths of RFC 8221's integrity algorithms are 12 to 32 bytes; 0
+                    // for an AEAD-less SA without integrity (RFC 4303 §3.2 allows it only with
+                    // encryption, but a test network may do anything).
+                    v.icv_len =
+                        static_cast<uint8_t>(r.integer(sa, "capture.esp_null", "icv", 12, 0, 64));
+                    c.decoder.esp_null.push_back(v);
+                  }
+                }),
+            booleanKey(
+                "esp_null_heuristic", kRestart,
+                [](auto& c) -> auto& { return c.decoder.esp_null_heuristic; }),
+            // SIP over TCP stream reassembly (capture/src/tcp_reassembly.h).
+            integerKey(
+                "tcp_max_streams", kRestart,
+                [](auto& c) -> auto& { return c.decoder.tcp.max_streams; }, 1, 10'000'000),
+            integerKey(
+                "tcp_max_stream_bytes", kRestart,
+                [](auto& c) -> auto& { return c.decoder.tcp.max_stream_bytes; }, 1024, 16 << 20),
+            integerKey(
+                "tcp_max_total_bytes", kRestart,
+                [](auto& c) -> auto& { return c.decoder.tcp.max_total_bytes; }, 65'536,
+                int64_t{1} << 34),
+            integerKey(
+                "tcp_idle_timeout_ms", kRestart,
+                [](auto& c) -> auto& { return c.decoder.tcp.idle_timeout_ms; }, 1000, 3'600'000),
+            integerKey(
+                "tcp_gap_timeout_ms", kRestart,
+                [](auto& c) -> auto& { return c.decoder.tcp.gap_timeout_ms; }, 1, 60'000),
+            // SCTP user message reassembly (capture/src/sctp_reassembly.h).
+            integerKey(
+                "sctp_frag_timeout_ms", kRestart,
+                [](auto& c) -> auto& { return c.decoder.sctp.timeout_ms; }, 1, 120'000),
+            integerKey(
+                "sctp_max_message_bytes", kRestart,
+                [](auto& c) -> auto& { return c.decoder.sctp.max_message_bytes; }, 1024, 16 << 20),
+            integerKey(
+                "sctp_max_messages_per_assoc", kRestart,
+                [](auto& c) -> auto& { return c.decoder.sctp.max_messages_per_assoc; }, 1,
+                1'000'000),
+            integerKey(
+                "sctp_max_messages", kRestart,
+                [](auto& c) -> auto& { return c.decoder.sctp.max_messages; }, 1, 1'000'000),
+            integerKey(
+                "sctp_max_bytes", kRestart,
+                [](auto& c) -> auto& { return c.decoder.sctp.max_bytes; }, 65'536,
+                int64_t{1} << 34),
+        }});
+
+    // [dial_plan]: SIGHUP applies a new plan.
+    out.push_back(TableDef{
+        "dial_plan",
+        {
+            digitsKey(
+                "country_code", kLive,
+                [](auto& c) -> auto& { return c.parser.dial_plan.country_code; }),
+            digitsKey(
+                "national_prefix", kLive,
+                [](auto& c) -> auto& { return c.parser.dial_plan.national_prefix; }),
+            digitsKey(
+                "international_prefix", kLive,
+                [](auto& c) -> auto& { return c.parser.dial_plan.international_prefix; }),
+            digitsKey(
+                "area_code", kLive, [](auto& c) -> auto& { return c.parser.dial_plan.area_code; }),
+            integerKey(
+                "local_number_length", kLive,
+                [](auto& c) -> auto& { return c.parser.dial_plan.local_number_length; }, 0, 15),
+            listedAs(
+                keyOf(
+                    "rewrite", kLive, [](auto& c) -> auto& { return c.parser.dial_plan.rewrite; },
+                    [](Reader& r, const toml::table& t, std::string_view, Config& c) {
+                      const toml::node* n = t.get("rewrite");
+                      if (n == nullptr) return;
+                      const toml::array* a = n->as_array();
+                      if (a == nullptr || !a->is_array_of_tables()) {
+                        r.fail(n, "dial_plan.rewrite", "expected [[dial_plan.rewrite]] tables");
+                      }
+                      auto& dp = c.parser.dial_plan;
+                      dp.rewrite.clear();
+                      for (const auto& e : *a)
+                        r.guard([&] {
+                          const auto& rt = *e.as_table();
+                          r.onlyKeys(rt, "dial_plan.rewrite", kRewriteKeys);
+                          sipparse::RewriteRule rule;
+                          bool ok = r.string(rt, "dial_plan.rewrite", "match", rule.match);
+                          ok = r.string(rt, "dial_plan.rewrite", "replace", rule.replace) && ok;
+                          if (!ok) return;
+                          if (rule.match.empty()) r.fail(&e, "dial_plan.rewrite.match", "missing");
+                          try {
+                            std::regex check(rule.match, std::regex::ECMAScript);
+                          } catch (const std::regex_error& err) {
+                            r.fail(rt.get("match"), "dial_plan.rewrite.match",
+                                   fmt::format("not a regular expression: {}", err.what()));
+                          }
+                          dp.rewrite.push_back(std::move(rule));
+                        });
+                    }),
+                {kRewriteKeys.begin(), kRewriteKeys.end()}),
+            // Let the plan validate what only it understands; the keys below that hold numbers
+            // use it.
+            check([](Reader& r, const toml::table&, std::string_view, Config& c) {
+              (void)r.plan(c);
+            }),
+        }});
+
+    // [calls]: the tracker's settings, fixed while it runs.
+    out.push_back(TableDef{
+        "calls",
+        {
+            integerKey(
+                "grace_ms", kRestart, [](auto& c) -> auto& { return c.tracker.grace_ms; }, 0, kDay),
+            integerKey(
+                "grace_after_3xx_ms", kRestart,
+                [](auto& c) -> auto& { return c.tracker.grace_after_3xx_ms; }, 0, kDay),
+            integerKey(
+                "auth_retry_ms", kRestart, [](auto& c) -> auto& { return c.tracker.auth_retry_ms; },
+                0, kDay),
+            integerKey(
+                "ring_timeout_ms", kRestart,
+                [](auto& c) -> auto& { return c.tracker.ring_timeout_ms; }, 1000, kDay),
+            integerKey(
+                "linger_ms", kRestart, [](auto& c) -> auto& { return c.tracker.linger_ms; }, 0,
+                kDay),
+            integerKey(
+                "min_ring_ms_cancelled", kRestart,
+                [](auto& c) -> auto& { return c.tracker.min_ring_ms_cancelled; }, 0, kDay),
+            keyOf(
+                "missed_outcomes", kRestart, [](auto& c) -> auto& { return c.tracker.missed; },
+                [](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                  const toml::array* a = r.array(t, where, "missed_outcomes");
+                  if (a == nullptr) return;
+                  c.tracker.missed.fill(false);
+                  for (const auto& e : *a) {
+                    std::optional<calls::Outcome> o;
+                    if (e.is_string()) o = calls::outcomeFromName(e.as_string()->get());
+                    if (!o) {
+                      r.report(&e, "calls.missed_outcomes",
+                               "expected outcome names such as \"busy\"");
+                      continue;
+                    }
+                    c.tracker.missed[static_cast<size_t>(*o)] = true;
+                  }
+                }),
+            booleanKey(
+                "forwarded_unconditional_missed", kRestart,
+                [](auto& c) -> auto& { return c.tracker.forwarded_unconditional_missed; }),
+            // The leg router reads it in the capture threads.
+            keyOf(
+                "correlation_header", kRestart,
+                [](auto& c) -> auto& { return c.parser.correlation_header; },
+                [](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                  std::string header = c.parser.correlation_header;
+                  r.string(t, where, "correlation_header", header);
+                  // A header name is an RFC 3261 §25.1 token; anything else could never match.
+                  for (char ch : header) {
+                    bool token = std::isalnum(static_cast<unsigned char>(ch)) != 0 ||
+                                 std::string_view("-.!%*_+`'~").find(ch) != std::string_view::npos;
+                    if (!token) {
+                      r.fail(t.get("correlation_header"), "calls.correlation_header",
+                             "expected a header name (letters, digits, -.!%*_+`'~)");
+                    }
+                  }
+                  c.parser.correlation_header = header;
+                }),
+            integerKey(
+                "max_calls", kRestart, [](auto& c) -> auto& { return c.tracker.max_calls; }, 1,
+                100000000),
+            // sip URIs (user@host, compared without case) or numbers (dial plan).
+            keyOf(
+                "voicemail", kRestart, [](auto& c) -> auto& { return c.tracker.voicemail; },
+                [](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                  const toml::array* a = r.array(t, where, "voicemail");
+                  if (a == nullptr) return;
+                  const sipparse::DialPlan* plan = r.plan(c);
+                  for (const auto& e : *a)
+                    r.guard([&] {
+                      if (!e.is_string()) r.fail(&e, "calls.voicemail", "expected strings");
+                      const std::string& v = e.as_string()->get();
+                      std::string id = calls::sipUserHost(v);
+                      if (id.empty() && v.find('@') == std::string::npos && plan != nullptr) {
+                        id = v.rfind("tel:", 0) == 0 ? plan->normaliseUri(v) : plan->normalise(v);
+                      }
+                      if (id.empty()) {
+                        r.fail(&e, "calls.voicemail",
+                               "expected a sip:user@host URI or a telephone number");
+                      }
+                      c.tracker.voicemail.push_back(std::move(id));
+                    });
+                }),
+            // Ring/hunt groups, [{number = "...", members = [...], notify = "members"}].
+            keyOf(
+                "groups", kRestart, [](auto& c) -> auto& { return c.tracker.groups; },
+                [](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                  const toml::array* a = r.array(t, where, "groups");
+                  if (a == nullptr) return;
+                  const sipparse::DialPlan* plan = r.plan(c);
+                  auto number = [&](const toml::node& n, std::string_view key) {
+                    if (!n.is_string()) r.fail(&n, key, "expected a telephone number string");
+                    std::string num =
+                        plan != nullptr ? plan->normalise(n.as_string()->get()) : std::string();
+                    if (num.empty()) r.fail(&n, key, "not a telephone number");
+                    return num;
+                  };
+                  for (const auto& e : *a)
+                    r.guard([&] {
+                      const auto* g = e.as_table();
+                      if (g == nullptr) {
+                        r.fail(&e, "calls.groups", "expected tables {number, members, notify}");
+                      }
+                      r.onlyKeys(*g, "calls.groups", {"number", "members", "notify"});
+                      calls::GroupConfig group;
+                      const toml::node* num = g->get("number");
+                      if (num == nullptr) r.fail(&e, "calls.groups.number", "missing");
+                      group.number = number(*num, "calls.groups.number");
+                      if (const auto* m = r.array(*g, "calls.groups", "members")) {
+                        for (const auto& n : *m) {
+                          group.members.push_back(number(n, "calls.groups.members"));
+                        }
+                      }
+                      if (group.members.empty()) {
+                        r.fail(&e, "calls.groups.members", "expected member numbers");
+                      }
+                      std::string notify = "members";
+                      if (!r.string(*g, "calls.groups", "notify", notify)) throw Abandon{};
+                      if (notify == "members") {
+                        group.notify = calls::GroupConfig::Notify::kMembers;
+                      } else if (notify == "owner") {
+                        group.notify = calls::GroupConfig::Notify::kOwner;
+                      } else if (notify == "all") {
+                        group.notify = calls::GroupConfig::Notify::kAll;
+                      } else {
+                        r.fail(g->get("notify"), "calls.groups.notify",
+                               "expected members, owner or all");
+                      }
+                      c.tracker.groups.push_back(std::move(group));
+                    });
+                }),
+            booleanKey(
+                "leg_join", kRestart, [](auto& c) -> auto& { return c.tracker.leg_join; }),
+            integerKey(
+                "leg_join_window_ms", kRestart,
+                [](auto& c) -> auto& { return c.tracker.leg_join_window_ms; }, 0, 60000),
+        }});
+
+    // [notify]: SIGHUP applies all of it (the local notification service's settings).
+    out.push_back(TableDef{
+        "notify",
+        {
+            choiceKey(
+                "dead_letter", kLive, [](auto& c) -> auto& { return c.notify.dead_letter_path; },
+                {}, "expected a file path"),
+            keyOf(
+                "voicemail_numbers", kLive,
+                [](auto& c) -> auto& { return c.notify.voicemail_numbers; },
+                [](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                  const toml::array* a = r.array(t, where, "voicemail_numbers");
+                  if (a == nullptr) return;
+                  const sipparse::DialPlan* plan = r.plan(c);
+                  for (const auto& e : *a)
+                    r.guard([&] {
+                      if (!e.is_string()) {
+                        r.fail(&e, "notify.voicemail_numbers", "expected strings");
+                      }
+                      if (plan == nullptr) return;  // the dial plan's own error is reported
+                      std::string num = plan->normaliseUri(e.as_string()->get());
+                      if (num.empty()) {
+                        r.fail(&e, "notify.voicemail_numbers", "not a telephone number");
+                      }
+                      c.notify.voicemail_numbers.push_back(std::move(num));
+                    });
+                }),
+            integerKey(
+                "finish_timeout_ms", kLive,
+                [](auto& c) -> auto& { return c.notify.finish_timeout_ms; }, 0, kHour),
+            integerKey(
+                "max_attempts", kLive,
+                [](auto& c) -> auto& { return c.notify.delivery.max_attempts; }, 1, 100),
+            integerKey(
+                "backoff_base_ms", kLive,
+                [](auto& c) -> auto& { return c.notify.delivery.backoff_base_ms; }, 1, kHour),
+            integerKey(
+                "backoff_cap_ms", kLive,
+                [](auto& c) -> auto& { return c.notify.delivery.backoff_cap_ms; }, 1, 24 * kHour),
+            check([](Reader& r, const toml::table& t, std::string_view, Config& c) {
+              if (c.notify.delivery.backoff_cap_ms >= c.notify.delivery.backoff_base_ms) return;
+              const toml::node* at = t.get("backoff_cap_ms");
+              r.report(at != nullptr ? at : t.get("backoff_base_ms"),
+                       at != nullptr ? "notify.backoff_cap_ms" : "notify.backoff_base_ms",
+                       "backoff_cap_ms must be at least backoff_base_ms");
+            }),
+            integerKey(
+                "connect_timeout_ms", kLive,
+                [](auto& c) -> auto& { return c.notify.delivery.connect_timeout_ms; }, 100, kHour),
+            integerKey(
+                "total_timeout_ms", kLive,
+                [](auto& c) -> auto& { return c.notify.delivery.total_timeout_ms; }, 100, kHour),
+            integerKey(
+                "max_queue", kLive, [](auto& c) -> auto& { return c.notify.delivery.max_queue; }, 1,
+                10000000),
+            integerKey(
+                "max_open_windows", kLive,
+                [](auto& c) -> auto& { return c.notify.merger.max_open_windows; }, 1, 10000000),
+            integerKey(
+                "max_calls_per_window", kLive,
+                [](auto& c) -> auto& { return c.notify.merger.max_calls_per_window; }, 1, 10000),
+            listedAs(
+                keyOf(
+                    "templates", kLive,
+                    [](auto& c) -> auto& { return c.notify.template_overrides; }, readTemplates),
+                {"*"}),
+            listedAs(
+                keyOf(
+                    "rate_limits", kLive,
+                    [](auto& c) -> auto& { return c.notify.delivery.rate_limits; }, readRateLimits),
+                [] {
+                  std::vector<std::string> sub;
+                  for (auto k : kRateLimitKeys) sub.push_back(fmt::format("*.{}", k));
+                  return sub;
+                }()),
+        }});
+
+    // [run]: SIGHUP applies subscribers, the log settings and shutdown_timeout_ms (run.h).
+    out.push_back(TableDef{
+        "run",
+        {
+            keyOf(
+                "interfaces", kRestart, [](auto& c) -> auto& { return c.run.interfaces; },
+                [](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                  const toml::array* a = r.array(t, where, "interfaces");
+                  if (a == nullptr) return;
+                  c.run.interfaces.clear();
+                  for (const auto& e : *a) {
+                    if (!e.is_string() || e.as_string()->get().empty()) {
+                      r.report(&e, "run.interfaces", "expected interface names");
+                      continue;
+                    }
+                    c.run.interfaces.push_back(e.as_string()->get());
+                  }
+                }),
+            integerKey(
+                "snaplen", kRestart, [](auto& c) -> auto& { return c.run.snaplen; }, 65535, 262144),
+            // An int in pcap.
+            integerKey(
+                "buffer_bytes", kRestart, [](auto& c) -> auto& { return c.run.buffer_bytes; },
+                1 << 20, 1 << 30),
+            booleanKey(
+                "promisc", kRestart, [](auto& c) -> auto& { return c.run.promisc; }),
+            booleanKey(
+                "immediate", kRestart, [](auto& c) -> auto& { return c.run.immediate; }),
+            integerKey(
+                "timeout_ms", kRestart, [](auto& c) -> auto& { return c.run.timeout_ms; }, 1, 1000),
+            stringKey(
+                "filter", kRestart, [](auto& c) -> auto& { return c.run.filter; }),
+            stringKey(
+                "user", kRestart, [](auto& c) -> auto& { return c.run.user; }),
+            stringKey(
+                "group", kRestart, [](auto& c) -> auto& { return c.run.group; }),
+            stringKey(
+                "subscribers", kLive, [](auto& c) -> auto& { return c.run.subscribers; }),
+            redisUrlKey(
+                "redis", kRestart, [](auto& c) -> auto& { return c.run.redis; }),
+            secretRefKey(
+                "redis_password_ref", kRestart,
+                [](auto& c) -> auto& { return c.run.redis_password_ref; }),
+            check([](Reader& r, const toml::table& t, std::string_view, Config& c) {
+              if (!c.run.redis.empty() && !c.run.subscribers.empty()) {
+                r.report(t.get("redis"), "run.redis",
+                         "set either run.subscribers or run.redis, not both");
+              }
+            }),
+            choiceKey(
+                "http_bind", kRestart, [](auto& c) -> auto& { return c.run.http_bind; }, {},
+                "expected an address"),
+            integerKey(
+                "http_port", kRestart, [](auto& c) -> auto& { return c.run.http_port; }, 0, 65535),
+            secretRefKey(
+                "http_token_ref", kRestart, [](auto& c) -> auto& { return c.run.http_token_ref; }),
+            choiceKey(
+                "log_format", kLive, [](auto& c) -> auto& { return c.run.log_format; },
+                {"human", "json"}, "expected \"human\" or \"json\""),
+            choiceKey(
+                "log_level", kLive, [](auto& c) -> auto& { return c.run.log_level; },
+                {"trace", "debug", "info", "warn", "error"},
+                "expected trace, debug, info, warn or error"),
+            booleanKey(
+                "log_mask_numbers", kLive, [](auto& c) -> auto& { return c.run.log_mask_numbers; }),
+            integerKey(
+                "workers", kRestart, [](auto& c) -> auto& { return c.run.workers; }, 1, 64),
+            integerKey(
+                "ring_size", kRestart, [](auto& c) -> auto& { return c.run.ring_size; }, 16,
+                1 << 24),
+            integerKey(
+                "shutdown_timeout_ms", kLive,
+                [](auto& c) -> auto& { return c.run.shutdown_timeout_ms; }, 0, 3600000),
+        }});
+
+    // [streams]: read when a probe or notifier role starts.
+    // Names end up inside Redis keys and commands: no spaces or control bytes, no empty names.
+    auto name = [](std::string_view key, auto get) {
+      return keyOf(key, kRestart, get,
+                   [=](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                     std::string value = get(c);
+                     if (t.get(key) == nullptr || !r.string(t, where, key, value)) return;
+                     bool ok = !value.empty() && value.size() <= 64;
+                     for (char ch : value) {
+                       ok = ok && static_cast<unsigned char>(ch) > 0x20 && ch != 0x7f;
+                     }
+                     if (!ok) {
+                       r.report(t.get(key), fmt::format("{}.{}", where, key),
+                                "expected 1 to 64 printable characters without spaces");
+                       return;
+                     }
+                     get(c) = std::move(value);
+                   });
+    };
+    out.push_back(TableDef{
+        "streams",
+        {
+            redisUrlKey(
+                "redis", kRestart, [](auto& c) -> auto& { return c.streams.redis; }),
+            secretRefKey(
+                "password_ref", kRestart, [](auto& c) -> auto& { return c.streams.password_ref; }),
+            name(
+                "prefix", [](auto& c) -> auto& { return c.streams.stream.prefix; }),
+            name(
+                "group", [](auto& c) -> auto& { return c.streams.stream.group; }),
+            name(
+                "consumer", [](auto& c) -> auto& { return c.streams.stream.consumer; }),
+            integerKey(
+                "maxlen", kRestart, [](auto& c) -> auto& { return c.streams.stream.maxlen; }, 1000,
+                1'000'000'000),
+            integerKey(
+                "dedupe_ttl_s", kRestart,
+                [](auto& c) -> auto& { return c.streams.stream.dedupe_ttl_s; }, 60, 30 * 86400),
+            integerKey(
+                "claim_idle_ms", kRestart,
+                [](auto& c) -> auto& { return c.streams.stream.claim_idle_ms; }, 100, 86400000),
+            integerKey(
+                "buffer_max", kRestart,
+                [](auto& c) -> auto& { return c.streams.stream.buffer_max; }, 1, 10'000'000),
+            integerKey(
+                "max_deliveries", kRestart,
+                [](auto& c) -> auto& { return c.streams.stream.max_deliveries; }, 1, 1000),
+            integerKey(
+                "batch", kRestart, [](auto& c) -> auto& { return c.streams.stream.batch; }, 1,
+                10000),
+            integerKey(
+                "max_in_flight", kRestart,
+                [](auto& c) -> auto& { return c.streams.stream.max_in_flight; }, 1, 1'000'000),
+            integerKey(
+                "connect_timeout_ms", kRestart,
+                [](auto& c) -> auto& { return c.streams.stream.connect_timeout_ms; }, 10, 60000),
+            integerKey(
+                "backoff_max_ms", kRestart,
+                [](auto& c) -> auto& { return c.streams.stream.backoff_max_ms; }, 100, 600000),
+        }});
+
+    // [hep]: listeners open at start; the decoding settings live in the capture decoder.
+    out.push_back(TableDef{
+        "hep",
+        {
+            keyOf(
+                "listeners", kRestart, [](auto& c) -> auto& { return c.hep.listeners; },
+                [](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                  const toml::array* a = r.array(t, where, "listeners");
+                  if (a == nullptr) return;
+                  c.hep.listeners.clear();
+                  for (const auto& e : *a) {
+                    std::string host, err;
+                    uint16_t port = 0;
+                    if (!e.is_string() ||
+                        !capture::parseHepAddress(e.as_string()->get(), host, port, err)) {
+                      r.report(&e, "hep.listeners",
+                               err.empty() ? std::string("expected \"ADDR:PORT\" strings") : err);
+                      continue;
+                    }
+                    c.hep.listeners.push_back(e.as_string()->get());
+                  }
+                }),
+            portsKey(
+                "ports", kRestart, [](auto& c) -> auto& { return c.decoder.hep.ports; }),
+            secretRefKey(
+                "auth_key_ref", kRestart, [](auto& c) -> auto& { return c.hep.auth_key_ref; }),
+            integerKey(
+                "max_payload_bytes", kRestart,
+                [](auto& c) -> auto& { return c.decoder.hep.max_payload_bytes; }, 1024, 1 << 20),
+            integerKey(
+                "max_connections", kRestart, [](auto& c) -> auto& { return c.hep.max_connections; },
+                1, 4096),
+            integerKey(
+                "max_tcp_streams", kRestart,
+                [](auto& c) -> auto& { return c.decoder.hep.max_tcp_streams; }, 1, 1'000'000),
+        }});
+    return out;
+  }();
+  return tables;
+}
+
+void readTable(Reader& r, const toml::table& root, const TableDef& def, Config& cfg) {
+  const toml::table* t = r.table(root, def.name);
+  if (t == nullptr) return;
+  for (auto&& [k, v] : *t) {
+    bool known = false;
+    for (const auto& key : def.keys) known = known || (!key.name.empty() && key.name == k.str());
+    if (!known) r.report(&v, fmt::format("{}.{}", def.name, k.str()), "unknown key");
+  }
+  for (const auto& key : def.keys) r.guard([&] { key.read(r, *t, def.name, cfg); });
+}
 
 Config fromTable(const toml::table& root, const std::string& origin) {
   Reader r(origin);
   Config cfg = defaultConfig();
   cfg.source = origin;
-  r.onlyKeys(root, "", kTables);
-
-  if (const auto* t = r.table(root, "capture")) {
-    r.onlyKeys(*t, "capture", kCaptureKeys);
-    cfg.decoder.prefilter = r.boolean(*t, "capture", "prefilter", cfg.decoder.prefilter);
-    r.ports(*t, "capture", "sip_ports", cfg.decoder.sip_ports);
-    cfg.decoder.max_vlan_depth = static_cast<int>(r.integer(
-        *t, "capture", "max_vlan_depth", cfg.decoder.max_vlan_depth, 0, capture::kMaxVlanDepth));
-    // Frame dedup, IP fragment reassembly and VXLAN ports (capture/README.md).
-    cfg.decoder.dedup_window_ms = static_cast<int>(
-        r.integer(*t, "capture", "dedup_window_ms", cfg.decoder.dedup_window_ms, 0, 1000));
-    cfg.decoder.ip_frag.timeout_ms =
-        r.integer(*t, "capture", "ip_frag_timeout_ms", cfg.decoder.ip_frag.timeout_ms, 1, 120'000);
-    cfg.decoder.ip_frag.max_datagrams = static_cast<size_t>(
-        r.integer(*t, "capture", "ip_frag_max_datagrams",
-                  static_cast<int64_t>(cfg.decoder.ip_frag.max_datagrams), 1, 1'000'000));
-    cfg.decoder.ip_frag.max_bytes = static_cast<size_t>(
-        r.integer(*t, "capture", "ip_frag_max_bytes",
-                  static_cast<int64_t>(cfg.decoder.ip_frag.max_bytes), 65'536, int64_t{1} << 34));
-    r.ports(*t, "capture", "vxlan_ports", cfg.decoder.vxlan_ports);
-    // GTP-U ports and ESP with NULL encryption (capture/README.md, "Encapsulations").
-    r.ports(*t, "capture", "gtpu_ports", cfg.decoder.gtpu_ports);
-    cfg.decoder.esp_null_heuristic =
-        r.boolean(*t, "capture", "esp_null_heuristic", cfg.decoder.esp_null_heuristic);
-    if (const auto* a = r.array(*t, "capture", "esp_null")) {
-      cfg.decoder.esp_null.clear();
-      for (const auto& e : *a) {
-        if (!e.is_table()) {
-          r.report(&e, "capture.esp_null", "expected tables {spi = ..., icv = ...}");
-          continue;
-        }
-        const toml::table& sa = *e.as_table();
-        r.onlyKeys(sa, "capture.esp_null", {"spi", "icv"});
-        if (sa.get("spi") == nullptr) {
-          r.report(&e, "capture.esp_null.spi", "missing");
-          continue;
-        }
-        capture::EspNullSa v;
-        // RFC 4303 §2.1: SPI 0 is never sent on the wire.
-        v.spi = static_cast<uint32_t>(
-            r.integer(sa, "capture.esp_null", "spi", 0, 1, int64_t{0xffffffff}));
-        // The ICV lengths of RFC 8221's integrity algorithms are 12 to 32 bytes; 0 for an
-        // AEAD-less SA without integrity (RFC 4303 §3.2 allows it only with encryption, but a
-        // test network may do anything).
-        v.icv_len = static_cast<uint8_t>(r.integer(sa, "capture.esp_null", "icv", 12, 0, 64));
-        cfg.decoder.esp_null.push_back(v);
-      }
-    }
-    // SIP over TCP stream reassembly (capture/src/tcp_reassembly.h).
-    auto& tcp = cfg.decoder.tcp;
-    tcp.max_streams = static_cast<size_t>(r.integer(
-        *t, "capture", "tcp_max_streams", static_cast<int64_t>(tcp.max_streams), 1, 10'000'000));
-    tcp.max_stream_bytes =
-        static_cast<size_t>(r.integer(*t, "capture", "tcp_max_stream_bytes",
-                                      static_cast<int64_t>(tcp.max_stream_bytes), 1024, 16 << 20));
-    tcp.max_total_bytes = static_cast<size_t>(r.integer(*t, "capture", "tcp_max_total_bytes",
-                                                        static_cast<int64_t>(tcp.max_total_bytes),
-                                                        65'536, int64_t{1} << 34));
-    tcp.idle_timeout_ms =
-        r.integer(*t, "capture", "tcp_idle_timeout_ms", tcp.idle_timeout_ms, 1000, 3'600'000);
-    tcp.gap_timeout_ms =
-        r.integer(*t, "capture", "tcp_gap_timeout_ms", tcp.gap_timeout_ms, 1, 60'000);
-    // SCTP user message reassembly (capture/src/sctp_reassembly.h).
-    auto& sctp = cfg.decoder.sctp;
-    sctp.timeout_ms = r.integer(*t, "capture", "sctp_frag_timeout_ms", sctp.timeout_ms, 1, 120'000);
-    sctp.max_message_bytes = static_cast<size_t>(
-        r.integer(*t, "capture", "sctp_max_message_bytes",
-                  static_cast<int64_t>(sctp.max_message_bytes), 1024, 16 << 20));
-    sctp.max_messages_per_assoc = static_cast<size_t>(
-        r.integer(*t, "capture", "sctp_max_messages_per_assoc",
-                  static_cast<int64_t>(sctp.max_messages_per_assoc), 1, 1'000'000));
-    sctp.max_messages = static_cast<size_t>(r.integer(
-        *t, "capture", "sctp_max_messages", static_cast<int64_t>(sctp.max_messages), 1, 1'000'000));
-    sctp.max_bytes = static_cast<size_t>(r.integer(*t, "capture", "sctp_max_bytes",
-                                                   static_cast<int64_t>(sctp.max_bytes), 65'536,
-                                                   int64_t{1} << 34));
-  }
-
-  if (const auto* t = r.table(root, "dial_plan")) {
-    r.onlyKeys(*t, "dial_plan", kDialPlanKeys);
-    auto& dp = cfg.parser.dial_plan;
-    r.digits(*t, "dial_plan", "country_code", dp.country_code);
-    r.digits(*t, "dial_plan", "national_prefix", dp.national_prefix);
-    r.digits(*t, "dial_plan", "international_prefix", dp.international_prefix);
-    r.digits(*t, "dial_plan", "area_code", dp.area_code);
-    dp.local_number_length = static_cast<int>(
-        r.integer(*t, "dial_plan", "local_number_length", dp.local_number_length, 0, 15));
-    if (const toml::node* n = t->get("rewrite"))
-      r.guard([&] {
-        const toml::array* a = n->as_array();
-        if (a == nullptr || !a->is_array_of_tables()) {
-          r.fail(n, "dial_plan.rewrite", "expected [[dial_plan.rewrite]] tables");
-        }
-        dp.rewrite.clear();
-        for (const auto& e : *a)
-          r.guard([&] {
-            const auto& rt = *e.as_table();
-            r.onlyKeys(rt, "dial_plan.rewrite", kRewriteKeys);
-            sipparse::RewriteRule rule;
-            bool ok = r.string(rt, "dial_plan.rewrite", "match", rule.match);
-            ok = r.string(rt, "dial_plan.rewrite", "replace", rule.replace) && ok;
-            if (!ok) return;
-            if (rule.match.empty()) r.fail(&e, "dial_plan.rewrite.match", "missing");
-            try {
-              std::regex check(rule.match, std::regex::ECMAScript);
-            } catch (const std::regex_error& err) {
-              r.fail(rt.get("match"), "dial_plan.rewrite.match",
-                     fmt::format("not a regular expression: {}", err.what()));
-            }
-            dp.rewrite.push_back(std::move(rule));
-          });
-      });
-  }
-
-  if (const auto* t = r.table(root, "calls")) {
-    r.onlyKeys(*t, "calls", kCallsKeys);
-    auto& tc = cfg.tracker;
-    constexpr int64_t kDay = 86400000;
-    tc.grace_ms = r.integer(*t, "calls", "grace_ms", tc.grace_ms, 0, kDay);
-    tc.grace_after_3xx_ms =
-        r.integer(*t, "calls", "grace_after_3xx_ms", tc.grace_after_3xx_ms, 0, kDay);
-    tc.auth_retry_ms = r.integer(*t, "calls", "auth_retry_ms", tc.auth_retry_ms, 0, kDay);
-    tc.ring_timeout_ms = r.integer(*t, "calls", "ring_timeout_ms", tc.ring_timeout_ms, 1000, kDay);
-    tc.linger_ms = r.integer(*t, "calls", "linger_ms", tc.linger_ms, 0, kDay);
-    tc.min_ring_ms_cancelled =
-        r.integer(*t, "calls", "min_ring_ms_cancelled", tc.min_ring_ms_cancelled, 0, kDay);
-    tc.max_calls = static_cast<size_t>(
-        r.integer(*t, "calls", "max_calls", static_cast<int64_t>(tc.max_calls), 1, 100000000));
-    tc.forwarded_unconditional_missed =
-        r.boolean(*t, "calls", "forwarded_unconditional_missed", tc.forwarded_unconditional_missed);
-    tc.leg_join = r.boolean(*t, "calls", "leg_join", tc.leg_join);
-    tc.leg_join_window_ms =
-        r.integer(*t, "calls", "leg_join_window_ms", tc.leg_join_window_ms, 0, 60000);
-    if (const auto* a = r.array(*t, "calls", "missed_outcomes")) {
-      tc.missed.fill(false);
-      for (const auto& e : *a) {
-        std::optional<calls::Outcome> o;
-        if (e.is_string()) o = calls::outcomeFromName(e.as_string()->get());
-        if (!o) {
-          r.report(&e, "calls.missed_outcomes", "expected outcome names such as \"busy\"");
-          continue;
-        }
-        tc.missed[static_cast<size_t>(*o)] = true;
-      }
-    }
-    std::string header = cfg.parser.correlation_header;
-    r.string(*t, "calls", "correlation_header", header);
-    // A header name is an RFC 3261 §25.1 token; anything else could never match a header.
-    r.guard([&] {
-      for (char c : header) {
-        bool token = std::isalnum(static_cast<unsigned char>(c)) != 0 ||
-                     std::string_view("-.!%*_+`'~").find(c) != std::string_view::npos;
-        if (!token) {
-          r.fail(t->get("correlation_header"), "calls.correlation_header",
-                 "expected a header name (letters, digits, -.!%*_+`'~)");
-        }
-      }
-      cfg.parser.correlation_header = header;
-    });
-  }
-
-  // Let each component validate what only it understands (regexes in the dial plan).
-  std::optional<sipparse::DialPlan> plan;
-  try {
-    plan.emplace(cfg.parser.dial_plan);
-  } catch (const std::exception& e) {
-    r.report(nullptr, "dial_plan.rewrite", e.what());
-  }
-
-  // calls.voicemail: sip URIs (user@host, compared without case) or numbers (dial plan).
-  if (const auto* t = root.get_as<toml::table>("calls")) {
-    if (const auto* a = r.array(*t, "calls", "voicemail")) {
-      for (const auto& e : *a)
-        r.guard([&] {
-          if (!e.is_string()) r.fail(&e, "calls.voicemail", "expected strings");
-          const std::string& v = e.as_string()->get();
-          std::string id = calls::sipUserHost(v);
-          if (id.empty() && v.find('@') == std::string::npos && plan) {
-            id = v.rfind("tel:", 0) == 0 ? plan->normaliseUri(v) : plan->normalise(v);
-          }
-          if (id.empty()) {
-            r.fail(&e, "calls.voicemail", "expected a sip:user@host URI or a telephone number");
-          }
-          cfg.tracker.voicemail.push_back(std::move(id));
-        });
-    }
-    // calls.groups: ring/hunt groups, [{number = "...", members = [...], notify = "members"}].
-    if (const auto* a = r.array(*t, "calls", "groups")) {
-      auto number = [&](const toml::node& n, std::string_view key) {
-        if (!n.is_string()) r.fail(&n, key, "expected a telephone number string");
-        std::string num = plan ? plan->normalise(n.as_string()->get()) : std::string();
-        if (num.empty()) r.fail(&n, key, "not a telephone number");
-        return num;
-      };
-      for (const auto& e : *a)
-        r.guard([&] {
-          const auto* g = e.as_table();
-          if (g == nullptr) {
-            r.fail(&e, "calls.groups", "expected tables {number, members, notify}");
-          }
-          r.onlyKeys(*g, "calls.groups", {"number", "members", "notify"});
-          calls::GroupConfig group;
-          const toml::node* num = g->get("number");
-          if (num == nullptr) r.fail(&e, "calls.groups.number", "missing");
-          group.number = number(*num, "calls.groups.number");
-          if (const auto* m = r.array(*g, "calls.groups", "members")) {
-            for (const auto& n : *m) group.members.push_back(number(n, "calls.groups.members"));
-          }
-          if (group.members.empty()) r.fail(&e, "calls.groups.members", "expected member numbers");
-          std::string notify = "members";
-          if (!r.string(*g, "calls.groups", "notify", notify)) throw Abandon{};
-          if (notify == "members") {
-            group.notify = calls::GroupConfig::Notify::kMembers;
-          } else if (notify == "owner") {
-            group.notify = calls::GroupConfig::Notify::kOwner;
-          } else if (notify == "all") {
-            group.notify = calls::GroupConfig::Notify::kAll;
-          } else {
-            r.fail(g->get("notify"), "calls.groups.notify", "expected members, owner or all");
-          }
-          cfg.tracker.groups.push_back(std::move(group));
-        });
-    }
-  }
-
-  if (const auto* t = r.table(root, "notify")) {
-    r.onlyKeys(*t, "notify", kNotifyKeys);
-    auto& n = cfg.notify;
-    std::string dead_letter = n.dead_letter_path;
-    r.string(*t, "notify", "dead_letter", dead_letter);
-    if (dead_letter.empty()) {
-      r.report(t->get("dead_letter"), "notify.dead_letter", "expected a file path");
-    } else {
-      n.dead_letter_path = std::move(dead_letter);
-    }
-    constexpr int64_t kHour = 3600000;
-    n.finish_timeout_ms =
-        r.integer(*t, "notify", "finish_timeout_ms", n.finish_timeout_ms, 0, kHour);
-    n.delivery.max_attempts =
-        static_cast<int>(r.integer(*t, "notify", "max_attempts", n.delivery.max_attempts, 1, 100));
-    n.delivery.backoff_base_ms =
-        r.integer(*t, "notify", "backoff_base_ms", n.delivery.backoff_base_ms, 1, kHour);
-    n.delivery.backoff_cap_ms =
-        r.integer(*t, "notify", "backoff_cap_ms", n.delivery.backoff_cap_ms, 1, 24 * kHour);
-    if (n.delivery.backoff_cap_ms < n.delivery.backoff_base_ms) {
-      const toml::node* at = t->get("backoff_cap_ms");
-      r.report(at != nullptr ? at : t->get("backoff_base_ms"),
-               at != nullptr ? "notify.backoff_cap_ms" : "notify.backoff_base_ms",
-               "backoff_cap_ms must be at least backoff_base_ms");
-    }
-    n.delivery.connect_timeout_ms =
-        r.integer(*t, "notify", "connect_timeout_ms", n.delivery.connect_timeout_ms, 100, kHour);
-    n.delivery.total_timeout_ms =
-        r.integer(*t, "notify", "total_timeout_ms", n.delivery.total_timeout_ms, 100, kHour);
-    n.delivery.max_queue = static_cast<size_t>(r.integer(
-        *t, "notify", "max_queue", static_cast<int64_t>(n.delivery.max_queue), 1, 10000000));
-    n.merger.max_open_windows = static_cast<size_t>(
-        r.integer(*t, "notify", "max_open_windows", static_cast<int64_t>(n.merger.max_open_windows),
-                  1, 10000000));
-    n.merger.max_calls_per_window = static_cast<size_t>(
-        r.integer(*t, "notify", "max_calls_per_window",
-                  static_cast<int64_t>(n.merger.max_calls_per_window), 1, 10000));
-    if (const auto* a = r.array(*t, "notify", "voicemail_numbers")) {
-      for (const auto& e : *a)
-        r.guard([&] {
-          if (!e.is_string()) r.fail(&e, "notify.voicemail_numbers", "expected strings");
-          if (!plan) return;  // the dial plan's own error is reported
-          std::string num = plan->normaliseUri(e.as_string()->get());
-          if (num.empty()) r.fail(&e, "notify.voicemail_numbers", "not a telephone number");
-          n.voicemail_numbers.push_back(std::move(num));
-        });
-    }
-    if (const auto* tt = r.table(*t, "templates", "notify"))
-      r.guard([&] {
-        // Keys are "<lang>.<format>.title" and so on: quoted, or as TOML dotted keys (nested
-        // tables), which are flattened back here.
-        std::vector<std::pair<std::string, const toml::node*>> leaves;
-        std::function<void(const toml::table&, const std::string&)> walk =
-            [&](const toml::table& tab, const std::string& prefix) {
-              for (auto&& [k, v] : tab) {
-                std::string key =
-                    prefix.empty() ? std::string(k.str()) : fmt::format("{}.{}", prefix, k.str());
-                if (v.is_table()) {
-                  walk(*v.as_table(), key);
-                  continue;
-                }
-                if (!v.is_string()) {
-                  r.fail(&v, fmt::format("notify.templates.{}", key), "expected a string");
-                }
-                leaves.emplace_back(key, &v);
-              }
-            };
-        walk(*tt, "");
-        for (const auto& [key, node] : leaves) {
-          n.template_overrides[key] = node->as_string()->get();
-        }
-        try {
-          notifier::Templates check(n.template_overrides);
-        } catch (const std::exception& e) {
-          // Point at the first key that is wrong on its own; else at the table.
-          for (const auto& [key, node] : leaves) {
-            try {
-              notifier::Templates one(
-                  std::map<std::string, std::string>{{key, node->as_string()->get()}});
-            } catch (const std::exception& e1) {
-              r.fail(node, fmt::format("notify.templates.{}", key), e1.what());
-            }
-          }
-          r.fail(tt, "notify.templates", e.what());
-        }
-      });
-    if (const auto* rl = r.table(*t, "rate_limits", "notify")) {
-      for (auto&& entry : *rl)
-        r.guard([&] {
-          // Not a structured binding: clang before 16 cannot capture one in a lambda.
-          const auto& k = entry.first;
-          const auto& v = entry.second;
-          std::string key = fmt::format("notify.rate_limits.{}", k.str());
-          auto kind = subscribers::channelKindFromName(k.str());
-          if (!kind) r.fail(&v, key, "unknown channel kind");
-          if (!v.is_table()) r.fail(&v, key, "expected a table");
-          const auto& lt = *v.as_table();
-          r.onlyKeys(lt, key, kRateLimitKeys);
-          auto& limit = n.delivery.rate_limits[*kind];
-          limit.per_minute =
-              static_cast<int>(r.integer(lt, key, "per_minute", limit.per_minute, 0, 1000000));
-          limit.per_second =
-              static_cast<int>(r.integer(lt, key, "per_second", limit.per_second, 0, 1000000));
-        });
-    }
-  }
-  if (const auto* t = r.table(root, "run")) {
-    r.onlyKeys(*t, "run", kRunKeys);
-    auto& run = cfg.run;
-    if (const auto* a = r.array(*t, "run", "interfaces")) {
-      run.interfaces.clear();
-      for (const auto& e : *a) {
-        if (!e.is_string() || e.as_string()->get().empty()) {
-          r.report(&e, "run.interfaces", "expected interface names");
-          continue;
-        }
-        run.interfaces.push_back(e.as_string()->get());
-      }
-    }
-    run.snaplen = static_cast<int>(r.integer(*t, "run", "snaplen", run.snaplen, 65535, 262144));
-    run.buffer_bytes =
-        r.integer(*t, "run", "buffer_bytes", run.buffer_bytes, 1 << 20, 1 << 30);  // an int in pcap
-    run.promisc = r.boolean(*t, "run", "promisc", run.promisc);
-    run.immediate = r.boolean(*t, "run", "immediate", run.immediate);
-    run.timeout_ms = static_cast<int>(r.integer(*t, "run", "timeout_ms", run.timeout_ms, 1, 1000));
-    r.string(*t, "run", "filter", run.filter);
-    r.string(*t, "run", "user", run.user);
-    r.string(*t, "run", "group", run.group);
-    r.string(*t, "run", "subscribers", run.subscribers);
-    r.string(*t, "run", "redis", run.redis);
-    if (!run.redis.empty()) {
-      try {
-        (void)subscribers::parseRedisUrl(run.redis);
-      } catch (const std::exception& e) {
-        r.report(t->get("redis"), "run.redis", e.what());
-      }
-    }
-    r.secretRef(*t, "run", "redis_password_ref", run.redis_password_ref);
-    if (!run.redis.empty() && !run.subscribers.empty()) {
-      r.report(t->get("redis"), "run.redis", "set either run.subscribers or run.redis, not both");
-    }
-    std::string bind = run.http_bind;
-    r.string(*t, "run", "http_bind", bind);
-    if (bind.empty()) {
-      r.report(t->get("http_bind"), "run.http_bind", "expected an address");
-    } else {
-      run.http_bind = std::move(bind);
-    }
-    run.http_port = static_cast<int>(r.integer(*t, "run", "http_port", run.http_port, 0, 65535));
-    r.secretRef(*t, "run", "http_token_ref", run.http_token_ref);
-    std::string format = run.log_format;
-    r.string(*t, "run", "log_format", format);
-    if (format != "human" && format != "json") {
-      r.report(t->get("log_format"), "run.log_format", "expected \"human\" or \"json\"");
-    } else {
-      run.log_format = std::move(format);
-    }
-    std::string level = run.log_level;
-    r.string(*t, "run", "log_level", level);
-    run.log_mask_numbers = r.boolean(*t, "run", "log_mask_numbers", run.log_mask_numbers);
-    if (level != "trace" && level != "debug" && level != "info" && level != "warn" &&
-        level != "error") {
-      r.report(t->get("log_level"), "run.log_level", "expected trace, debug, info, warn or error");
-    } else {
-      run.log_level = std::move(level);
-    }
-    run.workers = static_cast<int>(r.integer(*t, "run", "workers", run.workers, 1, 64));
-    run.ring_size = static_cast<int>(r.integer(*t, "run", "ring_size", run.ring_size, 16, 1 << 24));
-    run.shutdown_timeout_ms =
-        r.integer(*t, "run", "shutdown_timeout_ms", run.shutdown_timeout_ms, 0, 3600000);
-  }
-  if (const auto* t = r.table(root, "hep")) {
-    r.onlyKeys(*t, "hep", kHepKeys);
-    auto& h = cfg.hep;
-    if (const auto* a = r.array(*t, "hep", "listeners")) {
-      h.listeners.clear();
-      for (const auto& e : *a) {
-        std::string host, err;
-        uint16_t port = 0;
-        if (!e.is_string() || !capture::parseHepAddress(e.as_string()->get(), host, port, err)) {
-          r.report(&e, "hep.listeners",
-                   err.empty() ? std::string("expected \"ADDR:PORT\" strings") : err);
-          continue;
-        }
-        h.listeners.push_back(e.as_string()->get());
-      }
-    }
-    r.ports(*t, "hep", "ports", cfg.decoder.hep.ports);
-    r.secretRef(*t, "hep", "auth_key_ref", h.auth_key_ref);
-    cfg.decoder.hep.max_payload_bytes = static_cast<size_t>(
-        r.integer(*t, "hep", "max_payload_bytes",
-                  static_cast<int64_t>(cfg.decoder.hep.max_payload_bytes), 1024, 1 << 20));
-    h.max_connections =
-        static_cast<int>(r.integer(*t, "hep", "max_connections", h.max_connections, 1, 4096));
-    cfg.decoder.hep.max_tcp_streams = static_cast<size_t>(
-        r.integer(*t, "hep", "max_tcp_streams",
-                  static_cast<int64_t>(cfg.decoder.hep.max_tcp_streams), 1, 1'000'000));
-  }
-  if (const auto* t = r.table(root, "streams")) {
-    r.onlyKeys(*t, "streams", kStreamsKeys);
-    auto& st = cfg.streams;
-    auto& sc = st.stream;
-    r.string(*t, "streams", "redis", st.redis);
-    if (!st.redis.empty()) {
-      try {
-        (void)subscribers::parseRedisUrl(st.redis);
-      } catch (const std::exception& e) {
-        r.report(t->get("redis"), "streams.redis", e.what());
-      }
-    }
-    r.secretRef(*t, "streams", "password_ref", st.password_ref);
-    // Names end up inside Redis keys and commands: no spaces or control bytes, no empty names.
-    auto name = [&](std::string_view key, std::string& out) {
-      std::string value = out;
-      if (t->get(key) == nullptr || !r.string(*t, "streams", key, value)) return;
-      bool ok = !value.empty() && value.size() <= 64;
-      for (char c : value) ok = ok && static_cast<unsigned char>(c) > 0x20 && c != 0x7f;
-      if (!ok) {
-        r.report(t->get(key), fmt::format("streams.{}", key),
-                 "expected 1 to 64 printable characters without spaces");
-        return;
-      }
-      out = std::move(value);
-    };
-    name("prefix", sc.prefix);
-    name("group", sc.group);
-    name("consumer", sc.consumer);
-    sc.maxlen = static_cast<size_t>(
-        r.integer(*t, "streams", "maxlen", static_cast<int64_t>(sc.maxlen), 1000, 1'000'000'000));
-    sc.dedupe_ttl_s = r.integer(*t, "streams", "dedupe_ttl_s", sc.dedupe_ttl_s, 60, 30 * 86400);
-    sc.claim_idle_ms = r.integer(*t, "streams", "claim_idle_ms", sc.claim_idle_ms, 100, 86400000);
-    sc.buffer_max = static_cast<size_t>(
-        r.integer(*t, "streams", "buffer_max", static_cast<int64_t>(sc.buffer_max), 1, 10'000'000));
-    sc.max_deliveries =
-        static_cast<int>(r.integer(*t, "streams", "max_deliveries", sc.max_deliveries, 1, 1000));
-    sc.batch = static_cast<int>(r.integer(*t, "streams", "batch", sc.batch, 1, 10000));
-    sc.max_in_flight = static_cast<size_t>(r.integer(
-        *t, "streams", "max_in_flight", static_cast<int64_t>(sc.max_in_flight), 1, 1'000'000));
-    sc.connect_timeout_ms = static_cast<int>(
-        r.integer(*t, "streams", "connect_timeout_ms", sc.connect_timeout_ms, 10, 60000));
-    sc.backoff_max_ms = r.integer(*t, "streams", "backoff_max_ms", sc.backoff_max_ms, 100, 600000);
-  }
+  std::vector<std::string_view> tables;
+  for (const auto& table : declaredTables()) tables.push_back(table.name);
+  r.onlyKeys(root, "", tables);
+  for (const auto& table : declaredTables()) readTable(r, root, table, cfg);
   if (!r.errors().empty()) throw ConfigError(r.errors());
   return cfg;
 }
@@ -713,24 +976,40 @@ Config fromTable(const toml::table& root, const std::string& origin) {
 }  // namespace
 
 std::vector<std::string> knownConfigKeys() {
-  const std::vector<const std::vector<std::string_view>*> per_table{
-      &kCaptureKeys, &kDialPlanKeys, &kCallsKeys, &kNotifyKeys,
-      &kRunKeys,     &kStreamsKeys,  &kHepKeys};
   std::vector<std::string> out;
-  for (size_t i = 0; i < kTables.size(); ++i) {
-    for (auto k : *per_table[i]) {
-      std::string key = fmt::format("{}.{}", kTables[i], k);
-      if (key == "dial_plan.rewrite") {
-        for (auto r : kRewriteKeys) out.push_back(fmt::format("{}.{}", key, r));
-      } else if (key == "notify.rate_limits") {
-        for (auto r : kRateLimitKeys) out.push_back(fmt::format("{}.*.{}", key, r));
-      } else if (key == "notify.templates") {
-        out.push_back(key + ".*");
-      } else {
-        out.push_back(std::move(key));
+  for (const auto& table : declaredTables()) {
+    for (const auto& key : table.keys) {
+      if (key.name.empty()) continue;
+      if (key.listed.empty()) out.push_back(fmt::format("{}.{}", table.name, key.name));
+      for (const auto& sub : key.listed) {
+        out.push_back(fmt::format("{}.{}.{}", table.name, key.name, sub));
       }
     }
   }
+  return out;
+}
+
+std::vector<std::string> restartKeysChanged(const Config& running, const Config& fresh) {
+  std::vector<std::string> out;
+  // `fresh` with every declared key's value taken from `running`: what still differs is a field
+  // no key declares, reported by its table so a new field cannot escape the warning.
+  Config rest = fresh;
+  for (const auto& table : declaredTables()) {
+    for (const auto& key : table.keys) {
+      if (key.name.empty()) continue;
+      if (key.change == Change::kRestart && !key.same(running, fresh)) {
+        out.push_back(fmt::format("{}.{}", table.name, key.name));
+      }
+      key.copy(rest, running);
+    }
+  }
+  if (!(rest.decoder == running.decoder)) out.emplace_back("[capture]");
+  if (!(rest.parser == running.parser)) out.emplace_back("[dial_plan]");
+  if (!(rest.tracker == running.tracker)) out.emplace_back("[calls]");
+  if (!(rest.notify == running.notify)) out.emplace_back("[notify]");
+  if (!(rest.run == running.run)) out.emplace_back("[run]");
+  if (!(rest.streams == running.streams)) out.emplace_back("[streams]");
+  if (!(rest.hep == running.hep)) out.emplace_back("[hep]");
   return out;
 }
 

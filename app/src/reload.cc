@@ -73,32 +73,9 @@ std::vector<std::string> startupProblems(const Config& cfg) {
 // Settings fixed for the life of the process (threads, rings, sockets, captures, privileges, the
 // call tracker's timers).
 std::vector<std::string> restartOnlyChanges(const Config& a, const Config& b, bool http_port_cli) {
-  std::vector<std::string> out;
-  auto check = [&](bool same, const char* key) {
-    if (!same) out.emplace_back(key);
-  };
-  const auto &ra = a.run, &rb = b.run;
-  check(ra.interfaces == rb.interfaces, "run.interfaces");
-  check(ra.snaplen == rb.snaplen, "run.snaplen");
-  check(ra.buffer_bytes == rb.buffer_bytes, "run.buffer_bytes");
-  check(ra.promisc == rb.promisc, "run.promisc");
-  check(ra.immediate == rb.immediate, "run.immediate");
-  check(ra.timeout_ms == rb.timeout_ms, "run.timeout_ms");
-  check(ra.filter == rb.filter, "run.filter");
-  check(ra.user == rb.user, "run.user");
-  check(ra.group == rb.group, "run.group");
-  check(ra.redis == rb.redis, "run.redis");
-  check(ra.redis_password_ref == rb.redis_password_ref, "run.redis_password_ref");
-  check(ra.http_bind == rb.http_bind, "run.http_bind");
-  check(http_port_cli || ra.http_port == rb.http_port, "run.http_port");
-  check(ra.http_token_ref == rb.http_token_ref, "run.http_token_ref");
-  check(ra.workers == rb.workers, "run.workers");
-  check(ra.ring_size == rb.ring_size, "run.ring_size");
-  // Whole structs compared (defaulted operator==), so a new field cannot escape the warning.
-  check(a.decoder == b.decoder, "[capture]");
-  check(a.tracker == b.tracker, "[calls]");
-  // The leg router reads it in the capture threads.
-  check(a.parser.correlation_header == b.parser.correlation_header, "calls.correlation_header");
+  std::vector<std::string> out = restartKeysChanged(a, b);
+  // --http-port on the command line overrides the file: its value there does not matter.
+  if (http_port_cli) std::erase(out, std::string("run.http_port"));
   return out;
 }
 

@@ -36,7 +36,9 @@ std::unique_ptr<subscribers::RedisDirectorySource> redisSubscribersOf(const Conf
 // file: credential references: every problem found, one line each.
 std::vector<std::string> startupProblems(const Config& cfg);
 
-// Settings fixed for the life of the process that differ between `running` and `fresh`, by key.
+// Settings fixed for the life of the process that differ between `running` and `fresh`, by key:
+// restartKeysChanged() (config.h; the keys declared as needing a restart), without
+// run.http_port when --http-port set it.
 std::vector<std::string> restartOnlyChanges(const Config& running, const Config& fresh,
                                             bool http_port_from_cli);
 

@@ -114,8 +114,14 @@ Config defaultConfig();
 std::string_view defaultConfigText();
 
 // Every key the loader accepts, dotted ("run.http_port", "dial_plan.rewrite.match",
-// "notify.rate_limits.*.per_minute", "notify.templates.*"), in file order.
+// "notify.rate_limits.*.per_minute", "notify.templates.*"), in declaration order (that of
+// deploy/mcn.toml), from the one declaration of each key (app/src/config.cc declaredTables()).
 std::vector<std::string> knownConfigKeys();
+
+// The keys whose change needs a restart and whose values differ between `running` and `fresh`
+// ("run.workers"), in declaration order; a table name ("[capture]") when a field of it differs
+// that no declared key covers. The reload diff (app/src/reload.cc).
+std::vector<std::string> restartKeysChanged(const Config& running, const Config& fresh);
 
 // Parse a TOML file. Unknown keys are errors (a typo must not silently keep a default).
 Config loadConfigFile(const std::string& path);

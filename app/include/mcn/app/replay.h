@@ -34,8 +34,8 @@ struct ReplayOutputs {
   notifier::MissedCallSink* missed_sink = nullptr;
   // `mcn explain` (explain.h): every parsed SIP message, before the tracker sees it, and traces
   // of the decided calls it asks for. Both empty on every other path.
-  std::function<void(const sipparse::SipEvent&)> on_event;
-  calls::TraceHooks trace;
+  std::function<void(const sipparse::SipEvent&)> on_event{};
+  calls::TraceHooks trace{};
 };
 
 struct ReplayResult {

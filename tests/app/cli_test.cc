@@ -14,42 +14,16 @@
 #include <sstream>
 #include <string>
 
+#include "cli_run.h"
+
 namespace {
 
 namespace fs = std::filesystem;
-const std::string kMcn = std::string(MCN_BINARY_DIR) + "/mcn";
-const std::string kPcaps = std::string(MCN_SOURCE_DIR) + "/pcaps";
-
-struct CliResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-CliResult runMcn(const std::string& args) {
-  fs::path err_file = fs::temp_directory_path() / ("mcn_cli_err_" + std::to_string(getpid()));
-  std::string cmd = kMcn + " " + args + " 2>" + err_file.string();
-  CliResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int st = pclose(p);
-  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  std::ifstream e(err_file);
-  std::stringstream ss;
-  ss << e.rdbuf();
-  r.err = ss.str();
-  fs::remove(err_file);
-  return r;
-}
-
-int lineCount(const std::string& s) {
-  int n = 0;
-  for (char c : s) n += (c == '\n');
-  return n;
-}
+using mcn::clitest::CliResult;
+using mcn::clitest::kMcn;
+using mcn::clitest::kPcaps;
+using mcn::clitest::lineCount;
+using mcn::clitest::runMcn;
 
 TEST(Cli, NoArgumentsIsUsageError) {
   CliResult r = runMcn("");

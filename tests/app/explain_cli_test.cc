@@ -26,7 +26,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using mcn::clitest::CliResult;
-using mcn::clitest::kMcn;
 using mcn::clitest::kPcaps;
 using mcn::clitest::lineCount;
 using mcn::clitest::runMcn;

@@ -134,7 +134,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(r.call_ids.size() == static_cast<size_t>(r.legs));
     check(std::find(r.call_ids.begin(), r.call_ids.end(), r.call_id) != r.call_ids.end());
     check(!r.caller_withheld || (r.caller.empty() && r.caller_name.empty()));
-    check(r.forwarded_to.has_value() == (r.outcome == Outcome::kForwarded));
+    // forwarded_to: the forward target of `forwarded`; for `answered_elsewhere`, who answered
+    // when it was seen (issue 13 item 4); null for every other outcome.
+    check(r.outcome != Outcome::kForwarded || r.forwarded_to.has_value());
+    check(!r.forwarded_to.has_value() || r.outcome == Outcome::kForwarded ||
+          r.outcome == Outcome::kAnsweredElsewhere);
     if (r.missed) ++missed;
   }
   check(counted_records == records.size());

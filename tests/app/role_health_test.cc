@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <string>
 
 #include "../../app/src/http_endpoints.h"
@@ -55,9 +56,19 @@ TEST(HttpEndpoints, OneLoopbackRule) {
 
 TEST(HttpEndpoints, HealthAndReadinessAnswerWhatTheChecksSay) {
   Metrics metrics;
+  // The checks run on the server's threads while the test changes them: under a lock.
+  std::mutex mu;
   Check health, ready{false, "starting"};
   HttpEndpoints http(
-      metrics, [&] { return health; }, [&] { return ready; });
+      metrics,
+      [&] {
+        std::lock_guard lock(mu);
+        return health;
+      },
+      [&] {
+        std::lock_guard lock(mu);
+        return ready;
+      });
   RunConfig run;
   const int port = freeLoopbackPort();
   ASSERT_EQ(http.prepare(run, port), "");
@@ -68,8 +79,11 @@ TEST(HttpEndpoints, HealthAndReadinessAnswerWhatTheChecksSay) {
   a = get(port, "/readyz");
   EXPECT_EQ(a.status, 503);
   EXPECT_EQ(a.body, "not ready: starting\n");
-  health = {false, "capture failed"};
-  ready = {};
+  {
+    std::lock_guard lock(mu);
+    health = {false, "capture failed"};
+    ready = {};
+  }
   a = get(port, "/healthz");
   EXPECT_EQ(a.status, 503);
   EXPECT_EQ(a.body, "unhealthy: capture failed\n");

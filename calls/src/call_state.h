@@ -4,6 +4,7 @@
 // hops) stays well under 1 KiB. Every timestamp is a first-copy value (the minimum over the
 // copies seen), so duplicated frames and retransmissions never move it.
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -149,6 +150,15 @@ struct SeenMessage {
   int32_t ms = 0;  // last copy, milliseconds after Call::base_us
 };
 
+inline constexpr size_t kMaxCaptureIds = 8;
+
+// Adds a capture id to a call's ascending set (full: ignored).
+inline void addCaptureId(std::vector<uint32_t>& ids, uint32_t id) {
+  auto it = std::lower_bound(ids.begin(), ids.end(), id);
+  if ((it != ids.end() && *it == id) || ids.size() >= kMaxCaptureIds) return;
+  ids.insert(it, id);
+}
+
 struct Call {
   enum class State : uint8_t { kPending, kOpen, kLingering };
 
@@ -172,6 +182,9 @@ struct Call {
   // Keys of this call in the tracker's leg-join index (hash of caller and To of each leg's
   // initial INVITE), removed when the call stops being open.
   std::vector<uint64_t> join_keys;
+  // HEP agents' capture ids of its messages, ascending, at most kMaxCaptureIds (records'
+  // capture_ids); empty unless the input was HEP.
+  std::vector<uint32_t> capture_ids;
   int64_t base_us = kNever;  // time origin of `seen`
   uint8_t seen_next = 0;     // next `seen` slot to overwrite when full
   std::vector<SeenMessage> seen;

@@ -954,6 +954,7 @@ std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg,
     r.ring_ms = ring != kNever && r.ended_at_us > ring ? (r.ended_at_us - ring) / 1000 : 0;
     r.legs = static_cast<int>(call.legs.size());
     r.transport = first->transport;
+    r.capture_ids = call.capture_ids;
 
     r.missed = cfg.missed[static_cast<size_t>(r.outcome)];
     if (r.outcome == Outcome::kForwarded && r.reason == "unconditional" &&

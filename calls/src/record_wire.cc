@@ -156,6 +156,14 @@ std::optional<CallRecord> recordFromWireJson(std::string_view text, std::string*
   auto t = transportFromName(s);
   if (!t) return fail("transport");
   r.transport = *t;
+  // Optional (HEP input only); bounded like the tracker's set.
+  if (auto it = j.find("capture_ids"); it != j.end()) {
+    if (!it->is_array() || it->size() > 8) return fail("capture_ids");
+    for (const auto& id : *it) {
+      if (!id.is_number_unsigned() || id.get<uint64_t>() > UINT32_MAX) return fail("capture_ids");
+      r.capture_ids.push_back(static_cast<uint32_t>(id.get<uint64_t>()));
+    }
+  }
   return r;
 }
 

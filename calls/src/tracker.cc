@@ -479,6 +479,7 @@ struct CallTracker::Impl {
       d.caller_name = std::move(s.caller_name);
     }
     d.withheld = d.withheld || s.withheld;
+    for (uint32_t id : s.capture_ids) detail::addCaptureId(d.capture_ids, id);
     const bool src_heard = s.heard;
     s.legs.clear();
     s.keys.clear();
@@ -894,6 +895,7 @@ struct CallTracker::Impl {
     const uint64_t key = branchKey(ev);
     const uint64_t to_tag_hash = detail::hash64(ev.to.tag);
     countRepeat(c, ev, key, to_tag_hash);
+    if (ev.capture_id) detail::addCaptureId(c.capture_ids, *ev.capture_id);
     if (!ev.is_request) markHeard(slot);
     if (c.state == Call::State::kPending) {
       ++c.pending_msgs;

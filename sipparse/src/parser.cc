@@ -364,6 +364,7 @@ struct SipParser::Impl {
     ev.src = {};
     ev.dst = {};
     ev.transport = capture::Transport::kUdp;
+    ev.capture_id.reset();
     ev.is_request = false;
     ev.method = Method::kOther;
     ev.method_name.clear();
@@ -663,6 +664,7 @@ struct SipParser::Impl {
     ev.src = payload.src;
     ev.dst = payload.dst;
     ev.transport = payload.transport;
+    if (payload.has_capture_id) ev.capture_id = payload.capture_id;
   }
 
   bool finishParsed(const SipEvent& ev) {

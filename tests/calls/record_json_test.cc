@@ -42,6 +42,19 @@ TEST(RecordJson, ContractKeysInOrder) {
             R"("ring_ms":6300,"legs":1,"transport":"udp"})");
 }
 
+// HEP calls name their agents after transport; other records are unchanged (the test above).
+TEST(RecordJson, CaptureIdsOnlyWhenPresentAndLast) {
+  CallRecord r = cancelled();
+  r.capture_ids = {2001, 4294967295u};
+  const std::string j = recordToJson(r);
+  EXPECT_EQ(j.substr(j.find(R"("transport")")),
+            R"("transport":"udp","capture_ids":[2001,4294967295]})");
+  r.caller_name = "\xff";  // the slow path writes the same field
+  const std::string slow = recordToJson(r);
+  EXPECT_EQ(slow.substr(slow.find(R"("transport")")),
+            R"("transport":"udp","capture_ids":[2001,4294967295]})");
+}
+
 // Every leg's Call-ID, the first leg first, right after call_id; the slow path (a Call-ID that
 // is not printable ASCII) writes the same list.
 TEST(RecordJson, CallIdsListEveryLegInOrder) {
@@ -102,7 +115,8 @@ TEST(RecordJson, IsoTimeAgreesWithGmtime) {
   uint64_t state = 7;
   for (int i = 0; i < 200'000; ++i) {
     state = state * 6364136223846793005ull + 1442695040888963407ull;
-    const int64_t us = static_cast<int64_t>(state >> 8) % 9'467'280'000'000'000 - 2'208'988'800'000'000;
+    const int64_t us =
+        static_cast<int64_t>(state >> 8) % 9'467'280'000'000'000 - 2'208'988'800'000'000;
     const int64_t ms = us >= 0 ? us / 1000 : -((-us + 999) / 1000);
     const int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
     const std::time_t t = secs;

@@ -103,6 +103,25 @@ TEST(RecordWire, RefusesWhatIsNotARecordNamingTheField) {
   }
 }
 
+// A HEP call's agents survive the stream; a bad list is refused with the field named.
+TEST(RecordWire, CaptureIdsRoundTripAndAreChecked) {
+  CallRecord r = sample();
+  r.capture_ids = {2001, 2002};
+  auto back = recordFromWireJson(recordToWireJson(r));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(*back, r);
+  std::string err;
+  for (const char* bad :
+       {R"("capture_ids":"2001")", R"("capture_ids":[-1])", R"("capture_ids":[4294967296])",
+        R"("capture_ids":[1,2,3,4,5,6,7,8,9])"}) {
+    std::string j = recordToWireJson(r);
+    const size_t at = j.find("\"capture_ids\"");
+    j.replace(at, j.find(']', at) + 1 - at, bad);
+    EXPECT_FALSE(recordFromWireJson(j, &err)) << j;
+    EXPECT_EQ(err, "capture_ids");
+  }
+}
+
 // A stream entry written before call_ids existed names its one leg: it reads as [call_id].
 TEST(RecordWire, ReadsARecordWithoutCallIdsAsItsOneLeg) {
   std::string j = recordToWireJson(sample());

@@ -87,7 +87,9 @@ in_ns $NS_PH ip route add default via $PROXY_PH
 in_ns $NS_PROBE ip route add default via $PROXY_PR
 
 # --- the probe: tcpdump of the SIP and of the HEP, mcn run --hep -------------------------------
-in_ns $NS_CORE tcpdump -i any -n -U -s 0 -w "$WORK/sip.pcap" udp port 5060 \
+# Only the SIP: kamailio sends its HEP from its 5060 socket too, so "udp port 5060" alone would
+# put the HEP copies in sip.pcap (the records' capture_ids showed it).
+in_ns $NS_CORE tcpdump -i any -n -U -s 0 -w "$WORK/sip.pcap" udp port 5060 and not port 9060 \
   >"$WORK/tcpdump-sip.log" 2>&1 &
 TD_SIP=$!
 BG[$TD_SIP]=tcpdump-sip

@@ -45,6 +45,9 @@ if got != want:
 for r in live.values():
     if r["caller"] != "+8613900101230" or r["transport"] != "udp":
         fail(f"caller/transport wrong in {r}")
+    # hep-kamailio.cfg sets siptrace's hep_capture_id = 2001: every call names that agent.
+    if r.get("capture_ids") != [2001]:
+        fail(f"capture_ids of a HEP call should be [2001]: {r}")
 
 # The HEP capture replays to exactly the live records: same packets, same agent timestamps.
 if hep != live:
@@ -55,8 +58,11 @@ if set(sip) != set(live):
     fail(f"replay of sip.pcap has other calls: {sorted(sip)} vs {sorted(live)}")
 for key, r in live.items():
     s = sip[key]
+    # Seen on the wire, not from an agent: no capture_ids.
+    if "capture_ids" in s:
+        fail(f"{key}: a call replayed from sip.pcap has capture_ids {s['capture_ids']}")
     for field in r:
-        if field in ("started_at", "ended_at", "ring_ms"):
+        if field in ("started_at", "ended_at", "ring_ms", "capture_ids"):
             continue
         if r[field] != s[field]:
             fail(f"{key} {field}: live HEP {r[field]!r}, replay of sip.pcap {s[field]!r}")

@@ -379,6 +379,27 @@ TEST(SipParser, ReplacesNamesTheDialogTakenOver) {
   }
 }
 
+// A HEP agent's capture id rides with the message; the next message, from a wire capture, has
+// none (one event reused, as the replay loop does), on both parse paths.
+TEST(SipParser, CaptureIdComesFromThePayloadOnly) {
+  for (const bool fast : {true, false}) {
+    ParserConfig cfg = imsConfig();
+    cfg.fast_path = fast;
+    SipParser parser(cfg);
+    SipEvent ev;
+    capture::SipPayload hep =
+        payloadOf(message(std::string("INVITE sip:1013@ims.example.com SIP/2.0\n") + kDialog));
+    hep.has_capture_id = true;
+    hep.capture_id = 2001;
+    ASSERT_TRUE(parser.parseInto(hep, ev));
+    EXPECT_EQ(ev.capture_id, std::optional<uint32_t>(2001));
+    ASSERT_TRUE(parser.parseInto(
+        payloadOf(message(std::string("INVITE sip:1013@ims.example.com SIP/2.0\n") + kDialog)),
+        ev));
+    EXPECT_FALSE(ev.capture_id.has_value());
+  }
+}
+
 TEST(SipParser, HistoryInfoReasonMayCarryOtherEscapedHeaders) {
   SipParser parser(imsConfig());
   const auto ev = parser.parse(payloadOf(message(

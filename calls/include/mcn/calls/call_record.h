@@ -39,6 +39,9 @@ struct CallRecord {
   int64_t ring_ms = 0;                      // ended_at minus the first 180/183; 0 if none
   int legs = 1;                             // Call-IDs joined into this call
   capture::Transport transport = capture::Transport::kUdp;  // of the first INVITE
+  // HEP input only: the capture ids of the agents that reported the call's messages, ascending
+  // (at most 8); empty for calls seen on the wire (pcap, live interface).
+  std::vector<uint32_t> capture_ids;
 
   friend bool operator==(const CallRecord&, const CallRecord&) = default;
 };

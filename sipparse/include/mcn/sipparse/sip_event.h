@@ -66,6 +66,8 @@ struct SipEvent {
   capture::Endpoint src;
   capture::Endpoint dst;
   capture::Transport transport = capture::Transport::kUdp;
+  // The HEP agent's capture id when the message came in a HEP packet that carried one.
+  std::optional<uint32_t> capture_id;
 
   bool is_request = false;
   Method method = Method::kOther;   // requests only

@@ -27,18 +27,24 @@ Role parseRole(const std::string& name) {
 notifier::StreamConfig resolveStreamConfig(const Config& cfg) {
   notifier::StreamConfig sc = cfg.streams.stream;
   const std::string& url = !cfg.streams.redis.empty() ? cfg.streams.redis : cfg.run.redis;
-  if (url.empty()) {
+  if (url.empty() && cfg.streams.sentinels.empty()) {
     throw std::runtime_error(
         "streams.redis: the probe and notifier roles need Redis (set [streams] redis or [run] "
         "redis)");
   }
-  subscribers::RedisOptions ro = subscribers::parseRedisUrl(url);
+  subscribers::RedisOptions ro =
+      url.empty() ? subscribers::RedisOptions{} : subscribers::parseRedisUrl(url);
   sc.host = ro.host;
   sc.port = ro.port;
   sc.db = ro.db;
   const std::string& ref =
       !cfg.streams.password_ref.empty() ? cfg.streams.password_ref : cfg.run.redis_password_ref;
   if (!ref.empty()) sc.password = subscribers::resolveSecretRef(ref);
+  sc.sentinels = cfg.streams.sentinels;
+  sc.sentinel_master = cfg.streams.sentinel_master;
+  if (!cfg.streams.sentinel_password_ref.empty()) {
+    sc.sentinel_password = subscribers::resolveSecretRef(cfg.streams.sentinel_password_ref);
+  }
   return sc;
 }
 

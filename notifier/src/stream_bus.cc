@@ -75,6 +75,9 @@ std::unique_ptr<RedisClient> makeLink(const StreamConfig& cfg, const Clock& cloc
   o.host = cfg.host;
   o.port = cfg.port;
   o.password = cfg.password;
+  o.sentinels = cfg.sentinels;
+  o.sentinel_master = cfg.sentinel_master;
+  o.sentinel_password = cfg.sentinel_password;
   o.db = cfg.db;
   o.connect_timeout_ms = cfg.connect_timeout_ms;
   o.command_timeout_ms = cfg.connect_timeout_ms + 5000;
@@ -191,6 +194,8 @@ void StreamPublisher::forEachCounter(
   fn("stream.buffer_depth", buffer_.size());
   fn("stream.reconnects", link_->reconnects());
   fn("stream.redis_errors", link_->errors());
+  fn("stream.sentinel_failovers", link_->sentinelFailovers());
+  fn("stream.sentinel_errors", link_->sentinelErrors());
   fn("stream.connected", link_->connected() ? 1 : 0);
 }
 
@@ -594,6 +599,8 @@ void StreamNotifier::forEachCounter(
   fn("stream.bad_entries", bad_);
   fn("stream.reconnects", link_->reconnects());
   fn("stream.redis_errors", link_->errors());
+  fn("stream.sentinel_failovers", link_->sentinelFailovers());
+  fn("stream.sentinel_errors", link_->sentinelErrors());
   fn("stream.connected", link_->connected() ? 1 : 0);
   fn("stream.lag.missed", lag_missed_);
   fn("stream.lag.closed", lag_closed_);

@@ -47,6 +47,10 @@ struct StreamConfig {
   int port = 6379;
   int db = 0;
   std::string password;  // the credential itself (resolved from a reference); never logged
+  // Redis Sentinel (mcn/redis/client.h): when set, host and port come from these.
+  std::vector<std::string> sentinels;
+  std::string sentinel_master;
+  std::string sentinel_password;
   std::string prefix = "mcn";
   std::string group = "mcn-notifiers";
   std::string consumer;           // empty: <hostname>-<pid>

@@ -106,8 +106,8 @@ int runStreamNotifier(const Config& cfg, const RunOptions& opts) {
   notifier::StreamNotifier bus(sc, directory, *clock,
                                [&](notifier::ClosedWindow&& w) { windows.onWindow(std::move(w)); });
   windows.attach(bus);
-  spdlog::info("mcn run --role notifier: consumer {} in group {} on {}:{}", bus.consumer(),
-               sc.group, sc.host, sc.port);
+  spdlog::info("mcn run --role notifier: consumer {} in group {} on {}", bus.consumer(), sc.group,
+               bus.redisAddress());
 
   auto publish = [&] {
     std::vector<std::pair<std::string, uint64_t>> v;
@@ -151,9 +151,9 @@ int runStreamNotifier(const Config& cfg, const RunOptions& opts) {
     if (bus.connected() != was_connected) {
       was_connected = bus.connected();
       if (was_connected) {
-        spdlog::info("Redis {}:{} reachable again", sc.host, sc.port);
+        spdlog::info("Redis {} reachable again", bus.redisAddress());
       } else {
-        spdlog::warn("Redis {}:{} unreachable ({}): reconnecting with backoff", sc.host, sc.port,
+        spdlog::warn("Redis {} unreachable ({}): reconnecting with backoff", bus.redisAddress(),
                      bus.lastError());
       }
     }

@@ -1,5 +1,6 @@
 #include "mcn/notifier/stream_bus.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -262,6 +263,17 @@ StreamNotifier::~StreamNotifier() = default;
 bool StreamNotifier::connected() const { return link_->connected(); }
 
 const std::string& StreamNotifier::lastError() const { return link_->lastError(); }
+
+namespace {
+std::string addressOf(const StreamConfig& cfg, const RedisClient& link) {
+  if (cfg.sentinels.empty()) return fmt::format("{}:{}", cfg.host, cfg.port);
+  if (link.master().empty()) return fmt::format("master '{}'", cfg.sentinel_master);
+  return fmt::format("master '{}' at {}", cfg.sentinel_master, link.master());
+}
+}  // namespace
+
+std::string StreamNotifier::redisAddress() const { return addressOf(cfg_, *link_); }
+std::string StreamPublisher::redisAddress() const { return addressOf(cfg_, *link_); }
 
 const std::string& StreamPublisher::lastError() const { return link_->lastError(); }
 

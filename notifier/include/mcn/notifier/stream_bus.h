@@ -100,6 +100,9 @@ class StreamPublisher {
   size_t buffered() const { return buffer_.size(); }
   bool connected() const;
   const std::string& lastError() const;  // last Redis error, for logs
+  // "host:port" of the Redis in use (with Sentinels: the master found, or "master 'NAME'"
+  // before the first connect), for logs.
+  std::string redisAddress() const;
 
   // Stable names, fixed order: stream.published, stream.deduped, stream.buffered (calls that
   // waited for Redis), stream.dropped (refused at buffer_max), stream.resent (buffered calls sent
@@ -158,6 +161,9 @@ class StreamNotifier {
   size_t inFlight() const { return in_flight_.size(); }
   bool connected() const;
   const std::string& lastError() const;  // last Redis error, for logs
+  // "host:port" of the Redis in use (with Sentinels: the master found, or "master 'NAME'"
+  // before the first connect), for logs.
+  std::string redisAddress() const;
   const std::string& consumer() const { return cfg_.consumer; }
 
   // Stable names, fixed order: stream.read, stream.windows_added, stream.windows_closed,

@@ -121,9 +121,8 @@ TEST_F(SentinelTest, FollowsTheFailoverAfterTheMasterDies) {
   EXPECT_EQ(c.command({"ROLE"}).elements.at(0).str, "master");
 }
 
-// SENTINEL FAILOVER with both nodes alive: the old master becomes a replica. The client moves to
-// the new master (the +switch-master announcement, or the READONLY it gets from the demoted
-// one), and never writes to the demoted node.
+// SENTINEL FAILOVER with both nodes alive: the old master becomes a replica. The client, idle,
+// moves to the new master on the Sentinels' +switch-master announcement (read by ensure()).
 TEST_F(SentinelTest, FollowsAManualFailoverWhileTheOldMasterLives) {
   SentinelLab lab;
   ASSERT_TRUE(lab.start());
@@ -131,14 +130,9 @@ TEST_F(SentinelTest, FollowsAManualFailoverWhileTheOldMasterLives) {
   ASSERT_EQ(c.connect(), "");
   ASSERT_TRUE(c.ensure());  // subscribes to +switch-master on a Sentinel
   ASSERT_TRUE(lab.sentinelCommand(0, {"SENTINEL", "FAILOVER", "mcn"}).ok());
-  int n = 0;
-  ASSERT_TRUE(waitFor(
-      [&] {
-        if (!c.ensure()) return false;
-        c.command({"SET", "k" + std::to_string(n++), "1"});
-        return c.master() == addr(lab.replicaPort());
-      },
-      std::chrono::seconds(30)))
+  // No command meanwhile: only the +switch-master announcement, read by ensure(), can move us.
+  ASSERT_TRUE(waitFor([&] { return c.ensure() && c.master() == addr(lab.replicaPort()); },
+                      std::chrono::seconds(30)))
       << c.lastError();
   EXPECT_EQ(c.sentinelFailovers(), 1u);
   ASSERT_TRUE(c.command({"SET", "on-new", "1"}).ok());
@@ -153,6 +147,29 @@ TEST_F(SentinelTest, FollowsAManualFailoverWhileTheOldMasterLives) {
       },
       std::chrono::seconds(30)));
   EXPECT_TRUE(c.command({"SET", "still-on-new", "1"}).ok());
+}
+
+// The master turned into a replica behind the Sentinels' back (REPLICAOF by hand): the next
+// write gets READONLY, which drops the connection; the reconnect asks the Sentinels, who still
+// name that node, and ROLE refuses it: no write ever lands on a replica.
+TEST_F(SentinelTest, ReadonlyDropsTheConnectionAndRoleRefusesAReplica) {
+  SentinelLab lab;
+  ASSERT_TRUE(lab.start(false));
+  RedisClient c(viaSentinels(lab));
+  ASSERT_EQ(c.connect(), "");
+  RedisClient admin(lab.direct(lab.masterPort()));
+  ASSERT_EQ(admin.connect(), "");
+  ASSERT_TRUE(
+      admin.command({"REPLICAOF", "127.0.0.1", std::to_string(test::freeLoopbackPort())}).ok());
+  RedisReply r = c.command({"SET", "k", "v"});
+  EXPECT_TRUE(r.errorIs("READONLY")) << r.str;
+  EXPECT_FALSE(c.connected());
+  EXPECT_EQ(c.lastError(), "READONLY: the master became a replica");
+  EXPECT_EQ(c.errors(), 1u);
+  const std::string e = c.connect();
+  EXPECT_EQ(e, addr(lab.masterPort()) + " named by the Sentinels is not a master (ROLE: slave)");
+  EXPECT_FALSE(c.connected());
+  EXPECT_EQ(c.sentinelErrors(), 1u);
 }
 
 // Every Sentinel down: connect() names each one and why; ensure() does not retry before the

@@ -13,13 +13,18 @@
 #     Checked: ring drops counted (mcn_ring_drops_total > 0), messages accounted for (SIP seen -
 #     prefiltered = parsed by the worker + dropped at the ring, /metrics), the daemon alive and
 #     /healthz OK, RSS (sampled every 50 ms) never more than RSS_GROWTH_KB (64 MiB) above idle.
+#     Every called number is a subscriber (console channel, no merge window): every call the
+#     worker parsed and found missed, flood and calm, is notified within 10 s of its final
+#     message (mcn_notification_delay_seconds; the grace after a final response is 2 s, 8 s
+#     after a 3xx).
 #  2. Calm: another mix (80 calls, seed 42, distinct Call-IDs) at 2,000 packets/s. Checked: no
 #     new ring drop; its missed calls are all written (calls-out) within 10 s of the last frame
 #     (a call is decided calls.grace_ms = 2 s after its final response, 8 s after a 3xx);
 #     after SIGTERM, its call records have exactly the outcome counts the generator's summary
 #     says (the identity of its calls, to tell them from the flood's, comes from
 #     `mcn replay --calls-out` of that capture, as in tests/scaleout).
-# Printed: frames sent, received, ring drops, peak/idle RSS, the calm burst's decision delay.
+# Printed: frames sent, received, ring drops, peak/idle RSS, the notification delay histogram,
+# the calm burst's decision delay.
 #
 # Needs root, iproute2, tcpreplay, curl, python3.
 set -Eeuo pipefail
@@ -50,11 +55,23 @@ done
 in_ns ip addr add 198.18.41.1/24 dev ovtx
 in_ns ip addr add 198.18.41.2/24 dev ovrx
 
-# The office's dial plan (mcn-gen's numbers), no subscribers: the call records are the output.
-sed -e 's/^subscribers = .*//' \
+# The office's dial plan (mcn-gen's numbers); every called number of both captures is a
+# subscriber with a console channel and no merge window, so each parsed missed call is notified
+# and its delay lands in mcn_notification_delay_seconds.
+sed -e "s|^subscribers = .*|subscribers = \"$WORK/subscribers.toml\"|" \
   -e "s/^interfaces = .*/interfaces = [\"ovrx\"]\nhttp_port = $HTTP\nworkers = 1\nring_size = 64/" \
   "$HERE/../../deploy/office.toml" >"$WORK/mcn.toml"
+echo >"$WORK/subscribers.toml"
 "$MCN" replay --config "$WORK/mcn.toml" --calls-out "$WORK/calm.replay.jsonl" -q "$WORK/calm.pcap"
+"$MCN" replay --config "$WORK/mcn.toml" --calls-out "$WORK/flood.replay.jsonl" -q "$WORK/flood.pcap"
+python3 - "$WORK/calm.replay.jsonl" "$WORK/flood.replay.jsonl" >"$WORK/subscribers.toml" <<'EOF'
+import json, sys
+numbers = sorted({json.loads(l)["callee"] for f in sys.argv[1:] for l in open(f) if l.strip()})
+for i, n in enumerate(numbers):
+    print(f'[[person]]\nid = "p{i}"\nname = "P{i}"\nnumbers = ["{n}"]\n'
+          f'[person.preferences]\nmerge_window = "0"\nmin_ring = "0"\n'
+          f'[[person.channel]]\nkind = "console"\n')
+EOF
 
 (cd "$WORK" && exec ip netns exec "$NS" "$MCN" run --config "$WORK/mcn.toml" \
   --calls-out "$WORK/calls.jsonl" >"$WORK/mcn.out" 2>"$WORK/mcn.log") &
@@ -144,12 +161,23 @@ done
 settle
 calm_drops=$(($(metric mcn_ring_drops_total) - rdrop))
 rss_after=$(rss)
+in_ns curl -sf "http://127.0.0.1:$HTTP/metrics" >"$WORK/metrics.end" || true
+# Notification delay of every call parsed and notified, flood and calm burst: from its final SIP
+# message (capture time) to delivery; histogram buckets as le:cumulative count.
+hist=$(awk -F'[" ]' '/^mcn_notification_delay_seconds_bucket/ { printf "%s:%s ", $2, $4 }' "$WORK/metrics.end")
+notified=$(awk '/^mcn_notification_delay_seconds_count/ { print $2 }' "$WORK/metrics.end")
+within=$(awk -F'[" ]' '/^mcn_notification_delay_seconds_bucket\{le="10"\}/ { print $4 }' "$WORK/metrics.end")
+log "notifications ${notified:-?}, delay histogram (le:count) $hist"
 kill -TERM "$PID"
 wait "$MCN_PID" || die "mcn exited with an error: $(tail -3 "$WORK/mcn.log")"
 unset "BG[$MCN_PID]"
 log "calm: $want_missed missed calls expected; all written ${delay:-never} s after the last frame;" \
   "ring drops meanwhile $calm_drops; RSS after ${rss_after} kB"
 ((calm_drops == 0)) || die "$calm_drops ring drops at 2,000 packets/s"
+((${notified:-0} > want_missed)) || die "only ${notified:-0} notifications (flood and calm)"
+# A call is decided calls.grace_ms (2 s) after its final response, grace_after_3xx_ms (8 s)
+# after a 3xx: every notification within 10 s, however hard the worker was pressed.
+((${within:-0} == notified)) || die "$((notified - ${within:-0})) of $notified notifications later than 10 s"
 [[ -n $delay ]] || die "only $(count_calm "$WORK/calls.jsonl") of $want_missed missed calls written within 10 s"
 
 python3 - "$WORK/calm.json" "$WORK/calm.replay.jsonl" "$WORK/calls.jsonl" <<'EOF' || die "calm burst not fully decided"

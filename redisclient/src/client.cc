@@ -294,21 +294,30 @@ bool RedisClient::switchAnnounced() {
     const int64_t now = now_us_();
     if (now < watch_next_try_us_) return false;
     watch_next_try_us_ = now + static_cast<int64_t>(opts_.backoff_max_ms) * 1000;
+    // The next Sentinel in turn after a failure: one that is down is not retried forever (each
+    // try may block for the connect timeout).
+    const std::string& addr = opts_.sentinels[watch_turn_ % opts_.sentinels.size()];
     std::string h;
     int p = 0;
-    if (!parseHostPort(opts_.sentinels.front(), h, p)) return false;
     auto w = std::make_unique<Ctx>();
-    w->c = redisConnectWithTimeout(h.c_str(), p, toTimeval(opts_.connect_timeout_ms));
-    if (w->c == nullptr || w->c->err != 0) return false;
-    redisSetTimeout(w->c, toTimeval(opts_.connect_timeout_ms));
-    if (!opts_.sentinel_password.empty() &&
-        !rawCommand(w->c, {"AUTH", opts_.sentinel_password}).ok()) {
+    bool ok = parseHostPort(addr, h, p);
+    if (ok) {
+      w->c = redisConnectWithTimeout(h.c_str(), p, toTimeval(opts_.connect_timeout_ms));
+      ok = w->c != nullptr && w->c->err == 0;
+    }
+    if (ok) {
+      redisSetTimeout(w->c, toTimeval(opts_.connect_timeout_ms));
+      ok = opts_.sentinel_password.empty() ||
+           rawCommand(w->c, {"AUTH", opts_.sentinel_password}).ok();
+    }
+    ok = ok && rawCommand(w->c, {"SUBSCRIBE", "+switch-master"}).isArray();
+    if (!ok) {
+      ++watch_turn_;
       return false;
     }
-    RedisReply r = rawCommand(w->c, {"SUBSCRIBE", "+switch-master"});
-    if (!r.isArray()) return false;
     watch_ = std::move(w);
-    // A switch announced before we subscribed: the master we hold is checked again now.
+    // A switch announced before this subscription is not seen here; the connection to the old
+    // master then fails or answers READONLY, which leads to the Sentinels as well.
     return false;
   }
   pollfd pfd{watch_->c->fd, POLLIN, 0};

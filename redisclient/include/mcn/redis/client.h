@@ -152,6 +152,7 @@ class RedisClient {
   std::unique_ptr<Ctx> ctx_;
   std::unique_ptr<Ctx> watch_;  // a Sentinel connection subscribed to +switch-master
   int64_t watch_next_try_us_ = 0;
+  size_t watch_turn_ = 0;  // which Sentinel the watch tries next
   std::string master_;
   uint64_t sentinel_failovers_ = 0, sentinel_errors_ = 0;
   std::vector<Script> scripts_;

@@ -15,7 +15,7 @@ PKGS=(
   zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # real peers and ground truth for tests
-  redis-server sip-tester kamailio baresip-core tshark tcpdump tcpreplay iproute2 xxd
+  redis-server redis-sentinel sip-tester kamailio baresip-core tshark tcpdump tcpreplay iproute2 xxd
   # tests/e2e (mcn run end to end): readiness probes
   curl
   # tools/record-netns (the kernel-fragmented fixture and its root-only CTest)

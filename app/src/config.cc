@@ -11,6 +11,7 @@
 
 #include "mcn/capture/hep_listener.h"
 #include "mcn/notifier/templates.h"
+#include "mcn/redis/client.h"
 #include "mcn/subscribers/directory.h"
 #include "mcn/subscribers/redis_store.h"
 
@@ -874,6 +875,29 @@ const std::vector<TableDef>& declaredTables() {
                 "redis", kRestart, [](auto& c) -> auto& { return c.streams.redis; }),
             secretRefKey(
                 "password_ref", kRestart, [](auto& c) -> auto& { return c.streams.password_ref; }),
+            keyOf(
+                "sentinels", kRestart, [](auto& c) -> auto& { return c.streams.sentinels; },
+                [](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                  const toml::array* a = r.array(t, where, "sentinels");
+                  if (a == nullptr) return;
+                  std::vector<std::string> out;
+                  for (const auto& e : *a) {
+                    std::string host;
+                    int port = 0;
+                    if (!e.is_string() || !redis::parseHostPort(e.as_string()->get(), host, port)) {
+                      r.report(&e, fmt::format("{}.sentinels", where),
+                               "expected \"HOST:PORT\" strings (\"[v6]:PORT\" for IPv6)");
+                      return;
+                    }
+                    out.push_back(e.as_string()->get());
+                  }
+                  c.streams.sentinels = std::move(out);
+                }),
+            name(
+                "sentinel_master", [](auto& c) -> auto& { return c.streams.sentinel_master; }),
+            secretRefKey(
+                "sentinel_password_ref", kRestart,
+                [](auto& c) -> auto& { return c.streams.sentinel_password_ref; }),
             name(
                 "prefix", [](auto& c) -> auto& { return c.streams.stream.prefix; }),
             name(

@@ -36,6 +36,12 @@ std::unique_ptr<subscribers::RedisDirectorySource> redisSubscribersOf(const Conf
   if (!cfg.run.redis_password_ref.empty()) {
     ro.password = subscribers::resolveSecretRef(cfg.run.redis_password_ref);
   }
+  // With Sentinels the store follows the same master as the streams (run.redis gives the db).
+  ro.sentinels = cfg.streams.sentinels;
+  ro.sentinel_master = cfg.streams.sentinel_master;
+  if (!cfg.streams.sentinel_password_ref.empty()) {
+    ro.sentinel_password = subscribers::resolveSecretRef(cfg.streams.sentinel_password_ref);
+  }
   return std::make_unique<subscribers::RedisDirectorySource>(ro);
 }
 
@@ -62,7 +68,8 @@ std::vector<std::string> startupProblems(const Config& cfg) {
   for (const auto& [key, ref] :
        {std::pair<std::string_view, const std::string&>{"run.http_token_ref", run.http_token_ref},
         {"run.redis_password_ref", run.redis_password_ref},
-        {"streams.password_ref", cfg.streams.password_ref}}) {
+        {"streams.password_ref", cfg.streams.password_ref},
+        {"streams.sentinel_password_ref", cfg.streams.sentinel_password_ref}}) {
     if (ref.rfind("file:", 0) != 0) continue;
     std::string err;
     if (!store.resolve(ref, &err)) out.push_back(fmt::format("{}: {}: {}", cfg.source, key, err));

@@ -27,18 +27,24 @@ Role parseRole(const std::string& name) {
 notifier::StreamConfig resolveStreamConfig(const Config& cfg) {
   notifier::StreamConfig sc = cfg.streams.stream;
   const std::string& url = !cfg.streams.redis.empty() ? cfg.streams.redis : cfg.run.redis;
-  if (url.empty()) {
+  if (url.empty() && cfg.streams.sentinels.empty()) {
     throw std::runtime_error(
         "streams.redis: the probe and notifier roles need Redis (set [streams] redis or [run] "
         "redis)");
   }
-  subscribers::RedisOptions ro = subscribers::parseRedisUrl(url);
+  subscribers::RedisOptions ro =
+      url.empty() ? subscribers::RedisOptions{} : subscribers::parseRedisUrl(url);
   sc.host = ro.host;
   sc.port = ro.port;
   sc.db = ro.db;
   const std::string& ref =
       !cfg.streams.password_ref.empty() ? cfg.streams.password_ref : cfg.run.redis_password_ref;
   if (!ref.empty()) sc.password = subscribers::resolveSecretRef(ref);
+  sc.sentinels = cfg.streams.sentinels;
+  sc.sentinel_master = cfg.streams.sentinel_master;
+  if (!cfg.streams.sentinel_password_ref.empty()) {
+    sc.sentinel_password = subscribers::resolveSecretRef(cfg.streams.sentinel_password_ref);
+  }
   return sc;
 }
 
@@ -100,8 +106,8 @@ int runStreamNotifier(const Config& cfg, const RunOptions& opts) {
   notifier::StreamNotifier bus(sc, directory, *clock,
                                [&](notifier::ClosedWindow&& w) { windows.onWindow(std::move(w)); });
   windows.attach(bus);
-  spdlog::info("mcn run --role notifier: consumer {} in group {} on {}:{}", bus.consumer(),
-               sc.group, sc.host, sc.port);
+  spdlog::info("mcn run --role notifier: consumer {} in group {} on {}", bus.consumer(), sc.group,
+               bus.redisAddress());
 
   auto publish = [&] {
     std::vector<std::pair<std::string, uint64_t>> v;
@@ -145,9 +151,9 @@ int runStreamNotifier(const Config& cfg, const RunOptions& opts) {
     if (bus.connected() != was_connected) {
       was_connected = bus.connected();
       if (was_connected) {
-        spdlog::info("Redis {}:{} reachable again", sc.host, sc.port);
+        spdlog::info("Redis {} reachable again", bus.redisAddress());
       } else {
-        spdlog::warn("Redis {}:{} unreachable ({}): reconnecting with backoff", sc.host, sc.port,
+        spdlog::warn("Redis {} unreachable ({}): reconnecting with backoff", bus.redisAddress(),
                      bus.lastError());
       }
     }

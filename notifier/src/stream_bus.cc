@@ -1,5 +1,6 @@
 #include "mcn/notifier/stream_bus.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -75,6 +76,9 @@ std::unique_ptr<RedisClient> makeLink(const StreamConfig& cfg, const Clock& cloc
   o.host = cfg.host;
   o.port = cfg.port;
   o.password = cfg.password;
+  o.sentinels = cfg.sentinels;
+  o.sentinel_master = cfg.sentinel_master;
+  o.sentinel_password = cfg.sentinel_password;
   o.db = cfg.db;
   o.connect_timeout_ms = cfg.connect_timeout_ms;
   o.command_timeout_ms = cfg.connect_timeout_ms + 5000;
@@ -191,6 +195,8 @@ void StreamPublisher::forEachCounter(
   fn("stream.buffer_depth", buffer_.size());
   fn("stream.reconnects", link_->reconnects());
   fn("stream.redis_errors", link_->errors());
+  fn("stream.sentinel_failovers", link_->sentinelFailovers());
+  fn("stream.sentinel_errors", link_->sentinelErrors());
   fn("stream.connected", link_->connected() ? 1 : 0);
 }
 
@@ -257,6 +263,17 @@ StreamNotifier::~StreamNotifier() = default;
 bool StreamNotifier::connected() const { return link_->connected(); }
 
 const std::string& StreamNotifier::lastError() const { return link_->lastError(); }
+
+namespace {
+std::string addressOf(const StreamConfig& cfg, const RedisClient& link) {
+  if (cfg.sentinels.empty()) return fmt::format("{}:{}", cfg.host, cfg.port);
+  if (link.master().empty()) return fmt::format("master '{}'", cfg.sentinel_master);
+  return fmt::format("master '{}' at {}", cfg.sentinel_master, link.master());
+}
+}  // namespace
+
+std::string StreamNotifier::redisAddress() const { return addressOf(cfg_, *link_); }
+std::string StreamPublisher::redisAddress() const { return addressOf(cfg_, *link_); }
 
 const std::string& StreamPublisher::lastError() const { return link_->lastError(); }
 
@@ -594,6 +611,8 @@ void StreamNotifier::forEachCounter(
   fn("stream.bad_entries", bad_);
   fn("stream.reconnects", link_->reconnects());
   fn("stream.redis_errors", link_->errors());
+  fn("stream.sentinel_failovers", link_->sentinelFailovers());
+  fn("stream.sentinel_errors", link_->sentinelErrors());
   fn("stream.connected", link_->connected() ? 1 : 0);
   fn("stream.lag.missed", lag_missed_);
   fn("stream.lag.closed", lag_closed_);

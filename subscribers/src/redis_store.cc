@@ -53,6 +53,9 @@ std::unique_ptr<RedisClient> openClient(const RedisOptions& o, std::string& erro
   c.host = o.host;
   c.port = o.port;
   c.password = o.password;
+  c.sentinels = o.sentinels;
+  c.sentinel_master = o.sentinel_master;
+  c.sentinel_password = o.sentinel_password;
   c.db = o.db;
   c.connect_timeout_ms = o.connect_timeout_ms;
   c.command_timeout_ms = o.command_timeout_ms;

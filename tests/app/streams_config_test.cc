@@ -80,6 +80,32 @@ TEST(StreamsConfig, FallsBackToRunRedisAndNeedsOne) {
   }
 }
 
+// With Sentinels the URL is optional (it gives only the database); the Sentinel password comes
+// from its reference, and the subscriber store ([run] redis) gets the same Sentinels.
+TEST(StreamsConfig, SentinelsReplaceTheAddress) {
+  EXPECT_TRUE(defaultConfig().streams.sentinels.empty());
+  EXPECT_EQ(defaultConfig().streams.sentinel_master, "mcn");
+  Config c = loadConfigText(R"([streams]
+redis = "redis://ignored:1/4"
+sentinels = ["10.0.0.1:26379", "[2001:db8::2]:26380", "sentinel-c:26379"]
+sentinel_master = "mcn-east"
+sentinel_password_ref = "env:MCN_SENTINEL_PW"
+)",
+                            "mcn.toml");
+  EXPECT_EQ(c.streams.sentinels, (std::vector<std::string>{"10.0.0.1:26379", "[2001:db8::2]:26380",
+                                                           "sentinel-c:26379"}));
+  ::setenv("MCN_SENTINEL_PW", "sentinel-pw-from-env", 1);
+  notifier::StreamConfig r = resolveStreamConfig(c);
+  EXPECT_EQ(r.sentinels, c.streams.sentinels);
+  EXPECT_EQ(r.sentinel_master, "mcn-east");
+  EXPECT_EQ(r.sentinel_password, "sentinel-pw-from-env");
+  EXPECT_EQ(r.db, 4);
+
+  Config only = loadConfigText("[streams]\nsentinels = [\"127.0.0.1:26379\"]\n", "mcn.toml");
+  EXPECT_EQ(resolveStreamConfig(only).sentinels.size(), 1u);  // no redis URL needed
+  EXPECT_EQ(resolveStreamConfig(only).db, 0);
+}
+
 TEST(StreamsConfig, BadKeysNameFileLineColumnAndKey) {
   struct Case {
     std::string line;
@@ -108,6 +134,15 @@ TEST(StreamsConfig, BadKeysNameFileLineColumnAndKey) {
       {"connect_timeout_ms = 1",
        "mcn.toml:2:22: streams.connect_timeout_ms: must be between 10 and 60000"},
       {"max_in_flight = 0", "mcn.toml:2:17: streams.max_in_flight: must be between 1 and 1000000"},
+      {"sentinels = \"a:1\"", "mcn.toml:2:13: streams.sentinels: expected an array"},
+      {"sentinels = [\"a:1\", \"nocolon\"]",
+       "mcn.toml:2:21: streams.sentinels: expected \"HOST:PORT\" strings"},
+      {"sentinels = [\"2001:db8::1:26379\"]",
+       "mcn.toml:2:14: streams.sentinels: expected \"HOST:PORT\" strings (\"[v6]:PORT\" for IPv6)"},
+      {"sentinel_master = \"\"",
+       "mcn.toml:2:19: streams.sentinel_master: expected 1 to 64 printable characters"},
+      {"sentinel_password_ref = \"hunter2\"",
+       "mcn.toml:2:25: streams.sentinel_password_ref: expected a reference env:NAME or file:/path"},
       {"backoff_max_ms = 1",
        "mcn.toml:2:18: streams.backoff_max_ms: must be between 100 and 600000"},
   };

@@ -197,6 +197,33 @@ TEST_F(StreamBusTest, ProbeBufferIsBoundedAndCountsWhatItRefuses) {
   EXPECT_EQ(counters(probe)["stream.buffer_depth"], 3u);
 }
 
+// Counter names are API (README "Scale-out with Redis Streams", /metrics): the full lists, in
+// order, Sentinel counters included (0 without Sentinels).
+TEST_F(StreamBusTest, CounterNamesAreApi) {
+  auto names = [](const auto& s) {
+    std::vector<std::string> v;
+    s.forEachCounter([&](std::string_view n, uint64_t) { v.emplace_back(n); });
+    return v;
+  };
+  StreamPublisher probe(cfg_, clock_);
+  EXPECT_EQ(names(probe),
+            (std::vector<std::string>{
+                "stream.published", "stream.deduped", "stream.buffered", "stream.dropped",
+                "stream.resent", "stream.buffer_depth", "stream.reconnects", "stream.redis_errors",
+                "stream.sentinel_failovers", "stream.sentinel_errors", "stream.connected"}));
+  std::vector<ClosedWindow> got;
+  auto n = notifier(got, cfg_);
+  EXPECT_EQ(names(*n),
+            (std::vector<std::string>{
+                "stream.read", "stream.windows_added", "stream.windows_closed", "stream.acked",
+                "stream.claimed", "stream.dead_lettered", "stream.dead_local",
+                "stream.unknown_number", "stream.quiet_dropped", "stream.bad_entries",
+                "stream.reconnects", "stream.redis_errors", "stream.sentinel_failovers",
+                "stream.sentinel_errors", "stream.connected", "stream.lag.missed",
+                "stream.lag.closed", "stream.pending.missed", "stream.pending.closed"}));
+  EXPECT_EQ(counters(probe)["stream.sentinel_failovers"], 0u);
+}
+
 TEST_F(StreamBusTest, NotifierReportsConnectionLagAndPendingForMetrics) {
   std::vector<ClosedWindow> got;
   auto idle = notifier(got, cfg_);

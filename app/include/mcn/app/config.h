@@ -70,9 +70,15 @@ struct RunConfig {
 // [streams]: scale-out over Redis Streams (`mcn run --role probe|notifier`, `mcn replay --role
 // probe`); README "Scale-out with Redis Streams".
 struct StreamsConfig {
-  std::string redis;              // "redis://host[:port][/db]"; empty: [run] redis
-  std::string password_ref;       // env:NAME or file:/path; empty: [run] redis_password_ref
-  notifier::StreamConfig stream;  // host/port/db/password filled in at start from the above
+  std::string redis;         // "redis://host[:port][/db]"; empty: [run] redis
+  std::string password_ref;  // env:NAME or file:/path; empty: [run] redis_password_ref
+  // Redis Sentinel ("host:port" each): when set, the master of `sentinel_master` is asked of
+  // them (streams.redis and run.redis give only the database then), for the streams and the
+  // subscriber store alike.
+  std::vector<std::string> sentinels;
+  std::string sentinel_master = "mcn";
+  std::string sentinel_password_ref;  // env:NAME or file:/path: AUTH to the Sentinels
+  notifier::StreamConfig stream;      // host/port/db/password filled in at start from the above
 
   bool operator==(const StreamsConfig&) const = default;
 };

@@ -47,6 +47,10 @@ struct StreamConfig {
   int port = 6379;
   int db = 0;
   std::string password;  // the credential itself (resolved from a reference); never logged
+  // Redis Sentinel (mcn/redis/client.h): when set, host and port come from these.
+  std::vector<std::string> sentinels;
+  std::string sentinel_master;
+  std::string sentinel_password;
   std::string prefix = "mcn";
   std::string group = "mcn-notifiers";
   std::string consumer;           // empty: <hostname>-<pid>
@@ -96,6 +100,9 @@ class StreamPublisher {
   size_t buffered() const { return buffer_.size(); }
   bool connected() const;
   const std::string& lastError() const;  // last Redis error, for logs
+  // "host:port" of the Redis in use (with Sentinels: the master found, or "master 'NAME'"
+  // before the first connect), for logs.
+  std::string redisAddress() const;
 
   // Stable names, fixed order: stream.published, stream.deduped, stream.buffered (calls that
   // waited for Redis), stream.dropped (refused at buffer_max), stream.resent (buffered calls sent
@@ -154,6 +161,9 @@ class StreamNotifier {
   size_t inFlight() const { return in_flight_.size(); }
   bool connected() const;
   const std::string& lastError() const;  // last Redis error, for logs
+  // "host:port" of the Redis in use (with Sentinels: the master found, or "master 'NAME'"
+  // before the first connect), for logs.
+  std::string redisAddress() const;
   const std::string& consumer() const { return cfg_.consumer; }
 
   // Stable names, fixed order: stream.read, stream.windows_added, stream.windows_closed,

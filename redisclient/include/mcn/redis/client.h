@@ -43,7 +43,18 @@ struct RedisClientOptions {
   bool keepalive = true;
   int backoff_initial_ms = 100;
   int backoff_max_ms = 5000;
+  // Redis Sentinel: when `sentinels` ("host:port", "[v6]:port") is not empty, host and port are
+  // ignored: every connect asks the Sentinels in turn for `sentinel_master`
+  // (SENTINEL get-master-addr-by-name), connects there and checks with ROLE that it is a master.
+  // A connection error or a READONLY reply drops the connection, so the next connect asks again;
+  // a +switch-master announced by a Sentinel drops it at the next ensure().
+  std::vector<std::string> sentinels;
+  std::string sentinel_master;
+  std::string sentinel_password;  // AUTH to the Sentinels (by value, like `password`)
 };
+
+// "host:port" or "[v6 address]:port", port 1-65535.
+bool parseHostPort(std::string_view s, std::string& host, int& port);
 
 class RedisClient {
  public:
@@ -102,6 +113,14 @@ class RedisClient {
   int fd() const;
   bool drainPushes(std::vector<RedisReply>& out);
 
+  // Sentinel mode: the master now used ("host:port", "" before the first connect), and how often
+  // it changed after a successful connect (a failover followed).
+  const std::string& master() const { return master_; }
+  uint64_t sentinelFailovers() const { return sentinel_failovers_; }
+  // Connects that found no Sentinel answering with a master address (all down, or the name
+  // unknown to them), and a Sentinel's address that was not a master (ROLE).
+  uint64_t sentinelErrors() const { return sentinel_errors_; }
+
   uint64_t reconnects() const { return reconnects_; }
   uint64_t errors() const { return errors_; }
   void countError() { ++errors_; }
@@ -114,7 +133,13 @@ class RedisClient {
     std::string lua, sha;
   };
   void backoff();
-  std::string setUp();
+  std::string setUp(const std::string& where);
+  // Sentinel mode: asks the Sentinels for the master's address; "" or the reason.
+  std::string discoverMaster(std::string& host, int& port);
+  // Sentinel mode: reads +switch-master announcements without blocking; true if the master
+  // changed away from the one we are connected to.
+  bool switchAnnounced();
+  void staleMaster(const RedisReply& r);
   void appendArgv(const std::vector<std::string_view>& args);
   RedisReply commandArgv(const std::vector<std::string_view>& args);
   std::vector<std::string_view> evalArgs(size_t script, const std::vector<std::string>& keys,
@@ -125,6 +150,11 @@ class RedisClient {
   NowUs now_us_;
   OnConnect on_connect_;
   std::unique_ptr<Ctx> ctx_;
+  std::unique_ptr<Ctx> watch_;  // a Sentinel connection subscribed to +switch-master
+  int64_t watch_next_try_us_ = 0;
+  size_t watch_turn_ = 0;  // which Sentinel the watch tries next
+  std::string master_;
+  uint64_t sentinel_failovers_ = 0, sentinel_errors_ = 0;
   std::vector<Script> scripts_;
   int64_t next_try_us_ = 0;
   int64_t delay_ms_ = 0;

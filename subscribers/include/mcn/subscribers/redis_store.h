@@ -33,6 +33,10 @@ struct RedisOptions {
   int port = 6379;
   int db = 0;
   std::string password;  // the credential itself (resolved from a reference); never logged
+  // Redis Sentinel (mcn/redis/client.h): when set, host and port come from these.
+  std::vector<std::string> sentinels;
+  std::string sentinel_master;
+  std::string sentinel_password;
   std::string prefix = "mcn:";
   int connect_timeout_ms = 2000;
   int command_timeout_ms = 5000;

@@ -106,6 +106,9 @@ class LiveSource {
   virtual ~LiveSource() = default;
   // The metrics label value (interface="eth1"), also in log lines.
   virtual const std::string& label() const = 0;
+  // With several capture threads on one interface (run.capture_threads): which of its sockets,
+  // "0".."N-1" (metrics label socket="N"); empty otherwise.
+  virtual std::string socket() const { return {}; }
   // Hands what arrived, waiting at most the source's own short timeout, to the stage
   // (onFrame, or onPayload for a source that delivers SIP already). Returns how much it handed
   // over, < 0 when the source failed for good (error() says why).

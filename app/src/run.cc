@@ -667,7 +667,8 @@ int Daemon::run() {
   for (size_t i = 0; i < sources_.size(); ++i) captures.emplace_back([this, i] { captureLoop(i); });
   ready_ = true;
   sdNotify("READY=1\nSTATUS=capturing");
-  spdlog::info("mcn run: ready ({} interface(s), {} worker(s))", sources_.size(), workers);
+  // Sources: every capture socket (run.capture_threads per interface) and HEP listener.
+  spdlog::info("mcn run: ready ({} source(s), {} worker(s))", sources_.size(), workers);
 
   // Watchdog: ping at half the interval systemd gave us, only while every thread is alive.
   const int64_t watchdog_us = watchdogUs();

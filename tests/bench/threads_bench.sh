@@ -44,7 +44,7 @@ echo "| threads | wall s | user s | sys s | user+sys s | peak RSS |"
 echo "|---|---|---|---|---|---|"
 for n in "${threads[@]}"; do echo "${best_line[$n]}"; done
 base=${threads[0]}
-for n in "${threads[@]}"; do
+for n in "${threads[@]:1}"; do
   awk -v a="${best_wall[$base]}" -v b="${best_wall[$n]}" -v n="$n" -v m="$base" \
     'BEGIN{printf "wall speed-up of --threads %d over --threads %d: %.2fx\n", n, m, a / b}'
 done

@@ -804,6 +804,9 @@ const std::vector<TableDef>& declaredTables() {
                 "immediate", kRestart, [](auto& c) -> auto& { return c.run.immediate; }),
             integerKey(
                 "timeout_ms", kRestart, [](auto& c) -> auto& { return c.run.timeout_ms; }, 1, 1000),
+            integerKey(
+                "capture_threads", kRestart, [](auto& c) -> auto& { return c.run.capture_threads; },
+                1, 64),
             stringKey(
                 "filter", kRestart, [](auto& c) -> auto& { return c.run.filter; }),
             stringKey(

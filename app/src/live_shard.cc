@@ -185,21 +185,35 @@ namespace {
 constexpr uint64_t kPinned = 0x80;  // slot flag: the Call-ID came with Replaces (see route)
 }  // namespace
 
+std::atomic<uint64_t>& ShardRouter::slotOf(uint64_t h, uint64_t& entry) const {
+  // Linear probing over kProbe slots from the home slot: the slot holding the Call-ID's tag,
+  // else the first empty one (slots are never emptied, so a Call-ID remembered is found before
+  // it), else, all taken by other Call-IDs, the home slot is overwritten.
+  const uint64_t tag = h & ~uint64_t{0xff};
+  for (uint64_t i = 0; i < kProbe; ++i) {
+    std::atomic<uint64_t>& slot = table_[(h + i) & mask_];
+    entry = slot.load(std::memory_order_relaxed);
+    if (entry == 0 || (entry & ~uint64_t{0xff}) == tag) return slot;
+  }
+  entry = 0;
+  return table_[h & mask_];
+}
+
 uint32_t ShardRouter::route(std::string_view msg) {
   if (workers_ <= 1) return 0;
   ShardKeys k = findShardKeys(msg, correlation_header_);
   const uint64_t h = fnv(k.call_id);
-  std::atomic<uint64_t>& slot = table_[h & mask_];
+  uint64_t e = 0;
+  std::atomic<uint64_t>& slot = slotOf(h, e);
   const uint64_t tag = h & ~uint64_t{0xff};  // workers <= 64 fit in the low byte (+1, 0 = empty)
-  uint64_t e = slot.load(std::memory_order_relaxed);
+  if ((e & ~uint64_t{0xff}) != tag) e = 0;   // empty, or another Call-ID's to overwrite
   // A Call-ID pinned by its Replaces INVITE keeps that worker (kPinned: bit 7 of the low byte).
-  if ((e & ~uint64_t{0xff}) == tag && (e & kPinned) != 0) {
-    return static_cast<uint32_t>((e & 0x7f) - 1);
-  }
+  if (e != 0 && (e & kPinned) != 0) return static_cast<uint32_t>((e & 0x7f) - 1);
   uint32_t w;
   if (!k.replaces.empty()) {
     const uint64_t rh = fnv(k.replaces);
-    const uint64_t r = table_[rh & mask_].load(std::memory_order_relaxed);
+    uint64_t r = 0;
+    slotOf(rh, r);
     w = (r & ~uint64_t{0xff}) == (rh & ~uint64_t{0xff}) && (r & 0x7f) != 0
             ? static_cast<uint32_t>((r & 0x7f) - 1)
             : static_cast<uint32_t>(rh % workers_);
@@ -207,8 +221,7 @@ uint32_t ShardRouter::route(std::string_view msg) {
     return w;
   }
   if (by_caller_) {
-    if ((e & ~uint64_t{0xff}) == tag && (e & 0x7f) != 0)
-      return static_cast<uint32_t>((e & 0x7f) - 1);
+    if (e != 0 && (e & 0x7f) != 0) return static_cast<uint32_t>((e & 0x7f) - 1);
     w = static_cast<uint32_t>(callerHash(k.asserted_user.empty() ? k.from_user : k.asserted_user) %
                               workers_);
   } else if (!k.icid.empty()) {
@@ -216,8 +229,7 @@ uint32_t ShardRouter::route(std::string_view msg) {
   } else if (!k.correlation.empty()) {
     w = static_cast<uint32_t>(fnv(k.correlation, 2) % workers_);
   } else {
-    if ((e & ~uint64_t{0xff}) == tag && (e & 0x7f) != 0)
-      return static_cast<uint32_t>((e & 0x7f) - 1);
+    if (e != 0 && (e & 0x7f) != 0) return static_cast<uint32_t>((e & 0x7f) - 1);
     w = static_cast<uint32_t>(h % workers_);
   }
   slot.store(tag | (w + 1), std::memory_order_relaxed);

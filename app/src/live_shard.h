@@ -45,8 +45,12 @@ ShardKeys findShardKeys(std::string_view msg, std::string_view correlation_heade
 //    messages carry: the tracker of the ringing call must see whether the pickup was answered.
 // The memory is a fixed table of 2^table_bits slots (8 bytes each, 8 MiB by default), written
 // lock-free by any number of capture threads; a slot holds a 56-bit tag of the Call-ID's hash and
-// the worker. A slot overwritten by another Call-ID (a collision, about calls-in-flight / 2^20)
-// only costs that call its key-less messages' affinity: they fall back to the Call-ID hash.
+// the worker. A Call-ID takes the first free slot of the kProbe from its hash's (linear probing;
+// slots are never freed), so two Call-IDs share a slot only once those kProbe are all taken (the
+// table is nearly full: about a million Call-IDs since start) or when two capture threads write
+// one free slot at once. A slot overwritten by another Call-ID only costs that call its key-less
+// messages' affinity: they fall back to the Call-ID hash (or, with by_caller, the From user).
+// `mcn replay --threads N` relies on no overwrite for its records to be those of one thread.
 // Known limit: a key-less message of a leg seen before the leg's first keyed message (capture
 // reordering) may go to another worker than the rest of its call.
 //
@@ -70,6 +74,10 @@ class ShardRouter {
   uint32_t workers() const { return workers_; }
 
  private:
+  static constexpr uint64_t kProbe = 8;
+  // The slot for hash h, its entry in `entry` (0: a free slot, or the home slot to overwrite).
+  std::atomic<uint64_t>& slotOf(uint64_t h, uint64_t& entry) const;
+
   uint32_t workers_;
   std::string correlation_header_;
   bool by_caller_ = false;

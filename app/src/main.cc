@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
   std::string config_path, calls_out, events_out, subscribers_path, notify_out;
   bool quiet = false;
   std::string replay_role = "all";
+  uint32_t replay_threads = 0;
   CLI::App* replay = app.add_subcommand(
       "replay", "Replay capture files (pcap/pcapng, '-' = stdin) and write call records");
   replay->add_option("FILE", files, "capture files, merged by timestamp")->required();
@@ -104,6 +105,12 @@ int main(int argc, char** argv) {
   replay->add_option("--notify-out", notify_out,
                      "every delivered notification, JSON Lines ('-' = stdout)");
   replay->add_flag("-q,--quiet", quiet, "no summary on stderr");
+  replay
+      ->add_option("--threads", replay_threads,
+                   "parse+track threads (0 = the cores available, fewer for a small input; 1 = "
+                   "one thread). Same records in the same order whatever the number; with "
+                   "--subscribers or --role probe always 1")
+      ->check(CLI::Range(0, 64));
   replay
       ->add_option("--role", replay_role,
                    "all (default) or probe: publish missed calls to Redis Streams ([streams])")
@@ -239,6 +246,7 @@ int main(int argc, char** argv) {
     outputs.calls = calls.stream();
     outputs.events = events.stream();
     outputs.notify = notify.stream();
+    outputs.threads = replay_threads;
     mcn::app::ReplayResult res;
     try {
       res = mcn::app::runReplay(files, cfg, outputs);

@@ -106,6 +106,9 @@ class LiveSource {
   virtual ~LiveSource() = default;
   // The metrics label value (interface="eth1"), also in log lines.
   virtual const std::string& label() const = 0;
+  // With several capture threads on one interface (run.capture_threads): which of its sockets,
+  // "0".."N-1" (metrics label socket="N"); empty otherwise.
+  virtual std::string socket() const { return {}; }
   // Hands what arrived, waiting at most the source's own short timeout, to the stage
   // (onFrame, or onPayload for a source that delivers SIP already). Returns how much it handed
   // over, < 0 when the source failed for good (error() says why).
@@ -140,6 +143,13 @@ class SipStage {
   // End of input or shutdown: decide every open call at now_us (replay: the last frame's time;
   // live: the clock's now()).
   void finish(int64_t now_us) { tracker_.finish(now_us); }
+  // Sharded replay (sharded_replay.h), packet time only: fire the timers due by `clock_us`, the
+  // latest packet time of the whole input so far, which messages of other workers moved.
+  void advanceTo(int64_t clock_us) { tracker_.advanceTo(clock_us); }
+  // Sharded replay: the next message's index in the whole input (CallTracker::setSequence).
+  void setSequence(uint64_t seq) { tracker_.setSequence(seq); }
+  // Inside the record sink: what decided the record's call (CallTracker::decision).
+  const calls::CallTracker::Decision& decision() const { return tracker_.decision(); }
   // `mcn explain` (app/include/mcn/app/explain.h): every parsed message before the tracker
   // sees it, and traces of the decided calls it asks for. Unset on every other path.
   void observe(std::function<void(const sipparse::SipEvent&)> on_event,

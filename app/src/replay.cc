@@ -3,12 +3,14 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <stdexcept>
 
 #include "mcn/calls/record_json.h"
 #include "mcn/notifier/local_notifier.h"
 #include "pipeline.h"
+#include "sharded_replay.h"
 
 namespace mcn::app {
 
@@ -19,6 +21,49 @@ ReplayResult runReplay(const std::vector<std::string>& files, const Config& cfg,
 
   // Opens everything first so a wrong path fails before any output is written.
   FileFrameSource source(files);
+
+  uint32_t threads = out.threads;
+  if (threads == 0) {
+    int64_t bytes = 0;
+    for (const auto& f : files) {
+      std::error_code ec;
+      const auto n = f == "-" ? std::uintmax_t{0} : std::filesystem::file_size(f, ec);
+      if (f == "-" || ec) {
+        bytes = -1;
+        break;
+      }
+      bytes += static_cast<int64_t>(n);
+    }
+    threads = defaultReplayThreads(bytes);
+  }
+  if (out.missed_sink != nullptr || out.subscribers || out.on_event || out.trace.sink) threads = 1;
+  if (threads > 1) {
+    ShardedPipeline pipeline(cfg.decoder, cfg.parser, cfg.tracker, threads, out.tick,
+                             [&out](const calls::CallRecord& rec) {
+                               if (out.calls == nullptr && out.events == nullptr) return;
+                               std::string line = calls::recordToJson(rec);
+                               if (out.calls != nullptr) *out.calls << line << '\n';
+                               if (rec.missed && out.events != nullptr) *out.events << line << '\n';
+                             });
+    capture::Frame frame;
+    while (source.next(frame)) pipeline.onFrame(frame);
+    std::map<std::string, uint64_t> app_counters;
+    source.report(app_counters, res.errors);
+    pipeline.finish();
+    app_counters["replay.files"] = files.size();
+    app_counters["replay.frames"] = pipeline.frames();
+    pipeline.forEachCounter(
+        [&](std::string_view name, uint64_t v) { res.counters[std::string(name)] = v; });
+    for (auto& [k, v] : app_counters) res.counters[k] = v;
+    res.frames = pipeline.frames();
+    res.sip_messages = pipeline.sipMessages();
+    res.records = pipeline.records();
+    res.missed = pipeline.missed();
+    res.threads = threads;
+    res.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+    return res;
+  }
 
   std::unique_ptr<notifier::LocalNotifier> notify;
   notifier::MissedCallSink* sink = out.missed_sink;
@@ -75,6 +120,7 @@ void printSummary(const ReplayResult& r, std::ostream& os) {
   if (r.seconds > 0) {
     os << fmt::format(" ({:.0f} frames/s)", static_cast<double>(r.frames) / r.seconds);
   }
+  if (r.threads > 1) os << fmt::format(" on {} threads", r.threads);
   os << '\n';
   auto section = [&](std::string_view title, auto pred) {
     std::string line;

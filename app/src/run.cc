@@ -102,11 +102,13 @@ class LineFlushingStream : public std::streambuf {
 // A capture interface (libpcap) as a live source.
 class PcapInterface final : public LiveSource {
  public:
-  explicit PcapInterface(const capture::LiveOptions& o)
+  PcapInterface(const capture::LiveOptions& o, std::string socket)
       : label_(o.interface),
+        socket_(std::move(socket)),
         src_(o),
         on_frame_([this](const capture::Frame& f) { stage_->onFrame(f); }) {}
   const std::string& label() const override { return label_; }
+  std::string socket() const override { return socket_; }
   int poll(FrameStage& stage) override {
     stage_ = &stage;
     return src_.dispatch(on_frame_);
@@ -122,6 +124,7 @@ class PcapInterface final : public LiveSource {
 
  private:
   std::string label_;
+  std::string socket_;
   capture::PcapLiveSource src_;
   FrameStage* stage_ = nullptr;
   std::function<void(const capture::Frame&)> on_frame_;  // built once, not per poll
@@ -520,10 +523,24 @@ std::string Daemon::open() {
       lo.immediate = run.immediate;
       lo.timeout_ms = run.timeout_ms;
       lo.filter = run.filter;
-      auto src = std::make_unique<PcapInterface>(lo);
-      spdlog::info("capturing on {} (link type {}, snaplen {}, {}promiscuous)", iface,
-                   src->linkType(), std::max(run.snaplen, 65535), run.promisc ? "" : "not ");
-      sources_.push_back(std::move(src));
+      // Several sockets on one interface share its frames in a PACKET_FANOUT group, one id per
+      // interface of this process (a group is per network namespace, so per process and index).
+      const int threads = run.capture_threads;
+      if (threads > 1) {
+        lo.fanout_group = static_cast<uint16_t>(
+            1 + ((static_cast<unsigned>(getpid()) * 64 + sources_.size()) % 65535));
+      }
+      for (int t = 0; t < threads; ++t) {
+        auto src = std::make_unique<PcapInterface>(lo, threads > 1 ? std::to_string(t) : "");
+        if (t == 0) {
+          spdlog::info("capturing on {} (link type {}, snaplen {}, {}promiscuous{})", iface,
+                       src->linkType(), std::max(run.snaplen, 65535), run.promisc ? "" : "not ",
+                       threads > 1 ? fmt::format(", {} threads in PACKET_FANOUT group {}", threads,
+                                                 lo.fanout_group)
+                                   : "");
+        }
+        sources_.push_back(std::move(src));
+      }
     }
     resolveHepAuthKey(cfg_);  // throws naming the reference, never the key
     for (const auto& addr : cfg_.hep.listeners) {
@@ -554,7 +571,9 @@ void Daemon::addMetrics() {
   const auto& run = cfg_.run;
   const size_t workers = static_cast<size_t>(run.workers);
   for (size_t i = 0; i < sources_.size(); ++i) {
-    capture_boards_.push_back(&metrics_.addBoard({{"interface", sources_[i]->label()}}));
+    Labels l = {{"interface", sources_[i]->label()}};
+    if (!sources_[i]->socket().empty()) l.emplace_back("socket", sources_[i]->socket());
+    capture_boards_.push_back(&metrics_.addBoard(std::move(l)));
     for (size_t w = 0; w < workers; ++w) {
       rings_.push_back(std::make_unique<PayloadRing>(static_cast<size_t>(run.ring_size)));
       ring_drops_.push_back(std::make_unique<std::atomic<uint64_t>>(0));
@@ -573,9 +592,9 @@ void Daemon::addMetrics() {
   metrics_.addGauges([this, workers](std::vector<GaugeSample>& out) {
     for (size_t i = 0; i < sources_.size(); ++i) {
       for (size_t w = 0; w < workers; ++w) {
-        Labels l = {{"ring", "capture"},
-                    {"interface", sources_[i]->label()},
-                    {"worker", std::to_string(w)}};
+        Labels l = {{"ring", "capture"}, {"interface", sources_[i]->label()}};
+        if (!sources_[i]->socket().empty()) l.emplace_back("socket", sources_[i]->socket());
+        l.emplace_back("worker", std::to_string(w));
         out.push_back({"mcn_ring_depth", "entries waiting in a single-producer ring", l,
                        static_cast<double>(rings_[i * workers + w]->size_approx())});
         out.push_back({"mcn_ring_drops_total", "entries dropped because a ring was full", l,
@@ -648,7 +667,8 @@ int Daemon::run() {
   for (size_t i = 0; i < sources_.size(); ++i) captures.emplace_back([this, i] { captureLoop(i); });
   ready_ = true;
   sdNotify("READY=1\nSTATUS=capturing");
-  spdlog::info("mcn run: ready ({} interface(s), {} worker(s))", sources_.size(), workers);
+  // Sources: every capture socket (run.capture_threads per interface) and HEP listener.
+  spdlog::info("mcn run: ready ({} source(s), {} worker(s))", sources_.size(), workers);
 
   // Watchdog: ping at half the interval systemd gave us, only while every thread is alive.
   const int64_t watchdog_us = watchdogUs();

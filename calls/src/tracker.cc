@@ -216,6 +216,16 @@ struct CallTracker::Impl {
   List lingering;                // decided calls absorbing late messages, oldest first
   std::vector<TimerEntry> heap;  // min-heap by due, lazily invalidated (Call::scheduled_due)
   uint64_t next_serial = 0;
+  // setSequence: serial = sequence << 16 | calls created within that message so far.
+  bool sequenced = false;
+  uint64_t sequence = 0;
+  uint64_t serials_in_sequence = 0;
+  Decision decision;
+
+  uint64_t newSerial() {
+    if (!sequenced) return next_serial++;
+    return (sequence << 16) | std::min<uint64_t>(serials_in_sequence++, 0xffff);
+  }
   std::array<uint64_t, kCounterCount> counters{};
   std::array<uint64_t, kOutcomeCount> outcome_counts{};
 
@@ -361,7 +371,7 @@ struct CallTracker::Impl {
     Call& c = call(slot);
     if (open_call) {
       c.state = Call::State::kOpen;
-      c.serial = next_serial++;
+      c.serial = newSerial();
       ++counters[kCreated];
     } else {
       c.state = Call::State::kPending;
@@ -375,7 +385,7 @@ struct CallTracker::Impl {
     Call& c = call(slot);
     unlink(slot);
     c.state = Call::State::kOpen;
-    c.serial = next_serial++;
+    c.serial = newSerial();
     c.expiry_us = kNever;
     c.pending_msgs = 0;
     link(slot);
@@ -746,6 +756,7 @@ struct CallTracker::Impl {
       ++counters[kLingerDropped];
     }
 
+    decision = Decision{at, c.serial, by};
     for (CallRecord& r : records) {
       ++counters[kRecords];
       if (r.missed) ++counters[kMissed];
@@ -1140,6 +1151,14 @@ void CallTracker::setTraceHooks(TraceHooks hooks) { impl_->trace = std::move(hoo
 void CallTracker::advanceTo(int64_t now_us) { impl_->advanceTo(now_us); }
 
 void CallTracker::finish(int64_t now_us) { impl_->finish(now_us); }
+
+void CallTracker::setSequence(uint64_t seq) {
+  impl_->sequenced = true;
+  if (seq != impl_->sequence) impl_->serials_in_sequence = 0;
+  impl_->sequence = seq;
+}
+
+const CallTracker::Decision& CallTracker::decision() const { return impl_->decision; }
 
 size_t CallTracker::openCalls() const { return impl_->undecided() + impl_->pending.size; }
 

@@ -1,11 +1,15 @@
 #include "mcn/capture/pcap_live.h"
 
+#include <linux/if_packet.h>
 #include <pcap/pcap.h>
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <stdexcept>
+#include <string>
 
 #include "mcn/capture/bpf.h"
 
@@ -73,6 +77,14 @@ PcapLiveSource::PcapLiveSource(const LiveOptions& opts) : impl_(std::make_unique
   }
   impl_->fd = pcap_get_selectable_fd(p);
   if (impl_->fd < 0) fail(p, opts.interface, "no selectable descriptor");
+  if (opts.fanout_group != 0) {
+    // After pcap_activate: the socket is bound to the interface, which the group is per.
+    const int arg = opts.fanout_group | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
+    if (setsockopt(pcap_fileno(p), SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) != 0) {
+      throw std::runtime_error("capture on " + opts.interface + ": PACKET_FANOUT group " +
+                               std::to_string(opts.fanout_group) + ": " + std::strerror(errno));
+    }
+  }
   impl_->wait_ms = std::max(opts.timeout_ms, 1);
   impl_->link_type = pcap_datalink(p);
   impl_->filter = opts.filter.empty() ? defaultLiveFilter(impl_->link_type) : opts.filter;

@@ -18,7 +18,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # What is in the capture, from mcn's own counters (one untimed run, summary on stderr).
-"$build/mcn" replay "$cap" --config "$config" --calls-out "$work/calls.jsonl" 2>"$work/summary.txt"
+"$build/mcn" replay "$cap" --threads 1 --config "$config" --calls-out "$work/calls.jsonl" 2>"$work/summary.txt"
 counter() { # NAME: its value in the summary, 0 when absent
   local v
   v=$(grep -o "\\b$1=[0-9]*" "$work/summary.txt" | head -1 | cut -d= -f2 || true)
@@ -49,7 +49,7 @@ row() { # NAME SECONDS KB
     "$(awk "BEGIN{print $frames/($2>0?$2:0.001)}")" "$(awk "BEGIN{print $sip/($2>0?$2:0.001)}")" "$3"
 }
 
-read -r mcn_s mcn_kb < <(best "$build/mcn" replay "$cap" --config "$config" --calls-out /dev/null -q)
+read -r mcn_s mcn_kb < <(best "$build/mcn" replay "$cap" --threads 1 --config "$config" --calls-out /dev/null -q)
 row mcn "$mcn_s" "$mcn_kb"
 read -r td_s td_kb < <(best tcpdump -r "$cap" -w /dev/null)
 row tcpdump "$td_s" "$td_kb"

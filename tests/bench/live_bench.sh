@@ -7,7 +7,8 @@
 #                                                               100000 200000 300000 400000 top)
 # "top" is tcpreplay --topspeed (as fast as it can send: then the sender is often the limit).
 # IMMEDIATE=false batches packets (run.immediate = false, run.timeout_ms) instead of waking per
-# packet; WORKERS=N sets run.workers.
+# packet; WORKERS=N sets run.workers; CAPTURE_THREADS=N sets run.capture_threads (PACKET_FANOUT;
+# IPv4 fragments then arrive joined, so "received" counts one frame per fragmented datagram).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [[ $EUID -eq 0 ]] || { echo "live_bench.sh: needs root (network namespace)" >&2; exit 2; }
@@ -42,9 +43,9 @@ done
 
 # The office's dial plan and correlation header, with the [run] keys this benchmark sets.
 sed -e 's/^subscribers = .*//' \
-    -e "s/^interfaces = .*/interfaces = [\"lbrx\"]\nhttp_port = 9189\nimmediate = ${IMMEDIATE:-true}\nworkers = ${WORKERS:-1}/" \
+    -e "s/^interfaces = .*/interfaces = [\"lbrx\"]\nhttp_port = 9189\nimmediate = ${IMMEDIATE:-true}\nworkers = ${WORKERS:-1}\ncapture_threads = ${CAPTURE_THREADS:-1}/" \
     deploy/office.toml >"$work/mcn.toml"
-echo "run.immediate = ${IMMEDIATE:-true}, run.workers = ${WORKERS:-1}"
+echo "run.immediate = ${IMMEDIATE:-true}, run.workers = ${WORKERS:-1}, run.capture_threads = ${CAPTURE_THREADS:-1}"
 (cd "$work" && exec ip netns exec "$NS" "$build/mcn" run --config "$work/mcn.toml" \
    --calls-out /dev/null >"$work/mcn.out" 2>"$work/mcn.log") &
 MCN_PID=$!

@@ -17,7 +17,7 @@ trap 'rm -rf "$work"' EXIT
 echo "mcn-gen mix --calls $calls --cps $cps --seed 1 -o - | mcn replay - (deploy/office.toml)"
 set +e
 "$build/mcn-gen" mix --calls "$calls" --cps "$cps" --seed 1 --summary-json "$work/want.json" -o - 2>/dev/null |
-  /usr/bin/time -o "$work/time" -f "%e %M" "$build/mcn" replay - --config deploy/office.toml \
+  /usr/bin/time -o "$work/time" -f "%e %M" "$build/mcn" replay - --threads 1 --config deploy/office.toml \
     --calls-out /dev/null 2>"$work/summary.txt"
 rc=("${PIPESTATUS[@]}")
 set -e

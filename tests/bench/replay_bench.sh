@@ -40,7 +40,7 @@ best() {  # best of $n (default $runs): "cpu_seconds peak_kb"
   echo "$best_s $best_kb"
 }
 
-read -r mcn_s mcn_kb < <(best "$build/mcn" replay "$work/mix.pcap" --config deploy/office.toml --calls-out /dev/null -q)
+read -r mcn_s mcn_kb < <(best "$build/mcn" replay "$work/mix.pcap" --threads 1 --config deploy/office.toml --calls-out /dev/null -q)
 read -r td_s td_kb < <(best tcpdump -r "$work/mix.pcap" -w /dev/null)
 printf '%-8s %8.3f s cpu %10.0f frames/s %8d KB peak RSS\n' mcn "$mcn_s" "$(awk "BEGIN{print $frames/$mcn_s}")" "$mcn_kb"
 printf '%-8s %8.3f s cpu %10.0f frames/s %8d KB peak RSS\n' tcpdump "$td_s" "$(awk "BEGIN{print $frames/($td_s>0?$td_s:0.001)}")" "$td_kb"
@@ -49,7 +49,7 @@ ng_s=""
 if command -v editcap >/dev/null; then
   editcap -F pcapng "$work/mix.pcap" "$work/mix.pcapng"
   cat "$work/mix.pcapng" >/dev/null
-  read -r ng_s ng_kb < <(best "$build/mcn" replay "$work/mix.pcapng" --config deploy/office.toml --calls-out /dev/null -q)
+  read -r ng_s ng_kb < <(best "$build/mcn" replay "$work/mix.pcapng" --threads 1 --config deploy/office.toml --calls-out /dev/null -q)
   printf '%-8s %8.3f s cpu %10.0f frames/s %8d KB peak RSS\n' "mcn ng" "$ng_s" "$(awk "BEGIN{print $frames/$ng_s}")" "$ng_kb"
   rm -f "$work/mix.pcapng"
 fi
@@ -83,7 +83,7 @@ else
   echo "SKIP: editcap not installed (pcapng run)"
 fi
 
-"$build/mcn" replay "$work/mix.pcap" --config deploy/office.toml --calls-out /dev/null 2>"$work/summary.txt"
+"$build/mcn" replay "$work/mix.pcap" --threads 1 --config deploy/office.toml --calls-out /dev/null 2>"$work/summary.txt"
 head -1 "$work/summary.txt"
 ok=1
 for o in answered answered_elsewhere forwarded cancelled busy no_answer declined redirected failed incomplete; do

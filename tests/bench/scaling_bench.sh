@@ -32,7 +32,7 @@ run() {
   for ((i = 0; i < n; i++)); do
     set +e
     "$build/mcn-gen" "$@" -o - 2>/dev/null |
-      /usr/bin/time -o "$work/time" -f "%U %S %M" "$build/mcn" replay - --config "$work/config.toml" \
+      /usr/bin/time -o "$work/time" -f "%U %S %M" "$build/mcn" replay - --threads 1 --config "$work/config.toml" \
         --calls-out /dev/null 2>"$work/summary.txt"
     rc=("${PIPESTATUS[@]}")
     set -e

@@ -47,7 +47,10 @@ struct RunConfig {
   // (tests/bench/live_bench.sh: drops from ~200k packets/s with immediate mode, none at 475k
   // without). Batching costs at most timeout_ms of latency.
   bool immediate = false;
-  int timeout_ms = 10;                  // capture batching (ring block timeout) when not immediate
+  int timeout_ms = 10;  // capture batching (ring block timeout) when not immediate
+  // Capture threads per interface: more than 1 opens that many sockets in one PACKET_FANOUT
+  // group (hash of the flow, fragments defragmented first), each on its own thread.
+  int capture_threads = 1;
   std::string filter;                   // empty: the documented default (capture/bpf.h)
   std::string user;                     // drop to this user after opening captures (as root)
   std::string group;                    // default: the user's primary group

@@ -36,6 +36,15 @@ struct ReplayOutputs {
   // of the decided calls it asks for. Both empty on every other path.
   std::function<void(const sipparse::SipEvent&)> on_event{};
   calls::TraceHooks trace{};
+  // Parse+track workers (`--threads`): 0 = defaultReplayThreads of the input's size; 1 = every
+  // stage on the calling thread. More than 1 gives the same records in the same order and the
+  // same counters (app/src/sharded_replay.h). Notifications (subscribers, missed_sink) and
+  // explain's hooks run on one thread whatever is asked: their merge windows and traces follow
+  // every frame's clock on the thread that decides the calls.
+  uint32_t threads = 1;
+  // With threads > 1: payloads between two of the workers' clock ticks (sharded_replay.h); 0 =
+  // the default (2048). Tests use small ones so every fixture crosses many ticks.
+  uint32_t tick = 0;
 };
 
 struct ReplayResult {
@@ -52,12 +61,18 @@ struct ReplayResult {
   uint64_t notifications = 0;       // delivered (with subscribers)
   bool deliveries_complete = true;  // false: some were still pending at the end (dead-lettered)
   double seconds = 0;               // wall time of the replay
+  uint32_t threads = 1;             // parse+track workers used
 };
 
 // Throws std::runtime_error if a file cannot be opened (before anything is written).
 // Several files are merged by capture timestamp, as mergecap would.
 ReplayResult runReplay(const std::vector<std::string>& files, const Config& cfg,
                        const ReplayOutputs& out);
+
+// `--threads 0`: the cores the process may use, at most 8, and only one more per 16 MiB of
+// input (a small capture is done before the threads would pay for themselves). `bytes` < 0:
+// unknown size (standard input).
+uint32_t defaultReplayThreads(int64_t bytes);
 
 // The human summary printed on stderr after a replay.
 void printSummary(const ReplayResult& r, std::ostream& os);

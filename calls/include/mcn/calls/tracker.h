@@ -100,6 +100,22 @@ class CallTracker {
   // Calls not decided yet (including those still waiting for their initial INVITE).
   size_t openCalls() const;
 
+  // Sharded replay (app/src/sharded_replay.h): the global index of the message about to be fed.
+  // Calls created from then on get serials ordered by it (then by creation within the message),
+  // so the serials of calls spread over several trackers order them as one tracker fed every
+  // message would: timer ties and the end-of-input order (both by serial) agree across workers.
+  // Never called: serials count calls in creation order (the default).
+  void setSequence(uint64_t seq);
+
+  // The decision being delivered, valid inside the sink: its instant (a timer's due time, or now
+  // for eviction and end of input), the call's serial and what decided it.
+  struct Decision {
+    int64_t at_us = 0;
+    uint64_t serial = 0;
+    DecidedBy by = DecidedBy::kTimer;
+  };
+  const Decision& decision() const;
+
   // Stable counter names in a fixed order, zero values included: calls.created, calls.decided,
   // calls.records, calls.missed, calls.retransmissions, calls.duplicates, calls.orphan_messages,
   // calls.late_messages, calls.ignored_messages, calls.evicted, calls.reused_call_id,

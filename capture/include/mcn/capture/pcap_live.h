@@ -20,6 +20,12 @@ struct LiveOptions {
   bool immediate = true;        // deliver each packet at once (latency) ...
   int timeout_ms = 10;          // ... else batch up to this long (pcap_set_timeout)
   std::string filter;           // BPF (pcap-filter(7)); empty = defaultLiveFilter(link type)
+  // Non-zero: join the interface's PACKET_FANOUT group with this id (1..65535) in hash mode with
+  // PACKET_FANOUT_FLAG_DEFRAG, so several sockets (threads) share the interface's frames: the
+  // kernel hashes each frame's flow (addresses and ports, the same for both directions) and
+  // reassembles IP fragments before hashing, so every fragment of a datagram reaches the socket
+  // its flow hashes to. A TCP stream is one flow: all its segments reach one socket.
+  uint16_t fanout_group = 0;
 };
 
 struct LiveStats {

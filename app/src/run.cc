@@ -357,6 +357,20 @@ void Daemon::notifierLoop() {
   auto startLocal = [&](const NotifyConfig& notify_cfg) {
     local = std::make_unique<notifier::LocalNotifier>(notify_cfg, directory_, &console,
                                                       notify_out_.stream(), &clock);
+    // The durable outbox (notifier/include/mcn/notifier/outbox.h): what a killed run owed is
+    // resumed before the first new call.
+    if (!notify_cfg.outbox_path.empty()) {
+      std::string error;
+      if (local->openOutbox(clock.nowUs(), &error)) {
+        spdlog::info("outbox {}: missed calls are journaled (fdatasync every {} ms)",
+                     notify_cfg.outbox_path, notify_cfg.outbox_fsync_ms);
+      } else {
+        spdlog::error(
+            "outbox: {}; notifications go on from memory, but a crash loses the calls decided "
+            "meanwhile (notify.outbox_unprotected counts them)",
+            error);
+      }
+    }
     local->setDeliveredHook([this, &clock](const notifier::Notification& n) {
       if (notify_out_.stream() != nullptr) notify_out_.stream()->flush();
       int64_t last = 0;

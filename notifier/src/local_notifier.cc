@@ -184,17 +184,25 @@ void LocalNotifier::onMissedCall(const calls::MissedCall& call, int64_t now_us) 
     return;
   }
   // Journaled before the merger sees it: a window it opens may close (and be sent) at once.
-  outbox_->callIn(call, now_us);
+  if (!calls_journaled_upstream_) outbox_->callIn(call, now_us);
   if (!merger_->onMissedCall(call)) outbox_->callDropped(call);
 }
 
 bool LocalNotifier::openOutbox(int64_t now_us, std::string* error) {
-  outbox_ = std::make_unique<Outbox>(cfg_.outbox_path, cfg_.outbox_fsync_ms, *wall_clock_);
+  auto outbox = std::make_shared<Outbox>(cfg_.outbox_path, cfg_.outbox_fsync_ms, *wall_clock_);
+  OutboxRecovered owed;
+  const bool ok = outbox->open(owed, error);
+  useOutbox(std::move(outbox), std::move(owed), now_us, false);
+  return ok;
+}
+
+void LocalNotifier::useOutbox(std::shared_ptr<Outbox> outbox, OutboxRecovered owed, int64_t now_us,
+                              bool calls_journaled_upstream) {
+  outbox_ = std::move(outbox);
+  calls_journaled_upstream_ = calls_journaled_upstream;
   static_cast<LazyDeadLetterFile&>(*dead_letters_).setOutbox(outbox_.get());
   merger_->setClosedHook(
       [this](const std::vector<calls::CallRecord>& records) { outbox_->windowClosed(records); });
-  OutboxRecovered owed;
-  if (!outbox_->open(owed, error)) return false;
   if (!owed.notifications.empty() || !owed.calls.empty()) {
     spdlog::info(
         "outbox {}: resuming {} notification(s) not yet delivered and {} missed call(s) not yet "
@@ -207,7 +215,6 @@ bool LocalNotifier::openOutbox(int64_t now_us, std::string* error) {
   for (const auto& c : owed.calls) {
     if (!merger_->onMissedCall(c)) outbox_->callDropped(c);
   }
-  return true;
 }
 
 void LocalNotifier::advanceTo(int64_t now_us) {

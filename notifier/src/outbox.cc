@@ -137,7 +137,7 @@ Outbox::Outbox(std::string path, int64_t fsync_ms, const Clock& clock)
 
 Outbox::~Outbox() {
   if (fd_ < 0) return;
-  if (dirty_) syncNow();
+  if (dirty_) syncLocked();
   ::close(fd_);
 }
 
@@ -152,6 +152,7 @@ std::string Outbox::noteIdentity(const Notification& n) {
 }
 
 bool Outbox::open(OutboxRecovered& recovered, std::string* error) {
+  const std::lock_guard<std::mutex> lock(mu_);
   auto fail = [&](const std::string& what) {
     if (error != nullptr) *error = what;
     if (fd_ >= 0) ::close(fd_);
@@ -328,11 +329,12 @@ bool Outbox::append(std::string_view framed, bool protects_call) {
   size_ += framed.size();
   ++records_;
   dirty_ = true;
-  if (fsync_ms_ == 0) syncNow();
+  if (fsync_ms_ == 0) syncLocked();
   return true;
 }
 
 void Outbox::callIn(const calls::MissedCall& call, int64_t at_us) {
+  const std::lock_guard<std::mutex> lock(mu_);
   const uint64_t s = next_call_seq_++;
   nlohmann::json j;
   j["t"] = "call";
@@ -348,6 +350,7 @@ void Outbox::callIn(const calls::MissedCall& call, int64_t at_us) {
 }
 
 void Outbox::callDropped(const calls::MissedCall& call) {
+  const std::lock_guard<std::mutex> lock(mu_);
   auto it = call_seqs_.find(callIdentity(call));
   if (it == call_seqs_.end() || it->second.empty()) return;
   const uint64_t s = it->second.back();
@@ -364,6 +367,7 @@ void Outbox::callDropped(const calls::MissedCall& call) {
 }
 
 void Outbox::windowClosed(const std::vector<calls::CallRecord>& records) {
+  const std::lock_guard<std::mutex> lock(mu_);
   nlohmann::json seqs = nlohmann::json::array();
   for (const auto& r : records) {
     auto it = call_seqs_.find(callIdentity(r));
@@ -385,6 +389,7 @@ void Outbox::windowClosed(const std::vector<calls::CallRecord>& records) {
 }
 
 void Outbox::produced(const Notification& n) {
+  const std::lock_guard<std::mutex> lock(mu_);
   const uint64_t s = next_note_seq_++;
   nlohmann::json j;
   j["t"] = "note";
@@ -405,6 +410,7 @@ void Outbox::produced(const Notification& n) {
 }
 
 void Outbox::finished(const Notification& n) {
+  const std::lock_guard<std::mutex> lock(mu_);
   auto it = note_seqs_.find(noteIdentity(n));
   if (it == note_seqs_.end() || it->second.empty()) return;
   const uint64_t s = it->second.front();
@@ -420,7 +426,7 @@ void Outbox::finished(const Notification& n) {
   append(frame(dump(j)), false);
 }
 
-void Outbox::syncNow() {
+void Outbox::syncLocked() {
   if (fd_ < 0) return;
   if (::fdatasync(fd_) != 0) {
     writeError(std::string("cannot fdatasync: ") + std::strerror(errno));
@@ -431,21 +437,54 @@ void Outbox::syncNow() {
   last_sync_us_ = clock_.nowUs();
 }
 
-void Outbox::maybeSync() {
-  if (fd_ < 0) return;
-  if (dirty_ && clock_.nowUs() - last_sync_us_ >= fsync_ms_ * 1000) syncNow();
-  if (size_ > kCompactMinBytes && size_ > 4 * live_bytes_) {
-    const int64_t now = clock_.nowUs();
-    if (now - last_compact_fail_us_ < kErrorLogEveryUs) return;  // a full disk: not every turn
-    std::string error;
-    if (!compact(&error)) {
-      last_compact_fail_us_ = now;
-      writeError("cannot compact: " + error);
-    }
+void Outbox::syncNow() {
+  int fd = -1;
+  {
+    const std::lock_guard<std::mutex> lock(mu_);
+    if (fd_ < 0) return;
+    fd = fd_;
+    dirty_ = false;  // what is appended meanwhile makes it dirty again
+    last_sync_us_ = clock_.nowUs();
+  }
+  // Outside the lock: the workers journal on while the disk syncs. Only this (the notifier)
+  // thread replaces or closes the descriptor, so it stays valid.
+  const int rc = ::fdatasync(fd);
+  const int err = errno;
+  const std::lock_guard<std::mutex> lock(mu_);
+  if (rc != 0) {
+    writeError(std::string("cannot fdatasync: ") + std::strerror(err));
+  } else {
+    ++syncs_;
   }
 }
 
+void Outbox::maybeSync() {
+  bool due = false;
+  {
+    const std::lock_guard<std::mutex> lock(mu_);
+    if (fd_ < 0) return;
+    due = dirty_ && clock_.nowUs() - last_sync_us_ >= fsync_ms_ * 1000;
+    if (size_ > kCompactMinBytes && size_ > 4 * live_bytes_) {
+      const int64_t now = clock_.nowUs();
+      if (now - last_compact_fail_us_ >= kErrorLogEveryUs) {  // a full disk: not every turn
+        std::string error;
+        if (!compact(&error)) {
+          last_compact_fail_us_ = now;
+          writeError("cannot compact: " + error);
+        }
+      }
+    }
+  }
+  if (due) syncNow();
+}
+
+bool Outbox::usable() const {
+  const std::lock_guard<std::mutex> lock(mu_);
+  return fd_ >= 0;
+}
+
 void Outbox::forEachCounter(const std::function<void(std::string_view, uint64_t)>& fn) const {
+  const std::lock_guard<std::mutex> lock(mu_);
   fn("notify.outbox_records", records_);
   fn("notify.outbox_syncs", syncs_);
   fn("notify.outbox_write_errors", write_errors_);

@@ -259,6 +259,32 @@ TEST_F(OutboxTest, SyncIsBatchedOnTheInterval) {
   EXPECT_EQ(counters(o).at("notify.outbox_records"), 2u);
 }
 
+TEST_F(OutboxTest, CounterNamesAreStable) {
+  Outbox o(path_, 100, clock_);
+  std::vector<std::string> names;
+  o.forEachCounter([&](std::string_view k, uint64_t) { names.emplace_back(k); });
+  EXPECT_EQ(names,
+            (std::vector<std::string>{
+                "notify.outbox_records", "notify.outbox_syncs", "notify.outbox_write_errors",
+                "notify.outbox_unprotected", "notify.outbox_recovered_calls",
+                "notify.outbox_recovered_notifications", "notify.outbox_corrupt_records",
+                "notify.outbox_corrupt_bytes", "notify.outbox_compactions", "notify.outbox_bytes",
+                "notify.outbox_live_calls", "notify.outbox_live_notifications"}));
+  // The local notifier adds these two (the dead-letter one with or without an outbox).
+  NotifyConfig cfg;
+  cfg.outbox_path = path_;
+  LocalNotifier n(cfg, subscribers::Directory::build({}, 1), nullptr, nullptr, &clock_);
+  std::map<std::string, uint64_t> m;
+  n.forEachCounter([&](std::string_view k, uint64_t v) { m[std::string(k)] = v; });
+  EXPECT_EQ(m.count("notify.dead_letter_write_errors"), 1u);
+  EXPECT_EQ(m.count("notify.outbox_records"), 0u) << "no outbox until openOutbox()";
+  ASSERT_TRUE(n.openOutbox(kT0, nullptr));
+  m.clear();
+  n.forEachCounter([&](std::string_view k, uint64_t v) { m[std::string(k)] = v; });
+  EXPECT_EQ(m.count("notify.outbox_kept_at_shutdown"), 1u);
+  EXPECT_EQ(m.count("notify.outbox_unprotected"), 1u);
+}
+
 // --- the local notifier resuming from the journal
 
 subscribers::Person wang(const std::string& jsonl) {

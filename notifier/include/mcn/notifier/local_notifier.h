@@ -76,6 +76,11 @@ class LocalNotifier final : public MissedCallSink {
   // merge windows at `now_us`. False with `error` when the journal cannot be used: delivery
   // then goes on from memory and every call is counted in notify.outbox_unprotected.
   bool openOutbox(int64_t now_us, std::string* error);
+  // The same with an outbox opened by the caller (`mcn run` opens it before its threads start):
+  // `owed` is what its open() returned. With `calls_journaled_upstream` the pipeline's workers
+  // journal each call as they decide it (Outbox::callIn), and onMissedCall() does not again.
+  void useOutbox(std::shared_ptr<Outbox> outbox, OutboxRecovered owed, int64_t now_us,
+                 bool calls_journaled_upstream);
   // Called once per delivered notification, after --notify-out (metrics).
   void setDeliveredHook(std::function<void(const Notification&)> hook);
 
@@ -106,7 +111,8 @@ class LocalNotifier final : public MissedCallSink {
   std::unique_ptr<Clock> wall_clock_;
   std::unique_ptr<Random> random_;
   // Before delivery_: the engine's destructor hands its pending notifications over (kept).
-  std::unique_ptr<Outbox> outbox_;
+  std::shared_ptr<Outbox> outbox_;
+  bool calls_journaled_upstream_ = false;
   CredentialStore credentials_;
   std::unique_ptr<DeadLetterSink> dead_letters_;
   std::unique_ptr<Delivery> delivery_;

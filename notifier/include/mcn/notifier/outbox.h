@@ -25,7 +25,8 @@
 // 10 s, `notify.outbox_write_errors`, the call counted in `notify.outbox_unprotected`, and
 // nothing else changes: delivery goes on from memory. A short write is cut back (ftruncate) so the
 // journal never holds half a record followed by good ones.
-// Single-threaded: the notifier thread owns it.
+// Thread-safe: `mcn run`'s workers journal the calls they decide (callIn, before anything else
+// sees them), the notifier thread does the rest; fdatasync runs outside the lock.
 
 #include <cstddef>
 #include <cstdint>
@@ -33,6 +34,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -65,7 +67,7 @@ class Outbox {
   // with `error` set when the file cannot be opened, read or rewritten: the outbox then stays
   // unusable (every call counted unprotected) and the caller says so.
   bool open(OutboxRecovered& recovered, std::string* error);
-  bool usable() const { return fd_ >= 0; }
+  bool usable() const;
 
   // A decided missed call, before the merger sees it.
   void callIn(const calls::MissedCall& call, int64_t at_us);
@@ -98,11 +100,13 @@ class Outbox {
     std::string identity;
   };
   bool append(std::string_view body, bool protects_call);
+  void syncLocked();
   void writeError(const std::string& what);  // counted; logged at most every 10 s
   bool compact(std::string* error);
   static std::string callIdentity(const calls::CallRecord& r);
   static std::string noteIdentity(const Notification& n);
 
+  mutable std::mutex mu_;
   std::string path_;
   int64_t fsync_ms_;
   const Clock& clock_;

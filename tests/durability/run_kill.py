@@ -11,17 +11,19 @@ Per run (its own mcn-gen mix, seed 1700+run, so Call-IDs never repeat across run
   - every called number of the capture has a person (merge window 5 s) with a webhook to
     slow_receiver.py, which logs each request on arrival and answers 200 only 0.3 s later: merge
     windows are open and deliveries in flight at the kill.
-  - SIGKILL at a random instant: `--phase after` (the CTest) draws it in [0, 4 s] after the
-    capture was sent and processed (mcn's --calls-out stopped growing), so nothing is left in
-    the capture buffer or the worker->notifier ring; `--phase any` draws it in the whole run,
-    injection included (tcpreplay is stopped at the kill too).
+  - SIGKILL at a random instant after tcpreplay started: `--phase busy` (the CTest) in
+    [1.5 s, 7 s], while calls are being decided (the capture lasts ~2.5 s), merge windows are
+    open and deliveries are held; `--phase any` in [0, 7 s]; `--phase after` in [0, 4 s] after
+    the capture was sent and processed (--calls-out stopped growing). tcpreplay is stopped at
+    the kill too: the restarted mcn never sees the rest of the capture.
   - restart on the same journal, wait until every decided call is notified (or 20 s), SIGTERM.
 Decided before the kill: the missed records the killed process wrote to --calls-out (a worker
-writes its record there just before handing it to the notifier thread). Notified: the calls the
+journals a missed call in the outbox first, then writes it there, then hands it to the notifier
+thread). Notified: the calls the
 receiver's requests name (body.data.calls). Lost: decided but never notified. Duplicates: repeated
 webhook-id. Double: a call in two notifications with different keys (never absorbed).
 
-Usage: run_kill.py MCN MCN_GEN [--runs N] [--calls C] [--phase after|any] [--seed S] [--keep]
+Usage: run_kill.py MCN MCN_GEN [--runs N] [--calls C] [--phase busy|any|after] [--seed S] [--keep]
 Root only (network namespace, veth, capture)."""
 import argparse
 import json
@@ -135,8 +137,8 @@ shutdown_timeout_ms = 3000
     replay = subprocess.Popen(["ip", "netns", "exec", NS, "tcpreplay", "-q", "-i", NS_IF, "-x",
                                "20", pcap], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t_start = time.time()
-    if args.phase == "any":
-        kill_at = t_start + rng.uniform(0, 7.0)
+    if args.phase in ("any", "busy"):
+        kill_at = t_start + rng.uniform(0 if args.phase == "any" else 1.5, 7.0)
         time.sleep(max(0.0, kill_at - time.time()))
     else:
         replay.wait()
@@ -211,7 +213,7 @@ def main():
     ap.add_argument("gen")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--calls", type=int, default=2500)
-    ap.add_argument("--phase", choices=("after", "any"), default="after")
+    ap.add_argument("--phase", choices=("busy", "any", "after"), default="busy")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
@@ -256,8 +258,8 @@ def main():
                 bad.append(f"restarted mcn exited {r['restart_exit']}")
             if r["dead_letters"]:
                 bad.append(f"{r['dead_letters']} dead letter(s)")
-            if args.phase == "after" and r["decided_before_kill"] < 200:
-                bad.append("fewer than 200 calls decided before the kill: the capture did not "
+            if args.phase != "any" and r["decided_before_kill"] < 100:
+                bad.append("fewer than 100 calls decided before the kill: the capture did not "
                            "reach mcn")
             for b in bad:
                 ok = False

@@ -186,6 +186,7 @@ bool Outbox::open(OutboxRecovered& recovered, std::string* error) {
   // record whose checksum holds (a torn tail is one such stretch with nothing after it).
   std::map<uint64_t, std::pair<std::string, calls::MissedCall>> calls;  // seq -> framed, call
   std::map<uint64_t, std::pair<std::string, Notification>> notes;
+  std::set<uint64_t> covered;  // calls named by a note
   size_t off = 0;
   bool in_damage = false;
   while (off < buf.size()) {
@@ -214,10 +215,11 @@ bool Outbox::open(OutboxRecovered& recovered, std::string* error) {
           const uint64_t s = js["seq"].get<uint64_t>();
           notes[s] = {buf.substr(off, len), std::move(*n)};
           next_note_seq_ = std::max(next_note_seq_, s + 1);
-          // The note names the calls it covers: they are not owed twice.
+          // The note names the calls it covers: they are not owed twice (applied at the end, so
+          // a damaged journal that has the note first reads the same after compaction).
           if (js.contains("calls") && js["calls"].is_array()) {
             for (const auto& c : js["calls"]) {
-              if (c.is_number_unsigned()) calls.erase(c.get<uint64_t>());
+              if (c.is_number_unsigned()) covered.insert(c.get<uint64_t>());
             }
           }
           ok = true;
@@ -238,6 +240,7 @@ bool Outbox::open(OutboxRecovered& recovered, std::string* error) {
     ++off;
   }
 
+  for (uint64_t s : covered) calls.erase(s);
   for (auto& [s, v] : calls) {
     live_bytes_ += v.first.size();
     call_seqs_[callIdentity(v.second)].push_back(s);

@@ -704,6 +704,11 @@ const std::vector<TableDef>& declaredTables() {
             choiceKey(
                 "dead_letter", kLive, [](auto& c) -> auto& { return c.notify.dead_letter_path; },
                 {}, "expected a file path"),
+            stringKey(
+                "outbox_path", kRestart, [](auto& c) -> auto& { return c.notify.outbox_path; }),
+            integerKey(
+                "outbox_fsync_ms", kRestart,
+                [](auto& c) -> auto& { return c.notify.outbox_fsync_ms; }, 0, 60000),
             keyOf(
                 "voicemail_numbers", kLive,
                 [](auto& c) -> auto& { return c.notify.voicemail_numbers; },

@@ -225,6 +225,11 @@ class Daemon {
   // --role probe: missed calls go to Redis Streams instead of the local notifier (roles.h).
   std::unique_ptr<notifier::Clock> stream_clock_;
   std::unique_ptr<notifier::StreamPublisher> publisher_;
+  // Without [streams]: the durable outbox, shared by the workers (callIn) and the local
+  // notifier; what it still owed at open, for the local notifier's start.
+  std::unique_ptr<notifier::Clock> outbox_clock_;
+  std::shared_ptr<notifier::Outbox> outbox_;
+  notifier::OutboxRecovered outbox_owed_;
 
   SharedOutput calls_out_, notify_out_;
 };
@@ -276,6 +281,9 @@ void Daemon::workerLoop(size_t w) {
   // fires ring timeouts early nor holds them.
   LiveClock clock;
   SipStage stage(cfg_.parser, cfg_.tracker, &clock, [&](calls::CallRecord&& rec) {
+    // Durable before anything else sees it (the outbox, outbox.h): a kill from here on loses
+    // nothing but the last outbox_fsync_ms on a power loss.
+    if (rec.missed && outbox_) outbox_->callIn(rec, clock.nowUs());
     if (calls_out_.stream() != nullptr) calls_out_.line(calls::recordToJson(rec));
     if (!rec.missed) return;
     if (!missed_rings_[w]->try_enqueue(std::move(rec))) {
@@ -360,6 +368,12 @@ void Daemon::notifierLoop() {
   auto startLocal = [&](const NotifyConfig& notify_cfg) {
     local = std::make_unique<notifier::LocalNotifier>(notify_cfg, directory_, &console,
                                                       notify_out_.stream(), &clock);
+    // The durable outbox (opened in open(), before the threads): what a killed run owed is
+    // resumed before the first new call; the workers journal the calls they decide.
+    if (outbox_) {
+      local->useOutbox(outbox_, std::move(outbox_owed_), clock.nowUs(), true);
+      outbox_owed_ = {};
+    }
     local->setDeliveredHook([this, &clock](const notifier::Notification& n) {
       if (notify_out_.stream() != nullptr) notify_out_.stream()->flush();
       int64_t last = 0;
@@ -511,6 +525,21 @@ std::string Daemon::open() {
     if (redis_ && !redis_->start()) {
       spdlog::warn("Redis {} unreachable: starting with no subscribers; retrying in the background",
                    run.redis);
+    }
+    if (!publisher_ && !cfg_.notify.outbox_path.empty() && (directory_ || redis_)) {
+      outbox_clock_ = notifier::systemClock();
+      outbox_ = std::make_shared<notifier::Outbox>(cfg_.notify.outbox_path,
+                                                   cfg_.notify.outbox_fsync_ms, *outbox_clock_);
+      std::string error;
+      if (outbox_->open(outbox_owed_, &error)) {
+        spdlog::info("outbox {}: missed calls are journaled (fdatasync every {} ms)",
+                     cfg_.notify.outbox_path, cfg_.notify.outbox_fsync_ms);
+      } else {
+        spdlog::error(
+            "outbox: {}; notifications go on from memory, but a crash loses the calls decided "
+            "meanwhile (notify.outbox_unprotected counts them)",
+            error);
+      }
     }
     if (!calls_out_.open(opts_.calls_out)) return "cannot write " + opts_.calls_out;
     if (!notify_out_.open(opts_.notify_out)) return "cannot write " + opts_.notify_out;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 
@@ -45,9 +46,22 @@ void JsonlDeadLetterFile::write(const Notification& n, std::string_view reason,
     ssize_t w = ::write(fd_, line.data() + off, line.size() - off);
     if (w < 0) {
       if (errno == EINTR) continue;
+      const int e = errno;
       ++write_errors_;
-      spdlog::error("cannot append to dead-letter file {}: {} (notification {} lost)", path_,
-                    std::strerror(errno), n.idempotency_key);
+      ++unlogged_;
+      // A full or read-only disk fails every line: one log line at most every 10 s.
+      const int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::steady_clock::now().time_since_epoch())
+                              .count();
+      if (now - last_log_us_ >= 10'000'000) {
+        spdlog::error(
+            "cannot append to dead-letter file {}: {} ({} dead letter(s) not written since the "
+            "last "
+            "line, notify.dead_letter_write_errors; last {})",
+            path_, std::strerror(e), unlogged_, n.idempotency_key);
+        last_log_us_ = now;
+        unlogged_ = 0;
+      }
       return;
     }
     off += static_cast<size_t>(w);

@@ -1,5 +1,7 @@
 #include "mcn/notifier/local_notifier.h"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -22,11 +24,20 @@ class LazyDeadLetterFile final : public DeadLetterSink {
     file_.reset();
     failed_ = false;
   }
+  void setOutbox(Outbox* outbox) { outbox_ = outbox; }
+  uint64_t writeErrors() const { return write_errors_ + (file_ ? file_->writeErrors() : 0); }
+  uint64_t keptInOutbox() const { return kept_; }
+
   void write(const Notification& n, std::string_view reason, std::string_view last_error,
              int attempts, int64_t at_us) override {
     // Scale-out notifier: the dead-letter stream, unless its queue for Redis is full
     // (stream_window_delivery.h).
     if (*hook_ && (*hook_)(n, reason, last_error, attempts, at_us)) return;
+    // Stopped before it was delivered: the outbox still has it, the next start sends it.
+    if (reason == "shutdown" && outbox_ != nullptr && outbox_->usable()) {
+      ++kept_;
+      return;
+    }
     if (!file_ && !failed_) {
       try {
         file_ = std::make_unique<JsonlDeadLetterFile>(path_);
@@ -35,12 +46,16 @@ class LazyDeadLetterFile final : public DeadLetterSink {
         std::cerr << "mcn: cannot open the dead-letter file: " << e.what() << '\n';
       }
     }
+    const uint64_t errors_before = writeErrors();
     if (file_) {
       file_->write(n, reason, last_error, attempts, at_us);
     } else {
+      ++write_errors_;
       std::cerr << "mcn: dead letter: " << deadLetterJson(n, reason, last_error, attempts, at_us)
                 << '\n';
     }
+    // Kept in the outbox while the dead-letter file could not take it: the next start retries.
+    if (outbox_ != nullptr && writeErrors() == errors_before) outbox_->finished(n);
   }
 
  private:
@@ -48,6 +63,9 @@ class LazyDeadLetterFile final : public DeadLetterSink {
   std::shared_ptr<LocalNotifier::DeadLetterHook> hook_;
   std::unique_ptr<JsonlDeadLetterFile> file_;
   bool failed_ = false;
+  Outbox* outbox_ = nullptr;
+  uint64_t write_errors_ = 0;  // the file could not be opened: the entry went to stderr
+  uint64_t kept_ = 0;
 };
 
 class ForwardingClock final : public Clock {
@@ -91,6 +109,7 @@ LocalNotifier::LocalNotifier(const NotifyConfig& cfg,
     return true;
   });
   delivery_->setDeliveredCallback([this](const Notification& n) {
+    if (outbox_) outbox_->finished(n);
     if (notify_out_ != nullptr) {
       JsonlSink sink(*notify_out_);
       sink.deliver(n);
@@ -108,6 +127,11 @@ LocalNotifier::LocalNotifier(const NotifyConfig& cfg,
 
 void LocalNotifier::submit(Notification&& n) {
   if (produced_hook_) produced_hook_(n);
+  if (outbox_) outbox_->produced(n);
+  resolveAndDeliver(std::move(n));
+}
+
+void LocalNotifier::resolveAndDeliver(Notification&& n) {
   // A robot URL that carries its key is itself a credential: stored as a reference.
   if (!n.channel.target_ref.empty()) {
     std::string error;
@@ -155,7 +179,42 @@ void LocalNotifier::reconfigure(const NotifyConfig& cfg) {
 
 void LocalNotifier::onMissedCall(const calls::MissedCall& call, int64_t now_us) {
   if (now_us > pipeline_clock_.nowUs()) pipeline_clock_.set(now_us);
-  merger_->onMissedCall(call);
+  if (!outbox_) {
+    merger_->onMissedCall(call);
+    return;
+  }
+  // Journaled before the merger sees it: a window it opens may close (and be sent) at once.
+  if (!calls_journaled_upstream_) outbox_->callIn(call, now_us);
+  if (!merger_->onMissedCall(call)) outbox_->callDropped(call);
+}
+
+bool LocalNotifier::openOutbox(int64_t now_us, std::string* error) {
+  auto outbox = std::make_shared<Outbox>(cfg_.outbox_path, cfg_.outbox_fsync_ms, *wall_clock_);
+  OutboxRecovered owed;
+  const bool ok = outbox->open(owed, error);
+  useOutbox(std::move(outbox), std::move(owed), now_us, false);
+  return ok;
+}
+
+void LocalNotifier::useOutbox(std::shared_ptr<Outbox> outbox, OutboxRecovered owed, int64_t now_us,
+                              bool calls_journaled_upstream) {
+  outbox_ = std::move(outbox);
+  calls_journaled_upstream_ = calls_journaled_upstream;
+  static_cast<LazyDeadLetterFile&>(*dead_letters_).setOutbox(outbox_.get());
+  merger_->setClosedHook(
+      [this](const std::vector<calls::CallRecord>& records) { outbox_->windowClosed(records); });
+  if (!owed.notifications.empty() || !owed.calls.empty()) {
+    spdlog::info(
+        "outbox {}: resuming {} notification(s) not yet delivered and {} missed call(s) not yet "
+        "notified",
+        cfg_.outbox_path, owed.notifications.size(), owed.calls.size());
+  }
+  // Already in the journal: delivered as they were made, with their original idempotency key.
+  for (auto& n : owed.notifications) resolveAndDeliver(std::move(n));
+  if (now_us > pipeline_clock_.nowUs()) pipeline_clock_.set(now_us);
+  for (const auto& c : owed.calls) {
+    if (!merger_->onMissedCall(c)) outbox_->callDropped(c);
+  }
 }
 
 void LocalNotifier::advanceTo(int64_t now_us) {
@@ -167,16 +226,28 @@ void LocalNotifier::advanceTo(int64_t now_us) {
     since_poll_ = 0;
     delivery_->poll(0);
   }
+  if (outbox_) outbox_->maybeSync();
 }
 
 bool LocalNotifier::finish(int64_t now_us, int64_t deadline_ms) {
   if (now_us > pipeline_clock_.nowUs()) pipeline_clock_.set(now_us);
   merger_->advanceTo(pipeline_clock_.nowUs());
   merger_->flush();
-  return delivery_->flush(wall_clock_->nowUs() + deadline_ms * 1000);
+  const bool ok = delivery_->flush(wall_clock_->nowUs() + deadline_ms * 1000);
+  if (outbox_) {
+    if (!ok && outbox_->usable()) {
+      spdlog::warn("outbox {}: {} notification(s) still pending are kept for the next start",
+                   cfg_.outbox_path, delivery_->pending());
+    }
+    outbox_->syncNow();
+  }
+  return ok;
 }
 
-void LocalNotifier::poll(int max_wait_ms) { delivery_->poll(max_wait_ms); }
+void LocalNotifier::poll(int max_wait_ms) {
+  delivery_->poll(max_wait_ms);
+  if (outbox_) outbox_->maybeSync();
+}
 
 size_t LocalNotifier::pending() const { return delivery_->pending(); }
 
@@ -209,6 +280,12 @@ void LocalNotifier::forEachCounter(
   delivery_->forEachCounter(fn);
   credentials_.forEachCounter(fn);
   fn("notify.credential_dead_letters", credential_dead_letters_);
+  const auto& dl = static_cast<const LazyDeadLetterFile&>(*dead_letters_);
+  fn("notify.dead_letter_write_errors", dl.writeErrors());
+  if (outbox_) {
+    outbox_->forEachCounter(fn);
+    fn("notify.outbox_kept_at_shutdown", dl.keptInOutbox());
+  }
 }
 
 }  // namespace mcn::notifier

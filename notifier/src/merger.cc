@@ -139,6 +139,7 @@ struct Merger::Impl {
   const Clock& clock;
   Templates templates;
   Sink sink;
+  ClosedHook closed_hook;
 
   std::array<uint64_t, kCounterCount> counters{};
   std::unordered_map<uint64_t, Window> windows;
@@ -219,14 +220,14 @@ struct Merger::Impl {
     return false;
   }
 
-  void onMissedCall(const calls::CallRecord& r) {
+  bool onMissedCall(const calls::CallRecord& r) {
     ++counters[kMissedIn];
     const subscribers::Person* p = dir ? dir->findByNumber(r.callee) : nullptr;
     if (!p) {
       ++counters[kUnknownNumber];
-      return;
+      return false;
     }
-    if (filtered(*p, r)) return;
+    if (filtered(*p, r)) return false;
 
     const int64_t now = clock.nowUs();
     const TimeZone& tz = zone(*p, true);
@@ -234,7 +235,7 @@ struct Merger::Impl {
     if (quiet && quiet->action == subscribers::QuietAction::kDrop &&
         inQuietHours(*quiet, tz, now)) {
       ++counters[kQuietDropped];
-      return;
+      return false;
     }
 
     if (auto it = open_by_person.find(p->id);
@@ -259,12 +260,12 @@ struct Merger::Impl {
             e.correlation = r.correlation;
           ++counters[kSameCallMerged];
           ++counters[kAccepted];
-          return;
+          return true;
         }
         if (dup->started_at_us == r.started_at_us) {
           // Redelivered record (at-least-once hand-off upstream): already in the message.
           ++counters[kDuplicates];
-          return;
+          return false;
         }
         // Same Call-ID and number but another start: the Call-ID was reused for a new call.
         break;
@@ -276,7 +277,7 @@ struct Merger::Impl {
         ++counters[kWindowsFull];
         close(id, now, false);
       }
-      return;
+      return true;
     }
 
     if (windows.size() >= cfg.max_open_windows) evictOne(now);
@@ -299,6 +300,7 @@ struct Merger::Impl {
       ++counters[kWindowsFull];
       close(id, now, false);
     }
+    return true;
   }
 
   static void addEntry(Window& w, const calls::CallRecord& r) {
@@ -333,6 +335,7 @@ struct Merger::Impl {
     if (!p) {
       // Unsubscribed meanwhile: their calls are not ours to tell any more.
       counters[kPersonGone] += w.entries.size();
+      if (closed_hook) closed_hook(recordsOf(w));
       windows.erase(wit);
       return;
     }
@@ -347,9 +350,19 @@ struct Merger::Impl {
       push(id, w);
       return;
     }
+    // The hook hears of the records after their notifications were made (emit() moves them).
+    std::vector<calls::CallRecord> records;
+    if (closed_hook) records = recordsOf(w);
     emit(*p, tz, w, now);
     ++counters[kWindowsClosed];
+    if (closed_hook) closed_hook(records);
     windows.erase(wit);
+  }
+
+  static std::vector<calls::CallRecord> recordsOf(const Window& w) {
+    std::vector<calls::CallRecord> all;
+    for (const Entry& e : w.entries) all.insert(all.end(), e.records.begin(), e.records.end());
+    return all;
   }
 
   void emit(const subscribers::Person& p, const TimeZone& tz, Window& w, int64_t now) {
@@ -430,7 +443,9 @@ void Merger::setDirectory(std::shared_ptr<const subscribers::Directory> director
   impl_->dir = std::move(directory);
 }
 
-void Merger::onMissedCall(const calls::MissedCall& call) { impl_->onMissedCall(call); }
+bool Merger::onMissedCall(const calls::MissedCall& call) { return impl_->onMissedCall(call); }
+
+void Merger::setClosedHook(ClosedHook hook) { impl_->closed_hook = std::move(hook); }
 
 void Merger::advanceTo(int64_t now_us) { impl_->advanceTo(now_us); }
 

@@ -123,6 +123,32 @@ TEST_F(MergerTest, WindowZeroNotifiesAtTheNextAdvance) {
   EXPECT_EQ(out_[0].calls[0].call_id, "c1@x");
 }
 
+// The durable outbox's view (outbox.h): which records the merger kept, and when a window's
+// records are the merger's no more (after its notifications reached the sink).
+TEST_F(MergerTest, KeptRecordsAndTheClosedHook) {
+  make({wang(), li()});
+  std::vector<std::pair<size_t, std::vector<std::string>>> closed;  // (notifications then, ids)
+  merger_->setClosedHook([&](const std::vector<calls::CallRecord>& records) {
+    std::vector<std::string> ids;
+    for (const auto& r : records) ids.push_back(r.call_id + " " + r.callee);
+    closed.emplace_back(out_.size(), ids);
+  });
+  clock_.set(k0842);
+  EXPECT_TRUE(merger_->onMissedCall(rec("c1@x", kZhang, kDesk, k0840)));
+  EXPECT_TRUE(merger_->onMissedCall(rec("c1@x", kZhang, kExt, k0840)));    // same call, 2nd number
+  EXPECT_FALSE(merger_->onMissedCall(rec("c1@x", kZhang, kDesk, k0840)));  // exact repeat
+  EXPECT_FALSE(merger_->onMissedCall(rec("c9@x", kZhang, "+862583009999", k0840)));  // nobody's
+  auto answered = rec("c2@x", kZhang, kLiDesk, k0840, Outcome::kAnswered);
+  answered.missed = false;
+  EXPECT_FALSE(merger_->onMissedCall(answered));  // preferences leave it out
+  EXPECT_TRUE(closed.empty());
+  merger_->advanceTo(k0842 + 60 * kSec);
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(closed[0].first, 1u) << "the hook runs after the window's notification was made";
+  EXPECT_EQ(closed[0].second,
+            (std::vector<std::string>{"c1@x " + std::string(kDesk), "c1@x " + std::string(kExt)}));
+}
+
 TEST_F(MergerTest, WindowZeroStillMergesTheRecordsOfOneCall) {
   auto p = wang();
   p.prefs.merge_window_ms = 0;

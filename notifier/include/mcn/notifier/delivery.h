@@ -105,6 +105,8 @@ class JsonlDeadLetterFile final : public DeadLetterSink {
   int fd_ = -1;
   std::string path_;
   uint64_t write_errors_ = 0;
+  uint64_t unlogged_ = 0;
+  int64_t last_log_us_ = INT64_MIN / 2;
 };
 
 std::string deadLetterJson(const Notification& n, std::string_view reason,

@@ -18,6 +18,7 @@
 #include "mcn/notifier/delivery.h"
 #include "mcn/notifier/merger.h"
 #include "mcn/notifier/missed_call_sink.h"
+#include "mcn/notifier/outbox.h"
 #include "mcn/subscribers/directory.h"
 
 namespace mcn::notifier {
@@ -29,6 +30,9 @@ struct NotifyConfig {
   std::map<std::string, std::string> template_overrides;  // [notify.templates], see templates.h
   std::vector<std::string> voicemail_numbers;             // normalised by the dial plan
   std::string dead_letter_path = "mcn-dead-letter.jsonl";
+  // `mcn run` without [streams]: the durable outbox (outbox.h); "" turns it off. Restart only.
+  std::string outbox_path = "mcn-outbox.journal";
+  int64_t outbox_fsync_ms = 100;      // power-loss exposure window; 0 = fdatasync every record
   int64_t finish_timeout_ms = 30000;  // replay: how long to wait for deliveries at the end
 
   bool operator==(const NotifyConfig&) const = default;
@@ -66,6 +70,17 @@ class LocalNotifier final : public MissedCallSink {
   // path for what is rendered or scheduled from now on; open windows and pending deliveries are
   // kept. Cached credentials are forgotten (a rotated secret is read again).
   void reconfigure(const NotifyConfig& cfg);
+  // `mcn run` without Redis: journal every missed call and notification in cfg.outbox_path
+  // (outbox.h) and resume what the journal still owes: notifications made but not delivered
+  // are resubmitted as they were (same idempotency key), calls in no notification re-enter the
+  // merge windows at `now_us`. False with `error` when the journal cannot be used: delivery
+  // then goes on from memory and every call is counted in notify.outbox_unprotected.
+  bool openOutbox(int64_t now_us, std::string* error);
+  // The same with an outbox opened by the caller (`mcn run` opens it before its threads start):
+  // `owed` is what its open() returned. With `calls_journaled_upstream` the pipeline's workers
+  // journal each call as they decide it (Outbox::callIn), and onMissedCall() does not again.
+  void useOutbox(std::shared_ptr<Outbox> outbox, OutboxRecovered owed, int64_t now_us,
+                 bool calls_journaled_upstream);
   // Called once per delivered notification, after --notify-out (metrics).
   void setDeliveredHook(std::function<void(const Notification&)> hook);
 
@@ -88,12 +103,16 @@ class LocalNotifier final : public MissedCallSink {
   std::function<void(const Notification&)> produced_hook_;
   std::shared_ptr<DeadLetterHook> dead_letter_hook_ = std::make_shared<DeadLetterHook>();
   void submit(Notification&& n);  // the merger's sink
-  NotifyConfig cfg_;              // for renderWindow()'s mergers
+  void resolveAndDeliver(Notification&& n);
+  NotifyConfig cfg_;  // for renderWindow()'s mergers
   std::shared_ptr<const subscribers::Directory> directory_;
   std::map<std::string, uint64_t, std::less<>> window_counters_;  // renderWindow()'s mergers
   ManualClock pipeline_clock_;
   std::unique_ptr<Clock> wall_clock_;
   std::unique_ptr<Random> random_;
+  // Before delivery_: the engine's destructor hands its pending notifications over (kept).
+  std::shared_ptr<Outbox> outbox_;
+  bool calls_journaled_upstream_ = false;
   CredentialStore credentials_;
   std::unique_ptr<DeadLetterSink> dead_letters_;
   std::unique_ptr<Delivery> delivery_;

@@ -31,6 +31,7 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "mcn/calls/call_record.h"
 #include "mcn/notifier/clock.h"
@@ -69,7 +70,14 @@ class Merger {
   void setTemplates(Templates templates);
   void setConfig(MergerConfig cfg);
 
-  void onMissedCall(const calls::MissedCall& call);
+  // True when the record is now in a window (or was sent with it at once); false when it was
+  // left out (unknown number, preferences, quiet hours that drop, an exact repeat).
+  bool onMissedCall(const calls::MissedCall& call);
+
+  // Called when a window is gone (sent, after its notifications went to the sink; or its person
+  // left the directory) with the records it held: the durable outbox forgets them (outbox.h).
+  using ClosedHook = std::function<void(const std::vector<calls::CallRecord>& records)>;
+  void setClosedHook(ClosedHook hook);
 
   // Close every window due at or before now_us (emitting one Notification per channel).
   void advanceTo(int64_t now_us);

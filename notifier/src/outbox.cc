@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -136,9 +137,11 @@ Outbox::Outbox(std::string path, int64_t fsync_ms, const Clock& clock)
     : path_(std::move(path)), fsync_ms_(fsync_ms), clock_(clock) {}
 
 Outbox::~Outbox() {
-  if (fd_ < 0) return;
-  if (dirty_) syncLocked();
-  ::close(fd_);
+  if (fd_ >= 0) {
+    if (dirty_) syncLocked();
+    ::close(fd_);
+  }
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
 
 std::string Outbox::callIdentity(const calls::CallRecord& r) {
@@ -159,6 +162,21 @@ bool Outbox::open(OutboxRecovered& recovered, std::string* error) {
     fd_ = -1;
     return false;
   };
+  if (lock_fd_ < 0) {
+    const std::string lock_path = path_ + ".lock";
+    const int lfd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lfd < 0) return fail("cannot open " + lock_path + ": " + std::strerror(errno));
+    if (::flock(lfd, LOCK_EX | LOCK_NB) != 0) {
+      const int e = errno;
+      ::close(lfd);
+      if (e == EWOULDBLOCK) {
+        return fail(path_ + " is in use by another mcn process (" + lock_path +
+                    " is locked); give each `mcn run` its own notify.outbox_path");
+      }
+      return fail("cannot lock " + lock_path + ": " + std::strerror(e));
+    }
+    lock_fd_ = lfd;
+  }
   std::string buf;
   {
     int rfd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -140,6 +141,25 @@ TEST_F(OutboxTest, RoundTripGivesBackWhatIsStillOwed) {
   EXPECT_EQ(r2.notifications.size(), 0u);
   ASSERT_EQ(r2.calls.size(), 1u);
   EXPECT_EQ(r2.calls[0].call_id, "b@x");
+}
+
+// Two runs on one journal (two `mcn run` started from one directory with the default path)
+// would each resend what the other owes: the second is refused, by name, until the first ends.
+TEST_F(OutboxTest, OneProcessPerJournal) {
+  writeHistory();
+  auto first = std::make_unique<Outbox>(path_, 100, clock_);
+  OutboxRecovered r1;
+  ASSERT_TRUE(first->open(r1, nullptr));
+  EXPECT_EQ(r1.calls.size(), 1u);
+  Outbox second(path_, 100, clock_);
+  OutboxRecovered r2;
+  std::string error;
+  EXPECT_FALSE(second.open(r2, &error));
+  EXPECT_NE(error.find(path_ + " is in use by another mcn process"), std::string::npos) << error;
+  EXPECT_TRUE(r2.calls.empty());
+  first.reset();
+  EXPECT_TRUE(second.open(r2, &error)) << error;
+  EXPECT_EQ(r2.calls.size(), 1u);  // what the first owed, still owed
 }
 
 TEST_F(OutboxTest, CompactionKeepsOnlyLiveRecords) {

@@ -185,8 +185,9 @@ def main():
                 args += ["-i", "lo"]
             if role != "all":
                 args += ["--role", role]
+            # cwd: relative paths (the outbox journal, dead letters) stay in this run's directory.
             procs.append(subprocess.Popen(args, stdout=open(f"{work}/{role}.log", "w"),
-                                          stderr=subprocess.STDOUT, env=env))
+                                          stderr=subprocess.STDOUT, env=env, cwd=work))
         for role, port in ports.items():
             if not wait_for(lambda: scrape(port) != "", 15):
                 failures.append(f"{role}: no /metrics on port {port}:\n"

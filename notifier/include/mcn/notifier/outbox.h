@@ -25,6 +25,9 @@
 // 10 s, `notify.outbox_write_errors`, the call counted in `notify.outbox_unprotected`, and
 // nothing else changes: delivery goes on from memory. A short write is cut back (ftruncate) so the
 // journal never holds half a record followed by good ones.
+// One process per journal: open() takes an exclusive flock on PATH.lock (not on PATH, which
+// compaction replaces) and fails, naming the path, while another process holds it; two runs on
+// one journal would each resend what the other owes.
 // Thread-safe: `mcn run`'s workers journal the calls they decide (callIn, before anything else
 // sees them), the notifier thread does the rest; fdatasync runs outside the lock.
 
@@ -111,6 +114,7 @@ class Outbox {
   int64_t fsync_ms_;
   const Clock& clock_;
   int fd_ = -1;
+  int lock_fd_ = -1;  // PATH.lock, flock'ed for the outbox's life: one process per journal
   uint64_t size_ = 0;  // bytes in the file (where the next record starts)
   uint64_t next_call_seq_ = 1;
   uint64_t next_note_seq_ = 1;

@@ -608,7 +608,10 @@ void Daemon::openHistory() {
         const subscribers::Person* p = d ? d->findByNumber(number) : nullptr;
         return p != nullptr ? p->id : std::string();
       });
-  if (!history_->ok()) return;
+  if (!history_->ok()) {
+    spdlog::error("call history off (history.open_failed): {}", history_->error());
+    return;
+  }
   for (int w = 0; w < cfg_.run.workers; ++w) history_workers_.push_back(&history_->addProducer());
   history_notifier_ = &history_->addProducer();
   history_->start();

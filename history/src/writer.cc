@@ -72,10 +72,8 @@ HistoryWriter::HistoryWriter(const HistoryConfig& cfg, bool purge, NowFn now, Pe
       purge_(purge),
       now_(now ? std::move(now) : NowFn(systemNowUs)),
       person_(std::move(person)) {
+  // The caller says it (mcn run logs it, mcn replay stops with it).
   store_ = HistoryStore::open(cfg.path, /*read_only=*/false, error_);
-  if (!store_) {
-    spdlog::error("call history off: {}", error_);
-  }
 }
 
 HistoryWriter::~HistoryWriter() { stop(); }

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -200,6 +201,148 @@ TEST_F(HistoryEndToEnd, ReplayFillsTheStoreAndMcnRunAnswersTheOperatorsSearches)
   EXPECT_NE(cli_r.out.find("\"outcome\":\"answered\""), std::string::npos) << cli_r.out;
   EXPECT_EQ(runMcn("history search --db " + db_ + " --number +10000").exit_code, 1);
   EXPECT_EQ(runMcn("history search --db " + db_ + " --limit 0").exit_code, 2);
+
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid_, &status, 0), pid_);
+  pid_ = -1;
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << slurp((dir_ / "run.log").string());
+}
+
+// Live: the HEP datagrams kamailio sent (pcaps/hep_kamailio_udp.pcap, README: busy 486 to 1015,
+// answered 200 to 1013, cancelled 487 to 1014), taken out of the capture by tshark, sent to a
+// running `mcn run --hep`: its workers' records reach the store while it runs.
+TEST_F(HistoryEndToEnd, LiveCallsReachTheStoreWhileMcnRuns) {
+  std::vector<std::string> datagrams;
+  {
+    FILE* p = ::popen(("tshark -r " + kPcaps +
+                       "/hep_kamailio_udp.pcap -Y 'udp.dstport == 9060' -T fields -e udp.payload "
+                       "2>/dev/null")
+                          .c_str(),
+                      "r");
+    ASSERT_NE(p, nullptr);
+    char line[70000];
+    while (std::fgets(line, sizeof line, p) != nullptr) {
+      std::string hex(line);
+      while (!hex.empty() && (hex.back() == '\n' || hex.back() == '\r')) hex.pop_back();
+      std::string bytes;
+      for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+        bytes += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+      }
+      datagrams.push_back(bytes);
+    }
+    ::pclose(p);
+  }
+  ASSERT_EQ(datagrams.size(), 35u) << "tshark (deploy/install-deps.sh) must read the fixture";
+  // Recorded hours ago: the agent's timestamps (HEP3 chunks 0x0009 seconds, 0x000a µs) are
+  // moved so the last message is now, as if kamailio were sending them live; the spacing stays.
+  auto chunkTs = [](std::string& d, uint16_t type) -> char* {
+    for (size_t at = 6; at + 6 <= d.size();) {
+      auto u16 = [&](size_t i) {
+        return static_cast<uint16_t>(static_cast<unsigned char>(d[i]) << 8 |
+                                     static_cast<unsigned char>(d[i + 1]));
+      };
+      uint16_t len = u16(at + 4);
+      if (len < 6) break;
+      if (u16(at + 2) == type && len == 10) return &d[at + 6];
+      at += len;
+    }
+    return nullptr;
+  };
+  auto be32 = [](const char* p) {
+    return static_cast<uint32_t>(static_cast<unsigned char>(p[0])) << 24 |
+           static_cast<uint32_t>(static_cast<unsigned char>(p[1])) << 16 |
+           static_cast<uint32_t>(static_cast<unsigned char>(p[2])) << 8 |
+           static_cast<uint32_t>(static_cast<unsigned char>(p[3]));
+  };
+  auto put32 = [](char* p, uint32_t v) {
+    for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (24 - 8 * i));
+  };
+  int64_t last = 0;
+  for (auto& d : datagrams) {
+    char* sec = chunkTs(d, 0x0009);
+    char* usec = chunkTs(d, 0x000a);
+    ASSERT_TRUE(sec != nullptr && usec != nullptr);
+    last = std::max(last, int64_t{be32(sec)} * 1'000'000 + be32(usec));
+  }
+  const int64_t shift = std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count() -
+                        last;
+  for (auto& d : datagrams) {
+    char* sec = chunkTs(d, 0x0009);
+    char* usec = chunkTs(d, 0x000a);
+    int64_t t = int64_t{be32(sec)} * 1'000'000 + be32(usec) + shift;
+    put32(sec, static_cast<uint32_t>(t / 1'000'000));
+    put32(usec, static_cast<uint32_t>(t % 1'000'000));
+  }
+
+  const int http = freePort(SOCK_STREAM);
+  const int hep = freePort(SOCK_DGRAM);
+  pid_ = ::fork();
+  ASSERT_GE(pid_, 0);
+  if (pid_ == 0) {
+    int log = ::open((dir_ / "run.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(log, 1);
+    ::dup2(log, 2);
+    if (::chdir(dir_.c_str()) != 0) ::_exit(126);
+    std::string cfg = (dir_ / "mcn.toml").string();
+    std::string hep_addr = "127.0.0.1:" + std::to_string(hep);
+    std::string port = std::to_string(http);
+    ::execl(kMcn.c_str(), kMcn.c_str(), "run", "--hep", hep_addr.c_str(), "--config", cfg.c_str(),
+            "--http-port", port.c_str(), nullptr);
+    ::_exit(127);
+  }
+  httplib::Client cli("127.0.0.1", http);
+  cli.set_connection_timeout(1);
+  bool up = false;
+  for (int i = 0; i < 100 && !up; ++i) {
+    auto res = cli.Get("/readyz");
+    up = res && res->status == 200;
+    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(up) << slurp((dir_ / "run.log").string());
+
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(hep));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (const auto& d : datagrams) {
+    ASSERT_EQ(::sendto(fd, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+              static_cast<ssize_t>(d.size()));
+  }
+  ::close(fd);
+
+  // The calls are decided after their grace period on mcn's clock, then written by the
+  // history thread: wait for all three (bounded).
+  json calls;
+  for (int i = 0; i < 150; ++i) {
+    auto res = cli.Get("/api/calls");
+    if (res && res->status == 200) calls = json::parse(res->body)["calls"];
+    if (calls.size() >= 3) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(calls.size(), 3u) << calls.dump() << slurp((dir_ / "run.log").string());
+  std::map<std::string, std::string> outcome_of;
+  for (const auto& c : calls) outcome_of[c["callee"]] = c["outcome"];
+  EXPECT_EQ(outcome_of["+862583001015"], "busy");
+  EXPECT_EQ(outcome_of["+862583001013"], "answered");
+  EXPECT_EQ(outcome_of["+862583001014"], "cancelled");
+  auto res = cli.Get("/api/calls?number=1014&outcome=missed");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(json::parse(res->body)["calls"].size(), 1u) << res->body;
+  // The writer's counters on /metrics: everything written, nothing dropped.
+  std::string metrics;
+  for (int i = 0; i < 50; ++i) {
+    auto m = cli.Get("/metrics");
+    if (m) metrics = m->body;
+    if (metrics.find("mcn_history_written_total 3") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(metrics.find("mcn_history_written_total 3"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("mcn_history_dropped_total 0"), std::string::npos) << metrics;
 
   ::kill(pid_, SIGTERM);
   int status = 0;

@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <map>
+#include <unordered_map>
 #include <utility>
 
 #include "mcn/calls/record_json.h"
@@ -103,6 +104,7 @@ struct HistoryStore::Impl {
   DbPtr db;
   std::string path;
   std::map<std::string, StmtPtr, std::less<>> cache;
+  std::unordered_map<const char*, sqlite3_stmt*> fixed;  // owned by cache
 
   std::string err(std::string_view what) const {
     return fmt::format("history.path {}: {}: {}", path, what, sqlite3_errmsg(db.get()));
@@ -118,7 +120,20 @@ struct HistoryStore::Impl {
     return true;
   }
 
-  // A cached prepared statement, reset and unbound; null + error on failure.
+  // A cached prepared statement, reset and unbound; null + error on failure. The fixed
+  // statements of the write path are looked up by the literal's address (no string built per
+  // row); the search's, whose text depends on the query's shape, by their text.
+  sqlite3_stmt* stmt(const char* literal, std::string& error) {
+    auto it = fixed.find(literal);
+    if (it != fixed.end()) {
+      sqlite3_reset(it->second);
+      sqlite3_clear_bindings(it->second);
+      return it->second;
+    }
+    sqlite3_stmt* s = stmt(std::string(literal), error);
+    if (s != nullptr) fixed.emplace(literal, s);
+    return s;
+  }
   sqlite3_stmt* stmt(const std::string& sql, std::string& error) {
     auto it = cache.find(sql);
     if (it == cache.end()) {
@@ -284,7 +299,10 @@ struct HistoryStore::Impl {
 
 HistoryStore::HistoryStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HistoryStore::~HistoryStore() {
-  if (impl_) impl_->cache.clear();  // statements before the connection
+  if (impl_) {
+    impl_->fixed.clear();
+    impl_->cache.clear();  // statements before the connection
+  }
 }
 
 std::unique_ptr<HistoryStore> HistoryStore::open(const std::string& path, bool read_only,

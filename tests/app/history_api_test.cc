@@ -5,11 +5,16 @@
 #include "../../app/src/history_api.h"
 
 #include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "../../app/src/http_endpoints.h"
+#include "../../app/src/metrics.h"
 #include "mcn/app/config.h"
 #include "mcn/history/store.h"
 
@@ -126,6 +131,45 @@ TEST_F(HistoryApiTest, TimeRangeInAnyOffset) {
   EXPECT_EQ(count({{"since", "2026-11-18T11:06:40.001Z"}}), 0u);
   EXPECT_EQ(count({{"until", "2026-11-18T11:06:40Z"}}), 0u);  // until is exclusive
   EXPECT_EQ(count({{"until", "2026-11-18T11:06:41Z"}}), 1u);
+}
+
+// Served beyond loopback, the call search needs the bearer token like /metrics: call records
+// hold who called whom.
+TEST_F(HistoryApiTest, BeyondLoopbackTheSearchNeedsTheToken) {
+  HistoryApi api(path_, cfg_.parser.dial_plan);
+  Metrics metrics;
+  HttpEndpoints http(
+      metrics, [] { return Check{}; }, [] { return Check{}; });
+  http.setHistory(&api);
+  ::setenv("MCN_HISTORY_TEST_TOKEN", "s3cret-token", 1);
+  RunConfig run;
+  run.http_bind = "0.0.0.0";
+  run.http_token_ref = "env:MCN_HISTORY_TEST_TOKEN";
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  const int port = ntohs(a.sin_port);
+  ASSERT_EQ(http.prepare(run, port), "");
+  ASSERT_EQ(http.start(), "");
+  httplib::Client c("127.0.0.1", port);
+  c.set_connection_timeout(1, 0);
+  auto res = c.Get("/api/calls?number=1015");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  EXPECT_EQ(res->body.find("leg-a"), std::string::npos);
+  res = c.Get("/api/calls/leg-a", {{"Authorization", "Bearer wrong-token!"}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  res = c.Get("/api/calls?number=1015", {{"Authorization", "Bearer s3cret-token"}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_NE(res->body.find("leg-a"), std::string::npos);
+  http.stop();
 }
 
 TEST(HistoryApiTime, ParsesRfc3339) {

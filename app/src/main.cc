@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -185,7 +186,9 @@ int main(int argc, char** argv) {
                                                "since",  "until",  "limit",   "cursor"};
   std::map<std::string, std::string> history_values;  // nodes stay put: CLI11 keeps pointers
   for (const char* k : kHistoryParams) {
-    history_search->add_option(std::string("--") + k, history_values[k],
+    std::string flag = std::string("--") + k;  // call_id -> --call-id
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    history_search->add_option(flag, history_values[k],
                                std::string("as the API's ") + k + " parameter");
   }
   history_show->add_option("CALL_ID", history_call_id, "Call-ID of any leg")->required();
@@ -239,7 +242,9 @@ int main(int argc, char** argv) {
     if (history_search->parsed()) {
       std::vector<std::pair<std::string, std::string>> params;
       for (const auto& [k, v] : history_values) {
-        if (history_search->count("--" + k) > 0) params.emplace_back(k, v);
+        std::string flag = "--" + k;
+        std::replace(flag.begin(), flag.end(), '_', '-');
+        if (history_search->count(flag) > 0) params.emplace_back(k, v);
       }
       r = api.search(params);
     } else {

@@ -200,6 +200,14 @@ TEST_F(HistoryEndToEnd, ReplayFillsTheStoreAndMcnRunAnswersTheOperatorsSearches)
   EXPECT_EQ(cli_r.exit_code, 0) << cli_r.err;
   EXPECT_NE(cli_r.out.find("\"outcome\":\"answered\""), std::string::npos) << cli_r.out;
   EXPECT_EQ(runMcn("history search --db " + db_ + " --number +10000").exit_code, 1);
+  // Call-IDs hold shell characters ('!'): quoted.
+  cli_r = runMcn("history search --db " + db_ + " --call-id '" + other_leg + "'");
+  EXPECT_EQ(cli_r.exit_code, 0) << cli_r.err;
+  EXPECT_EQ(json::parse(cli_r.out)["calls"].size(), 1u) << cli_r.out;
+  cli_r = runMcn("history show --db " + db_ + " '" + other_leg + "'");
+  EXPECT_EQ(cli_r.exit_code, 0) << cli_r.err;
+  EXPECT_EQ(json::parse(cli_r.out)["notifications"][0]["status"], "delivered") << cli_r.out;
+  EXPECT_EQ(runMcn("history show --db " + db_ + " no-such-call").exit_code, 1);
   EXPECT_EQ(runMcn("history search --db " + db_ + " --limit 0").exit_code, 2);
 
   ::kill(pid_, SIGTERM);

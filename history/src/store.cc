@@ -87,6 +87,15 @@ bool parseCursor(const std::string& c, int64_t& started, int64_t& id) {
          r2.ptr == b + c.size() && id > 0;
 }
 
+// Resets a statement when the scope ends, on every path: a statement left stepping holds its
+// read transaction open, and in WAL mode that stops checkpoints (the -wal file grows).
+struct ResetOnExit {
+  sqlite3_stmt* s;
+  ~ResetOnExit() {
+    if (s != nullptr) sqlite3_reset(s);
+  }
+};
+
 const char* statusName(NotificationEvent::Kind k) {
   switch (k) {
     case NotificationEvent::Kind::kDelivered:
@@ -431,6 +440,7 @@ bool HistoryStore::search(const Query& q, Page& out, std::string& error) {
   sql += " ORDER BY started_us DESC, id DESC LIMIT " + argInt(limit + 1);
   sqlite3_stmt* s = d.stmt(sql, error);
   if (s == nullptr) return false;
+  ResetOnExit reset_s{s};
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i].first) {
       Impl::bind(s, static_cast<int>(i + 1), static_cast<int64_t>(std::stoll(args[i].second)));
@@ -470,6 +480,7 @@ bool HistoryStore::detail(const std::string& call_id, CallDetail& out, std::stri
       "call_id = ?) ORDER BY started_us DESC, id DESC LIMIT 1000",
       error);
   if (s == nullptr) return false;
+  ResetOnExit reset_s{s};
   Impl::bind(s, 1, call_id);
   if (!d.rows(s, out.records, error)) return false;
   sqlite3_reset(s);
@@ -482,6 +493,7 @@ bool HistoryStore::detail(const std::string& call_id, CallDetail& out, std::stri
       "?)) ORDER BY n.created_us, n.key, n.channel LIMIT 1000",
       error);
   if (n == nullptr) return false;
+  ResetOnExit reset_n{n};
   Impl::bind(n, 1, call_id);
   for (;;) {
     int rc = sqlite3_step(n);
@@ -511,6 +523,7 @@ bool HistoryStore::detail(const std::string& call_id, CallDetail& out, std::stri
         "rowid LIMIT 1000",
         error);
     if (a == nullptr) return false;
+    ResetOnExit reset_a{a};
     Impl::bind(a, 1, r.key);
     Impl::bind(a, 2, r.channel);
     for (;;) {

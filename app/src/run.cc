@@ -608,12 +608,13 @@ void Daemon::openHistory() {
         const subscribers::Person* p = d ? d->findByNumber(number) : nullptr;
         return p != nullptr ? p->id : std::string();
       });
+  // Producers even without a store: what is lost is counted (history.dropped).
+  for (int w = 0; w < cfg_.run.workers; ++w) history_workers_.push_back(&history_->addProducer());
+  history_notifier_ = &history_->addProducer();
   if (!history_->ok()) {
     spdlog::error("call history off (history.open_failed): {}", history_->error());
     return;
   }
-  for (int w = 0; w < cfg_.run.workers; ++w) history_workers_.push_back(&history_->addProducer());
-  history_notifier_ = &history_->addProducer();
   history_->start();
   spdlog::info("call history in {} (kept {} days)", cfg_.history.path, cfg_.history.retention_days);
 }

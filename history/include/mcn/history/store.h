@@ -22,7 +22,9 @@ struct HistoryConfig {
   bool enabled = true;                      // `mcn run`; `mcn replay` only with --history PATH
   std::string path = "mcn-history.sqlite";  // relative to the working directory
   int retention_days = 90;                  // older calls and notifications are deleted
-  int queue_size = 65536;                   // entries per producer queue; full = history.dropped
+  // Entries per producer thread's ring (about 350 bytes each, reserved up front); full =
+  // history.dropped. The writer drains every 10 ms: 4096 is seconds of a call-heavy burst.
+  int queue_size = 4096;
 
   bool operator==(const HistoryConfig&) const = default;
 };

@@ -11,6 +11,8 @@ PKGS=(
   libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libcpp-httplib-dev libreaderwriterqueue-dev libssl-dev tzdata
   libhowardhinnant-date-dev
+  # history/: the call history store (SQLite, WAL)
+  libsqlite3-dev
   # zlib: HEP compressed payloads (capture/src/hep.cc)
   zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev

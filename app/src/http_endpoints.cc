@@ -4,6 +4,7 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include "history_api.h"
 #include "mcn/notifier/credentials.h"
 #include "metrics.h"
 
@@ -89,6 +90,19 @@ std::string HttpEndpoints::start() {
   server_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
     answer(res, readyz_(), "ready", "not ready");
   });
+  if (history_ != nullptr) {
+    server_->Get("/api/calls", [this](const httplib::Request& req, httplib::Response& res) {
+      std::vector<std::pair<std::string, std::string>> params(req.params.begin(), req.params.end());
+      ApiReply r = history_->search(params);
+      res.status = r.status;
+      res.set_content(r.body, "application/json");
+    });
+    server_->Get(R"(/api/calls/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
+      ApiReply r = history_->call(req.matches[1].str());
+      res.status = r.status;
+      res.set_content(r.body, "application/json");
+    });
+  }
   if (!server_->bind_to_port(bind_, port_)) {
     server_.reset();
     return fmt::format("cannot listen on {}:{} for /metrics", bind_, port_);

@@ -18,6 +18,7 @@ class Server;
 namespace mcn::app {
 
 class Metrics;
+class HistoryApi;
 
 // 127.0.0.0/8, ::1 or "localhost".
 bool isLoopback(std::string_view bind);
@@ -44,6 +45,9 @@ class HttpEndpoints {
   std::string prepare(const RunConfig& run, int port);
   // Binds and serves on its own thread. Returns an error text, empty on success.
   std::string start();
+  // Before start(): serve GET /api/calls and /api/calls/<call_id> from the call history
+  // (history_api.h), under the same rule for who may ask. Must outlive the server.
+  void setHistory(HistoryApi* api) { history_ = api; }
   void stop();
   int port() const { return port_; }
 
@@ -54,6 +58,7 @@ class HttpEndpoints {
   std::string bind_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
+  HistoryApi* history_ = nullptr;
   int port_ = 0;
 };
 

@@ -4,14 +4,17 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "history_api.h"
 #include "mcn/app/config.h"
 #include "mcn/app/explain.h"
 #include "mcn/app/replay.h"
@@ -105,6 +108,10 @@ int main(int argc, char** argv) {
   replay->add_option("--notify-out", notify_out,
                      "every delivered notification, JSON Lines ('-' = stdout)");
   replay->add_flag("-q,--quiet", quiet, "no summary on stderr");
+  std::string replay_history;
+  replay->add_option("--history", replay_history,
+                     "also write every record and notification into the call history store at "
+                     "PATH (SQLite; created if missing; searched by `mcn history search`)");
   replay
       ->add_option("--threads", replay_threads,
                    "parse+track threads (0 = the cores available, fewer for a small input; 1 = "
@@ -167,6 +174,32 @@ int main(int argc, char** argv) {
   explain->add_flag("--json", explain_opts.json,
                     "one JSON object instead of text (README: mcn explain)");
 
+  // mcn history search|show: the store `mcn run` or `mcn replay --history` wrote, read-only.
+  std::string history_db = mcn::history::HistoryConfig{}.path, history_config;
+  std::string history_call_id;
+  CLI::App* history = app.add_subcommand("history", "Search the call history store");
+  history->require_subcommand(1);
+  CLI::App* history_search = history->add_subcommand(
+      "search",
+      "Calls newest first, as GET /api/calls answers them (JSON): exit 0, 1 if none matched, 2 "
+      "on a bad parameter or an unreadable store");
+  CLI::App* history_show = history->add_subcommand(
+      "show", "One call (any leg's Call-ID) with its notifications and delivery attempts (JSON)");
+  for (CLI::App* sub : {history_search, history_show}) {
+    sub->add_option("--db", history_db, "the store (default: [history] path of --config)");
+    sub->add_option("--config", history_config, "TOML configuration (history.path, dial plan)");
+  }
+  static const char* const kHistoryParams[] = {"number", "person", "call_id", "outcome",
+                                               "since",  "until",  "limit",   "cursor"};
+  std::map<std::string, std::string> history_values;  // nodes stay put: CLI11 keeps pointers
+  for (const char* k : kHistoryParams) {
+    std::string flag = std::string("--") + k;  // call_id -> --call-id
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    history_search->add_option(flag, history_values[k],
+                               std::string("as the API's ") + k + " parameter");
+  }
+  history_show->add_option("CALL_ID", history_call_id, "Call-ID of any leg")->required();
+
   std::string check_path;
   CLI::App* config = app.add_subcommand("config", "Check a configuration file, print the defaults");
   config->require_subcommand(1);
@@ -200,6 +233,38 @@ int main(int argc, char** argv) {
   }
   if (subscribers_cli.parsed()) return subscribers_cli.run(std::cout, std::cerr);
   if (run->parsed()) return mcn::app::runDaemon(run_opts);
+  if (history->parsed()) {
+    mcn::app::Config hcfg;
+    try {
+      hcfg = history_config.empty() ? mcn::app::defaultConfig()
+                                    : mcn::app::loadConfigFile(history_config);
+    } catch (const std::exception& e) {
+      std::cerr << "mcn: " << e.what() << '\n';
+      return kExitUsage;
+    }
+    bool db_given = false;
+    for (CLI::App* sub : {history_search, history_show}) db_given |= sub->count("--db") > 0;
+    mcn::app::HistoryApi api(db_given ? history_db : hcfg.history.path, hcfg.parser.dial_plan);
+    mcn::app::ApiReply r;
+    if (history_search->parsed()) {
+      std::vector<std::pair<std::string, std::string>> params;
+      for (const auto& [k, v] : history_values) {
+        std::string flag = "--" + k;
+        std::replace(flag.begin(), flag.end(), '_', '-');
+        if (history_search->count(flag) > 0) params.emplace_back(k, v);
+      }
+      r = api.search(params);
+    } else {
+      r = api.call(history_call_id);
+    }
+    if (r.status != 200 && r.status != 404) {
+      std::cerr << "mcn: " << r.body << '\n';
+      return kExitUsage;
+    }
+    std::cout << r.body << '\n';
+    if (r.status == 404 || r.body.rfind("{\"calls\":[]", 0) == 0) return 1;
+    return 0;
+  }
 
   if (replay->parsed()) {
     mcn::app::Config cfg;
@@ -247,11 +312,13 @@ int main(int argc, char** argv) {
     outputs.events = events.stream();
     outputs.notify = notify.stream();
     outputs.threads = replay_threads;
+    outputs.history_path = replay_history;
     mcn::app::ReplayResult res;
     try {
       res = mcn::app::runReplay(files, cfg, outputs);
     } catch (const std::exception& e) {
-      // Only opening a capture or the dead-letter file throws; nothing has been written yet.
+      // Only opening a capture, the history store or the dead-letter file throws; nothing has
+      // been written yet.
       std::cerr << "mcn: " << e.what() << '\n';
       return kExitUsage;
     }

@@ -7,7 +7,9 @@
 #include <memory>
 #include <stdexcept>
 
+#include "history_api.h"
 #include "mcn/calls/record_json.h"
+#include "mcn/history/writer.h"
 #include "mcn/notifier/local_notifier.h"
 #include "pipeline.h"
 #include "sharded_replay.h"
@@ -21,6 +23,37 @@ ReplayResult runReplay(const std::vector<std::string>& files, const Config& cfg,
 
   // Opens everything first so a wrong path fails before any output is written.
   FileFrameSource source(files);
+
+  // The store next: an unwritable or damaged one stops the replay before any output.
+  std::unique_ptr<history::HistoryWriter> hist;
+  history::HistoryProducer* hp = nullptr;
+  if (!out.history_path.empty()) {
+    history::HistoryConfig hc = cfg.history;
+    hc.path = out.history_path;
+    history::HistoryWriter::PersonFn person;
+    if (auto dir = out.subscribers) {
+      person = [dir](std::string_view number) {
+        const auto* p = dir->findByNumber(number);
+        return p != nullptr ? p->id : std::string();
+      };
+    }
+    hist = std::make_unique<history::HistoryWriter>(hc, /*purge=*/false,
+                                                    history::HistoryWriter::NowFn{}, person);
+    if (!hist->ok()) throw std::runtime_error(hist->error());
+    // A file is not a live wire: the replay waits for room rather than dropping.
+    hp = &hist->addProducer(/*blocking=*/true);
+    hist->start();
+  }
+
+  // Every record, on whichever thread decides the order (the merging one with --threads): the
+  // store (its one producer here), --calls-out and --events-out.
+  auto writeRecord = [&out, hp](const calls::CallRecord& rec) {
+    if (hp != nullptr) hp->push(history::CallEntry{rec, {}});
+    if (out.calls == nullptr && out.events == nullptr) return;
+    std::string line = calls::recordToJson(rec);
+    if (out.calls != nullptr) *out.calls << line << '\n';
+    if (rec.missed && out.events != nullptr) *out.events << line << '\n';
+  };
 
   uint32_t threads = out.threads;
   if (threads == 0) {
@@ -39,17 +72,17 @@ ReplayResult runReplay(const std::vector<std::string>& files, const Config& cfg,
   if (out.missed_sink != nullptr || out.subscribers || out.on_event || out.trace.sink) threads = 1;
   if (threads > 1) {
     ShardedPipeline pipeline(cfg.decoder, cfg.parser, cfg.tracker, threads, out.tick,
-                             [&out](const calls::CallRecord& rec) {
-                               if (out.calls == nullptr && out.events == nullptr) return;
-                               std::string line = calls::recordToJson(rec);
-                               if (out.calls != nullptr) *out.calls << line << '\n';
-                               if (rec.missed && out.events != nullptr) *out.events << line << '\n';
-                             });
+                             writeRecord);
     capture::Frame frame;
     while (source.next(frame)) pipeline.onFrame(frame);
     std::map<std::string, uint64_t> app_counters;
     source.report(app_counters, res.errors);
     pipeline.finish();
+    if (hist) {
+      hist->stop();
+      hist->forEachCounter(
+          [&](std::string_view k, uint64_t v) { app_counters[std::string(k)] = v; });
+    }
     app_counters["replay.files"] = files.size();
     app_counters["replay.frames"] = pipeline.frames();
     pipeline.forEachCounter(
@@ -71,14 +104,16 @@ ReplayResult runReplay(const std::vector<std::string>& files, const Config& cfg,
     notify = std::make_unique<notifier::LocalNotifier>(cfg.notify, out.subscribers, out.console,
                                                        out.notify);
     sink = notify.get();
+    if (hp != nullptr) {
+      notify->setHistoryHook(
+          [hp](const notifier::Notification& n, const notifier::DeliveryStep* s) {
+            hp->push(historyEvent(n, s, n.created_at_us));
+          });
+    }
   }
   Pipeline::Outputs po;
-  if (out.calls != nullptr || out.events != nullptr) {
-    po.on_record = [&out](const calls::CallRecord& rec) {
-      std::string line = calls::recordToJson(rec);
-      if (out.calls != nullptr) *out.calls << line << '\n';
-      if (rec.missed && out.events != nullptr) *out.events << line << '\n';
-    };
+  if (out.calls != nullptr || out.events != nullptr || hp != nullptr) {
+    po.on_record = writeRecord;
   }
   po.missed = sink;
   po.on_event = out.on_event;
@@ -92,12 +127,20 @@ ReplayResult runReplay(const std::vector<std::string>& files, const Config& cfg,
   source.report(app_counters, res.errors);
   const bool delivered = pipeline.finish(cfg.notify.finish_timeout_ms);
   if (notify) res.deliveries_complete = delivered;
+
   app_counters["replay.files"] = files.size();
   app_counters["replay.frames"] = pipeline.frames();
 
   pipeline.forEachCounter(
       [&](std::string_view name, uint64_t v) { res.counters[std::string(name)] = v; });
   if (notify) res.notifications = res.counters["delivery.succeeded"];
+  if (hist) {
+    // Counters read: the notifier may go, and its last steps (shutdown dead letters) reach the
+    // store before the writer stops.
+    notify.reset();
+    hist->stop();
+    hist->forEachCounter([&](std::string_view k, uint64_t v) { app_counters[std::string(k)] = v; });
+  }
   for (auto& [k, v] : app_counters) res.counters[k] = v;
 
   res.frames = pipeline.frames();

@@ -26,11 +26,13 @@ extern "C" void AnnotateHappensAfter(const char*, int, void*);
 #include <mutex>
 #include <thread>
 
+#include "history_api.h"
 #include "http_endpoints.h"
 #include "live_clock.h"
 #include "mcn/calls/record_json.h"
 #include "mcn/capture/hep_listener.h"
 #include "mcn/capture/pcap_live.h"
+#include "mcn/history/writer.h"
 #include "mcn/notifier/local_notifier.h"
 #include "mcn/notifier/missed_call_sink.h"
 #include "mcn/notifier/stream_bus.h"
@@ -169,7 +171,10 @@ class HepSource final : public LiveSource {
 //     --SPSC ring per (interface, worker)--> worker: SipStage (parseInto, tracker, live clock)
 //     --SPSC ring per worker--> notifier thread: MissedCallSink (local notifier, or the probe's
 //     Redis stream)
-//   HTTP (/metrics, /healthz, /readyz), main (signals, sd_notify, watchdog, SIGHUP reload)
+//   HTTP (/metrics, /healthz, /readyz, /api/calls), main (signals, sd_notify, watchdog, SIGHUP
+//   reload)
+//   history writer (history/writer.h): records from each worker and notification steps from
+//   the notifier thread, each over its own SPSC ring (full = history.dropped), into SQLite
 class Daemon {
  public:
   Daemon(Config cfg, RunOptions opts) : cfg_(std::move(cfg)), opts_(std::move(opts)) {}
@@ -232,6 +237,21 @@ class Daemon {
   notifier::OutboxRecovered outbox_owed_;
 
   SharedOutput calls_out_, notify_out_;
+
+  // [history]: the call history store. One producer ring per worker, one for the notifier.
+  std::unique_ptr<history::HistoryWriter> history_;
+  std::vector<history::HistoryProducer*> history_workers_;
+  history::HistoryProducer* history_notifier_ = nullptr;
+  std::unique_ptr<HistoryApi> history_api_;
+  // Who a called number belongs to, for the writer thread: the notifier's directory, swapped
+  // under the lock when it changes (rarely), read by the writer (off the data path).
+  std::mutex history_dir_mu_;
+  std::shared_ptr<const subscribers::Directory> history_dir_;
+  void shareDirectory(std::shared_ptr<const subscribers::Directory> d) {
+    std::lock_guard lock(history_dir_mu_);
+    history_dir_ = std::move(d);
+  }
+  void openHistory();
 };
 
 void Daemon::captureLoop(size_t i) {
@@ -285,6 +305,8 @@ void Daemon::workerLoop(size_t w) {
     // nothing but the last outbox_fsync_ms on a power loss.
     if (rec.missed && outbox_) outbox_->callIn(rec, clock.nowUs());
     if (calls_out_.stream() != nullptr) calls_out_.line(calls::recordToJson(rec));
+    // Never waits: a full history ring is a counted drop (history.dropped).
+    if (!history_workers_.empty()) history_workers_[w]->push(history::CallEntry{rec, {}});
     if (!rec.missed) return;
     if (!missed_rings_[w]->try_enqueue(std::move(rec))) {
       missed_drops_[w]->fetch_add(1, std::memory_order_relaxed);
@@ -368,6 +390,12 @@ void Daemon::notifierLoop() {
   auto startLocal = [&](const NotifyConfig& notify_cfg) {
     local = std::make_unique<notifier::LocalNotifier>(notify_cfg, directory_, &console,
                                                       notify_out_.stream(), &clock);
+    if (history_notifier_ != nullptr) {
+      local->setHistoryHook(
+          [this, &clock](const notifier::Notification& n, const notifier::DeliveryStep* step) {
+            history_notifier_->push(historyEvent(n, step, clock.nowUs()));
+          });
+    }
     // The durable outbox (opened in open(), before the threads): what a killed run owed is
     // resumed before the first new call; the workers journal the calls they decide.
     if (outbox_) {
@@ -385,6 +413,8 @@ void Daemon::notifierLoop() {
     sink = local.get();
   };
   if (directory_ && !publisher_) startLocal(cfg_.notify);
+  std::shared_ptr<const subscribers::Directory> shared_dir = directory_;
+  shareDirectory(directory_);
   uint64_t missed_in = 0;
   auto publish = [&] {
     std::vector<std::pair<std::string, uint64_t>> v;
@@ -394,6 +424,10 @@ void Daemon::notifierLoop() {
           [&](std::string_view k, uint64_t n) { v.emplace_back(std::string(k), n); });
     }
     v.emplace_back("live.missed_calls", missed_in);
+    if (history_) {
+      history_->forEachCounter(
+          [&](std::string_view k, uint64_t n) { v.emplace_back(std::string(k), n); });
+    }
     notifier_board_->publish(std::move(v));
     pending_deliveries_.store(local ? local->pending() : 0, std::memory_order_relaxed);
   };
@@ -415,6 +449,10 @@ void Daemon::notifierLoop() {
         redis_dir = cur;
         local->setDirectory(std::move(cur));
       }
+    }
+    if (directory_ != shared_dir || (redis_dir && redis_dir != shared_dir)) {
+      shared_dir = redis_dir ? redis_dir : directory_;
+      shareDirectory(shared_dir);
     }
     bool workers_done = workers_done_.load() == workers;
     size_t n = 0;
@@ -593,7 +631,38 @@ std::string Daemon::open() {
   } catch (const std::exception& e) {
     return e.what();
   }
+  if (cfg_.history.enabled) {
+    // The read side opens at the first request (the writer creates the file after start-up).
+    history_api_ = std::make_unique<HistoryApi>(cfg_.history.path, cfg_.parser.dial_plan);
+    http_.setHistory(history_api_.get());
+  }
   return http_.start();
+}
+
+// After the privileges are dropped: the store's files belong to the service user. A store that
+// cannot be opened is logged and counted (history.open_failed) and mcn runs on without it.
+void Daemon::openHistory() {
+  if (!cfg_.history.enabled) return;
+  history_ = std::make_unique<history::HistoryWriter>(
+      cfg_.history, /*purge=*/true, history::HistoryWriter::NowFn{},
+      [this](std::string_view number) {
+        std::shared_ptr<const subscribers::Directory> d;
+        {
+          std::lock_guard lock(history_dir_mu_);
+          d = history_dir_;
+        }
+        const subscribers::Person* p = d ? d->findByNumber(number) : nullptr;
+        return p != nullptr ? p->id : std::string();
+      });
+  // Producers even without a store: what is lost is counted (history.dropped).
+  for (int w = 0; w < cfg_.run.workers; ++w) history_workers_.push_back(&history_->addProducer());
+  history_notifier_ = &history_->addProducer();
+  if (!history_->ok()) {
+    spdlog::error("call history off (history.open_failed): {}", history_->error());
+    return;
+  }
+  history_->start();
+  spdlog::info("call history in {} (kept {} days)", cfg_.history.path, cfg_.history.retention_days);
 }
 
 void Daemon::addMetrics() {
@@ -690,6 +759,7 @@ int Daemon::run() {
   router_ = std::make_unique<ShardRouter>(static_cast<uint32_t>(workers),
                                           cfg_.parser.correlation_header, cfg_.tracker.leg_join);
   addMetrics();
+  openHistory();
   std::vector<std::thread> captures, worker_threads;
   std::thread notifier([this] { notifierLoop(); });
   for (size_t w = 0; w < workers; ++w) worker_threads.emplace_back([this, w] { workerLoop(w); });
@@ -732,6 +802,7 @@ int Daemon::run() {
   spdlog::debug("workers stopped");
   notifier.join();
   spdlog::debug("notifier stopped");
+  if (history_) history_->stop();  // what the rings hold is written first
   http_.stop();
   std::cout.flush();
   spdlog::info("mcn run: stopped");

@@ -223,12 +223,21 @@ struct Delivery::Impl {
                  it.log_target, it.n.attempts, reason, it.last_error.empty() ? "" : ": ",
                  it.last_error);
     dead.write(it.n, reason, it.last_error, it.n.attempts, now);
+    if (on_step) {
+      on_step(it.n,
+              DeliveryStep{DeliveryStep::Kind::kDeadLettered, false, it.last_error, reason, now});
+    }
     if (erase) items.erase(it.seq);
   }
 
   void delivered(Item& it) {
     ++counters[kSucceeded];
     ++kind_ok[kindIndex(it.n.channel.kind)];
+    if (on_step) {
+      int64_t now = clock.nowUs();
+      on_step(it.n, DeliveryStep{DeliveryStep::Kind::kAttempt, true, {}, {}, now});
+      on_step(it.n, DeliveryStep{DeliveryStep::Kind::kDelivered, true, {}, {}, now});
+    }
     if (on_delivered) on_delivered(it.n);
     items.erase(it.seq);
   }
@@ -253,6 +262,8 @@ struct Delivery::Impl {
     ++kind_failed[kindIndex(it.n.channel.kind)];
     it.last_error = j.reason;
     int64_t now = clock.nowUs();
+    if (on_step)
+      on_step(it.n, DeliveryStep{DeliveryStep::Kind::kAttempt, false, j.reason, {}, now});
     if (j.verdict == Verdict::kPermanent) {
       deadLetter(it, "rejected", now);
       return;
@@ -512,6 +523,7 @@ struct Delivery::Impl {
   DeadLetterSink& dead;
   LocalWriter local_writer;
   DeliveredCallback on_delivered;
+  StepCallback on_step;
   MultiPtr multi;
   std::array<std::unique_ptr<Channel>, 16> channels{};
   std::unordered_map<uint64_t, Item> items;
@@ -534,6 +546,8 @@ Delivery::~Delivery() = default;
 void Delivery::setLocalWriter(LocalWriter writer) { impl_->local_writer = std::move(writer); }
 
 void Delivery::setDeliveredCallback(DeliveredCallback cb) { impl_->on_delivered = std::move(cb); }
+
+void Delivery::setStepCallback(StepCallback cb) { impl_->on_step = std::move(cb); }
 
 void Delivery::setConfig(DeliveryConfig cfg) {
   cfg.max_host_connections = impl_->cfg.max_host_connections;  // set on the multi handle once

@@ -116,6 +116,9 @@ LocalNotifier::LocalNotifier(const NotifyConfig& cfg,
     }
     if (delivered_hook_) delivered_hook_(n);
   });
+  delivery_->setStepCallback([this](const Notification& n, const DeliveryStep& step) {
+    if (history_hook_) history_hook_(n, &step);
+  });
   Templates templates(cfg.template_overrides);
   templates.setVoicemailNumbers(cfg.voicemail_numbers);
   directory_ = directory;
@@ -128,6 +131,7 @@ LocalNotifier::LocalNotifier(const NotifyConfig& cfg,
 void LocalNotifier::submit(Notification&& n) {
   if (produced_hook_) produced_hook_(n);
   if (outbox_) outbox_->produced(n);
+  if (history_hook_) history_hook_(n, nullptr);
   resolveAndDeliver(std::move(n));
 }
 
@@ -137,7 +141,13 @@ void LocalNotifier::resolveAndDeliver(Notification&& n) {
     std::string error;
     auto target = credentials_.resolve(n.channel.target_ref, &error);
     if (!target) {
-      dead_letters_->write(n, "credential_missing", error, 0, wall_clock_->nowUs());
+      int64_t now = wall_clock_->nowUs();
+      dead_letters_->write(n, "credential_missing", error, 0, now);
+      if (history_hook_) {
+        DeliveryStep step{DeliveryStep::Kind::kDeadLettered, false, error, "credential_missing",
+                          now};
+        history_hook_(n, &step);
+      }
       ++credential_dead_letters_;
       return;
     }
@@ -263,6 +273,8 @@ void LocalNotifier::setDirectory(std::shared_ptr<const subscribers::Directory> d
 void LocalNotifier::setProducedHook(std::function<void(const Notification&)> hook) {
   produced_hook_ = std::move(hook);
 }
+
+void LocalNotifier::setHistoryHook(HistoryHook hook) { history_hook_ = std::move(hook); }
 
 void LocalNotifier::setDeadLetterHook(DeadLetterHook hook) { *dead_letter_hook_ = std::move(hook); }
 

@@ -295,6 +295,8 @@ TEST(RunDaemon, NotifiesSystemdAndStopsCleanlyOnSigterm) {
     ::dup2(devnull, 1);
     ::dup2(devnull, 2);
     std::string mcn = std::string(MCN_BINARY_DIR) + "/mcn";
+    // The default call history store (mcn-history.sqlite) goes beside the build, not the source.
+    if (::chdir(MCN_BINARY_DIR) != 0) ::_exit(126);
     ::execl(mcn.c_str(), mcn.c_str(), "run", "-i", "lo", "--http-port", "0", nullptr);
     ::_exit(127);
   }

@@ -211,3 +211,56 @@ TEST(DeliveryRetry, ConnectionRefusedIsRetried) {
 
 }  // namespace
 }  // namespace mcn::notifier::testing
+
+namespace mcn::notifier::testing {
+namespace {
+
+// The call history's view (DeliveryStep, delivery.h): every attempt with its error, then how it
+// ended, in order, once each.
+TEST(DeliverySteps, EveryAttemptThenTheEndAreReported) {
+  int answers = 0;
+  TestHttpServer srv([&](const Received&, size_t) {
+    return ++answers == 1 ? Reply{503, "busy"} : Reply{200, "{}"};
+  });
+  DeliveryConfig cfg;
+  cfg.max_attempts = 2;
+  Engine e(cfg);
+  std::vector<std::string> steps;
+  e.delivery.setStepCallback([&](const Notification& n, const DeliveryStep& s) {
+    switch (s.kind) {
+      case DeliveryStep::Kind::kAttempt:
+        steps.push_back(n.idempotency_key + (s.ok ? " ok" : " failed: " + std::string(s.error)));
+        break;
+      case DeliveryStep::Kind::kDelivered:
+        steps.push_back(n.idempotency_key + " delivered after " + std::to_string(n.attempts));
+        break;
+      case DeliveryStep::Kind::kDeadLettered:
+        steps.push_back(n.idempotency_key + " dead: " + std::string(s.reason));
+        break;
+    }
+  });
+  e.delivery.submit(hook(srv, "k-1"));
+  ASSERT_TRUE(e.run());
+  ASSERT_EQ(steps.size(), 3u);
+  EXPECT_EQ(steps[0].rfind("k-1 failed: ", 0), 0u) << steps[0];
+  EXPECT_NE(steps[0].find("503"), std::string::npos) << steps[0];
+  EXPECT_EQ(steps[1], "k-1 ok");
+  EXPECT_EQ(steps[2], "k-1 delivered after 2");
+
+  // Refused twice: two failed attempts, then dead-lettered with the reason.
+  TestHttpServer bad([&](const Received&, size_t) { return Reply{503, "down"}; });
+  steps.clear();
+  e.delivery.submit(hook(bad, "k-2"));
+  e.run();
+  for (int i = 0; i < 50 && e.delivery.pending() > 0; ++i) {
+    if (auto due = e.delivery.nextDueUs()) e.clock.set(*due);
+    e.run();
+  }
+  ASSERT_EQ(steps.size(), 3u) << ::testing::PrintToString(steps);
+  EXPECT_EQ(steps[0].rfind("k-2 failed: ", 0), 0u);
+  EXPECT_EQ(steps[1].rfind("k-2 failed: ", 0), 0u);
+  EXPECT_EQ(steps[2], "k-2 dead: max_attempts");
+}
+
+}  // namespace
+}  // namespace mcn::notifier::testing

@@ -10,6 +10,7 @@
 
 #include "mcn/calls/tracker.h"
 #include "mcn/capture/decoder.h"
+#include "mcn/history/store.h"
 #include "mcn/notifier/delivery.h"
 #include "mcn/notifier/local_notifier.h"
 #include "mcn/notifier/merger.h"
@@ -105,7 +106,8 @@ struct Config {
   RunConfig run;
   StreamsConfig streams;
   HepRunConfig hep;
-  std::string source;  // file it came from, "(built-in defaults)" otherwise
+  history::HistoryConfig history;  // [history]: the call history store (README "Call history")
+  std::string source;              // file it came from, "(built-in defaults)" otherwise
 
   // Every field, source included (tests/app/config_defaults_test.cc).
   bool operator==(const Config&) const = default;

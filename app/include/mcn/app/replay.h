@@ -45,13 +45,17 @@ struct ReplayOutputs {
   // With threads > 1: payloads between two of the workers' clock ticks (sharded_replay.h); 0 =
   // the default (2048). Tests use small ones so every fixture crosses many ticks.
   uint32_t tick = 0;
+  // --history PATH: every record and notification (with its attempts) into the call history
+  // store at PATH ([history] path ignored), without the retention delete: a replay of an old
+  // capture keeps its calls. Empty: no history.
+  std::string history_path{};
 };
 
 struct ReplayResult {
   // Every counter of every stage, by stable name, zero values included, plus the replay's own:
   // "replay.files", "replay.frames", "replay.truncated_files", "replay.resync",
   // "replay.skipped_bytes", "replay.bad_blocks", "sip.method.<METHOD>",
-  // "sip.status.<code>", "calls.outcome.<name>".
+  // "sip.status.<code>", "calls.outcome.<name>"; with --history, "history.*".
   std::map<std::string, uint64_t> counters;
   std::vector<std::string> errors;  // per-file problems (truncated file, unreadable file)
   uint64_t frames = 0;

@@ -118,6 +118,18 @@ using LocalWriter = std::function<bool(const Notification& n, std::string& error
 // Called once per delivered notification (e.g. for --notify-out).
 using DeliveredCallback = std::function<void(const Notification& n)>;
 
+// One step of a notification's delivery, for the call history (history/): each finished attempt
+// (ok or its error), then the end: delivered, or dead-lettered with the reason.
+struct DeliveryStep {
+  enum class Kind : uint8_t { kAttempt, kDelivered, kDeadLettered };
+  Kind kind = Kind::kAttempt;
+  bool ok = false;          // kAttempt
+  std::string_view error;   // kAttempt: the attempt's error; kDeadLettered: the last error
+  std::string_view reason;  // kDeadLettered
+  int64_t at_us = 0;
+};
+using StepCallback = std::function<void(const Notification& n, const DeliveryStep& step)>;
+
 class Delivery {
  public:
   Delivery(DeliveryConfig cfg, const Clock& clock, Random& random, CredentialStore& credentials,
@@ -129,6 +141,8 @@ class Delivery {
 
   void setLocalWriter(LocalWriter writer);
   void setDeliveredCallback(DeliveredCallback cb);
+  // Observes every attempt and the end of every notification; delivery goes on regardless.
+  void setStepCallback(StepCallback cb);
   // SIGHUP: attempts, backoff, timeouts, queue bound and rate limits for what is scheduled from
   // now on; pending notifications are kept (max_host_connections and max_in_flight stay).
   void setConfig(DeliveryConfig cfg);

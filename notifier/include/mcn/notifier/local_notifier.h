@@ -94,6 +94,10 @@ class LocalNotifier final : public MissedCallSink {
   void setProducedHook(std::function<void(const Notification&)> hook);
   // Takes dead letters before the dead-letter file: (notification, reason, last error, attempts,
   // at_us) -> true when it kept the dead letter, false to have it written to the file.
+  // The call history (history/): each notification as it is produced (step null), then every
+  // step of its delivery (delivery.h DeliveryStep). Observes only; delivery goes on regardless.
+  using HistoryHook = std::function<void(const Notification&, const DeliveryStep*)>;
+  void setHistoryHook(HistoryHook hook);
   using DeadLetterHook =
       std::function<bool(const Notification&, std::string_view, std::string_view, int, int64_t)>;
   void setDeadLetterHook(DeadLetterHook hook);
@@ -101,6 +105,7 @@ class LocalNotifier final : public MissedCallSink {
  private:
   std::function<void(const Notification&)> delivered_hook_;
   std::function<void(const Notification&)> produced_hook_;
+  HistoryHook history_hook_;
   std::shared_ptr<DeadLetterHook> dead_letter_hook_ = std::make_shared<DeadLetterHook>();
   void submit(Notification&& n);  // the merger's sink
   void resolveAndDeliver(Notification&& n);

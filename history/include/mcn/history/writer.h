@@ -1,0 +1,94 @@
+#pragma once
+// The history writer: one thread that owns the store's write connection. Each producer thread
+// (a parse+track worker, the notifier thread, replay's one thread) gets its own single-producer
+// ring (moodycamel ReaderWriterQueue, fixed capacity): try-push never waits and never allocates
+// beyond the ring, and a full ring is a counted drop (history.dropped). The writer drains every
+// ring into one transaction per batch and deletes what is older than the retention once an hour.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "mcn/history/store.h"
+
+namespace mcn::history {
+
+class HistoryWriter;
+
+// One producer thread's ring. Obtained from HistoryWriter::addProducer() before start().
+class HistoryProducer {
+ public:
+  ~HistoryProducer();
+  // Never waits (blocking = false): false and history.dropped when the ring is full. A producer
+  // made blocking (replay: a file, not a live wire) waits for room instead, so a replay fills
+  // the store completely.
+  bool push(CallEntry&& e);
+  bool push(NotificationEvent&& e);
+
+  struct Ring;
+
+ private:
+  friend class HistoryWriter;
+  HistoryProducer(HistoryWriter& w, size_t capacity, bool blocking);
+  HistoryWriter& writer_;
+  std::unique_ptr<Ring> ring_;
+  bool blocking_;
+};
+
+class HistoryWriter {
+ public:
+  using NowFn = std::function<int64_t()>;  // wall time, µs since the epoch (the seam for tests)
+  // Who a called number belongs to, looked up on the writer thread (may be empty). Must be
+  // safe to call from the writer thread while others replace the directory.
+  using PersonFn = std::function<std::string(std::string_view number)>;
+
+  // Opens the store now: on failure error() says why, the writer stays "failed" (every push is
+  // dropped and counted, history.open_failed = 1) and mcn runs on without history.
+  // `purge`: run the retention delete (at start and hourly); replay leaves it off.
+  HistoryWriter(const HistoryConfig& cfg, bool purge, NowFn now = {}, PersonFn person = {});
+  ~HistoryWriter();  // stop()
+  HistoryWriter(const HistoryWriter&) = delete;
+  HistoryWriter& operator=(const HistoryWriter&) = delete;
+
+  bool ok() const { return store_ != nullptr; }
+  const std::string& error() const { return error_; }
+
+  // Before start(). Owned by the writer; valid until it is destroyed.
+  HistoryProducer& addProducer(bool blocking = false);
+  void start();
+  // Waits until everything pushed before the call is written (tests, the end of a replay).
+  void flush();
+  // Drains every ring, writes it and joins the thread.
+  void stop();
+
+  // Stable names, fixed order: history.queued, history.written, history.dropped,
+  // history.write_errors, history.purged, history.open_failed.
+  void forEachCounter(const std::function<void(std::string_view, uint64_t)>& fn) const;
+
+ private:
+  friend class HistoryProducer;
+  void loop();
+  size_t drainOnce();
+  void maybePurge();
+
+  HistoryConfig cfg_;
+  bool purge_;
+  NowFn now_;
+  PersonFn person_;
+  std::unique_ptr<HistoryStore> store_;
+  std::string error_;
+  std::vector<std::unique_ptr<HistoryProducer>> producers_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> queued_{0}, written_{0}, dropped_{0}, write_errors_{0}, purged_{0};
+  std::atomic<uint64_t> done_{0};  // entries taken off the rings and handled (written or not)
+  int64_t last_purge_us_ = 0;
+  std::string last_error_logged_;
+};
+
+}  // namespace mcn::history

@@ -45,11 +45,14 @@ class HttpEndpoints {
   // Binds and serves on its own thread. Returns an error text, empty on success.
   std::string start();
   void stop();
+  // More routes (the call-back API), added by start(); before start().
+  void setExtraRoutes(std::function<void(httplib::Server&)> fn) { extra_ = std::move(fn); }
   int port() const { return port_; }
 
  private:
   Metrics& metrics_;
   std::function<Check()> healthz_, readyz_;
+  std::function<void(httplib::Server&)> extra_;
   std::string token_;
   std::string bind_;
   std::unique_ptr<httplib::Server> server_;

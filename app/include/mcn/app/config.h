@@ -15,6 +15,7 @@
 #include "mcn/notifier/merger.h"
 #include "mcn/notifier/stream_bus.h"
 #include "mcn/sipparse/parser.h"
+#include "mcn/sipua/config.h"
 
 namespace mcn::app {
 
@@ -96,7 +97,9 @@ struct Config {
   RunConfig run;
   StreamsConfig streams;
   HepRunConfig hep;
-  std::string source;  // file it came from, "(built-in defaults)" otherwise
+  sipua::UaConfig sipua;           // [sipua]: the SIP user agent (call back); off by default
+  sipua::CallbackConfig callback;  // [callback]: the call-back API's links and rate limits
+  std::string source;              // file it came from, "(built-in defaults)" otherwise
 
   // Every field, source included (tests/app/config_defaults_test.cc).
   bool operator==(const Config&) const = default;

@@ -1016,6 +1016,8 @@ const std::vector<TableDef>& declaredTables() {
                     return;
                   }
                   c.sipua.marker_header = std::move(value);
+                  // The probe recognises the calls mcn placed by the same header.
+                  c.parser.origin_header = c.sipua.marker_header;
                 }),
             integerKey(
                 "ring_timeout_ms", kRestart,

@@ -6,8 +6,8 @@
 #include <chrono>
 #include <ctime>
 #include <iterator>
-#include <string_view>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 namespace mcn::calls {
 
@@ -122,7 +122,8 @@ bool fastRecordToJson(const CallRecord& r, std::string& out) {
     if (!appendAscii(out, r.call_ids[i])) return false;
   }
   out.append("],\"correlation\":");
-  if (!appendOrNull(out, r.correlation.has_value(), r.correlation ? *r.correlation : "")) return false;
+  if (!appendOrNull(out, r.correlation.has_value(), r.correlation ? *r.correlation : ""))
+    return false;
   out.append(",\"caller\":");
   if (!appendOrNull(out, !r.caller_withheld && !r.caller.empty(), r.caller)) return false;
   out.append(",\"caller_name\":");
@@ -151,6 +152,10 @@ bool fastRecordToJson(const CallRecord& r, std::string& out) {
   appendInt(out, r.legs);
   out.append(",\"transport\":");
   if (!appendAscii(out, capture::transportName(r.transport))) return false;
+  if (!r.origin.empty()) {
+    out.append(",\"origin\":");
+    if (!appendAscii(out, r.origin)) return false;
+  }
   out.push_back('}');
   return true;
 }
@@ -182,6 +187,7 @@ std::string recordToJson(const CallRecord& r) {
   j["ring_ms"] = r.ring_ms;
   j["legs"] = r.legs;
   j["transport"] = capture::transportName(r.transport);
+  if (!r.origin.empty()) j["origin"] = r.origin;  // optional: only on calls mcn placed
   // Replace invalid UTF-8 (a display name in a legacy charset) instead of throwing.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -479,6 +479,7 @@ struct CallTracker::Impl {
       d.caller_name = std::move(s.caller_name);
     }
     d.withheld = d.withheld || s.withheld;
+    d.own_callback = d.own_callback || s.own_callback;
     const bool src_heard = s.heard;
     s.legs.clear();
     s.keys.clear();
@@ -1025,6 +1026,7 @@ struct CallTracker::Impl {
       h.mutableExtra().ruri_user = ev.request_uri.user;
     }
     updateCaller(c, ev);
+    if (ev.origin.starts_with("callback")) c.own_callback = true;
   }
 
   static void updateCaller(Call& c, const SipEvent& ev) {

@@ -39,6 +39,7 @@ struct CallRecord {
   int64_t ring_ms = 0;                      // ended_at minus the first 180/183; 0 if none
   int legs = 1;                             // Call-IDs joined into this call
   capture::Transport transport = capture::Transport::kUdp;  // of the first INVITE
+  std::string origin;  // "callback": a call mcn placed itself, never missed; "" otherwise
 
   friend bool operator==(const CallRecord&, const CallRecord&) = default;
 };

@@ -7,6 +7,7 @@
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/sip_tag.h>
 #include <sofia-sip/su.h>
+#include <sofia-sip/su_log.h>
 #include <sofia-sip/su_tag_io.h>
 #include <sofia-sip/su_wait.h>
 #include <spdlog/spdlog.h>
@@ -15,6 +16,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdarg>
+#include <cstdio>
 #include <deque>
 #include <future>
 #include <map>
@@ -146,6 +149,7 @@ struct UserAgent::Impl {
 
   // su_root thread only.
   std::map<std::string, std::unique_ptr<Call>> calls;
+  static constexpr int kLingerMs = 35000;
 
   std::atomic<uint64_t> requested{0}, refused{0}, connected{0}, busy{0}, no_answer{0}, failed{0},
       refer_refused{0}, reg_ok{0}, reg_failed{0}, incoming_rejected{0};
@@ -241,6 +245,11 @@ struct UserAgent::Impl {
               fmt::format("no answer within {} s", cfg.ring_timeout_ms / 1000), "you");
       c.phase = Phase::kDone;
       nua_cancel(c.nh, TAG_END());
+      armTimer(c, kLingerMs);  // the 487 normally ends it sooner
+      return;
+    }
+    if (c.phase == Phase::kDone) {
+      destroy(c);  // c is gone
       return;
     }
     if (c.phase == Phase::kReferring) {
@@ -250,14 +259,24 @@ struct UserAgent::Impl {
     }
   }
 
-  // Leaves the device's dialog (if any); the handle is destroyed when nua reports it terminated.
+  // Leaves the device's dialog (if any). The handle and the call go once the BYE is answered
+  // or nua reports the call terminated, at the latest kLingerMs later (a BYE transaction lasts
+  // at most 64*T1 = 32 s, RFC 3261 §17.1.2.2): calls never pile up.
   void finish(Call& c) {
     c.phase = Phase::kDone;
-    if (c.timer != nullptr) su_timer_reset(c.timer);
     if (c.answered && !c.bye_sent) {
       c.bye_sent = true;
       nua_bye(c.nh, TAG_END());
+      armTimer(c, kLingerMs);
+    } else {
+      reap(c);
     }
+  }
+
+  // Destroys the call from the event loop, not from inside the callback that is using it.
+  void reap(Call& c) {
+    c.phase = Phase::kDone;
+    armTimer(c, 1);
   }
 
   void destroy(Call& c) {
@@ -362,6 +381,9 @@ struct UserAgent::Impl {
           finish(*c);
         }
         return;
+      case nua_r_bye:
+        if (status >= 200) reap(*c);
+        return;
       case nua_i_state: {
         int cs = -1;
         tl_gets(tags, NUTAG_CALLSTATE_REF(cs), TAG_END());
@@ -369,7 +391,7 @@ struct UserAgent::Impl {
           if (c->phase != Phase::kDone) {
             publish(*c, CallbackState::kFailed, status, std::string(phrase), "you");
           }
-          destroy(*c);
+          reap(*c);
         }
         return;
       }
@@ -397,7 +419,10 @@ struct UserAgent::Impl {
       armTimer(c, cfg.connect_timeout_ms);
       return;
     }
-    if (c.phase == Phase::kDone) return;  // our own CANCEL's 487
+    if (c.phase == Phase::kDone) {  // our own CANCEL's 487
+      reap(c);
+      return;
+    }
     CallbackState st = CallbackState::kFailed;
     if (status == 486 || status == 600) st = CallbackState::kBusy;
     if (status == 408 || status == 480 || status == 487) st = CallbackState::kNoAnswer;
@@ -454,8 +479,19 @@ struct UserAgent::Impl {
     su_root_break(self->root);
   }
 
+  // sofia's own log lines (stderr by default) go to the log at debug level, one line each.
+  static void sofiaLog(void*, char const* fmt, va_list ap) {
+    char buf[512];
+    int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
+    if (n <= 0) return;
+    std::string_view line(buf, std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1));
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+    if (!line.empty()) spdlog::debug("sipua: sofia: {}", line);
+  }
+
   void run(std::promise<std::string>& started) {
     su_init();
+    su_log_redirect(nullptr, &Impl::sofiaLog, nullptr);
     root = su_root_create(this);
     if (root == nullptr) {
       started.set_value("sipua: cannot create the SIP event loop");
@@ -482,6 +518,7 @@ struct UserAgent::Impl {
     }
     started.set_value({});
     su_root_run(root);
+    spdlog::debug("sipua: stopped with {} call(s) open", calls.size());
     if (shutdown_timer != nullptr) {
       su_timer_destroy(shutdown_timer);
     }

@@ -184,6 +184,7 @@ def run(mcn, work, procs):
 http_bind = "{MCN_HTTP[0]}"
 http_port = {MCN_HTTP[1]}
 subscribers = "{work}/subscribers.toml"
+log_level = "debug"
 
 [hep]
 listeners = ["{MCN_HEP}"]
@@ -300,6 +301,9 @@ per_person_per_hour = 4
     mcn_p.send_signal(signal.SIGTERM)
     rc = mcn_p.wait(20)
     check(rc == 0, f"mcn run exited {rc}")
+    # Every call back's state and sofia handle was released once it ended (debug log at stop).
+    mcn_log = open(os.path.join(work, "mcn.log")).read()
+    check("sipua: stopped with 0 call(s) open" in mcn_log, "call backs still open at exit")
     for name, p in procs.items():
         if name.startswith("sipp-"):
             try:

@@ -146,10 +146,11 @@ std::string CallbackApi::linkFor(const std::string& person, const std::string& c
 }
 
 CallbackApi::Answer CallbackApi::placeFor(const std::string& person, const std::string& device,
-                                          const std::string& target, const char* origin) {
+                                          const std::string& target, const char* origin,
+                                          bool limited_already) {
   sipua::CallbackRequest req{person, device, target, origin};
   if (std::string why = ua_->check(req); !why.empty()) return error(400, why);
-  {
+  if (!limited_already) {
     std::lock_guard lock(mu_);
     std::string why;
     if (!limits_.allow(person, now_(), &why)) {
@@ -262,9 +263,23 @@ void CallbackApi::addRoutes(httplib::Server& server) {
                                                                    httplib::Response& res) {
     res.set_header("Cache-Control", "no-store");
     sipua::CallbackLinks::Checked c;
+    bool limited = false;
+    std::string why;
     if (links_) {
+      // A rate-limited POST leaves the link usable: the limits first, then it is used up.
       std::lock_guard lock(mu_);
-      c = links_->redeem(req.matches[1].str(), now_());
+      c = links_->check(req.matches[1].str(), now_());
+      if (c.verdict == sipua::LinkVerdict::kOk) {
+        limited = !limits_.allow(c.claims.person, now_(), &why);
+        if (!limited) c = links_->redeem(req.matches[1].str(), now_());
+      }
+    }
+    if (limited) {
+      ++rate_limited_;
+      spdlog::warn("call back link for person {} refused: {}", c.claims.person, why);
+      res.status = 429;
+      res.set_content(page("Call back", "<p>Not now: " + html(why) + "</p>"), "text/html");
+      return;
     }
     if (!links_ || c.verdict != sipua::LinkVerdict::kOk) {
       ++link_refused_;
@@ -278,7 +293,8 @@ void CallbackApi::addRoutes(httplib::Server& server) {
     const subscribers::Person* p = dir ? dir->findById(c.claims.person) : nullptr;
     Answer a = p == nullptr || p->numbers.empty()
                    ? error(404, "the person is not in the directory any more")
-                   : placeFor(p->id, p->numbers.front(), c.claims.caller, "link");
+                   : placeFor(p->id, p->numbers.front(), c.claims.caller, "link",
+                              /*limited_already=*/true);
     res.status = a.status;
     json j = json::parse(a.body, nullptr, false);
     std::string text = a.status == 202 ? fmt::format(

@@ -60,7 +60,7 @@ class CallbackApi {
 
  private:
   Answer placeFor(const std::string& person, const std::string& device, const std::string& target,
-                  const char* origin);
+                  const char* origin, bool limited_already = false);
 
   Config cfg_;
   DirectoryFn directory_;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace mcn::sipua {
 namespace {
@@ -82,7 +83,8 @@ TEST(CallbackLink, AnotherKeyOrAnEditIsForged) {
 
 TEST(CallbackLink, GarbageIsMalformedNotACrash) {
   CallbackLinks links(kKey, kDay);
-  for (std::string t : {"", ".", "abc", "a.b.c", "....", std::string(3000, 'A') + ".x", "é.é"}) {
+  for (const std::string& t : std::vector<std::string>{"", ".", "abc", "a.b.c", "....",
+                                                       std::string(3000, 'A') + ".x", "é.é"}) {
     auto v = links.redeem(t, kT0).verdict;
     EXPECT_TRUE(v == LinkVerdict::kMalformed || v == LinkVerdict::kForged) << t;
   }

@@ -307,6 +307,10 @@ struct UserAgent::Impl {
 
   void startCall(std::unique_ptr<Call> owned) {
     Call& c = *owned;
+    if (shutting_down) {  // queued just before the stop: nothing is placed
+      publish(c, CallbackState::kFailed, 0, "mcn is stopping", "you");
+      return;
+    }
     calls.emplace(c.id, std::move(owned));
     std::string from = fmt::format("\"Call back {}\" <{}>", c.req.target, cfg.identity);
     c.nh = nua_handle(nua, &c, SIPTAG_TO_STR(c.device_uri.c_str()), SIPTAG_FROM_STR(from.c_str()),

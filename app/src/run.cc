@@ -373,6 +373,11 @@ void Daemon::notifierLoop() {
   auto startLocal = [&](const NotifyConfig& notify_cfg) {
     local = std::make_unique<notifier::LocalNotifier>(notify_cfg, directory_, &console,
                                                       notify_out_.stream(), &clock);
+    if (callback_) {
+      local->setLinkMaker([this](const std::string& person, const std::string& caller) {
+        return callback_->linkFor(person, caller);
+      });
+    }
     local->setDeliveredHook([this, &clock](const notifier::Notification& n) {
       if (notify_out_.stream() != nullptr) notify_out_.stream()->flush();
       int64_t last = 0;

@@ -998,6 +998,130 @@ const std::vector<TableDef>& declaredTables() {
                          "queue_size", kRestart,
                          [](auto& c) -> auto& { return c.history.queue_size; }, 16, 16'777'216),
                  }});
+    // [sipua]: mcn's SIP user agent on the management side (README "Call back"); opened at start.
+    auto sipUri = [](std::string_view key, auto get, bool may_be_empty) {
+      return keyOf(key, kRestart, get,
+                   [=](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                     std::string value = get(c);
+                     if (t.get(key) == nullptr || !r.string(t, where, key, value)) return;
+                     bool ok = (may_be_empty && value.empty()) || value.starts_with("sip:") ||
+                               value.starts_with("sips:");
+                     for (char ch : value) {
+                       ok = ok && static_cast<unsigned char>(ch) > 0x20 && ch != 0x7f &&
+                            ch != '<' && ch != '>' && ch != '"';
+                     }
+                     if (!ok) {
+                       r.report(t.get(key), fmt::format("{}.{}", where, key),
+                                "expected a sip: or sips: URI without spaces or <>");
+                       return;
+                     }
+                     get(c) = std::move(value);
+                   });
+    };
+    out.push_back(TableDef{
+        "sipua",
+        {
+            booleanKey(
+                "enabled", kRestart, [](auto& c) -> auto& { return c.sipua.enabled; }),
+            sipUri(
+                "listen", [](auto& c) -> auto& { return c.sipua.listen; }, false),
+            sipUri(
+                "outbound_proxy", [](auto& c) -> auto& { return c.sipua.outbound_proxy; }, true),
+            stringKey(
+                "domain", kRestart, [](auto& c) -> auto& { return c.sipua.domain; }),
+            sipUri(
+                "identity", [](auto& c) -> auto& { return c.sipua.identity; }, false),
+            sipUri(
+                "asserted_identity", [](auto& c) -> auto& { return c.sipua.asserted_identity; },
+                true),
+            booleanKey(
+                "register", kRestart, [](auto& c) -> auto& { return c.sipua.register_; }),
+            sipUri(
+                "registrar", [](auto& c) -> auto& { return c.sipua.registrar; }, true),
+            integerKey(
+                "register_expires_s", kRestart,
+                [](auto& c) -> auto& { return c.sipua.register_expires_s; }, 60, 86400),
+            stringKey(
+                "auth_user", kRestart, [](auto& c) -> auto& { return c.sipua.auth_user; }),
+            secretRefKey(
+                "auth_password_ref", kRestart,
+                [](auto& c) -> auto& { return c.sipua.auth_password_ref; }),
+            keyOf(
+                "marker_header", kRestart, [](auto& c) -> auto& { return c.sipua.marker_header; },
+                [](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                  std::string value = c.sipua.marker_header;
+                  if (t.get("marker_header") == nullptr ||
+                      !r.string(t, where, "marker_header", value)) {
+                    return;
+                  }
+                  // RFC 3261 §25.1 token characters, and an extension header (X-...) so no
+                  // standard header is overwritten.
+                  bool ok = value.size() > 2 && value.size() <= 64 &&
+                            (value.starts_with("X-") || value.starts_with("x-"));
+                  for (char ch : value) {
+                    ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) != 0 ||
+                                std::string_view("-.!%*_+`'~").find(ch) != std::string_view::npos);
+                  }
+                  if (!ok) {
+                    r.report(t.get("marker_header"), "sipua.marker_header",
+                             "expected a header name starting with X- (token characters)");
+                    return;
+                  }
+                  c.sipua.marker_header = std::move(value);
+                  // The probe recognises the calls mcn placed by the same header.
+                  c.parser.origin_header = c.sipua.marker_header;
+                }),
+            integerKey(
+                "ring_timeout_ms", kRestart,
+                [](auto& c) -> auto& { return c.sipua.ring_timeout_ms; }, 1000, 300000),
+            integerKey(
+                "connect_timeout_ms", kRestart,
+                [](auto& c) -> auto& { return c.sipua.connect_timeout_ms; }, 1000, 600000),
+            integerKey(
+                "max_active", kRestart, [](auto& c) -> auto& { return c.sipua.max_active; }, 1,
+                10000),
+            check([](Reader& r, const toml::table& t, std::string_view, Config& c) {
+              if (!c.sipua.auth_user.empty() && c.sipua.auth_password_ref.empty()) {
+                r.report(t.get("auth_user"), "sipua.auth_user",
+                         "set sipua.auth_password_ref too (env:NAME or file:/path)");
+              }
+            }),
+        }});
+
+    // [callback]: the call-back API's signed links and rate limits.
+    out.push_back(TableDef{
+        "callback",
+        {
+            secretRefKey(
+                "link_key_ref", kRestart, [](auto& c) -> auto& { return c.callback.link_key_ref; }),
+            keyOf(
+                "link_base_url", kRestart,
+                [](auto& c) -> auto& { return c.callback.link_base_url; },
+                [](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                  std::string value = c.callback.link_base_url;
+                  if (t.get("link_base_url") == nullptr ||
+                      !r.string(t, where, "link_base_url", value)) {
+                    return;
+                  }
+                  if (!value.empty() && !value.starts_with("https://") &&
+                      !value.starts_with("http://")) {
+                    r.report(t.get("link_base_url"), "callback.link_base_url",
+                             "expected an http:// or https:// URL");
+                    return;
+                  }
+                  if (!value.empty() && !value.ends_with("/")) value += '/';
+                  c.callback.link_base_url = std::move(value);
+                }),
+            integerKey(
+                "link_ttl_ms", kRestart, [](auto& c) -> auto& { return c.callback.link_ttl_ms; },
+                60000, 30 * kDay),
+            integerKey(
+                "per_person_per_hour", kRestart,
+                [](auto& c) -> auto& { return c.callback.per_person_per_hour; }, 0, 10000),
+            integerKey(
+                "global_per_minute", kRestart,
+                [](auto& c) -> auto& { return c.callback.global_per_minute; }, 0, 100000),
+        }});
     return out;
   }();
   return tables;

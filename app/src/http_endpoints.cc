@@ -73,6 +73,11 @@ std::string HttpEndpoints::start() {
   server_->new_task_queue = [] { return new httplib::ThreadPool(2); };
   server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (token_.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    // A call-back link is opened by the person from a notification: its signed token is the
+    // credential (callback_api.h).
+    if (req.path.rfind("/callback/link/", 0) == 0) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
     if (sameSecret(req.get_header_value("Authorization"), "Bearer " + token_)) {
       return httplib::Server::HandlerResponse::Unhandled;
     }
@@ -103,6 +108,7 @@ std::string HttpEndpoints::start() {
       res.set_content(r.body, "application/json");
     });
   }
+  if (extra_) extra_(*server_);
   if (!server_->bind_to_port(bind_, port_)) {
     server_.reset();
     return fmt::format("cannot listen on {}:{} for /metrics", bind_, port_);

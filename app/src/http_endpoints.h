@@ -49,11 +49,14 @@ class HttpEndpoints {
   // (history_api.h), under the same rule for who may ask. Must outlive the server.
   void setHistory(HistoryApi* api) { history_ = api; }
   void stop();
+  // More routes (the call-back API), added by start(); before start().
+  void setExtraRoutes(std::function<void(httplib::Server&)> fn) { extra_ = std::move(fn); }
   int port() const { return port_; }
 
  private:
   Metrics& metrics_;
   std::function<Check()> healthz_, readyz_;
+  std::function<void(httplib::Server&)> extra_;
   std::string token_;
   std::string bind_;
   std::unique_ptr<httplib::Server> server_;

@@ -27,6 +27,7 @@ extern "C" void AnnotateHappensAfter(const char*, int, void*);
 #include <thread>
 
 #include "history_api.h"
+#include "callback_api.h"
 #include "http_endpoints.h"
 #include "live_clock.h"
 #include "mcn/calls/record_json.h"
@@ -252,6 +253,20 @@ class Daemon {
     history_dir_ = std::move(d);
   }
   void openHistory();
+  // [sipua] enabled: the call-back API and its SIP user agent (management side only). Reads the
+  // directory through api_directory() from HTTP threads.
+  std::shared_ptr<const subscribers::Directory> apiDirectory() const {
+    if (redis_) return redis_->current();
+    std::lock_guard lock(api_dir_mu_);
+    return api_dir_;
+  }
+  void setApiDirectory(std::shared_ptr<const subscribers::Directory> d) {
+    std::lock_guard lock(api_dir_mu_);
+    api_dir_ = std::move(d);
+  }
+  mutable std::mutex api_dir_mu_;
+  std::shared_ptr<const subscribers::Directory> api_dir_;
+  std::unique_ptr<CallbackApi> callback_;
 };
 
 void Daemon::captureLoop(size_t i) {
@@ -402,6 +417,11 @@ void Daemon::notifierLoop() {
       local->useOutbox(outbox_, std::move(outbox_owed_), clock.nowUs(), true);
       outbox_owed_ = {};
     }
+    if (callback_) {
+      local->setLinkMaker([this](const std::string& person, const std::string& caller) {
+        return callback_->linkFor(person, caller);
+      });
+    }
     local->setDeliveredHook([this, &clock](const notifier::Notification& n) {
       if (notify_out_.stream() != nullptr) notify_out_.stream()->flush();
       int64_t last = 0;
@@ -423,6 +443,10 @@ void Daemon::notifierLoop() {
       redis_->forEachCounter(
           [&](std::string_view k, uint64_t n) { v.emplace_back(std::string(k), n); });
     }
+    if (callback_) {
+      callback_->forEachCounter(
+          [&](std::string_view k, uint64_t n) { v.emplace_back(std::string(k), n); });
+    }
     v.emplace_back("live.missed_calls", missed_in);
     if (history_) {
       history_->forEachCounter(
@@ -435,7 +459,10 @@ void Daemon::notifierLoop() {
   for (;;) {
     if (auto s = live_.poll(live_gen)) {
       shutdown_timeout_ms = s->shutdown_timeout_ms;
-      if (s->directory) directory_ = s->directory;
+      if (s->directory) {
+        directory_ = s->directory;
+        setApiDirectory(s->directory);
+      }
       if (!local && directory_ && !publisher_) {
         startLocal(s->notify);
       } else if (local) {
@@ -559,6 +586,7 @@ std::string Daemon::open() {
           std::make_unique<notifier::StreamPublisher>(resolveStreamConfig(cfg_), *stream_clock_);
     }
     directory_ = loadSubscribersOf(cfg_, opts_.subscribers);
+    setApiDirectory(directory_);
     if (opts_.subscribers.empty()) redis_ = redisSubscribersOf(cfg_);
     if (redis_ && !redis_->start()) {
       spdlog::warn("Redis {} unreachable: starting with no subscribers; retrying in the background",
@@ -627,6 +655,11 @@ std::string Daemon::open() {
             name);
       }
       sources_.push_back(std::move(src));
+    }
+    if (cfg_.sipua.enabled) {
+      callback_ = std::make_unique<CallbackApi>(cfg_, [this] { return apiDirectory(); });
+      if (std::string err = callback_->start(); !err.empty()) return err;
+      http_.setExtraRoutes([this](httplib::Server& s) { callback_->addRoutes(s); });
     }
   } catch (const std::exception& e) {
     return e.what();
@@ -804,6 +837,7 @@ int Daemon::run() {
   spdlog::debug("notifier stopped");
   if (history_) history_->stop();  // what the rings hold is written first
   http_.stop();
+  if (callback_) callback_->stop();
   std::cout.flush();
   spdlog::info("mcn run: stopped");
   return (capture_failed_ || !deliveries_complete_) ? kExitRuntime : kExitOk;

@@ -171,6 +171,9 @@ struct Call {
   uint32_t pending_msgs = 0;       // messages held while no initial INVITE was seen
   uint8_t caller_rank = 0;         // 0 none, 1 raw From user, 2 From number, 3 PAI
   bool withheld = false;
+  // An INVITE of the call carried the origin marker "callback..." (ParserConfig::origin_header):
+  // mcn placed it itself (RULES.md "Calls mcn placed").
+  bool own_callback = false;
   bool heard = false;  // a response of the call was seen (open calls: which list holds it)
   int64_t caller_ts = kNever;
   std::string caller;

@@ -965,6 +965,14 @@ std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg,
       r.missed = false;
     }
     if (nt != nullptr) nt->missed_why = missedWhy(r, cfg);
+    if (call.own_callback) {
+      // mcn never alerts about the calls it places (its call backs): recorded, not missed.
+      r.origin = "callback";
+      if (nt != nullptr && r.missed) {
+        nt->missed_why += "; but mcn placed this call itself (origin callback): not missed";
+      }
+      r.missed = false;
+    }
     records.push_back(std::move(r));
   }
   // Whose unanswered record of a group call is missed (GroupConfig::Notify): the members', the

@@ -160,6 +160,10 @@ bool fastRecordToJson(const CallRecord& r, std::string& out) {
     }
     out.push_back(']');
   }
+  if (!r.origin.empty()) {
+    out.append(",\"origin\":");
+    if (!appendAscii(out, r.origin)) return false;
+  }
   out.push_back('}');
   return true;
 }
@@ -192,6 +196,7 @@ std::string recordToJson(const CallRecord& r) {
   j["legs"] = r.legs;
   j["transport"] = capture::transportName(r.transport);
   if (!r.capture_ids.empty()) j["capture_ids"] = r.capture_ids;
+  if (!r.origin.empty()) j["origin"] = r.origin;  // optional: only on calls mcn placed
   // Replace invalid UTF-8 (a display name in a legacy charset) instead of throwing.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -490,6 +490,7 @@ struct CallTracker::Impl {
     }
     d.withheld = d.withheld || s.withheld;
     for (uint32_t id : s.capture_ids) detail::addCaptureId(d.capture_ids, id);
+    d.own_callback = d.own_callback || s.own_callback;
     const bool src_heard = s.heard;
     s.legs.clear();
     s.keys.clear();
@@ -1038,6 +1039,7 @@ struct CallTracker::Impl {
       h.mutableExtra().ruri_user = ev.request_uri.user;
     }
     updateCaller(c, ev);
+    if (ev.origin.starts_with("callback")) c.own_callback = true;
   }
 
   static void updateCaller(Call& c, const SipEvent& ev) {

@@ -270,6 +270,11 @@ void LocalNotifier::setDirectory(std::shared_ptr<const subscribers::Directory> d
   merger_->setDirectory(std::move(directory));
 }
 
+void LocalNotifier::setLinkMaker(
+    std::function<std::string(const std::string&, const std::string&)> fn) {
+  merger_->setLinkMaker(std::move(fn));
+}
+
 void LocalNotifier::setProducedHook(std::function<void(const Notification&)> hook) {
   produced_hook_ = std::move(hook);
 }

@@ -138,6 +138,7 @@ struct Merger::Impl {
   std::shared_ptr<const subscribers::Directory> dir;
   const Clock& clock;
   Templates templates;
+  std::function<std::string(const std::string&, const std::string&)> link_maker;
   Sink sink;
   ClosedHook closed_hook;
 
@@ -381,7 +382,15 @@ struct Merger::Impl {
       return a.started_at_us < b.started_at_us;
     });
     const std::string key = idempotencyKey(p.id, records);
-    const MessageModel model = buildMessageModel(p.name.empty() ? p.id : p.name, grouped);
+    MessageModel model = buildMessageModel(p.name.empty() ? p.id : p.name, grouped);
+    if (link_maker) {
+      for (CallerSummary* s : {&model.all}) {
+        if (!s->withheld && !s->caller.empty()) s->callback_link = link_maker(p.id, s->caller);
+      }
+      for (CallerSummary& s : model.callers) {
+        if (!s.withheld && !s.caller.empty()) s.callback_link = link_maker(p.id, s.caller);
+      }
+    }
     std::array<std::optional<RenderedMessage>, kMessageFormatCount> rendered;
     for (const auto& ch : p.channels) {
       const MessageFormat f = formatFor(ch.kind);
@@ -432,6 +441,10 @@ Merger::Merger(MergerConfig cfg, std::shared_ptr<const subscribers::Directory> d
 Merger::~Merger() = default;
 
 void Merger::setTemplates(Templates templates) { impl_->templates = std::move(templates); }
+
+void Merger::setLinkMaker(std::function<std::string(const std::string&, const std::string&)> fn) {
+  impl_->link_maker = std::move(fn);
+}
 
 void Merger::setConfig(MergerConfig cfg) {
   if (cfg.max_open_windows == 0) cfg.max_open_windows = 1;

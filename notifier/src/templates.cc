@@ -11,9 +11,9 @@ namespace {
 constexpr std::array<const char*, kMessageFormatCount> kFormatNames = {"plain", "markdown",
                                                                        "feishu", "sms"};
 
-constexpr std::array<std::string_view, 11> kPlaceholders = {
+constexpr std::array<std::string_view, 12> kPlaceholders = {
     "person", "caller", "caller_name", "who",     "my_numbers", "time",
-    "times",  "date",   "count",       "callers", "outcome"};
+    "times",  "date",   "count",       "callers", "outcome",    "callback_link"};
 
 constexpr std::string_view kSection = "calls";
 
@@ -483,6 +483,7 @@ RenderedMessage Templates::render(const MessageModel& m, const TimeZone& tz,
     if (name == "count") return std::to_string(s.times_us.size());
     if (name == "callers") return std::to_string(m.callers.size());
     if (name == "outcome") return outcomeText(s.latest, language);
+    if (name == "callback_link") return s.withheld ? std::string() : clean(s.callback_link);
     return std::string();  // compile() admits only the names above
   };
 

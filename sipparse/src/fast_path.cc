@@ -444,9 +444,22 @@ bool reason(std::string_view v, Scan& out) {
 }
 
 enum class Known : uint8_t {
-  kOther, kVia, kFrom, kTo, kCallId, kCseq, kContentLength, kReason, kPai,
+  kOther,
+  kVia,
+  kFrom,
+  kTo,
+  kCallId,
+  kCseq,
+  kContentLength,
+  kReason,
+  kPai,
   // read by parser.cc (Extra); kept last
-  kDiversion, kHistoryInfo, kPrivacy, kPCalledPartyId, kPChargingVector, kReplaces
+  kDiversion,
+  kHistoryInfo,
+  kPrivacy,
+  kPCalledPartyId,
+  kPChargingVector,
+  kReplaces
 };
 
 // The header names sofia's parser class (parser.cc) decodes, in full and compact form (RFC 3261
@@ -580,7 +593,7 @@ bool scannedUriInSubset(std::string_view uri) {
 }
 
 bool scanMessage(std::string_view msg, Scan& out, std::string_view correlation_header,
-                 size_t max_fields) {
+                 size_t max_fields, std::string_view origin_header) {
   out.clear();
   const char* const begin = msg.data();
   const char* const end = begin + msg.size();
@@ -612,8 +625,10 @@ bool scanMessage(std::string_view msg, Scan& out, std::string_view correlation_h
     // (SipParser refuses a correlation header the scan decodes itself)
     const bool correlation = (known == Known::kOther || known >= Known::kDiversion) &&
                              name_len == correlation_header.size() && ieq(name, correlation_header);
+    const bool origin = known == Known::kOther && name_len == origin_header.size() &&
+                        name_len > 0 && ieq(name, origin_header);
     // Most fields are none of these: their value is not looked at.
-    if (known == Known::kOther && !correlation) continue;
+    if (known == Known::kOther && !correlation && !origin) continue;
     const char* v = c + 1;
     while (isSpace(*v)) ++v;
     const char* ve = cr;
@@ -681,7 +696,7 @@ bool scanMessage(std::string_view msg, Scan& out, std::string_view correlation_h
         extra = Extra::kReplaces;
         break;
     }
-    out.others.push_back({name, view(v, ve), extra, correlation});
+    out.others.push_back({name, view(v, ve), extra, correlation, origin});
   }
   // Missing essentials are sofia's to count (sip.missing_*); a body that does not match
   // Content-Length exactly is truncated or trailed by something (§18.3).

@@ -99,6 +99,7 @@ struct HeaderField {
   std::string_view value;  // trimmed
   Extra kind = Extra::kNone;
   bool correlation = false;  // the name is the configured correlation header
+  bool origin = false;       // the name is the configured origin marker header
 };
 
 // What the scan found. Views into the message; the vectors keep their capacity between
@@ -108,7 +109,7 @@ struct Scan {
   std::string_view method;  // requests
   std::string_view request_uri;
   uint64_t request_uri_hash = 0;  // uriHash(request_uri)
-  int status = 0;  // responses
+  int status = 0;                 // responses
   std::string_view phrase;
 
   std::string_view call_id;
@@ -136,8 +137,9 @@ struct Scan {
 // URIs repeat: SipParser checks only the ones its URI memo has not seen pass.
 // `correlation_header` (may be empty) is a header name to keep in `others` besides the Extra
 // fields.
+// `origin_header` likewise (ParserConfig::origin_header).
 bool scanMessage(std::string_view msg, Scan& out, std::string_view correlation_header = {},
-                 size_t max_fields = SIZE_MAX);
+                 size_t max_fields = SIZE_MAX, std::string_view origin_header = {});
 
 // Is `uri`, one of the URIs scanMessage put in a Scan (a view into the message, followed there
 // by its delimiter), in the URI subset above?

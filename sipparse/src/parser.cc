@@ -271,8 +271,8 @@ struct SipParser::Impl {
     void operator()(MemoSlot* p) const { munmap(p, kMemoBytes); }
   };
   static std::unique_ptr<MemoSlot[], MemoUnmap> mapMemo() {
-    void* raw = mmap(nullptr, 2 * kMemoBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                     -1, 0);
+    void* raw =
+        mmap(nullptr, 2 * kMemoBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED) throw std::bad_alloc();
     const auto base = reinterpret_cast<uintptr_t>(raw);
     const uintptr_t aligned = (base + kMemoBytes - 1) & ~(uintptr_t{kMemoBytes} - 1);
@@ -389,6 +389,7 @@ struct SipParser::Impl {
     recycle(ev.reasons, spare_reasons);
     ev.icid.clear();
     ev.correlation.clear();
+    ev.origin.clear();
     ev.replaces.reset();
   }
 
@@ -589,6 +590,9 @@ struct SipParser::Impl {
       kind = fast::Extra::kReplaces;
     }
     readField(kind, correlation, value, ev);
+    if (!cfg.origin_header.empty() && ev.origin.empty() && text::iequals(name, cfg.origin_header)) {
+      ev.origin.assign(value);
+    }
   }
 
   // One header field of those besides the parser class's (the fast path names them the same
@@ -681,7 +685,8 @@ struct SipParser::Impl {
     if (bytes.size() > kMaxMessageBytes) return dropped(kTooLarge);
     // The scan declines a message with too many fields (it counts them the same way, as it
     // takes no folded lines), so only messages for sofia need the count of their own.
-    if (cfg.fast_path && fast::scanMessage(bytes, scan, cfg.correlation_header, kMaxHeaderFields)) {
+    if (cfg.fast_path && fast::scanMessage(bytes, scan, cfg.correlation_header, kMaxHeaderFields,
+                                           cfg.origin_header)) {
       resetFor(ev);
       if (fillFast(payload, ev)) return finishParsed(ev);
       // a URI outside the fast path's subset: nothing counted yet, sofia reads it from scratch
@@ -777,7 +782,10 @@ struct SipParser::Impl {
       if (r.has_text) text::unquoteInto(r.text, rv.text);
       ev.reasons.push_back(std::move(rv));
     }
-    for (const fast::HeaderField& h : s.others) readField(h.kind, h.correlation, h.value, ev);
+    for (const fast::HeaderField& h : s.others) {
+      readField(h.kind, h.correlation, h.value, ev);
+      if (h.origin && ev.origin.empty()) ev.origin.assign(h.value);
+    }
     return true;
   }
 
@@ -897,6 +905,10 @@ SipParser::SipParser(ParserConfig cfg) {
                                     "\" is a header the parser already decodes");
       }
     }
+  }
+  if (!cfg.origin_header.empty() && !isHeaderToken(cfg.origin_header)) {
+    throw std::invalid_argument("sip parser: origin_header \"" + cfg.origin_header +
+                                "\" is not a header name");
   }
   impl_ = std::make_unique<Impl>(std::move(cfg));
   impl_->scan.prefetch = {reinterpret_cast<const char*>(impl_->number_memo.get()),

@@ -305,6 +305,27 @@ std::vector<Case> cases() {
       kv("hep", "max_payload_bytes", "100", between(1024, 1048576)),
       kv("hep", "max_connections", "0", between(1, 4096)),
       kv("hep", "max_tcp_streams", "0", between(1, 1000000)),
+      // [sipua], [callback]
+      kv("sipua", "enabled", "\"yes\"", kBool),
+      kv("sipua", "listen", "\"127.0.0.1:5070\"",
+         "expected a sip: or sips: URI without spaces or <>"),
+      kv("sipua", "outbound_proxy", "\"sip:<10.0.0.5>\"",
+         "expected a sip: or sips: URI without spaces or <>"),
+      kv("sipua", "identity", "\"\"", "expected a sip: or sips: URI without spaces or <>"),
+      kv("sipua", "register_expires_s", "10", between(60, 86400)),
+      kv("sipua", "auth_password_ref", "\"pa55word\"", kRef),
+      kv("sipua", "marker_header", "\"Subject\"",
+         "expected a header name starting with X- (token characters)"),
+      kv("sipua", "marker_header", "\"X-A B\"",
+         "expected a header name starting with X- (token characters)"),
+      kv("sipua", "ring_timeout_ms", "500", between(1000, 300000)),
+      kv("sipua", "max_active", "0", between(1, 10000)),
+      {"[sipua]\nauth_user = \"mcn\"\n",
+       "2:13: sipua.auth_user: set sipua.auth_password_ref too (env:NAME or file:/path)"},
+      kv("callback", "link_key_ref", "\"0123456789abcdef0123\"", kRef),
+      kv("callback", "link_base_url", "\"mcn.example/\"", "expected an http:// or https:// URL"),
+      kv("callback", "link_ttl_ms", "1000", between(60000, 30 * 24 * kHour)),
+      kv("callback", "per_person_per_hour", "-1", between(0, 10000)),
       // Syntax errors name the line too.
       {"[calls]\ngrace_ms = = 3\n", "2:", true},
       {"[run]\nworkers = 1\nworkers = 2\n", "3:", true},
@@ -372,7 +393,9 @@ TEST(ConfigKeys, LegJoinCanBeSwitchedOffAndItsWindowSet) {
 TEST(ConfigKeys, SecretsAreNeverEchoed) {
   for (const std::string text :
        {"[run]\nredis_password_ref = \"hunter2\"\n", "[run]\nhttp_token_ref = \"s3cr3t-t0ken\"\n",
-        "[hep]\nauth_key_ref = \"s3cr3t-hep-key\"\n"}) {
+        "[hep]\nauth_key_ref = \"s3cr3t-hep-key\"\n",
+        "[sipua]\nauth_password_ref = \"s3cr3t-sip\"\n",
+        "[callback]\nlink_key_ref = \"s3cr3t-link-key-123\"\n"}) {
     try {
       loadConfigText(text, "mcn.toml");
       FAIL() << text;

@@ -229,3 +229,33 @@ TEST(TemplatesFormats, ChannelKindsMapToRenderings) {
 
 }  // namespace
 }  // namespace mcn::notifier
+
+namespace mcn::notifier {
+namespace {
+
+// {callback_link}: each caller's own link in the section (callers in order of their first call),
+// the latest caller's outside; nothing
+// for a withheld caller (there is nobody to call back) or without a link maker.
+TEST(TemplatesCallbackLink, PerCallerAndNoneForWithheld) {
+  auto tz = TimeZone::find("Asia/Shanghai");
+  ASSERT_NE(tz, nullptr);
+  const Templates t(std::map<std::string, std::string>{
+      {"en.plain.body", "{#calls}{caller}:[{callback_link}] {/calls}last:[{callback_link}]"}});
+  using calls::Outcome;
+  std::vector<std::vector<calls::CallRecord>> calls = {
+      {rec("c1@x", "+8613900101230", "", "1013", k0842, Outcome::kCancelled)},
+      {rec("c3@x", "", "", "1013", k0901, Outcome::kBusy)},
+      {rec("c4@x", "1014", "", "1013", k0845, Outcome::kBusy)}};
+  MessageModel m = buildMessageModel("Wang Fang", calls);
+  EXPECT_EQ(t.render(m, *tz, "en", MessageFormat::kPlain).text,
+            "+8613900101230:[] 1014:[] withheld:[] last:[]");
+  for (CallerSummary& s : m.callers) s.callback_link = "https://mcn.example/l/" + s.caller;
+  m.all.callback_link = "https://mcn.example/l/latest";
+  EXPECT_EQ(t.render(m, *tz, "en", MessageFormat::kPlain).text,
+            "+8613900101230:[https://mcn.example/l/+8613900101230] "
+            "1014:[https://mcn.example/l/1014] withheld:[] last:[]")
+      << "the latest call is the withheld one: no link outside the section";
+}
+
+}  // namespace
+}  // namespace mcn::notifier

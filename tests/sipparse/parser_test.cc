@@ -1,7 +1,7 @@
 // SipParser on real-looking IMS signalling. Every expected value below was read off the message
 // text by hand. As a cross-check, the INVITE, the 486 and the CANCEL were written byte for byte
-// into Ethernet/IPv4/UDP frames of a pcap (198.51.100.20:5060 -> 203.0.113.9:5060) and dissected with
-// tshark 4.0.17, which agrees on: sip.Method INVITE / CANCEL, sip.Status-Code 486,
+// into Ethernet/IPv4/UDP frames of a pcap (198.51.100.20:5060 -> 203.0.113.9:5060) and dissected
+// with tshark 4.0.17, which agrees on: sip.Method INVITE / CANCEL, sip.Status-Code 486,
 // sip.r-uri.user +862583001013, sip.Call-ID 3c26700e7d5b-1d2e@192.0.2.40, sip.CSeq.seq 101,
 // sip.from.user +8613900101230, sip.from.tag a73kszlfl, sip.to.tag callee-77 (486),
 // To address tel:+86-25-8300-1013, sip.Via.branch z9hG4bK-scscf-01,z9hG4bK-pcscf-01,z9hG4bK-ue-01
@@ -435,6 +435,33 @@ TEST(SipParser, BadCorrelationHeaderNamesAreRejected) {
   EXPECT_THROW(SipParser{cfg}, std::invalid_argument);
   cfg.correlation_header = "X-CID";
   cfg.dial_plan.rewrite.push_back({"(", "x"});
+  EXPECT_THROW(SipParser{cfg}, std::invalid_argument);
+}
+
+// The origin marker mcn puts on its own calls ([sipua] marker_header) is read by the fast path
+// and by sofia alike (a folded line sends the message to sofia).
+TEST(SipParser, OriginMarkerOnBothPaths) {
+  for (bool fast : {true, false}) {
+    for (const char* fold : {"", "Subject: a\n b\n"}) {
+      ParserConfig cfg = imsConfig();
+      cfg.fast_path = fast;
+      SipParser parser(cfg);
+      const auto ev = parser.parse(payloadOf(
+          message(std::string("INVITE sip:1013@ims.example.com SIP/2.0\n") + kDialog + fold +
+                  "x-mcn-origin:  callback;id=0123456789abcdef \nX-MCN-Origin: second\n")));
+      ASSERT_TRUE(ev.has_value()) << fast << fold;
+      EXPECT_EQ(ev->origin, "callback;id=0123456789abcdef") << fast << fold;
+    }
+  }
+  ParserConfig cfg = imsConfig();
+  cfg.origin_header.clear();
+  SipParser off(cfg);
+  const auto ev =
+      off.parse(payloadOf(message(std::string("INVITE sip:1013@ims.example.com SIP/2.0\n") +
+                                  kDialog + "X-MCN-Origin: callback\n")));
+  ASSERT_TRUE(ev.has_value());
+  EXPECT_EQ(ev->origin, "");
+  cfg.origin_header = "X MCN";
   EXPECT_THROW(SipParser{cfg}, std::invalid_argument);
 }
 

@@ -16,6 +16,7 @@
 #include "mcn/notifier/merger.h"
 #include "mcn/notifier/stream_bus.h"
 #include "mcn/sipparse/parser.h"
+#include "mcn/sipua/config.h"
 
 namespace mcn::app {
 
@@ -107,6 +108,8 @@ struct Config {
   StreamsConfig streams;
   HepRunConfig hep;
   history::HistoryConfig history;  // [history]: the call history store (README "Call history")
+  sipua::UaConfig sipua;           // [sipua]: the SIP user agent (call back); off by default
+  sipua::CallbackConfig callback;  // [callback]: the call-back API's links and rate limits
   std::string source;              // file it came from, "(built-in defaults)" otherwise
 
   // Every field, source included (tests/app/config_defaults_test.cc).

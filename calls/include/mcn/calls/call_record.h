@@ -42,6 +42,7 @@ struct CallRecord {
   // HEP input only: the capture ids of the agents that reported the call's messages, ascending
   // (at most 8); empty for calls seen on the wire (pcap, live interface).
   std::vector<uint32_t> capture_ids;
+  std::string origin;  // "callback": a call mcn placed itself, never missed; "" otherwise
 
   friend bool operator==(const CallRecord&, const CallRecord&) = default;
 };

@@ -66,6 +66,8 @@ class LocalNotifier final : public MissedCallSink {
   bool idle() const override;
   // SIGHUP: a refreshed subscribers snapshot for later calls and windows.
   void setDirectory(std::shared_ptr<const subscribers::Directory> directory);
+  // {callback_link} in the templates (Merger::setLinkMaker).
+  void setLinkMaker(std::function<std::string(const std::string&, const std::string&)> fn);
   // SIGHUP: templates, voicemail numbers, merge bounds, delivery settings and the dead-letter
   // path for what is rendered or scheduled from now on; open windows and pending deliveries are
   // kept. Cached credentials are forgotten (a rotated secret is read again).

@@ -68,6 +68,8 @@ class Merger {
   // SIGHUP: new templates and bounds for windows closed from now on (open windows are kept; a
   // lower max_open_windows is reached as windows close).
   void setTemplates(Templates templates);
+  // Makes {callback_link} (person id, caller number -> URL, "" for none); none by default.
+  void setLinkMaker(std::function<std::string(const std::string&, const std::string&)> fn);
   void setConfig(MergerConfig cfg);
 
   // True when the record is now in a window (or was sent with it at once); false when it was

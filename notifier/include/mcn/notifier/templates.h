@@ -21,6 +21,8 @@
 //   {count}        number of calls (from this caller inside the section; in all outside)
 //   {callers}      number of distinct callers in the message
 //   {outcome}      what happened to the most recent call: 忙线 / busy, 未接听 / no answer, ...
+//   {callback_link} a signed call-back link for this caller ([callback] link_key_ref and
+//                  link_base_url set in `mcn run`), "" without one or for a withheld caller
 
 #include <array>
 #include <cstdint>
@@ -67,6 +69,7 @@ struct CallerSummary {
   std::vector<std::string> my_numbers;  // union, in order of first ring
   std::vector<int64_t> times_us;        // oldest first
   MessageCall latest;                   // the most recent call
+  std::string callback_link;            // filled by the merger's link maker, if any
 };
 
 struct MessageModel {

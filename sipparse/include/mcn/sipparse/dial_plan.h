@@ -19,12 +19,12 @@ struct RewriteRule {
 };
 
 struct DialPlanConfig {
-  std::string country_code;                  // e.g. "86" (no '+'); empty: no E.164 conversion
-  std::string national_prefix = "0";         // trunk prefix, e.g. "0" in 025-8300-1013
-  std::string international_prefix = "00";   // e.g. "00" in 008613900101230
-  std::string area_code;                     // default area code for local subscriber numbers, e.g. "25"
-  int local_number_length = 0;               // digits of a local number without area code (0: off)
-  std::vector<RewriteRule> rewrite;          // applied first, in order, first match wins
+  std::string country_code;                 // e.g. "86" (no '+'); empty: no E.164 conversion
+  std::string national_prefix = "0";        // trunk prefix, e.g. "0" in 025-8300-1013
+  std::string international_prefix = "00";  // e.g. "00" in 008613900101230
+  std::string area_code;             // default area code for local subscriber numbers, e.g. "25"
+  int local_number_length = 0;       // digits of a local number without area code (0: off)
+  std::vector<RewriteRule> rewrite;  // applied first, in order, first match wins
 
   bool operator==(const DialPlanConfig&) const = default;
 };

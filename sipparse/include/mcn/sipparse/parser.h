@@ -18,6 +18,9 @@ namespace mcn::sipparse {
 struct ParserConfig {
   DialPlanConfig dial_plan;
   std::string correlation_header;  // e.g. "X-CID"; empty: none
+  // The header marking calls mcn placed itself (call back); SipEvent::origin. Set from [sipua]
+  // marker_header; empty: none.
+  std::string origin_header = "X-MCN-Origin";
   // Read common, well-formed messages with the single-pass scanner (sipparse/src/fast_path.h)
   // and only the rest with sofia-sip's full parse. Off: every message goes through sofia (the
   // reference the differential tests compare against). Same SipEvents and counters either way.

@@ -14,8 +14,21 @@
 namespace mcn::sipparse {
 
 enum class Method : uint8_t {
-  kInvite, kAck, kBye, kCancel, kPrack, kUpdate, kInfo, kOptions, kRegister, kSubscribe,
-  kNotify, kPublish, kMessage, kRefer, kOther
+  kInvite,
+  kAck,
+  kBye,
+  kCancel,
+  kPrack,
+  kUpdate,
+  kInfo,
+  kOptions,
+  kRegister,
+  kSubscribe,
+  kNotify,
+  kPublish,
+  kMessage,
+  kRefer,
+  kOther
 };
 const char* methodName(Method m);
 Method methodFromName(std::string_view name);
@@ -32,15 +45,16 @@ struct NameAddr {
 
 // One Diversion (RFC 5806) or History-Info (RFC 7044) entry.
 struct Redirection {
-  NameAddr target;      // Diversion: the diverting (original) number; History-Info: the hi-targeted-to-uri
-  std::string reason;   // Diversion reason= ("user-busy", "no-answer", "unconditional", ...),
-                        // lower-cased. History-Info: `cause` in the same terms (486 "user-busy",
-                        // 408 "no-answer", 302 "unconditional", 480/487 "deflection",
-                        // 503 "unavailable", 404 "unknown"), else empty.
-  int cause = 0;        // History-Info cause= URI parameter (RFC 4458), or the cause of a SIP
-                        // Reason escaped in the URI (?Reason=SIP%3Bcause%3D486, RFC 7044); 0 if absent
-  std::string index;    // History-Info index= ("1.1"); empty for Diversion
-  int counter = 0;      // Diversion counter=, 0 if absent
+  NameAddr
+      target;  // Diversion: the diverting (original) number; History-Info: the hi-targeted-to-uri
+  std::string reason;  // Diversion reason= ("user-busy", "no-answer", "unconditional", ...),
+                       // lower-cased. History-Info: `cause` in the same terms (486 "user-busy",
+                       // 408 "no-answer", 302 "unconditional", 480/487 "deflection",
+                       // 503 "unavailable", 404 "unknown"), else empty.
+  int cause = 0;       // History-Info cause= URI parameter (RFC 4458), or the cause of a SIP
+                  // Reason escaped in the URI (?Reason=SIP%3Bcause%3D486, RFC 7044); 0 if absent
+  std::string index;  // History-Info index= ("1.1"); empty for Diversion
+  int counter = 0;    // Diversion counter=, 0 if absent
 };
 
 // One Reason header value (RFC 3326).
@@ -70,11 +84,11 @@ struct SipEvent {
   std::optional<uint32_t> capture_id;
 
   bool is_request = false;
-  Method method = Method::kOther;   // requests only
-  std::string method_name;          // requests only, as written
-  NameAddr request_uri;             // requests only (display and tag unused)
-  int status = 0;                   // responses only
-  std::string phrase;               // responses only: reason phrase
+  Method method = Method::kOther;  // requests only
+  std::string method_name;         // requests only, as written
+  NameAddr request_uri;            // requests only (display and tag unused)
+  int status = 0;                  // responses only
+  std::string phrase;              // responses only: reason phrase
 
   std::string call_id;
   uint32_t cseq = 0;
@@ -93,6 +107,9 @@ struct SipEvent {
   std::vector<ReasonValue> reasons;
   std::string icid;         // P-Charging-Vector icid-value; empty if absent
   std::string correlation;  // value of the configured correlation header; empty if absent
+  // Value of the origin marker header mcn puts on calls it places itself ([sipua]
+  // marker_header, e.g. "callback;id=..."); empty if absent.
+  std::string origin;
   std::optional<ReplacesValue> replaces;  // Replaces (RFC 3891), the first one; absent if none
 };
 

@@ -1,0 +1,92 @@
+#pragma once
+// mcn's SIP user agent (sofia-sip nua) on the management side. One thread runs sofia's su_root and
+// makes every nua_* call; the rest of mcn hands requests to it through a queue and reads call-back
+// states from a table it publishes (both thread-safe). Nothing here touches a capture interface.
+//
+// Call back (RFC 3725-style third-party call control, done by transfer): mcn INVITEs the person's
+// device with a held SDP offer (a=inactive, no media through mcn); when the device answers, mcn
+// REFERs it to the number (RFC 3515) and follows the NOTIFY sipfrag bodies: 1xx "calling them",
+// 2xx "connected" (mcn then leaves with BYE), an error the matching final state. A device that
+// refuses the REFER ends the call back as `failed` with the REFER's status.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "mcn/sipua/config.h"
+
+namespace mcn::sipua {
+
+enum class CallbackState { kCallingYou, kCallingThem, kConnected, kBusy, kNoAnswer, kFailed };
+
+// "calling_you", "calling_them", "connected", "busy", "no_answer", "failed".
+std::string_view callbackStateName(CallbackState s);
+inline bool isFinal(CallbackState s) {
+  return s != CallbackState::kCallingYou && s != CallbackState::kCallingThem;
+}
+
+struct CallbackRequest {
+  std::string person;          // subscriber id, for the log and rate limits
+  std::string device;          // the person's device: a number or sip:/sips:/tel: URI, called first
+  std::string target;          // the number to connect them with
+  std::string origin = "api";  // "api" or "link": for the log
+};
+
+struct CallbackStatus {
+  std::string id;
+  std::string person, device, target;
+  CallbackState state = CallbackState::kCallingYou;
+  int sip_status = 0;   // the SIP status that decided the state (0 while none)
+  std::string reason;   // e.g. "device busy", "REFER refused", "no final NOTIFY in 60 s"
+  std::string leg;      // which leg a busy/no_answer/failed is about: "you" or "them"
+  std::string call_id;  // Call-ID of mcn's call to the device
+  int64_t created_ms = 0, updated_ms = 0;  // Unix time
+};
+
+// Turns a number or URI into a request URI: sip:/sips:/tel: kept, else "sip:<number>@<domain>".
+// Empty when `s` holds characters no URI user part may (whitespace, <>, quotes, control bytes).
+std::string toUri(std::string_view s, std::string_view domain);
+
+class UserAgent {
+ public:
+  // `password`: the resolved auth_password_ref (empty: none).
+  UserAgent(UaConfig cfg, std::string password);
+  ~UserAgent();
+  UserAgent(const UserAgent&) = delete;
+  UserAgent& operator=(const UserAgent&) = delete;
+
+  // Starts the su_root thread and binds cfg.listen. Returns an error text, empty on success.
+  std::string start();
+  // Ends every dialog (nua_shutdown, bounded to 3 s) and joins the thread.
+  void stop();
+
+  struct Placed {
+    std::string id;  // empty when refused
+    int http_status = 202;
+    std::string error;  // why refused
+  };
+  // Thread-safe: why `req` cannot be placed (device or number not a dialable URI); empty if fine.
+  std::string check(const CallbackRequest& req) const;
+  // Thread-safe: queues the call back and returns its id at once.
+  Placed callback(const CallbackRequest& req);
+  // Thread-safe: the latest state; nullopt for an unknown (or long forgotten) id.
+  std::optional<CallbackStatus> status(std::string_view id) const;
+
+  // Bound on how many finished call-backs stay readable by id (oldest forgotten first).
+  static constexpr size_t kKeepFinished = 1000;
+
+  // Stable names: sipua.callbacks.requested, sipua.callbacks.refused, sipua.callbacks.connected,
+  // sipua.callbacks.busy, sipua.callbacks.no_answer, sipua.callbacks.failed,
+  // sipua.refer.refused, sipua.register.ok, sipua.register.failed, sipua.incoming.rejected.
+  void forEachCounter(const std::function<void(std::string_view name, uint64_t value)>& fn) const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mcn::sipua

@@ -1,0 +1,352 @@
+#!/usr/bin/env python3
+"""Call back end-to-end (issue 19 items 1, 2, 4, 5): `mcn run` with [sipua] enabled, Kamailio as
+the softswitch (outbound proxy), sipp phones, all on loopback addresses 127.0.3.0/24 (kamailio.cfg
+lists them). Needs root for tcpdump on lo.
+
+For each case: POST /api/callback (or a signed link), poll GET /api/callback/<id> to the final
+state, and check the state, the leg and the SIP status; afterwards check on the wire (tshark on a
+capture of the management side) that mcn sent the INVITE with its marker, the REFER naming the
+number, the CANCEL and the BYEs; that every sipp phone saw its whole scenario (exit code 0); that
+bad input, forged, expired and reused links and the rate limit place no call; and that mcn,
+seeing its own calls again through the softswitch's HEP copy, records them with
+origin "callback" and notifies nobody.
+
+Usage: callback_e2e.py MCN_BINARY. KEEP_WORK=1 keeps the work directory."""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROXY = "127.0.3.1"
+MCN_SIP = "127.0.3.2"
+MCN_HTTP = ("127.0.3.2", 9387)
+MCN_HEP = "127.0.3.3:9060"
+PHONE = "127.0.3.11"
+LINK_KEY = "mcn-callback-e2e-link-key-0123456789"
+NAME = "callback_e2e"
+
+
+def log(msg):
+    print(f"{NAME}: {msg}", file=sys.stderr, flush=True)
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def http(method, path, body=None):
+    url = f"http://{MCN_HTTP[0]}:{MCN_HTTP[1]}{path}"
+    data = None if body is None else (body if isinstance(body, bytes) else body.encode())
+    req = urllib.request.Request(url, data=data, method=method)
+    if body is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def post_json(obj):
+    status, text = http("POST", "/api/callback", json.dumps(obj))
+    return status, json.loads(text)
+
+
+def wait_final(cid, timeout=25):
+    seen = []
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status, text = http("GET", f"/api/callback/{cid}")
+        check(status == 200, f"GET /api/callback/{cid}: {status} {text}")
+        st = json.loads(text)
+        if not seen or seen[-1] != st["state"]:
+            seen.append(st["state"])
+        if st["final"]:
+            return st, seen
+        time.sleep(0.1)
+    raise Fail(f"call back {cid} not final after {timeout} s (states {seen})")
+
+
+def wait_port(host, port, udp=True, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        out = subprocess.run(["ss", "-Hlnu" if udp else "-Hlnt"], capture_output=True, text=True).stdout
+        if f"{host}:{port} " in out:
+            return
+        time.sleep(0.1)
+    raise Fail(f"nothing listening on {host}:{port}")
+
+
+def b64url(b):
+    return base64.urlsafe_b64encode(b).decode().rstrip("=")
+
+
+def make_link(person, caller, expires_ms, key=LINK_KEY):
+    """The token per sipua/include/mcn/sipua/callback_link.h, written here independently."""
+    payload = f"v1\n{person}\n{caller}\n{expires_ms}\n{os.urandom(16).hex()}".encode()
+    p64 = b64url(payload)
+    mac = hmac.new(key.encode(), f"mcn-callback-v1.{p64}".encode(), hashlib.sha256).digest()
+    return f"{p64}.{b64url(mac)}"
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    mcn = os.path.abspath(sys.argv[1])
+    for tool in ("kamailio", "sipp", "tcpdump", "tshark", "ss"):
+        if shutil.which(tool) is None:
+            log(f"SKIP: {tool} is not installed")
+            return 77
+    if os.geteuid() != 0:
+        log("SKIP: needs root (tcpdump on lo)")
+        return 77
+    work = tempfile.mkdtemp(prefix="mcn-callback-e2e.")
+    procs = {}
+    ok = False
+    try:
+        run(mcn, work, procs)
+        ok = True
+    except Fail as e:
+        log(f"FAIL: {e}")
+    finally:
+        for name, p in reversed(list(procs.items())):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(5)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        if ok and not os.environ.get("KEEP_WORK"):
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            log(f"logs kept in {work}")
+    if ok:
+        log("PASS")
+    return 0 if ok else 1
+
+
+def run(mcn, work, procs):
+    def start(name, args, **kw):
+        f = open(os.path.join(work, f"{name}.log"), "w")
+        procs[name] = subprocess.Popen(args, stdout=f, stderr=subprocess.STDOUT, cwd=work,
+                                       stdin=subprocess.DEVNULL, **kw)
+        return procs[name]
+
+    cap = os.path.join(work, "mgmt.pcap")
+    start("tcpdump", ["tcpdump", "-i", "lo", "-U", "-w", cap, "-s", "0",
+                      f"udp and (host {PROXY} or host {MCN_SIP} or host {PHONE}) and not port 9060"])
+    os.makedirs(os.path.join(work, "kamailio"), exist_ok=True)
+    start("kamailio", ["kamailio", "-DD", "-E", "-f", os.path.join(HERE, "kamailio.cfg"),
+                       "-Y", os.path.join(work, "kamailio"), "-w", os.path.join(work, "kamailio"),
+                       "-m", "64", "-M", "8"])
+    wait_port(PROXY, 5060)
+
+    # Phone 1001 takes two call backs (API, then the link), the others one each.
+    phones = [("connected", 5061, "uas_refer.xml", ["-key", "final", "200 OK"], 2),
+              ("them_busy", 5062, "uas_refer.xml", ["-key", "final", "486 Busy Here"], 1),
+              ("busy", 5063, "uas_busy.xml", [], 4),  # 1 case + 3 for the rate limit
+              ("ring", 5064, "uas_ring_cancel.xml", [], 1),
+              ("refer_refused", 5065, "uas_refer_refused.xml", [], 1)]
+    for i, (name, port, sf, extra, calls) in enumerate(phones):
+        start(f"sipp-{name}", ["sipp", "-sf", os.path.join(HERE, sf), "-i", PHONE, "-mi", PHONE,
+                               "-p", str(port), "-bind_local", "-cp", str(8930 + i), "-m",
+                               str(calls), *extra, "-nostdin",
+                               "-timeout", "120s", "-trace_err", "-trace_logs", "-trace_msg"])
+        wait_port(PHONE, port)
+
+    with open(os.path.join(work, "subscribers.toml"), "w") as f:
+        for n in ("1001", "1002", "1003", "1004", "1005", "1006"):
+            f.write(f'[[person]]\nid = "p{n}"\nname = "Person {n}"\nnumbers = ["{n}"]\n'
+                    '[person.preferences]\nmerge_window = "0"\n'
+                    '[[person.channel]]\nkind = "console"\n\n')
+    with open(os.path.join(work, "mcn.toml"), "w") as f:
+        f.write(f"""
+[run]
+http_bind = "{MCN_HTTP[0]}"
+http_port = {MCN_HTTP[1]}
+subscribers = "{work}/subscribers.toml"
+log_level = "debug"
+
+[hep]
+listeners = ["{MCN_HEP}"]
+
+[sipua]
+enabled = true
+listen = "sip:{MCN_SIP}:5070"
+outbound_proxy = "sip:{PROXY}:5060"
+identity = "sip:mcn@{PROXY}"
+ring_timeout_ms = 2000
+connect_timeout_ms = 10000
+
+[callback]
+link_key_ref = "env:MCN_CB_E2E_KEY"
+link_base_url = "http://{MCN_HTTP[0]}:{MCN_HTTP[1]}/"
+per_person_per_hour = 4
+""")
+    env = dict(os.environ, MCN_CB_E2E_KEY=LINK_KEY)
+    mcn_p = start("mcn", [mcn, "run", "--config", os.path.join(work, "mcn.toml"),
+                          "--calls-out", os.path.join(work, "calls.jsonl"),
+                          "--notify-out", os.path.join(work, "notify.jsonl")], env=env)
+    wait_port(*MCN_HTTP, udp=False)
+    wait_port(MCN_SIP, 5070)
+
+    # --- call backs through the API -------------------------------------------------------------
+    cases = [  # (request, state, leg, sip_status, states that must have been seen)
+        ({"person": "p1001", "number": "2001"}, "connected", None, 200, ["calling_them"]),
+        ({"from": "1002", "to": "2001"}, "busy", "them", 486, ["calling_them"]),
+        ({"person": "p1003", "device": "1003", "number": "2001"}, "busy", "you", 486, []),
+        ({"person": "p1004", "number": "2001"}, "no_answer", "you", None, ["calling_you"]),
+        ({"person": "p1005", "number": "2001"}, "failed", "you", 405, []),
+        ({"person": "p1006", "number": "2001"}, "failed", "you", 404, []),  # not routed
+    ]
+    for req, want, leg, sip_status, must_see in cases:
+        status, body = post_json(req)
+        check(status == 202, f"{req}: HTTP {status} {body}")
+        check(body["state"] == "calling_you" and body["status_url"].endswith(body["id"]),
+              f"{req}: {body}")
+        st, seen = wait_final(body["id"])
+        log(f"{req} -> {st['state']} {st['sip_status']} ({' > '.join(seen)})")
+        check(st["state"] == want, f"{req}: state {st['state']}, want {want}: {st}")
+        check(st["leg"] == leg, f"{req}: leg {st['leg']}, want {leg}")
+        check(st["sip_status"] == sip_status, f"{req}: SIP {st['sip_status']}, want {sip_status}")
+        for s in must_see:
+            check(s in seen, f"{req}: never saw {s} ({seen})")
+        check(st["call_id"], f"{req}: no Call-ID reported")
+
+    # --- bad input: a clear answer, no call ---------------------------------------------------
+    for body, want in [("not json", 400), ("[]", 400),
+                       (json.dumps({"person": "nobody", "number": "2001"}), 404),
+                       (json.dumps({"person": "p1001", "device": "1002", "number": "2001"}), 403),
+                       (json.dumps({"from": "7777", "to": "2001"}), 403),
+                       (json.dumps({"person": "p1001", "number": "20 01"}), 400),
+                       (json.dumps({"person": "p1001", "number": "2001@evil"}), 400),
+                       (json.dumps({"person": 5, "number": "2001"}), 400),
+                       (json.dumps({"from": "1001", "to": "2001", "multicall": ["3001"]}), 501)]:
+        status, text = http("POST", "/api/callback", body)
+        check(status == want, f"POST {body!r}: {status} {text}, want {want}")
+        check("error" in json.loads(text), f"POST {body!r}: no error text")
+    status, _ = http("GET", "/api/callback/0123456789abcdef")
+    check(status == 404, f"unknown id: {status}")
+
+    # --- the signed link ------------------------------------------------------------------------
+    now_ms = int(time.time() * 1000)
+    token = make_link("p1001", "2001", now_ms + 3600_000)
+    status, text = http("GET", f"/callback/link/{token}")
+    check(status == 200 and "<form method=\"post\">" in text and "2001" in text,
+          f"link GET: {status} {text}")
+    status, text = http("GET", f"/callback/link/{token}")  # scanners may fetch it again
+    check(status == 200, f"second GET of an unused link: {status}")
+    status, text = http("POST", f"/callback/link/{token}", b"")
+    check(status == 202 and "Calling you now" in text, f"link POST: {status} {text}")
+    link_id = text.split("<code>")[1].split("</code>")[0]
+    st, _ = wait_final(link_id)
+    check(st["state"] == "connected" and st["person"] == "p1001", f"link call back: {st}")
+    status, text = http("POST", f"/callback/link/{token}", b"")
+    check(status == 410 and "used already" in text, f"reused link: {status} {text}")
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    status, _ = http("POST", f"/callback/link/{forged}", b"")
+    check(status == 403, f"forged link: {status}")
+    other_key = make_link("p1001", "2001", now_ms + 3600_000, key="another-key-0123456789")
+    status, _ = http("POST", f"/callback/link/{other_key}", b"")
+    check(status == 403, f"link signed with another key: {status}")
+    expired = make_link("p1001", "2001", now_ms - 1000)
+    status, text = http("POST", f"/callback/link/{expired}", b"")
+    check(status == 410 and "expired" in text, f"expired link: {status} {text}")
+    status, _ = http("POST", "/callback/link/garbage", b"")
+    check(status == 400, f"garbage link: {status}")
+
+    # --- rate limit: p1003 had 1; 3 more are allowed (per_person_per_hour = 4), the 5th is not --
+    for i in range(3):
+        status, body = post_json({"person": "p1003", "number": "2001"})
+        check(status == 202, f"call back {i + 2} for p1003: {status} {body}")
+        st, _ = wait_final(body["id"])
+        check(st["state"] == "busy", f"p1003 #{i + 2}: {st}")
+    status, body = post_json({"person": "p1003", "number": "2001"})
+    check(status == 429 and "in an hour" in body["error"], f"rate limit: {status} {body}")
+
+    # --- counters -------------------------------------------------------------------------------
+    time.sleep(0.6)  # the notifier thread publishes counters every 250 ms
+    status, metrics = http("GET", "/metrics")
+    want = {"mcn_sipua_callbacks_requested_total": 10, "mcn_sipua_callbacks_connected_total": 2,
+            "mcn_sipua_callbacks_busy_total": 5, "mcn_sipua_callbacks_no_answer_total": 1,
+            "mcn_sipua_callbacks_failed_total": 2, "mcn_sipua_refer_refused_total": 1,
+            "mcn_callback_link_redeemed_total": 1, "mcn_callback_link_refused_total": 5,
+            "mcn_callback_rate_limited_total": 1}
+    for name, value in want.items():
+        line = next((l for l in metrics.splitlines() if l.startswith(name + " ")), None)
+        check(line is not None and float(line.split()[1]) == value,
+              f"{name}: {line!r}, want {value}")
+
+    # --- mcn's own calls, seen again through the softswitch's HEP copy ----------------------------
+    time.sleep(3)  # grace period of the tracker
+    mcn_p.send_signal(signal.SIGTERM)
+    rc = mcn_p.wait(20)
+    check(rc == 0, f"mcn run exited {rc}")
+    # Every call back's state and sofia handle was released once it ended (debug log at stop).
+    mcn_log = open(os.path.join(work, "mcn.log")).read()
+    check("sipua: stopped with 0 call(s) open" in mcn_log, "call backs still open at exit")
+    for name, p in procs.items():
+        if name.startswith("sipp-"):
+            try:
+                rc = p.wait(10)
+            except subprocess.TimeoutExpired:
+                raise Fail(f"{name} did not see all its calls (still running)")
+            check(rc == 0, f"{name} exited {rc}: see {work}/{name}.log and *_errors.log")
+    records = [json.loads(l) for l in open(os.path.join(work, "calls.jsonl")) if l.strip()]
+    ours = [r for r in records if r.get("origin") == "callback"]
+    check(len(ours) == 10, f"{len(ours)} call records with origin callback, want 10: {records}")
+    check(all(not r["missed"] for r in ours), f"a call back counted as missed: {ours}")
+    check(len(ours) == len(records), f"records without origin: {records}")
+    notes = open(os.path.join(work, "notify.jsonl")).read().strip()
+    check(notes == "", f"mcn notified about its own calls: {notes}")
+
+    # --- the wire -------------------------------------------------------------------------------
+    procs["tcpdump"].send_signal(signal.SIGINT)
+    procs["tcpdump"].wait(10)
+
+    def sip(filter_, field="sip.Method"):
+        out = subprocess.run(["tshark", "-r", cap, "-Y", filter_, "-T", "fields", "-e", field],
+                             capture_output=True, text=True, check=True).stdout
+        return [l for l in out.splitlines() if l]
+
+    invites = sip(f'ip.src == {MCN_SIP} && sip.Method == "INVITE"', "sip.Call-ID")
+    check(len(set(invites)) == 10, f"{len(set(invites))} INVITEs from mcn, want 10")
+    marked = sip(f'ip.src == {MCN_SIP} && sip.Method == "INVITE" && sip contains "X-MCN-Origin: callback;id="',
+                 "sip.Call-ID")
+    check(set(marked) == set(invites), "an INVITE from mcn without the marker header")
+    refers = sip(f'ip.src == {MCN_SIP} && sip.Method == "REFER"', "sip.Refer-To")
+    check(len(refers) == 4 and all("sip:2001@" in r for r in refers), f"REFERs: {refers}")
+    cancels = sip(f'ip.src == {MCN_SIP} && sip.Method == "CANCEL"', "sip.r-uri")
+    check(len(cancels) >= 1 and all("1004@" in c for c in cancels), f"CANCELs: {cancels}")
+    frags = sip(f'ip.dst == {MCN_SIP} && sip.Method == "NOTIFY"', "sipfrag.line")
+    # Connected twice (API and link), the number busy once; each after a 100 Trying.
+    check(sorted(frags) == sorted(["SIP/2.0 100 Trying"] * 3 + ["SIP/2.0 200 OK"] * 2 +
+                                  ["SIP/2.0 486 Busy Here"]), f"NOTIFY sipfrags to mcn: {frags}")
+    byes = sip(f'ip.src == {MCN_SIP} && sip.Method == "BYE"', "sip.Call-ID")
+    # BYE after: the two connected, the number busy, the refused REFER.
+    check(len(set(byes)) == 4, f"BYEs from mcn on {len(set(byes))} calls, want 4")
+    log(f"wire: {len(set(invites))} INVITE, {len(refers)} REFER, {len(cancels)} CANCEL, "
+        f"{len(frags)} NOTIFY, {len(set(byes))} BYE")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -286,6 +287,11 @@ class NotifySocket {
 TEST(RunDaemon, NotifiesSystemdAndStopsCleanlyOnSigterm) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs CAP_NET_RAW to capture on lo";
   NotifySocket sock;
+  // The default call history store (mcn-history.sqlite) and any other relative path go in a
+  // directory of this run's own, not beside the build where other tests' runs would meet them.
+  char tmpl[] = "/tmp/mcn_run_daemon_XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
@@ -295,8 +301,7 @@ TEST(RunDaemon, NotifiesSystemdAndStopsCleanlyOnSigterm) {
     ::dup2(devnull, 1);
     ::dup2(devnull, 2);
     std::string mcn = std::string(MCN_BINARY_DIR) + "/mcn";
-    // The default call history store (mcn-history.sqlite) goes beside the build, not the source.
-    if (::chdir(MCN_BINARY_DIR) != 0) ::_exit(126);
+    if (::chdir(dir.c_str()) != 0) ::_exit(126);
     ::execl(mcn.c_str(), mcn.c_str(), "run", "-i", "lo", "--http-port", "0", nullptr);
     ::_exit(127);
   }
@@ -311,6 +316,7 @@ TEST(RunDaemon, NotifiesSystemdAndStopsCleanlyOnSigterm) {
   ASSERT_EQ(::waitpid(pid, &st, 0), pid);
   ASSERT_TRUE(WIFEXITED(st));
   EXPECT_EQ(WEXITSTATUS(st), 0);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

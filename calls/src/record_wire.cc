@@ -156,6 +156,8 @@ std::optional<CallRecord> recordFromWireJson(std::string_view text, std::string*
   auto t = transportFromName(s);
   if (!t) return fail("transport");
   r.transport = *t;
+  // Optional: a call mcn placed itself ("callback").
+  if (j.contains("origin") && !str("origin", r.origin, false)) return fail("origin");
   // Optional (HEP input only); bounded like the tracker's set.
   if (auto it = j.find("capture_ids"); it != j.end()) {
     if (!it->is_array() || it->size() > 8) return fail("capture_ids");

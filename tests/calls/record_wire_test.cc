@@ -103,10 +103,12 @@ TEST(RecordWire, RefusesWhatIsNotARecordNamingTheField) {
   }
 }
 
-// A HEP call's agents survive the stream; a bad list is refused with the field named.
+// A HEP call's agents and a call back's origin survive the stream; a bad list is refused with
+// the field named.
 TEST(RecordWire, CaptureIdsRoundTripAndAreChecked) {
   CallRecord r = sample();
   r.capture_ids = {2001, 2002};
+  r.origin = "callback";
   auto back = recordFromWireJson(recordToWireJson(r));
   ASSERT_TRUE(back.has_value());
   EXPECT_EQ(*back, r);

@@ -83,12 +83,27 @@ namespace {
 // display name), escaping '"' and '\\' as nlohmann::json does; false for anything else (control
 // characters, UTF-8, invalid bytes), which the general serialiser below handles.
 bool appendAscii(std::string& out, std::string_view s) {
-  out.push_back('"');
+  // Checked first, then appended in runs between the characters to escape (one append for
+  // the usual string without any): a push_back per character was most of the record's cost.
+  size_t escapes = 0;
   for (const char c : s) {
     const auto u = static_cast<unsigned char>(c);
     if (u < 0x20 || u >= 0x7f) return false;
-    if (c == '"' || c == '\\') out.push_back('\\');
-    out.push_back(c);
+    escapes += static_cast<size_t>(c == '"' || c == '\\');
+  }
+  out.push_back('"');
+  if (escapes == 0) {
+    out.append(s);
+  } else {
+    size_t run = 0;
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '"' || s[i] == '\\') {
+        out.append(s.data() + run, i - run);
+        out.push_back('\\');
+        run = i;
+      }
+    }
+    out.append(s.data() + run, s.size() - run);
   }
   out.push_back('"');
   return true;

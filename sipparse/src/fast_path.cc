@@ -113,6 +113,16 @@ inline bool nameIs(const char* p, const char (&lower)[N]) {
   }
 }
 
+// The parameter names the scan looks for, case-insensitively (RFC 3261 §7.3.5 for parameter
+// names too): every byte is a letter, so OR-ing 0x20 folds exactly A-Z onto a-z.
+inline bool isTagName(const char* p, size_t n) {
+  return n == 3 && (p[0] | 0x20) == 't' && (p[1] | 0x20) == 'a' && (p[2] | 0x20) == 'g';
+}
+inline bool isBranchName(const char* p, size_t n) {
+  return n == 6 && (load32(p) | 0x20202020U) == load32("bran") && (p[4] | 0x20) == 'c' &&
+         (p[5] | 0x20) == 'h';
+}
+
 inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
 bool ieq(std::string_view a, std::string_view b) {
@@ -314,7 +324,7 @@ bool fromTo(const char* p, const char* e, const MemoPrefetch& pf, NameAddrParts&
       value = view(v, p);
       has_value = true;
     }
-    if (name.size() == 3 && ieq(name, "tag")) {
+    if (isTagName(name.data(), name.size())) {
       if (tag || !has_value) return false;
       tag = true;
       out.tag = value;
@@ -377,7 +387,7 @@ bool via(const char* p, const char* e, Scan& out) {
         value = view(v, p);
         has_value = true;
       }
-      if (name.size() == 6 && ieq(name, "branch")) {
+      if (isBranchName(name.data(), name.size())) {
         if (branch || !has_value) return false;
         branch = true;
         if (top) {
@@ -444,9 +454,22 @@ bool reason(std::string_view v, Scan& out) {
 }
 
 enum class Known : uint8_t {
-  kOther, kVia, kFrom, kTo, kCallId, kCseq, kContentLength, kReason, kPai,
+  kOther,
+  kVia,
+  kFrom,
+  kTo,
+  kCallId,
+  kCseq,
+  kContentLength,
+  kReason,
+  kPai,
   // read by parser.cc (Extra); kept last
-  kDiversion, kHistoryInfo, kPrivacy, kPCalledPartyId, kPChargingVector, kReplaces
+  kDiversion,
+  kHistoryInfo,
+  kPrivacy,
+  kPCalledPartyId,
+  kPChargingVector,
+  kReplaces
 };
 
 // The header names sofia's parser class (parser.cc) decodes, in full and compact form (RFC 3261

@@ -271,8 +271,8 @@ struct SipParser::Impl {
     void operator()(MemoSlot* p) const { munmap(p, kMemoBytes); }
   };
   static std::unique_ptr<MemoSlot[], MemoUnmap> mapMemo() {
-    void* raw = mmap(nullptr, 2 * kMemoBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                     -1, 0);
+    void* raw =
+        mmap(nullptr, 2 * kMemoBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED) throw std::bad_alloc();
     const auto base = reinterpret_cast<uintptr_t>(raw);
     const uintptr_t aligned = (base + kMemoBytes - 1) & ~(uintptr_t{kMemoBytes} - 1);
@@ -737,7 +737,7 @@ struct SipParser::Impl {
     if (s.is_request) {
       ev.is_request = true;
       setText(ev.method_name, s.method);
-      ev.method = methodFromName(ev.method_name);
+      ev.method = s.method_id;
       if (!fillFromUri(ev.request_uri, s.request_uri, s.request_uri_hash, true)) return false;
     } else {
       ev.status = s.status;
@@ -745,7 +745,7 @@ struct SipParser::Impl {
     }
     setText(ev.call_id, s.call_id);
     ev.cseq = s.cseq;
-    ev.cseq_method = methodFromName(s.cseq_method);
+    ev.cseq_method = s.cseq_method_id;
     fastDisplay(s.from.display, ev.from.display);
     if (!fillFromUri(ev.from, s.from.uri, s.from.uri_hash, true)) return false;
     setText(ev.from.tag, s.from.tag);

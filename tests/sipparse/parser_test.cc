@@ -1,7 +1,7 @@
 // SipParser on real-looking IMS signalling. Every expected value below was read off the message
 // text by hand. As a cross-check, the INVITE, the 486 and the CANCEL were written byte for byte
-// into Ethernet/IPv4/UDP frames of a pcap (198.51.100.20:5060 -> 203.0.113.9:5060) and dissected with
-// tshark 4.0.17, which agrees on: sip.Method INVITE / CANCEL, sip.Status-Code 486,
+// into Ethernet/IPv4/UDP frames of a pcap (198.51.100.20:5060 -> 203.0.113.9:5060) and dissected
+// with tshark 4.0.17, which agrees on: sip.Method INVITE / CANCEL, sip.Status-Code 486,
 // sip.r-uri.user +862583001013, sip.Call-ID 3c26700e7d5b-1d2e@192.0.2.40, sip.CSeq.seq 101,
 // sip.from.user +8613900101230, sip.from.tag a73kszlfl, sip.to.tag callee-77 (486),
 // To address tel:+86-25-8300-1013, sip.Via.branch z9hG4bK-scscf-01,z9hG4bK-pcscf-01,z9hG4bK-ue-01
@@ -503,6 +503,24 @@ TEST(SipEvent, MethodNamesRoundTripAndAreCaseSensitive) {
   }
   EXPECT_STREQ(methodName(Method::kInvite), "INVITE");
   EXPECT_EQ(methodFromName("invite"), Method::kOther);  // RFC 3261 §7.1
+  EXPECT_EQ(methodFromName(""), Method::kOther);
+  // Only the whole name: every prefix, every longer token and every one-byte change of a
+  // known name is another (extension) method.
+  for (int i = 0; i < static_cast<int>(Method::kOther); ++i) {
+    const std::string name = methodName(static_cast<Method>(i));
+    for (size_t n = 0; n < name.size(); ++n) {
+      EXPECT_EQ(methodFromName(name.substr(0, n)), Method::kOther) << name.substr(0, n);
+    }
+    EXPECT_EQ(methodFromName(name + "S"), Method::kOther) << name;
+    for (size_t k = 0; k < name.size(); ++k) {
+      for (const char c : {'A', 'E', 'Z', 'a', '-'}) {
+        std::string changed = name;
+        changed[k] = c;
+        if (changed == name) continue;
+        EXPECT_EQ(methodFromName(changed), Method::kOther) << changed;
+      }
+    }
+  }
 }
 
 TEST(SipParser, CountersHaveStableNamesInAFixedOrder) {

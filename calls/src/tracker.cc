@@ -206,7 +206,11 @@ struct CallTracker::Impl {
   HashIndex by_key;
   // joinKey(caller, To) of every open call's legs -> slot (RULES.md "Legs joined without a key").
   // Entries leave with their call's open state (dropJoinKeys); at most kMaxLegsPerCall per call.
-  std::unordered_multimap<uint64_t, uint32_t> join_index;
+  // Each key's slots in the order they were added, walked newest first (the order of the
+  // unordered_multimap this was: libstdc++ puts a new entry before its equals). A vector, not a
+  // node per entry: when many calls in flight share a key (the same caller and callee, as in a
+  // load test) the walks of findJoin and dropJoinKeys were most of the tracker's time.
+  std::unordered_map<uint64_t, std::vector<uint32_t>> join_index;
   // Undecided calls with an initial INVITE: `unheard` while no response of theirs was seen, in
   // the order they became open; `open` once one was, in the order that happened. A flood of
   // INVITEs that are never answered stays in `unheard`, which is evicted first (see newCall).
@@ -506,20 +510,17 @@ struct CallTracker::Impl {
     if (std::find(c.join_keys.begin(), c.join_keys.end(), key) != c.join_keys.end()) return;
     if (c.join_keys.size() >= kMaxLegsPerCall) return;
     c.join_keys.push_back(key);
-    join_index.emplace(key, slot);
+    join_index[key].push_back(slot);
   }
 
   void dropJoinKeys(uint32_t slot) {
     Call& c = call(slot);
     for (uint64_t key : c.join_keys) {
-      auto [it, end] = join_index.equal_range(key);
-      while (it != end) {
-        if (it->second == slot) {
-          it = join_index.erase(it);
-        } else {
-          ++it;
-        }
-      }
+      const auto it = join_index.find(key);
+      if (it == join_index.end()) continue;
+      std::vector<uint32_t>& slots = it->second;
+      slots.erase(std::remove(slots.begin(), slots.end(), slot), slots.end());
+      if (slots.empty()) join_index.erase(it);
     }
     c.join_keys.clear();
   }
@@ -528,12 +529,14 @@ struct CallTracker::Impl {
   // correlation key none of them has: they would have been found by it) only calls without any.
   template <typename Fn>
   void forEachJoinCandidate(uint64_t key, bool keyed, Fn&& fn) {
-    auto [it, end] = join_index.equal_range(key);
-    for (; it != end; ++it) {
-      const Call& c = call(it->second);
+    const auto found = join_index.find(key);
+    if (found == join_index.end()) return;
+    const std::vector<uint32_t>& slots = found->second;
+    for (auto it = slots.rbegin(); it != slots.rend(); ++it) {
+      const Call& c = call(*it);
       if (c.state != Call::State::kOpen || c.legs.size() >= kMaxLegsPerCall) continue;
       if (keyed && !c.keys.empty()) continue;
-      fn(it->second);
+      fn(*it);
     }
   }
 

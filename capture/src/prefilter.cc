@@ -25,14 +25,38 @@ constexpr std::array<Name, 6> kIgnored{{
     {"MESSAGE", IgnoredMethod::kMessage},
 }};
 
-// A whole-token match at the start of `s`: the name followed by SP, tab, CR, LF or the end.
+// A whole-token match at the start of `s`: the name followed by SP, tab, CR, LF or the end. The
+// first byte picks the one candidate (the six names start with six different letters).
 IgnoredMethod lookup(std::string_view s) {
-  for (const Name& n : kIgnored) {
-    if (s.size() >= n.text.size() && s.compare(0, n.text.size(), n.text) == 0) {
-      if (s.size() == n.text.size()) return n.method;
-      char d = s[n.text.size()];
-      if (d == ' ' || d == '\t' || d == '\r' || d == '\n') return n.method;
-    }
+  if (s.empty()) return IgnoredMethod::kNone;
+  size_t i = 0;
+  switch (s[0]) {
+    case 'R':
+      i = 0;
+      break;
+    case 'O':
+      i = 1;
+      break;
+    case 'S':
+      i = 2;
+      break;
+    case 'N':
+      i = 3;
+      break;
+    case 'P':
+      i = 4;
+      break;
+    case 'M':
+      i = 5;
+      break;
+    default:
+      return IgnoredMethod::kNone;
+  }
+  const Name& n = kIgnored[i];
+  if (s.size() >= n.text.size() && s.compare(0, n.text.size(), n.text) == 0) {
+    if (s.size() == n.text.size()) return n.method;
+    char d = s[n.text.size()];
+    if (d == ' ' || d == '\t' || d == '\r' || d == '\n') return n.method;
   }
   return IgnoredMethod::kNone;
 }
@@ -82,10 +106,22 @@ IgnoredMethod responseMethod(std::string_view sip) {
   };
   size_t i = 0;
 #ifdef __SSE2__
+  // Only lines starting with 'C', 'c' (CSeq, and Call-ID, Contact, Content-*), CR or LF (the
+  // end of the head) can decide: checkLine says kNext for every other line, so a line start is
+  // taken only where the byte after the LF is one of these (the block one byte on says which).
   const __m128i lf = _mm_set1_epi8('\n');
-  for (; i + 16 <= n; i += 16) {
+  const __m128i cr = _mm_set1_epi8('\r');
+  const __m128i lower_c = _mm_set1_epi8('c');
+  const __m128i case_bit = _mm_set1_epi8(0x20);
+  for (; i + 17 <= n; i += 16) {
     const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(sip.data() + i));
-    auto mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(block, lf)));
+    const __m128i next = _mm_loadu_si128(reinterpret_cast<const __m128i*>(sip.data() + i + 1));
+    const __m128i starts =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(_mm_or_si128(next, case_bit), lower_c),
+                                  _mm_cmpeq_epi8(next, cr)),
+                     _mm_cmpeq_epi8(next, lf));
+    auto mask =
+        static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(block, lf), starts)));
     while (mask != 0) {
       const size_t line = i + static_cast<size_t>(std::countr_zero(mask)) + 1;
       mask &= mask - 1;

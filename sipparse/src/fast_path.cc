@@ -113,6 +113,16 @@ inline bool nameIs(const char* p, const char (&lower)[N]) {
   }
 }
 
+// The parameter names the scan looks for, case-insensitively (RFC 3261 §7.3.5 for parameter
+// names too): every byte is a letter, so OR-ing 0x20 folds exactly A-Z onto a-z.
+inline bool isTagName(const char* p, size_t n) {
+  return n == 3 && (p[0] | 0x20) == 't' && (p[1] | 0x20) == 'a' && (p[2] | 0x20) == 'g';
+}
+inline bool isBranchName(const char* p, size_t n) {
+  return n == 6 && (load32(p) | 0x20202020U) == load32("bran") && (p[4] | 0x20) == 'c' &&
+         (p[5] | 0x20) == 'h';
+}
+
 inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
 bool ieq(std::string_view a, std::string_view b) {
@@ -314,7 +324,7 @@ bool fromTo(const char* p, const char* e, const MemoPrefetch& pf, NameAddrParts&
       value = view(v, p);
       has_value = true;
     }
-    if (name.size() == 3 && ieq(name, "tag")) {
+    if (isTagName(name.data(), name.size())) {
       if (tag || !has_value) return false;
       tag = true;
       out.tag = value;
@@ -377,7 +387,7 @@ bool via(const char* p, const char* e, Scan& out) {
         value = view(v, p);
         has_value = true;
       }
-      if (name.size() == 6 && ieq(name, "branch")) {
+      if (isBranchName(name.data(), name.size())) {
         if (branch || !has_value) return false;
         branch = true;
         if (top) {
@@ -519,8 +529,8 @@ Known classify(const char* p, size_t n) {
 // Method names the fast path takes: the methods mcn knows by name (RFC 3261 §7.1 allows any
 // token). Anything else goes to sofia, whose method scanner has its own rules: it refused a
 // response whose CSeq method was "NOTIF", a prefix of NOTIFY, where a plain token rule accepted
-// it (found by fuzz_sip_differential; kept in its regressions).
-bool plainMethod(std::string_view m) { return methodFromName(m) != Method::kOther; }
+// it (found by fuzz_sip_differential; kept in its regressions). So the request's and CSeq's
+// methods are taken only if methodFromName knows them (Scan::method_id, cseq_method_id).
 
 bool startLine(std::string_view line, Scan& out) {
   constexpr std::string_view kVersion = "SIP/2.0";
@@ -547,7 +557,8 @@ bool startLine(std::string_view line, Scan& out) {
   const size_t sp1 = line.find(' ');
   if (sp1 == std::string_view::npos || sp1 == 0) return false;
   out.method = line.substr(0, sp1);
-  if (!plainMethod(out.method)) return false;
+  out.method_id = methodFromName(out.method);
+  if (out.method_id == Method::kOther) return false;
   const char* u = line.data() + sp1 + 1;
   const char* const e = line.data() + line.size();
   // the URI runs to the next SP (checked by the owner, scannedUriInSubset), then the version
@@ -565,6 +576,7 @@ bool startLine(std::string_view line, Scan& out) {
 void Scan::clear() {
   is_request = false;
   method = request_uri = phrase = call_id = cseq_method = via_branch = {};
+  method_id = cseq_method_id = Method::kOther;
   request_uri_hash = 0;
   status = 0;
   cseq = 0;
@@ -661,7 +673,9 @@ bool scanMessage(std::string_view msg, Scan& out, std::string_view correlation_h
         uint64_t seq = 0;
         if (!parseDigits(view(v, d), 9, seq)) return false;
         const char* m = skipSpace(d, ve);
-        if (m == d || m == ve || !plainMethod(view(m, ve))) return false;
+        if (m == d || m == ve) return false;
+        out.cseq_method_id = methodFromName(view(m, ve));
+        if (out.cseq_method_id == Method::kOther) return false;
         have_cseq = true;
         out.cseq = static_cast<uint32_t>(seq);
         out.cseq_method = view(m, ve);
@@ -702,7 +716,7 @@ bool scanMessage(std::string_view msg, Scan& out, std::string_view correlation_h
   // Content-Length exactly is truncated or trailed by something (§18.3).
   if (!have_from || !have_to || !have_call_id || !have_cseq || !have_length) return false;
   // sofia refuses a request whose CSeq method is not its method (RFC 3261 §8.1.1.5)
-  if (out.is_request && out.cseq_method != out.method) return false;
+  if (out.is_request && out.cseq_method_id != out.method_id) return false;
   const char* const body = cr + 2;
   if (static_cast<size_t>(end - body) != content_length) return false;
   // A NUL ends sofia's strings early; rare enough to leave to it. The head's lines were

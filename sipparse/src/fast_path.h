@@ -23,6 +23,8 @@
 #include <string_view>
 #include <vector>
 
+#include "mcn/sipparse/sip_event.h"
+
 namespace mcn::sipparse::fast {
 
 // Hash of a URI's text, for SipParser's URI memo (parser.cc): multiply-xorshift over 8-byte
@@ -115,6 +117,8 @@ struct Scan {
   std::string_view call_id;
   uint32_t cseq = 0;
   std::string_view cseq_method;
+  Method method_id = Method::kOther;       // methodFromName(method), requests
+  Method cseq_method_id = Method::kOther;  // methodFromName(cseq_method)
   NameAddrParts from;
   NameAddrParts to;
   std::string_view via_branch;

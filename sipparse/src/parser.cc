@@ -742,7 +742,7 @@ struct SipParser::Impl {
     if (s.is_request) {
       ev.is_request = true;
       setText(ev.method_name, s.method);
-      ev.method = methodFromName(ev.method_name);
+      ev.method = s.method_id;
       if (!fillFromUri(ev.request_uri, s.request_uri, s.request_uri_hash, true)) return false;
     } else {
       ev.status = s.status;
@@ -750,7 +750,7 @@ struct SipParser::Impl {
     }
     setText(ev.call_id, s.call_id);
     ev.cseq = s.cseq;
-    ev.cseq_method = methodFromName(s.cseq_method);
+    ev.cseq_method = s.cseq_method_id;
     fastDisplay(s.from.display, ev.from.display);
     if (!fillFromUri(ev.from, s.from.uri, s.from.uri_hash, true)) return false;
     setText(ev.from.tag, s.from.tag);

@@ -6,7 +6,8 @@
 # seconds and the peak RSS of that run, frames/s, SIP messages/s and the ratios to mcn.
 #   tests/bench/callheavy_bench.sh BUILD_DIR CAPTURE [RUNS] [CONFIG]
 #   (defaults: 3 runs (tshark: 1), deploy/office.toml; tshark and sngrep are skipped when not
-#   installed)
+#   installed; MCN_BASELINE=PATH/mcn also times another mcn binary, e.g. one built from an older
+#   commit, in the same run, alternating with this one; TSHARK_TIMEOUT=0 skips tshark)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:?usage: callheavy_bench.sh BUILD_DIR CAPTURE [RUNS] [CONFIG]}
@@ -49,7 +50,20 @@ row() { # NAME SECONDS KB
     "$(awk "BEGIN{print $frames/($2>0?$2:0.001)}")" "$(awk "BEGIN{print $sip/($2>0?$2:0.001)}")" "$3"
 }
 
-read -r mcn_s mcn_kb < <(best "$build/mcn" replay "$cap" --threads 1 --config "$config" --calls-out /dev/null -q)
+if [[ -n ${MCN_BASELINE:-} ]]; then
+  # alternated run by run, so a change of the machine's load hits both alike. The baseline gets
+  # no --threads (binaries before it have none); MCN_BASELINE_ARGS="--threads 1" for a newer one.
+  mcn_s="" base_s=""
+  for ((r = 0; r < runs; r++)); do
+    read -r s kb < <(n=1 best "$MCN_BASELINE" replay "$cap" ${MCN_BASELINE_ARGS:-} --config "$config" --calls-out /dev/null -q)
+    if [[ -z $base_s ]] || awk "BEGIN{exit !($s < $base_s)}"; then base_s=$s base_kb=$kb; fi
+    read -r s kb < <(n=1 best "$build/mcn" replay "$cap" --threads 1 --config "$config" --calls-out /dev/null -q)
+    if [[ -z $mcn_s ]] || awk "BEGIN{exit !($s < $mcn_s)}"; then mcn_s=$s mcn_kb=$kb; fi
+  done
+  row baseline "$base_s" "$base_kb"
+else
+  read -r mcn_s mcn_kb < <(best "$build/mcn" replay "$cap" --threads 1 --config "$config" --calls-out /dev/null -q)
+fi
 row mcn "$mcn_s" "$mcn_kb"
 read -r td_s td_kb < <(best tcpdump -r "$cap" -w /dev/null)
 row tcpdump "$td_s" "$td_kb"
@@ -59,7 +73,7 @@ if command -v sngrep >/dev/null; then
   row sngrep "$sn_s" "$sn_kb"
 fi
 ts_s=""
-if command -v tshark >/dev/null; then
+if command -v tshark >/dev/null && [[ ${TSHARK_TIMEOUT:-300} != 0 ]]; then
   # tshark takes minutes per run on a few 100k frames: once (as replay_bench.sh runs sngrep).
   # Capped at TSHARK_TIMEOUT seconds (default 300): it was seen to take over 10 minutes on a
   # loaded machine; a capped run prints its CPU seconds so far, marked ">=".
@@ -70,6 +84,7 @@ if command -v tshark >/dev/null; then
   fi
 fi
 ratio() { awk "BEGIN{printf \"%.1f\", $1/($2>0?$2:0.001)}"; }
+[[ -n ${MCN_BASELINE:-} ]] && echo "baseline/mcn time: $(ratio "$base_s" "$mcn_s")x, peak RSS $base_kb -> $mcn_kb KB"
 echo "mcn/tcpdump time: $(ratio "$mcn_s" "$td_s")x"
 [[ -n $sn_s ]] && echo "sngrep/mcn time: $(ratio "$sn_s" "$mcn_s")x"
 [[ -n $ts_s ]] && echo "tshark/mcn time: $(ratio "$ts_s" "$mcn_s")x"

@@ -201,6 +201,39 @@ TEST(LegJoin, DifferentCorrelationKeysAreNeverJoined) {
   EXPECT_EQ(h.counter("calls.legs_joined_heuristic"), 0u);
 }
 
+// Calls in flight that share caller and number (a load test, an auto-dialler): of equally near
+// candidates the newest takes the unkeyed leg, and a call that was decided is no candidate any
+// more, whichever of the calls under that caller and number it was.
+TEST(LegJoin, AmongEquallyNearCallsTheNewestTakesTheLeg) {
+  TrackerConfig cfg;
+  cfg.grace_ms = 100;  // the busy ones are decided (and leave the join index) within the window
+  Harness h(cfg);
+  std::vector<SipEvent> keyed;
+  for (int i = 0; i < 5; ++i) {
+    const std::string n = std::to_string(i);
+    SipEvent e = invite(at(0), "keyed-" + n, "k" + n, "z9hG4bK-k" + n, 1, kB, kB);
+    e.icid = "icid-" + n;  // different keys: never joined with each other
+    keyed.push_back(e);
+    h.feed(e);
+  }
+  // the newest and a middle one end before the unkeyed INVITE comes
+  h.feed({response(at(1), 486, keyed[4], "t4"), response(at(1), 486, keyed[2], "t2")});
+  h.advanceTo(at(500));
+  ASSERT_EQ(h.records.size(), 2u);
+  const SipEvent leg = invite(at(600), "unkeyed", "u", "z9hG4bK-u", 1, kB, kB);
+  h.feed({leg, response(at(700), 486, leg, "tu")});
+  h.finish(at(100000));
+  int joined = 0;
+  for (const CallRecord& r : h.records) {
+    if (r.legs == 2) {
+      ++joined;
+      EXPECT_EQ(r.call_ids, (std::vector<std::string>{"keyed-3", "unkeyed"}));
+    }
+  }
+  EXPECT_EQ(joined, 1);
+  EXPECT_EQ(h.counter("calls.legs_joined_heuristic"), 1u);
+}
+
 // INVITEs from one caller to one number that nothing answers, 1 ms apart: joined, but a call
 // takes at most 16 legs (calls.hops_dropped's bound); the 17th starts a new call.
 TEST(LegJoin, AFloodIsBounded) {

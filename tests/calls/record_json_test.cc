@@ -7,6 +7,8 @@
 
 #include <cstdio>
 #include <ctime>
+#include <nlohmann/json.hpp>
+#include <string>
 
 namespace mcn::calls {
 namespace {
@@ -94,6 +96,26 @@ TEST(RecordJson, InvalidUtf8IsReplaced) {
   CallRecord r = cancelled();
   r.caller_name = "Li \xff";
   EXPECT_NE(recordToJson(r).find("\"caller_name\":\"Li \xEF\xBF\xBD\""), std::string::npos);
+}
+
+// Strings are checked 16 bytes at a time before they are copied: a character to escape, a
+// control character, DEL or UTF-8 is written as JSON says wherever it falls against the blocks.
+TEST(RecordJson, EscapesWhereverTheyFall) {
+  for (const std::string odd : {"\"", "\\", "\x01", "\x7f", "\xc3\xa9", "\n"}) {
+    for (size_t pos = 0; pos <= 40; ++pos) {
+      CallRecord r = cancelled();
+      r.caller_name = std::string(40, 'n');
+      r.caller_name.insert(pos, odd);
+      const std::string expected =
+          R"("caller_name":)" + nlohmann::json(r.caller_name).dump() + R"(,"caller_withheld")";
+      EXPECT_NE(recordToJson(r).find(expected), std::string::npos) << pos << " " << expected;
+    }
+  }
+  CallRecord r = cancelled();
+  r.caller_name = std::string(33, 'x') + "\"q\"" + std::string(20, 'y') + "\\";
+  EXPECT_NE(recordToJson(r).find(R"("caller_name":")" + std::string(33, 'x') + R"(\"q\")" +
+                                 std::string(20, 'y') + R"(\\",)"),
+            std::string::npos);
 }
 
 TEST(RecordJson, IsoTimeTruncatesToMilliseconds) {

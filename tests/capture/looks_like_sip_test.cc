@@ -114,6 +114,29 @@ TEST(LooksLikeSip, NeverReadsPastTheView) {
   }
 }
 
+// The Request-URI is read 16 bytes at a time while the datagram has them: a byte that ends it
+// (SP, HT, a control character, DEL) or a long URI of visible bytes (UTF-8 too) gives the same
+// verdict wherever it falls against those blocks, and a view cut anywhere is never read past.
+TEST(LooksLikeSip, RequestUriOfAnyLength) {
+  for (size_t len = 1; len <= 70; ++len) {
+    const std::string uri = "sip:" + std::string(len, 'u');
+    EXPECT_TRUE(looksLikeSip("INVITE " + uri + " SIP/2.0\r\n")) << len;
+    EXPECT_TRUE(looksLikeSip("INVITE " + uri + "SIP/2.0\r\n")) << len;  // ran into the version
+    std::string utf8 = uri;
+    utf8[4 + len / 2] = '\xc3';
+    EXPECT_TRUE(looksLikeSip("INVITE " + utf8 + " SIP/2.0\r\n")) << len;
+    for (const char stop : {'\x01', '\x7f', '\0', '\r'}) {
+      std::string bad = uri;
+      bad[4 + len / 2] = stop;
+      EXPECT_FALSE(looksLikeSip("INVITE " + bad + " SIP/2.0\r\n")) << len << " " << int{stop};
+    }
+    const std::string whole = "INVITE " + uri + " SIP/2.0\r\n";
+    for (size_t n = 0; n + 1 < whole.size(); ++n) {
+      EXPECT_FALSE(looksLikeSip(std::string_view(whole.data(), n))) << len << " " << n;
+    }
+  }
+}
+
 TEST(Endpoint, ToString) {
   Endpoint v4;
   v4.addr = {192, 0, 2, 1};

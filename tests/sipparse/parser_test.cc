@@ -530,6 +530,24 @@ TEST(SipEvent, MethodNamesRoundTripAndAreCaseSensitive) {
   }
   EXPECT_STREQ(methodName(Method::kInvite), "INVITE");
   EXPECT_EQ(methodFromName("invite"), Method::kOther);  // RFC 3261 §7.1
+  EXPECT_EQ(methodFromName(""), Method::kOther);
+  // Only the whole name: every prefix, every longer token and every one-byte change of a
+  // known name is another (extension) method.
+  for (int i = 0; i < static_cast<int>(Method::kOther); ++i) {
+    const std::string name = methodName(static_cast<Method>(i));
+    for (size_t n = 0; n < name.size(); ++n) {
+      EXPECT_EQ(methodFromName(name.substr(0, n)), Method::kOther) << name.substr(0, n);
+    }
+    EXPECT_EQ(methodFromName(name + "S"), Method::kOther) << name;
+    for (size_t k = 0; k < name.size(); ++k) {
+      for (const char c : {'A', 'E', 'Z', 'a', '-'}) {
+        std::string changed = name;
+        changed[k] = c;
+        if (changed == name) continue;
+        EXPECT_EQ(methodFromName(changed), Method::kOther) << changed;
+      }
+    }
+  }
 }
 
 TEST(SipParser, CountersHaveStableNamesInAFixedOrder) {

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""callgrind_stages.py: instructions per stage of `mcn replay` from a callgrind profile.
+
+    valgrind --tool=callgrind --callgrind-out-file=OUT mcn replay ... cut.pcap
+    tests/bench/callgrind_stages.py OUT [OUT2]     # two profiles: before and after, side by side
+
+Reads `callgrind_annotate --inclusive=yes --tree=calling` and splits runReplay's inclusive
+instructions into the stages of tests/bench/README.md (read, decode, dedup, parse, track, record
+output). Per frame = / calls of FrameDecoder::decode; per SIP message = / calls of
+SipParser::parseInto.
+"""
+import re
+import subprocess
+import sys
+
+# stage -> substrings of the function names whose inclusive cost it takes (first match each)
+FUNCS = {
+    "total": ["PROGRAM TOTALS"],
+    "replay": ["replay.cc:mcn::app::runReplay("],
+    "read": ["PcapFileSource::next(", "PcapngFileSource::next("],
+    "decode_all": ["FrameDecoder::decode(int"],
+    "payload_cb": ["_Function_handler<void (mcn::capture::SipPayload&&), mcn::app::FrameStage::"],
+    "prefilter": ["FrameDecoder::Impl::prefilteredUdp("],
+    "dedup": ["detail::ipv4Digest(", "detail::ipv6Digest(", "FrameDedup::isDuplicate("],
+    "parse": ["sipparse::SipParser::parseInto("],
+    "scan": ["sipparse::fast::scanMessage("],
+    "fill": ["SipParser::Impl::fillFast("],
+    "track_all": ["calls::CallTracker::onEvent(", "calls::CallTracker::finish("],
+    "record_cb": ["_Function_handler<void (mcn::calls::CallRecord&&), mcn::app::Pipeline::"],
+}
+
+
+def profile(path):
+    out = subprocess.run(
+        ["callgrind_annotate", "--inclusive=yes", "--tree=calling", "--threshold=100", path],
+        check=True, capture_output=True, text=True).stdout
+    incl = {}
+    calls = {}
+    star = re.compile(r"^\s*([\d,]+) \(\s*[\d.]+%\)  \*  (.*)$")
+    callee = re.compile(r"^\s*([\d,]+) \(\s*[\d.]+%\)  >   (.*) \(([\d,]+)x\)")
+    for line in out.splitlines():
+        t = re.match(r"^\s*([\d,]+) \(100.0%\)  PROGRAM TOTALS", line)
+        if t:
+            incl["PROGRAM TOTALS"] = int(t.group(1).replace(",", ""))
+        m = star.match(line)
+        if m:
+            name = m.group(2)
+            # the largest entry of a name first (inlined parts are listed under their header)
+            incl.setdefault(name, int(m.group(1).replace(",", "")))
+            continue
+        m = callee.match(line)
+        if m:
+            calls[m.group(2)] = calls.get(m.group(2), 0) + int(m.group(3).replace(",", ""))
+    got = {}
+    counts = {}
+    for stage, subs in FUNCS.items():
+        total = 0
+        for s in subs:
+            for name, v in incl.items():
+                if s in name:
+                    total += v
+                    break
+        got[stage] = total
+        for s in subs:
+            for name, v in calls.items():
+                if s in name:
+                    counts[stage] = counts.get(stage, 0) + v
+                    break
+    return got, counts
+
+
+def stages(path):
+    g, c = profile(path)
+    frames = c.get("decode_all", 0)
+    msgs = c.get("parse", 0)
+    rows = [
+        ("read", g["read"]),
+        ("decode (Ethernet/IP/UDP/TCP, pre-filter test)", g["decode_all"] - g["dedup"] - g["payload_cb"]),
+        ("  of which the pre-filter test", g["prefilter"]),
+        ("dedup", g["dedup"]),
+        ("parse: fast::scanMessage", g["scan"]),
+        ("parse: fillFast (URIs, memo)", g["fill"]),
+        ("parse: rest of parseInto", g["parse"] - g["scan"] - g["fill"]),
+        ("track", g["track_all"] - g["record_cb"]),
+        ("record output", g["record_cb"]),
+    ]
+    accounted = sum(v for k, v in rows if not k.startswith("  "))
+    rows.append(("rest of the replay loop", g["replay"] - accounted))
+    rows.append(("replay total", g["replay"]))
+    rows.append(("start-up (dynamic linking), config, exit", g["total"] - g["replay"]))
+    return rows, frames, msgs
+
+
+def main():
+    paths = sys.argv[1:]
+    if not paths:
+        sys.exit(__doc__)
+    results = [stages(p) for p in paths]
+    head = "| stage |" + "|".join(" instr/msg | share " for _ in paths) + "|"
+    print(head)
+    print("|---|" + "|".join("---:|---:" for _ in paths) + "|")
+    for i, (name, _) in enumerate(results[0][0]):
+        cells = []
+        for rows, frames, msgs in results:
+            v = rows[i][1]
+            replay = rows[-2][1]
+            share = f"{100 * v / replay:.1f} %" if not name.startswith("start-up") else ""
+            cells.append(f" {v / msgs:,.0f} | {share} ")
+        print(f"| {name} |" + "|".join(cells) + "|")
+    for rows, frames, msgs in results:
+        print(f"frames {frames:,}, SIP messages {msgs:,}, replay {rows[-2][1]:,} instructions "
+              f"({rows[-2][1] / frames:,.0f} per frame)")
+
+
+if __name__ == "__main__":
+    main()

@@ -136,12 +136,17 @@ std::string Outbox::frame(std::string_view body) {
 Outbox::Outbox(std::string path, int64_t fsync_ms, const Clock& clock)
     : path_(std::move(path)), fsync_ms_(fsync_ms), clock_(clock) {}
 
-Outbox::~Outbox() {
+Outbox::~Outbox() { close(); }
+
+void Outbox::close() {
+  const std::lock_guard<std::mutex> lock(mu_);
   if (fd_ >= 0) {
     if (dirty_) syncLocked();
     ::close(fd_);
+    fd_ = -1;
   }
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+  lock_fd_ = -1;
 }
 
 std::string Outbox::callIdentity(const calls::CallRecord& r) {

@@ -135,6 +135,7 @@ TEST_F(OutboxTest, RoundTripGivesBackWhatIsStillOwed) {
 
   // Delivered: the next start owes only b.
   o.finished(got);
+  o.close();  // the process ends
   Outbox o2(path_, 100, clock_);
   OutboxRecovered r2;
   ASSERT_TRUE(o2.open(r2, nullptr));
@@ -157,7 +158,7 @@ TEST_F(OutboxTest, OneProcessPerJournal) {
   EXPECT_FALSE(second.open(r2, &error));
   EXPECT_NE(error.find(path_ + " is in use by another mcn process"), std::string::npos) << error;
   EXPECT_TRUE(r2.calls.empty());
-  first.reset();
+  first->close();
   EXPECT_TRUE(second.open(r2, &error)) << error;
   EXPECT_EQ(r2.calls.size(), 1u);  // what the first owed, still owed
 }
@@ -189,6 +190,7 @@ TEST_F(OutboxTest, CompactionKeepsOnlyLiveRecords) {
   EXPECT_FALSE(fs::exists(path_ + ".tmp"));
   // The compacted file reads back to the same thing, and new records append after it.
   o.callIn(c_, kT0);
+  o.close();
   Outbox o2(path_, 100, clock_);
   OutboxRecovered r2;
   ASSERT_TRUE(o2.open(r2, nullptr));
@@ -217,6 +219,7 @@ TEST_F(OutboxTest, TornTailIsCutAndCounted) {
   EXPECT_EQ(m.at("notify.outbox_corrupt_records"), 1u);
   EXPECT_GT(m.at("notify.outbox_corrupt_bytes"), last.size());
   // Rewritten without the torn bytes: the next start finds nothing damaged.
+  o.close();
   Outbox o2(path_, 100, clock_);
   OutboxRecovered r2;
   ASSERT_TRUE(o2.open(r2, nullptr));
@@ -457,6 +460,7 @@ TEST_F(OutboxTest, FullDiskCountsAndDeliveryGoesOn) {
   fs::remove(dir_ / "filler");
   o.callIn(c_, kT0);
   EXPECT_EQ(counters(o).at("notify.outbox_records"), 2u + written);
+  o.close();
   Outbox o2(path_, 0, clock_);
   OutboxRecovered r2;
   ASSERT_TRUE(o2.open(r2, nullptr));

@@ -62,7 +62,10 @@ class Outbox {
  public:
   // `clock`: when to fdatasync (any steady microsecond clock). Never throws.
   Outbox(std::string path, int64_t fsync_ms, const Clock& clock);
-  ~Outbox();
+  ~Outbox();  // close()
+  // Syncs what is pending, closes the journal and releases PATH.lock (what the end of the process
+  // does); later records are counted as unprotected. open() may be called again.
+  void close();
   Outbox(const Outbox&) = delete;
   Outbox& operator=(const Outbox&) = delete;
 

@@ -90,7 +90,12 @@ std::vector<std::vector<uint8_t>> inviteFrames(uint16_t id) {
   for (size_t off = 0; off < udp.size(); off += kChunk) {
     const size_t n = std::min(kChunk, udp.size() - off);
     const bool more = off + n < udp.size();
-    std::vector<uint8_t> f = {0, 0, 0x5e, 0, 0x53, 1, 0, 0, 0x5e, 0, 0x53, 2, 0x08, 0x00};
+    static constexpr uint8_t kEth[14] = {0, 0, 0x5e, 0, 0x53, 1, 0, 0, 0x5e, 0, 0x53, 2, 0x08, 0x00};
+    // Room for the whole frame first (GCC 12 otherwise warns, wrongly, that the inserts below
+    // write past a 14-byte vector).
+    std::vector<uint8_t> f;
+    f.reserve(sizeof kEth + 20 + n);
+    f.insert(f.end(), kEth, kEth + sizeof kEth);
     const size_t len = 20 + n;
     const uint16_t frag = static_cast<uint16_t>((more ? 0x2000 : 0) | (off / 8));
     const uint8_t ip[20] = {0x45,

@@ -16,6 +16,10 @@ namespace mcn::sipua {
 // 1300 bytes.
 inline constexpr size_t kMessageBodyMax = 1300;
 
+// The header carrying the notification's idempotency key (one value per part: "<key>" for a single
+// part, "<key>/<i>" for part i of several), so a client can drop a repeat of a retried MESSAGE.
+inline constexpr const char* kMessageKeyHeader = "X-MCN-Idempotency-Key";
+
 // The notification text as UTF-8 text/plain bodies of at most `max_bytes` each (values under 32
 // count as 32). Invalid UTF-8 becomes U+FFFD, so every part is valid UTF-8 and no character is
 // cut in two. One part when the text fits; else numbered parts "(1/3) ", "(2/3) ", ... whose

@@ -119,6 +119,16 @@ struct Call {
   bool auth_tried = false;
 };
 
+struct MessageTx {
+  UserAgent::Impl* ua = nullptr;
+  UserAgent::MessageRequest req;
+  std::string uri;
+  std::function<void(const UserAgent::MessageResult&)> done;
+  nua_handle_t* nh = nullptr;
+  su_timer_t* timer = nullptr;
+  bool reported = false;
+};
+
 struct UserAgent::Impl {
   UaConfig cfg;
   std::string password;
@@ -151,6 +161,10 @@ struct UserAgent::Impl {
   std::map<std::string, std::unique_ptr<Call>> calls;
   static constexpr int kLingerMs = 35000;
 
+  // In-flight MESSAGEs by handle (their handles carry no Call magic).
+  std::map<nua_handle_t*, std::unique_ptr<MessageTx>> messages;
+
+  std::atomic<uint64_t> msg_sent{0}, msg_delivered{0}, msg_failed{0}, msg_timeout{0};
   std::atomic<uint64_t> requested{0}, refused{0}, connected{0}, busy{0}, no_answer{0}, failed{0},
       refer_refused{0}, reg_ok{0}, reg_failed{0}, incoming_rejected{0};
 
@@ -366,7 +380,10 @@ struct UserAgent::Impl {
       onRegister(ev, status, phrase, sip);
       return;
     }
-    if (c == nullptr) return;
+    if (c == nullptr) {
+      if (ev == nua_r_message) onMessage(nh, status, phrase, sip);
+      return;
+    }
     if (sip != nullptr && sip->sip_call_id != nullptr && sip->sip_call_id->i_id != nullptr) {
       setCallId(*c, sip->sip_call_id->i_id);
     }
@@ -464,6 +481,76 @@ struct UserAgent::Impl {
     finish(c);
   }
 
+  void startMessage(std::unique_ptr<MessageTx> owned) {
+    MessageTx& m = *owned;
+    if (shutting_down) {
+      m.done(UserAgent::MessageResult{0, "mcn is stopping", std::nullopt, {}});
+      return;
+    }
+    m.nh = nua_handle(nua, nullptr, SIPTAG_TO_STR(m.uri.c_str()), TAG_END());
+    if (m.nh == nullptr) {
+      ++msg_failed;
+      m.done(UserAgent::MessageResult{0, "cannot create a SIP handle", std::nullopt, {}});
+      return;
+    }
+    ++msg_sent;
+    std::string key = fmt::format("{}: {}", kMessageKeyHeader, m.req.idempotency_key);
+    std::string marker = fmt::format("{}: notification", cfg.marker_header);
+    std::string pai = cfg.asserted_identity.empty()
+                          ? std::string()
+                          : fmt::format("P-Asserted-Identity: <{}>", cfg.asserted_identity);
+    nua_message(m.nh, SIPTAG_CONTENT_TYPE_STR("text/plain;charset=UTF-8"),
+                SIPTAG_PAYLOAD_STR(m.req.body.c_str()),
+                TAG_IF(!m.req.idempotency_key.empty(), SIPTAG_HEADER_STR(key.c_str())),
+                SIPTAG_HEADER_STR(marker.c_str()),
+                TAG_IF(!pai.empty(), SIPTAG_HEADER_STR(pai.c_str())), TAG_END());
+    m.timer = su_timer_create(su_root_task(root), m.req.timeout_ms);
+    su_timer_set_interval(m.timer, &Impl::onMessageTimer, &m, m.req.timeout_ms);
+    nua_handle_t* nh = m.nh;
+    messages.emplace(nh, std::move(owned));
+  }
+
+  void onMessage(nua_handle_t* nh, int status, std::string_view phrase, sip_t const* sip) {
+    auto it = messages.find(nh);
+    if (it == messages.end() || status < 200) return;
+    MessageTx& m = *it->second;
+    if (m.reported) return;
+    UserAgent::MessageResult r;
+    r.status = status;
+    r.phrase = phrase;
+    if (sip != nullptr && sip->sip_retry_after != nullptr) {
+      r.retry_after_s = static_cast<int64_t>(sip->sip_retry_after->af_delta);
+    }
+    if (sip != nullptr && sip->sip_call_id != nullptr && sip->sip_call_id->i_id != nullptr) {
+      r.call_id = sip->sip_call_id->i_id;
+    }
+    (status < 300 ? msg_delivered : msg_failed)++;
+    m.reported = true;
+    m.done(r);
+    // The handle goes from the event loop, not from inside its own callback.
+    su_timer_set_interval(m.timer, &Impl::onMessageTimer, &m, 1);
+  }
+
+  static void onMessageTimer(su_root_magic_t* magic, su_timer_t*, su_timer_arg_t* arg) {
+    auto* self = static_cast<Impl*>(magic);
+    auto* m = static_cast<MessageTx*>(arg);
+    if (!m->reported) {
+      ++self->msg_timeout;
+      m->reported = true;
+      m->done(UserAgent::MessageResult{
+          408, fmt::format("no answer within {} s", m->req.timeout_ms / 1000), std::nullopt, {}});
+    }
+    self->dropMessage(*m);  // m is gone
+  }
+
+  void dropMessage(MessageTx& m) {
+    if (m.timer != nullptr) su_timer_destroy(m.timer);
+    m.timer = nullptr;
+    nua_handle_t* nh = m.nh;
+    nua_handle_destroy(nh);  // an unanswered transaction is dropped with it
+    messages.erase(nh);
+  }
+
   void onRegister(nua_event_t ev, int status, std::string_view phrase, sip_t const* sip) {
     if (ev != nua_r_register || status < 200) return;
     if ((status == 401 || status == 407) && authenticate(reg, sip, reg_auth_tried)) return;
@@ -531,6 +618,12 @@ struct UserAgent::Impl {
       c->timer = nullptr;
     }
     calls.clear();
+    for (auto& [nh, m] : messages) {
+      if (m->timer != nullptr) su_timer_destroy(m->timer);
+      m->timer = nullptr;
+      if (!m->reported) m->done(UserAgent::MessageResult{0, "mcn is stopping", std::nullopt, {}});
+    }
+    messages.clear();
     // nua_destroy() is only safe once nua_shutdown() completed; after the 3 s bound the stack is
     // left to the process exit rather than risk tearing it down under a live transaction.
     if (shutdown_done) nua_destroy(nua);
@@ -645,6 +738,30 @@ UserAgent::Placed UserAgent::callback(const CallbackRequest& req) {
   return out;
 }
 
+std::string UserAgent::message(MessageRequest req, std::function<void(const MessageResult&)> done) {
+  Impl& m = *impl_;
+  auto tx = std::make_unique<MessageTx>();
+  tx->uri = toUri(req.to, m.domain);
+  if (tx->uri.empty()) return "recipient is not a number or SIP URI";
+  if (req.body.size() > kMessageBodyMax) {
+    return fmt::format("body of {} bytes is over {}", req.body.size(), kMessageBodyMax);
+  }
+  if (req.idempotency_key.find_first_of("\r\n") != std::string::npos) {
+    return "idempotency key holds a line break";
+  }
+  if (req.timeout_ms <= 0) req.timeout_ms = 10000;
+  if (!m.thread.joinable()) return "the SIP user agent is not running";
+  tx->ua = &m;
+  tx->req = std::move(req);
+  tx->done = std::move(done);
+  MessageTx* raw = tx.release();
+  if (!m.post([&m, raw] { m.startMessage(std::unique_ptr<MessageTx>(raw)); })) {
+    delete raw;
+    return "the SIP user agent's queue is full";
+  }
+  return {};
+}
+
 std::optional<CallbackStatus> UserAgent::status(std::string_view id) const {
   std::lock_guard lock(impl_->smu);
   auto it = impl_->table.find(std::string(id));
@@ -664,6 +781,10 @@ void UserAgent::forEachCounter(const std::function<void(std::string_view, uint64
   fn("sipua.register.ok", m.reg_ok.load());
   fn("sipua.register.failed", m.reg_failed.load());
   fn("sipua.incoming.rejected", m.incoming_rejected.load());
+  fn("sipua.messages.sent", m.msg_sent.load());
+  fn("sipua.messages.delivered", m.msg_delivered.load());
+  fn("sipua.messages.failed", m.msg_failed.load());
+  fn("sipua.messages.timeout", m.msg_timeout.load());
 }
 
 }  // namespace mcn::sipua

@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "mcn/sipua/config.h"
+#include "mcn/sipua/message.h"
 
 namespace mcn::sipua {
 
@@ -75,12 +76,33 @@ class UserAgent {
   // Thread-safe: the latest state; nullopt for an unknown (or long forgotten) id.
   std::optional<CallbackStatus> status(std::string_view id) const;
 
+  // One RFC 3428 MESSAGE (the sip_message channel, issue 19 item 6).
+  struct MessageRequest {
+    std::string to;               // the person's IMS identity: a number or sip:/sips:/tel: URI
+    std::string body;             // UTF-8 text/plain, at most kMessageBodyMax bytes
+    std::string idempotency_key;  // sent in kMessageKeyHeader; no CR/LF
+    int timeout_ms = 10000;       // no final response by then: 408 "no answer within N s"
+  };
+  struct MessageResult {
+    int status = 0;  // the final response; sofia's own 408/503 when the peer is unreachable
+    std::string phrase;
+    std::optional<int64_t> retry_after_s;  // the response's Retry-After
+    std::string call_id;
+  };
+  // Thread-safe: queues the MESSAGE and returns at once; an error text (empty: queued) when it
+  // cannot be sent at all (bad URI, body too long, not running, queue full), `done` then never
+  // runs. Otherwise `done` runs exactly once, on the SIP thread (keep it short): with the final
+  // response, a 408 after timeout_ms, or status 0 "mcn is stopping" at stop().
+  std::string message(MessageRequest req, std::function<void(const MessageResult&)> done);
+
   // Bound on how many finished call-backs stay readable by id (oldest forgotten first).
   static constexpr size_t kKeepFinished = 1000;
 
   // Stable names: sipua.callbacks.requested, sipua.callbacks.refused, sipua.callbacks.connected,
   // sipua.callbacks.busy, sipua.callbacks.no_answer, sipua.callbacks.failed,
-  // sipua.refer.refused, sipua.register.ok, sipua.register.failed, sipua.incoming.rejected.
+  // sipua.refer.refused, sipua.register.ok, sipua.register.failed, sipua.incoming.rejected,
+  // sipua.messages.sent, sipua.messages.delivered (2xx), sipua.messages.failed (any other final
+  // response, sofia's own included), sipua.messages.timeout (none within timeout_ms).
   void forEachCounter(const std::function<void(std::string_view name, uint64_t value)>& fn) const;
 
   struct Impl;

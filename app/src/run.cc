@@ -1,20 +1,5 @@
 #include "run.h"
 
-#if defined(__SANITIZE_THREAD__) && !defined(AE_TSAN_ANNOTATE_RELEASE)
-// ThreadSanitizer does not see standalone fences; the queue annotates its fences for TSan only
-// where __has_feature exists (clang). Under GCC (tools/test.sh tsan) do what it does there.
-namespace moodycamel {
-inline int ae_tsan_global;
-}
-extern "C" void AnnotateHappensBefore(const char*, int, void*);
-extern "C" void AnnotateHappensAfter(const char*, int, void*);
-#define AE_TSAN_ANNOTATE_RELEASE() \
-  AnnotateHappensBefore(__FILE__, __LINE__, (void*)(&::moodycamel::ae_tsan_global))
-#define AE_TSAN_ANNOTATE_ACQUIRE() \
-  AnnotateHappensAfter(__FILE__, __LINE__, (void*)(&::moodycamel::ae_tsan_global))
-#endif
-#include <fmt/format.h>
-#include <readerwriterqueue/readerwriterqueue.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -26,13 +11,14 @@ extern "C" void AnnotateHappensAfter(const char*, int, void*);
 #include <mutex>
 #include <thread>
 
-#include "history_api.h"
 #include "callback_api.h"
+#include "history_api.h"
 #include "http_endpoints.h"
 #include "live_clock.h"
 #include "mcn/calls/record_json.h"
 #include "mcn/capture/hep_listener.h"
 #include "mcn/capture/pcap_live.h"
+#include "mcn/common/spsc_queue.h"
 #include "mcn/history/writer.h"
 #include "mcn/notifier/local_notifier.h"
 #include "mcn/notifier/missed_call_sink.h"

@@ -1,24 +1,11 @@
 #include "mcn/history/writer.h"
 
-#if defined(__SANITIZE_THREAD__) && !defined(AE_TSAN_ANNOTATE_RELEASE)
-// ThreadSanitizer does not see standalone fences; the queue annotates its fences for TSan only
-// where __has_feature exists (clang). Under GCC (tools/test.sh tsan) do what it does there, as
-// app/src/run.cc does for its rings.
-namespace moodycamel {
-inline int ae_tsan_global;
-}
-extern "C" void AnnotateHappensBefore(const char*, int, void*);
-extern "C" void AnnotateHappensAfter(const char*, int, void*);
-#define AE_TSAN_ANNOTATE_RELEASE() \
-  AnnotateHappensBefore(__FILE__, __LINE__, (void*)(&::moodycamel::ae_tsan_global))
-#define AE_TSAN_ANNOTATE_ACQUIRE() \
-  AnnotateHappensAfter(__FILE__, __LINE__, (void*)(&::moodycamel::ae_tsan_global))
-#endif
-#include <readerwriterqueue/readerwriterqueue.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <variant>
+
+#include "mcn/common/spsc_queue.h"
 
 namespace mcn::history {
 namespace {

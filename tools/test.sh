@@ -23,8 +23,9 @@ echo "== fuzz: ${MCN_FUZZ_SECONDS:-30} s per target" >&2
 tools/fuzz.sh "${MCN_FUZZ_SECONDS:-30}"
 suite asan
 
-# ThreadSanitizer: only what starts threads (the daemon's pipeline through the real binary, the
-# delivery engine against loopback servers, the Redis refresher), to keep CI's time bounded.
+# ThreadSanitizer: only what starts threads (the daemon's pipeline through the real binary and the
+# threaded replay, the delivery engine against loopback servers, the outbox's writers, the Redis
+# refresher and Sentinel watch, the history writer, the SIP user agent), to keep CI's time bounded.
 tsan() {
   echo "== tsan: configure and build" >&2
   local t0=$SECONDS
@@ -34,8 +35,10 @@ tsan() {
   local dir=build/tsan
   export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$PWD/tools/tsan.supp"
   "$dir/tests/mcn_app_tests" --gtest_brief=1
-  "$dir/tests/mcn_notifier_tests" --gtest_brief=1 --gtest_filter='Delivery*:ChannelWebhook*:ChannelHttpSms*'
-  "$dir/tests/mcn_subscribers_tests" --gtest_brief=1 --gtest_filter='RedisStoreTest*'
+  "$dir/tests/mcn_notifier_tests" --gtest_brief=1 --gtest_filter='Delivery*:ChannelWebhook*:ChannelHttpSms*:Outbox*'
+  "$dir/tests/mcn_subscribers_tests" --gtest_brief=1 --gtest_filter='RedisStoreTest*:*Sentinel*'
+  "$dir/tests/mcn_history_tests" --gtest_brief=1   # the writer thread and its producers' rings
+  "$dir/tests/mcn_sipua_tests" --gtest_brief=1     # the user agent's su_root thread and queue
   if [[ $EUID -eq 0 ]]; then # the live daemon: capture, workers, notifier, HTTP and SIGHUP threads
     tests/e2e/reload-e2e.sh "$dir/mcn"
     tests/e2e/redis-fault-e2e.sh "$dir/mcn"

@@ -33,16 +33,47 @@ using clitest::kPcaps;
 using clitest::runMcn;
 
 // A loopback port nobody listens on now (the kernel's pick).
-int freePort(int type) {
+// A loopback socket of `type` bound to `port` (0: any), or -1.
+int boundSocket(int type, int port) {
   int fd = ::socket(AF_INET, type, 0);
+  if (fd < 0) return -1;
   sockaddr_in a{};
   a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+int portOf(int fd) {
+  sockaddr_in a{};
   socklen_t len = sizeof a;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
   return ntohs(a.sin_port);
+}
+
+// Ports for `mcn run`: `http` (TCP) and `hep`, which --hep opens for UDP and TCP both. Chosen
+// while every socket is held, so they differ, and the HEP port is free for both protocols: a port
+// found free for UDP alone can be a TCP connection's local port (CI saw "cannot bind TCP").
+struct RunPorts {
+  int http = 0;
+  int hep = 0;
+};
+RunPorts freeRunPorts() {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const int h = boundSocket(SOCK_STREAM, 0);
+    const int t = boundSocket(SOCK_STREAM, 0);
+    const int u = t >= 0 ? boundSocket(SOCK_DGRAM, portOf(t)) : -1;
+    RunPorts p{h >= 0 ? portOf(h) : 0, t >= 0 ? portOf(t) : 0};
+    for (int fd : {h, t, u}) {
+      if (fd >= 0) ::close(fd);
+    }
+    if (h >= 0 && t >= 0 && u >= 0) return p;
+  }
+  return {};
 }
 
 // RFC 3986 §2.1: every byte outside the unreserved set as %XX (a Call-ID may hold '/', '?').
@@ -104,8 +135,10 @@ TEST_F(HistoryEndToEnd, ReplayFillsTheStoreAndMcnRunAnswersTheOperatorsSearches)
   // Wu Fang was told (the jsonl channel) about her busy calls.
   ASSERT_NE(slurp((dir_ / "told.jsonl").string()).find("e1015"), std::string::npos);
 
-  const int http = freePort(SOCK_STREAM);
-  const int hep = freePort(SOCK_DGRAM);
+  const RunPorts ports = freeRunPorts();
+  ASSERT_NE(ports.http, 0);
+  const int http = ports.http;
+  const int hep = ports.hep;
   pid_ = ::fork();
   ASSERT_GE(pid_, 0);
   if (pid_ == 0) {
@@ -286,8 +319,10 @@ TEST_F(HistoryEndToEnd, LiveCallsReachTheStoreWhileMcnRuns) {
     put32(usec, static_cast<uint32_t>(t % 1'000'000));
   }
 
-  const int http = freePort(SOCK_STREAM);
-  const int hep = freePort(SOCK_DGRAM);
+  const RunPorts ports = freeRunPorts();
+  ASSERT_NE(ports.http, 0);
+  const int http = ports.http;
+  const int hep = ports.hep;
   pid_ = ::fork();
   ASSERT_GE(pid_, 0);
   if (pid_ == 0) {

@@ -183,8 +183,12 @@ struct Call {
   std::vector<CorrelationKey> keys;
   std::vector<Pickup> pickups;  // colleagues that took over one of its ringing dialogs
   // Keys of this call in the tracker's leg-join index (hash of caller and To of each leg's
-  // initial INVITE), removed when the call stops being open.
-  std::vector<uint64_t> join_keys;
+  // initial INVITE) and its entry under each, removed when the call stops being open.
+  struct JoinRef {
+    uint64_t key;
+    uint32_t node;
+  };
+  std::vector<JoinRef> join_keys;
   // HEP agents' capture ids of its messages, ascending, at most kMaxCaptureIds (records'
   // capture_ids); empty unless the input was HEP.
   std::vector<uint32_t> capture_ids;

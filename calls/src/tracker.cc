@@ -204,13 +204,30 @@ struct CallTracker::Impl {
   // are kept by the calls (Leg::call_id, Call::keys).
   HashIndex by_call_id;
   HashIndex by_key;
-  // joinKey(caller, To) of every open call's legs -> slot (RULES.md "Legs joined without a key").
-  // Entries leave with their call's open state (dropJoinKeys); at most kMaxLegsPerCall per call.
-  // Each key's slots in the order they were added, walked newest first (the order of the
-  // unordered_multimap this was: libstdc++ puts a new entry before its equals). A vector, not a
-  // node per entry: when many calls in flight share a key (the same caller and callee, as in a
-  // load test) the walks of findJoin and dropJoinKeys were most of the tracker's time.
-  std::unordered_map<uint64_t, std::vector<uint32_t>> join_index;
+  // joinKey(caller, To) of every open call's legs -> its calls (RULES.md "Legs joined without a
+  // key"). Entries leave with their call's open state (dropJoinKeys); at most kMaxLegsPerCall per
+  // call. Each key's entries form a list in the order they were added, walked newest first (the
+  // order of the unordered_multimap this once was: libstdc++ puts a new entry before its
+  // equals), and a second list, in the same order, of the entries whose call has no correlation
+  // key (a call never loses its keys while open). A keyed INVITE can only join such a call, so
+  // it walks only those: when many calls in flight share a join key (the same caller and callee,
+  // as in a load test or an auto-dialler) and all carry an icid, it walks none, where it used to
+  // read every one of them (most of the tracker's cache misses). Removal is O(1) (each call
+  // keeps its entries' nodes) and keeps the order.
+  struct JoinList {
+    uint32_t head = kNil, tail = kNil;    // every entry
+    uint32_t uhead = kNil, utail = kNil;  // entries whose call has no correlation key
+  };
+  struct JoinNode {
+    uint32_t slot = kNil;
+    uint32_t prev = kNil, next = kNil;
+    uint32_t uprev = kNil, unext = kNil;
+    bool unkeyed = false;
+    JoinList* list = nullptr;  // unordered_map values stay put until erased
+  };
+  std::unordered_map<uint64_t, JoinList> join_index;
+  std::vector<JoinNode> join_nodes;
+  std::vector<uint32_t> free_join_nodes;
   // Undecided calls with an initial INVITE: `unheard` while no response of theirs was seen, in
   // the order they became open; `open` once one was, in the order that happened. A flood of
   // INVITEs that are never answered stays in `unheard`, which is evicted first (see newCall).
@@ -432,6 +449,7 @@ struct CallTracker::Impl {
       if (findKey(hashes[i], keys[i]) != nullptr) continue;  // this call's or another's
       by_key.insert(hashes[i], slot, static_cast<uint32_t>(c.keys.size()));
       c.keys.push_back(CorrelationKey{keys[i], hashes[i]});
+      if (c.keys.size() == 1) joinKeysKeyed(slot);
     }
   }
 
@@ -464,7 +482,7 @@ struct CallTracker::Impl {
       d.legs.push_back(std::move(s.legs[i]));
       ++counters[joined];
     }
-    for (uint64_t k : s.join_keys) addJoinKey(dst, k);
+    for (const Call::JoinRef& r : s.join_keys) addJoinKey(dst, r.key);
     dropJoinKeys(src);
     for (Hop& hop : s.hops) {
       hop.leg = static_cast<uint8_t>(hop.leg + offset);
@@ -481,6 +499,7 @@ struct CallTracker::Impl {
         by_key.erase(e);
       }
     }
+    if (!d.keys.empty()) joinKeysKeyed(dst);
     for (detail::Pickup& p : s.pickups) {
       if (d.pickups.size() < kMaxPickupsPerCall) d.pickups.push_back(std::move(p));
     }
@@ -507,20 +526,79 @@ struct CallTracker::Impl {
 
   void addJoinKey(uint32_t slot, uint64_t key) {
     Call& c = call(slot);
-    if (std::find(c.join_keys.begin(), c.join_keys.end(), key) != c.join_keys.end()) return;
+    for (const Call::JoinRef& r : c.join_keys) {
+      if (r.key == key) return;
+    }
     if (c.join_keys.size() >= kMaxLegsPerCall) return;
-    c.join_keys.push_back(key);
-    join_index[key].push_back(slot);
+    uint32_t n = kNil;
+    if (!free_join_nodes.empty()) {
+      n = free_join_nodes.back();
+      free_join_nodes.pop_back();
+    } else {
+      n = static_cast<uint32_t>(join_nodes.size());
+      join_nodes.emplace_back();
+    }
+    JoinList& l = join_index[key];
+    JoinNode& node = join_nodes[n];
+    node = JoinNode{};
+    node.slot = slot;
+    node.list = &l;
+    node.prev = l.tail;
+    if (l.tail != kNil)
+      join_nodes[l.tail].next = n;
+    else
+      l.head = n;
+    l.tail = n;
+    if (c.keys.empty()) {
+      node.unkeyed = true;
+      node.uprev = l.utail;
+      if (l.utail != kNil)
+        join_nodes[l.utail].unext = n;
+      else
+        l.uhead = n;
+      l.utail = n;
+    }
+    c.join_keys.push_back(Call::JoinRef{key, n});
+  }
+
+  void unlinkUnkeyed(uint32_t n) {
+    JoinNode& node = join_nodes[n];
+    if (!node.unkeyed) return;
+    JoinList& l = *node.list;
+    if (node.uprev != kNil)
+      join_nodes[node.uprev].unext = node.unext;
+    else
+      l.uhead = node.unext;
+    if (node.unext != kNil)
+      join_nodes[node.unext].uprev = node.uprev;
+    else
+      l.utail = node.uprev;
+    node.unkeyed = false;
+    node.uprev = node.unext = kNil;
+  }
+
+  // The call got its first correlation key: a keyed INVITE no longer finds it.
+  void joinKeysKeyed(uint32_t slot) {
+    for (const Call::JoinRef& r : call(slot).join_keys) unlinkUnkeyed(r.node);
   }
 
   void dropJoinKeys(uint32_t slot) {
     Call& c = call(slot);
-    for (uint64_t key : c.join_keys) {
-      const auto it = join_index.find(key);
-      if (it == join_index.end()) continue;
-      std::vector<uint32_t>& slots = it->second;
-      slots.erase(std::remove(slots.begin(), slots.end(), slot), slots.end());
-      if (slots.empty()) join_index.erase(it);
+    for (const Call::JoinRef& r : c.join_keys) {
+      unlinkUnkeyed(r.node);
+      JoinNode& node = join_nodes[r.node];
+      JoinList& l = *node.list;
+      if (node.prev != kNil)
+        join_nodes[node.prev].next = node.next;
+      else
+        l.head = node.next;
+      if (node.next != kNil)
+        join_nodes[node.next].prev = node.prev;
+      else
+        l.tail = node.prev;
+      node = JoinNode{};
+      free_join_nodes.push_back(r.node);
+      if (l.head == kNil) join_index.erase(r.key);
     }
     c.join_keys.clear();
   }
@@ -531,12 +609,14 @@ struct CallTracker::Impl {
   void forEachJoinCandidate(uint64_t key, bool keyed, Fn&& fn) {
     const auto found = join_index.find(key);
     if (found == join_index.end()) return;
-    const std::vector<uint32_t>& slots = found->second;
-    for (auto it = slots.rbegin(); it != slots.rend(); ++it) {
-      const Call& c = call(*it);
+    const JoinList& l = found->second;
+    for (uint32_t n = keyed ? l.utail : l.tail; n != kNil;) {
+      const JoinNode& node = join_nodes[n];
+      n = keyed ? node.uprev : node.prev;
+      const Call& c = call(node.slot);
       if (c.state != Call::State::kOpen || c.legs.size() >= kMaxLegsPerCall) continue;
-      if (keyed && !c.keys.empty()) continue;
-      fn(*it);
+      assert(!keyed || c.keys.empty());
+      fn(node.slot);
     }
   }
 

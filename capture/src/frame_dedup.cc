@@ -99,13 +99,13 @@ FrameDedup::FrameDedup(int64_t window_us, size_t sets) : window_us_(window_us) {
   if (window_us_ <= 0) return;
   size_t n = std::bit_ceil(std::max<size_t>(sets, 1));
   set_mask_ = n - 1;
-  slots_.resize(n * kWays);
+  sets_.resize(n);
 }
 
 bool FrameDedup::isDuplicate(uint64_t digest, int64_t ts_us) {
   if (window_us_ <= 0) return false;
   // The low bits pick the set; the digest is well mixed, so they are as good as any.
-  Slot* set = &slots_[(digest & set_mask_) * kWays];
+  Slot* set = sets_[digest & set_mask_].ways.data();
   Slot* victim = &set[0];
   for (size_t w = 0; w < kWays; ++w) {
     Slot& s = set[w];

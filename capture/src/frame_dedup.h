@@ -62,7 +62,7 @@ class FrameDedup {
   bool isDuplicate(uint64_t digest, int64_t ts_us);
 
   bool enabled() const { return window_us_ > 0; }
-  size_t memoryBytes() const { return slots_.size() * sizeof(Slot); }
+  size_t memoryBytes() const { return sets_.size() * sizeof(Set); }
 
   static constexpr size_t kWays = 4;
 
@@ -71,10 +71,16 @@ class FrameDedup {
     uint64_t digest = 0;
     int64_t ts_us = kUnused;
   };
+  // A set is one cache line: a look-up reads one line, not two (a vector of 16-byte slots is
+  // only 16-byte aligned, so most sets straddled two lines: ~2 first-level misses per frame).
+  struct alignas(64) Set {
+    std::array<Slot, kWays> ways;
+  };
+  static_assert(sizeof(Set) == 64);
   static constexpr int64_t kUnused = INT64_MIN;
   int64_t window_us_;
   size_t set_mask_ = 0;
-  std::vector<Slot> slots_;
+  std::vector<Set> sets_;
 };
 
 }  // namespace mcn::capture::detail

@@ -3,9 +3,10 @@
 
     valgrind --tool=callgrind --callgrind-out-file=OUT mcn replay ... cut.pcap
     tests/bench/callgrind_stages.py OUT [OUT2]     # two profiles: before and after, side by side
+    tests/bench/callgrind_stages.py --event=D1mr+D1mw OUT [OUT2]   # with --cache-sim=yes: L1 data misses
 
 Reads `callgrind_annotate --inclusive=yes --tree=calling` and splits runReplay's inclusive
-instructions into the stages of tests/bench/README.md (read, decode, dedup, parse, track, record
+instructions (or another event: Dr, D1mr, D1mr+D1mw, DLmr, ... of a --cache-sim=yes profile) into the stages of tests/bench/README.md (read, decode, dedup, parse, track, record
 output). Per frame = / calls of FrameDecoder::decode; per SIP message = / calls of
 SipParser::parseInto.
 """
@@ -30,27 +31,44 @@ FUNCS = {
 }
 
 
-def profile(path):
+def columns(text):
+    """The event counts of one annotate line ("1,234 (5.6%)", "." or "0" per event)."""
+    vals = []
+    for tok in re.findall(r"([\d,]+) \(\s*[\d.]+%\)|(?<!\S)(\.|0)(?!\S)", text):
+        vals.append(int(tok[0].replace(",", "")) if tok[0] else 0)
+    return vals
+
+
+def profile(path, event):
     out = subprocess.run(
         ["callgrind_annotate", "--inclusive=yes", "--tree=calling", "--threshold=100", path],
         check=True, capture_output=True, text=True).stdout
+    events = []
     incl = {}
     calls = {}
-    star = re.compile(r"^\s*([\d,]+) \(\s*[\d.]+%\)  \*  (.*)$")
-    callee = re.compile(r"^\s*([\d,]+) \(\s*[\d.]+%\)  >   (.*) \(([\d,]+)x\)")
+    star = re.compile(r"^(.*?)  \*  (.*)$")
+    callee = re.compile(r"^(.*?)  >   (.*) \(([\d,]+)x\)")
     for line in out.splitlines():
-        t = re.match(r"^\s*([\d,]+) \(100.0%\)  PROGRAM TOTALS", line)
-        if t:
-            incl["PROGRAM TOTALS"] = int(t.group(1).replace(",", ""))
+        if line.startswith("Events recorded:"):
+            events = line.split(":", 1)[1].split()
+            continue
+        if line.rstrip().endswith("PROGRAM TOTALS"):
+            incl["PROGRAM TOTALS"] = columns(line[: line.index("PROGRAM TOTALS")])
+            continue
         m = star.match(line)
         if m:
-            name = m.group(2)
             # the largest entry of a name first (inlined parts are listed under their header)
-            incl.setdefault(name, int(m.group(1).replace(",", "")))
+            incl.setdefault(m.group(2), columns(m.group(1)))
             continue
         m = callee.match(line)
         if m:
             calls[m.group(2)] = calls.get(m.group(2), 0) + int(m.group(3).replace(",", ""))
+    # an event, or a sum of events ("D1mr+D1mw")
+    idx = [events.index(e) for e in event.split("+")] if events else [0]
+
+    def pick(v):
+        return sum(v[i] for i in idx if i < len(v))
+
     got = {}
     counts = {}
     for stage, subs in FUNCS.items():
@@ -58,7 +76,7 @@ def profile(path):
         for s in subs:
             for name, v in incl.items():
                 if s in name:
-                    total += v
+                    total += pick(v)
                     break
         got[stage] = total
         for s in subs:
@@ -69,8 +87,8 @@ def profile(path):
     return got, counts
 
 
-def stages(path):
-    g, c = profile(path)
+def stages(path, event):
+    g, c = profile(path, event)
     frames = c.get("decode_all", 0)
     msgs = c.get("parse", 0)
     rows = [
@@ -92,24 +110,29 @@ def stages(path):
 
 
 def main():
-    paths = sys.argv[1:]
-    if not paths:
+    args = sys.argv[1:]
+    event = "Ir"
+    if args and args[0].startswith("--event="):
+        event = args.pop(0).split("=", 1)[1]
+    if not args:
         sys.exit(__doc__)
-    results = [stages(p) for p in paths]
-    head = "| stage |" + "|".join(" instr/msg | share " for _ in paths) + "|"
+    results = [stages(p, event) for p in args]
+    label = "instr/msg" if event == "Ir" else f"{event}/msg"
+    fmt = "{:,.0f}" if event == "Ir" else "{:,.2f}"
+    head = "| stage |" + "|".join(f" {label} | share " for _ in args) + "|"
     print(head)
-    print("|---|" + "|".join("---:|---:" for _ in paths) + "|")
+    print("|---|" + "|".join("---:|---:" for _ in args) + "|")
     for i, (name, _) in enumerate(results[0][0]):
         cells = []
         for rows, frames, msgs in results:
             v = rows[i][1]
             replay = rows[-2][1]
-            share = f"{100 * v / replay:.1f} %" if not name.startswith("start-up") else ""
-            cells.append(f" {v / msgs:,.0f} | {share} ")
+            share = f"{100 * v / replay:.1f} %" if not name.startswith("start-up") and replay else ""
+            cells.append(f" {fmt.format(v / msgs)} | {share} ")
         print(f"| {name} |" + "|".join(cells) + "|")
     for rows, frames, msgs in results:
-        print(f"frames {frames:,}, SIP messages {msgs:,}, replay {rows[-2][1]:,} instructions "
-              f"({rows[-2][1] / frames:,.0f} per frame)")
+        print(f"frames {frames:,}, SIP messages {msgs:,}, replay {rows[-2][1]:,} {event} "
+              f"({rows[-2][1] / frames:,.1f} per frame)")
 
 
 if __name__ == "__main__":

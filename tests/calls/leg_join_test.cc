@@ -201,6 +201,65 @@ TEST(LegJoin, DifferentCorrelationKeysAreNeverJoined) {
   EXPECT_EQ(h.counter("calls.legs_joined_heuristic"), 0u);
 }
 
+// The other way round: the call in flight has no key, the new leg has one. Joined.
+TEST(LegJoin, AKeyedLegJoinsACallWithoutKey) {
+  Harness h;
+  TwoLegs l;
+  l.down.icid = "icid-down";
+  h.feed({l.up, l.down, response(at(100), 180, l.down, "tb"), response(at(101), 180, l.up, "tb"),
+          response(at(1200), 486, l.down, "tb"), response(at(1201), 486, l.up, "tb")});
+  h.finish(at(60000));
+  ASSERT_EQ(h.records.size(), 1u);
+  CallRecord want = twoLegRecord(Outcome::kBusy, true, 486, "Busy Here", 1200, 1100);
+  want.correlation = "icid-down";
+  EXPECT_EQ(h.records[0], want);
+  EXPECT_EQ(h.counter("calls.legs_joined_heuristic"), 1u);
+}
+
+// A call without a key when its INVITE came gets one from a later message (the proxy's 100
+// Trying carries the icid): from then on a leg with another key is another call.
+TEST(LegJoin, ACallThatGotItsKeyLaterTakesNoLegWithAnotherKey) {
+  Harness h;
+  TwoLegs l;
+  SipEvent trying = response(at(1), 100, l.up);
+  trying.icid = "icid-up";
+  l.down.icid = "icid-down";
+  h.feed({l.up, trying, l.down, response(at(100), 180, l.down, "tb"),
+          response(at(101), 180, l.up, "tb"), response(at(1200), 486, l.down, "tb"),
+          response(at(1201), 486, l.up, "tb")});
+  h.finish(at(60000));
+  ASSERT_EQ(h.records.size(), 2u);
+  EXPECT_EQ(h.records[0].legs, 1);
+  EXPECT_EQ(h.records[1].legs, 1);
+  EXPECT_EQ(h.counter("calls.legs_joined_heuristic"), 0u);
+}
+
+// The same when the key came by merging with another call (a Call-ID of it carried the key that
+// call has): the merged call has a key, so a leg with another key is not joined to it.
+TEST(LegJoin, ACallKeyedByAMergeTakesNoLegWithAnotherKey) {
+  Harness h;
+  TwoLegs l;
+  // another leg of the caller's call, to another number, that has the icid first
+  SipEvent other = invite(at(1), "call-k", "fk", "z9hG4bK-k", 1, kC, kC);
+  other.icid = "icid-up";
+  // then a message of call-a carries it too: call-a and call-k are one call
+  SipEvent trying = response(at(2), 100, l.up);
+  trying.icid = "icid-up";
+  l.down.icid = "icid-down";
+  h.feed({l.up, other, trying, l.down});
+  EXPECT_EQ(h.counter("calls.legs_correlated"), 1u);
+  h.feed({response(at(100), 180, l.down, "tb"), response(at(101), 180, l.up, "tb"),
+          response(at(1200), 486, l.down, "tb"), response(at(1201), 486, l.up, "tb"),
+          response(at(1202), 486, other, "tk")});
+  h.finish(at(60000));
+  EXPECT_EQ(h.counter("calls.legs_joined_heuristic"), 0u);
+  bool down_alone = false;
+  for (const CallRecord& r : h.records) {
+    if (r.call_ids == std::vector<std::string>{"call-b"}) down_alone = true;
+  }
+  EXPECT_TRUE(down_alone);
+}
+
 // Calls in flight that share caller and number (a load test, an auto-dialler): of equally near
 // candidates the newest takes the unkeyed leg, and a call that was decided is no candidate any
 // more, whichever of the calls under that caller and number it was.

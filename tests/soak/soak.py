@@ -308,6 +308,10 @@ enabled = true
                 row[f"{name}.outbox_bytes"] = file_size(ob)
         for name, port in self.redis.items():
             row[f"{name}.used_memory"] = redis_used_memory(port)
+        if "redis-streams" in self.redis:  # both streams grow until they reach streams.maxlen
+            for stream in ("missed", "closed"):
+                n = redis_cmd(self.redis["redis-streams"], "XLEN", f"mcn:{stream}")
+                row[f"redis-streams.xlen_{stream}"] = int(n) if n.isdigit() else -1
         for setup, path in self.receivers.items():
             got = read_jsonl(path)
             row[f"receiver-{setup}.requests"] = len(got)
@@ -367,11 +371,17 @@ enabled = true
         peak = max(r[col] for r in late)
         limit = ref * 1.05 + slack
         first = rows[1][col] if len(rows) > 1 else rows[0][col]
+        note = ""
+        if col.startswith("redis-streams."):
+            full = [r["minute"] for r in rows if r.get("redis-streams.xlen_closed", 0) >= self.a.maxlen
+                    and r.get("redis-streams.xlen_missed", 0) >= self.a.maxlen]
+            note = (f"; both streams at maxlen {self.a.maxlen} from {full[0]} min" if full else
+                    f"; the streams never reached maxlen {self.a.maxlen}")
         self.check(col.split(".")[0], f"{col} flat",
                    peak <= limit,
                    f"at {half['minute']} min {ref}{unit}, max after {peak}{unit} "
                    f"(limit +5 % +{slack}{unit} = {limit:.0f}); first minute {first}{unit}, "
-                   f"last {rows[-1][col]}{unit}")
+                   f"last {rows[-1][col]}{unit}{note}")
 
     def counters_single(self, name, met, setup):
         g = lambda k: int(met.get(k, 0))
@@ -545,7 +555,8 @@ enabled = true
                 seen.add(id(r))
                 rows.append(r)
         show = [c for c in cols if c.endswith((".rss_kb", ".fds", ".used_memory", "history_bytes",
-                                              "outbox_bytes", ".missed", ".unique", "in_flight_calls"))]
+                                              "outbox_bytes", ".missed", ".unique", "in_flight_calls",
+                                              "xlen_missed", "xlen_closed"))]
         md = [f"# mcn soak, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
               f"- traffic: `mcn-gen mix --calls {self.calls} --cps {self.a.cps} --ues {self.a.ues} "
               f"--seed {self.a.seed}`: {self.want['frames']} frames, "
@@ -594,7 +605,7 @@ def main():
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--window", type=int, default=60, help="merge window, seconds")
     ap.add_argument("--interval", type=int, default=60, help="seconds between samples")
-    ap.add_argument("--maxlen", type=int, default=5000, help="streams.maxlen")
+    ap.add_argument("--maxlen", type=int, default=2000, help="streams.maxlen")
     ap.add_argument("--dedupe-ttl", type=int, default=300, help="streams.dedupe_ttl_s")
     ap.add_argument("--mode", choices=("both", "single", "streams"), default="both")
     ap.add_argument("--work", default=os.path.join(ROOT, "build", "soak"))

@@ -47,6 +47,37 @@ class ConsoleTest : public ::testing::Test {
       }
       return v;
     };
+    seams.person = [this](const std::string& p) -> std::optional<subscribers::Person> {
+      std::lock_guard lock(mu_);
+      auto it = people_.find(p);
+      if (it == people_.end()) return std::nullopt;
+      return it->second;
+    };
+    seams.send_message = [this](const std::string& p, const std::string& channel,
+                                const std::string&, const std::string& text) {
+      std::lock_guard lock(mu_);
+      messages_.push_back(p + "/" + channel + ": " + text);
+      return true;
+    };
+    seams.save_person = [this](const subscribers::Person& p, const std::string& who) {
+      std::lock_guard lock(mu_);
+      people_[p.id] = p;
+      saved_by_.push_back(who);
+      return std::string();
+    };
+    for (const char* id : {"e1024", "e2048"}) {
+      subscribers::Person p;
+      p.id = id;
+      p.name = id == std::string("e1024") ? "Li Lei" : "Han Meimei";
+      p.numbers = {id == std::string("e1024") ? "+862583001013" : "+862583002048"};
+      subscribers::Channel c;
+      c.id = id == std::string("e1024") ? "wecom-office" : "han-hook";
+      c.kind = subscribers::ChannelKind::kWeCom;
+      c.target_ref = "env:X";
+      p.channels = {c};
+      p.prefs.language = "en";
+      people_[id] = p;
+    }
     ConsoleOptions opt;
     opt.base_url = "http://127.0.0.1/";
     console_ = std::make_unique<WebConsole>(links_, opt, std::move(seams));
@@ -121,6 +152,9 @@ class ConsoleTest : public ::testing::Test {
   std::map<std::string, std::string> lang_;
   std::vector<std::pair<std::string, std::string>> sent_;
   std::vector<std::string> asked_;
+  std::map<std::string, subscribers::Person> people_;
+  std::vector<std::string> messages_;
+  std::vector<std::string> saved_by_;
   SignInLinks links_{kKey, SignInLimits{}};
   std::unique_ptr<WebConsole> console_;
   httplib::Server server_;
@@ -307,6 +341,119 @@ TEST_F(ConsoleTest, ExpiredOrForgedLinkSaysSo) {
   auto r = c.Get("/signin/link/" + issued.token);
   EXPECT_EQ(r->status, 410);
   EXPECT_NE(r->body.find("has expired"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mcn::web
+
+namespace mcn::web {
+namespace {
+
+// A form post as the /me page's preferences form sends it, with `changes` over the defaults.
+httplib::Params prefsForm(const std::string& csrf,
+                          std::vector<std::pair<std::string, std::string>> changes) {
+  std::map<std::string, std::string> f{
+      {"csrf", csrf},           {"which", "missed"},        {"internal_calls", "on"},
+      {"external_calls", "on"}, {"withheld_callers", "on"}, {"min_ring", "0"},
+      {"merge_window", "1m"},   {"quiet_start", "22:00"},   {"quiet_end", "07:30"},
+      {"quiet_action", "hold"}, {"language", "en"},         {"time_zone", "Asia/Shanghai"}};
+  for (auto& [k, v] : changes) f[k] = v;
+  return httplib::Params(f.begin(), f.end());
+}
+
+TEST_F(ConsoleTest, MePageShowsMyNumbersChannelsAndPreferencesOnly) {
+  std::string sid = signIn("e1024");
+  auto c = client();
+  httplib::Headers hs{{"Cookie", std::string(kSessionCookie) + "=" + sid}};
+  auto me = c.Get("/me?person=e2048", hs);
+  ASSERT_EQ(me->status, 200);
+  EXPECT_NE(me->body.find("Li Lei (e1024)"), std::string::npos);
+  EXPECT_NE(me->body.find("<li>+862583001013</li>"), std::string::npos);
+  EXPECT_NE(me->body.find("wecom-office"), std::string::npos);
+  EXPECT_NE(me->body.find("<label for=\"quiet_start\">"), std::string::npos);
+  // Not the other person's, whatever the URL says; no channel target (a robot URL is a key).
+  EXPECT_EQ(me->body.find("han-hook"), std::string::npos);
+  EXPECT_EQ(me->body.find("+862583002048"), std::string::npos);
+  EXPECT_EQ(me->body.find("env:X"), std::string::npos);
+}
+
+TEST_F(ConsoleTest, TestNotificationOnlyThroughMyOwnChannelAndWithTheToken) {
+  std::string sid = signIn("e1024");
+  auto c = client();
+  httplib::Headers hs{{"Cookie", std::string(kSessionCookie) + "=" + sid}};
+  std::string csrf = hiddenCsrf(c.Get("/me", hs)->body);
+  EXPECT_EQ(c.Post("/me/test", hs, httplib::Params{{"channel", "wecom-office"}})->status, 403);
+  auto other = c.Post("/me/test", hs, httplib::Params{{"csrf", csrf}, {"channel", "han-hook"}});
+  EXPECT_EQ(other->status, 400);
+  EXPECT_NE(other->body.find("not one of your channels"), std::string::npos);
+  {
+    std::lock_guard lock(mu_);
+    EXPECT_TRUE(messages_.empty());
+  }
+  auto ok = c.Post("/me/test", hs, httplib::Params{{"csrf", csrf}, {"channel", "wecom-office"}});
+  EXPECT_EQ(ok->status, 303);
+  EXPECT_EQ(ok->get_header_value("Location"), "/me?sent=wecom-office#channels");
+  std::lock_guard lock(mu_);
+  ASSERT_EQ(messages_.size(), 1u);
+  EXPECT_EQ(messages_[0].rfind("e1024/wecom-office: This is a test notification", 0), 0u);
+}
+
+TEST_F(ConsoleTest, PreferencesMistakesAreShownInlineAndNothingIsSaved) {
+  std::string sid = signIn("e1024");
+  auto c = client();
+  httplib::Headers hs{{"Cookie", std::string(kSessionCookie) + "=" + sid}};
+  std::string csrf = hiddenCsrf(c.Get("/me", hs)->body);
+  auto bad = c.Post("/me/preferences", hs,
+                    prefsForm(csrf, {{"quiet_hours", "on"},
+                                     {"quiet_start", "24:00"},
+                                     {"merge_window", "2d"},
+                                     {"time_zone", "<b>x"}}));
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("id=\"quiet_start-error\">expected a time &quot;HH:MM&quot; "
+                           "(00:00..23:59)</strong>"),
+            std::string::npos)
+      << bad->body;
+  EXPECT_NE(bad->body.find("id=\"merge_window-error\">expected a duration"), std::string::npos);
+  EXPECT_NE(bad->body.find("unknown time zone &quot;&lt;b&gt;x&quot;"), std::string::npos);
+  // The form keeps what was typed, escaped.
+  EXPECT_NE(bad->body.find("value=\"24:00\""), std::string::npos);
+  EXPECT_EQ(bad->body.find("<b>x"), std::string::npos);
+  // Without the token: refused before anything is read.
+  EXPECT_EQ(c.Post("/me/preferences", hs, prefsForm("", {}))->status, 403);
+  std::lock_guard lock(mu_);
+  EXPECT_TRUE(saved_by_.empty());
+  EXPECT_FALSE(people_["e1024"].prefs.quiet_hours.has_value());
+}
+
+TEST_F(ConsoleTest, PreferencesSavedForTheSignedInPersonWithWhoDidIt) {
+  std::string sid = signIn("e1024");
+  auto c = client();
+  httplib::Headers hs{{"Cookie", std::string(kSessionCookie) + "=" + sid}};
+  std::string csrf = hiddenCsrf(c.Get("/me", hs)->body);
+  // A person field in the form names nobody: the session's person is changed.
+  auto ok = c.Post("/me/preferences", hs,
+                   prefsForm(csrf, {{"quiet_hours", "on"},
+                                    {"quiet_action", "drop"},
+                                    {"min_ring", "5s"},
+                                    {"person", "e2048"}}));
+  EXPECT_EQ(ok->status, 303);
+  EXPECT_EQ(ok->get_header_value("Location"), "/me?saved=1#preferences");
+  {
+    std::lock_guard lock(mu_);
+    ASSERT_EQ(saved_by_.size(), 1u);
+    EXPECT_EQ(saved_by_[0], "e1024 from 127.0.0.1");
+    const auto& q = people_["e1024"].prefs.quiet_hours;
+    ASSERT_TRUE(q.has_value());
+    EXPECT_EQ(q->start_minute, 22 * 60);
+    EXPECT_EQ(q->action, subscribers::QuietAction::kDrop);
+    EXPECT_EQ(people_["e1024"].prefs.min_ring_ms, 5000);
+    EXPECT_EQ(people_["e1024"].prefs.time_zone, "Asia/Shanghai");
+    EXPECT_FALSE(people_["e2048"].prefs.quiet_hours.has_value());
+  }
+  auto me = c.Get("/me?saved=1", hs);
+  EXPECT_NE(me->body.find("Your preferences are saved."), std::string::npos);
+  EXPECT_NE(me->body.find("<option value=\"drop\" selected>"), std::string::npos);
+  EXPECT_NE(me->body.find("id=\"min_ring\" name=\"min_ring\" value=\"5s\""), std::string::npos);
 }
 
 }  // namespace

@@ -8,8 +8,15 @@
 //   POST /signin                 sends a link through your own notification channel
 //   GET  /signin/link/<token>    confirm page (link scanners fetch every URL: nothing used up)
 //   POST /signin/link/<token>    redeems the link once, starts a session, 303 to /me
-//   GET  /me                     my missed calls, newest first
+//   GET  /me                     my missed calls (newest first), my numbers, my channels, my
+//                                preferences form
+//   POST /me/test                "send me a test notification" through one of my channels
+//   POST /me/preferences         saves my preferences (the subscriber loader's checks, inline
+//                                messages on a mistake, nothing saved then)
 //   POST /signout                ends the session
+//
+// Staff see and change only their own data: every /me page works on the session's person, never
+// on a person named in the request.
 //
 // Every POST carries a CSRF token: the session's own once signed in; before that a random value
 // held in an HttpOnly SameSite=Strict cookie and echoed by the form (double submit), so no other
@@ -17,10 +24,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "mcn/subscribers/directory.h"
+#include "mcn/subscribers/preferences_form.h"
 #include "mcn/web/session.h"
 #include "mcn/web/signin.h"
 
@@ -47,7 +58,7 @@ struct MissedCallView {
   std::string caller_name;
   std::string caller_number;
   std::string my_number;  // which of my numbers was called
-  std::string outcome;    // e.g. "no answer"
+  std::string outcome;    // an outcome name ("no_answer", shown in words) or words already
   int64_t ring_ms = 0;
   std::string told;  // where I was told ("wecom-office"), "" if not
 };
@@ -60,6 +71,18 @@ struct ConsoleSeams {
   std::function<bool(const std::string& person, const std::string& url)> send_link;
   // The person's missed calls, newest first (bounded by the callee).
   std::function<std::vector<MissedCallView>(const std::string&)> missed_calls;
+  // The person as the subscribers directory holds them now (numbers, channels, preferences);
+  // nothing when unknown. Unset: /me shows calls only.
+  std::function<std::optional<subscribers::Person>(const std::string&)> person;
+  // One message through one of the person's own channels (the test notification); false when it
+  // could not be queued.
+  std::function<bool(const std::string& person, const std::string& channel,
+                     const std::string& title, const std::string& text)>
+      send_message;
+  // Writes `changed` (new preferences) to the subscribers store; "" when saved, else why not.
+  // `who`: the signed-in person and their address, for the change log.
+  std::function<std::string(const subscribers::Person& changed, const std::string& who)>
+      save_person;
 };
 
 class WebConsole {
@@ -73,7 +96,16 @@ class WebConsole {
   void linkConfirm(const httplib::Request& req, httplib::Response& res);
   void linkPost(const httplib::Request& req, httplib::Response& res);
   void me(const httplib::Request& req, httplib::Response& res);
+  void testPost(const httplib::Request& req, httplib::Response& res);
+  void preferencesPost(const httplib::Request& req, httplib::Response& res);
   void signout(const httplib::Request& req, httplib::Response& res);
+
+  std::optional<Session> session(const httplib::Request& req);
+  // The /me page; `posted`/`problems`: a preferences form refused, shown as posted with its
+  // messages; `notice`: a line at the top (saved, test sent).
+  void renderMe(const httplib::Request& req, httplib::Response& res, const Session& s,
+                const std::multimap<std::string, std::string>* posted,
+                const std::vector<subscribers::FieldProblem>& problems, const std::string& notice);
 
   SignInLinks& links_;
   ConsoleOptions opt_;

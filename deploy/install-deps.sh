@@ -29,6 +29,8 @@ PKGS=(
   prometheus python3-yaml
   # benchmarks: side-by-side tools and timing
   sngrep time
+  # web console browser tests (issue 18): Debian's Chromium driven by selenium, no download
+  chromium chromium-driver python3-selenium
 )
 
 missing=()

@@ -1122,6 +1122,53 @@ const std::vector<TableDef>& declaredTables() {
                 "global_per_minute", kRestart,
                 [](auto& c) -> auto& { return c.callback.global_per_minute; }, 0, 100000),
         }});
+
+    // [web]: the web console (staff sign-in by link, /me).
+    out.push_back(TableDef{
+        "web",
+        {
+            booleanKey(
+                "enabled", kRestart, [](auto& c) -> auto& { return c.web.enabled; }),
+            keyOf(
+                "base_url", kRestart, [](auto& c) -> auto& { return c.web.base_url; },
+                [](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                  std::string value = c.web.base_url;
+                  if (t.get("base_url") == nullptr || !r.string(t, where, "base_url", value)) {
+                    return;
+                  }
+                  if (!value.empty() && !value.starts_with("https://") &&
+                      !value.starts_with("http://")) {
+                    r.report(t.get("base_url"), "web.base_url",
+                             "expected an http:// or https:// URL");
+                    return;
+                  }
+                  if (!value.empty() && !value.ends_with("/")) value += '/';
+                  c.web.base_url = std::move(value);
+                }),
+            secretRefKey(
+                "signin_key_ref", kRestart, [](auto& c) -> auto& { return c.web.signin_key_ref; }),
+            integerKey(
+                "signin_link_ttl_ms", kRestart,
+                [](auto& c) -> auto& { return c.web.signin_link_ttl_ms; }, 60000, kDay),
+            integerKey(
+                "signin_per_person_per_hour", kRestart,
+                [](auto& c) -> auto& { return c.web.signin_per_person_per_hour; }, 1, 1000),
+            integerKey(
+                "signin_global_per_minute", kRestart,
+                [](auto& c) -> auto& { return c.web.signin_global_per_minute; }, 1, 100000),
+            integerKey(
+                "session_ttl_ms", kRestart, [](auto& c) -> auto& { return c.web.session_ttl_ms; },
+                60000, 30 * kDay),
+            integerKey(
+                "max_sessions", kRestart, [](auto& c) -> auto& { return c.web.max_sessions; }, 1,
+                1000000),
+            check([](Reader& r, const toml::table& t, std::string_view, Config& c) {
+              if (c.web.enabled && (c.web.base_url.empty() || c.web.signin_key_ref.empty())) {
+                r.report(t.get("enabled"), "web.enabled",
+                         "set web.base_url and web.signin_key_ref too");
+              }
+            }),
+        }});
     return out;
   }();
   return tables;

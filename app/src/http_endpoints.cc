@@ -70,12 +70,12 @@ std::string HttpEndpoints::prepare(const RunConfig& run, int port) {
 std::string HttpEndpoints::start() {
   if (port_ == 0) return {};
   server_ = std::make_unique<httplib::Server>();
-  server_->new_task_queue = [] { return new httplib::ThreadPool(2); };
+  server_->new_task_queue = [n = threads_] { return new httplib::ThreadPool(n); };
   server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (token_.empty()) return httplib::Server::HandlerResponse::Unhandled;
     // A call-back link is opened by the person from a notification: its signed token is the
     // credential (callback_api.h).
-    if (req.path.rfind("/callback/link/", 0) == 0) {
+    if (req.path.rfind("/callback/link/", 0) == 0 || (public_ && public_(req.path))) {
       return httplib::Server::HandlerResponse::Unhandled;
     }
     if (sameSecret(req.get_header_value("Authorization"), "Bearer " + token_)) {

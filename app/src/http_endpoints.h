@@ -51,12 +51,20 @@ class HttpEndpoints {
   void stop();
   // More routes (the call-back API), added by start(); before start().
   void setExtraRoutes(std::function<void(httplib::Server&)> fn) { extra_ = std::move(fn); }
+  // Paths that carry their own credential (the web console's session cookie or signed link)
+  // and so are served without the bearer token; before start().
+  void setPublicPaths(std::function<bool(std::string_view path)> fn) { public_ = std::move(fn); }
+  // Request threads (keep-alive connections each hold one; a browser opens several); before
+  // start(). Default 2.
+  void setThreads(size_t n) { threads_ = n; }
   int port() const { return port_; }
 
  private:
   Metrics& metrics_;
   std::function<Check()> healthz_, readyz_;
   std::function<void(httplib::Server&)> extra_;
+  std::function<bool(std::string_view)> public_;
+  size_t threads_ = 2;
   std::string token_;
   std::string bind_;
   std::unique_ptr<httplib::Server> server_;

@@ -30,8 +30,7 @@ std::shared_ptr<const subscribers::Directory> loadSubscribersOf(const Config& cf
   return subscribers::Directory::build(subscribers::loadPeopleFile(path, plan), ++version);
 }
 
-std::unique_ptr<subscribers::RedisDirectorySource> redisSubscribersOf(const Config& cfg) {
-  if (cfg.run.redis.empty()) return nullptr;
+subscribers::RedisOptions redisSubscriberOptionsOf(const Config& cfg) {
   subscribers::RedisOptions ro = subscribers::parseRedisUrl(cfg.run.redis);
   if (!cfg.run.redis_password_ref.empty()) {
     ro.password = subscribers::resolveSecretRef(cfg.run.redis_password_ref);
@@ -42,7 +41,12 @@ std::unique_ptr<subscribers::RedisDirectorySource> redisSubscribersOf(const Conf
   if (!cfg.streams.sentinel_password_ref.empty()) {
     ro.sentinel_password = subscribers::resolveSecretRef(cfg.streams.sentinel_password_ref);
   }
-  return std::make_unique<subscribers::RedisDirectorySource>(ro);
+  return ro;
+}
+
+std::unique_ptr<subscribers::RedisDirectorySource> redisSubscribersOf(const Config& cfg) {
+  if (cfg.run.redis.empty()) return nullptr;
+  return std::make_unique<subscribers::RedisDirectorySource>(redisSubscriberOptionsOf(cfg));
 }
 
 std::vector<std::string> startupProblems(const Config& cfg) {

@@ -32,6 +32,9 @@ std::shared_ptr<const subscribers::Directory> loadSubscribersOf(const Config& cf
 // [run] redis as a self-refreshing subscriber source (password from its reference), started;
 // nullptr without [run] redis. Throws when the password reference cannot be read.
 std::unique_ptr<subscribers::RedisDirectorySource> redisSubscribersOf(const Config& cfg);
+// The connection options of [run] redis (passwords from their references; throws when one
+// cannot be read). [run] redis must be set.
+subscribers::RedisOptions redisSubscriberOptionsOf(const Config& cfg);
 // All of the above, the /metrics token rule (bound beyond loopback needs run.http_token_ref) and
 // file: credential references: every problem found, one line each.
 std::vector<std::string> startupProblems(const Config& cfg);

@@ -28,6 +28,7 @@
 #include "process.h"
 #include "reload.h"
 #include "roles.h"
+#include "web_backend.h"
 
 namespace mcn::app {
 namespace {
@@ -253,6 +254,17 @@ class Daemon {
   mutable std::mutex api_dir_mu_;
   std::shared_ptr<const subscribers::Directory> api_dir_;
   std::unique_ptr<CallbackApi> callback_;
+  // [web] enabled: the console (web_backend.h). A subscribers file it rewrote, read back, waits
+  // here for the notifier thread (which owns the local notifier's directory).
+  std::unique_ptr<WebBackend> web_;
+  std::mutex web_dir_mu_;
+  std::shared_ptr<const subscribers::Directory> web_dir_;  // under web_dir_mu_
+  std::atomic<bool> web_dir_waiting_{false};
+  std::shared_ptr<const subscribers::Directory> takeWebDirectory() {
+    if (!web_dir_waiting_.exchange(false)) return nullptr;
+    std::lock_guard lock(web_dir_mu_);
+    return std::move(web_dir_);
+  }
 };
 
 void Daemon::captureLoop(size_t i) {
@@ -433,6 +445,10 @@ void Daemon::notifierLoop() {
       callback_->forEachCounter(
           [&](std::string_view k, uint64_t n) { v.emplace_back(std::string(k), n); });
     }
+    if (web_) {
+      web_->forEachCounter(
+          [&](std::string_view k, uint64_t n) { v.emplace_back(std::string(k), n); });
+    }
     v.emplace_back("live.missed_calls", missed_in);
     if (history_) {
       history_->forEachCounter(
@@ -463,6 +479,12 @@ void Daemon::notifierLoop() {
         local->setDirectory(std::move(cur));
       }
     }
+    // The web console rewrote the subscribers file (a person's preferences): read back.
+    if (auto d = takeWebDirectory()) {
+      directory_ = d;
+      if (local) local->setDirectory(std::move(d));
+    }
+    if (web_ && web_->messagesWaiting()) web_->drainMessages(local.get());
     if (directory_ != shared_dir || (redis_dir && redis_dir != shared_dir)) {
       shared_dir = redis_dir ? redis_dir : directory_;
       shareDirectory(shared_dir);
@@ -645,8 +667,28 @@ std::string Daemon::open() {
     if (cfg_.sipua.enabled) {
       callback_ = std::make_unique<CallbackApi>(cfg_, [this] { return apiDirectory(); });
       if (std::string err = callback_->start(); !err.empty()) return err;
-      http_.setExtraRoutes([this](httplib::Server& s) { callback_->addRoutes(s); });
     }
+    if (cfg_.web.enabled) {
+      if (http_.port() == 0)
+        return "web.enabled: the console is served on the HTTP port: set run.http_port";
+      web_ = std::make_unique<WebBackend>(
+          cfg_, opts_.subscribers, [this] { return apiDirectory(); },
+          [this](std::shared_ptr<const subscribers::Directory> d) {
+            setApiDirectory(d);
+            std::lock_guard lock(web_dir_mu_);
+            web_dir_ = std::move(d);
+            web_dir_waiting_ = true;
+          });
+      if (std::string err = web_->start(); !err.empty()) return err;
+      http_.setPublicPaths(&WebBackend::isConsolePath);
+      // A browser keeps several connections open, each holding a request thread.
+      http_.setThreads(8);
+      spdlog::info("web console at {} (served on the HTTP port)", cfg_.web.base_url);
+    }
+    http_.setExtraRoutes([this](httplib::Server& s) {
+      if (callback_) callback_->addRoutes(s);
+      if (web_) web_->addRoutes(s);
+    });
   } catch (const std::exception& e) {
     return e.what();
   }

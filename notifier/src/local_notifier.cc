@@ -1,5 +1,6 @@
 #include "mcn/notifier/local_notifier.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -109,6 +110,11 @@ LocalNotifier::LocalNotifier(const NotifyConfig& cfg,
     return true;
   });
   delivery_->setDeliveredCallback([this](const Notification& n) {
+    // A message that covers no call (sendMessage) is nobody's record: only its channel sees it.
+    if (n.calls.empty()) {
+      ++messages_delivered_;
+      return;
+    }
     if (outbox_) outbox_->finished(n);
     if (notify_out_ != nullptr) {
       JsonlSink sink(*notify_out_);
@@ -117,7 +123,7 @@ LocalNotifier::LocalNotifier(const NotifyConfig& cfg,
     if (delivered_hook_) delivered_hook_(n);
   });
   delivery_->setStepCallback([this](const Notification& n, const DeliveryStep& step) {
-    if (history_hook_) history_hook_(n, &step);
+    if (history_hook_ && !n.calls.empty()) history_hook_(n, &step);
   });
   Templates templates(cfg.template_overrides);
   templates.setVoicemailNumbers(cfg.voicemail_numbers);
@@ -143,7 +149,7 @@ void LocalNotifier::resolveAndDeliver(Notification&& n) {
     if (!target) {
       int64_t now = wall_clock_->nowUs();
       dead_letters_->write(n, "credential_missing", error, 0, now);
-      if (history_hook_) {
+      if (history_hook_ && !n.calls.empty()) {
         DeliveryStep step{DeliveryStep::Kind::kDeadLettered, false, error, "credential_missing",
                           now};
         history_hook_(n, &step);
@@ -154,6 +160,38 @@ void LocalNotifier::resolveAndDeliver(Notification&& n) {
     n.channel.target = std::move(*target);
   }
   delivery_->submit(std::move(n));
+}
+
+bool LocalNotifier::sendMessage(const std::string& person_id, const std::string& channel_id,
+                                const std::string& title, const std::string& text,
+                                std::string* error) {
+  const subscribers::Person* p = directory_ ? directory_->findById(person_id) : nullptr;
+  if (p == nullptr) {
+    if (error != nullptr) *error = "no such person";
+    return false;
+  }
+  const subscribers::Channel* ch = nullptr;
+  for (const auto& c : p->channels) {
+    if (channel_id.empty() || c.id == channel_id) {
+      ch = &c;
+      break;
+    }
+  }
+  if (ch == nullptr) {
+    if (error != nullptr) *error = "no such channel";
+    return false;
+  }
+  Notification n;
+  n.person_id = p->id;
+  n.person_name = p->name;
+  n.channel = *ch;
+  n.created_at_us = wall_clock_->nowUs();
+  // Unique per message: a retry of this one carries the same key, another message does not.
+  n.idempotency_key = fmt::format("msg-{}-{}", n.created_at_us, ++messages_sent_);
+  n.title = title;
+  n.text = text;
+  resolveAndDeliver(std::move(n));
+  return true;
 }
 
 void LocalNotifier::renderWindow(const std::vector<std::pair<int64_t, calls::MissedCall>>& arrivals,
@@ -297,6 +335,8 @@ void LocalNotifier::forEachCounter(
   delivery_->forEachCounter(fn);
   credentials_.forEachCounter(fn);
   fn("notify.credential_dead_letters", credential_dead_letters_);
+  fn("notify.messages_sent", messages_sent_);
+  fn("notify.messages_delivered", messages_delivered_);
   const auto& dl = static_cast<const LazyDeadLetterFile&>(*dead_letters_);
   fn("notify.dead_letter_write_errors", dl.writeErrors());
   if (outbox_) {

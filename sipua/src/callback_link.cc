@@ -71,13 +71,13 @@ bool unbase64url(std::string_view text, std::string& out) {
   return (acc & ((1u << bits) - 1)) == 0;
 }
 
-CallbackLinks::CallbackLinks(std::string key, int64_t ttl_ms)
-    : key_(std::move(key)), ttl_ms_(ttl_ms) {
+CallbackLinks::CallbackLinks(std::string key, int64_t ttl_ms, std::string_view purpose)
+    : key_(std::move(key)), ttl_ms_(ttl_ms), purpose_(purpose) {
   if (key_.size() < 16) throw std::invalid_argument("call-back link key: at least 16 bytes");
 }
 
 std::string CallbackLinks::sign(std::string_view payload_b64) const {
-  std::string msg = fmt::format("mcn-callback-v1.{}", payload_b64);
+  std::string msg = fmt::format("mcn-{}-v1.{}", purpose_, payload_b64);
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),

@@ -229,4 +229,37 @@ bool isCleanUtf8(std::string_view s) {
   return true;
 }
 
+std::string checkDurationText(std::string_view s, int64_t max, int64_t& out) {
+  std::optional<int64_t> d = parseDurationMs(s);
+  if (!d) return "expected a duration like \"60s\", \"500ms\", \"2m\", \"1h\" or \"0\"";
+  if (*d > max) return "must be at most " + formatDurationMs(max);
+  out = *d;
+  return "";
+}
+
+std::string checkClockText(std::string_view s, int& out) {
+  std::optional<int> m = parseClockMinutes(s);
+  if (!m) return "expected a time \"HH:MM\" (00:00..23:59)";
+  out = *m;
+  return "";
+}
+
+std::string checkQuietAction(std::string_view s, QuietAction& out) {
+  if (s == "hold") {
+    out = QuietAction::kHold;
+  } else if (s == "drop") {
+    out = QuietAction::kDrop;
+  } else {
+    return "expected \"hold\" or \"drop\"";
+  }
+  return "";
+}
+
+std::string checkOutcomeName(std::string_view s, common::Outcome& out) {
+  std::optional<common::Outcome> oc = common::outcomeFromName(s);
+  if (!oc) return "unknown outcome \"" + std::string(s) + "\" (" + outcomeList() + ")";
+  out = *oc;
+  return "";
+}
+
 }  // namespace mcn::subscribers::detail

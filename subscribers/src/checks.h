@@ -36,6 +36,19 @@ std::string outcomeList();
 // Valid UTF-8, no control characters except tab.
 bool isCleanUtf8(std::string_view s);
 
+// The preferences' textual forms (the TOML file, the web console's form), "" when fine with the
+// value in `out`, else the reason. A duration "60s", "500ms", "2m", "1h" or "0", at most `max`.
+std::string checkDurationText(std::string_view s, int64_t max, int64_t& out);
+// A clock time "HH:MM".
+std::string checkClockText(std::string_view s, int& out);
+// A quiet-hours action "hold" or "drop".
+std::string checkQuietAction(std::string_view s, QuietAction& out);
+// An outcome name ("busy", "no_answer" ...).
+std::string checkOutcomeName(std::string_view s, common::Outcome& out);
+inline constexpr std::string_view kEmptyOutcomes =
+    "empty (nothing would ever be notified; remove the key to follow the missed flag)";
+inline constexpr std::string_view kEmptyQuietWindow = "start and end are equal (an empty window)";
+
 inline constexpr int64_t kMaxMergeWindowMs = 24LL * 3600 * 1000;
 inline constexpr int64_t kMaxMinRingMs = 600LL * 1000;
 inline constexpr size_t kMaxNumbersPerPerson = 32;

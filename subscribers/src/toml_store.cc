@@ -98,14 +98,8 @@ class Reader {
     }
     int64_t v = current;
     if (s != nullptr) {
-      std::optional<int64_t> d;
-      if (s->is_string()) d = parseDurationMs(s->as_string()->get());
-      if (!d) {
-        fail(s, where + "." + name,
-             "expected a duration like \"60s\", \"500ms\", \"2m\", \"1h\" or \"0\"");
-      }
-      v = *d;
-      if (v > max) fail(s, where + "." + name, "must be at most " + formatDurationMs(max));
+      std::string e = checkDurationText(s->is_string() ? s->as_string()->get() : "", max, v);
+      if (!e.empty()) fail(s, where + "." + name, e);
     } else if (ms != nullptr) {
       if (!ms->is_integer()) fail(ms, where + "." + name + "_ms", "expected an integer");
       v = ms->as_integer()->get();
@@ -222,24 +216,18 @@ class Reader {
     if (const toml::node* o = t.get("outcomes")) {
       const toml::array* arr = o->as_array();
       if (arr == nullptr) fail(o, where + ".outcomes", "expected an array of outcome names");
-      if (arr->empty()) {
-        fail(o, where + ".outcomes",
-             "empty (nothing would ever be notified; remove the key to follow the missed flag)");
-      }
+      if (arr->empty()) fail(o, where + ".outcomes", std::string(kEmptyOutcomes));
       pr.use_missed_flag = false;
       pr.outcomes.fill(false);
       for (size_t i = 0; i < arr->size(); ++i) {
         const toml::node* e = arr->get(i);
         const std::string ef = fmt::format("{}.outcomes[{}]", where, i);
-        std::optional<common::Outcome> oc;
-        if (e->is_string()) oc = common::outcomeFromName(e->as_string()->get());
-        if (!oc) {
-          fail(e, ef,
-               e->is_string() ? fmt::format("unknown outcome \"{}\" ({})", e->as_string()->get(),
-                                            outcomeList())
-                              : std::string("expected an outcome name"));
+        if (!e->is_string()) fail(e, ef, "expected an outcome name");
+        common::Outcome oc{};
+        if (std::string why = checkOutcomeName(e->as_string()->get(), oc); !why.empty()) {
+          fail(e, ef, why);
         }
-        pr.outcomes[static_cast<size_t>(*oc)] = true;
+        pr.outcomes[static_cast<size_t>(oc)] = true;
       }
     }
     if (const toml::node* q = t.get("quiet_hours")) {
@@ -255,22 +243,14 @@ class Reader {
         const std::string kf = qw + "." + std::string(key);
         const std::string* s = str(qt, qw, key);
         if (s == nullptr) fail(q, kf, "missing");
-        std::optional<int> m = parseClockMinutes(*s);
-        if (!m) fail(qt.get(key), kf, "expected a time \"HH:MM\" (00:00..23:59)");
-        *out = *m;
+        if (std::string e = checkClockText(*s, *out); !e.empty()) fail(qt.get(key), kf, e);
       }
       if (const std::string* a = str(qt, qw, "action")) {
-        if (*a == "hold") {
-          qh.action = QuietAction::kHold;
-        } else if (*a == "drop") {
-          qh.action = QuietAction::kDrop;
-        } else {
-          fail(qt.get("action"), qw + ".action", "expected \"hold\" or \"drop\"");
+        if (std::string e = checkQuietAction(*a, qh.action); !e.empty()) {
+          fail(qt.get("action"), qw + ".action", e);
         }
       }
-      if (qh.start_minute == qh.end_minute) {
-        fail(q, qw, "start and end are equal (an empty window)");
-      }
+      if (qh.start_minute == qh.end_minute) fail(q, qw, std::string(kEmptyQuietWindow));
       pr.quiet_hours = qh;
     }
   }

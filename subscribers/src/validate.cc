@@ -86,7 +86,7 @@ void validatePerson(const Person& p) {
       fail(p, "preferences.quiet_hours", "times must be within 00:00..23:59");
     }
     if (q.start_minute == q.end_minute) {
-      fail(p, "preferences.quiet_hours", "start and end are equal (an empty window)");
+      fail(p, "preferences.quiet_hours", kEmptyQuietWindow);
     }
   }
   if (pr.min_ring_ms < 0 || pr.min_ring_ms > kMaxMinRingMs) {

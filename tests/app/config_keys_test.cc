@@ -326,6 +326,15 @@ std::vector<Case> cases() {
       kv("callback", "link_base_url", "\"mcn.example/\"", "expected an http:// or https:// URL"),
       kv("callback", "link_ttl_ms", "1000", between(60000, 30 * 24 * kHour)),
       kv("callback", "per_person_per_hour", "-1", between(0, 10000)),
+      // [web]
+      kv("web", "enabled", "1", kBool),
+      kv("web", "base_url", "\"mcn.example/\"", "expected an http:// or https:// URL"),
+      kv("web", "signin_key_ref", "\"0123456789abcdef0123\"", kRef),
+      kv("web", "signin_link_ttl_ms", "1000", between(60000, 24 * kHour)),
+      kv("web", "signin_per_person_per_hour", "0", between(1, 1000)),
+      kv("web", "session_ttl_ms", "0", between(60000, 30 * 24 * kHour)),
+      kv("web", "max_sessions", "0", between(1, 1000000)),
+      {"[web]\nenabled = true\n", "2:11: web.enabled: set web.base_url and web.signin_key_ref too"},
       // Syntax errors name the line too.
       {"[calls]\ngrace_ms = = 3\n", "2:", true},
       {"[run]\nworkers = 1\nworkers = 2\n", "3:", true},
@@ -395,7 +404,8 @@ TEST(ConfigKeys, SecretsAreNeverEchoed) {
        {"[run]\nredis_password_ref = \"hunter2\"\n", "[run]\nhttp_token_ref = \"s3cr3t-t0ken\"\n",
         "[hep]\nauth_key_ref = \"s3cr3t-hep-key\"\n",
         "[sipua]\nauth_password_ref = \"s3cr3t-sip\"\n",
-        "[callback]\nlink_key_ref = \"s3cr3t-link-key-123\"\n"}) {
+        "[callback]\nlink_key_ref = \"s3cr3t-link-key-123\"\n",
+        "[web]\nsignin_key_ref = \"s3cr3t-signin-key-123\"\n"}) {
     try {
       loadConfigText(text, "mcn.toml");
       FAIL() << text;

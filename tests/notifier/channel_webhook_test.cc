@@ -56,6 +56,24 @@ TEST(ChannelWebhook, PostsStandardWebhookWithKnownSignature) {
   EXPECT_TRUE(e.dead.entries.empty());
 }
 
+// A message that covers no call (the web console's sign-in link): type "message", no calls.
+TEST(ChannelWebhook, AMessageWithoutCallsIsTypedMessage) {
+  ::setenv("MCN_TEST_WEBHOOK_SECRET", kWebhookSecret, 1);
+  TestHttpServer srv([](const Received&, size_t) { return Reply{204, ""}; });
+  Engine e;
+  auto n = sampleNotification(ChannelKind::kWebhook, srv.url("/hooks/mcn"));
+  n.channel.secret_ref = "env:MCN_TEST_WEBHOOK_SECRET";
+  n.calls.clear();
+  n.text = "https://mcn.example/signin/link/t";
+  ASSERT_TRUE(e.delivery.submit(n));
+  ASSERT_TRUE(e.run());
+  auto got = srv.received();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].body.rfind(R"({"type":"message",)", 0), 0u) << got[0].body;
+  EXPECT_NE(got[0].body.find(R"("text":"https://mcn.example/signin/link/t")"), std::string::npos);
+  EXPECT_NE(got[0].body.find(R"("calls":[]})"), std::string::npos) << got[0].body;
+}
+
 TEST(ChannelWebhook, ClientErrorIsPermanentAndDeadLetteredAtOnce) {
   ::setenv("MCN_TEST_WEBHOOK_SECRET", kWebhookSecret, 1);
   TestHttpServer srv([](const Received&, size_t) { return Reply{410, "gone"}; });

@@ -81,6 +81,19 @@ TEST(CallbackLink, AnotherKeyOrAnEditIsForged) {
   EXPECT_EQ(links.redeem(good, kT0).verdict, LinkVerdict::kOk);
 }
 
+TEST(CallbackLink, ATokenMadeForAnotherPurposeIsForgedUnderTheSameKey) {
+  // The web console's sign-in links are this module with purpose "signin": a sign-in link must
+  // never place a call back, nor a call-back link sign anyone in.
+  CallbackLinks callback(kKey, kDay);
+  CallbackLinks signin(kKey, kDay, "signin");
+  std::string s = signin.issue("e1", "web", kT0);
+  std::string c = callback.issue("e1", "1013", kT0);
+  EXPECT_EQ(callback.redeem(s, kT0).verdict, LinkVerdict::kForged);
+  EXPECT_EQ(signin.redeem(c, kT0).verdict, LinkVerdict::kForged);
+  EXPECT_EQ(signin.redeem(s, kT0).verdict, LinkVerdict::kOk);
+  EXPECT_EQ(callback.redeem(c, kT0).verdict, LinkVerdict::kOk);
+}
+
 TEST(CallbackLink, GarbageIsMalformedNotACrash) {
   CallbackLinks links(kKey, kDay);
   for (const std::string& t : std::vector<std::string>{"", ".", "abc", "a.b.c", "....",

@@ -22,7 +22,8 @@ std::optional<std::string> standardWebhookSignature(std::string_view secret, std
 bool WebhookChannel::build(const Notification& n, const BuildContext& ctx, OutboundRequest& out,
                            std::string& error) const {
   nlohmann::ordered_json payload;
-  payload["type"] = "call.missed";
+  // A message that covers no call (the web console's sign-in link, a test notification).
+  payload["type"] = n.calls.empty() ? "message" : "call.missed";
   payload["timestamp"] = calls::isoTime(n.created_at_us);
   payload["data"] = notificationJson(n, false);
   std::string body = dumpJson(payload);

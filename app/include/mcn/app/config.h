@@ -17,6 +17,7 @@
 #include "mcn/notifier/stream_bus.h"
 #include "mcn/sipparse/parser.h"
 #include "mcn/sipua/config.h"
+#include "mcn/web/config.h"
 
 namespace mcn::app {
 
@@ -110,6 +111,7 @@ struct Config {
   history::HistoryConfig history;  // [history]: the call history store (README "Call history")
   sipua::UaConfig sipua;           // [sipua]: the SIP user agent (call back); off by default
   sipua::CallbackConfig callback;  // [callback]: the call-back API's links and rate limits
+  web::WebConfig web;              // [web]: the web console; off by default
   std::string source;              // file it came from, "(built-in defaults)" otherwise
 
   // Every field, source included (tests/app/config_defaults_test.cc).

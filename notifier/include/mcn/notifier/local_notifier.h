@@ -104,6 +104,15 @@ class LocalNotifier final : public MissedCallSink {
       std::function<bool(const Notification&, std::string_view, std::string_view, int, int64_t)>;
   void setDeadLetterHook(DeadLetterHook hook);
 
+  // One message to one person through their own channel (the web console's sign-in link and
+  // "send me a test notification"): `channel_id` names one of the person's channels ("" = the
+  // first). It goes through the credentials and the delivery engine like a missed-call
+  // notification (retries, rate limits, dead letters), but covers no call: it is not journaled
+  // in the outbox, written to --notify-out or the call history (a sign-in link is a credential).
+  // False with `error` when there is no such person or channel. Notifier thread only.
+  bool sendMessage(const std::string& person_id, const std::string& channel_id,
+                   const std::string& title, const std::string& text, std::string* error);
+
  private:
   std::function<void(const Notification&)> delivered_hook_;
   std::function<void(const Notification&)> produced_hook_;
@@ -128,6 +137,8 @@ class LocalNotifier final : public MissedCallSink {
   std::ostream* notify_out_;
   uint64_t since_poll_ = 0;
   uint64_t credential_dead_letters_ = 0;
+  uint64_t messages_sent_ = 0;       // sendMessage()
+  uint64_t messages_delivered_ = 0;  // of those, delivered
 };
 
 }  // namespace mcn::notifier

@@ -6,6 +6,10 @@
 // Token: base64url(payload) "." base64url(HMAC-SHA256(key, "mcn-callback-v1." + base64url
 // (payload))), payload = "v1\n<person>\n<caller>\n<expires Unix ms>\n<nonce hex>". Time is passed
 // in (now_ms), never read here.
+//
+// The one signed-link module of mcn: the web console's sign-in links (web/signin.h) are the same
+// tokens made with another `purpose`, which goes into the signed text ("mcn-<purpose>-v1."), so a
+// token made for one purpose is forged for every other even under the same key.
 
 #include <cstdint>
 #include <deque>
@@ -29,7 +33,9 @@ std::string_view linkVerdictName(LinkVerdict v);
 class CallbackLinks {
  public:
   // `key`: the resolved link_key_ref (at least 16 bytes, else std::invalid_argument).
-  CallbackLinks(std::string key, int64_t ttl_ms);
+  // `purpose`: "callback" for call-back links (the second claim is the caller), "signin" for the
+  // web console's sign-in links.
+  CallbackLinks(std::string key, int64_t ttl_ms, std::string_view purpose = "callback");
 
   // Empty when person or caller holds a line break or is empty (not representable).
   std::string issue(std::string_view person, std::string_view caller, int64_t now_ms) const;
@@ -53,6 +59,7 @@ class CallbackLinks {
 
   std::string key_;
   int64_t ttl_ms_;
+  std::string purpose_;
   std::map<std::string, int64_t, std::less<>> used_;  // nonce -> expiry
 };
 

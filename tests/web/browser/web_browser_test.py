@@ -1,0 +1,458 @@
+#!/usr/bin/python3
+"""The web console as a person uses it, in a real browser (Debian chromium through chromedriver
+and python3-selenium, headless, no network): a real `mcn run` (its own working directory, the
+call history on, HEP in) with a loopback webhook receiver as the staff member's channel.
+
+  1. sign in through the link the webhook receives (confirm page, then its POST);
+  2. see the missed call of a replayed fixture (pcaps/hep_kamailio_udp.pcap, README: Li Lei
+     +8613900101230 dials 1014, the caller cancels after 1.5 s), and where I was told;
+  3. be refused another person's data and a POST without the CSRF token;
+  4. change my quiet hours (a wrong value first: the loader's message inline) and see the next
+     call held (no notification, notifier.quiet_held);
+  5. send myself a test notification;
+  6. an accessibility check without the network: every control has a label, Tab reaches every
+     control.
+A screenshot per step goes to the directory given as the third argument.
+
+usage: web_browser_test.py MCN PCAPS_DIR ARTIFACTS_DIR
+"""
+import datetime
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# The browser is the prerequisite: without Debian's chromium and its driver there is nothing to
+# drive (deploy/install-deps.sh installs both; CI has them).
+if not (os.path.exists("/usr/bin/chromium") and os.path.exists("/usr/bin/chromedriver")):
+    print("skipped: /usr/bin/chromium or /usr/bin/chromedriver missing (deploy/install-deps.sh)")
+    sys.exit(77)
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.options import Options  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+
+ADDR = "127.0.5.1"  # this test's loopback address (tests/CMakeLists.txt: mcn_web_browser)
+# whsec_ + base64("mcn-web-browser-webhook-key-01")
+WEBHOOK_SECRET = "whsec_bWNuLXdlYi1icm93c2VyLXdlYmhvb2sta2V5LTAx"
+SIGNIN_KEY = "mcn-web-browser-signin-key-0123456789"
+
+MCN, PCAPS, ARTIFACTS = sys.argv[1], sys.argv[2], sys.argv[3]
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+    return cond
+
+
+def free_port(kind=socket.SOCK_STREAM, also_udp=False):
+    for _ in range(100):
+        s = socket.socket(socket.AF_INET, kind)
+        s.bind((ADDR, 0))
+        port = s.getsockname()[1]
+        u = None
+        try:
+            if also_udp:
+                u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                u.bind((ADDR, port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+            if u:
+                u.close()
+    raise RuntimeError("no free port")
+
+
+class Receiver(BaseHTTPRequestHandler):
+    """The staff members' webhook channels: every POST kept as (path, parsed body)."""
+    got = []
+    lock = threading.Lock()
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with Receiver.lock:
+            Receiver.got.append((self.path, json.loads(body)))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def received(path, kind):
+    with Receiver.lock:
+        return [b for p, b in Receiver.got if p == path and b.get("type") == kind]
+
+
+def wait_for(fn, timeout=10.0, every=0.1):
+    end = time.time() + timeout
+    while True:
+        v = fn()
+        if v or time.time() > end:
+            return v
+        time.sleep(every)
+
+
+def hep_datagrams(call_prefix):
+    """The fixture's HEP datagrams (tshark, as the history e2e test takes them), stamped so the
+    last is now; `call_prefix` replaces the first character of every Call-ID ("1-24689-cancel"),
+    same length (the HEP chunk lengths stay right), so a second round is new calls."""
+    out = subprocess.run(
+        ["tshark", "-r", os.path.join(PCAPS, "hep_kamailio_udp.pcap"), "-Y", "udp.dstport == 9060",
+         "-T", "fields", "-e", "udp.payload"], capture_output=True, text=True, check=True).stdout
+    grams = [bytearray.fromhex(line.strip()) for line in out.splitlines() if line.strip()]
+    assert len(grams) == 35, len(grams)
+
+    def chunk(d, ctype):
+        at = 6
+        while at + 6 <= len(d):
+            clen = int.from_bytes(d[at + 4:at + 6], "big")
+            if clen < 6:
+                break
+            if int.from_bytes(d[at + 2:at + 4], "big") == ctype and clen == 10:
+                return at + 6
+            at += clen
+        raise ValueError("no chunk %d" % ctype)
+
+    def ts(d):
+        s, u = chunk(d, 9), chunk(d, 10)
+        return int.from_bytes(d[s:s + 4], "big") * 1000000 + int.from_bytes(d[u:u + 4], "big")
+
+    shift = int(time.time() * 1e6) - max(ts(d) for d in grams)
+    for d in grams:
+        t = ts(d) + shift
+        s, u = chunk(d, 9), chunk(d, 10)
+        d[s:s + 4] = (t // 1000000).to_bytes(4, "big")
+        d[u:u + 4] = (t % 1000000).to_bytes(4, "big")
+        b = re.sub(rb"\b1-(24[0-9]{3}-)", call_prefix.encode() + rb"-\1", bytes(d))
+        # The legs' X-CID correlation values too ("mcn-hep-busy"), or the new calls would join
+        # the old ones, which linger (calls.linger_ms).
+        d[:] = b.replace(b"mcn-hep-", b"mcn-h" + call_prefix.encode() + b"p-")
+    return grams
+
+
+def send_hep(port, grams):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for d in grams:
+        s.sendto(bytes(d), (ADDR, port))
+    s.close()
+
+
+def main():
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    for f in os.listdir(ARTIFACTS):
+        if f.endswith(".png"):
+            os.remove(os.path.join(ARTIFACTS, f))
+    work = tempfile.mkdtemp(prefix="mcn_web_browser_")
+    hook_port = free_port()
+    http_port = free_port()
+    hep_port = free_port(also_udp=True)
+    base = "http://%s:%d" % (ADDR, http_port)
+    srv = ThreadingHTTPServer((ADDR, hook_port), Receiver)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    hook = "http://%s:%d" % (ADDR, hook_port)
+
+    subs = os.path.join(work, "subscribers.toml")
+    with open(subs, "w") as f:
+        f.write(f"""[[person]]
+id = "e1014"
+name = "Zhang Wei"
+numbers = ["1014"]
+[person.preferences]
+merge_window = "0"
+time_zone = "UTC"
+language = "en"
+[[person.channel]]
+id = "hook"
+kind = "webhook"
+target = "{hook}/e1014"
+secret_ref = "env:MCN_WEB_TEST_WEBHOOK"
+
+[[person]]
+id = "e1015"
+name = "Wu Fang"
+numbers = ["1015"]
+[person.preferences]
+merge_window = "0"
+[[person.channel]]
+id = "fang-hook"
+kind = "webhook"
+target = "{hook}/e1015"
+secret_ref = "env:MCN_WEB_TEST_WEBHOOK"
+""")
+    with open(os.path.join(PCAPS, "fixtures.toml")) as f:
+        fixtures = f.read()
+    with open(os.path.join(work, "mcn.toml"), "w") as f:
+        f.write(f"""[run]
+http_bind = "{ADDR}"
+subscribers = "{subs}"
+
+{fixtures}
+
+[history]
+path = "history.sqlite"
+
+[web]
+enabled = true
+base_url = "{base}/"
+signin_key_ref = "env:MCN_WEB_TEST_SIGNIN_KEY"
+""")
+    env = dict(os.environ, MCN_WEB_TEST_WEBHOOK=WEBHOOK_SECRET,
+               MCN_WEB_TEST_SIGNIN_KEY=SIGNIN_KEY)
+    log = open(os.path.join(work, "run.log"), "w")
+    mcn = subprocess.Popen([MCN, "run", "--hep", "%s:%d" % (ADDR, hep_port), "--config",
+                            os.path.join(work, "mcn.toml"), "--http-port", str(http_port)],
+                           cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+    driver = None
+    try:
+        def ready():
+            try:
+                return urllib.request.urlopen(base + "/readyz", timeout=1).status == 200
+            except (urllib.error.URLError, OSError):
+                return False
+        if not check(wait_for(ready, 10), "mcn run is ready"):
+            return
+
+        opts = Options()
+        opts.binary_location = "/usr/bin/chromium"
+        for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1000,1400",
+                  "--lang=en-US"):
+            opts.add_argument(a)
+        driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+        driver.set_page_load_timeout(10)
+        shot_n = [0]
+
+        def shot(name):
+            shot_n[0] += 1
+            driver.save_screenshot(os.path.join(ARTIFACTS, "%02d-%s.png" % (shot_n[0], name)))
+
+        # 1. Sign in through the link the webhook receives.
+        driver.get(base + "/me")
+        check(driver.current_url.endswith("/signin"), "/me without a session leads to /signin")
+        driver.find_element(By.ID, "person").send_keys("e1014")
+        shot("signin-form")
+        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        check("sign-in link is on its way" in driver.page_source, "the form says a link is sent")
+        shot("signin-sent")
+        msgs = wait_for(lambda: received("/e1014", "message"), 10)
+        if not check(len(msgs) == 1, "one sign-in message reached Zhang Wei's webhook"):
+            return
+        m = re.search(r"(http://\S+/signin/link/\S+)", msgs[0]["data"]["text"])
+        check(m is not None and m.group(1).startswith(base + "/signin/link/"),
+              "the message holds a link under web.base_url")
+        link = m.group(1)
+        check(received("/e1015", "message") == [], "nobody else got a link")
+        driver.get(link)
+        check("Confirm sign-in" in driver.page_source and "e1014" in driver.page_source,
+              "opening the link shows a confirm page (nothing used up)")
+        shot("confirm")
+        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        check(driver.current_url.startswith(base + "/me"), "its POST signs in and leads to /me")
+        check("Zhang Wei" in driver.page_source, "/me greets Zhang Wei")
+        cookie = {c["name"]: c for c in driver.get_cookies()}.get("mcn_session")
+        check(cookie is not None and cookie.get("httpOnly") and cookie.get("sameSite") == "Strict",
+              "the session cookie is HttpOnly and SameSite=Strict")
+        shot("me-empty")
+
+        # 2. A missed call of the replayed fixture.
+        send_hep(hep_port, hep_datagrams("1"))
+
+        def my_rows():
+            driver.get(base + "/me")
+            return driver.find_elements(By.CSS_SELECTOR, "#calls + table tbody tr")
+        rows = wait_for(lambda: len(my_rows()) >= 1 and my_rows(), 15, 0.3)
+        check(rows and len(rows) == 1, "one missed call on /me")
+        if rows:
+            text = rows[0].text
+            check("Li Lei" in text and "+8613900101230" in text, "caller name and number")
+            check("+862583001014" in text, "which of my numbers was called")
+            check("caller hung up" in text, "the outcome in words (cancelled)")
+            check("1.5 s" in text, "the ring time (1505 ms)")
+        notes = wait_for(lambda: received("/e1014", "call.missed"), 10)
+        check(len(notes) == 1 and
+              notes[0]["data"]["calls"][0]["call_id"] == "1-24689-cancel@198.18.30.2",
+              "Zhang Wei's webhook was told about the cancelled call")
+        told = wait_for(lambda: "hook" in my_rows()[0].find_elements(By.TAG_NAME, "td")[5].text,
+                        10, 0.3)
+        check(told, "/me says where I was told (hook)")
+        shot("me-missed-call")
+
+        # 3. Another person's data, and POSTs without the CSRF token.
+        driver.get(base + "/me?person=e1015")
+        src = driver.page_source
+        check("+862583001015" not in src and "Wu Fang" not in src and "fang-hook" not in src,
+              "naming another person shows only my own data")
+        csrf = driver.find_element(By.CSS_SELECTOR, "input[name=csrf]").get_attribute("value")
+        sess = "mcn_session=" + cookie["value"]
+
+        def post(path, fields):
+            req = urllib.request.Request(base + path, data=urllib.parse.urlencode(fields).encode(),
+                                         headers={"Cookie": sess}, method="POST")
+            try:
+                return urllib.request.urlopen(req, timeout=5).status
+            except urllib.error.HTTPError as e:
+                return e.code
+        check(post("/me/test", {"csrf": csrf, "channel": "fang-hook"}) == 400,
+              "a test notification through another person's channel is refused (400)")
+        subs_before = open(subs).read()
+        check(post("/me/preferences", {"which": "missed", "min_ring": "0"}) == 403,
+              "a preferences POST without the CSRF token is refused (403)")
+        check(post("/me/test", {"channel": "hook"}) == 403,
+              "a test-notification POST without the CSRF token is refused (403)")
+        check(open(subs).read() == subs_before, "and nothing was saved")
+        # The same in the browser: the form's token taken out before submitting.
+        driver.get(base + "/me")
+        driver.execute_script(
+            "document.querySelector('form[action=\"/me/preferences\"] input[name=csrf]')"
+            ".remove()")
+        driver.find_element(By.CSS_SELECTOR,
+                            "form[action='/me/preferences'] button[type=submit]").click()
+        check("security token is missing or wrong" in driver.page_source,
+              "the browser's POST without the token gets the refusal page")
+        shot("csrf-refused")
+
+        # 4. Quiet hours around now (UTC, my time zone): a wrong value first.
+        now = datetime.datetime.now(datetime.timezone.utc)
+        start = (now - datetime.timedelta(hours=1)).strftime("%H:%M")
+        end = (now + datetime.timedelta(hours=1)).strftime("%H:%M")
+        driver.get(base + "/me#preferences")
+        box = driver.find_element(By.ID, "quiet_hours")
+        if not box.is_selected():
+            box.click()
+
+        def fill(field, value):
+            e = driver.find_element(By.ID, field)
+            e.clear()
+            e.send_keys(value)
+        fill("quiet_start", start)
+        fill("quiet_end", end)
+        fill("min_ring", "11m")
+        driver.find_element(By.CSS_SELECTOR,
+                            "form[action='/me/preferences'] button[type=submit]").click()
+        err = driver.find_elements(By.ID, "min_ring-error")
+        check(err and err[0].text == "must be at most 10m",
+              "a wrong minimum ring gets the loader's message inline")
+        check(driver.find_element(By.ID, "min_ring").get_attribute("aria-invalid") == "true",
+              "and the field is marked invalid")
+        check(open(subs).read() == subs_before, "nothing saved on a mistake")
+        shot("preferences-mistake")
+        fill("min_ring", "0")
+        driver.find_element(By.CSS_SELECTOR,
+                            "form[action='/me/preferences'] button[type=submit]").click()
+        check("Your preferences are saved." in driver.page_source, "the corrected form is saved")
+        saved = open(subs).read()
+        check('quiet_hours = { start = "%s", end = "%s", action = "hold" }' % (start, end) in saved,
+              "the subscribers file now holds my quiet hours")
+        check("Wu Fang" in saved and "fang-hook" in saved, "and still everybody else")
+        shot("preferences-saved")
+        log.flush()
+        check("preferences of e1014 changed by e1014" in open(os.path.join(work, "run.log")).read(),
+              "the change is logged with who made it")
+
+        # The next call is held: no notification, counted as held.
+        send_hep(hep_port, hep_datagrams("2"))
+        rows = wait_for(lambda: len(my_rows()) >= 2 and my_rows(), 15, 0.3)
+        check(rows and len(rows) == 2, "the second call is on /me")
+
+        def metric(name):
+            body = urllib.request.urlopen(base + "/metrics", timeout=2).read().decode()
+            m = re.search(r"^%s (\d+)" % name, body, re.M)
+            return int(m.group(1)) if m else None
+        check(wait_for(lambda: metric("mcn_notifier_quiet_held_total") == 1, 5),
+              "the notifier held it for my quiet hours (notifier.quiet_held = 1)")
+        time.sleep(1.0)  # a notification would have been sent at once (merge window 0)
+        check(len(received("/e1014", "call.missed")) == 1, "and my webhook got nothing new")
+        if rows:
+            check("not told" in rows[0].text, "/me shows the new call as not told")
+        shot("quiet-hours-held")
+
+        # 5. A test notification.
+        driver.get(base + "/me#channels")
+        driver.find_element(By.CSS_SELECTOR, "form[action='/me/test'] button").click()
+        check("test notification is on its way through hook" in driver.page_source,
+              "the page says the test is on its way")
+        tests = wait_for(lambda: [m for m in received("/e1014", "message")
+                                  if "test notification" in m["data"]["text"]], 10)
+        check(len(tests) == 1, "the test notification reached my webhook")
+        shot("test-sent")
+
+        # 6. Accessibility: labels, and Tab reaches every control.
+        for path in ("/me", "/signin"):
+            if path == "/signin":
+                driver.delete_all_cookies()
+            driver.get(base + path)
+            unlabeled = driver.execute_script("""
+              return [...document.querySelectorAll('input:not([type=hidden]),select,textarea')]
+                .filter(e => !(e.id && document.querySelector('label[for="' + e.id + '"]'))
+                             && !e.getAttribute('aria-label')).map(e => e.name);""")
+            check(unlabeled == [], "%s: every input has a label %s" % (path, unlabeled))
+            unnamed = driver.execute_script("""
+              return [...document.querySelectorAll('button')]
+                .filter(b => !(b.getAttribute('aria-label') || b.textContent.trim()).length)
+                .length;""")
+            check(unnamed == 0, "%s: every button has a name" % path)
+            # Tab stops: each control, a radio group once (the arrow keys move within it).
+            stops_js = """
+              const stop = (e, i) =>
+                e.type === 'radio' ? 'radio:' + e.name : i + ':' + e.outerHTML.slice(0, 60);
+              const all = [...document.querySelectorAll(
+                'a[href],button,select,textarea,input:not([type=hidden])')];
+              return [all.map(stop), all.indexOf(document.activeElement)];"""
+            stops, first = driver.execute_script(stops_js)
+            want = set(stops)
+            controls = len(want)
+            reached = set()
+            if first >= 0:
+                reached.add(stops[first])  # autofocus
+            for _ in range(len(stops) + 5):
+                ActionChains(driver).send_keys(Keys.TAB).perform()
+                _, i = driver.execute_script(stops_js)
+                if i >= 0:
+                    reached.add(stops[i])
+            missed = sorted(want - reached)
+            check(not missed, "%s: Tab reaches all %d tab stops%s" % (
+                path, controls, "" if not missed else " (not: %s)" % missed))
+        shot("signed-out-signin")
+    finally:
+        if driver is not None:
+            driver.quit()
+        mcn.send_signal(signal.SIGTERM)
+        try:
+            rc = mcn.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            mcn.kill()
+            rc = mcn.wait()
+        srv.shutdown()
+        log.close()
+        check(rc == 0, "mcn run stopped cleanly (exit %d)" % rc)
+        if failures:
+            print(open(os.path.join(work, "run.log")).read()[-4000:])
+        shutil.copy(os.path.join(work, "run.log"), os.path.join(ARTIFACTS, "run.log"))
+        shutil.rmtree(work, ignore_errors=True)
+    if failures:
+        print("%d check(s) failed" % len(failures))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

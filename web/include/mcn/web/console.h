@@ -1,0 +1,120 @@
+#pragma once
+// The web console's pages on mcn run's HTTP server (issue 18): staff sign-in by a one-time link,
+// /me (my missed calls), sign-out. Server-rendered HTML, one embedded style sheet (no CDN), English
+// and Chinese. What the console needs from the rest of mcn comes in through ConsoleSeams, so the
+// pages are tested over real HTTP with a directory, a history and a delivery of the tests' own.
+//
+//   GET  /signin                 form: your person id
+//   POST /signin                 sends a link through your own notification channel
+//   GET  /signin/link/<token>    confirm page (link scanners fetch every URL: nothing used up)
+//   POST /signin/link/<token>    redeems the link once, starts a session, 303 to /me
+//   GET  /me                     my missed calls (newest first), my numbers, my channels, my
+//                                preferences form
+//   POST /me/test                "send me a test notification" through one of my channels
+//   POST /me/preferences         saves my preferences (the subscriber loader's checks, inline
+//                                messages on a mistake, nothing saved then)
+//   POST /signout                ends the session
+//
+// Staff see and change only their own data: every /me page works on the session's person, never
+// on a person named in the request.
+//
+// Every POST carries a CSRF token: the session's own once signed in; before that a random value
+// held in an HttpOnly SameSite=Strict cookie and echoed by the form (double submit), so no other
+// site can sign a person in as someone else.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mcn/subscribers/directory.h"
+#include "mcn/subscribers/preferences_form.h"
+#include "mcn/web/session.h"
+#include "mcn/web/signin.h"
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace mcn::web {
+
+struct ConsoleOptions {
+  // The console's address as the person's browser reaches it, ending in "/" (links are made
+  // from it), e.g. "https://mcn.example.net/".
+  std::string base_url;
+  bool tls = false;  // cookies get Secure
+  int64_t session_ttl_ms = 8 * 3600 * 1000;
+  size_t max_sessions = 10000;
+};
+
+// One row of "my missed calls", in the person's words already (outcome, told).
+struct MissedCallView {
+  int64_t started_ms = 0;
+  std::string caller_name;
+  std::string caller_number;
+  std::string my_number;  // which of my numbers was called
+  std::string outcome;    // an outcome name ("no_answer", shown in words) or words already
+  int64_t ring_ms = 0;
+  std::string told;  // where I was told ("wecom-office"), "" if not
+};
+
+struct ConsoleSeams {
+  std::function<int64_t()> now_ms;                          // Unix ms
+  std::function<bool(const std::string&)> person_exists;    // in the subscribers directory
+  std::function<std::string(const std::string&)> language;  // the person's preference, or ""
+  // Sends the sign-in link through the person's own notification channel; false if it could not.
+  std::function<bool(const std::string& person, const std::string& url)> send_link;
+  // The person's missed calls, newest first (bounded by the callee).
+  std::function<std::vector<MissedCallView>(const std::string&)> missed_calls;
+  // The person as the subscribers directory holds them now (numbers, channels, preferences);
+  // nothing when unknown. Unset: /me shows calls only.
+  std::function<std::optional<subscribers::Person>(const std::string&)> person;
+  // One message through one of the person's own channels (the test notification); false when it
+  // could not be queued.
+  std::function<bool(const std::string& person, const std::string& channel,
+                     const std::string& title, const std::string& text)>
+      send_message;
+  // Writes `changed` (new preferences) to the subscribers store; "" when saved, else why not.
+  // `who`: the signed-in person and their address, for the change log.
+  std::function<std::string(const subscribers::Person& changed, const std::string& who)>
+      save_person;
+};
+
+class WebConsole {
+ public:
+  WebConsole(SignInLinks& links, ConsoleOptions options, ConsoleSeams seams);
+  void addRoutes(httplib::Server& server);
+
+ private:
+  void signinForm(const httplib::Request& req, httplib::Response& res);
+  void signinPost(const httplib::Request& req, httplib::Response& res);
+  void linkConfirm(const httplib::Request& req, httplib::Response& res);
+  void linkPost(const httplib::Request& req, httplib::Response& res);
+  void me(const httplib::Request& req, httplib::Response& res);
+  void testPost(const httplib::Request& req, httplib::Response& res);
+  void preferencesPost(const httplib::Request& req, httplib::Response& res);
+  void signout(const httplib::Request& req, httplib::Response& res);
+
+  std::optional<Session> session(const httplib::Request& req);
+  // The /me page; `posted`/`problems`: a preferences form refused, shown as posted with its
+  // messages; `notice`: a line at the top (saved, test sent).
+  void renderMe(const httplib::Request& req, httplib::Response& res, const Session& s,
+                const std::multimap<std::string, std::string>* posted,
+                const std::vector<subscribers::FieldProblem>& problems, const std::string& notice);
+
+  SignInLinks& links_;
+  ConsoleOptions opt_;
+  ConsoleSeams seams_;
+  std::mutex mu_;  // sessions_ (the HTTP pool's threads)
+  SessionStore sessions_;
+};
+
+// The pre-session CSRF cookie's name.
+inline constexpr std::string_view kFormCookie = "mcn_form";
+
+}  // namespace mcn::web

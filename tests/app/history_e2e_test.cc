@@ -21,6 +21,7 @@
 #include <sstream>
 #include <thread>
 
+#include "../support/child_process.h"
 #include "cli_run.h"
 
 namespace mcn::app {
@@ -114,16 +115,20 @@ class HistoryEndToEnd : public ::testing::Test {
         << slurp(kPcaps + "/fixtures.toml") << "\n[history]\npath = \"" << db_ << "\"\n";
   }
   void TearDown() override {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
+    run_.kill();
     fs::remove_all(dir_);
+  }
+
+  // `mcn run --hep` with the test's config, in the test's directory (its relative paths).
+  void startRun(int hep, int http) {
+    ASSERT_TRUE(run_.start({kMcn, "run", "--hep", "127.0.0.1:" + std::to_string(hep), "--config",
+                            (dir_ / "mcn.toml").string(), "--http-port", std::to_string(http)},
+                           {.output = (dir_ / "run.log").string(), .cwd = dir_.string()}));
   }
 
   fs::path dir_;
   std::string db_;
-  pid_t pid_ = -1;
+  test::ChildProcess run_;
 };
 
 TEST_F(HistoryEndToEnd, ReplayFillsTheStoreAndMcnRunAnswersTheOperatorsSearches) {
@@ -139,20 +144,7 @@ TEST_F(HistoryEndToEnd, ReplayFillsTheStoreAndMcnRunAnswersTheOperatorsSearches)
   ASSERT_NE(ports.http, 0);
   const int http = ports.http;
   const int hep = ports.hep;
-  pid_ = ::fork();
-  ASSERT_GE(pid_, 0);
-  if (pid_ == 0) {
-    int log = ::open((dir_ / "run.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(log, 1);
-    ::dup2(log, 2);
-    if (::chdir(dir_.c_str()) != 0) ::_exit(126);
-    std::string cfg = (dir_ / "mcn.toml").string();
-    std::string hep_addr = "127.0.0.1:" + std::to_string(hep);
-    std::string port = std::to_string(http);
-    ::execl(kMcn.c_str(), kMcn.c_str(), "run", "--hep", hep_addr.c_str(), "--config", cfg.c_str(),
-            "--http-port", port.c_str(), nullptr);
-    ::_exit(127);
-  }
+  ASSERT_NO_FATAL_FAILURE(startRun(hep, http));
   httplib::Client cli("127.0.0.1", http);
   cli.set_connection_timeout(1);
   auto get = [&](const std::string& path, const httplib::Params& p = {}) {
@@ -243,12 +235,8 @@ TEST_F(HistoryEndToEnd, ReplayFillsTheStoreAndMcnRunAnswersTheOperatorsSearches)
   EXPECT_EQ(runMcn("history show --db " + db_ + " no-such-call").exit_code, 1);
   EXPECT_EQ(runMcn("history search --db " + db_ + " --limit 0").exit_code, 2);
 
-  ::kill(pid_, SIGTERM);
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid_, &status, 0), pid_);
-  pid_ = -1;
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << slurp((dir_ / "run.log").string());
+  run_.signal(SIGTERM);
+  EXPECT_EQ(run_.exitCode(), 0) << slurp((dir_ / "run.log").string());
 }
 
 // Live: the HEP datagrams kamailio sent (pcaps/hep_kamailio_udp.pcap, README: busy 486 to 1015,
@@ -323,20 +311,7 @@ TEST_F(HistoryEndToEnd, LiveCallsReachTheStoreWhileMcnRuns) {
   ASSERT_NE(ports.http, 0);
   const int http = ports.http;
   const int hep = ports.hep;
-  pid_ = ::fork();
-  ASSERT_GE(pid_, 0);
-  if (pid_ == 0) {
-    int log = ::open((dir_ / "run.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(log, 1);
-    ::dup2(log, 2);
-    if (::chdir(dir_.c_str()) != 0) ::_exit(126);
-    std::string cfg = (dir_ / "mcn.toml").string();
-    std::string hep_addr = "127.0.0.1:" + std::to_string(hep);
-    std::string port = std::to_string(http);
-    ::execl(kMcn.c_str(), kMcn.c_str(), "run", "--hep", hep_addr.c_str(), "--config", cfg.c_str(),
-            "--http-port", port.c_str(), nullptr);
-    ::_exit(127);
-  }
+  ASSERT_NO_FATAL_FAILURE(startRun(hep, http));
   httplib::Client cli("127.0.0.1", http);
   cli.set_connection_timeout(1);
   bool up = false;
@@ -387,12 +362,8 @@ TEST_F(HistoryEndToEnd, LiveCallsReachTheStoreWhileMcnRuns) {
   EXPECT_NE(metrics.find("mcn_history_written_total 3"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("mcn_history_dropped_total 0"), std::string::npos) << metrics;
 
-  ::kill(pid_, SIGTERM);
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid_, &status, 0), pid_);
-  pid_ = -1;
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << slurp((dir_ / "run.log").string());
+  run_.signal(SIGTERM);
+  EXPECT_EQ(run_.exitCode(), 0) << slurp((dir_ / "run.log").string());
 }
 
 TEST_F(HistoryEndToEnd, ReplayRefusesADamagedStoreBeforeWritingAnything) {

@@ -16,6 +16,7 @@
 #include "../../app/src/http_endpoints.h"
 #include "../../app/src/metrics.h"
 #include "../subscribers/test_support.h"
+#include "../support/child_process.h"
 
 namespace mcn::app {
 namespace {
@@ -120,13 +121,8 @@ TEST(NotifierRole, ReadyOnlyWhileRedisAnswersAndAliveThroughAnOutage) {
   }
   const std::string mcn = std::string(MCN_BINARY_DIR) + "/mcn";
   const std::string cfg_path = (dir / "mcn.toml").string();
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::execl(mcn.c_str(), "mcn", "run", "--role", "notifier", "--config", cfg_path.c_str(),
-            static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  ASSERT_GT(pid, 0);
+  test::ChildProcess notifier;
+  ASSERT_TRUE(notifier.start({mcn, "run", "--role", "notifier", "--config", cfg_path}));
   const bool ready =
       waitFor([&] { return get(http_port, "/readyz").status == 200; }, std::chrono::seconds(15));
   EXPECT_TRUE(ready) << "the notifier never became ready";
@@ -140,9 +136,8 @@ TEST(NotifierRole, ReadyOnlyWhileRedisAnswersAndAliveThroughAnOutage) {
   Answer alive = get(http_port, "/healthz");
   EXPECT_EQ(alive.status, 200) << alive.body;  // reconnecting with backoff, not stuck
 
-  ::kill(pid, SIGTERM);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
+  notifier.signal(SIGTERM);
+  EXPECT_EQ(notifier.exitCode(), 0);
   fs::remove_all(dir);
 }
 

@@ -18,6 +18,7 @@
 
 #include "../../app/src/live_shard.h"
 #include "../../app/src/metrics.h"
+#include "../support/child_process.h"
 #include "mcn/app/config.h"
 #include "mcn/capture/pcap_live.h"
 
@@ -292,30 +293,18 @@ TEST(RunDaemon, NotifiesSystemdAndStopsCleanlyOnSigterm) {
   char tmpl[] = "/tmp/mcn_run_daemon_XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   const std::string dir = tmpl;
-  pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ::setenv("NOTIFY_SOCKET", sock.path().c_str(), 1);
-    ::setenv("WATCHDOG_USEC", "200000", 1);
-    int devnull = ::open("/dev/null", O_WRONLY);
-    ::dup2(devnull, 1);
-    ::dup2(devnull, 2);
-    std::string mcn = std::string(MCN_BINARY_DIR) + "/mcn";
-    if (::chdir(dir.c_str()) != 0) ::_exit(126);
-    ::execl(mcn.c_str(), mcn.c_str(), "run", "-i", "lo", "--http-port", "0", nullptr);
-    ::_exit(127);
-  }
+  test::ChildProcess mcn;
+  ASSERT_TRUE(mcn.start(
+      {std::string(MCN_BINARY_DIR) + "/mcn", "run", "-i", "lo", "--http-port", "0"},
+      {.cwd = dir, .env = {{"NOTIFY_SOCKET", sock.path()}, {"WATCHDOG_USEC", "200000"}}}));
   EXPECT_NE(sock.waitFor("READY=1"), "");
   EXPECT_NE(sock.waitFor("WATCHDOG=1"), "");  // pings while its threads run
-  ::kill(pid, SIGHUP);
+  mcn.signal(SIGHUP);
   EXPECT_NE(sock.waitFor("RELOADING=1"), "");
   EXPECT_NE(sock.waitFor("READY=1"), "");
-  ::kill(pid, SIGTERM);
+  mcn.signal(SIGTERM);
   EXPECT_NE(sock.waitFor("STOPPING=1"), "");
-  int st = 0;
-  ASSERT_EQ(::waitpid(pid, &st, 0), pid);
-  ASSERT_TRUE(WIFEXITED(st));
-  EXPECT_EQ(WEXITSTATUS(st), 0);
+  EXPECT_EQ(mcn.exitCode(), 0);
   std::filesystem::remove_all(dir);
 }
 

@@ -31,20 +31,16 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from mcntest import free_port, wait_until  # noqa: E402
+
 SECRET = "whsec_bWNuLWR1cmFiaWxpdHktc2VjcmV0LTAxMjM0NTY3ODlh"
 NS, HOST_IF, NS_IF = "mcnob", "mcnob0", "mcnob1"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def read_jsonl(path):
@@ -79,15 +75,6 @@ def netns_up():
 def netns_down():
     sh("ip", "netns", "del", NS, check=False)
     sh("ip", "link", "del", HOST_IF, check=False)
-
-
-def wait_until(cond, limit):
-    deadline = time.time() + limit
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
 
 
 def decided(path):

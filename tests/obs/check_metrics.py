@@ -17,7 +17,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,9 @@ import time
 import urllib.request
 
 import yaml
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from mcntest import free_port, wait_until  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "offset", "bool",
@@ -90,27 +92,9 @@ def rule_exprs(rules):
             for g in rules["groups"] for r in g["rules"]]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def scrape(port):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
         return r.read().decode()
-
-
-def wait_for(cond, limit):
-    deadline = time.time() + limit
-    while time.time() < deadline:
-        try:
-            if cond():
-                return True
-        except OSError:
-            pass
-        time.sleep(0.1)
-    return False
 
 
 def served_names(page):
@@ -189,7 +173,7 @@ def main():
             procs.append(subprocess.Popen(args, stdout=open(f"{work}/{role}.log", "w"),
                                           stderr=subprocess.STDOUT, env=env, cwd=work))
         for role, port in ports.items():
-            if not wait_for(lambda: scrape(port) != "", 15):
+            if not wait_until(lambda: scrape(port) != "", 15):
                 failures.append(f"{role}: no /metrics on port {port}:\n"
                                 + open(f"{work}/{role}.log").read())
         if failures:
@@ -206,7 +190,7 @@ def main():
             m = re.search(r'^mcn_delivery_dead_letters_total\{[^}]*channel="webhook"\} (\d+)',
                           scrape(ports["notifier"]), re.M)
             return m is not None and int(m.group(1)) > 0
-        if not wait_for(dead_letters, 20):
+        if not wait_until(dead_letters, 20):
             print("note: no dead letter within 20 s (the names are checked all the same)")
         time.sleep(1.5)  # counters are published every second
 

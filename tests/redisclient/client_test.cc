@@ -26,54 +26,7 @@ using subscribers::test::waitFor;
 using Type = RedisReply::Type;
 
 // A redis-server on 127.0.0.1 without persistence; extra arguments (e.g. --requirepass).
-class Server {
- public:
-  ~Server() { stop(); }
-  bool start(int port = 0, std::vector<std::string> extra = {}) {
-    for (int attempt = 0; attempt < 5; ++attempt) {
-      port_ = port != 0 ? port : freeLoopbackPort();
-      std::vector<std::string> args{
-          "redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
-          "--save",       "",       "--appendonly",        "no",     "--dir",
-          "/tmp"};
-      args.insert(args.end(), extra.begin(), extra.end());
-      pid_ = ::fork();
-      if (pid_ == 0) {
-        int devnull = ::open("/dev/null", O_RDWR);
-        ::dup2(devnull, 1);
-        ::dup2(devnull, 2);
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        ::execv("/usr/bin/redis-server", argv.data());
-        ::_exit(127);
-      }
-      bool exited = false;
-      const bool up = waitFor([&] {
-        exited = exited || ::waitpid(pid_, nullptr, WNOHANG) == pid_;
-        const std::string r = rawCommand(port_, {"PING"});
-        return exited || r == "+PONG" || r.rfind("-NOAUTH", 0) == 0;
-      });
-      exited = exited || ::waitpid(pid_, nullptr, WNOHANG) == pid_;
-      if (up && !exited) return true;
-      if (!exited) stop();
-      pid_ = -1;
-      if (port != 0) return false;
-    }
-    return false;
-  }
-  void stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  int port() const { return port_; }
-
- private:
-  pid_t pid_ = -1;
-  int port_ = 0;
-};
+using Server = subscribers::test::RedisServer;
 
 // The backoff's clock, moved by hand.
 struct FakeClock {

@@ -21,33 +21,7 @@ using subscribers::test::freeLoopbackPort;
 using subscribers::test::TempDir;
 using subscribers::test::waitFor;
 
-class Proc {
- public:
-  ~Proc() { kill(); }
-  void start(std::vector<std::string> args) {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      int devnull = ::open("/dev/null", O_RDWR);
-      ::dup2(devnull, 1);
-      ::dup2(devnull, 2);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execvp(argv[0], argv.data());
-      ::_exit(127);
-    }
-  }
-  void kill() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  bool running() const { return pid_ > 0; }
-
- private:
-  pid_t pid_ = -1;
-};
+using Proc = mcn::test::ChildProcess;
 
 class SentinelLab {
  public:

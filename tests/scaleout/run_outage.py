@@ -6,17 +6,14 @@ the generator's summary (mcn-gen), not from mcn. The mid-run stop/restart of a c
 is tested at the library level (StreamBusTest.ProbeBuffersThroughAnOutageAndResendsInOrder).
 
 Usage: run_outage.py MCN MCN_GEN"""
+import os
 import json
-import socket
 import subprocess
 import sys
 import tempfile
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from mcntest import free_port  # noqa: E402
 
 
 def main():

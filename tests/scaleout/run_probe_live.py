@@ -7,11 +7,12 @@ when they are sent, so started/ended/ring are not compared). Usage: run_probe_li
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from mcntest import free_port, wait_until  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PCAPS = os.path.join(HERE, "..", "..", "pcaps")
@@ -19,21 +20,6 @@ FIXTURES = ["cancelled", "busy_486", "answered", "b2bua_forward_no_answer", "for
             "busy_to_voicemail", "office_morning"]
 FIELDS = ["call_id", "correlation", "caller", "callee", "outcome", "missed", "status", "reason",
           "forwarded_to"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(cond, limit):
-    deadline = time.time() + limit
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return cond()
 
 
 def main():
@@ -59,7 +45,7 @@ def main():
                                             stdout=open(log, "w"), stderr=subprocess.STDOUT),
                            log))
         for p, log in probes:
-            if not wait_for(lambda: "ready" in open(log).read(), 10):
+            if not wait_until(lambda: "ready" in open(log).read(), 10):
                 print(f"FAIL: probe not ready: {open(log).read()}")
                 return 1
         expected = {}
@@ -77,7 +63,7 @@ def main():
             out = subprocess.run(["redis-cli", "-p", str(port), "XLEN", "mcn:missed"],
                                  capture_output=True, text=True).stdout.strip()
             return int(out) if out.isdigit() else -1
-        wait_for(lambda: xlen() >= len(expected), 10)
+        wait_until(lambda: xlen() >= len(expected), 10)
         for p, _ in probes:  # SIGTERM decides anything still open and flushes the buffer
             p.send_signal(signal.SIGTERM)
         rcs = [p.wait(timeout=20) for p, _ in probes]

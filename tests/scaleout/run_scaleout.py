@@ -20,25 +20,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from mcntest import free_port, wait_for  # noqa: E402
 
 SECRET = "whsec_bWNuLXNjYWxlb3V0LXNlY3JldC0wMTIzNDU2Nzg5YWI="
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(cond, limit, what):
-    deadline = time.time() + limit
-    while time.time() < deadline:
-        if cond():
-            return
-        time.sleep(0.02)
-    if not cond():
-        raise SystemExit(f"FAIL: timed out waiting for {what}")
 
 
 def redis_ping(port):

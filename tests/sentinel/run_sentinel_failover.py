@@ -26,12 +26,14 @@ import calendar
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from mcntest import free_port, wait_for  # noqa: E402
 
 DATA_PW = "data-pw-sentinel-e2e-7f3a"
 SENTINEL_PW = "sentinel-pw-e2e-91c2"
@@ -40,22 +42,6 @@ SLICES = 6        # per probe's capture
 CALLS = 360       # per probe
 GAP_S = 0.4       # between a probe's slices
 KILL_AFTER = 3    # slices of probe 1 written before the master is killed
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(cond, limit, what):
-    deadline = time.time() + limit
-    while time.time() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    if not cond():
-        raise SystemExit(f"FAIL: timed out waiting for {what}")
 
 
 def cli(port, *args, pw=None):

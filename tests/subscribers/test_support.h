@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "../support/child_process.h"
 #include "mcn/sipparse/dial_plan.h"
 
 namespace mcn::subscribers::test {
@@ -148,53 +149,51 @@ inline std::string rawGet(int port, const std::string& key) {
 // A real redis-server on 127.0.0.1 without persistence, owned by the test.
 class RedisServer {
  public:
-  ~RedisServer() { stop(); }
-
   static bool available() { return ::access("/usr/bin/redis-server", X_OK) == 0; }
 
-  // port 0: pick a free one (retried if another process takes it first). Returns once PING
-  // answers our own child (bounded).
-  bool start(int port = 0) {
+  // port 0: pick a free one (retried if another process takes it first). `extra` arguments go
+  // after the defaults (e.g. --requirepass). Returns once our own child answers PING (a NOAUTH
+  // answer counts: the server is up), bounded.
+  bool start(int port = 0, const std::vector<std::string>& extra = {}) {
     for (int attempt = 0; attempt < 5; ++attempt) {
       port_ = port != 0 ? port : freeLoopbackPort();
-      const std::string p = std::to_string(port_);
-      pid_ = ::fork();
-      if (pid_ == 0) {
-        int devnull = ::open("/dev/null", O_RDWR);
-        ::dup2(devnull, 1);
-        ::dup2(devnull, 2);
-        ::execl("/usr/bin/redis-server", "redis-server", "--port", p.c_str(), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", "/tmp",
-                static_cast<char*>(nullptr));
-        ::_exit(127);
-      }
+      std::vector<std::string> args{"/usr/bin/redis-server",
+                                    "--port",
+                                    std::to_string(port_),
+                                    "--bind",
+                                    "127.0.0.1",
+                                    "--save",
+                                    "",
+                                    "--appendonly",
+                                    "no",
+                                    "--daemonize",
+                                    "no",
+                                    "--dir",
+                                    "/tmp"};
+      args.insert(args.end(), extra.begin(), extra.end());
+      proc_.start(args);
       bool exited = false;
       const bool up = waitFor([&] {
-        exited = exited || ::waitpid(pid_, nullptr, WNOHANG) == pid_;
-        return exited || rawCommand(port_, {"PING"}) == "+PONG";
+        exited = exited || proc_.exited();
+        const std::string r = rawCommand(port_, {"PING"});
+        return exited || r == "+PONG" || r.rfind("-NOAUTH", 0) == 0;
       });
       // A PONG while our child has exited (port taken) came from someone else's server.
-      exited = exited || ::waitpid(pid_, nullptr, WNOHANG) == pid_;
+      exited = exited || proc_.exited();
       if (up && !exited) return true;
-      if (!exited) stop();
-      pid_ = -1;
+      proc_.kill();
       if (port != 0) return false;
     }
     return false;
   }
 
-  void stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);  // an abrupt loss, as when the server or its host dies
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
+  void stop() { proc_.kill(); }  // SIGKILL: an abrupt loss, as when the server or its host dies
 
   int port() const { return port_; }
   std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
 
  private:
-  pid_t pid_ = -1;
+  mcn::test::ChildProcess proc_;
   int port_ = 0;
 };
 

@@ -121,9 +121,10 @@ class HistoryEndToEnd : public ::testing::Test {
 
   // `mcn run --hep` with the test's config, in the test's directory (its relative paths).
   void startRun(int hep, int http) {
-    ASSERT_TRUE(run_.start({kMcn, "run", "--hep", "127.0.0.1:" + std::to_string(hep), "--config",
-                            (dir_ / "mcn.toml").string(), "--http-port", std::to_string(http)},
-                           {.output = (dir_ / "run.log").string(), .cwd = dir_.string()}));
+    ASSERT_TRUE(
+        run_.start({kMcn, "run", "--hep", "127.0.0.1:" + std::to_string(hep), "--config",
+                    (dir_ / "mcn.toml").string(), "--http-port", std::to_string(http)},
+                   {.output = (dir_ / "run.log").string(), .cwd = dir_.string(), .env = {}}));
   }
 
   fs::path dir_;

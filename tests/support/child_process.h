@@ -32,7 +32,10 @@ class ChildProcess {
 
   // argv[0] is looked up in PATH. False only if fork failed; a program that cannot be started
   // exits at once with 127 (126: the working directory could not be entered).
-  bool start(std::vector<std::string> args, const Options& o = {}) {
+  // (Two overloads, not `const Options& o = {}`: a nested struct's default member initializers
+  // are not usable in a default argument before the enclosing class is complete.)
+  bool start(std::vector<std::string> args) { return start(std::move(args), Options()); }
+  bool start(std::vector<std::string> args, const Options& o) {
     kill();
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());

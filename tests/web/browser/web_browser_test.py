@@ -45,6 +45,8 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 ADDR = "127.0.5.1"  # this test's loopback address (tests/CMakeLists.txt: mcn_web_browser)
 # whsec_ + base64("mcn-web-browser-webhook-key-01")
@@ -246,12 +248,19 @@ signin_key_ref = "env:MCN_WEB_TEST_SIGNIN_KEY"
             shot_n[0] += 1
             driver.save_screenshot(os.path.join(ARTIFACTS, "%02d-%s.png" % (shot_n[0], name)))
 
+        def submit(css):
+            # A click returns before the page it posts to has loaded: wait until the old page
+            # is gone, or the next check reads the page the form was on.
+            old = driver.find_element(By.TAG_NAME, "html")
+            driver.find_element(By.CSS_SELECTOR, css).click()
+            WebDriverWait(driver, 10).until(expected_conditions.staleness_of(old))
+
         # 1. Sign in through the link the webhook receives.
         driver.get(base + "/me")
         check(driver.current_url.endswith("/signin"), "/me without a session leads to /signin")
         driver.find_element(By.ID, "person").send_keys("e1014")
         shot("signin-form")
-        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        submit("button[type=submit]")
         check("sign-in link is on its way" in driver.page_source, "the form says a link is sent")
         shot("signin-sent")
         msgs = wait_for(lambda: received("/e1014", "message"), 10)
@@ -266,7 +275,7 @@ signin_key_ref = "env:MCN_WEB_TEST_SIGNIN_KEY"
         check("Confirm sign-in" in driver.page_source and "e1014" in driver.page_source,
               "opening the link shows a confirm page (nothing used up)")
         shot("confirm")
-        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        submit("button[type=submit]")
         check(driver.current_url.startswith(base + "/me"), "its POST signs in and leads to /me")
         check("Zhang Wei" in driver.page_source, "/me greets Zhang Wei")
         cookie = {c["name"]: c for c in driver.get_cookies()}.get("mcn_session")
@@ -325,8 +334,7 @@ signin_key_ref = "env:MCN_WEB_TEST_SIGNIN_KEY"
         driver.execute_script(
             "document.querySelector('form[action=\"/me/preferences\"] input[name=csrf]')"
             ".remove()")
-        driver.find_element(By.CSS_SELECTOR,
-                            "form[action='/me/preferences'] button[type=submit]").click()
+        submit("form[action='/me/preferences'] button[type=submit]")
         check("security token is missing or wrong" in driver.page_source,
               "the browser's POST without the token gets the refusal page")
         shot("csrf-refused")
@@ -347,8 +355,7 @@ signin_key_ref = "env:MCN_WEB_TEST_SIGNIN_KEY"
         fill("quiet_start", start)
         fill("quiet_end", end)
         fill("min_ring", "11m")
-        driver.find_element(By.CSS_SELECTOR,
-                            "form[action='/me/preferences'] button[type=submit]").click()
+        submit("form[action='/me/preferences'] button[type=submit]")
         err = driver.find_elements(By.ID, "min_ring-error")
         check(err and err[0].text == "must be at most 10m",
               "a wrong minimum ring gets the loader's message inline")
@@ -357,8 +364,7 @@ signin_key_ref = "env:MCN_WEB_TEST_SIGNIN_KEY"
         check(open(subs).read() == subs_before, "nothing saved on a mistake")
         shot("preferences-mistake")
         fill("min_ring", "0")
-        driver.find_element(By.CSS_SELECTOR,
-                            "form[action='/me/preferences'] button[type=submit]").click()
+        submit("form[action='/me/preferences'] button[type=submit]")
         check("Your preferences are saved." in driver.page_source, "the corrected form is saved")
         saved = open(subs).read()
         check('quiet_hours = { start = "%s", end = "%s", action = "hold" }' % (start, end) in saved,
@@ -388,7 +394,7 @@ signin_key_ref = "env:MCN_WEB_TEST_SIGNIN_KEY"
 
         # 5. A test notification.
         driver.get(base + "/me#channels")
-        driver.find_element(By.CSS_SELECTOR, "form[action='/me/test'] button").click()
+        submit("form[action='/me/test'] button")
         check("test notification is on its way through hook" in driver.page_source,
               "the page says the test is on its way")
         tests = wait_for(lambda: [m for m in received("/e1014", "message")

@@ -3,7 +3,7 @@
 # (issue 17 item 3).
 #
 # One network namespace (mcn-overload) with a veth pair in 198.18.41.0/24 (ovtx 198.18.41.1 ->
-# ovrx 198.18.41.2); `mcn run -i ovrx` with one worker and a small ring (run.ring_size = 256,
+# ovrx 198.18.41.2); `mcn run -i ovrx` with one worker and a small ring (run.ring_size = 64,
 # the default is 65,536: a default ring would absorb this whole short flood), so the capture
 # thread, which hands messages over about four times faster than the worker parses them, fills
 # it at once.

@@ -138,6 +138,7 @@ std::string CallbackApi::start() {
 }
 
 void CallbackApi::stop() {
+  stopping_ = true;  // event streams end
   if (ua_) ua_->stop();
 }
 
@@ -383,7 +384,7 @@ void CallbackApi::events(const httplib::Request& req, httplib::Response& res) {
       [this, id, progress](size_t, httplib::DataSink& sink) {
         auto s = progress->first ? ua_->status(id) : ua_->waitChange(id, progress->seen, 1000);
         auto now = std::chrono::steady_clock::now();
-        if (!s) {  // forgotten (kKeepFinished) or mcn stopping
+        if (!s || stopping_) {  // forgotten (kKeepFinished) or mcn stopping
           sink.done();
           return true;
         }

@@ -86,6 +86,7 @@ class CallbackApi {
   std::atomic<uint64_t> issued_{0}, redeemed_{0}, link_refused_{0}, rate_limited_{0},
       streams_opened_{0}, streams_refused_{0};
   std::atomic<int> streams_{0};
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace mcn::app

@@ -445,7 +445,7 @@ struct UserAgent::Impl {
   void reapIfEnded(Call& c) {
     if (c.phase != Phase::kDone || c.reaping) return;
     for (const auto& l : c.legs) {
-      if (!l->ended) return;
+      if (l->state != LegState::kIdle && !l->ended) return;  // an idle one was never rung
     }
     if (c.them && !c.them->ended) return;
     c.reaping = true;
@@ -532,9 +532,6 @@ struct UserAgent::Impl {
       inviteLeg(c, *c.legs.front());
     }
     if (c.phase == Phase::kInviting) publishDetail(c);
-    for (auto& l : c.legs) {
-      if (l->state == LegState::kIdle) l->ended = true;  // never rung: nothing to wait for
-    }
     reapIfEnded(c);
   }
 
@@ -658,9 +655,6 @@ struct UserAgent::Impl {
         ++multicall_cancelled;
         nua_cancel(other->nh, SIPTAG_REASON_STR("SIP;cause=200;text=\"Call completed elsewhere\""),
                    TAG_END());
-      }
-      for (auto& other : c.legs) {
-        if (other->state == LegState::kIdle) other->ended = true;  // sequential: never rung
       }
       c.phase = Phase::kReferring;
       publishDetail(c, "refer");

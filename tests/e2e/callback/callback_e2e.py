@@ -448,8 +448,11 @@ per_person_per_hour = 4
     check(sorted(frags) == sorted(["SIP/2.0 100 Trying"] * 5 + ["SIP/2.0 200 OK"] * 4 +
                                   ["SIP/2.0 486 Busy Here"]), f"NOTIFY sipfrags to mcn: {frags}")
     byes = {r["call_id"] for r in sent("BYE")}
-    # BYE after: the four connected by REFER, the number busy, and to 1005 after 2005 hung up.
+    # BYE after: the four connected by REFER (1001: API, link, both multicalls), the number busy
+    # (1002), and to 1005 after 2005 hung up. The Request-URI is the phone's Contact.
     check(len(byes) == 6, f"BYEs from mcn on {len(byes)} calls, want 6")
+    bye_ports = sorted(r["ruri"].split(":")[2].split(";")[0] for r in sent("BYE"))
+    check(bye_ports == ["5061"] * 4 + ["5062", "5065"], f"BYEs from mcn to ports {bye_ports}")
     log(f"wire: {len(invites)} INVITE, {len(refers)} REFER, {len(cancels)} CANCEL, "
         f"{len(frags)} NOTIFY, {len(byes)} BYE")
 

@@ -6,9 +6,12 @@ lists them). Needs root for tcpdump on lo.
 For each case: POST /api/callback (or a signed link), poll GET /api/callback/<id> to the final
 state, and check the state, the leg and the SIP status; multicall sequential (the third device
 answers) and parallel (the others CANCELled with Reason cause=200); a device refusing REFER
-connected by RFC 3725 flow IV; the states as server-sent events (curl), bounded streams; afterwards check on the wire (tshark on a
-capture of the management side) that mcn sent the INVITE with its marker, the REFER naming the
-number, the CANCEL and the BYEs; that every sipp phone saw its whole scenario (exit code 0); that
+connected by RFC 3725 flow IV; the states as server-sent events (curl), bounded streams; afterwards
+check on the wire (tshark on a capture of the management side) that mcn sent the INVITE with its
+marker and P-Asserted-Identity, the REFER naming the number, the CANCEL and the BYEs; that it
+REGISTERed (and un-REGISTERed at stop) and answered the proxy's digest challenges on REGISTER and
+INVITE as user "mcn", the password given by reference (env:) and found neither on the wire nor in
+mcn's log; that every sipp phone saw its whole scenario (exit code 0); that
 bad input, forged, expired and reused links and the rate limit place no call; and that mcn,
 seeing its own calls again through the softswitch's HEP copy, records them with
 origin "callback" and notifies nobody.
@@ -37,6 +40,7 @@ MCN_HTTP = ("127.0.3.2", 9387)
 MCN_HEP = "127.0.3.3:9060"
 PHONE = "127.0.3.11"
 LINK_KEY = "mcn-callback-e2e-link-key-0123456789"
+SIP_PASSWORD = "mcn-e2e-secret"  # kamailio.cfg verifies the REGISTER digest against it
 NAME = "callback_e2e"
 
 
@@ -154,7 +158,7 @@ def run(mcn, work, procs):
         return procs[name]
 
     cap = os.path.join(work, "mgmt.pcap")
-    start("tcpdump", ["tcpdump", "-i", "lo", "-U", "-w", cap, "-s", "0",
+    start("tcpdump", ["tcpdump", "-i", "lo", "--immediate-mode", "-U", "-w", cap, "-s", "0",
                       f"udp and (host {PROXY} or host {MCN_SIP} or host {PHONE}) and not port 9060"])
     os.makedirs(os.path.join(work, "kamailio"), exist_ok=True)
     start("kamailio", ["kamailio", "-DD", "-E", "-f", os.path.join(HERE, "kamailio.cfg"),
@@ -199,6 +203,11 @@ enabled = true
 listen = "sip:{MCN_SIP}:5070"
 outbound_proxy = "sip:{PROXY}:5060"
 identity = "sip:mcn@{PROXY}"
+asserted_identity = "sip:+862583000000@{PROXY}"
+register = true
+register_expires_s = 600
+auth_user = "mcn"
+auth_password_ref = "env:MCN_CB_E2E_SIP_PASSWORD"
 ring_timeout_ms = 2000
 connect_timeout_ms = 10000
 
@@ -207,7 +216,7 @@ link_key_ref = "env:MCN_CB_E2E_KEY"
 link_base_url = "http://{MCN_HTTP[0]}:{MCN_HTTP[1]}/"
 per_person_per_hour = 4
 """)
-    env = dict(os.environ, MCN_CB_E2E_KEY=LINK_KEY)
+    env = dict(os.environ, MCN_CB_E2E_KEY=LINK_KEY, MCN_CB_E2E_SIP_PASSWORD=SIP_PASSWORD)
     mcn_p = start("mcn", [mcn, "run", "--config", os.path.join(work, "mcn.toml"),
                           "--calls-out", os.path.join(work, "calls.jsonl"),
                           "--notify-out", os.path.join(work, "notify.jsonl")], env=env)
@@ -221,7 +230,8 @@ per_person_per_hour = 4
         ({"person": "p1003", "device": "1003", "number": "2001"}, "busy", "you", 486, []),
         ({"person": "p1004", "number": "2001"}, "no_answer", "you", None, ["calling_you"]),
         # Refuses the REFER (405): connected by RFC 3725 flow IV, the number 2005 then hangs up.
-        ({"person": "p1005", "number": "2005"}, "connected", None, 200, ["calling_them"]),
+        # (its calling_them is short; `via` "3pcc" says the path it took.)
+        ({"person": "p1005", "number": "2005"}, "connected", None, 200, []),
         ({"person": "p1006", "number": "2001"}, "failed", "you", 404, []),  # not routed
     ]
     for req, want, leg, sip_status, must_see in cases:
@@ -356,6 +366,7 @@ per_person_per_hour = 4
             "mcn_sipua_callbacks_failed_total": 1, "mcn_sipua_refer_refused_total": 1,
             "mcn_sipua_multicall_cancelled_total": 2, "mcn_sipua_callbacks_bridged_total": 1,
             "mcn_callback_events_opened_total": 4, "mcn_callback_events_refused_total": 1,
+            "mcn_sipua_register_ok_total": 1, "mcn_sipua_register_failed_total": 0,
             "mcn_callback_link_redeemed_total": 1, "mcn_callback_link_refused_total": 5,
             "mcn_callback_rate_limited_total": 1}
     for name, value in want.items():
@@ -396,22 +407,25 @@ per_person_per_hour = 4
     # (Call-ID, CSeq). The marker is checked by a second pass ("contains" needs no field).
     fields = ["ip.src", "ip.dst", "sip.Method", "sip.Call-ID", "sip.CSeq", "sip.r-uri",
               "sip.Refer-To", "sip.Reason", "sip.Content-Length", "sdp.session_name",
-              "sipfrag.line"]
-    out = subprocess.run(["tshark", "-n", "-r", cap, "-Y", "sip.Method", "-T", "fields",
+              "sipfrag.line", "sip.Status-Code", "sip.CSeq.method", "sip.P-Asserted-Identity",
+              "sip.auth.username", "sip.auth.realm", "sip.auth.qop", "sip.Expires"]
+    out = subprocess.run(["tshark", "-n", "-r", cap, "-Y", "sip", "-T", "fields",
                           "-E", "separator=\t", "-E", "occurrence=f",
                           *[a for f in fields for a in ("-e", f)]],
                          capture_output=True, text=True, check=True).stdout
     requests, seen_keys = [], set()
     for line in out.splitlines():
         row = dict(zip(["src", "dst", "method", "call_id", "cseq", "ruri", "refer_to", "reason",
-                        "clen", "sdp_name", "frag"], line.split("\t")))
-        key = (row["src"], row["dst"], row["call_id"], row["cseq"])
+                        "clen", "sdp_name", "frag", "status", "cseq_method", "pai", "auth_user",
+                        "auth_realm", "qop", "expires"], line.split("\t")))
+        key = (row["src"], row["dst"], row["call_id"], row["cseq"], row["status"])
         if key not in seen_keys:
             seen_keys.add(key)
             requests.append(row)
 
     def sent(method):
-        return [r for r in requests if r["src"] == MCN_SIP and r["method"] == method]
+        return [r for r in requests
+                if r["src"] == MCN_SIP and r["method"] == method and not r["status"]]
 
     invites = {r["call_id"] for r in sent("INVITE")}
     check(len(invites) == 17, f"{len(invites)} INVITEs from mcn, want 17")
@@ -421,6 +435,40 @@ per_person_per_hour = 4
                              "-T", "fields", "-e", "sip.Call-ID"],
                             capture_output=True, text=True, check=True).stdout.split()
     check(set(marked) == invites, "an INVITE from mcn without the marker header")
+    # RFC 3325 §9.1: the identity mcn asserts in the softswitch's trust domain, on every initial
+    # INVITE (to a number at the proxy; the flow IV re-INVITE goes to the device's Contact).
+    # Kamailio challenges each (407, qop=auth): mcn sends it again with the digest of user "mcn"
+    # (kamailio.cfg verifies it against the password; a wrong one would be challenged again).
+    initial = [r for r in sent("INVITE") if r["ruri"].endswith(f"@{PROXY}:5060")]
+    no_pai = [r for r in initial if r["pai"] != f"<sip:+862583000000@{PROXY}>"]
+    check(not no_pai, f"INVITEs without the P-Asserted-Identity: {no_pai}")
+
+    def digest(r):
+        return (r["auth_user"].strip('"'), r["auth_realm"].strip('"'), r["qop"].strip('"'))
+
+    by_call = {}
+    for r in initial:
+        by_call.setdefault(r["call_id"], []).append(digest(r))
+    check(len(by_call) == 17 and
+          all(d == [("", "", ""), ("mcn", PROXY, "auth")] for d in by_call.values()),
+          f"initial INVITEs, (user, realm, qop) per call: {by_call}")
+    challenged = [r for r in requests if r["dst"] == MCN_SIP and r["status"] == "407"]
+    check(len(challenged) == 17 and all(r["cseq_method"] == "INVITE" for r in challenged),
+          f"407 to mcn: {challenged}")
+    # REGISTER: challenged (401, qop=auth), then 200 with the digest of user "mcn"; at stop the
+    # un-REGISTER (Expires 0) reuses the credentials (nc=2) and gets its 200.
+    reg_answers = [r["status"] for r in requests
+                   if r["dst"] == MCN_SIP and r["cseq_method"] == "REGISTER" and r["status"]]
+    check(reg_answers == ["401", "200", "200"], f"answers to REGISTER: {reg_answers}")
+    regs = [(digest(r), r["expires"]) for r in sent("REGISTER")]
+    want_regs = [(("", "", ""), "600"), (("mcn", PROXY, "auth"), "600"),
+                 (("mcn", PROXY, "auth"), "0")]
+    check(regs == want_regs, f"REGISTERs from mcn (user, realm, qop), Expires: {regs}")
+    check("sipua: registered sip:mcn@" in mcn_log, "no 'registered' line in mcn's log")
+    # The password goes by reference (env:) and only as a digest: not on the wire, not logged.
+    with open(cap, "rb") as f:
+        check(SIP_PASSWORD.encode() not in f.read(), "the SIP password on the wire")
+    check(SIP_PASSWORD not in mcn_log, "the SIP password in mcn's log")
     refers = [r["refer_to"] for r in sent("REFER")]
     # API and link connected, the number busy, the refused one (to 2005), both multicalls.
     check(sorted(r.split("@")[0] for r in refers) == ["<sip:2001"] * 5 + ["<sip:2005"],
@@ -436,8 +484,9 @@ per_person_per_hour = 4
     check(len(cancels) == 4, f"CANCELs: {cancels}")
     # Flow I: the INVITE to 2005 has no offer, the re-INVITE to 1005 carries 2005's, the ACK to
     # 2005 carries 1005's answer (the sipp scenarios check the bodies too).
+    # (sent twice: the proxy challenges it like every initial INVITE)
     to_number = [r["clen"] for r in sent("INVITE") if "2005@" in r["ruri"]]
-    check(to_number == ["0"], f"INVITE to the number 2005: Content-Length {to_number}")
+    check(to_number == ["0", "0"], f"INVITE to the number 2005: Content-Length {to_number}")
     reinvite = [r["ruri"] for r in sent("INVITE") if r["sdp_name"] == "number-2005"]
     check(len(reinvite) == 1 and "127.0.3.11:5065" in reinvite[0],
           f"re-INVITE with the number's offer: {reinvite}")

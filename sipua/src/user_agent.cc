@@ -686,7 +686,7 @@ struct UserAgent::Impl {
     finish(c);
   }
 
-  // RFC 3725 §4.4 (flow IV from its 5th message), step 1: INVITE the number without an offer; its
+  // RFC 3725 §4.4 (flow IV from its 4th message), step 1: INVITE the number without an offer; its
   // 200 carries one, and its ACK waits (NUTAG_AUTOACK off) for the device's answer.
   void startBridge(Call& c) {
     c.phase = Phase::kBridging;

@@ -482,7 +482,7 @@ per_person_per_hour = 4
     check(plain == ["sip:1004"] * 2, f"CANCELs without Reason: {plain} (all: {cancels})")
     check(elsewhere == ["sip:1004", "sip:1007"], f"CANCELs with Reason cause=200: {elsewhere}")
     check(len(cancels) == 4, f"CANCELs: {cancels}")
-    # Flow I: the INVITE to 2005 has no offer, the re-INVITE to 1005 carries 2005's, the ACK to
+    # Flow IV: the INVITE to 2005 has no offer, the re-INVITE to 1005 carries 2005's, the ACK to
     # 2005 carries 1005's answer (the sipp scenarios check the bodies too).
     # (sent twice: the proxy challenges it like every initial INVITE)
     to_number = [r["clen"] for r in sent("INVITE") if "2005@" in r["ruri"]]

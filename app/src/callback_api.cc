@@ -95,6 +95,11 @@ json statusJson(const sipua::CallbackStatus& s) {
          {"reason", s.reason.empty() ? json() : json(s.reason)},
          {"leg", s.leg.empty() ? json() : json(s.leg)},
          {"call_id", s.call_id.empty() ? json() : json(s.call_id)},
+         {"devices", s.devices},
+         {"mode", s.mode},
+         {"ringing", s.ringing},
+         {"answered_by", s.answered_by.empty() ? json() : json(s.answered_by)},
+         {"via", s.via.empty() ? json() : json(s.via)},
          {"created_ms", s.created_ms},
          {"updated_ms", s.updated_ms}};
   return j;
@@ -133,6 +138,7 @@ std::string CallbackApi::start() {
 }
 
 void CallbackApi::stop() {
+  stopping_ = true;  // event streams end
   if (ua_) ua_->stop();
 }
 
@@ -147,8 +153,9 @@ std::string CallbackApi::linkFor(const std::string& person, const std::string& c
 
 CallbackApi::Answer CallbackApi::placeFor(const std::string& person, const std::string& device,
                                           const std::string& target, const char* origin,
-                                          bool limited_already) {
-  sipua::CallbackRequest req{person, device, target, origin};
+                                          bool limited_already, std::vector<std::string> multicall,
+                                          sipua::MulticallMode mode) {
+  sipua::CallbackRequest req{person, device, target, origin, std::move(multicall), mode};
   if (std::string why = ua_->check(req); !why.empty()) return error(400, why);
   if (!limited_already) {
     std::lock_guard lock(mu_);
@@ -163,7 +170,8 @@ CallbackApi::Answer CallbackApi::placeFor(const std::string& person, const std::
   if (placed.id.empty()) return error(placed.http_status, placed.error);
   json j{{"id", placed.id},
          {"state", "calling_you"},
-         {"status_url", fmt::format("/api/callback/{}", placed.id)}};
+         {"status_url", fmt::format("/api/callback/{}", placed.id)},
+         {"events_url", fmt::format("/api/callback/{}/events", placed.id)}};
   return {202, j.dump()};
 }
 
@@ -182,8 +190,26 @@ CallbackApi::Answer CallbackApi::place(const std::string& body) {
   if (!person || !device || !number || !from || !to) {
     return error(400, "person, device, number, from and to are strings");
   }
-  if (auto m = j.find("multicall"); m != j.end() && !(m->is_array() && m->empty())) {
-    return error(501, "multicall is not supported yet");
+  std::vector<std::string> multicall;
+  if (auto m = j.find("multicall"); m != j.end() && !m->is_null()) {
+    if (!m->is_array()) return error(400, "multicall is a list of numbers");
+    for (const auto& e : *m) {
+      if (!e.is_string() || e.get<std::string>().empty()) {
+        return error(400, "multicall is a list of numbers");
+      }
+      multicall.push_back(e.get<std::string>());
+    }
+    if (multicall.size() + 1 > sipua::kMaxDevices) {
+      return error(400, fmt::format("multicall rings at most {} devices", sipua::kMaxDevices));
+    }
+  }
+  auto mode_s = str("multicall_mode");
+  if (!mode_s) return error(400, "multicall_mode is \"sequential\" or \"parallel\"");
+  sipua::MulticallMode mode = sipua::MulticallMode::kSequential;
+  if (*mode_s == "parallel") {
+    mode = sipua::MulticallMode::kParallel;
+  } else if (!mode_s->empty() && *mode_s != "sequential") {
+    return error(400, "multicall_mode is \"sequential\" or \"parallel\"");
   }
   auto dir = directory_ ? directory_() : nullptr;
   if (!dir) return error(503, "no subscriber directory");
@@ -209,7 +235,14 @@ CallbackApi::Answer CallbackApi::place(const std::string& body) {
     dev = *from;
     target = *to;
   }
-  return placeFor(p->id, dev, target, "api");
+  // Multicall rings subscribers' numbers only ("desk then mobile", "my team"), never arbitrary
+  // ones: the same rule as for `from`.
+  for (const auto& n : multicall) {
+    if (dir->findByNumber(subscribers::numberIndexKey(n)) == nullptr) {
+      return error(403, fmt::format("multicall entry {} is not a subscriber's number", n));
+    }
+  }
+  return placeFor(p->id, dev, target, "api", false, std::move(multicall), mode);
 }
 
 CallbackApi::Answer CallbackApi::state(const std::string& id) const {
@@ -231,6 +264,8 @@ void CallbackApi::addRoutes(httplib::Server& server) {
                res.status = a.status;
                res.set_content(a.body + "\n", "application/json");
              });
+  server.Get(R"(/api/callback/([0-9a-f]{1,32})/events)",
+             [this](const httplib::Request& req, httplib::Response& res) { events(req, res); });
   server.Get(R"(/callback/link/([A-Za-z0-9_.-]{1,2048}))",
              [this](const httplib::Request& req, httplib::Response& res) {
                res.set_header("Cache-Control", "no-store");
@@ -307,12 +342,84 @@ void CallbackApi::addRoutes(httplib::Server& server) {
   });
 }
 
+// Server-sent events (WHATWG HTML §9.2): one `event: state` per change, the same JSON as the GET,
+// until a final state. Each stream holds an HTTP thread, hence the bound (kMaxEventStreams) and
+// the lifetime cap; a comment line every kHeartbeatMs finds clients that went away.
+void CallbackApi::events(const httplib::Request& req, httplib::Response& res) {
+  std::string id = req.matches[1].str();
+  if (!ua_) {
+    res.status = 503;
+    res.set_content(error(503, "the SIP user agent is not running").body + "\n",
+                    "application/json");
+    return;
+  }
+  if (!ua_->status(id)) {
+    res.status = 404;
+    res.set_content(error(404, "unknown call back").body + "\n", "application/json");
+    return;
+  }
+  if (streams_.fetch_add(1) >= kMaxEventStreams) {
+    streams_.fetch_sub(1);
+    ++streams_refused_;
+    res.status = 503;
+    res.set_header("Retry-After", "1");
+    res.set_content(error(503, fmt::format("{} event streams open already; poll /api/callback/{}",
+                                           kMaxEventStreams, id))
+                            .body +
+                        "\n",
+                    "application/json");
+    return;
+  }
+  ++streams_opened_;
+  res.set_header("Cache-Control", "no-store");
+  struct Progress {
+    bool first = true;
+    uint64_t seen = 0;
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now(),
+                                          beat = started;
+  };
+  auto progress = std::make_shared<Progress>();
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [this, id, progress](size_t, httplib::DataSink& sink) {
+        auto s = progress->first ? ua_->status(id) : ua_->waitChange(id, progress->seen, 1000);
+        auto now = std::chrono::steady_clock::now();
+        if (!s || stopping_) {  // forgotten (kKeepFinished) or mcn stopping
+          sink.done();
+          return true;
+        }
+        if (progress->first || s->version != progress->seen) {
+          progress->first = false;
+          progress->seen = s->version;
+          progress->beat = now;
+          std::string ev =
+              fmt::format("id: {}\nevent: state\ndata: {}\n\n", s->version, statusJson(*s).dump());
+          if (!sink.write(ev.data(), ev.size())) return false;
+          if (sipua::isFinal(s->state)) sink.done();
+          return true;
+        }
+        if (now - progress->started > std::chrono::milliseconds(kMaxStreamMs)) {
+          sink.done();
+          return true;
+        }
+        if (now - progress->beat > std::chrono::milliseconds(kHeartbeatMs)) {
+          progress->beat = now;
+          static constexpr std::string_view kBeat = ": still calling\n\n";
+          return sink.write(kBeat.data(), kBeat.size());
+        }
+        return true;
+      },
+      [this](bool) { streams_.fetch_sub(1); });
+}
+
 void CallbackApi::forEachCounter(const std::function<void(std::string_view, uint64_t)>& fn) const {
   if (ua_) ua_->forEachCounter(fn);
   fn("callback.link.issued", issued_.load());
   fn("callback.link.redeemed", redeemed_.load());
   fn("callback.link.refused", link_refused_.load());
   fn("callback.rate_limited", rate_limited_.load());
+  fn("callback.events.opened", streams_opened_.load());
+  fn("callback.events.refused", streams_refused_.load());
 }
 
 }  // namespace mcn::app

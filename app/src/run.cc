@@ -664,6 +664,7 @@ std::string Daemon::open() {
       }
       sources_.push_back(std::move(src));
     }
+    size_t http_threads = 2;
     if (cfg_.sipua.enabled) {
       callback_ = std::make_unique<CallbackApi>(cfg_, [this] { return apiDirectory(); });
       if (std::string err = callback_->start(); !err.empty()) return err;
@@ -682,9 +683,12 @@ std::string Daemon::open() {
       if (std::string err = web_->start(); !err.empty()) return err;
       http_.setPublicPaths(&WebBackend::isConsolePath);
       // A browser keeps several connections open, each holding a request thread.
-      http_.setThreads(8);
+      http_threads = 8;
       spdlog::info("web console at {} (served on the HTTP port)", cfg_.web.base_url);
     }
+    // Each open call-back event stream holds a request thread for as long as it lasts.
+    if (callback_) http_threads += static_cast<size_t>(CallbackApi::kMaxEventStreams);
+    http_.setThreads(http_threads);
     http_.setExtraRoutes([this](httplib::Server& s) {
       if (callback_) callback_->addRoutes(s);
       if (web_) web_->addRoutes(s);

@@ -1,6 +1,7 @@
 #include "mcn/sipua/user_agent.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sofia-sip/nua.h>
 #include <sofia-sip/nua_tag.h>
 #include <sofia-sip/sip_header.h>
@@ -16,6 +17,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdarg>
 #include <cstdio>
 #include <deque>
@@ -102,21 +104,82 @@ std::string heldOffer(std::string_view listen) {
       host);
 }
 
-enum class Phase { kInviting, kReferring, kDone };
+// The same SDP with mcn's own origin line (RFC 3264 §8: the origin of one side's session stays,
+// its version grows): what the number offered, as mcn's offer to the device in flow IV.
+std::string withOrigin(std::string_view sdp, std::string_view listen, int version) {
+  std::string held = heldOffer(listen);
+  auto o = held.find("o=");
+  std::string origin = held.substr(o, held.find("\r\n", o) - o);
+  origin.replace(origin.find(" 1 1 "), 5, fmt::format(" 1 {} ", version));
+  std::string out;
+  size_t pos = 0;
+  while (pos < sdp.size()) {
+    size_t end = sdp.find('\n', pos);
+    std::string_view line = sdp.substr(pos, end == std::string_view::npos ? end : end + 1 - pos);
+    pos = end == std::string_view::npos ? sdp.size() : end + 1;
+    if (line.starts_with("o=")) {
+      out += origin;
+      out += "\r\n";
+    } else {
+      out += line;
+    }
+  }
+  return out;
+}
+
+// REFER answers that mean "this device does not do transfers" (RFC 3261 §21.4.3/.6/.15,
+// RFC 6665 §8.3.1 489 Bad Event, §21.5.2 501): mcn connects the call itself (RFC 3725 flow IV).
+bool referUnsupported(int status) {
+  return status == 403 || status == 405 || status == 420 || status == 489 || status == 501;
+}
+
+CallbackState stateFor(int status) {
+  if (status == 486 || status == 600) return CallbackState::kBusy;
+  if (status == 408 || status == 480 || status == 487) return CallbackState::kNoAnswer;
+  return CallbackState::kFailed;
+}
+
+// kInviting: the person's device(s) ring; kReferring: the answering device was REFERred;
+// kBridging: flow IV (the number is called, then the device re-INVITEd); kBridged: connected
+// through mcn's two dialogs; kDone: final, waiting for the handles to end.
+enum class Phase { kInviting, kReferring, kBridging, kBridged, kDone };
+enum class LegState { kIdle, kRinging, kAnswered, kCancelled, kFailed };
 
 }  // namespace
+
+struct Call;
+
+// One INVITE dialog of a call back: a device of the person (multicall: several) or, in flow IV,
+// the number. The handle's magic points here.
+struct Leg {
+  Call* call = nullptr;
+  std::string uri;
+  bool them = false;  // the number's leg (flow IV)
+  nua_handle_t* nh = nullptr;
+  su_timer_t* timer = nullptr;  // ring timeout
+  LegState state = LegState::kIdle;
+  bool answered = false;  // a 2xx came: there is a dialog to BYE
+  bool bye_sent = false;
+  bool ended = false;  // nua reported the call terminated (or it never started)
+  bool auth_tried = false;
+  std::string sdp_sent;  // the last SDP mcn gave this side (a refresh re-INVITE gets it again)
+};
 
 struct Call {
   UserAgent::Impl* ua = nullptr;
   std::string id;
   CallbackRequest req;
-  std::string device_uri, target_uri;
-  nua_handle_t* nh = nullptr;
-  su_timer_t* timer = nullptr;
+  std::string target_uri;
+  std::vector<std::unique_ptr<Leg>> legs;  // the person's devices, in order
+  std::unique_ptr<Leg> them;               // flow IV only
+  size_t next = 0;                         // sequential: the next device to ring
+  Leg* winner = nullptr;                   // the device that answered
+  su_timer_t* timer = nullptr;             // REFER/bridge timeout, linger, reap
   Phase phase = Phase::kInviting;
-  bool answered = false;  // the device's 2xx: there is a dialog to BYE
-  bool bye_sent = false;
-  bool auth_tried = false;
+  CallbackState last_state = CallbackState::kFailed;  // the last device's failure
+  int last_status = 0;
+  std::string last_reason;
+  bool reaping = false;
 };
 
 struct MessageTx {
@@ -166,7 +229,11 @@ struct UserAgent::Impl {
 
   std::atomic<uint64_t> msg_sent{0}, msg_delivered{0}, msg_failed{0}, msg_timeout{0};
   std::atomic<uint64_t> requested{0}, refused{0}, connected{0}, busy{0}, no_answer{0}, failed{0},
-      refer_refused{0}, reg_ok{0}, reg_failed{0}, incoming_rejected{0};
+      refer_refused{0}, multicall_cancelled{0}, bridged{0}, reg_ok{0}, reg_failed{0},
+      incoming_rejected{0};
+  mutable std::condition_variable changed;  // with smu: a state changed, or stop()
+  bool stopping = false;                    // under smu
+  int bridges_open = 0;                     // su_root thread: flow IV calls mcn stays in
 
   // ---- any thread ----
   bool post(std::function<void()> fn) {
@@ -196,6 +263,7 @@ struct UserAgent::Impl {
     return 0;
   }
 
+  // Changes the published state (a final one only once) and wakes the event streams.
   void publish(const Call& c, CallbackState st, int sip_status, std::string reason,
                std::string leg = {}) {
     std::lock_guard lock(smu);
@@ -208,10 +276,14 @@ struct UserAgent::Impl {
     s.reason = std::move(reason);
     s.leg = std::move(leg);
     s.updated_ms = unixMs();
+    ++s.version;
+    changed.notify_all();
     spdlog::info("call back {}: {} (person {}, {} -> {}{}{})", c.id, callbackStateName(st),
-                 c.req.person, c.device_uri, c.target_uri,
+                 c.req.person, c.winner != nullptr ? c.winner->uri : c.legs.front()->uri,
+                 c.target_uri,
                  sip_status != 0 ? fmt::format(", SIP {}", sip_status) : std::string(),
                  s.reason.empty() ? std::string() : ", " + s.reason);
+    if (isFinal(st)) s.ringing.clear();
     if (!isFinal(st)) return;
     active.fetch_sub(1);
     switch (st) {
@@ -235,6 +307,23 @@ struct UserAgent::Impl {
     }
   }
 
+  // The other published fields (which devices ring, who answered, REFER or flow IV).
+  void publishDetail(const Call& c, std::string_view via = {}) {
+    std::lock_guard lock(smu);
+    auto it = table.find(c.id);
+    if (it == table.end()) return;
+    auto& s = it->second;
+    s.ringing.clear();
+    for (const auto& l : c.legs) {
+      if (l->state == LegState::kRinging) s.ringing.push_back(l->uri);
+    }
+    if (c.winner != nullptr) s.answered_by = c.winner->uri;
+    if (!via.empty()) s.via = via;
+    s.updated_ms = unixMs();
+    ++s.version;
+    changed.notify_all();
+  }
+
   void setCallId(const Call& c, std::string_view call_id) {
     std::lock_guard lock(smu);
     if (auto it = table.find(c.id); it != table.end() && it->second.call_id.empty()) {
@@ -247,60 +336,137 @@ struct UserAgent::Impl {
     su_timer_set_interval(c.timer, &Impl::onTimer, &c, ms);
   }
 
+  void armLegTimer(Leg& l, int ms) {
+    if (l.timer == nullptr) l.timer = su_timer_create(su_root_task(root), ms);
+    su_timer_set_interval(l.timer, &Impl::onLegTimer, &l, ms);
+  }
+
+  static void stopLegTimer(Leg& l) {
+    if (l.timer != nullptr) su_timer_reset(l.timer);
+  }
+
   static void onTimer(su_root_magic_t* magic, su_timer_t*, su_timer_arg_t* arg) {
     auto* self = static_cast<Impl*>(magic);
     self->timeout(*static_cast<Call*>(arg));
   }
 
-  void timeout(Call& c) {
-    if (c.phase == Phase::kInviting) {
-      // Ring timeout: CANCEL (RFC 3261 §9.1); the 487 that follows changes nothing.
+  static void onLegTimer(su_root_magic_t* magic, su_timer_t*, su_timer_arg_t* arg) {
+    auto* self = static_cast<Impl*>(magic);
+    self->legTimeout(*static_cast<Leg*>(arg));
+  }
+
+  // A leg rang too long: CANCEL it (RFC 3261 §9.1); the 487 that follows changes nothing.
+  void legTimeout(Leg& l) {
+    if (l.state != LegState::kRinging) return;
+    Call& c = *l.call;
+    l.state = LegState::kCancelled;
+    nua_cancel(l.nh, TAG_END());
+    if (l.them) {
       publish(c, CallbackState::kNoAnswer, 0,
-              fmt::format("no answer within {} s", cfg.ring_timeout_ms / 1000), "you");
-      c.phase = Phase::kDone;
-      nua_cancel(c.nh, TAG_END());
-      armTimer(c, kLingerMs);  // the 487 normally ends it sooner
-      return;
-    }
-    if (c.phase == Phase::kDone) {
-      destroy(c);  // c is gone
-      return;
-    }
-    if (c.phase == Phase::kReferring) {
-      publish(c, CallbackState::kFailed, 0,
-              fmt::format("no final NOTIFY within {} s", cfg.connect_timeout_ms / 1000), "them");
+              fmt::format("no answer within {} s", cfg.connect_timeout_ms / 1000), "them");
       finish(c);
+      return;
+    }
+    legFailed(c, l, CallbackState::kNoAnswer, 0,
+              fmt::format("no answer within {} s", cfg.ring_timeout_ms / 1000));
+  }
+
+  void timeout(Call& c) {
+    switch (c.phase) {
+      case Phase::kDone:
+        destroy(c);  // c is gone
+        return;
+      case Phase::kReferring:
+        publish(c, CallbackState::kFailed, 0,
+                fmt::format("no final NOTIFY within {} s", cfg.connect_timeout_ms / 1000), "them");
+        finish(c);
+        return;
+      case Phase::kBridging:
+        publish(c, CallbackState::kFailed, 0,
+                fmt::format("not connected within {} s", cfg.connect_timeout_ms / 1000), "you");
+        finish(c);
+        return;
+      default:
+        return;
     }
   }
 
-  // Leaves the device's dialog (if any). The handle and the call go once the BYE is answered
-  // or nua reports the call terminated, at the latest kLingerMs later (a BYE transaction lasts
-  // at most 64*T1 = 32 s, RFC 3261 §17.1.2.2): calls never pile up.
+  // A device of the person's leg did not answer (busy, no answer, error). The next device rings
+  // (sequential), or the others still ring (parallel); with none left, the last failure decides.
+  void legFailed(Call& c, Leg& l, CallbackState st, int status, std::string reason) {
+    if (l.state != LegState::kCancelled) l.state = LegState::kFailed;
+    stopLegTimer(l);
+    c.last_state = st;
+    c.last_status = status;
+    c.last_reason = std::move(reason);
+    if (c.phase != Phase::kInviting) return;
+    if (c.req.mode == MulticallMode::kSequential && c.next < c.legs.size()) {
+      inviteLeg(c, *c.legs[c.next++]);
+      publishDetail(c);
+      return;
+    }
+    for (const auto& other : c.legs) {
+      if (other->state == LegState::kRinging) {
+        publishDetail(c);
+        return;
+      }
+    }
+    publish(c, c.last_state, c.last_status, c.last_reason, "you");
+    finish(c);
+  }
+
+  void bye(Leg& l) {
+    if (l.answered && !l.bye_sent && !l.ended) {
+      l.bye_sent = true;
+      nua_bye(l.nh, TAG_END());
+    }
+  }
+
+  // Ends every dialog of the call back (BYE the answered, CANCEL the ringing). The handles and
+  // the call go once nua reports each call terminated, at the latest kLingerMs later (a BYE
+  // transaction lasts at most 64*T1 = 32 s, RFC 3261 §17.1.2.2): calls never pile up.
   void finish(Call& c) {
+    if (c.phase == Phase::kBridged) --bridges_open;
     c.phase = Phase::kDone;
-    if (c.answered && !c.bye_sent) {
-      c.bye_sent = true;
-      nua_bye(c.nh, TAG_END());
-      armTimer(c, kLingerMs);
-    } else {
-      reap(c);
-    }
+    auto end = [&](Leg& l) {
+      stopLegTimer(l);
+      if (l.state == LegState::kRinging) {
+        l.state = LegState::kCancelled;
+        nua_cancel(l.nh, TAG_END());
+      }
+      bye(l);
+    };
+    for (auto& l : c.legs) end(*l);
+    if (c.them) end(*c.them);
+    armTimer(c, kLingerMs);
+    reapIfEnded(c);
   }
 
-  // Destroys the call from the event loop, not from inside the callback that is using it.
-  void reap(Call& c) {
-    c.phase = Phase::kDone;
-    armTimer(c, 1);
+  void reapIfEnded(Call& c) {
+    if (c.phase != Phase::kDone || c.reaping) return;
+    for (const auto& l : c.legs) {
+      if (l->state != LegState::kIdle && !l->ended) return;  // an idle one was never rung
+    }
+    if (c.them && !c.them->ended) return;
+    c.reaping = true;
+    armTimer(c, 1);  // destroyed from the event loop, not inside the callback using it
+  }
+
+  void destroyLeg(Leg& l) {
+    if (l.timer != nullptr) su_timer_destroy(l.timer);
+    l.timer = nullptr;
+    if (l.nh != nullptr) {
+      nua_handle_bind(l.nh, nullptr);
+      nua_handle_destroy(l.nh);
+      l.nh = nullptr;
+    }
   }
 
   void destroy(Call& c) {
     if (c.timer != nullptr) su_timer_destroy(c.timer);
     c.timer = nullptr;
-    if (c.nh != nullptr) {
-      nua_handle_bind(c.nh, nullptr);
-      nua_handle_destroy(c.nh);
-      c.nh = nullptr;
-    }
+    for (auto& l : c.legs) destroyLeg(*l);
+    if (c.them) destroyLeg(*c.them);
     std::string id = c.id;
     calls.erase(id);  // c is gone after this line
   }
@@ -319,6 +485,35 @@ struct UserAgent::Impl {
     return true;
   }
 
+  std::string markerHeader(const Call& c) const {
+    return fmt::format("{}: callback;id={}", cfg.marker_header, c.id);
+  }
+  std::string paiHeader() const {
+    return cfg.asserted_identity.empty()
+               ? std::string()
+               : fmt::format("P-Asserted-Identity: <{}>", cfg.asserted_identity);
+  }
+
+  // Rings one device of the person: a held offer (no media through mcn), the marker, the PAI.
+  void inviteLeg(Call& c, Leg& l) {
+    std::string from = fmt::format("\"Call back {}\" <{}>", c.req.target, cfg.identity);
+    l.nh =
+        nua_handle(nua, &l, SIPTAG_TO_STR(l.uri.c_str()), SIPTAG_FROM_STR(from.c_str()), TAG_END());
+    if (l.nh == nullptr) {
+      l.ended = true;
+      legFailed(c, l, CallbackState::kFailed, 0, "cannot create a SIP handle");
+      return;
+    }
+    l.state = LegState::kRinging;
+    std::string marker = markerHeader(c), pai = paiHeader();
+    l.sdp_sent = heldOffer(cfg.listen);
+    nua_invite(l.nh, SIPTAG_HEADER_STR(marker.c_str()),
+               TAG_IF(!pai.empty(), SIPTAG_HEADER_STR(pai.c_str())),
+               SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(l.sdp_sent.c_str()),
+               TAG_END());
+    armLegTimer(l, cfg.ring_timeout_ms);
+  }
+
   void startCall(std::unique_ptr<Call> owned) {
     Call& c = *owned;
     if (shutting_down) {  // queued just before the stop: nothing is placed
@@ -326,34 +521,28 @@ struct UserAgent::Impl {
       return;
     }
     calls.emplace(c.id, std::move(owned));
-    std::string from = fmt::format("\"Call back {}\" <{}>", c.req.target, cfg.identity);
-    c.nh = nua_handle(nua, &c, SIPTAG_TO_STR(c.device_uri.c_str()), SIPTAG_FROM_STR(from.c_str()),
-                      TAG_END());
-    if (c.nh == nullptr) {
-      publish(c, CallbackState::kFailed, 0, "cannot create a SIP handle", "you");
-      calls.erase(c.id);
-      return;
+    if (c.req.mode == MulticallMode::kParallel) {
+      c.next = c.legs.size();
+      for (auto& l : c.legs) {
+        if (c.phase != Phase::kInviting) break;
+        inviteLeg(c, *l);
+      }
+    } else {
+      c.next = 1;
+      inviteLeg(c, *c.legs.front());
     }
-    std::string marker = fmt::format("{}: callback;id={}", cfg.marker_header, c.id);
-    std::string pai = cfg.asserted_identity.empty()
-                          ? std::string()
-                          : fmt::format("P-Asserted-Identity: <{}>", cfg.asserted_identity);
-    std::string sdp = heldOffer(cfg.listen);
-    nua_invite(c.nh, SIPTAG_HEADER_STR(marker.c_str()),
-               TAG_IF(!pai.empty(), SIPTAG_HEADER_STR(pai.c_str())),
-               SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp.c_str()),
-               TAG_END());
-    armTimer(c, cfg.ring_timeout_ms);
+    if (c.phase == Phase::kInviting) publishDetail(c);
+    reapIfEnded(c);
   }
 
   static void onEvent(nua_event_t event, int status, char const* phrase, nua_t*, nua_magic_t* magic,
                       nua_handle_t* nh, nua_hmagic_t* hmagic, sip_t const* sip, tagi_t tags[]) {
     auto* self = static_cast<Impl*>(magic);
-    self->event(event, status, phrase != nullptr ? phrase : "", nh, static_cast<Call*>(hmagic), sip,
+    self->event(event, status, phrase != nullptr ? phrase : "", nh, static_cast<Leg*>(hmagic), sip,
                 tags);
   }
 
-  void event(nua_event_t ev, int status, std::string_view phrase, nua_handle_t* nh, Call* c,
+  void event(nua_event_t ev, int status, std::string_view phrase, nua_handle_t* nh, Leg* l,
              sip_t const* sip, tagi_t tags[]) {
     if (ev == nua_r_shutdown) {
       if (status >= 200) {
@@ -362,9 +551,10 @@ struct UserAgent::Impl {
       }
       return;
     }
-    if (ev == nua_i_invite && c != nullptr) {
-      // A re-INVITE from the device (session refresh, its own hold): the same held answer.
-      std::string sdp = heldOffer(cfg.listen);
+    if (ev == nua_i_invite && l != nullptr) {
+      // A re-INVITE inside one of mcn's dialogs (session refresh, its own hold): the same SDP
+      // mcn gave that side last. A bridged call's media changes are not relayed to the other.
+      std::string sdp = l->sdp_sent.empty() ? heldOffer(cfg.listen) : l->sdp_sent;
       nua_respond(nh, SIP_200_OK, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
                   SIPTAG_PAYLOAD_STR(sdp.c_str()), TAG_END());
       return;
@@ -380,40 +570,59 @@ struct UserAgent::Impl {
       onRegister(ev, status, phrase, sip);
       return;
     }
-    if (c == nullptr) {
+    if (l == nullptr) {
       if (ev == nua_r_message) onMessage(nh, status, phrase, sip);
       return;
     }
-    if (sip != nullptr && sip->sip_call_id != nullptr && sip->sip_call_id->i_id != nullptr) {
-      setCallId(*c, sip->sip_call_id->i_id);
+    Call& c = *l->call;
+    if (!l->them && sip != nullptr && sip->sip_call_id != nullptr &&
+        sip->sip_call_id->i_id != nullptr) {
+      setCallId(c, sip->sip_call_id->i_id);
     }
     switch (ev) {
       case nua_r_invite:
-        return onInvite(*c, status, phrase, sip);
+        return l->them ? onThemInvite(c, *l, status, phrase, sip)
+                       : onInvite(c, *l, status, phrase, sip);
       case nua_r_refer:
-        return onRefer(*c, status, phrase, sip);
+        return onRefer(c, *l, status, phrase, sip);
       case nua_i_notify:
-        return onNotify(*c, sip);
+        return onNotify(c, *l, sip);
       case nua_i_bye:
-        // The person hung up: before the number answered, the call back failed there.
-        c->answered = false;
-        if (c->phase != Phase::kDone) {
-          publish(*c, CallbackState::kFailed, 0, "the person hung up", "you");
-          finish(*c);
+        // That side hung up: nothing to BYE there. Before connected, the call back failed; a
+        // bridged call ends on the other side too.
+        l->answered = false;
+        if (c.phase == Phase::kBridged) {
+          spdlog::info("call back {}: {} hung up", c.id, l->them ? "the number" : "the person");
+          finish(c);
+        } else if (c.phase != Phase::kDone && (l == c.winner || l->them)) {
+          publish(c, CallbackState::kFailed, 0,
+                  l->them ? "the number hung up" : "the person hung up", l->them ? "them" : "you");
+          finish(c);
         }
         return;
       case nua_r_bye:
-        if (status >= 200) reap(*c);
+        if (status >= 200) {
+          l->ended = true;
+          reapIfEnded(c);
+        }
         return;
       case nua_i_state: {
         int cs = -1;
         tl_gets(tags, NUTAG_CALLSTATE_REF(cs), TAG_END());
-        if (cs == nua_callstate_terminated) {
-          if (c->phase != Phase::kDone) {
-            publish(*c, CallbackState::kFailed, status, std::string(phrase), "you");
+        if (cs != nua_callstate_terminated) return;
+        l->ended = true;
+        l->answered = false;
+        if (c.phase == Phase::kBridged || (c.phase != Phase::kDone && c.phase != Phase::kInviting &&
+                                           (l == c.winner || l->them))) {
+          if (c.phase != Phase::kBridged) {
+            publish(c, CallbackState::kFailed, status, std::string(phrase),
+                    l->them ? "them" : "you");
           }
-          reap(*c);
+          finish(c);
+        } else if (c.phase == Phase::kInviting && l->state == LegState::kRinging) {
+          legFailed(c, *l, CallbackState::kFailed, status, std::string(phrase));
         }
+        reapIfEnded(c);
         return;
       }
       default:
@@ -421,47 +630,159 @@ struct UserAgent::Impl {
     }
   }
 
-  void onInvite(Call& c, int status, std::string_view phrase, sip_t const* sip) {
+  void onInvite(Call& c, Leg& l, int status, std::string_view phrase, sip_t const* sip) {
     if (status < 200) return;  // 100/180/183: still calling the person
-    if ((status == 401 || status == 407) && authenticate(c.nh, sip, c.auth_tried)) return;
+    if ((status == 401 || status == 407) && authenticate(l.nh, sip, l.auth_tried)) return;
+    if (&l == c.winner && c.phase == Phase::kBridging) {
+      onReinvite(c, l, status, phrase, sip);
+      return;
+    }
     if (status < 300) {
-      c.answered = true;
-      if (c.phase != Phase::kInviting) {  // answered just as the ring timer fired
-        finish(c);
+      l.answered = true;
+      stopLegTimer(l);
+      if (c.phase != Phase::kInviting || l.state != LegState::kRinging) {
+        // Another device won, or this one answered just as its ring time ran out.
+        bye(l);
         return;
       }
+      l.state = LegState::kAnswered;
+      c.winner = &l;
+      // RFC 3326 Reason on the CANCEL: the other devices must not show a missed call.
+      for (auto& other : c.legs) {
+        if (other->state != LegState::kRinging) continue;
+        other->state = LegState::kCancelled;
+        stopLegTimer(*other);
+        ++multicall_cancelled;
+        nua_cancel(other->nh, SIPTAG_REASON_STR("SIP;cause=200;text=\"Call completed elsewhere\""),
+                   TAG_END());
+      }
       c.phase = Phase::kReferring;
+      publishDetail(c, "refer");
       publish(c, CallbackState::kCallingThem, 0, {});
       // RFC 3515 §2.4.1: the device calls the number; its progress comes back as NOTIFY sipfrag.
       std::string refer_to = fmt::format("<{}>", c.target_uri);
-      std::string marker = fmt::format("{}: callback;id={}", cfg.marker_header, c.id);
-      nua_refer(c.nh, SIPTAG_REFER_TO_STR(refer_to.c_str()), SIPTAG_HEADER_STR(marker.c_str()),
+      std::string marker = markerHeader(c);
+      nua_refer(l.nh, SIPTAG_REFER_TO_STR(refer_to.c_str()), SIPTAG_HEADER_STR(marker.c_str()),
                 TAG_END());
       armTimer(c, cfg.connect_timeout_ms);
       return;
     }
-    if (c.phase == Phase::kDone) {  // our own CANCEL's 487
-      reap(c);
-      return;
-    }
-    CallbackState st = CallbackState::kFailed;
-    if (status == 486 || status == 600) st = CallbackState::kBusy;
-    if (status == 408 || status == 480 || status == 487) st = CallbackState::kNoAnswer;
-    publish(c, st, status, std::string(phrase), "you");
-    finish(c);
+    if (l.state != LegState::kRinging) return;  // our own CANCEL's 487
+    legFailed(c, l, stateFor(status), status, std::string(phrase));
   }
 
-  void onRefer(Call& c, int status, std::string_view phrase, sip_t const* sip) {
-    if (status < 200 || c.phase != Phase::kReferring) return;
-    if ((status == 401 || status == 407) && authenticate(c.nh, sip, c.auth_tried)) return;
+  void onRefer(Call& c, Leg& l, int status, std::string_view phrase, sip_t const* sip) {
+    if (status < 200 || c.phase != Phase::kReferring || &l != c.winner) return;
+    if ((status == 401 || status == 407) && authenticate(l.nh, sip, l.auth_tried)) return;
     if (status < 300) return;  // 202 Accepted: NOTIFYs follow
     ++refer_refused;
+    if (referUnsupported(status) && bridges_open < cfg.max_active) {
+      spdlog::info("call back {}: REFER refused ({} {}); connecting by RFC 3725 flow IV", c.id,
+                   status, phrase);
+      startBridge(c);
+      return;
+    }
     publish(c, CallbackState::kFailed, status, fmt::format("REFER refused: {}", phrase), "you");
     finish(c);
   }
 
-  void onNotify(Call& c, sip_t const* sip) {
-    if (c.phase != Phase::kReferring || sip == nullptr || sip->sip_payload == nullptr) return;
+  // RFC 3725 §4.4 (flow IV from its 4th message), step 1: INVITE the number without an offer; its
+  // 200 carries one, and its ACK waits (NUTAG_AUTOACK off) for the device's answer.
+  void startBridge(Call& c) {
+    c.phase = Phase::kBridging;
+    publishDetail(c, "3pcc");
+    auto them = std::make_unique<Leg>();
+    them->call = &c;
+    them->them = true;
+    them->uri = c.target_uri;
+    std::string from = fmt::format("<{}>", c.winner->uri);
+    them->nh = nua_handle(nua, them.get(), SIPTAG_TO_STR(them->uri.c_str()),
+                          SIPTAG_FROM_STR(from.c_str()), NUTAG_AUTOACK(0), TAG_END());
+    c.them = std::move(them);
+    Leg& t = *c.them;
+    if (t.nh == nullptr) {
+      t.ended = true;
+      publish(c, CallbackState::kFailed, 0, "cannot create a SIP handle", "them");
+      finish(c);
+      return;
+    }
+    t.state = LegState::kRinging;
+    std::string marker = markerHeader(c), pai = paiHeader();
+    nua_invite(t.nh, SIPTAG_HEADER_STR(marker.c_str()),
+               TAG_IF(!pai.empty(), SIPTAG_HEADER_STR(pai.c_str())), TAG_END());
+    armLegTimer(t, cfg.connect_timeout_ms);
+    armTimer(c, cfg.connect_timeout_ms + 5000);  // the re-INVITE after the number answered
+  }
+
+  // Flow IV, step 2: the number answered with its offer; it goes to the device in a re-INVITE.
+  void onThemInvite(Call& c, Leg& t, int status, std::string_view phrase, sip_t const* sip) {
+    if (status < 200) return;
+    if ((status == 401 || status == 407) && authenticate(t.nh, sip, t.auth_tried)) return;
+    if (status >= 300) {
+      if (t.state != LegState::kRinging) return;  // our CANCEL's 487
+      t.state = LegState::kFailed;
+      stopLegTimer(t);
+      publish(c, stateFor(status), status, std::string(phrase), "them");
+      finish(c);
+      return;
+    }
+    t.answered = true;
+    stopLegTimer(t);
+    bool offer = sip != nullptr && sip->sip_payload != nullptr && sip->sip_payload->pl_len > 0;
+    if (c.phase != Phase::kBridging || t.state != LegState::kRinging || !offer) {
+      // Too late, or nothing to bridge: the ACK must carry an answer to an offer (RFC 3264
+      // §4), a held one, then BYE.
+      t.state = LegState::kAnswered;
+      t.sdp_sent = heldOffer(cfg.listen);
+      nua_ack(t.nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+              SIPTAG_PAYLOAD_STR(t.sdp_sent.c_str()), TAG_END());
+      if (c.phase == Phase::kBridging) {
+        publish(c, CallbackState::kFailed, status, "the number answered without an offer", "them");
+        finish(c);
+      } else {
+        bye(t);
+      }
+      return;
+    }
+    t.state = LegState::kAnswered;
+    std::string_view sdp(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
+    Leg& d = *c.winner;
+    d.sdp_sent = withOrigin(sdp, cfg.listen, 2);
+    nua_invite(d.nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+               SIPTAG_PAYLOAD_STR(d.sdp_sent.c_str()), TAG_END());
+  }
+
+  // Flow IV, step 3: the device's answer goes to the number in the ACK; connected.
+  void onReinvite(Call& c, Leg& d, int status, std::string_view phrase, sip_t const* sip) {
+    Leg& t = *c.them;
+    bool answer = sip != nullptr && sip->sip_payload != nullptr && sip->sip_payload->pl_len > 0;
+    if (status >= 300 || !answer) {
+      t.sdp_sent = heldOffer(cfg.listen);
+      nua_ack(t.nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+              SIPTAG_PAYLOAD_STR(t.sdp_sent.c_str()), TAG_END());
+      publish(c, CallbackState::kFailed, status,
+              status >= 300 ? fmt::format("the device refused the number's session: {}", phrase)
+                            : std::string("the device answered the re-INVITE without SDP"),
+              "you");
+      finish(c);
+      return;
+    }
+    (void)d;
+    t.sdp_sent.assign(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
+    nua_ack(t.nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+            SIPTAG_PAYLOAD_STR(t.sdp_sent.c_str()), TAG_END());
+    c.phase = Phase::kBridged;
+    ++bridges_open;
+    ++bridged;
+    if (c.timer != nullptr) su_timer_reset(c.timer);
+    publish(c, CallbackState::kConnected, 200, "connected by RFC 3725 flow IV");
+  }
+
+  void onNotify(Call& c, Leg& l, sip_t const* sip) {
+    if (c.phase != Phase::kReferring || &l != c.winner || sip == nullptr ||
+        sip->sip_payload == nullptr) {
+      return;
+    }
     std::string_view body(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
     int code = sipfragStatus(body);
     if (code == 0 || code < 200) return;  // 100 Trying, 180 Ringing: still calling them
@@ -469,12 +790,8 @@ struct UserAgent::Impl {
     std::string phrase(line.size() > 12 ? line.substr(12) : std::string_view());
     if (code < 300) {
       publish(c, CallbackState::kConnected, code, {});
-    } else if (code == 486 || code == 600) {
-      publish(c, CallbackState::kBusy, code, phrase, "them");
-    } else if (code == 408 || code == 480 || code == 487) {
-      publish(c, CallbackState::kNoAnswer, code, phrase, "them");
     } else {
-      publish(c, CallbackState::kFailed, code, phrase, "them");
+      publish(c, stateFor(code), code, phrase, "them");
     }
     // Connected: the device talks to the number now; mcn leaves (RFC 5589 §6.1). Else the
     // person is alone on mcn's held call: end it.
@@ -616,6 +933,11 @@ struct UserAgent::Impl {
     for (auto& [id, c] : calls) {
       if (c->timer != nullptr) su_timer_destroy(c->timer);
       c->timer = nullptr;
+      for (auto& l : c->legs) {
+        if (l->timer != nullptr) su_timer_destroy(l->timer);
+        l->timer = nullptr;
+      }
+      if (c->them && c->them->timer != nullptr) su_timer_destroy(c->them->timer);
     }
     calls.clear();
     for (auto& [nh, m] : messages) {
@@ -668,6 +990,11 @@ std::string UserAgent::start() {
 void UserAgent::stop() {
   Impl& m = *impl_;
   if (!m.thread.joinable()) return;
+  {
+    std::lock_guard lock(m.smu);
+    m.stopping = true;
+    m.changed.notify_all();
+  }
   m.post([&m] {
     m.shutting_down = true;
     m.shutdown_timer = su_timer_create(su_root_task(m.root), 3000);
@@ -682,6 +1009,12 @@ void UserAgent::stop() {
 std::string UserAgent::check(const CallbackRequest& req) const {
   if (toUri(req.device, impl_->domain).empty()) return "device is not a number or SIP URI";
   if (toUri(req.target, impl_->domain).empty()) return "number is not a number or SIP URI";
+  if (req.multicall.size() + 1 > kMaxDevices) {
+    return fmt::format("multicall rings at most {} devices", kMaxDevices);
+  }
+  for (const auto& d : req.multicall) {
+    if (toUri(d, impl_->domain).empty()) return "a multicall entry is not a number or SIP URI";
+  }
   return {};
 }
 
@@ -689,17 +1022,21 @@ UserAgent::Placed UserAgent::callback(const CallbackRequest& req) {
   Impl& m = *impl_;
   ++m.requested;
   Placed out;
+  if (std::string why = check(req); !why.empty()) {
+    ++m.refused;
+    return {{}, 400, why};
+  }
   auto c = std::make_unique<Call>();
   c->ua = &m;
   c->req = req;
-  c->device_uri = toUri(req.device, m.domain);
   c->target_uri = toUri(req.target, m.domain);
-  if (c->device_uri.empty() || c->target_uri.empty()) {
-    ++m.refused;
-    return {{},
-            400,
-            c->device_uri.empty() ? "device is not a number or SIP URI"
-                                  : "number is not a number or SIP URI"};
+  std::vector<std::string> devices{toUri(req.device, m.domain)};
+  for (const auto& d : req.multicall) devices.push_back(toUri(d, m.domain));
+  for (const auto& uri : devices) {
+    auto l = std::make_unique<Leg>();
+    l->call = c.get();
+    l->uri = uri;
+    c->legs.push_back(std::move(l));
   }
   if (!m.thread.joinable()) {
     ++m.refused;
@@ -717,14 +1054,17 @@ UserAgent::Placed UserAgent::callback(const CallbackRequest& req) {
       st.id = fmt::format("{:016x}", m.rng());
     } while (m.table.contains(st.id));
     st.person = req.person;
-    st.device = c->device_uri;
+    st.device = devices.front();
     st.target = c->target_uri;
+    st.devices = devices;
+    st.mode = req.mode == MulticallMode::kParallel ? "parallel" : "sequential";
     st.created_ms = st.updated_ms = unixMs();
     m.table.emplace(st.id, st);
   }
   c->id = st.id;
-  spdlog::info("call back {}: requested by {} for person {}: {} then {}", st.id, req.origin,
-               req.person, c->device_uri, c->target_uri);
+  spdlog::info("call back {}: requested by {} for person {}: {}{} then {}", st.id, req.origin,
+               req.person, fmt::join(devices, req.mode == MulticallMode::kParallel ? " + " : ", "),
+               devices.size() > 1 ? fmt::format(" ({})", st.mode) : std::string(), c->target_uri);
   Call* raw = c.release();
   if (!m.post([&m, raw] { m.startCall(std::unique_ptr<Call>(raw)); })) {
     delete raw;
@@ -769,6 +1109,19 @@ std::optional<CallbackStatus> UserAgent::status(std::string_view id) const {
   return it->second;
 }
 
+std::optional<CallbackStatus> UserAgent::waitChange(std::string_view id, uint64_t seen,
+                                                    int timeout_ms) const {
+  std::unique_lock lock(impl_->smu);
+  std::string key(id);
+  impl_->changed.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
+    auto it = impl_->table.find(key);
+    return impl_->stopping || it == impl_->table.end() || it->second.version != seen;
+  });
+  auto it = impl_->table.find(key);
+  if (it == impl_->table.end()) return std::nullopt;
+  return it->second;
+}
+
 void UserAgent::forEachCounter(const std::function<void(std::string_view, uint64_t)>& fn) const {
   const Impl& m = *impl_;
   fn("sipua.callbacks.requested", m.requested.load());
@@ -778,6 +1131,8 @@ void UserAgent::forEachCounter(const std::function<void(std::string_view, uint64
   fn("sipua.callbacks.no_answer", m.no_answer.load());
   fn("sipua.callbacks.failed", m.failed.load());
   fn("sipua.refer.refused", m.refer_refused.load());
+  fn("sipua.multicall.cancelled", m.multicall_cancelled.load());
+  fn("sipua.callbacks.bridged", m.bridged.load());
   fn("sipua.register.ok", m.reg_ok.load());
   fn("sipua.register.failed", m.reg_failed.load());
   fn("sipua.incoming.rejected", m.incoming_rejected.load());

@@ -36,11 +36,12 @@ TEST(UserAgent, RefusesBeforeStartAndBadInputWithoutSip) {
   UaConfig cfg;
   cfg.domain = "ims.example";
   UserAgent ua(cfg, "");
-  auto bad = ua.callback({"e1", "10 13", "2001"});
+  auto bad = ua.callback({.person = "e1", .device = "10 13", .target = "2001"});
   EXPECT_TRUE(bad.id.empty());
   EXPECT_EQ(bad.http_status, 400);
-  EXPECT_EQ(ua.check({"e1", "1013", "2001@x"}), "number is not a number or SIP URI");
-  auto stopped = ua.callback({"e1", "1013", "2001"});
+  EXPECT_EQ(ua.check({.person = "e1", .device = "1013", .target = "2001@x"}),
+            "number is not a number or SIP URI");
+  auto stopped = ua.callback({.person = "e1", .device = "1013", .target = "2001"});
   EXPECT_TRUE(stopped.id.empty());
   EXPECT_EQ(stopped.http_status, 503);
   EXPECT_FALSE(ua.status("0123456789abcdef").has_value());
@@ -62,9 +63,10 @@ TEST(UserAgent, CounterNamesAreApi) {
             (std::vector<std::string>{
                 "sipua.callbacks.requested", "sipua.callbacks.refused", "sipua.callbacks.connected",
                 "sipua.callbacks.busy", "sipua.callbacks.no_answer", "sipua.callbacks.failed",
-                "sipua.refer.refused", "sipua.register.ok", "sipua.register.failed",
-                "sipua.incoming.rejected", "sipua.messages.sent", "sipua.messages.delivered",
-                "sipua.messages.failed", "sipua.messages.timeout"}));
+                "sipua.refer.refused", "sipua.multicall.cancelled", "sipua.callbacks.bridged",
+                "sipua.register.ok", "sipua.register.failed", "sipua.incoming.rejected",
+                "sipua.messages.sent", "sipua.messages.delivered", "sipua.messages.failed",
+                "sipua.messages.timeout"}));
 }
 
 TEST(CallbackState, NamesAreTheApiStates) {

@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
-"""Call back end-to-end (issue 19 items 1, 2, 4, 5): `mcn run` with [sipua] enabled, Kamailio as
+"""Call back end-to-end (issue 19 items 1, 2, 3, 4, 5): `mcn run` with [sipua] enabled, Kamailio as
 the softswitch (outbound proxy), sipp phones, all on loopback addresses 127.0.3.0/24 (kamailio.cfg
 lists them). Needs root for tcpdump on lo.
 
 For each case: POST /api/callback (or a signed link), poll GET /api/callback/<id> to the final
-state, and check the state, the leg and the SIP status; afterwards check on the wire (tshark on a
-capture of the management side) that mcn sent the INVITE with its marker, the REFER naming the
-number, the CANCEL and the BYEs; that every sipp phone saw its whole scenario (exit code 0); that
+state, and check the state, the leg and the SIP status; multicall sequential (the third device
+answers) and parallel (the others CANCELled with Reason cause=200); a device refusing REFER
+connected by RFC 3725 flow IV; the states as server-sent events (curl), bounded streams; afterwards
+check on the wire (tshark on a capture of the management side) that mcn sent the INVITE with its
+marker and P-Asserted-Identity, the REFER naming the number, the CANCEL and the BYEs; that it
+REGISTERed (and un-REGISTERed at stop) and answered the proxy's digest challenges on REGISTER and
+INVITE as user "mcn", the password given by reference (env:) and found neither on the wire nor in
+mcn's log; that every sipp phone saw its whole scenario (exit code 0); that
 bad input, forged, expired and reused links and the rate limit place no call; and that mcn,
 seeing its own calls again through the softswitch's HEP copy, records them with
 origin "callback" and notifies nobody.
@@ -35,6 +40,7 @@ MCN_HTTP = ("127.0.3.2", 9387)
 MCN_HEP = "127.0.3.3:9060"
 PHONE = "127.0.3.11"
 LINK_KEY = "mcn-callback-e2e-link-key-0123456789"
+SIP_PASSWORD = "mcn-e2e-secret"  # kamailio.cfg verifies the REGISTER digest against it
 NAME = "callback_e2e"
 
 
@@ -111,7 +117,7 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     mcn = os.path.abspath(sys.argv[1])
-    for tool in ("kamailio", "sipp", "tcpdump", "tshark", "ss"):
+    for tool in ("kamailio", "sipp", "tcpdump", "tshark", "ss", "curl"):
         if shutil.which(tool) is None:
             log(f"SKIP: {tool} is not installed")
             return 77
@@ -152,7 +158,7 @@ def run(mcn, work, procs):
         return procs[name]
 
     cap = os.path.join(work, "mgmt.pcap")
-    start("tcpdump", ["tcpdump", "-i", "lo", "-U", "-w", cap, "-s", "0",
+    start("tcpdump", ["tcpdump", "-i", "lo", "--immediate-mode", "-U", "-w", cap, "-s", "0",
                       f"udp and (host {PROXY} or host {MCN_SIP} or host {PHONE}) and not port 9060"])
     os.makedirs(os.path.join(work, "kamailio"), exist_ok=True)
     start("kamailio", ["kamailio", "-DD", "-E", "-f", os.path.join(HERE, "kamailio.cfg"),
@@ -160,12 +166,15 @@ def run(mcn, work, procs):
                        "-m", "64", "-M", "8"])
     wait_port(PROXY, 5060)
 
-    # Phone 1001 takes two call backs (API, then the link), the others one each.
-    phones = [("connected", 5061, "uas_refer.xml", ["-key", "final", "200 OK"], 2),
+    # Phone 1001 takes four call backs (API, the link, both multicalls), 1004 three (its case and
+    # both multicalls), 1003 five (its case, 3 for the rate limit, the sequential multicall).
+    phones = [("connected", 5061, "uas_refer.xml", ["-key", "final", "200 OK"], 4),
               ("them_busy", 5062, "uas_refer.xml", ["-key", "final", "486 Busy Here"], 1),
-              ("busy", 5063, "uas_busy.xml", [], 4),  # 1 case + 3 for the rate limit
-              ("ring", 5064, "uas_ring_cancel.xml", [], 1),
-              ("refer_refused", 5065, "uas_refer_refused.xml", [], 1)]
+              ("busy", 5063, "uas_busy.xml", [], 5),
+              ("ring", 5064, "uas_ring_cancel.xml", [], 3),
+              ("refer_refused", 5065, "uas_refer_refused.xml", [], 1),
+              ("ring2", 5066, "uas_ring_cancel.xml", [], 1),
+              ("number_2005", 5067, "uas_offer.xml", [], 1)]
     for i, (name, port, sf, extra, calls) in enumerate(phones):
         start(f"sipp-{name}", ["sipp", "-sf", os.path.join(HERE, sf), "-i", PHONE, "-mi", PHONE,
                                "-p", str(port), "-bind_local", "-cp", str(8930 + i), "-m",
@@ -174,7 +183,7 @@ def run(mcn, work, procs):
         wait_port(PHONE, port)
 
     with open(os.path.join(work, "subscribers.toml"), "w") as f:
-        for n in ("1001", "1002", "1003", "1004", "1005", "1006"):
+        for n in ("1001", "1002", "1003", "1004", "1005", "1006", "1007"):
             f.write(f'[[person]]\nid = "p{n}"\nname = "Person {n}"\nnumbers = ["{n}"]\n'
                     '[person.preferences]\nmerge_window = "0"\n'
                     '[[person.channel]]\nkind = "console"\n\n')
@@ -194,6 +203,11 @@ enabled = true
 listen = "sip:{MCN_SIP}:5070"
 outbound_proxy = "sip:{PROXY}:5060"
 identity = "sip:mcn@{PROXY}"
+asserted_identity = "sip:+862583000000@{PROXY}"
+register = true
+register_expires_s = 600
+auth_user = "mcn"
+auth_password_ref = "env:MCN_CB_E2E_SIP_PASSWORD"
 ring_timeout_ms = 2000
 connect_timeout_ms = 10000
 
@@ -202,7 +216,7 @@ link_key_ref = "env:MCN_CB_E2E_KEY"
 link_base_url = "http://{MCN_HTTP[0]}:{MCN_HTTP[1]}/"
 per_person_per_hour = 4
 """)
-    env = dict(os.environ, MCN_CB_E2E_KEY=LINK_KEY)
+    env = dict(os.environ, MCN_CB_E2E_KEY=LINK_KEY, MCN_CB_E2E_SIP_PASSWORD=SIP_PASSWORD)
     mcn_p = start("mcn", [mcn, "run", "--config", os.path.join(work, "mcn.toml"),
                           "--calls-out", os.path.join(work, "calls.jsonl"),
                           "--notify-out", os.path.join(work, "notify.jsonl")], env=env)
@@ -215,7 +229,9 @@ per_person_per_hour = 4
         ({"from": "1002", "to": "2001"}, "busy", "them", 486, ["calling_them"]),
         ({"person": "p1003", "device": "1003", "number": "2001"}, "busy", "you", 486, []),
         ({"person": "p1004", "number": "2001"}, "no_answer", "you", None, ["calling_you"]),
-        ({"person": "p1005", "number": "2001"}, "failed", "you", 405, []),
+        # Refuses the REFER (405): connected by RFC 3725 flow IV, the number 2005 then hangs up.
+        # (its calling_them is short; `via` "3pcc" says the path it took.)
+        ({"person": "p1005", "number": "2005"}, "connected", None, 200, []),
         ({"person": "p1006", "number": "2001"}, "failed", "you", 404, []),  # not routed
     ]
     for req, want, leg, sip_status, must_see in cases:
@@ -231,6 +247,58 @@ per_person_per_hour = 4
         for s in must_see:
             check(s in seen, f"{req}: never saw {s} ({seen})")
         check(st["call_id"], f"{req}: no Call-ID reported")
+        check(st["via"] == ("3pcc" if req.get("number") == "2005" else
+                            "refer" if "calling_them" in seen or want == "connected" else None),
+              f"{req}: via {st['via']}")
+
+    # --- multicall, sequential: 1004 rings out (2 s), 1003 is busy, 1001 answers ----------------
+    # Its states as server-sent events: 4 streams (the bound) follow it; a 5th is refused.
+    status, body = post_json({"from": "1004", "to": "2001", "multicall": ["1003", "1001"]})
+    check(status == 202 and body["events_url"] == f"/api/callback/{body['id']}/events",
+          f"sequential multicall: {status} {body}")
+    seq_id = body["id"]
+    events_url = f"http://{MCN_HTTP[0]}:{MCN_HTTP[1]}{body['events_url']}"
+    curls = [subprocess.Popen(["curl", "-sSN", "--max-time", "20", events_url],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    deadline = time.time() + 1.5
+    while True:  # the 4 streams are open once mcn counted them (counters every 250 ms)
+        _, metrics = http("GET", "/metrics")
+        if "mcn_callback_events_opened_total 4" in metrics or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    status, text = http("GET", f"/api/callback/{seq_id}/events")
+    check(status == 503 and "event streams open" in text, f"5th event stream: {status} {text}")
+    st, seen = wait_final(seq_id)
+    log(f"sequential multicall -> {st['state']} by {st['answered_by']} ({' > '.join(seen)})")
+    check(st["state"] == "connected" and st["answered_by"].startswith("sip:1001@"),
+          f"sequential multicall: {st}")
+    check([d.split("@")[0] for d in st["devices"]] == ["sip:1004", "sip:1003", "sip:1001"]
+          and st["mode"] == "sequential", f"sequential multicall devices: {st}")
+    for c in curls:
+        try:
+            out, err = c.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            c.kill()
+            raise Fail("an event stream did not end at the final state")
+        check(c.returncode == 0, f"curl on the event stream: exit {c.returncode} {err}")
+        events = [json.loads(l[len("data: "):]) for l in out.splitlines() if l.startswith("data: ")]
+        states = [e["state"] for e in events]
+        check(states and states[0] == "calling_you" and states[-1] == "connected"
+              and "calling_them" in states and out.count("event: state") == len(events),
+              f"event stream states: {states}")
+        check(events[0]["ringing"] and events[0]["ringing"][0].startswith("sip:1004@"),
+              f"first event rings {events[0]['ringing']}")
+        check(all(e["id"] == seq_id for e in events), "an event about another call back")
+
+    # --- multicall, parallel: 1004, 1007 and 1001 ring; 1001 answers; the others CANCELled ------
+    status, body = post_json({"from": "1004", "to": "2001", "multicall": ["1007", "1001"],
+                              "multicall_mode": "parallel"})
+    check(status == 202, f"parallel multicall: {status} {body}")
+    st, seen = wait_final(body["id"])
+    log(f"parallel multicall -> {st['state']} by {st['answered_by']} ({' > '.join(seen)})")
+    check(st["state"] == "connected" and st["answered_by"].startswith("sip:1001@")
+          and st["mode"] == "parallel", f"parallel multicall: {st}")
 
     # --- bad input: a clear answer, no call ---------------------------------------------------
     for body, want in [("not json", 400), ("[]", 400),
@@ -240,12 +308,19 @@ per_person_per_hour = 4
                        (json.dumps({"person": "p1001", "number": "20 01"}), 400),
                        (json.dumps({"person": "p1001", "number": "2001@evil"}), 400),
                        (json.dumps({"person": 5, "number": "2001"}), 400),
-                       (json.dumps({"from": "1001", "to": "2001", "multicall": ["3001"]}), 501)]:
+                       (json.dumps({"from": "1001", "to": "2001", "multicall": ["3001"]}), 403),
+                       (json.dumps({"from": "1001", "to": "2001", "multicall": "1002"}), 400),
+                       (json.dumps({"from": "1001", "to": "2001", "multicall": [1002]}), 400),
+                       (json.dumps({"from": "1001", "to": "2001", "multicall": ["1002"] * 8}), 400),
+                       (json.dumps({"from": "1001", "to": "2001", "multicall": ["1002"],
+                                    "multicall_mode": "random"}), 400)]:
         status, text = http("POST", "/api/callback", body)
         check(status == want, f"POST {body!r}: {status} {text}, want {want}")
         check("error" in json.loads(text), f"POST {body!r}: no error text")
     status, _ = http("GET", "/api/callback/0123456789abcdef")
     check(status == 404, f"unknown id: {status}")
+    status, _ = http("GET", "/api/callback/0123456789abcdef/events")
+    check(status == 404, f"events of an unknown id: {status}")
 
     # --- the signed link ------------------------------------------------------------------------
     now_ms = int(time.time() * 1000)
@@ -286,9 +361,12 @@ per_person_per_hour = 4
     # --- counters -------------------------------------------------------------------------------
     time.sleep(0.6)  # the notifier thread publishes counters every 250 ms
     status, metrics = http("GET", "/metrics")
-    want = {"mcn_sipua_callbacks_requested_total": 10, "mcn_sipua_callbacks_connected_total": 2,
+    want = {"mcn_sipua_callbacks_requested_total": 12, "mcn_sipua_callbacks_connected_total": 5,
             "mcn_sipua_callbacks_busy_total": 5, "mcn_sipua_callbacks_no_answer_total": 1,
-            "mcn_sipua_callbacks_failed_total": 2, "mcn_sipua_refer_refused_total": 1,
+            "mcn_sipua_callbacks_failed_total": 1, "mcn_sipua_refer_refused_total": 1,
+            "mcn_sipua_multicall_cancelled_total": 2, "mcn_sipua_callbacks_bridged_total": 1,
+            "mcn_callback_events_opened_total": 4, "mcn_callback_events_refused_total": 1,
+            "mcn_sipua_register_ok_total": 1, "mcn_sipua_register_failed_total": 0,
             "mcn_callback_link_redeemed_total": 1, "mcn_callback_link_refused_total": 5,
             "mcn_callback_rate_limited_total": 1}
     for name, value in want.items():
@@ -313,7 +391,9 @@ per_person_per_hour = 4
             check(rc == 0, f"{name} exited {rc}: see {work}/{name}.log and *_errors.log")
     records = [json.loads(l) for l in open(os.path.join(work, "calls.jsonl")) if l.strip()]
     ours = [r for r in records if r.get("origin") == "callback"]
-    check(len(ours) == 10, f"{len(ours)} call records with origin callback, want 10: {records}")
+    # One per INVITE mcn sent: 10 single-device call backs, the number 2005 in flow IV, and the
+    # three devices of each multicall.
+    check(len(ours) == 17, f"{len(ours)} call records with origin callback, want 17: {records}")
     check(all(not r["missed"] for r in ours), f"a call back counted as missed: {ours}")
     check(len(ours) == len(records), f"records without origin: {records}")
     notes = open(os.path.join(work, "notify.jsonl")).read().strip()
@@ -323,30 +403,107 @@ per_person_per_hour = 4
     procs["tcpdump"].send_signal(signal.SIGINT)
     procs["tcpdump"].wait(10)
 
-    def sip(filter_, field="sip.Method"):
-        out = subprocess.run(["tshark", "-r", cap, "-Y", filter_, "-T", "fields", "-e", field],
-                             capture_output=True, text=True, check=True).stdout
-        return [l for l in out.splitlines() if l]
+    # One tshark pass (it is slow to start); a request retransmitted over UDP counts once
+    # (Call-ID, CSeq). The marker is checked by a second pass ("contains" needs no field).
+    fields = ["ip.src", "ip.dst", "sip.Method", "sip.Call-ID", "sip.CSeq", "sip.r-uri",
+              "sip.Refer-To", "sip.Reason", "sip.Content-Length", "sdp.session_name",
+              "sipfrag.line", "sip.Status-Code", "sip.CSeq.method", "sip.P-Asserted-Identity",
+              "sip.auth.username", "sip.auth.realm", "sip.auth.qop", "sip.Expires"]
+    out = subprocess.run(["tshark", "-n", "-r", cap, "-Y", "sip", "-T", "fields",
+                          "-E", "separator=\t", "-E", "occurrence=f",
+                          *[a for f in fields for a in ("-e", f)]],
+                         capture_output=True, text=True, check=True).stdout
+    requests, seen_keys = [], set()
+    for line in out.splitlines():
+        row = dict(zip(["src", "dst", "method", "call_id", "cseq", "ruri", "refer_to", "reason",
+                        "clen", "sdp_name", "frag", "status", "cseq_method", "pai", "auth_user",
+                        "auth_realm", "qop", "expires"], line.split("\t")))
+        key = (row["src"], row["dst"], row["call_id"], row["cseq"], row["status"])
+        if key not in seen_keys:
+            seen_keys.add(key)
+            requests.append(row)
 
-    invites = sip(f'ip.src == {MCN_SIP} && sip.Method == "INVITE"', "sip.Call-ID")
-    check(len(set(invites)) == 10, f"{len(set(invites))} INVITEs from mcn, want 10")
-    marked = sip(f'ip.src == {MCN_SIP} && sip.Method == "INVITE" && sip contains "X-MCN-Origin: callback;id="',
-                 "sip.Call-ID")
-    check(set(marked) == set(invites), "an INVITE from mcn without the marker header")
-    refers = sip(f'ip.src == {MCN_SIP} && sip.Method == "REFER"', "sip.Refer-To")
-    check(len(refers) == 4 and all("sip:2001@" in r for r in refers), f"REFERs: {refers}")
-    cancels = sip(f'ip.src == {MCN_SIP} && sip.Method == "CANCEL"', "sip.r-uri")
-    check(len(cancels) >= 1 and all("1004@" in c for c in cancels), f"CANCELs: {cancels}")
-    frags = sip(f'ip.dst == {MCN_SIP} && sip.Method == "NOTIFY"', "sipfrag.line")
-    # Connected twice (API and link), the number busy once; each after a 100 Trying.
-    check(sorted(frags) == sorted(["SIP/2.0 100 Trying"] * 3 + ["SIP/2.0 200 OK"] * 2 +
+    def sent(method):
+        return [r for r in requests
+                if r["src"] == MCN_SIP and r["method"] == method and not r["status"]]
+
+    invites = {r["call_id"] for r in sent("INVITE")}
+    check(len(invites) == 17, f"{len(invites)} INVITEs from mcn, want 17")
+    marked = subprocess.run(["tshark", "-n", "-r", cap, "-Y",
+                             f'ip.src == {MCN_SIP} && sip.Method == "INVITE" && '
+                             'sip contains "X-MCN-Origin: callback;id="',
+                             "-T", "fields", "-e", "sip.Call-ID"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    check(set(marked) == invites, "an INVITE from mcn without the marker header")
+    # RFC 3325 §9.1: the identity mcn asserts in the softswitch's trust domain, on every initial
+    # INVITE (to a number at the proxy; the flow IV re-INVITE goes to the device's Contact).
+    # Kamailio challenges each (407, qop=auth): mcn sends it again with the digest of user "mcn"
+    # (kamailio.cfg verifies it against the password; a wrong one would be challenged again).
+    initial = [r for r in sent("INVITE") if r["ruri"].endswith(f"@{PROXY}:5060")]
+    no_pai = [r for r in initial if r["pai"] != f"<sip:+862583000000@{PROXY}>"]
+    check(not no_pai, f"INVITEs without the P-Asserted-Identity: {no_pai}")
+
+    def digest(r):
+        return (r["auth_user"].strip('"'), r["auth_realm"].strip('"'), r["qop"].strip('"'))
+
+    by_call = {}
+    for r in initial:
+        by_call.setdefault(r["call_id"], []).append(digest(r))
+    check(len(by_call) == 17 and
+          all(d == [("", "", ""), ("mcn", PROXY, "auth")] for d in by_call.values()),
+          f"initial INVITEs, (user, realm, qop) per call: {by_call}")
+    challenged = [r for r in requests if r["dst"] == MCN_SIP and r["status"] == "407"]
+    check(len(challenged) == 17 and all(r["cseq_method"] == "INVITE" for r in challenged),
+          f"407 to mcn: {challenged}")
+    # REGISTER: challenged (401, qop=auth), then 200 with the digest of user "mcn"; at stop the
+    # un-REGISTER (Expires 0) reuses the credentials (nc=2) and gets its 200.
+    reg_answers = [r["status"] for r in requests
+                   if r["dst"] == MCN_SIP and r["cseq_method"] == "REGISTER" and r["status"]]
+    check(reg_answers == ["401", "200", "200"], f"answers to REGISTER: {reg_answers}")
+    regs = [(digest(r), r["expires"]) for r in sent("REGISTER")]
+    want_regs = [(("", "", ""), "600"), (("mcn", PROXY, "auth"), "600"),
+                 (("mcn", PROXY, "auth"), "0")]
+    check(regs == want_regs, f"REGISTERs from mcn (user, realm, qop), Expires: {regs}")
+    check("sipua: registered sip:mcn@" in mcn_log, "no 'registered' line in mcn's log")
+    # The password goes by reference (env:) and only as a digest: not on the wire, not logged.
+    with open(cap, "rb") as f:
+        check(SIP_PASSWORD.encode() not in f.read(), "the SIP password on the wire")
+    check(SIP_PASSWORD not in mcn_log, "the SIP password in mcn's log")
+    refers = [r["refer_to"] for r in sent("REFER")]
+    # API and link connected, the number busy, the refused one (to 2005), both multicalls.
+    check(sorted(r.split("@")[0] for r in refers) == ["<sip:2001"] * 5 + ["<sip:2005"],
+          f"REFERs: {refers}")
+    cancels = sent("CANCEL")
+    # Ring time over (1004's case, 1004 in the sequential multicall): no Reason; the parallel
+    # multicall's 1004 and 1007 once 1001 answered: Reason (RFC 3326) cause=200.
+    plain = sorted(c["ruri"].split("@")[0] for c in cancels if not c["reason"])
+    elsewhere = sorted(c["ruri"].split("@")[0] for c in cancels
+                       if c["reason"] == 'SIP;cause=200;text="Call completed elsewhere"')
+    check(plain == ["sip:1004"] * 2, f"CANCELs without Reason: {plain} (all: {cancels})")
+    check(elsewhere == ["sip:1004", "sip:1007"], f"CANCELs with Reason cause=200: {elsewhere}")
+    check(len(cancels) == 4, f"CANCELs: {cancels}")
+    # Flow IV: the INVITE to 2005 has no offer, the re-INVITE to 1005 carries 2005's, the ACK to
+    # 2005 carries 1005's answer (the sipp scenarios check the bodies too).
+    # (sent twice: the proxy challenges it like every initial INVITE)
+    to_number = [r["clen"] for r in sent("INVITE") if "2005@" in r["ruri"]]
+    check(to_number == ["0", "0"], f"INVITE to the number 2005: Content-Length {to_number}")
+    reinvite = [r["ruri"] for r in sent("INVITE") if r["sdp_name"] == "number-2005"]
+    check(len(reinvite) == 1 and "127.0.3.11:5065" in reinvite[0],
+          f"re-INVITE with the number's offer: {reinvite}")
+    ack = [r["ruri"] for r in sent("ACK") if r["sdp_name"] == "phone-1005-answer"]
+    check(len(ack) == 1 and "127.0.3.11:5067" in ack[0], f"ACK with the device's answer: {ack}")
+    frags = [r["frag"] for r in requests if r["dst"] == MCN_SIP and r["method"] == "NOTIFY"]
+    # Connected four times (API, link, both multicalls), the number busy once; each after a 100.
+    check(sorted(frags) == sorted(["SIP/2.0 100 Trying"] * 5 + ["SIP/2.0 200 OK"] * 4 +
                                   ["SIP/2.0 486 Busy Here"]), f"NOTIFY sipfrags to mcn: {frags}")
-    byes = sip(f'ip.src == {MCN_SIP} && sip.Method == "BYE"', "sip.Call-ID")
-    # BYE after: the two connected, the number busy, the refused REFER.
-    check(len(set(byes)) == 4, f"BYEs from mcn on {len(set(byes))} calls, want 4")
-    log(f"wire: {len(set(invites))} INVITE, {len(refers)} REFER, {len(cancels)} CANCEL, "
-        f"{len(frags)} NOTIFY, {len(set(byes))} BYE")
-
+    byes = {r["call_id"] for r in sent("BYE")}
+    # BYE after: the four connected by REFER (1001: API, link, both multicalls), the number busy
+    # (1002), and to 1005 after 2005 hung up. The Request-URI is the phone's Contact.
+    check(len(byes) == 6, f"BYEs from mcn on {len(byes)} calls, want 6")
+    bye_ports = sorted(r["ruri"].split(":")[2].split(";")[0] for r in sent("BYE"))
+    check(bye_ports == ["5061"] * 4 + ["5062", "5065"], f"BYEs from mcn to ports {bye_ports}")
+    log(f"wire: {len(invites)} INVITE, {len(refers)} REFER, {len(cancels)} CANCEL, "
+        f"{len(frags)} NOTIFY, {len(byes)} BYE")
 
 if __name__ == "__main__":
     sys.exit(main())

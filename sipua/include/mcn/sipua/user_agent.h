@@ -6,8 +6,18 @@
 // Call back (RFC 3725-style third-party call control, done by transfer): mcn INVITEs the person's
 // device with a held SDP offer (a=inactive, no media through mcn); when the device answers, mcn
 // REFERs it to the number (RFC 3515) and follows the NOTIFY sipfrag bodies: 1xx "calling them",
-// 2xx "connected" (mcn then leaves with BYE), an error the matching final state. A device that
-// refuses the REFER ends the call back as `failed` with the REFER's status.
+// 2xx "connected" (mcn then leaves with BYE), an error the matching final state.
+//
+// Multicall: the person's leg may ring several devices, one after another (each for
+// ring_timeout_ms, until one answers) or all at once (the first 2xx wins; the others get a CANCEL
+// with `Reason: SIP;cause=200;text="Call completed elsewhere"`, RFC 3326, so they do not show a
+// missed call). The number is called once, by whichever device answered.
+//
+// A device that refuses the REFER (403, 405, 420, 489, 501) is connected by RFC 3725 §4.4 flow IV
+// from its 5th message (the device already holds mcn's held session, standing in for the flow's
+// "black hole" answer): mcn INVITEs the number without an offer, sends the number's offer to the
+// device in a re-INVITE and ACKs the number with the device's answer. mcn then stays in both
+// dialogs (its signalling only, never media) until one side hangs up, and hangs up the other.
 
 #include <cstdint>
 #include <functional>
@@ -15,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mcn/sipua/config.h"
 #include "mcn/sipua/message.h"
@@ -29,12 +40,20 @@ inline bool isFinal(CallbackState s) {
   return s != CallbackState::kCallingYou && s != CallbackState::kCallingThem;
 }
 
+enum class MulticallMode { kSequential, kParallel };
+
 struct CallbackRequest {
   std::string person;          // subscriber id, for the log and rate limits
   std::string device;          // the person's device: a number or sip:/sips:/tel: URI, called first
   std::string target;          // the number to connect them with
   std::string origin = "api";  // "api" or "link": for the log
+  // More devices for the person's leg, rung after `device` (sequential) or with it (parallel).
+  std::vector<std::string> multicall{};
+  MulticallMode mode = MulticallMode::kSequential;
 };
+
+// Most devices one call back may ring (`device` and `multicall` together).
+inline constexpr size_t kMaxDevices = 8;
 
 struct CallbackStatus {
   std::string id;
@@ -43,8 +62,14 @@ struct CallbackStatus {
   int sip_status = 0;   // the SIP status that decided the state (0 while none)
   std::string reason;   // e.g. "device busy", "REFER refused", "no final NOTIFY in 60 s"
   std::string leg;      // which leg a busy/no_answer/failed is about: "you" or "them"
-  std::string call_id;  // Call-ID of mcn's call to the device
+  std::string call_id;  // Call-ID of mcn's call to the (first) device
+  std::vector<std::string> devices;        // every device of the person's leg, in order (multicall)
+  std::string mode;                        // "sequential" or "parallel"
+  std::vector<std::string> ringing;        // the devices ringing now (calling_you)
+  std::string answered_by;                 // the device that answered
+  std::string via;                         // "refer" or "3pcc" (RFC 3725 flow IV) once chosen
   int64_t created_ms = 0, updated_ms = 0;  // Unix time
+  uint64_t version = 0;                    // grows with every change (server-sent events)
 };
 
 // Turns a number or URI into a request URI: sip:/sips:/tel: kept, else "sip:<number>@<domain>".
@@ -75,6 +100,10 @@ class UserAgent {
   Placed callback(const CallbackRequest& req);
   // Thread-safe: the latest state; nullopt for an unknown (or long forgotten) id.
   std::optional<CallbackStatus> status(std::string_view id) const;
+  // Thread-safe: waits up to timeout_ms for a state newer than `seen` (CallbackStatus::version),
+  // or for stop(); returns the latest state either way (nullopt: unknown id).
+  std::optional<CallbackStatus> waitChange(std::string_view id, uint64_t seen,
+                                           int timeout_ms) const;
 
   // One RFC 3428 MESSAGE (the sip_message channel, issue 19 item 6).
   struct MessageRequest {
@@ -100,9 +129,11 @@ class UserAgent {
 
   // Stable names: sipua.callbacks.requested, sipua.callbacks.refused, sipua.callbacks.connected,
   // sipua.callbacks.busy, sipua.callbacks.no_answer, sipua.callbacks.failed,
-  // sipua.refer.refused, sipua.register.ok, sipua.register.failed, sipua.incoming.rejected,
-  // sipua.messages.sent, sipua.messages.delivered (2xx), sipua.messages.failed (any other final
-  // response, sofia's own included), sipua.messages.timeout (none within timeout_ms).
+  // sipua.refer.refused, sipua.multicall.cancelled (devices CANCELled because another answered),
+  // sipua.callbacks.bridged (connected by RFC 3725 flow IV), sipua.register.ok,
+  // sipua.register.failed, sipua.incoming.rejected, sipua.messages.sent, sipua.messages.delivered
+  // (2xx), sipua.messages.failed (any other final response, sofia's own included),
+  // sipua.messages.timeout (none within timeout_ms).
   void forEachCounter(const std::function<void(std::string_view name, uint64_t value)>& fn) const;
 
   struct Impl;

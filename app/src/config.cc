@@ -1162,6 +1162,9 @@ const std::vector<TableDef>& declaredTables() {
             integerKey(
                 "max_sessions", kRestart, [](auto& c) -> auto& { return c.web.max_sessions; }, 1,
                 1000000),
+            secretRefKey(
+                "operator_token_ref", kRestart,
+                [](auto& c) -> auto& { return c.web.operator_token_ref; }),
             check([](Reader& r, const toml::table& t, std::string_view, Config& c) {
               if (c.web.enabled && (c.web.base_url.empty() || c.web.signin_key_ref.empty())) {
                 r.report(t.get("enabled"), "web.enabled",

@@ -680,6 +680,19 @@ std::string Daemon::open() {
             web_dir_ = std::move(d);
             web_dir_waiting_ = true;
           });
+      // The operator pages read this process's JSON APIs (the history's search, for now).
+      web::OpsSeams ops;
+      if (cfg_.history.enabled) {
+        ops.search = [this](const web::Params& p) {
+          ApiReply r = history_api_->search(p);
+          return web::JsonAnswer{r.status, r.body};
+        };
+        ops.call = [this](const std::string& id) {
+          ApiReply r = history_api_->call(id);
+          return web::JsonAnswer{r.status, r.body};
+        };
+      }
+      web_->setOps(std::move(ops));
       if (std::string err = web_->start(); !err.empty()) return err;
       http_.setPublicPaths(&WebBackend::isConsolePath);
       // A browser keeps several connections open, each holding a request thread.

@@ -128,6 +128,13 @@ std::string WebBackend::start() {
   seams.save_person = [this](const subscribers::Person& p, const std::string& who) {
     return savePerson(p, who);
   };
+  if (!w.operator_token_ref.empty()) {
+    auto token = store.resolve(w.operator_token_ref, &err);
+    if (!token) return "web.operator_token_ref: " + err;
+    if (token->size() < 16) return "web.operator_token_ref: the token must be at least 16 bytes";
+    ops_.token = *token;
+  }
+  seams.ops = std::move(ops_);
   console_ = std::make_unique<web::WebConsole>(*links_, std::move(opt), std::move(seams));
   return {};
 }
@@ -137,7 +144,7 @@ void WebBackend::addRoutes(httplib::Server& server) {
 }
 
 bool WebBackend::isConsolePath(std::string_view path) {
-  for (std::string_view p : {"/signin", "/me", "/signout"}) {
+  for (std::string_view p : {"/signin", "/me", "/signout", "/ops"}) {
     if (path == p || (path.starts_with(p) && path.size() > p.size() && path[p.size()] == '/')) {
       return true;
     }

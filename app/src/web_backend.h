@@ -43,6 +43,9 @@ class WebBackend {
 
   // Resolves web.signin_key_ref. An error text naming the reference (never the key), "" if fine.
   std::string start();
+  // Before start(): what the operator pages show (the JSON APIs of this process); the token is
+  // filled in by start() from web.operator_token_ref.
+  void setOps(web::OpsSeams ops) { ops_ = std::move(ops); }
   void addRoutes(httplib::Server& server);
   // The paths the console serves: exempt from the HTTP layer's bearer token (a session cookie
   // or a signed link is their credential).
@@ -75,6 +78,7 @@ class WebBackend {
   SavedFn saved_;
   std::unique_ptr<web::SignInLinks> links_;
   std::unique_ptr<web::WebConsole> console_;
+  web::OpsSeams ops_;
 
   std::mutex queue_mu_;
   std::deque<Message> queue_;

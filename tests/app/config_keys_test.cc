@@ -334,6 +334,7 @@ std::vector<Case> cases() {
       kv("web", "signin_per_person_per_hour", "0", between(1, 1000)),
       kv("web", "session_ttl_ms", "0", between(60000, 30 * 24 * kHour)),
       kv("web", "max_sessions", "0", between(1, 1000000)),
+      kv("web", "operator_token_ref", "\"0123456789abcdef0123\"", kRef),
       {"[web]\nenabled = true\n", "2:11: web.enabled: set web.base_url and web.signin_key_ref too"},
       // Syntax errors name the line too.
       {"[calls]\ngrace_ms = = 3\n", "2:", true},
@@ -405,7 +406,8 @@ TEST(ConfigKeys, SecretsAreNeverEchoed) {
         "[hep]\nauth_key_ref = \"s3cr3t-hep-key\"\n",
         "[sipua]\nauth_password_ref = \"s3cr3t-sip\"\n",
         "[callback]\nlink_key_ref = \"s3cr3t-link-key-123\"\n",
-        "[web]\nsignin_key_ref = \"s3cr3t-signin-key-123\"\n"}) {
+        "[web]\nsignin_key_ref = \"s3cr3t-signin-key-123\"\n",
+        "[web]\noperator_token_ref = \"s3cr3t-operator-token\"\n"}) {
     try {
       loadConfigText(text, "mcn.toml");
       FAIL() << text;

@@ -314,5 +314,45 @@ TEST_F(WebConsoleRun, AnUnreadableSigninKeyStopsTheStartNamingTheReference) {
   EXPECT_EQ(log.find("short-key"), std::string::npos) << log;
 }
 
+TEST_F(WebConsoleRun, OperatorTokenOpensTheOpsPagesWhoseSearchReadsTheCallHistory) {
+  const fs::path token = dir_ / "ops.token";
+  std::ofstream(token) << "operators-e2e-token-0123456789\n";
+  ASSERT_TRUE(start(web("operator_token_ref = \"file:" + token.string() + "\"\n")))
+      << slurp(dir_ / "run.log");
+  auto c = client();
+  // The HTTP layer lets the console's own credential through (no bearer token asked).
+  auto form = c.Get("/ops/signin");
+  ASSERT_EQ(form->status, 200);
+  std::string pre = valueOf(cookieOf(form, "mcn_form"));
+  auto post = [&](const std::string& tok) {
+    return c.Post(
+        "/ops/signin", httplib::Headers{{"Cookie", "mcn_form=" + pre}},
+        httplib::Params{{"csrf", hiddenCsrf(form->body)}, {"name", "Ops Wang"}, {"token", tok}});
+  };
+  EXPECT_EQ(post("operators-e2e-token-012345678X")->status, 403);
+  auto in = post("operators-e2e-token-0123456789");  // the file's line, without its newline
+  ASSERT_EQ(in->status, 303);
+  httplib::Headers h{{"Cookie", "mcn_session=" + valueOf(cookieOf(in, "mcn_session"))}};
+  auto page = c.Get("/ops?number=1014", h);
+  ASSERT_EQ(page->status, 200);
+  EXPECT_NE(page->body.find("No call matches."), std::string::npos) << page->body;
+  // The history's own check of a parameter, shown on the page.
+  auto bad = c.Get("/ops?outcome=sideways", h);
+  EXPECT_NE(bad->body.find("outcome"), std::string::npos);
+  EXPECT_NE(bad->body.find("(400)"), std::string::npos) << bad->body;
+  std::string log = slurp(dir_ / "run.log");
+  EXPECT_NE(log.find("operator Ops Wang signed in"), std::string::npos) << log;
+  EXPECT_EQ(log.find("operators-e2e-token"), std::string::npos) << log;
+  stop();
+  // Too short a token stops the start, naming the reference, never the token.
+  std::ofstream(token) << "short";
+  EXPECT_FALSE(start(web("operator_token_ref = \"file:" + token.string() + "\"\n")));
+  EXPECT_EQ(exit_, 2);
+  log = slurp(dir_ / "run.log");
+  EXPECT_NE(log.find("web.operator_token_ref: the token must be at least 16 bytes"),
+            std::string::npos)
+      << log;
+}
+
 }  // namespace
 }  // namespace mcn::app

@@ -52,6 +52,7 @@ ADDR = "127.0.5.1"  # this test's loopback address (tests/CMakeLists.txt: mcn_we
 # whsec_ + base64("mcn-web-browser-webhook-key-01")
 WEBHOOK_SECRET = "whsec_bWNuLXdlYi1icm93c2VyLXdlYmhvb2sta2V5LTAx"
 SIGNIN_KEY = "mcn-web-browser-signin-key-0123456789"
+OPS_TOKEN = "mcn-web-browser-operators-token-0123"
 
 MCN, PCAPS, ARTIFACTS = sys.argv[1], sys.argv[2], sys.argv[3]
 failures = []
@@ -218,9 +219,10 @@ path = "history.sqlite"
 enabled = true
 base_url = "{base}/"
 signin_key_ref = "env:MCN_WEB_TEST_SIGNIN_KEY"
+operator_token_ref = "env:MCN_WEB_TEST_OPS_TOKEN"
 """)
     env = dict(os.environ, MCN_WEB_TEST_WEBHOOK=WEBHOOK_SECRET,
-               MCN_WEB_TEST_SIGNIN_KEY=SIGNIN_KEY)
+               MCN_WEB_TEST_SIGNIN_KEY=SIGNIN_KEY, MCN_WEB_TEST_OPS_TOKEN=OPS_TOKEN)
     log = open(os.path.join(work, "run.log"), "w")
     mcn = subprocess.Popen([MCN, "run", "--hep", "%s:%d" % (ADDR, hep_port), "--config",
                             os.path.join(work, "mcn.toml"), "--http-port", str(http_port)],
@@ -402,10 +404,8 @@ signin_key_ref = "env:MCN_WEB_TEST_SIGNIN_KEY"
         check(len(tests) == 1, "the test notification reached my webhook")
         shot("test-sent")
 
-        # 6. Accessibility: labels, and Tab reaches every control.
-        for path in ("/me", "/signin"):
-            if path == "/signin":
-                driver.delete_all_cookies()
+        # Accessibility of a page: labels, and Tab reaches every control.
+        def a11y(path):
             driver.get(base + path)
             unlabeled = driver.execute_script("""
               return [...document.querySelectorAll('input:not([type=hidden]),select,textarea')]
@@ -438,6 +438,43 @@ signin_key_ref = "env:MCN_WEB_TEST_SIGNIN_KEY"
             missed = sorted(want - reached)
             check(not missed, "%s: Tab reaches all %d tab stops%s" % (
                 path, controls, "" if not missed else " (not: %s)" % missed))
+
+        a11y("/me")
+
+        # 6. The operator: a staff session does not open /ops; the token does; the call search
+        # finds the missed call replayed above, and its page shows the record.
+        driver.get(base + "/ops")
+        check(driver.current_url.endswith("/ops/signin"), "a staff session is sent to /ops/signin")
+        driver.find_element(By.ID, "name").send_keys("Ops Wang")
+        driver.find_element(By.ID, "token").send_keys("not-the-token-at-all")
+        submit("button[type=submit]")
+        check("That token is not right." in driver.page_source, "a wrong operator token is refused")
+        driver.get(base + "/ops/signin")
+        driver.find_element(By.ID, "name").send_keys("Ops Wang")
+        driver.find_element(By.ID, "token").send_keys(OPS_TOKEN)
+        submit("button[type=submit]")
+        check(driver.current_url.startswith(base + "/ops") and "Ops Wang" in driver.page_source,
+              "the operator token signs in to /ops")
+        shot("ops")
+        driver.find_element(By.ID, "number").send_keys("1014")
+        submit("form[role=search] button[type=submit]")
+        rows = driver.find_elements(By.CSS_SELECTOR, "#results tbody tr")
+        check(len(rows) == 2, "the search by number finds both calls to 1014 (%d)" % len(rows))
+        check(rows and "caller hung up" in rows[-1].text,
+              "the first call is there, its outcome in words")
+        shot("ops-search")
+        if rows:
+            link = rows[-1].find_element(By.CSS_SELECTOR, "a")
+            old = driver.find_element(By.TAG_NAME, "html")
+            link.click()
+            WebDriverWait(driver, 10).until(expected_conditions.staleness_of(old))
+            check("caller hung up (cancelled)" in driver.page_source,
+                  "the call's page shows its record")
+            shot("ops-call")
+        a11y("/ops")
+        driver.delete_all_cookies()
+        a11y("/signin")
+        a11y("/ops/signin")
         shot("signed-out-signin")
     finally:
         if driver is not None:

@@ -17,6 +17,9 @@ struct WebConfig {
   int signin_global_per_minute = 60;
   int64_t session_ttl_ms = 8 * 3600 * 1000;  // idle time before a session ends
   int max_sessions = 10000;
+  // The operators' shared token for the /ops pages (env:NAME or file:/path, >= 16 bytes); empty:
+  // no operator pages.
+  std::string operator_token_ref;
 
   bool operator==(const WebConfig&) const = default;
 };

@@ -15,6 +15,14 @@
 //                                messages on a mistake, nothing saved then)
 //   POST /signout                ends the session
 //
+//   GET  /ops/signin              operators: name (for the change log) and the operators' token
+//   POST /ops/signin              checks the token (rate-limited), starts an operator session
+//   GET  /ops                     live figures (refreshed by /ops/live.js), call search, dead
+//                                 letters with retry and discard, people import from CSV
+//   GET  /ops/call/<call_id>      a call's records, notifications and message ladder
+//   GET  /ops/stats.json          the live figures for /ops/live.js
+//   POST /ops/dead-letters/<id>/retry|discard, POST /ops/people/import
+//
 // Staff see and change only their own data: every /me page works on the session's person, never
 // on a person named in the request.
 //
@@ -63,6 +71,31 @@ struct MissedCallView {
   std::string told;  // where I was told ("wecom-office"), "" if not
 };
 
+// One answer of `mcn run`'s JSON APIs (status and JSON body), as the operator pages get it.
+struct JsonAnswer {
+  int status = 200;
+  std::string body;
+};
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+// The operator pages' view of mcn run: each seam answers as its JSON API does (README "Web
+// console"). An unset seam: that part is not served by this process, and the page says so.
+struct OpsSeams {
+  // The operators' shared secret (web.operator_token_ref, resolved); empty: no operator pages.
+  std::string token;
+  std::function<JsonAnswer()> stats;                             // GET /api/ops/stats
+  std::function<JsonAnswer(const Params&)> search;               // GET /api/calls
+  std::function<JsonAnswer(const std::string& call_id)> call;    // GET /api/calls/<id>
+  std::function<JsonAnswer(const std::string& call_id)> ladder;  // .../<id>/ladder?format=text
+  std::function<JsonAnswer(const Params&)> dead_letters;         // GET /api/ops/dead-letters
+  // POST /api/ops/dead-letters/<id>/<action> ("retry" | "discard"); `who` for the log.
+  std::function<JsonAnswer(const std::string& id, const std::string& action,
+                           const std::string& who)>
+      act_on_dead_letter;
+  // POST /api/ops/people/import (text/csv); `who` for the log.
+  std::function<JsonAnswer(const std::string& csv, const std::string& who)> import_people;
+};
+
 struct ConsoleSeams {
   std::function<int64_t()> now_ms;                          // Unix ms
   std::function<bool(const std::string&)> person_exists;    // in the subscribers directory
@@ -83,6 +116,7 @@ struct ConsoleSeams {
   // `who`: the signed-in person and their address, for the change log.
   std::function<std::string(const subscribers::Person& changed, const std::string& who)>
       save_person;
+  OpsSeams ops;
 };
 
 class WebConsole {
@@ -100,6 +134,19 @@ class WebConsole {
   void preferencesPost(const httplib::Request& req, httplib::Response& res);
   void signout(const httplib::Request& req, httplib::Response& res);
 
+  // The operator pages (ops_pages.cc).
+  void addOpsRoutes(httplib::Server& server);
+  void opsSigninForm(const httplib::Request& req, httplib::Response& res);
+  void opsSigninPost(const httplib::Request& req, httplib::Response& res);
+  void opsHome(const httplib::Request& req, httplib::Response& res);
+  void opsCall(const httplib::Request& req, httplib::Response& res);
+  void opsStats(const httplib::Request& req, httplib::Response& res);
+  void opsDeadLetterPost(const httplib::Request& req, httplib::Response& res);
+  void opsImportPost(const httplib::Request& req, httplib::Response& res);
+  // The operator session of this request, or nothing (then `res` already redirects to sign-in,
+  // or refuses a POST whose CSRF token is missing or wrong).
+  std::optional<Session> opsSession(const httplib::Request& req, httplib::Response& res, bool post);
+
   std::optional<Session> session(const httplib::Request& req);
   // The /me page; `posted`/`problems`: a preferences form refused, shown as posted with its
   // messages; `notice`: a line at the top (saved, test sent).
@@ -112,6 +159,12 @@ class WebConsole {
   ConsoleSeams seams_;
   std::mutex mu_;  // sessions_ (the HTTP pool's threads)
   SessionStore sessions_;
+  // Operator sign-in failures in the current minute (all clients): at most kOpsFailuresPerMinute.
+  int64_t ops_fail_minute_ = 0;
+  int ops_failures_ = 0;
+
+ public:
+  static constexpr int kOpsFailuresPerMinute = 10;
 };
 
 // The pre-session CSRF cookie's name.

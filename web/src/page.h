@@ -1,0 +1,53 @@
+#pragma once
+// What every console page shares (staff pages in console.cc, operator pages in ops_pages.cc): the
+// page frame with its one embedded style sheet, the security headers, the pre-session form token,
+// the language of a request and outcomes in words. Internal to web/.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "mcn/web/i18n.h"
+
+namespace httplib {
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace mcn::web {
+
+// A whole HTML page: <h1> `title`, then `body` (already HTML). `head`: more for <head> (a script
+// element on the operator pages).
+std::string page(Lang l, std::string_view title, std::string_view body, std::string_view head = {});
+
+// 32 random bytes as hex; empty when the random source failed.
+std::string randomHex();
+
+// The pre-session form cookie's Set-Cookie value.
+std::string formCookie(std::string_view value, int64_t max_age_s, bool tls);
+
+// "2026-12-07 07:27:00 UTC".
+std::string utcTime(int64_t ms);
+
+// Headers of every console answer: not cached, no referrer, no sniffing, a CSP that allows no
+// script at all, or (`scripts`) the console's own scripts and requests to itself only.
+void noStore(httplib::Response& res, bool scripts = false);
+
+void seeOther(httplib::Response& res, std::string_view where);
+
+// The language for this request: the person's preference, else the browser's Accept-Language.
+Lang requestLang(const httplib::Request& req, std::string_view preference);
+
+// A form that posts to `action` with a new pre-session token, which is also set as a cookie.
+std::string preSessionForm(httplib::Response& res, bool tls, std::string_view action,
+                           std::string_view fields, std::string_view button);
+// The POST's token is the one its cookie holds (double submit).
+bool preSessionTokenOk(const httplib::Request& req);
+
+// The client's address for the change log ("[::1]" for IPv6).
+std::string clientOf(const httplib::Request& req);
+
+// An outcome in words (DESIGN.md's outcome names); anything else is shown as given.
+std::string_view outcomeWords(Lang l, std::string_view name);
+
+}  // namespace mcn::web

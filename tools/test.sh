@@ -47,6 +47,7 @@ tsan() {
   "$dir/tests/mcn_subscribers_tests" --gtest_brief=1 --gtest_filter='RedisStoreTest*:*Sentinel*'
   "$dir/tests/mcn_history_tests" --gtest_brief=1   # the writer thread and its producers' rings
   "$dir/tests/mcn_sipua_tests" --gtest_brief=1     # the user agent's su_root thread and queue
+  "$dir/tests/mcn_web_tests" --gtest_brief=1       # the console: sessions and limits under the HTTP threads
   if [[ $EUID -eq 0 ]]; then # the live daemon: capture, workers, notifier, HTTP and SIGHUP threads
     tests/e2e/reload-e2e.sh "$dir/mcn"
     tests/e2e/redis-fault-e2e.sh "$dir/mcn"

@@ -71,6 +71,10 @@ std::string HttpEndpoints::start() {
   if (port_ == 0) return {};
   server_ = std::make_unique<httplib::Server>();
   server_->new_task_queue = [n = threads_] { return new httplib::ThreadPool(n); };
+  // cpp-httplib writes a response's headers and its body separately: with Nagle on, the body
+  // waits for the client's delayed ACK of the headers, 40 ms on Linux, on every request of a
+  // kept-alive connection (a browser's) whatever the page costs (tests/bench/web_bench.sh).
+  server_->set_tcp_nodelay(true);
   server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (token_.empty()) return httplib::Server::HandlerResponse::Unhandled;
     // A call-back link is opened by the person from a notification: its signed token is the

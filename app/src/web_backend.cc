@@ -205,18 +205,28 @@ std::vector<web::MissedCallView> WebBackend::missedCalls(const std::string& pers
   for (const auto& row : page.rows) {
     auto j = nlohmann::json::parse(row.record_json, nullptr, false);
     if (j.is_discarded() || !j.is_object()) continue;
+    // The contract's nulls (no caller name, withheld, no reason) read as "": json::value() throws
+    // on a null, and a throw here was a 500 for the whole page.
+    auto str = [&j](const char* key) {
+      auto it = j.find(key);
+      return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
     web::MissedCallView v;
     int64_t us = 0;
-    if (parseApiTime(j.value("started_at", ""), us)) v.started_ms = us / 1000;
-    v.caller_name = j.value("caller_name", "");
-    v.caller_number = j["caller"].is_string() ? j["caller"].get<std::string>() : "";
-    if (j.value("caller_withheld", false)) v.caller_number = "withheld";
-    v.my_number = j.value("callee", "");
-    v.outcome = j.value("outcome", "");
-    v.ring_ms = j.value("ring_ms", int64_t{0});
+    if (parseApiTime(str("started_at"), us)) v.started_ms = us / 1000;
+    v.caller_name = str("caller_name");
+    v.caller_number = str("caller");
+    auto withheld = j.find("caller_withheld");
+    if (withheld != j.end() && withheld->is_boolean() && withheld->get<bool>()) {
+      v.caller_number = "withheld";
+    }
+    v.my_number = str("callee");
+    v.outcome = str("outcome");
+    auto ring = j.find("ring_ms");
+    v.ring_ms = ring != j.end() && ring->is_number_integer() ? ring->get<int64_t>() : 0;
     // Where I was told: my notifications that covered this call, and how each ended.
     history::CallDetail d;
-    if (history_->detail(j.value("call_id", ""), d, error)) {
+    if (history_->detail(str("call_id"), d, error)) {
       for (const auto& n : d.notifications) {
         if (n.person_id != person) continue;
         if (!v.told.empty()) v.told += ", ";

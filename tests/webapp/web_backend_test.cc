@@ -1,13 +1,15 @@
 // Where the web console saves a person's preferences (app/src/web_backend.h): the TOML
 // subscribers file rewritten atomically with only that person's preferences changed and read back
 // for the running notifier, or the person's record in a real Redis (redis-server on a free
-// loopback port); a CSV file or an unknown person is refused and nothing is written.
+// loopback port); a CSV file or an unknown person is refused and nothing is written. And the
+// "my missed calls" rows /me shows, read from a real call history store.
 
 #include "../../app/src/web_backend.h"
 
 #include <gtest/gtest.h>
 
 #include "../subscribers/test_support.h"
+#include "mcn/history/store.h"
 #include "mcn/subscribers/redis_store.h"
 #include "mcn/subscribers/toml_store.h"
 
@@ -103,6 +105,59 @@ TEST(WebBackendSave, RedisRecordGetsTheNewPreferencesOnly) {
   EXPECT_EQ(got->prefs.quiet_hours, changed.prefs.quiet_hours);
   EXPECT_EQ(got->channels, people[0].channels);
   EXPECT_EQ(store.get("e1015"), people[1]);
+}
+
+// A missed call from a caller without a name, or withheld, is a row like any other: the record's
+// nulls once made the whole /me page a 500 (found by tests/bench/web_bench.sh, where most
+// callers have no name).
+TEST(WebBackendMissedCalls, CallersWithoutANameOrWithheldAreRowsNotAnError) {
+  TempDir dir;
+  Config cfg = fixturesConfig();
+  cfg.run.subscribers = dir.write("subscribers.toml", kPeople);
+  cfg.history.path = dir.file("history.sqlite");
+  constexpr int64_t kT0 = 1'795'000'000LL * 1'000'000;
+  auto missed = [&](std::string id, std::string caller, std::string name, bool withheld,
+                    int64_t at) {
+    history::CallEntry e;
+    e.record.call_id = std::move(id);
+    e.record.call_ids = {e.record.call_id};
+    e.record.caller = std::move(caller);
+    e.record.caller_name = std::move(name);
+    e.record.caller_withheld = withheld;
+    e.record.callee = "+862583001014";
+    e.record.outcome = calls::Outcome::kCancelled;
+    e.record.missed = true;
+    e.record.status = 487;
+    e.record.started_at_us = at;
+    e.record.ended_at_us = at + 4'000'000;
+    e.record.ring_ms = 3500;
+    e.person_id = "e1014";
+    return e;
+  };
+  {
+    std::string err;
+    auto store = history::HistoryStore::open(cfg.history.path, false, err);
+    ASSERT_NE(store, nullptr) << err;
+    ASSERT_TRUE(store->write({missed("named", "+8613900101230", "Li Lei", false, kT0),
+                              missed("unnamed", "+8613900101231", "", false, kT0 + 1'000'000),
+                              missed("withheld", "", "", true, kT0 + 2'000'000)},
+                             {}, err))
+        << err;
+  }
+  WebBackend web(cfg, "", {}, {});
+  auto rows = web.missedCalls("e1014");
+  ASSERT_EQ(rows.size(), 3u);  // newest first
+  EXPECT_EQ(rows[0].caller_number, "withheld");
+  EXPECT_EQ(rows[0].caller_name, "");
+  EXPECT_EQ(rows[1].caller_number, "+8613900101231");
+  EXPECT_EQ(rows[1].caller_name, "");
+  EXPECT_EQ(rows[1].ring_ms, 3500);
+  EXPECT_EQ(rows[2].caller_number, "+8613900101230");
+  EXPECT_EQ(rows[2].caller_name, "Li Lei");
+  EXPECT_EQ(rows[2].my_number, "+862583001014");
+  EXPECT_EQ(rows[2].outcome, "cancelled");
+  EXPECT_EQ(rows[2].started_ms, kT0 / 1000);
+  EXPECT_TRUE(web.missedCalls("e1015").empty());
 }
 
 }  // namespace

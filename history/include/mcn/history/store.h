@@ -120,6 +120,9 @@ class HistoryStore {
   // False + error on a bad cursor or a database error.
   bool search(const Query& q, Page& out, std::string& error);
   bool detail(const std::string& call_id, CallDetail& out, std::string& error);
+  // How SQLite will run this search (EXPLAIN QUERY PLAN), one step a line: "SEARCH calls USING
+  // INDEX calls_person (person=?)". Tests check that no search walks the whole table.
+  bool queryPlan(const Query& q, std::string& out, std::string& error);
 
   struct Impl;
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mcn/notifier/credentials.h"
+#include "mcn/sipparse/dial_plan.h"
 #include "mcn/subscribers/directory.h"
 
 namespace mcn::app {
@@ -134,6 +135,18 @@ std::string CallbackApi::start() {
     links_ = std::make_unique<sipua::CallbackLinks>(*k, cfg_.callback.link_ttl_ms);
   }
   ua_ = std::make_unique<sipua::UserAgent>(cfg_.sipua, password);
+  // A subscriber (README "Subscriptions") is whoever owns the asserted identity's number, written
+  // in any form the dial plan knows ("sip:+8625...@ims", "tel:025-...", "sip:1013@pbx").
+  auto plan = std::make_shared<sipparse::DialPlan>(cfg_.parser.dial_plan);
+  ua_->setPersonResolver([plan, dir = directory_](std::string_view identity) -> std::string {
+    auto d = dir();
+    if (!d) return {};
+    std::string number = plan->normaliseUri(identity);
+    const subscribers::Person* p = nullptr;
+    if (!number.empty()) p = d->findByNumber(number);
+    if (p == nullptr) p = d->findByNumber(subscribers::numberIndexKey(identity));
+    return p != nullptr ? p->id : std::string();
+  });
   return ua_->start();
 }
 

@@ -46,6 +46,9 @@ class CallbackApi {
   void stop();
   void addRoutes(httplib::Server& server);
 
+  // The running user agent (after a successful start()), for the sip_message channel.
+  sipua::UserAgent* userAgent() { return ua_.get(); }
+
   // A signed link for `person` to call `caller` back; empty without [callback] link keys.
   std::string linkFor(const std::string& person, const std::string& caller);
 

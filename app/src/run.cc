@@ -28,6 +28,7 @@
 #include "process.h"
 #include "reload.h"
 #include "roles.h"
+#include "sip_message_transport.h"
 #include "web_backend.h"
 
 namespace mcn::app {
@@ -265,6 +266,8 @@ class Daemon {
     std::lock_guard lock(web_dir_mu_);
     return std::move(web_dir_);
   }
+  // The sip_message channel's carrier over callback_'s user agent (null without [sipua]).
+  std::unique_ptr<SipMessageTransport> sip_transport_;
 };
 
 void Daemon::captureLoop(size_t i) {
@@ -403,6 +406,16 @@ void Daemon::notifierLoop() {
   auto startLocal = [&](const NotifyConfig& notify_cfg) {
     local = std::make_unique<notifier::LocalNotifier>(notify_cfg, directory_, &console,
                                                       notify_out_.stream(), &clock);
+    if (sip_transport_) {
+      local->setTransport(notifier::OutboundRequest::Protocol::kSip, sip_transport_.get());
+      // SUBSCRIBE/NOTIFY: each notification also goes to the person's live subscriptions.
+      local->setProducedHook(
+          [this, once = std::make_shared<NotifyOnce>()](const notifier::Notification& n) {
+            if (once->first(n.idempotency_key)) {
+              callback_->userAgent()->notifySubscribers(n.person_id, missedCallEventJson(n));
+            }
+          });
+    }
     if (history_notifier_ != nullptr) {
       local->setHistoryHook(
           [this, &clock](const notifier::Notification& n, const notifier::DeliveryStep* step) {
@@ -668,6 +681,8 @@ std::string Daemon::open() {
     if (cfg_.sipua.enabled) {
       callback_ = std::make_unique<CallbackApi>(cfg_, [this] { return apiDirectory(); });
       if (std::string err = callback_->start(); !err.empty()) return err;
+      sip_transport_ = std::make_unique<SipMessageTransport>(
+          *callback_->userAgent(), static_cast<int>(cfg_.notify.delivery.total_timeout_ms));
     }
     if (cfg_.web.enabled) {
       if (http_.port() == 0)

@@ -125,10 +125,11 @@ TransportStatus transportOf(CURLcode rc) {
   }
 }
 
-constexpr std::array<ChannelKind, 9> kKinds = {
-    ChannelKind::kWebhook, ChannelKind::kWeCom,     ChannelKind::kDingTalk,
-    ChannelKind::kFeishu,  ChannelKind::kSmsAliyun, ChannelKind::kSmsHttp,
-    ChannelKind::kEmail,   ChannelKind::kConsole,   ChannelKind::kJsonl,
+constexpr std::array<ChannelKind, 10> kKinds = {
+    ChannelKind::kWebhook,    ChannelKind::kWeCom,     ChannelKind::kDingTalk,
+    ChannelKind::kFeishu,     ChannelKind::kSmsAliyun, ChannelKind::kSmsHttp,
+    ChannelKind::kEmail,      ChannelKind::kConsole,   ChannelKind::kJsonl,
+    ChannelKind::kSipMessage,
 };
 
 size_t kindIndex(ChannelKind k) {
@@ -143,6 +144,15 @@ std::string lower(std::string_view s) {
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
+
+// Answers of the non-curl transports: filled from their threads, drained by poll(). Shared with
+// every outstanding `done`, so one that runs after the engine is gone finds `closed` and stops.
+struct Completions {
+  std::mutex mu;
+  bool closed = false;
+  CURLM* multi = nullptr;  // woken so a poll() waiting on curl notices the answer at once
+  std::vector<std::pair<uint64_t, InboundResponse>> done;
+};
 
 }  // namespace
 
@@ -192,6 +202,7 @@ struct Delivery::Impl {
     for (ChannelKind k : kKinds) {
       if (auto ch = makeChannel(k)) channels[static_cast<size_t>(k)] = std::move(ch);
     }
+    completions->multi = multi.get();
     counters.fill(0);
     kind_ok.fill(0);
     kind_failed.fill(0);
@@ -199,6 +210,12 @@ struct Delivery::Impl {
   }
 
   ~Impl() {
+    {
+      std::lock_guard lock(completions->mu);
+      completions->closed = true;
+      completions->multi = nullptr;
+    }
+    ext_in_flight.clear();
     for (auto& [easy, t] : in_flight) curl_multi_remove_handle(multi.get(), easy);
     in_flight.clear();
     int64_t now = clock.nowUs();
@@ -308,7 +325,7 @@ struct Delivery::Impl {
 
   void startDue() {
     int64_t now = clock.nowUs();
-    while (!waiting.empty() && in_flight.size() < cfg.max_in_flight) {
+    while (!waiting.empty() && inFlight() < cfg.max_in_flight) {
       auto first = waiting.begin();
       if (first->first > now) break;
       uint64_t seq = first->second;
@@ -374,6 +391,10 @@ struct Delivery::Impl {
       return;
     }
     if (!t->req.log_target.empty()) it.log_target = t->req.log_target;
+    if (t->req.protocol == OutboundRequest::Protocol::kSip) {
+      launchExternal(it, t->req, now);
+      return;
+    }
     ++it.n.attempts;
     if (!setupEasy(*t)) {
       attemptFailed(it, Judgement{Verdict::kRetry, "cannot set up the transfer", -1}, -1);
@@ -385,6 +406,54 @@ struct Delivery::Impl {
       return;
     }
     in_flight.emplace(easy, std::move(t));
+  }
+
+  size_t inFlight() const { return in_flight.size() + ext_in_flight.size(); }
+
+  void launchExternal(Item& it, const OutboundRequest& req, int64_t now) {
+    RequestTransport* tr = transports[static_cast<size_t>(req.protocol)];
+    if (tr == nullptr) {
+      it.last_error = std::string(deliveryKindName(it.n.channel.kind)) +
+                      " has no transport (is [sipua] enabled?)";
+      deadLetter(it, "bad_config", now);
+      return;
+    }
+    ++it.n.attempts;
+    uint64_t seq = it.seq;
+    std::string error;
+    auto done = [c = completions, seq](InboundResponse r) {
+      std::lock_guard lock(c->mu);
+      if (c->closed) return;
+      c->done.emplace_back(seq, std::move(r));
+      curl_multi_wakeup(c->multi);
+    };
+    // Marked before start(): `done` may run on another thread before start() returns.
+    ext_in_flight.insert(seq);
+    if (!tr->start(req, std::move(done), error)) {
+      ext_in_flight.erase(seq);
+      attemptFailed(it, Judgement{Verdict::kRetry, error.empty() ? "cannot start" : error, -1}, -1);
+    }
+  }
+
+  void harvestExternal() {
+    std::vector<std::pair<uint64_t, InboundResponse>> done;
+    {
+      std::lock_guard lock(completions->mu);
+      done.swap(completions->done);
+    }
+    for (auto& [seq, resp] : done) {
+      if (ext_in_flight.erase(seq) == 0) continue;
+      auto found = items.find(seq);
+      if (found == items.end()) continue;
+      Item& it = found->second;
+      if (resp.body.size() > cfg.max_response_bytes) resp.body.resize(cfg.max_response_bytes);
+      Judgement j = it.channel->judge(it.n, resp);
+      if (j.verdict == Verdict::kDelivered) {
+        delivered(it);
+        continue;
+      }
+      attemptFailed(it, j, retryAfterUs(resp, clock.nowUs()));
+    }
   }
 
   static size_t onBody(char* data, size_t size, size_t nmemb, void* user) {
@@ -483,6 +552,7 @@ struct Delivery::Impl {
   // --- finishing attempts ---
 
   void harvest() {
+    harvestExternal();
     CURLMsg* msg = nullptr;
     int left = 0;
     while ((msg = curl_multi_info_read(multi.get(), &left)) != nullptr) {
@@ -529,6 +599,9 @@ struct Delivery::Impl {
   std::unordered_map<uint64_t, Item> items;
   std::set<std::pair<int64_t, uint64_t>> waiting;  // (due, seq): FIFO among equal due times
   std::unordered_map<CURL*, std::unique_ptr<Transfer>> in_flight;
+  std::array<RequestTransport*, 3> transports{};  // by OutboundRequest::Protocol; kSip only
+  std::shared_ptr<Completions> completions = std::make_shared<Completions>();
+  std::set<uint64_t> ext_in_flight;  // seqs started on a transport, answer not yet harvested
   SlidingWindowLimiter limiter;
   uint64_t next_seq = 1;
   std::array<uint64_t, kFixedCount> counters{};
@@ -548,6 +621,11 @@ void Delivery::setLocalWriter(LocalWriter writer) { impl_->local_writer = std::m
 void Delivery::setDeliveredCallback(DeliveredCallback cb) { impl_->on_delivered = std::move(cb); }
 
 void Delivery::setStepCallback(StepCallback cb) { impl_->on_step = std::move(cb); }
+
+void Delivery::setTransport(OutboundRequest::Protocol protocol, RequestTransport* transport) {
+  if (protocol != OutboundRequest::Protocol::kSip) return;  // curl carries HTTP and SMTP
+  impl_->transports[static_cast<size_t>(protocol)] = transport;
+}
 
 void Delivery::setConfig(DeliveryConfig cfg) {
   cfg.max_host_connections = impl_->cfg.max_host_connections;  // set on the multi handle once
@@ -597,12 +675,12 @@ void Delivery::poll(int max_wait_ms) {
   int wait = std::max(0, max_wait_ms);
   // Something due but every transfer slot taken: only a finishing transfer (curl activity) can
   // help, so wait on curl instead of spinning.
-  bool slots_free = d.in_flight.size() < d.cfg.max_in_flight;
+  bool slots_free = d.inFlight() < d.cfg.max_in_flight;
   if (auto due = nextDueUs(); due && slots_free) {
     int64_t until_ms = (*due - d.clock.nowUs()) / 1000;
     if (until_ms < wait) wait = static_cast<int>(std::max<int64_t>(0, until_ms));
   }
-  if (wait > 0 || !d.in_flight.empty()) {
+  if (wait > 0 || d.inFlight() > 0) {
     curl_multi_poll(d.multi.get(), nullptr, 0, wait, nullptr);
     curl_multi_perform(d.multi.get(), &running);
     d.harvest();
@@ -618,7 +696,7 @@ bool Delivery::flush(int64_t deadline_us) {
     int64_t now = d.clock.nowUs();
     if (now >= deadline_us) return false;
     auto due = nextDueUs();
-    bool idle = d.in_flight.empty() && (!due || *due > now);
+    bool idle = d.inFlight() == 0 && (!due || *due > now);
     if (idle && manual) return false;
     int64_t horizon = std::min(deadline_us, due.value_or(deadline_us));
     int wait = static_cast<int>(std::clamp<int64_t>((horizon - now) / 1000, 0, 1000));
@@ -628,7 +706,7 @@ bool Delivery::flush(int64_t deadline_us) {
 
 size_t Delivery::pending() const { return impl_->items.size(); }
 
-size_t Delivery::inFlight() const { return impl_->in_flight.size(); }
+size_t Delivery::inFlight() const { return impl_->inFlight(); }
 
 std::optional<int64_t> Delivery::nextDueUs() const {
   if (impl_->waiting.empty()) return std::nullopt;

@@ -134,6 +134,10 @@ LocalNotifier::LocalNotifier(const NotifyConfig& cfg,
   cfg_ = cfg;
 }
 
+void LocalNotifier::setTransport(OutboundRequest::Protocol protocol, RequestTransport* transport) {
+  delivery_->setTransport(protocol, transport);
+}
+
 void LocalNotifier::submit(Notification&& n) {
   if (produced_hook_) produced_hook_(n);
   if (outbox_) outbox_->produced(n);

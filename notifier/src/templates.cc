@@ -250,6 +250,7 @@ MessageFormat formatFor(subscribers::ChannelKind kind) {
     case K::kJsonl:
     case K::kWebhook:
     case K::kEmail:
+    case K::kSipMessage:
       return MessageFormat::kPlain;
   }
   return MessageFormat::kPlain;

@@ -28,6 +28,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "subscriptions.h"
+
 namespace mcn::sipua {
 
 std::string_view callbackStateName(CallbackState s) {
@@ -228,6 +230,9 @@ struct UserAgent::Impl {
   std::map<nua_handle_t*, std::unique_ptr<MessageTx>> messages;
 
   std::atomic<uint64_t> msg_sent{0}, msg_delivered{0}, msg_failed{0}, msg_timeout{0};
+  // SUBSCRIBE/NOTIFY (subscriptions.h): made by start() before the thread, used on it.
+  UserAgent::PersonOf person_of;
+  std::unique_ptr<SubscriptionServer> subs;
   std::atomic<uint64_t> requested{0}, refused{0}, connected{0}, busy{0}, no_answer{0}, failed{0},
       refer_refused{0}, multicall_cancelled{0}, bridged{0}, reg_ok{0}, reg_failed{0},
       incoming_rejected{0};
@@ -551,6 +556,7 @@ struct UserAgent::Impl {
       }
       return;
     }
+    if (subs && l == nullptr && subs->event(ev, status, nh, sip, tags)) return;
     if (ev == nua_i_invite && l != nullptr) {
       // A re-INVITE inside one of mcn's dialogs (session refresh, its own hold): the same SDP
       // mcn gave that side last. A bridged call's media changes are not relayed to the other.
@@ -908,10 +914,12 @@ struct UserAgent::Impl {
     }
     su_wait_create(wait, efd, SU_WAIT_IN);
     su_root_register(root, wait, &Impl::onWake, nullptr, 0);
-    nua = nua_create(root, &Impl::onEvent, this, NUTAG_URL(cfg.listen.c_str()),
-                     TAG_IF(!cfg.outbound_proxy.empty(), NUTAG_PROXY(cfg.outbound_proxy.c_str())),
-                     SIPTAG_FROM_STR(cfg.identity.c_str()), NUTAG_MEDIA_ENABLE(0),
-                     SIPTAG_USER_AGENT_STR("mcn"), TAG_END());
+    nua =
+        nua_create(root, &Impl::onEvent, this, NUTAG_URL(cfg.listen.c_str()),
+                   TAG_IF(!cfg.outbound_proxy.empty(), NUTAG_PROXY(cfg.outbound_proxy.c_str())),
+                   SIPTAG_FROM_STR(cfg.identity.c_str()), NUTAG_MEDIA_ENABLE(0),
+                   SIPTAG_USER_AGENT_STR("mcn"), NUTAG_ALLOW("SUBSCRIBE"),
+                   NUTAG_ALLOW_EVENTS(kMissedCallEvent), NUTAG_APPL_METHOD("SUBSCRIBE"), TAG_END());
     if (nua == nullptr) {
       started.set_value(fmt::format("sipua: cannot listen on {}", cfg.listen));
       su_root_destroy(root);
@@ -919,6 +927,7 @@ struct UserAgent::Impl {
       su_deinit();
       return;
     }
+    subs->attach(nua, root);
     if (cfg.register_) {
       reg = nua_handle(nua, nullptr, SIPTAG_TO_STR(cfg.identity.c_str()), TAG_END());
       nua_register(reg, TAG_IF(!cfg.registrar.empty(), NUTAG_REGISTRAR(cfg.registrar.c_str())),
@@ -927,6 +936,7 @@ struct UserAgent::Impl {
     started.set_value({});
     su_root_run(root);
     spdlog::debug("sipua: stopped with {} call(s) open", calls.size());
+    subs->stop();
     if (shutdown_timer != nullptr) {
       su_timer_destroy(shutdown_timer);
     }
@@ -973,6 +983,7 @@ std::string UserAgent::start() {
   if (m.efd < 0) return "sipua: eventfd failed";
   std::promise<std::string> started;
   auto f = started.get_future();
+  m.subs = std::make_unique<SubscriptionServer>(m.cfg.outbound_proxy, m.person_of);
   m.thread = std::thread([&m, &started] { m.run(started); });
   std::string err = f.get();
   if (!err.empty()) {
@@ -1140,6 +1151,21 @@ void UserAgent::forEachCounter(const std::function<void(std::string_view, uint64
   fn("sipua.messages.delivered", m.msg_delivered.load());
   fn("sipua.messages.failed", m.msg_failed.load());
   fn("sipua.messages.timeout", m.msg_timeout.load());
+  if (m.subs) {
+    m.subs->forEachCounter(fn);
+  } else {
+    SubscriptionServer(std::string(), {}).forEachCounter(fn);  // zeros, same names
+  }
+}
+
+void UserAgent::setPersonResolver(PersonOf fn) { impl_->person_of = std::move(fn); }
+
+void UserAgent::notifySubscribers(std::string person, std::string json) {
+  Impl& m = *impl_;
+  if (!m.thread.joinable()) return;
+  m.post([&m, person = std::move(person), json = std::move(json)] {
+    if (m.subs && !m.shutting_down) m.subs->notify(person, json);
+  });
 }
 
 }  // namespace mcn::sipua

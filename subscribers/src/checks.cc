@@ -114,6 +114,8 @@ const char* targetWhat(ChannelKind kind) {
       return "the gateway URL";
     case ChannelKind::kEmail:
       return "the e-mail address";
+    case ChannelKind::kSipMessage:
+      return "the IMS identity (sip:, sips: or tel: URI, or a number)";
   }
   return "the target";
 }
@@ -144,6 +146,15 @@ std::string checkTarget(ChannelKind kind, std::string_view t) {
                       t.find_first_of(" \t<>,;\"") == std::string_view::npos;
       return ok ? "" : "expected an e-mail address";
     }
+    case ChannelKind::kSipMessage: {
+      // A URI the SIP user agent sends to as is, or a number it puts in its domain; nothing that
+      // would change the request line or the headers.
+      bool uri = t.starts_with("sip:") || t.starts_with("sips:") || t.starts_with("tel:");
+      bool ok = !t.empty() && t.size() <= 256 &&
+                t.find_first_of(" \t<>\"\\") == std::string_view::npos &&
+                (uri ? t.size() > 4 : t.find_first_of("@;:?") == std::string_view::npos);
+      return ok ? "" : "expected a sip:, sips: or tel: URI or a number";
+    }
   }
   return "";
 }
@@ -173,9 +184,10 @@ std::string checkOptionValue(std::string_view value) {
 
 std::string kindList() {
   std::string s = "one of";
-  for (auto k : {ChannelKind::kConsole, ChannelKind::kJsonl, ChannelKind::kWebhook,
-                 ChannelKind::kWeCom, ChannelKind::kDingTalk, ChannelKind::kFeishu,
-                 ChannelKind::kSmsAliyun, ChannelKind::kSmsHttp, ChannelKind::kEmail}) {
+  for (auto k :
+       {ChannelKind::kConsole, ChannelKind::kJsonl, ChannelKind::kWebhook, ChannelKind::kWeCom,
+        ChannelKind::kDingTalk, ChannelKind::kFeishu, ChannelKind::kSmsAliyun,
+        ChannelKind::kSmsHttp, ChannelKind::kEmail, ChannelKind::kSipMessage}) {
     s += (s.size() == 6 ? " " : ", ");
     s += channelKindName(k);
   }

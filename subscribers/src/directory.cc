@@ -15,7 +15,7 @@ constexpr KindName kKinds[] = {
     {ChannelKind::kWebhook, "webhook"},      {ChannelKind::kWeCom, "wecom"},
     {ChannelKind::kDingTalk, "dingtalk"},    {ChannelKind::kFeishu, "feishu"},
     {ChannelKind::kSmsAliyun, "sms_aliyun"}, {ChannelKind::kSmsHttp, "sms_http"},
-    {ChannelKind::kEmail, "email"},
+    {ChannelKind::kEmail, "email"},          {ChannelKind::kSipMessage, "sip_message"},
 };
 
 }  // namespace

@@ -193,6 +193,8 @@ TEST_F(DeliveryDeadLetter, CountersAddUpAndAreListedInAFixedOrder) {
       "delivery.console.failed",
       "delivery.jsonl.ok",
       "delivery.jsonl.failed",
+      "delivery.sip_message.ok",
+      "delivery.sip_message.failed",
       "delivery.webhook.dead_lettered",
       "delivery.wecom.dead_lettered",
       "delivery.dingtalk.dead_lettered",
@@ -202,6 +204,7 @@ TEST_F(DeliveryDeadLetter, CountersAddUpAndAreListedInAFixedOrder) {
       "delivery.email.dead_lettered",
       "delivery.console.dead_lettered",
       "delivery.jsonl.dead_lettered",
+      "delivery.sip_message.dead_lettered",
   };
   EXPECT_EQ(names, expect);
 }

@@ -59,14 +59,28 @@ TEST(UserAgent, CounterNamesAreApi) {
   UserAgent ua(UaConfig{}, "");
   std::vector<std::string> names;
   ua.forEachCounter([&](std::string_view n, uint64_t) { names.emplace_back(n); });
-  EXPECT_EQ(names,
-            (std::vector<std::string>{
-                "sipua.callbacks.requested", "sipua.callbacks.refused", "sipua.callbacks.connected",
-                "sipua.callbacks.busy", "sipua.callbacks.no_answer", "sipua.callbacks.failed",
-                "sipua.refer.refused", "sipua.multicall.cancelled", "sipua.callbacks.bridged",
-                "sipua.register.ok", "sipua.register.failed", "sipua.incoming.rejected",
-                "sipua.messages.sent", "sipua.messages.delivered", "sipua.messages.failed",
-                "sipua.messages.timeout"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"sipua.callbacks.requested",
+                                             "sipua.callbacks.refused",
+                                             "sipua.callbacks.connected",
+                                             "sipua.callbacks.busy",
+                                             "sipua.callbacks.no_answer",
+                                             "sipua.callbacks.failed",
+                                             "sipua.refer.refused",
+                                             "sipua.multicall.cancelled",
+                                             "sipua.callbacks.bridged",
+                                             "sipua.register.ok",
+                                             "sipua.register.failed",
+                                             "sipua.incoming.rejected",
+                                             "sipua.messages.sent",
+                                             "sipua.messages.delivered",
+                                             "sipua.messages.failed",
+                                             "sipua.messages.timeout",
+                                             "sipua.subscriptions.accepted",
+                                             "sipua.subscriptions.refused",
+                                             "sipua.subscriptions.expired",
+                                             "sipua.subscriptions.ended",
+                                             "sipua.notify.sent",
+                                             "sipua.notify.failed"}));
 }
 
 TEST(CallbackState, NamesAreTheApiStates) {

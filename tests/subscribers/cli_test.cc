@@ -150,13 +150,15 @@ TEST(SubscribersCli, BadCsvImportNamesEveryRowAndChangesNothing) {
                                     "e4,D,1015,pager\n");
   CliResult r = runMcn("subscribers import " + bad + f, dir);
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.err, "mcn: " + bad +
-                       ":row 3: column numbers: \"abc\" is not a telephone number (write a "
-                       "softphone identity as sip:user@host)\n"
-                       "mcn: " +
-                       bad +
-                       ":row 4: column channel_kind: unknown kind \"pager\" (one of console, "
-                       "jsonl, webhook, wecom, dingtalk, feishu, sms_aliyun, sms_http, email)\n");
+  EXPECT_EQ(
+      r.err,
+      "mcn: " + bad +
+          ":row 3: column numbers: \"abc\" is not a telephone number (write a "
+          "softphone identity as sip:user@host)\n"
+          "mcn: " +
+          bad +
+          ":row 4: column channel_kind: unknown kind \"pager\" (one of console, "
+          "jsonl, webhook, wecom, dingtalk, feishu, sms_aliyun, sms_http, email, sip_message)\n");
   EXPECT_EQ(test::readFile(path), before);
   // A good file whose row takes a number someone in the store already has: nothing imported.
   const std::string clash = dir.write("clash.csv",
@@ -213,7 +215,8 @@ TEST(SubscribersCli, UsageMistakesAreOneLineExit2) {
 }
 
 TEST(SubscribersCli, RedisStore) {
-  ASSERT_TRUE(test::RedisServer::available()) << "redis-server not installed (deploy/install-deps.sh)";
+  ASSERT_TRUE(test::RedisServer::available())
+      << "redis-server not installed (deploy/install-deps.sh)";
   test::TempDir dir;
   test::RedisServer server;
   ASSERT_TRUE(server.start());

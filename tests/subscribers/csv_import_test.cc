@@ -98,7 +98,7 @@ TEST(CsvImport, EveryBadRowIsNamedAndNothingIsImported) {
             "hr.csv:row 3: column numbers: \"abc\" is not a telephone number (write a softphone "
             "identity as sip:user@host)\n"
             "hr.csv:row 4: column channel_kind: unknown kind \"wechat\" (one of console, jsonl, "
-            "webhook, wecom, dingtalk, feishu, sms_aliyun, sms_http, email)\n"
+            "webhook, wecom, dingtalk, feishu, sms_aliyun, sms_http, email, sip_message)\n"
             "hr.csv:row 5: column numbers: +862583001013 already belongs to e1 on row 2\n"
             "hr.csv:row 6: column id: \"e1\" is also on row 2\n"
             "hr.csv:row 7: column channel_target: expected an e-mail address\n"

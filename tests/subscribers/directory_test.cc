@@ -89,7 +89,7 @@ TEST(ChannelKind, NamesRoundTripAndUnknownNamesAreRefused) {
       {ChannelKind::kWebhook, "webhook"},      {ChannelKind::kWeCom, "wecom"},
       {ChannelKind::kDingTalk, "dingtalk"},    {ChannelKind::kFeishu, "feishu"},
       {ChannelKind::kSmsAliyun, "sms_aliyun"}, {ChannelKind::kSmsHttp, "sms_http"},
-      {ChannelKind::kEmail, "email"}};
+      {ChannelKind::kEmail, "email"},          {ChannelKind::kSipMessage, "sip_message"}};
   for (auto [k, name] : kinds) {
     EXPECT_STREQ(channelKindName(k), name);
     EXPECT_EQ(channelKindFromName(name), k) << name;

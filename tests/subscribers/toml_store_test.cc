@@ -117,6 +117,21 @@ kind = "console"
   EXPECT_EQ(q.prefs.min_ring_ms, 0);
 }
 
+TEST(TomlStore, SipMessageTakesAnImsIdentityOrANumber) {
+  std::string text = kHead;
+  int i = 0;
+  for (const char* t :
+       {"sip:zhang.wei@ims.example", "sips:zhang.wei@ims.example", "tel:+862583001013", "1013"}) {
+    text += "[[person.channel]]\nid = \"ims" + std::to_string(++i) +
+            "\"\nkind = \"sip_message\"\ntarget = \"" + t + "\"\n";
+  }
+  auto people = loadTomlText(text, "subs.toml", fixturesPlan());
+  ASSERT_EQ(people.size(), 1u);
+  ASSERT_EQ(people[0].channels.size(), 4u);
+  EXPECT_EQ(people[0].channels[2].kind, ChannelKind::kSipMessage);
+  EXPECT_EQ(people[0].channels[2].target, "tel:+862583001013");
+}
+
 TEST(TomlStore, EmptyFileHasNobody) {
   EXPECT_TRUE(loadTomlText("", "subs.toml", fixturesPlan()).empty());
   EXPECT_TRUE(loadTomlText("# no one yet\n", "subs.toml", fixturesPlan()).empty());
@@ -195,10 +210,11 @@ INSTANTIATE_TEST_SUITE_P(
                   "subs.toml:1:1: person[0]: no channel (add a [[person.channel]] table)"},
         ErrorCase{"channel kind unknown", kHead + "[[person.channel]]\nkind = \"wechat\"\n",
                   "subs.toml:6:8: person[0].channel[0].kind: unknown kind \"wechat\" (one of "
-                  "console, jsonl, webhook, wecom, dingtalk, feishu, sms_aliyun, sms_http, email)"},
+                  "console, jsonl, webhook, wecom, dingtalk, feishu, sms_aliyun, sms_http, email, "
+                  "sip_message)"},
         ErrorCase{"channel kind missing", kHead + "[[person.channel]]\nid = \"x\"\n",
                   "subs.toml:5:1: person[0].channel[0].kind: missing (one of console, jsonl, "
-                  "webhook, wecom, dingtalk, feishu, sms_aliyun, sms_http, email)"},
+                  "webhook, wecom, dingtalk, feishu, sms_aliyun, sms_http, email, sip_message)"},
         ErrorCase{"secret inline", kHead + kConsole + "secret = \"SEC0123abcd\"\n",
                   "subs.toml:7:10: person[0].channel[0].secret: credentials are not written "
                   "inline; use secret_ref = \"env:NAME\" or \"file:/path\""},
@@ -240,6 +256,16 @@ INSTANTIATE_TEST_SUITE_P(
                   kHead + "[[person.channel]]\nkind = \"sms_aliyun\"\ntarget = \"139-0010\"\n",
                   "subs.toml:7:10: person[0].channel[0].target: expected a phone number "
                   "(digits, optional leading +)"},
+        ErrorCase{"sip_message target with a header's worth",
+                  kHead + "[[person.channel]]\nkind = \"sip_message\"\n"
+                          "target = \"1013@evil.example\"\n",
+                  "subs.toml:7:10: person[0].channel[0].target: expected a sip:, sips: or tel: "
+                  "URI or a number"},
+        ErrorCase{"sip_message target with a space",
+                  kHead + "[[person.channel]]\nkind = \"sip_message\"\n"
+                          "target = \"sip:zhang wei@ims.example\"\n",
+                  "subs.toml:7:10: person[0].channel[0].target: expected a sip:, sips: or tel: "
+                  "URI or a number"},
         ErrorCase{"duplicate channel id", kHead + kConsole + kConsole,
                   "subs.toml:7:1: person[0].channel[1].id: duplicate channel id \"console\" "
                   "(give each channel its own id)"},

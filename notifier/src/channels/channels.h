@@ -107,4 +107,18 @@ class EmailChannel final : public Channel {
   std::string rateKey(const Notification& n) const override;
 };
 
+// RFC 3428 MESSAGE to the person's IMS identity, carried by the engine's SIP transport (mcn's user
+// agent): the request names the URI, the text and the idempotency key; the transport splits and
+// sends it.
+class SipMessageChannel final : public Channel {
+ public:
+  // The header a client drops repeats by (the transport writes "<key>" or "<key>/<part>").
+  static constexpr const char* kKeyHeader = "X-MCN-Idempotency-Key";
+  ChannelKind kind() const override { return ChannelKind::kSipMessage; }
+  bool requiresSecret() const override { return false; }
+  bool build(const Notification& n, const BuildContext& ctx, OutboundRequest& out,
+             std::string& error) const override;
+  Judgement judge(const Notification& n, const InboundResponse& r) const override;
+};
+
 }  // namespace mcn::notifier::channels

@@ -19,6 +19,8 @@ std::unique_ptr<Channel> makeChannel(subscribers::ChannelKind kind) {
       return std::make_unique<channels::HttpSmsChannel>();
     case ChannelKind::kEmail:
       return std::make_unique<channels::EmailChannel>();
+    case ChannelKind::kSipMessage:
+      return std::make_unique<channels::SipMessageChannel>();
     case ChannelKind::kConsole:
     case ChannelKind::kJsonl:
       return nullptr;
@@ -47,6 +49,8 @@ const char* deliveryKindName(subscribers::ChannelKind kind) {
       return "sms_http";
     case ChannelKind::kEmail:
       return "email";
+    case ChannelKind::kSipMessage:
+      return "sip_message";
   }
   return "unknown";
 }

@@ -22,6 +22,10 @@
 //   email      target = recipient address; options smtp_url (smtps://host:465 or
 //              smtp://host:587, TLS required either way), from, username (default: from),
 //              ca_file (extra trust anchor); secret = SMTP password (optional).
+//   sip_message target = the person's IMS identity (sip:/sips:/tel: URI or a number); the title
+//              and text go as one RFC 3428 MESSAGE (split into numbered parts over 1300 bytes)
+//              through the engine's SIP transport (mcn's user agent, `[sipua]`). Success: 2xx;
+//              408, 480 and 5xx are retried (Retry-After honoured); any other status is final.
 // Template placeholders (sms_http url/body/header.*, sms_aliyun template_param, default
 // {"caller":"{{caller}}","count":"{{count}}"}): {{to}} {{text}} {{title}} {{person}}
 // {{person_name}} {{count}} {{caller}} {{idempotency_key}} {{timestamp}} {{timestamp_ms}}
@@ -46,12 +50,13 @@ struct HttpHeader {
 };
 
 struct OutboundRequest {
-  enum class Protocol : uint8_t { kHttp, kSmtp };
+  // kSip: handed to the engine's SIP transport (Delivery::setTransport), not to curl.
+  enum class Protocol : uint8_t { kHttp, kSmtp, kSip };
   Protocol protocol = Protocol::kHttp;
   std::string method = "POST";  // HTTP: "POST" or "GET"
-  std::string url;              // may carry a token: log `log_target` instead
+  std::string url;              // may carry a token: log `log_target` instead; SIP: the URI
   std::vector<HttpHeader> headers;
-  std::string body;  // HTTP body, or the whole RFC 5322 message for SMTP
+  std::string body;  // HTTP body, the whole RFC 5322 message for SMTP, the MESSAGE text for SIP
   // SMTP only.
   std::string mail_from;
   std::vector<std::string> rcpt_to;
@@ -75,7 +80,7 @@ enum class TransportStatus : uint8_t {
 struct InboundResponse {
   TransportStatus transport = TransportStatus::kOk;
   std::string transport_error;      // human text, no secrets
-  int status = 0;                   // HTTP status, or the last SMTP reply code
+  int status = 0;                   // HTTP status, the last SMTP reply code, or the SIP status
   std::vector<HttpHeader> headers;  // names lower-cased
   std::string body;                 // truncated to a bound by the engine
 };

@@ -130,6 +130,19 @@ struct DeliveryStep {
 };
 using StepCallback = std::function<void(const Notification& n, const DeliveryStep& step)>;
 
+// The engine's one seam for a transport other than curl (OutboundRequest::Protocol::kSip: mcn's
+// SIP user agent). Backoff, Retry-After, limits, dead letters and the outbox stay the engine's;
+// the transport only carries one request and reports how it ended.
+class RequestTransport {
+ public:
+  using Done = std::function<void(InboundResponse)>;
+  virtual ~RequestTransport() = default;
+  // Starts `req` and returns at once. true: `done` runs exactly once, from any thread, with the
+  // answer (or transport != kOk). false: nothing was started, `error` says why (a failed attempt,
+  // retried), and `done` never runs.
+  virtual bool start(const OutboundRequest& req, Done done, std::string& error) = 0;
+};
+
 class Delivery {
  public:
   Delivery(DeliveryConfig cfg, const Clock& clock, Random& random, CredentialStore& credentials,
@@ -146,6 +159,10 @@ class Delivery {
   // SIGHUP: attempts, backoff, timeouts, queue bound and rate limits for what is scheduled from
   // now on; pending notifications are kept (max_host_connections and max_in_flight stay).
   void setConfig(DeliveryConfig cfg);
+  // Requests of `protocol` go to `transport` (which must outlive the engine's last poll(); null
+  // removes it). A request for a protocol without a transport is dead-lettered as bad_config.
+  // Only kSip is taken; HTTP and SMTP always use curl.
+  void setTransport(OutboundRequest::Protocol protocol, RequestTransport* transport);
 
   // Queues for an attempt at the clock's now. false: not queued, the notification went to the
   // dead-letter sink instead (queue_full, or no_channel for a kind nothing can send). An empty
@@ -168,7 +185,8 @@ class Delivery {
   // Stable names, fixed order, zero values included: delivery.submitted, delivery.succeeded,
   // delivery.failed_attempts, delivery.retried, delivery.dead_lettered, delivery.rate_limited,
   // delivery.queue_full, then delivery.<kind>.ok and delivery.<kind>.failed for every channel
-  // kind (webhook, wecom, dingtalk, feishu, sms_aliyun, sms_http, email, console, jsonl), then
+  // kind (webhook, wecom, dingtalk, feishu, sms_aliyun, sms_http, email, console, jsonl,
+  // sip_message), then
   // delivery.<kind>.dead_lettered for every kind.
   // submitted = succeeded + dead_lettered + pending(); <kind>.ok + <kind>.failed = attempts;
   // the <kind>.dead_lettered add up to dead_lettered.

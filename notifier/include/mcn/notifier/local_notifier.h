@@ -83,6 +83,9 @@ class LocalNotifier final : public MissedCallSink {
   // journal each call as they decide it (Outbox::callIn), and onMissedCall() does not again.
   void useOutbox(std::shared_ptr<Outbox> outbox, OutboxRecovered owed, int64_t now_us,
                  bool calls_journaled_upstream);
+  // Delivery::setTransport: the sip_message channel's carrier (mcn run with [sipua] enabled). Set
+  // before useOutbox() so resumed notifications find it.
+  void setTransport(OutboundRequest::Protocol protocol, RequestTransport* transport);
   // Called once per delivered notification, after --notify-out (metrics).
   void setDeliveredHook(std::function<void(const Notification&)> hook);
 

@@ -76,6 +76,9 @@ struct CallbackStatus {
 // Empty when `s` holds characters no URI user part may (whitespace, <>, quotes, control bytes).
 std::string toUri(std::string_view s, std::string_view domain);
 
+// The event package of missed-call notifications (README "Subscriptions", RFC 6665 §7.2).
+inline constexpr const char* kMissedCallEvent = "mcn-missed-call";
+
 class UserAgent {
  public:
   // `password`: the resolved auth_password_ref (empty: none).
@@ -124,6 +127,17 @@ class UserAgent {
   // response, a 408 after timeout_ms, or status 0 "mcn is stopping" at stop().
   std::string message(MessageRequest req, std::function<void(const MessageResult&)> done);
 
+  // SUBSCRIBE/NOTIFY (issue 19 item 7): clients subscribe to kMissedCallEvent for their person
+  // through the outbound proxy, which vouches for them by P-Asserted-Identity (RFC 3325); a
+  // SUBSCRIBE from any other address is refused (403), as is one whose identity is nobody's (404).
+  // Who an identity (a URI from P-Asserted-Identity) belongs to: the person id, empty for nobody.
+  // Called on the SIP thread; set before start().
+  using PersonOf = std::function<std::string(std::string_view identity)>;
+  void setPersonResolver(PersonOf fn);
+  // Thread-safe: a NOTIFY with `json` (application/json) on each live subscription of `person`;
+  // nothing when there is none (the person's other channels are not affected).
+  void notifySubscribers(std::string person, std::string json);
+
   // Bound on how many finished call-backs stay readable by id (oldest forgotten first).
   static constexpr size_t kKeepFinished = 1000;
 
@@ -133,7 +147,10 @@ class UserAgent {
   // sipua.callbacks.bridged (connected by RFC 3725 flow IV), sipua.register.ok,
   // sipua.register.failed, sipua.incoming.rejected, sipua.messages.sent, sipua.messages.delivered
   // (2xx), sipua.messages.failed (any other final response, sofia's own included),
-  // sipua.messages.timeout (none within timeout_ms).
+  // sipua.messages.timeout (none within timeout_ms), sipua.subscriptions.accepted,
+  // sipua.subscriptions.refused, sipua.subscriptions.expired, sipua.subscriptions.ended (by the
+  // client, or its NOTIFY answered 481), sipua.notify.sent, sipua.notify.failed (a NOTIFY answered
+  // with an error).
   void forEachCounter(const std::function<void(std::string_view name, uint64_t value)>& fn) const;
 
   struct Impl;

@@ -17,15 +17,16 @@
 namespace mcn::subscribers {
 
 enum class ChannelKind : uint8_t {
-  kConsole,    // human text on stdout (the embedded default)
-  kJsonl,      // one JSON object per notification appended to a file
-  kWebhook,    // generic HTTP POST, Standard Webhooks headers and HMAC-SHA256 signature
-  kWeCom,      // WeCom (企业微信) group robot
-  kDingTalk,   // DingTalk robot, timestamp+secret HMAC-SHA256 signature
-  kFeishu,     // Feishu / Lark bot with signature
-  kSmsAliyun,  // Aliyun SendSms, RPC signature v1
-  kSmsHttp,    // generic HTTP SMS gateway described by URL/body templates
-  kEmail,      // SMTP through libcurl, TLS required
+  kConsole,     // human text on stdout (the embedded default)
+  kJsonl,       // one JSON object per notification appended to a file
+  kWebhook,     // generic HTTP POST, Standard Webhooks headers and HMAC-SHA256 signature
+  kWeCom,       // WeCom (企业微信) group robot
+  kDingTalk,    // DingTalk robot, timestamp+secret HMAC-SHA256 signature
+  kFeishu,      // Feishu / Lark bot with signature
+  kSmsAliyun,   // Aliyun SendSms, RPC signature v1
+  kSmsHttp,     // generic HTTP SMS gateway described by URL/body templates
+  kEmail,       // SMTP through libcurl, TLS required
+  kSipMessage,  // RFC 3428 MESSAGE to the person's IMS identity through mcn's SIP user agent
 };
 const char* channelKindName(ChannelKind k);  // "console", "jsonl", "webhook", "wecom", ...
 std::optional<ChannelKind> channelKindFromName(std::string_view name);

@@ -1,0 +1,479 @@
+#!/usr/bin/env python3
+"""The sip_message channel end to end (issue 19 item 6): `mcn run` with [sipua] enabled is fed a
+recorded Kamailio HEP capture (pcaps/hep_kamailio_udp.pcap: busy 486 to 1015, answered 200 to 1013,
+cancelled 487 to 1014) on its HEP listener, and tells the two people who missed a call by SIP
+MESSAGE through its user agent, to sipp UASes on loopback addresses 127.0.4.20-32 (phase 2: proxy .31, stranger .32):
+
+  p1015 (busy)      sip:1015@127.0.4.22  answers 480 with Retry-After: 2, then (a new sipp) 200
+  p1014 (cancelled) sip:1014@127.0.4.23  answers 403 Forbidden
+
+Checked: every sipp saw its whole scenario (the key header, mcn's marker, UTF-8 text/plain; exit
+code 0); --notify-out holds p1015's notification, once; the dead-letter file holds p1014's with
+reason "rejected" and the 403; and on the wire (tshark on a tcpdump capture of lo, port 5070):
+two MESSAGEs to 1015 with the same X-MCN-Idempotency-Key, the second no sooner than 2 s after the
+480, answered 480 then 200; one MESSAGE to 1014, answered 403 and never retried; each body names
+the caller of the missed call as the fixture's INVITE does.
+
+Phase 2 (issue 19 item 7), a second `mcn run` whose outbound proxy is 127.0.4.31: sipp plays the
+proxy and, from its address, SUBSCRIBEs person p1015's client to the mcn-missed-call package with
+Expires: 4 and the P-Asserted-Identity it vouches for (subscriber.xml checks the 2xx, the
+immediate NOTIFY, the NOTIFY with the busy call as JSON, and the NOTIFY "terminated;reason=
+timeout" at expiry). Raw SUBSCRIBEs check the refusals: 403 from another address, 404 for an
+identity nobody has, 489 for another event package. p1014 has no subscription: their jsonl
+channel is still told, and no NOTIFY names them. Checked again with tshark.
+
+Needs root (tcpdump on lo).
+
+Usage: sipmessage_e2e.py MCN_BINARY. KEEP_WORK=1 keeps the work directory. Loopback 127.0.4.20-32."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+FIXTURE = os.path.join(ROOT, "pcaps", "hep_kamailio_udp.pcap")
+MCN = "127.0.4.21"
+PROXY = "127.0.4.31"
+STRANGER = "127.0.4.32"
+HEP_PORT = 9460
+HTTP_PORT = 9487
+UAS_1015 = "127.0.4.22"
+UAS_1014 = "127.0.4.23"
+NAME = "sipmessage_e2e"
+
+CONFIG = f"""
+[dial_plan]
+country_code = "86"
+national_prefix = "0"
+international_prefix = "00"
+area_code = "25"
+local_number_length = 8
+
+[[dial_plan.rewrite]]
+match = "^(1\\\\d{{3}})$"
+replace = "+86258300$1"
+
+[calls]
+grace_ms = 300
+
+[run]
+http_bind = "{MCN}"
+shutdown_timeout_ms = 3000
+
+[notify]
+dead_letter = "dead.jsonl"
+outbox_path = "phase1.journal"
+
+[sipua]
+enabled = true
+listen = "sip:{MCN}:5070"
+identity = "sip:mcn@{MCN}"
+"""
+
+SUBSCRIBERS = f"""
+[[person]]
+id = "p1015"
+name = "Busy"
+numbers = ["1015"]
+[person.preferences]
+merge_window = "0"
+[[person.channel]]
+kind = "sip_message"
+target = "sip:1015@{UAS_1015}:5060"
+
+[[person]]
+id = "p1014"
+name = "Cancelled"
+numbers = ["1014"]
+[person.preferences]
+merge_window = "0"
+[[person.channel]]
+kind = "sip_message"
+target = "sip:1014@{UAS_1014}:5060"
+"""
+
+
+CONFIG2 = CONFIG.replace('"dead.jsonl"', '"dead2.jsonl"').replace('phase1.', 'phase2.') + \
+    f'outbound_proxy = "sip:{PROXY}:5060"\n'
+
+
+def subscribers2(work):
+    return f"""
+[[person]]
+id = "p1015"
+name = "Busy"
+numbers = ["1015"]
+[person.preferences]
+merge_window = "0"
+[[person.channel]]
+kind = "jsonl"
+target = "{work}/told-1015.jsonl"
+
+[[person]]
+id = "p1014"
+name = "Cancelled"
+numbers = ["1014"]
+[person.preferences]
+merge_window = "0"
+[[person.channel]]
+kind = "jsonl"
+target = "{work}/told-1014.jsonl"
+"""
+
+
+def log(msg):
+    print(f"{NAME}: {msg}", file=sys.stderr, flush=True)
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def hep_datagrams():
+    """The fixture's HEP datagrams (tshark gives the UDP payloads), their agent timestamps
+    (chunks 0x0009 s, 0x000a us) moved so the last one is now, as if Kamailio sent them live."""
+    out = subprocess.run(["tshark", "-r", FIXTURE, "-Y", "udp.dstport == 9060", "-T", "fields",
+                          "-e", "udp.payload"], check=True, capture_output=True, text=True).stdout
+    grams = [bytearray.fromhex(h) for h in out.split()]
+    check(len(grams) == 35, f"tshark read {len(grams)} HEP datagrams from the fixture, not 35")
+
+    def ts_offsets(d):
+        at, found = 6, {}
+        while at + 6 <= len(d):
+            _, kind, length = struct.unpack(">HHH", d[at:at + 6])
+            if length < 6:
+                break
+            if kind in (9, 10) and length == 10:
+                found[kind] = at + 6
+            at += length
+        return found[9], found[10]
+
+    def ts(d):
+        s, u = ts_offsets(d)
+        return struct.unpack(">I", d[s:s + 4])[0] * 1_000_000 + struct.unpack(">I", d[u:u + 4])[0]
+
+    shift = int(time.time() * 1_000_000) - max(ts(d) for d in grams)
+    for d in grams:
+        t = ts(d) + shift
+        s, u = ts_offsets(d)
+        d[s:s + 4] = struct.pack(">I", t // 1_000_000)
+        d[u:u + 4] = struct.pack(">I", t % 1_000_000)
+    return grams
+
+
+def fixture_caller(grams, callee):
+    """The caller's number in the From of the first INVITE to `callee` in the fixture."""
+    for d in grams:
+        i = d.find(f"INVITE sip:{callee}@".encode())
+        if i < 0:
+            continue
+        for line in bytes(d[i:]).split(b"\r\n"):
+            if line.lower().startswith(b"from:"):
+                return line.split(b"<sip:")[1].split(b"@")[0].decode()
+    raise Fail(f"no INVITE to {callee} in the fixture")
+
+
+def bound(addr, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind((addr, port))
+        return False
+    except OSError:
+        return True
+    finally:
+        s.close()
+
+
+def sipp(scenario, addr, work):
+    p = subprocess.Popen(["sipp", "-sf", os.path.join(HERE, scenario), "-i", addr, "-p", "5060",
+                          "-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error",
+                          "-trace_err", "-error_file", os.path.join(work, f"{scenario}.err")],
+                         cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if bound(addr, 5060):
+            return p
+        time.sleep(0.05)
+    p.kill()
+    raise Fail(f"sipp {scenario} did not bind {addr}:5060")
+
+
+def wait_exit(p, what, timeout):
+    try:
+        rc = p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        raise Fail(f"{what}: still running after {timeout} s")
+    check(rc == 0, f"{what}: sipp exited {rc} (its scenario's checks failed or it timed out)")
+
+
+def sip_on_wire(pcap):
+    """Every SIP message on port 5070 of the capture: (time, src, dst, first line, headers, body)."""
+    out = subprocess.run(["tshark", "-r", pcap, "-Y", "udp.port == 5070", "-T", "fields",
+                          "-e", "frame.time_epoch", "-e", "ip.src", "-e", "ip.dst", "-e",
+                          "udp.payload"], check=True, capture_output=True, text=True).stdout
+    msgs = []
+    for line in out.splitlines():
+        t, src, dst, payload = line.split("\t")
+        raw = bytes.fromhex(payload)
+        head, _, body = raw.partition(b"\r\n\r\n")
+        lines = head.decode("utf-8", "replace").split("\r\n")
+        headers = {}
+        for h in lines[1:]:
+            name, _, value = h.partition(":")
+            headers.setdefault(name.strip().lower(), value.strip())
+        msgs.append((float(t), src, dst, lines[0], headers, body))
+    return msgs
+
+
+def start_tcpdump(cap, procs):
+    tcpdump = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "--immediate-mode", "-w", cap, "-s", "0",
+                                "udp port 5070"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    procs.append(tcpdump)
+    tcpdump.stderr.readline()  # "listening on lo ...": capturing from here on
+    return tcpdump
+
+
+def start_mcn(mcn, work, procs, name):
+    run_log = open(os.path.join(work, f"{name}.log"), "w")
+    p = subprocess.Popen([mcn, "run", "--hep", f"{MCN}:{HEP_PORT}", "--config", f"{name}.toml",
+                          "--subscribers", f"{name}-subscribers.toml", "--http-port",
+                          str(HTTP_PORT), "--notify-out", f"{name}-notify.jsonl"], cwd=work,
+                         stdout=run_log, stderr=subprocess.STDOUT)
+    procs.append(p)
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(f"http://{MCN}:{HTTP_PORT}/readyz", timeout=1) as r:
+                if r.status == 200:
+                    return p
+        except OSError:
+            time.sleep(0.1)
+    raise Fail(f"mcn run ({name}) did not become ready")
+
+
+def send_fixture(grams):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for d in grams:
+        s.sendto(d, (MCN, HEP_PORT))
+    s.close()
+
+
+def stop(p, what):
+    p.send_signal(signal.SIGTERM)
+    rc = p.wait(10)
+    check(rc == 0, f"{what} exited {rc}")
+
+
+def raw_subscribe(src, identity, event="mcn-missed-call"):
+    """One SUBSCRIBE from `src` (port 5062), the status of mcn's final answer."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((src, 5062))
+    s.settimeout(3)
+    tag = f"{time.time_ns()}"
+    msg = (f"SUBSCRIBE sip:mcn@{MCN}:5070 SIP/2.0\r\n"
+           f"Via: SIP/2.0/UDP {src}:5062;branch=z9hG4bK{tag}\r\n"
+           f"From: <{identity}>;tag={tag}\r\nTo: <sip:mcn@{MCN}:5070>\r\n"
+           f"Call-ID: raw-{tag}@{src}\r\nCSeq: 1 SUBSCRIBE\r\n"
+           f"Contact: <sip:raw@{src}:5062>\r\nP-Asserted-Identity: <{identity}>\r\n"
+           f"Event: {event}\r\nExpires: 60\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+    s.sendto(msg.encode(), (MCN, 5070))
+    try:
+        while True:
+            data, _ = s.recvfrom(65535)
+            status = int(data.split(b" ", 2)[1])
+            if status >= 200:
+                return status
+    except socket.timeout:
+        return None
+    finally:
+        s.close()
+
+
+def phase2(mcn, work, grams, procs):
+    """SUBSCRIBE/NOTIFY through the trusted proxy (module docstring)."""
+    with open(os.path.join(work, "phase2.toml"), "w") as f:
+        f.write(CONFIG2)
+    with open(os.path.join(work, "phase2-subscribers.toml"), "w") as f:
+        f.write(subscribers2(work))
+    cap = os.path.join(work, "phase2.pcap")
+    tcpdump = start_tcpdump(cap, procs)
+    mcn_p = start_mcn(mcn, work, procs, "phase2")
+    refusals = {
+        "another address": (raw_subscribe(STRANGER, "sip:+862583001015@ims.example"), 403),
+        "nobody's identity": (raw_subscribe(PROXY, "sip:+862583009998@ims.example"), 404),
+        "another package": (raw_subscribe(PROXY, "sip:+862583001015@ims.example", "presence"),
+                            489),
+    }
+    for what, (got, want) in refusals.items():
+        check(got == want, f"SUBSCRIBE from {what}: answered {got}, not {want}")
+    sub = subprocess.Popen(["sipp", "-sf", os.path.join(HERE, "subscriber.xml"), "-i", PROXY,
+                            "-p", "5060", f"{MCN}:5070", "-m", "1", "-nostdin", "-timeout", "20s",
+                            "-timeout_error", "-trace_err", "-error_file",
+                            os.path.join(work, "subscriber.err")],
+                           cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs.append(sub)
+    for _ in range(50):  # subscribed (the counter on /metrics) before the missed call comes
+        with urllib.request.urlopen(f"http://{MCN}:{HTTP_PORT}/metrics", timeout=2) as r:
+            if "mcn_sipua_subscriptions_accepted_total 1" in r.read().decode():
+                break
+        time.sleep(0.1)
+    else:
+        raise Fail("the subscription was not accepted")
+    t_sub = time.time()
+    send_fixture(grams)
+    wait_exit(sub, "subscriber", 15)
+    check(time.time() - t_sub >= 3.0, "the subscription ended before its 4 s")
+    stop(mcn_p, "mcn run (phase 2)")
+    tcpdump.send_signal(signal.SIGINT)
+    tcpdump.wait(5)
+
+    for person in ("1015", "1014"):  # every channel is still told, subscribed or not
+        with open(os.path.join(work, f"told-{person}.jsonl")) as f:
+            lines = [line for line in f if line.strip()]
+        check(len(lines) == 1, f"p{person}'s jsonl channel got {len(lines)} notifications")
+    wire = sip_on_wire(cap)
+    notifies = [m for m in wire if m[3].startswith("NOTIFY ") and m[2] == PROXY]
+    states = [m[4].get("subscription-state", "") for m in notifies]
+    log(f"NOTIFY Subscription-State: {states}")
+    check(len(notifies) == 3, f"{len(notifies)} NOTIFYs to the subscriber, not 3: {states}")
+    check(states[0].startswith("active;expires=") and states[1].startswith("active;expires="),
+          f"states {states}")
+    check(states[2] == "terminated;reason=timeout", f"the last NOTIFY says {states[2]}")
+    check(all(m[4].get("event") == "mcn-missed-call" for m in notifies), "Event header")
+    event = json.loads(notifies[1][5].decode("utf-8"))
+    check(event["person"] == "p1015" and len(event["calls"]) == 1, f"NOTIFY body {event}")
+    call = event["calls"][0]
+    check(call["callee"] == "+862583001015" and call["outcome"] == "busy", f"NOTIFY call {call}")
+    check(call["caller"] == fixture_caller(grams, "1015"), f"NOTIFY caller {call}")
+    check(not any(b"p1014" in m[5] for m in wire), "a NOTIFY names p1014, who never subscribed")
+    codes = sorted(int(m[3].split(" ")[1]) for m in wire
+                   if m[1] == MCN and m[3].startswith("SIP/2.0") and m[2] in (PROXY, STRANGER)
+                   and m[4].get("cseq", "").endswith("SUBSCRIBE"))
+    check(codes == [200, 403, 404, 489], f"answers to SUBSCRIBE on the wire: {codes}")
+
+
+def main():
+    mcn = os.path.abspath(sys.argv[1])
+    if os.geteuid() != 0:
+        log("SKIP: needs root (tcpdump on lo)")
+        return 77
+    for tool in ("sipp", "tshark", "tcpdump"):
+        if shutil.which(tool) is None:
+            log(f"FAIL: {tool} missing (deploy/install-deps.sh)")
+            return 1
+    work = tempfile.mkdtemp(prefix="mcn-sipmessage-")
+    procs = []
+    ok = False
+    t0 = time.time()
+    try:
+        with open(os.path.join(work, "phase1.toml"), "w") as f:
+            f.write(CONFIG)
+        with open(os.path.join(work, "phase1-subscribers.toml"), "w") as f:
+            f.write(SUBSCRIBERS)
+        grams = hep_datagrams()
+        cap = os.path.join(work, "phase1.pcap")
+        tcpdump = start_tcpdump(cap, procs)
+        uas_480 = sipp("uas_e2e_480.xml", UAS_1015, work)
+        uas_403 = sipp("uas_e2e_403.xml", UAS_1014, work)
+        procs += [uas_480, uas_403]
+        mcn_p = start_mcn(mcn, work, procs, "phase1")
+        send_fixture(grams)
+        log("fixture sent; waiting for the MESSAGEs")
+
+        wait_exit(uas_480, "UAS 1015 (480)", 15)
+        uas_200 = sipp("uas_e2e_200.xml", UAS_1015, work)  # the client is back for the retry
+        procs.append(uas_200)
+        wait_exit(uas_200, "UAS 1015 (200)", 15)
+        wait_exit(uas_403, "UAS 1014 (403)", 5)
+
+        dead_path = os.path.join(work, "dead.jsonl")
+        for _ in range(50):
+            if os.path.exists(dead_path) and os.path.getsize(dead_path) > 0:
+                break
+            time.sleep(0.1)
+        time.sleep(0.5)  # a wrong retry of the 403 would come now (backoff base 1 s, jitter 0..1)
+        stop(mcn_p, "mcn run (phase 1)")
+        tcpdump.send_signal(signal.SIGINT)
+        tcpdump.wait(5)
+
+        with open(os.path.join(work, "phase1-notify.jsonl")) as f:
+            told = [json.loads(line) for line in f if line.strip()]
+        check([(n["person"], n["channel"]) for n in told] == [("p1015", "sip_message")],
+              f"--notify-out: {told}")
+        with open(dead_path) as f:
+            dead = [json.loads(line) for line in f if line.strip()]
+        check(len(dead) == 1, f"dead letters: {dead}")
+        check(dead[0]["reason"] == "rejected" and dead[0]["attempts"] == 1 and
+              dead[0]["error"].startswith("SIP 403"), f"dead letter: {dead[0]}")
+        check(dead[0]["notification"]["person"] == "p1014", f"dead letter: {dead[0]}")
+
+        wire = sip_on_wire(cap)
+        to_1015 = [m for m in wire if m[2] == UAS_1015 and m[3].startswith("MESSAGE ")]
+        to_1014 = [m for m in wire if m[2] == UAS_1014 and m[3].startswith("MESSAGE ")]
+        answers = {}
+        for m in wire:
+            if m[1] in (UAS_1015, UAS_1014) and m[3].startswith("SIP/2.0"):
+                answers[m[4].get("call-id")] = (m[0], m[3].split(" ")[1])
+        check(len(to_1015) == 2, f"{len(to_1015)} MESSAGEs to 1015 on the wire, not 2")
+        check(len(to_1014) == 1, f"{len(to_1014)} MESSAGEs to 1014 on the wire, not 1 (403 is final)")
+        keys = [m[4].get("x-mcn-idempotency-key") for m in to_1015]
+        check(keys[0] and keys[0] == keys[1], f"the retry changed the key: {keys}")
+        check(to_1014[0][4].get("x-mcn-idempotency-key") not in (None, keys[0]),
+              "1014's notification has no key of its own")
+        first, second = (answers.get(m[4].get("call-id")) for m in to_1015)
+        check(first and first[1] == "480", f"first MESSAGE to 1015 answered {first}")
+        check(second and second[1] == "200", f"second MESSAGE to 1015 answered {second}")
+        check(to_1015[1][0] - first[0] >= 2.0,
+              f"retried {to_1015[1][0] - first[0]:.2f} s after the 480 (Retry-After: 2)")
+        a1014 = answers.get(to_1014[0][4].get("call-id"))
+        check(a1014 and a1014[1] == "403", f"MESSAGE to 1014 answered {a1014}")
+        for m, callee in ((to_1015[0], "1015"), (to_1015[1], "1015"), (to_1014[0], "1014")):
+            check(m[4].get("content-type", "").replace(" ", "").lower() ==
+                  "text/plain;charset=utf-8", f"Content-Type {m[4].get('content-type')}")
+            text = m[5].decode("utf-8")  # raises on a body that is not UTF-8
+            check(m[3] == f"MESSAGE sip:{callee}@{m[2]}:5060 SIP/2.0", f"request line {m[3]}")
+            caller = fixture_caller(grams, callee)
+            check(caller in text, f"the MESSAGE to {callee} does not name the caller {caller}: "
+                  f"{text!r}")
+        log(f"body to 1015: {to_1015[0][5].decode()!r}")
+        log(f"phase 1 passed in {time.time() - t0:.1f} s")
+        phase2(mcn, work, grams, procs)
+        ok = True
+        log(f"PASS in {time.time() - t0:.1f} s")
+        return 0
+    except Fail as e:
+        log(f"FAIL: {e}")
+        for name in ("phase1.log", "phase2.log"):
+            try:
+                with open(os.path.join(work, name)) as f:
+                    sys.stderr.write(f"--- {name}\n" + f.read()[-4000:])
+            except OSError:
+                pass
+        return 1
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        if ok and not os.environ.get("KEEP_WORK"):
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            log(f"work directory kept: {work}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

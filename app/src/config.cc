@@ -855,6 +855,12 @@ const std::vector<TableDef>& declaredTables() {
             integerKey(
                 "shutdown_timeout_ms", kLive,
                 [](auto& c) -> auto& { return c.run.shutdown_timeout_ms; }, 0, 3600000),
+            integerKey(
+                "ladder_messages", kRestart, [](auto& c) -> auto& { return c.run.ladder_messages; },
+                0, 10000000),
+            integerKey(
+                "ladder_bytes", kRestart, [](auto& c) -> auto& { return c.run.ladder_bytes; }, 0,
+                int64_t{1} << 34),
         }});
 
     // [streams]: read when a probe or notifier role starts.

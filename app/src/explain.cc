@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -18,6 +19,7 @@
 #include "mcn/calls/explain.h"
 #include "mcn/calls/record_json.h"
 #include "mcn/sipparse/dial_plan.h"
+#include "pipeline.h"
 
 namespace mcn::app {
 namespace {
@@ -451,34 +453,11 @@ std::string joined(const std::vector<std::string>& v) {
   return out;
 }
 
-}  // namespace
-
-int runExplain(const ExplainOptions& opts, std::ostream& out, std::ostream& err) {
-  if (opts.call_id.empty() == opts.callee.empty()) {
-    err << "mcn explain: give exactly one of --call-id ID or --callee NUMBER\n";
-    return kExitUsage;
-  }
-  for (const auto& f : opts.files) {
-    if (f == "-") {
-      err << "mcn explain: reads its files twice, so not standard input ('-'): save the capture "
-             "to a file first\n";
-      return kExitUsage;
-    }
-  }
-  Config cfg;
-  std::string number;  // --callee, normalised by the dial plan ("" if it holds no number)
-  try {
-    cfg = opts.config_path.empty() ? defaultConfig() : loadConfigFile(opts.config_path);
-    if (!opts.callee.empty()) {
-      const sipparse::DialPlan plan(cfg.parser.dial_plan);
-      number = opts.callee.find(':') != std::string::npos ? plan.normaliseUri(opts.callee)
-                                                          : plan.normalise(opts.callee);
-    }
-  } catch (const std::exception& e) {
-    err << "mcn: " << e.what() << '\n';
-    return kExitUsage;
-  }
-
+// The calls selected by `opts` in what `replay` feeds (called twice: records, then messages),
+// explained on `out`. `source` names the input in messages ("a.pcap b.pcap").
+int explainWith(const ExplainOptions& opts, const Config& cfg, const std::string& number,
+                const std::function<ReplayResult(const ReplayOutputs&)>& replay,
+                const std::string& source, std::ostream& out, std::ostream& err) {
   auto selected = [&](const calls::CallRecord& r) {
     if (!opts.call_id.empty()) {
       return std::find(r.call_ids.begin(), r.call_ids.end(), opts.call_id) != r.call_ids.end();
@@ -519,7 +498,7 @@ int runExplain(const ExplainOptions& opts, std::ostream& out, std::ostream& err)
   };
   ReplayResult res;
   try {
-    res = runReplay(opts.files, cfg, pass1);
+    res = replay(pass1);
   } catch (const std::exception& e) {
     err << "mcn: " << e.what() << '\n';
     return kExitUsage;
@@ -534,7 +513,7 @@ int runExplain(const ExplainOptions& opts, std::ostream& out, std::ostream& err)
                           number.empty() || number == opts.callee ? "" : " (" + number + ")")
             : "with Call-ID " + opts.call_id;
     err << fmt::format("mcn explain: no call {} among the {} call{} ({} records) in {}\n", what,
-                       seen, seen == 1 ? "" : "s", res.records, joined(opts.files));
+                       seen, seen == 1 ? "" : "s", res.records, source);
     return kExitNotFound;
   }
 
@@ -550,7 +529,7 @@ int runExplain(const ExplainOptions& opts, std::ostream& out, std::ostream& err)
     }
   };
   try {
-    runReplay(opts.files, cfg, pass2);
+    replay(pass2);
   } catch (const std::exception& e) {
     err << "mcn: " << e.what() << '\n';
     return kExitUsage;
@@ -581,6 +560,62 @@ int runExplain(const ExplainOptions& opts, std::ostream& out, std::ostream& err)
   }
   out.flush();
   return out ? 0 : kExitRuntime;
+}
+
+}  // namespace
+
+int runExplain(const ExplainOptions& opts, std::ostream& out, std::ostream& err) {
+  if (opts.call_id.empty() == opts.callee.empty()) {
+    err << "mcn explain: give exactly one of --call-id ID or --callee NUMBER\n";
+    return kExitUsage;
+  }
+  for (const auto& f : opts.files) {
+    if (f == "-") {
+      err << "mcn explain: reads its files twice, so not standard input ('-'): save the capture "
+             "to a file first\n";
+      return kExitUsage;
+    }
+  }
+  Config cfg;
+  std::string number;  // --callee, normalised by the dial plan ("" if it holds no number)
+  try {
+    cfg = opts.config_path.empty() ? defaultConfig() : loadConfigFile(opts.config_path);
+    if (!opts.callee.empty()) {
+      const sipparse::DialPlan plan(cfg.parser.dial_plan);
+      number = opts.callee.find(':') != std::string::npos ? plan.normaliseUri(opts.callee)
+                                                          : plan.normalise(opts.callee);
+    }
+  } catch (const std::exception& e) {
+    err << "mcn: " << e.what() << '\n';
+    return kExitUsage;
+  }
+
+  return explainWith(
+      opts, cfg, number, [&](const ReplayOutputs& o) { return runReplay(opts.files, cfg, o); },
+      joined(opts.files), out, err);
+}
+
+int explainPayloads(const std::vector<capture::SipPayload>& messages, const Config& cfg,
+                    const std::string& call_id, bool json, std::ostream& out, std::ostream& err) {
+  ExplainOptions opts;
+  opts.call_id = call_id;
+  opts.json = json;
+  auto replay = [&](const ReplayOutputs& o) {
+    ReplayResult res;
+    Pipeline::Outputs po;
+    po.on_record = [&](const calls::CallRecord&) { ++res.records; };
+    po.on_event = o.on_event;
+    po.trace = o.trace;
+    Pipeline p(cfg.decoder, cfg.parser, cfg.tracker, std::move(po));
+    for (const auto& m : messages) {
+      capture::SipPayload copy = m;
+      p.onPayload(std::move(copy));
+    }
+    p.finish(0);
+    p.forEachCounter([&](std::string_view k, uint64_t v) { res.counters[std::string(k)] = v; });
+    return res;
+  };
+  return explainWith(opts, cfg, {}, replay, "the messages held", out, err);
 }
 
 }  // namespace mcn::app

@@ -99,6 +99,7 @@ std::string HttpEndpoints::start() {
   server_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
     answer(res, readyz_(), "ready", "not ready");
   });
+  if (ladder_) ladder_(*server_);
   if (history_ != nullptr) {
     server_->Get("/api/calls", [this](const httplib::Request& req, httplib::Response& res) {
       std::vector<std::pair<std::string, std::string>> params(req.params.begin(), req.params.end());

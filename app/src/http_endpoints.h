@@ -57,6 +57,9 @@ class HttpEndpoints {
   // Request threads (keep-alive connections each hold one; a browser opens several); before
   // start(). Default 2.
   void setThreads(size_t n) { threads_ = n; }
+  // Before start(): GET /api/calls/<call_id>/ladder (ladder_api.h), registered before
+  // /api/calls/<call_id>.
+  void setLadder(std::function<void(httplib::Server&)> fn) { ladder_ = std::move(fn); }
   int port() const { return port_; }
 
  private:
@@ -65,6 +68,7 @@ class HttpEndpoints {
   std::function<void(httplib::Server&)> extra_;
   std::function<bool(std::string_view)> public_;
   size_t threads_ = 2;
+  std::function<void(httplib::Server&)> ladder_;
   std::string token_;
   std::string bind_;
   std::unique_ptr<httplib::Server> server_;

@@ -155,7 +155,8 @@ std::string Metrics::render() const {
   // Component values that are levels, not counts.
   auto isGauge = [](std::string_view n) {
     return n == "subscribers.version" || n == "subscribers.people" || n == "stream.connected" ||
-           n.starts_with("stream.lag.") || n.starts_with("stream.pending.");
+           n == "ladder.messages" || n == "ladder.bytes" || n.starts_with("stream.lag.") ||
+           n.starts_with("stream.pending.");
   };
   for (const auto& b : boards_) {
     for (const auto& [name, v] : b->values()) {

@@ -128,15 +128,19 @@ class SipStage {
   SipStage(const sipparse::ParserConfig& parser, const calls::TrackerConfig& tracker,
            LiveClock* live, RecordSink sink);
 
-  void onPayload(capture::SipPayload& p) {
+  // False when the payload is not a SIP message the parser takes.
+  bool onPayload(capture::SipPayload& p) {
     if (live_ != nullptr) p.ts_us = live_->fromWall(p.ts_us);
     if (p.ts_us > last_ts_) last_ts_ = p.ts_us;
     // parseInto reuses the event's buffers: an ordinary message costs no allocation here.
-    if (!parser_->parseInto(p, ev_)) return;
+    if (!parser_->parseInto(p, ev_)) return false;
     tally_.count(ev_);
     if (on_event_) on_event_(ev_);
     tracker_.onEvent(ev_);
+    return true;
   }
+  // The message onPayload() parsed last (valid until the next one).
+  const sipparse::SipEvent& event() const { return ev_; }
   // Live: fire the timers due now on the live clock; re-anchor it on a stepped wall clock when no
   // call is open (live_clock.h). True if it re-anchored.
   bool tick();
@@ -229,7 +233,10 @@ class Pipeline {
     frames_.onFrame(f);
     if (out_.missed != nullptr) out_.missed->advanceTo(last_ts_);
   }
-  void onPayload(capture::SipPayload&& p) { frames_.onPayload(std::move(p)); }
+  void onPayload(capture::SipPayload&& p) {
+    if (p.ts_us > last_ts_) last_ts_ = p.ts_us;  // SIP already (explainPayloads): its clock too
+    frames_.onPayload(std::move(p));
+  }
   // End of input: flush reassembly, decide every open call, deliver what the sink holds within
   // deadline_ms of wall time. Returns the sink's finish() (true without a sink).
   bool finish(int64_t deadline_ms);

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -14,6 +15,7 @@
 #include "callback_api.h"
 #include "history_api.h"
 #include "http_endpoints.h"
+#include "ladder_api.h"
 #include "live_clock.h"
 #include "mcn/calls/record_json.h"
 #include "mcn/capture/hep_listener.h"
@@ -26,6 +28,7 @@
 #include "metrics.h"
 #include "pipeline.h"
 #include "process.h"
+#include "recent_messages.h"
 #include "reload.h"
 #include "roles.h"
 #include "sip_message_transport.h"
@@ -268,6 +271,11 @@ class Daemon {
   }
   // The sip_message channel's carrier over callback_'s user agent (null without [sipua]).
   std::unique_ptr<SipMessageTransport> sip_transport_;
+
+  // GET /api/calls/<call_id>/ladder: each worker's recent messages (null when [run]
+  // ladder_messages or ladder_bytes is 0).
+  std::vector<std::unique_ptr<RecentMessages>> recent_;
+  std::unique_ptr<LadderApi> ladder_api_;
 };
 
 void Daemon::captureLoop(size_t i) {
@@ -316,7 +324,9 @@ void Daemon::workerLoop(size_t w) {
   // Timers and packet times on one monotonic line (live_clock.h): a wall-clock step neither
   // fires ring timeouts early nor holds them.
   LiveClock clock;
+  RecentMessages* recent = recent_.empty() ? nullptr : recent_[w].get();
   SipStage stage(cfg_.parser, cfg_.tracker, &clock, [&](calls::CallRecord&& rec) {
+    if (recent != nullptr) recent->link(rec.call_ids);
     // Durable before anything else sees it (the outbox, outbox.h): a kill from here on loses
     // nothing but the last outbox_fsync_ms on a power loss.
     if (rec.missed && outbox_) outbox_->callIn(rec, clock.nowUs());
@@ -331,6 +341,10 @@ void Daemon::workerLoop(size_t w) {
   auto publish = [&] {
     auto v = collect([&](const auto& fn) { stage.forEachCounter(fn); });
     v.emplace_back("sip.messages", stage.messages());
+    if (recent != nullptr) {
+      recent->forEachCounter(
+          [&](std::string_view k, uint64_t n) { v.emplace_back(std::string(k), n); });
+    }
     board.publish(std::move(v));
     open_calls_[w]->store(stage.openCalls(), std::memory_order_relaxed);
   };
@@ -340,7 +354,18 @@ void Daemon::workerLoop(size_t w) {
     for (size_t i = 0; i < ifaces; ++i) {
       auto& ring = *rings_[i * workers + w];
       // Bounded per interface per turn so one busy interface cannot starve the timers.
-      for (int k = 0; k < 4096 && ring.try_dequeue(p); ++k, ++n) stage.onPayload(p);
+      for (int k = 0; k < 4096 && ring.try_dequeue(p); ++k, ++n) {
+        if (recent == nullptr) {
+          stage.onPayload(p);
+          continue;
+        }
+        // Kept for the ladder with its capture time (the stage moves it onto the live line).
+        const int64_t wall = p.ts_us;
+        if (stage.onPayload(p)) {
+          p.ts_us = wall;
+          recent->add(stage.event().call_id, std::move(p));
+        }
+      }
     }
     return n;
   };
@@ -728,6 +753,18 @@ std::string Daemon::open() {
     // The read side opens at the first request (the writer creates the file after start-up).
     history_api_ = std::make_unique<HistoryApi>(cfg_.history.path, cfg_.parser.dial_plan);
     http_.setHistory(history_api_.get());
+  }
+  if (run.ladder_messages > 0 && run.ladder_bytes > 0) {
+    const auto w = static_cast<int64_t>(std::max(1, run.workers));
+    std::vector<const RecentMessages*> stores;
+    for (int64_t i = 0; i < w; ++i) {
+      recent_.push_back(std::make_unique<RecentMessages>(
+          static_cast<size_t>(std::max<int64_t>(1, run.ladder_messages / w)),
+          static_cast<size_t>(std::max<int64_t>(1, run.ladder_bytes / w))));
+      stores.push_back(recent_.back().get());
+    }
+    ladder_api_ = std::make_unique<LadderApi>(cfg_, std::move(stores), history_api_.get());
+    http_.setLadder([this](httplib::Server& s) { ladder_api_->addRoutes(s); });
   }
   return http_.start();
 }

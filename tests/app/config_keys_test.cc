@@ -288,6 +288,10 @@ std::vector<Case> cases() {
       kv("run", "ring_size", "15", between(16, 16777216)),
       kv("run", "shutdown_timeout_ms", "\"10s\"", kInt),
       kv("run", "shutdown_timeout_ms", "-1", between(0, kHour)),
+      kv("run", "ladder_messages", "\"many\"", kInt),
+      kv("run", "ladder_messages", "-1", between(0, 10000000)),
+      kv("run", "ladder_bytes", "1.5", kInt),
+      kv("run", "ladder_bytes", "-1", between(0, 17179869184)),
       // [hep]
       {"hep = 1\n", "1:7: hep: expected a table"},
       kv("hep", "listener", "[]", "unknown key"),

@@ -69,6 +69,11 @@ struct RunConfig {
   int workers = 1;                      // parse+track threads (every leg of a call on one)
   int ring_size = 65536;                // entries per single-producer single-consumer ring
   int64_t shutdown_timeout_ms = 10000;  // SIGTERM: bound on flushing pending notifications
+  // GET /api/calls/<call_id>/ladder: the SIP messages of the most recent calls kept, at most
+  // this many messages and bytes (split evenly over the workers); the oldest call goes first
+  // (ladder.evicted_calls). 0 for either: none kept.
+  int64_t ladder_messages = 20000;
+  int64_t ladder_bytes = 16 << 20;
 
   bool operator==(const RunConfig&) const = default;
 };

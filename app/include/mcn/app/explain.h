@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "mcn/app/config.h"
+#include "mcn/capture/sip_payload.h"
+
 namespace mcn::app {
 
 struct ExplainOptions {
@@ -22,5 +25,12 @@ struct ExplainOptions {
 // Exit code: 0 at least one call explained; 1 no such call (says how many calls were seen);
 // 2 usage, configuration or unreadable file (one line on `err`).
 int runExplain(const ExplainOptions& opts, std::ostream& out, std::ostream& err);
+
+// The same for the call with `call_id` over SIP messages held in memory (`mcn run`'s recent
+// calls, GET /api/calls/<call_id>/ladder), in capture order: the same ladder, hops and verdicts
+// (the tracker decides again over just these messages; a call still ringing is decided as at the
+// end of a replay). Exit codes as runExplain().
+int explainPayloads(const std::vector<capture::SipPayload>& messages, const Config& cfg,
+                    const std::string& call_id, bool json, std::ostream& out, std::ostream& err);
 
 }  // namespace mcn::app

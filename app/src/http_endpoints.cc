@@ -114,6 +114,7 @@ std::string HttpEndpoints::start() {
     });
   }
   if (extra_) extra_(*server_);
+  for (const auto& fn : more_) fn(*server_);
   if (!server_->bind_to_port(bind_, port_)) {
     server_.reset();
     return fmt::format("cannot listen on {}:{} for /metrics", bind_, port_);

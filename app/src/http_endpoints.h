@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "mcn/app/config.h"
 
@@ -57,6 +58,9 @@ class HttpEndpoints {
   // Request threads (keep-alive connections each hold one; a browser opens several); before
   // start(). Default 2.
   void setThreads(size_t n) { threads_ = n; }
+  // More routes again (the operator console's JSON, ops_api.h), each added by start() in order;
+  // before start().
+  void addRoutes(std::function<void(httplib::Server&)> fn) { more_.push_back(std::move(fn)); }
   // Before start(): GET /api/calls/<call_id>/ladder (ladder_api.h), registered before
   // /api/calls/<call_id>.
   void setLadder(std::function<void(httplib::Server&)> fn) { ladder_ = std::move(fn); }
@@ -68,6 +72,7 @@ class HttpEndpoints {
   std::function<void(httplib::Server&)> extra_;
   std::function<bool(std::string_view)> public_;
   size_t threads_ = 2;
+  std::vector<std::function<void(httplib::Server&)>> more_;
   std::function<void(httplib::Server&)> ladder_;
   std::string token_;
   std::string bind_;

@@ -141,6 +141,19 @@ std::pair<std::string, Labels> Metrics::familyOf(std::string_view counter) {
   return {"mcn_" + sanitize(counter) + "_total", {}};
 }
 
+std::map<std::string, uint64_t> Metrics::totals() const {
+  std::map<std::string, uint64_t> out;
+  for (const auto& b : boards_) {
+    for (const auto& [name, v] : b->values()) out[name] += v;
+  }
+  std::vector<GaugeSample> gauges;
+  for (const auto& g : gauges_) g(gauges);
+  for (const auto& g : gauges) {
+    if (g.counter && g.value > 0) out[g.name] += static_cast<uint64_t>(g.value);
+  }
+  return out;
+}
+
 std::string Metrics::render() const {
   struct Sample {
     Labels labels;

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -66,6 +67,9 @@ class Metrics {
   LatencyHistogram& deliveryLatency() { return latency_; }
 
   std::string render() const;
+  // Every board's counters summed by name ("capture.frames" over all interfaces), plus the
+  // gauges that are counters by their metric name (mcn_ring_drops_total): /api/ops/stats.
+  std::map<std::string, uint64_t> totals() const;
 
   // "calls.outcome.busy" -> family "mcn_calls_outcome_total", label outcome="busy".
   static std::pair<std::string, Labels> familyOf(std::string_view counter);

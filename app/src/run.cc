@@ -26,6 +26,7 @@
 #include "mcn/notifier/missed_call_sink.h"
 #include "mcn/notifier/stream_bus.h"
 #include "metrics.h"
+#include "ops_api.h"
 #include "pipeline.h"
 #include "process.h"
 #include "recent_messages.h"
@@ -272,11 +273,39 @@ class Daemon {
   // The sip_message channel's carrier over callback_'s user agent (null without [sipua]).
   std::unique_ptr<SipMessageTransport> sip_transport_;
 
+  // The operator console's JSON (ops_api.h): figures sampled by the main thread, the dead-letter
+  // file of the local notifier, retries handed to the notifier thread, the people import.
+  OpsStats ops_stats_;
   // GET /api/calls/<call_id>/ladder: each worker's recent messages (null when [run]
   // ladder_messages or ladder_bytes is 0).
   std::vector<std::unique_ptr<RecentMessages>> recent_;
   std::unique_ptr<LadderApi> ladder_api_;
+  std::unique_ptr<OpsApi> ops_api_;
+  void openOps();
+  OpsLevels opsLevels() const;
 };
+
+OpsLevels Daemon::opsLevels() const {
+  OpsLevels l;
+  for (const auto& c : open_calls_) l.open_calls += c->load(std::memory_order_relaxed);
+  l.deliveries_pending = pending_deliveries_.load(std::memory_order_relaxed);
+  l.redis_configured = redis_ != nullptr;
+  l.streams_configured = publisher_ != nullptr;
+  const bool failed = capture_failed_.load();
+  for (const auto& src : sources_) {
+    std::string name = src->label();
+    if (!src->socket().empty()) name += "#" + src->socket();
+    l.sources.push_back({std::move(name), !failed});
+  }
+  return l;
+}
+
+void Daemon::openOps() {
+  OpsApi::Seams seams;
+  seams.levels = [this] { return opsLevels(); };
+  ops_api_ = std::make_unique<OpsApi>(ops_stats_, std::move(seams));
+  http_.addRoutes([this](httplib::Server& s) { ops_api_->addRoutes(s); });
+}
 
 void Daemon::captureLoop(size_t i) {
   auto& src = *sources_[i];
@@ -766,6 +795,7 @@ std::string Daemon::open() {
     ladder_api_ = std::make_unique<LadderApi>(cfg_, std::move(stores), history_api_.get());
     http_.setLadder([this](httplib::Server& s) { ladder_api_->addRoutes(s); });
   }
+  openOps();
   return http_.start();
 }
 
@@ -902,7 +932,13 @@ int Daemon::run() {
   // Watchdog: ping at half the interval systemd gave us, only while every thread is alive.
   const int64_t watchdog_us = watchdogUs();
   int64_t last_ping = 0;
+  int64_t last_ops_sample = 0;
   for (;;) {
+    // The operator console's rates (ops_stats.h): every counter's total about once a second.
+    if (const int64_t t = monoUs(); t - last_ops_sample >= 1'000'000) {
+      ops_stats_.record(t, metrics_.totals());
+      last_ops_sample = t;
+    }
     int sig = signals.wait(200);
     if (sig == SIGHUP) {
       sdNotify("RELOADING=1");

@@ -1,11 +1,94 @@
 #include "ops_api.h"
 
+#include <fmt/format.h>
 #include <httplib.h>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "mcn/notifier/local_notifier.h"
 
 namespace mcn::app {
 namespace {
+
+using json = nlohmann::ordered_json;
+
+constexpr int kMaxLimit = 200;
+constexpr int kDefaultLimit = 50;
+constexpr size_t kMaxSkip = 1'000'000;
+constexpr size_t kMaxWho = 64;
+
+ApiReply fail(int status, std::string_view why) {
+  return ApiReply{status,
+                  json{{"error", why}}.dump(-1, ' ', false, json::error_handler_t::replace)};
+}
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+bool printable(std::string_view v) {
+  for (unsigned char c : v) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+bool number(std::string_view s, size_t max, size_t& out) {
+  if (s.empty() || s.size() > 7) return false;
+  out = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + static_cast<size_t>(c - '0');
+  }
+  return out <= max;
+}
+
+// One dead letter as the console lists it.
+json entryJson(const notifier::DeadLetterEntry& e) {
+  json out;
+  out["id"] = e.id;
+  out["state"] = !e.done ? "dead" : e.done->action == "retry" ? "retried" : "discarded";
+  auto j = json::parse(e.line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) j = json::object();
+  const json n = j.contains("notification") && j["notification"].is_object() ? j["notification"]
+                                                                             : json::object();
+  auto str = [](const json& o, const char* k) -> json {
+    return o.contains(k) && o[k].is_string() ? o[k] : json(nullptr);
+  };
+  out["at"] = str(j, "at");
+  out["reason"] = str(j, "reason");
+  out["error"] = str(j, "error");
+  out["attempts"] = j.contains("attempts") && j["attempts"].is_number() ? j["attempts"] : json(0);
+  out["person"] = str(n, "person");
+  out["person_name"] = str(n, "person_name");
+  const json ch = n.contains("channel") && n["channel"].is_object() ? n["channel"] : json::object();
+  out["channel"] = str(ch, "id");
+  out["channel_kind"] = str(ch, "kind");
+  out["idempotency_key"] = str(n, "idempotency_key");
+  out["title"] = str(n, "title");
+  out["text"] = str(n, "text");
+  json calls = json::array();
+  if (n.contains("calls") && n["calls"].is_array()) {
+    for (const auto& c : n["calls"]) {
+      if (!c.is_object()) continue;
+      calls.push_back({{"call_id", str(c, "call_id")},
+                       {"caller", str(c, "caller")},
+                       {"callee", str(c, "callee")},
+                       {"outcome", str(c, "outcome")},
+                       {"started_at", str(c, "started_at")}});
+    }
+  }
+  out["calls"] = std::move(calls);
+  out["can_retry"] = !e.done && j.contains("resend") && j["resend"].is_string();
+  if (e.done) {
+    out["done"] = {
+        {"action", e.done->action}, {"by", e.done->by}, {"from", e.done->from}, {"at", e.done->at}};
+  } else {
+    out["done"] = nullptr;
+  }
+  return out;
+}
 
 int64_t systemUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -14,6 +97,54 @@ int64_t systemUs() {
 }
 
 }  // namespace
+
+// ---- RetryHandoff ----
+
+ApiReply RetryHandoff::resubmit(notifier::Notification n, int wait_ms) {
+  auto r = std::make_shared<Request>();
+  r->n = std::move(n);
+  std::unique_lock lock(mu_);
+  queue_.push_back(r);
+  if (!cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [&] { return r->done; })) {
+    r->withdrawn = true;  // the notifier thread skips it: nothing sent behind the caller's back
+    return fail(503, fmt::format("the notifier did not take the retry within {} ms; nothing was "
+                                 "sent, try again",
+                                 wait_ms));
+  }
+  return r->reply;
+}
+
+void RetryHandoff::serve(notifier::LocalNotifier* local) {
+  std::deque<std::shared_ptr<Request>> batch;
+  {
+    std::lock_guard lock(mu_);
+    if (queue_.empty()) return;
+    batch.swap(queue_);
+  }
+  for (auto& r : batch) {
+    {
+      std::lock_guard lock(mu_);
+      if (r->withdrawn) continue;
+    }
+    ApiReply reply;
+    if (local == nullptr) {
+      reply = fail(503, "this process has no local notifier (no subscribers, or --role probe)");
+    } else {
+      std::string error;
+      const std::string key = r->n.idempotency_key;
+      if (local->resubmitDeadLetter(std::move(r->n), error)) {
+        reply = ApiReply{202, dump(json{{"state", "retried"}, {"idempotency_key", key}})};
+      } else {
+        reply = fail(409, error);
+      }
+    }
+    std::lock_guard lock(mu_);
+    if (r->withdrawn) continue;  // too late: it was sent, and the caller was told it was not
+    r->reply = std::move(reply);
+    r->done = true;
+  }
+  cv_.notify_all();
+}
 
 // ---- OpsApi ----
 
@@ -26,6 +157,105 @@ ApiReply OpsApi::stats() {
   return ApiReply{200, stats_.render(l, seams_.wall_us())};
 }
 
+ApiReply OpsApi::listDeadLetters(const std::vector<std::pair<std::string, std::string>>& params) {
+  if (seams_.dead_letters == nullptr) {
+    return fail(501,
+                "no dead-letter file in this process (--role probe, or the Redis streams' "
+                "<prefix>:dead)");
+  }
+  size_t limit = kDefaultLimit, skip = 0;
+  bool all = false;
+  std::map<std::string, std::string> seen;
+  for (const auto& [k, v] : params) {
+    if (k != "limit" && k != "skip" && k != "state") {
+      return fail(
+          400, fmt::format("unknown parameter \"{}\"; known: limit, skip, state", k.substr(0, 32)));
+    }
+    if (!seen.emplace(k, v).second) return fail(400, fmt::format("{} given twice", k));
+    if (k == "limit" && (!number(v, kMaxLimit, limit) || limit == 0)) {
+      return fail(400, fmt::format("limit: a number from 1 to {}", kMaxLimit));
+    }
+    if (k == "skip" && !number(v, kMaxSkip, skip)) {
+      return fail(400, fmt::format("skip: a number from 0 to {}", kMaxSkip));
+    }
+    if (k == "state") {
+      if (v != "dead" && v != "all") return fail(400, "state: \"dead\" or \"all\"");
+      all = v == "all";
+    }
+  }
+  notifier::DeadLetterPage page;
+  std::string error;
+  if (!seams_.dead_letters->list(skip, limit, all, page, error)) return fail(500, error);
+  json entries = json::array();
+  for (const auto& e : page.entries) entries.push_back(entryJson(e));
+  json out{{"dead_letters", std::move(entries)},
+           {"total", page.total},
+           {"skip", skip},
+           {"not_indexed", page.not_indexed},
+           {"unreadable", page.unreadable}};
+  return ApiReply{200, dump(out)};
+}
+
+ApiReply OpsApi::actOnDeadLetter(const std::string& id, const std::string& action,
+                                 const std::string& who_in, const std::string& from) {
+  if (seams_.dead_letters == nullptr) {
+    return fail(501,
+                "no dead-letter file in this process (--role probe, or the Redis streams' "
+                "<prefix>:dead)");
+  }
+  if (!notifier::DeadLetterStore::validId(id)) {
+    return fail(400, "id: 16 lower-case hex digits, as GET /api/ops/dead-letters lists them");
+  }
+  if (who_in.size() > kMaxWho || !printable(who_in)) {
+    return fail(400, fmt::format("X-Mcn-Operator: 1 to {} printable ASCII bytes", kMaxWho));
+  }
+  const std::string who = who_in.empty() ? std::string("token") : who_in;
+  std::lock_guard lock(act_mu_);
+  std::string error;
+  auto e = seams_.dead_letters->find(id, error);
+  if (!e) {
+    if (!error.empty()) return fail(500, error);
+    return fail(404, fmt::format("no dead letter {} in {}", id, seams_.dead_letters->path()));
+  }
+  if (e->done) {
+    return fail(409, fmt::format("dead letter {} was {} already, by {} at {}", id,
+                                 e->done->action == "retry" ? "retried" : "discarded", e->done->by,
+                                 e->done->at));
+  }
+  auto j = json::parse(e->line, nullptr, false);
+  std::string key;
+  std::string person;
+  if (j.is_object() && j.contains("notification") && j["notification"].is_object()) {
+    key = j["notification"].value("idempotency_key", "");
+    person = j["notification"].value("person", "");
+  }
+  ApiReply reply;
+  if (action == "retry") {
+    auto n = notifier::deadLetterNotification(e->line, error);
+    if (!n) return fail(422, error);
+    if (seams_.retry == nullptr) return fail(503, "this process has no local notifier");
+    reply = seams_.retry->resubmit(std::move(*n), seams_.retry_wait_ms);
+    if (reply.status != 202) return reply;
+  }
+  notifier::DeadLetterAction act{action, who, from, {}};
+  if (!seams_.dead_letters->markDone(id, act, key, error)) {
+    if (action == "retry") {
+      // Sent, but not marked: say so, the list would offer it again.
+      spdlog::error("dead letter {} ({}) re-sent by {} from {}, but not marked: {}", id, key, who,
+                    from, error);
+      return fail(500, "re-sent, but could not be marked as retried: " + error);
+    }
+    return fail(500, error);
+  }
+  spdlog::info("dead letter {} (key {}, person {}) {} by {} from {}", id, key, person,
+               action == "retry" ? "retried" : "discarded", who, from);
+  json out{{"id", id},
+           {"state", action == "retry" ? "retried" : "discarded"},
+           {"idempotency_key", key},
+           {"by", who}};
+  return ApiReply{action == "retry" ? 202 : 200, dump(out)};
+}
+
 void OpsApi::addRoutes(httplib::Server& s) {
   s.Get("/api/ops/stats", [this](const httplib::Request&, httplib::Response& res) {
     ApiReply r = stats();
@@ -33,6 +263,19 @@ void OpsApi::addRoutes(httplib::Server& s) {
     res.set_header("Cache-Control", "no-store");
     res.set_content(r.body, "application/json");
   });
+  s.Get("/api/ops/dead-letters", [this](const httplib::Request& req, httplib::Response& res) {
+    std::vector<std::pair<std::string, std::string>> params(req.params.begin(), req.params.end());
+    ApiReply r = listDeadLetters(params);
+    res.status = r.status;
+    res.set_content(r.body, "application/json");
+  });
+  s.Post(R"(/api/ops/dead-letters/([^/]+)/(retry|discard))",
+         [this](const httplib::Request& req, httplib::Response& res) {
+           ApiReply r = actOnDeadLetter(req.matches[1].str(), req.matches[2].str(),
+                                        req.get_header_value("X-Mcn-Operator"), req.remote_addr);
+           res.status = r.status;
+           res.set_content(r.body, "application/json");
+         });
 }
 
 }  // namespace mcn::app

@@ -3,27 +3,69 @@
 // the same rule for who may ask as /metrics (http_endpoints.h):
 //
 //   GET  /api/ops/stats                          live figures (ops_stats.h)
+//   GET  /api/ops/dead-letters?limit=&skip=&state=dead|all
+//   POST /api/ops/dead-letters/<id>/retry        through delivery again, original key
+//   POST /api/ops/dead-letters/<id>/discard      marked done; logged with who
 //
+// Who acted: the `X-Mcn-Operator` header (the console sets it to the signed-in operator), else
+// "token" (whoever holds the bearer token, or anyone on loopback), with the client's address.
 // Bad input is a 4xx with {"error": "..."} and changes nothing.
 
+#include <condition_variable>
+#include <deque>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "history_api.h"
+#include "mcn/notifier/dead_letter_store.h"
+#include "mcn/notifier/notification.h"
 #include "ops_stats.h"
 
 namespace httplib {
 class Server;
 }
 
+namespace mcn::notifier {
+class LocalNotifier;
+}
+
 namespace mcn::app {
+
+// HTTP thread -> notifier thread: a dead letter to re-send. The notifier thread alone drives the
+// delivery engine, so the HTTP thread hands the notification over and waits (bounded) for the
+// answer; one it stops waiting for is withdrawn, never sent behind its back.
+class RetryHandoff {
+ public:
+  // HTTP thread. 202 resubmitted; 409 the person or channel is gone; 503 no notifier here, or
+  // it did not take it within `wait_ms` (then nothing was sent).
+  ApiReply resubmit(notifier::Notification n, int wait_ms);
+  // Notifier thread, every turn: hands what waits to `local` (null: no local notifier).
+  void serve(notifier::LocalNotifier* local);
+
+ private:
+  struct Request {
+    notifier::Notification n;
+    bool done = false;
+    bool withdrawn = false;
+    ApiReply reply;
+  };
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<Request>> queue_;
+};
 
 class OpsApi {
  public:
   struct Seams {
     // GET /api/ops/stats: the levels at this instant.
     std::function<OpsLevels()> levels;
+    // The dead-letter file's store; null: no dead letters served here (501).
+    notifier::DeadLetterStore* dead_letters = nullptr;
+    RetryHandoff* retry = nullptr;
+    int retry_wait_ms = 5000;
     std::function<int64_t()> wall_us;  // the system clock; tests pass their own
   };
   OpsApi(OpsStats& stats, Seams seams);
@@ -31,10 +73,15 @@ class OpsApi {
   void addRoutes(httplib::Server& server);
 
   ApiReply stats();
+  ApiReply listDeadLetters(const std::vector<std::pair<std::string, std::string>>& params);
+  // `action`: "retry" | "discard".
+  ApiReply actOnDeadLetter(const std::string& id, const std::string& action, const std::string& who,
+                           const std::string& from);
 
  private:
   OpsStats& stats_;
   Seams seams_;
+  std::mutex act_mu_;  // one retry or discard at a time: two clicks never send twice
 };
 
 }  // namespace mcn::app

@@ -280,6 +280,8 @@ class Daemon {
   // ladder_messages or ladder_bytes is 0).
   std::vector<std::unique_ptr<RecentMessages>> recent_;
   std::unique_ptr<LadderApi> ladder_api_;
+  std::unique_ptr<notifier::DeadLetterStore> dead_store_;
+  RetryHandoff retry_;
   std::unique_ptr<OpsApi> ops_api_;
   void openOps();
   OpsLevels opsLevels() const;
@@ -303,6 +305,13 @@ OpsLevels Daemon::opsLevels() const {
 void Daemon::openOps() {
   OpsApi::Seams seams;
   seams.levels = [this] { return opsLevels(); };
+  // The dead-letter file is the local notifier's (a probe has none; a notifier role writes to
+  // the <prefix>:dead stream).
+  if (!publisher_) {
+    dead_store_ = std::make_unique<notifier::DeadLetterStore>(cfg_.notify.dead_letter_path);
+    seams.dead_letters = dead_store_.get();
+    seams.retry = &retry_;
+  }
   ops_api_ = std::make_unique<OpsApi>(ops_stats_, std::move(seams));
   http_.addRoutes([this](httplib::Server& s) { ops_api_->addRoutes(s); });
 }
@@ -528,6 +537,7 @@ void Daemon::notifierLoop() {
   for (;;) {
     if (auto s = live_.poll(live_gen)) {
       shutdown_timeout_ms = s->shutdown_timeout_ms;
+      if (dead_store_) dead_store_->setPath(s->notify.dead_letter_path);
       if (s->directory) {
         directory_ = s->directory;
         setApiDirectory(s->directory);
@@ -556,6 +566,8 @@ void Daemon::notifierLoop() {
       shared_dir = redis_dir ? redis_dir : directory_;
       shareDirectory(shared_dir);
     }
+    // The operator console's retries of dead letters (ops_api.h): delivery is this thread's.
+    retry_.serve(local.get());
     bool workers_done = workers_done_.load() == workers;
     size_t n = 0;
     calls::MissedCall rec;

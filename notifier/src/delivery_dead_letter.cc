@@ -9,6 +9,7 @@
 
 #include "channels/common.h"
 #include "mcn/notifier/delivery.h"
+#include "mcn/notifier/outbox.h"
 
 namespace mcn::notifier {
 
@@ -20,6 +21,14 @@ std::string deadLetterJson(const Notification& n, std::string_view reason,
   j["attempts"] = attempts;
   j["at"] = calls::isoTime(at_us);
   j["notification"] = channels::notificationJson(n, /*channel_detail=*/true);
+  // What a retry from the operator console re-sends (dead_letter_store.h): the notification as
+  // the outbox journals it (calls in full, original idempotency key), its channel reduced to id
+  // and kind: the retry takes the person's channel as configured then, so no credential is here.
+  Notification copy = n;
+  copy.channel = subscribers::Channel{};
+  copy.channel.id = n.channel.id;
+  copy.channel.kind = n.channel.kind;
+  j["resend"] = notificationToJournalJson(copy);
   return channels::dumpJson(j);
 }
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -194,6 +195,25 @@ bool LocalNotifier::sendMessage(const std::string& person_id, const std::string&
   n.idempotency_key = fmt::format("msg-{}-{}", n.created_at_us, ++messages_sent_);
   n.title = title;
   n.text = text;
+  resolveAndDeliver(std::move(n));
+  return true;
+}
+
+bool LocalNotifier::resubmitDeadLetter(Notification n, std::string& error) {
+  const subscribers::Person* p = directory_ ? directory_->findById(n.person_id) : nullptr;
+  if (p == nullptr) {
+    error = "person " + n.person_id + " is no longer in the subscribers directory";
+    return false;
+  }
+  auto ch = std::find_if(p->channels.begin(), p->channels.end(),
+                         [&](const subscribers::Channel& c) { return c.id == n.channel.id; });
+  if (ch == p->channels.end()) {
+    error = "person " + n.person_id + " has no channel " + n.channel.id + " any more";
+    return false;
+  }
+  n.channel = *ch;
+  n.attempts = 0;
+  if (outbox_) outbox_->produced(n);  // a crash from here on still re-sends it
   resolveAndDeliver(std::move(n));
   return true;
 }

@@ -103,6 +103,11 @@ class LocalNotifier final : public MissedCallSink {
   // step of its delivery (delivery.h DeliveryStep). Observes only; delivery goes on regardless.
   using HistoryHook = std::function<void(const Notification&, const DeliveryStep*)>;
   void setHistoryHook(HistoryHook hook);
+  // The operator console's retry of a dead letter (dead_letter_store.h): `n` as the dead letter
+  // kept it (calls, text, ORIGINAL idempotency key) goes through delivery again on the person's
+  // channel of that id as configured now (a fixed URL or secret counts), journaled in the outbox
+  // first. False + `error` when the person or the channel is no longer in the directory.
+  bool resubmitDeadLetter(Notification n, std::string& error);
   using DeadLetterHook =
       std::function<bool(const Notification&, std::string_view, std::string_view, int, int64_t)>;
   void setDeadLetterHook(DeadLetterHook hook);

@@ -99,6 +99,8 @@ std::string HttpEndpoints::start() {
   server_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
     answer(res, readyz_(), "ready", "not ready");
   });
+  // Bounded bodies (the largest is a people CSV, ops_api.h): beyond, httplib answers 413.
+  server_->set_payload_max_length(8u << 20);
   if (ladder_) ladder_(*server_);
   if (history_ != nullptr) {
     server_->Get("/api/calls", [this](const httplib::Request& req, httplib::Response& res) {

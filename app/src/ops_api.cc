@@ -4,11 +4,14 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "mcn/notifier/local_notifier.h"
+#include "mcn/subscribers/csv_import.h"
+#include "people_store.h"
 
 namespace mcn::app {
 namespace {
@@ -97,6 +100,42 @@ int64_t systemUs() {
 }
 
 }  // namespace
+
+ApiReply importPeopleCsv(const std::string& csv, PeopleStore& store,
+                         const sipparse::DialPlan& plan) {
+  std::vector<subscribers::Person> people;
+  try {
+    // Parsed and validated as a whole before the store is touched.
+    people = subscribers::loadCsvText(csv, "csv", plan);
+  } catch (const subscribers::SubscriberError& e) {
+    json lines = json::array();
+    std::string_view msg = e.what();
+    for (size_t nl; (nl = msg.find('\n')) != std::string_view::npos; msg.remove_prefix(nl + 1)) {
+      lines.push_back(std::string(msg.substr(0, nl)));
+    }
+    lines.push_back(std::string(msg));
+    return ApiReply{400, dump(json{{"error", "the CSV has errors; nothing was imported"},
+                                   {"lines", std::move(lines)}})};
+  }
+  if (people.empty()) return fail(400, "the CSV has a header but no person; nothing was imported");
+  try {
+    std::string result = store.import(people);
+    spdlog::info("people import: {}", result);
+    return ApiReply{200, dump(json{{"imported", people.size()}, {"result", result}})};
+  } catch (const subscribers::SubscriberError& e) {
+    // The imported people clash with the stored ones (a number owned by two people): the
+    // input's fault; a store that cannot be written: the store's.
+    if (store.connectionFailed()) {
+      return fail(503, std::string("the subscribers store cannot be written: ") + e.what());
+    }
+    return ApiReply{400, dump(json{{"error",
+                                    "the import conflicts with the stored people; "
+                                    "nothing was imported"},
+                                   {"lines", json::array({e.what()})}})};
+  } catch (const std::exception& e) {
+    return fail(503, std::string("the subscribers store cannot be written: ") + e.what());
+  }
+}
 
 // ---- RetryHandoff ----
 
@@ -256,6 +295,24 @@ ApiReply OpsApi::actOnDeadLetter(const std::string& id, const std::string& actio
   return ApiReply{action == "retry" ? 202 : 200, dump(out)};
 }
 
+ApiReply OpsApi::importPeople(const std::string& content_type, const std::string& body) {
+  if (!seams_.import_people) {
+    return fail(501, "no subscribers store to import into (give [run] subscribers or redis)");
+  }
+  // "text/csv; charset=utf-8": the media type before any parameter.
+  std::string type = content_type.substr(0, content_type.find(';'));
+  while (!type.empty() && type.back() == ' ') type.pop_back();
+  for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (type != "text/csv") {
+    return fail(415, "Content-Type: send the CSV as text/csv (columns in subscribers/README.md)");
+  }
+  if (body.size() > kMaxImportBytes) {
+    return fail(413, fmt::format("the CSV is larger than {} bytes", kMaxImportBytes));
+  }
+  if (body.empty()) return fail(400, "the CSV is empty");
+  return seams_.import_people(body);
+}
+
 void OpsApi::addRoutes(httplib::Server& s) {
   s.Get("/api/ops/stats", [this](const httplib::Request&, httplib::Response& res) {
     ApiReply r = stats();
@@ -276,6 +333,11 @@ void OpsApi::addRoutes(httplib::Server& s) {
            res.status = r.status;
            res.set_content(r.body, "application/json");
          });
+  s.Post("/api/ops/people/import", [this](const httplib::Request& req, httplib::Response& res) {
+    ApiReply r = importPeople(req.get_header_value("Content-Type"), req.body);
+    res.status = r.status;
+    res.set_content(r.body, "application/json");
+  });
 }
 
 }  // namespace mcn::app

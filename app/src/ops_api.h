@@ -6,6 +6,7 @@
 //   GET  /api/ops/dead-letters?limit=&skip=&state=dead|all
 //   POST /api/ops/dead-letters/<id>/retry        through delivery again, original key
 //   POST /api/ops/dead-letters/<id>/discard      marked done; logged with who
+//   POST /api/ops/people/import                  text/csv, all or nothing (subscribers CSV rules)
 //
 // Who acted: the `X-Mcn-Operator` header (the console sets it to the signed-in operator), else
 // "token" (whoever holds the bearer token, or anyone on loopback), with the client's address.
@@ -57,6 +58,15 @@ class RetryHandoff {
   std::deque<std::shared_ptr<Request>> queue_;
 };
 
+class PeopleStore;
+
+// POST /api/ops/people/import behind the HTTP layer: the CSV read by the subscribers CSV loader
+// (subscribers/csv_import.h, the rules of `mcn subscribers import`), then imported into `store`
+// as a whole. 200 {"imported":N,"result":"..."}; 400 {"error","lines":["row N: column X: ..."]}
+// with every bad line and nothing written; 503 when the store cannot be written.
+ApiReply importPeopleCsv(const std::string& csv, PeopleStore& store,
+                         const sipparse::DialPlan& plan);
+
 class OpsApi {
  public:
   struct Seams {
@@ -66,6 +76,9 @@ class OpsApi {
     notifier::DeadLetterStore* dead_letters = nullptr;
     RetryHandoff* retry = nullptr;
     int retry_wait_ms = 5000;
+    // POST /api/ops/people/import: the people of a CSV, all or nothing. Returns 200 with what
+    // was imported, 400 with every bad line, 503 when the store cannot be written; null: 501.
+    std::function<ApiReply(const std::string& csv)> import_people;
     std::function<int64_t()> wall_us;  // the system clock; tests pass their own
   };
   OpsApi(OpsStats& stats, Seams seams);
@@ -77,6 +90,9 @@ class OpsApi {
   // `action`: "retry" | "discard".
   ApiReply actOnDeadLetter(const std::string& id, const std::string& action, const std::string& who,
                            const std::string& from);
+  ApiReply importPeople(const std::string& content_type, const std::string& body);
+
+  static constexpr size_t kMaxImportBytes = 4 << 20;
 
  private:
   OpsStats& stats_;

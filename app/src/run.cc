@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "callback_api.h"
@@ -27,6 +29,7 @@
 #include "mcn/notifier/stream_bus.h"
 #include "metrics.h"
 #include "ops_api.h"
+#include "people_store.h"
 #include "pipeline.h"
 #include "process.h"
 #include "recent_messages.h"
@@ -285,6 +288,7 @@ class Daemon {
   std::unique_ptr<OpsApi> ops_api_;
   void openOps();
   OpsLevels opsLevels() const;
+  ApiReply importPeople(const std::string& csv);
 };
 
 OpsLevels Daemon::opsLevels() const {
@@ -302,6 +306,39 @@ OpsLevels Daemon::opsLevels() const {
   return l;
 }
 
+ApiReply Daemon::importPeople(const std::string& csv) {
+  static std::mutex import_mu;  // one import at a time: each is a read-modify-write
+  std::lock_guard lock(import_mu);
+  auto refuse = [](int status, const std::string& why) {
+    return ApiReply{status, nlohmann::json{{"error", why}}.dump(
+                                -1, ' ', false, nlohmann::json::error_handler_t::replace)};
+  };
+  try {
+    const sipparse::DialPlan plan(cfg_.parser.dial_plan);
+    if (redis_) {
+      RedisPeopleStore store(redisSubscriberOptionsOf(cfg_));
+      return importPeopleCsv(csv, store, plan);  // every process refreshes on the pub/sub
+    }
+    const std::string& path = opts_.subscribers.empty() ? cfg_.run.subscribers : opts_.subscribers;
+    if (path.empty()) {
+      return refuse(501, "no subscribers store to import into (give [run] subscribers or redis)");
+    }
+    if (path.ends_with(".csv") || path.ends_with(".CSV")) {
+      return refuse(409,
+                    "the subscribers file " + path +
+                        " is a CSV export, which mcn does not rewrite: import into a TOML file or "
+                        "Redis with mcn subscribers");
+    }
+    FilePeopleStore store(path, plan);
+    ApiReply r = importPeopleCsv(csv, store, plan);
+    // The file changed: reloaded as on SIGHUP (the main thread; calls in flight kept).
+    if (r.status == 200) ::kill(::getpid(), SIGHUP);
+    return r;
+  } catch (const std::exception& e) {
+    return refuse(503, std::string("the subscribers store: ") + e.what());
+  }
+}
+
 void Daemon::openOps() {
   OpsApi::Seams seams;
   seams.levels = [this] { return opsLevels(); };
@@ -311,6 +348,9 @@ void Daemon::openOps() {
     dead_store_ = std::make_unique<notifier::DeadLetterStore>(cfg_.notify.dead_letter_path);
     seams.dead_letters = dead_store_.get();
     seams.retry = &retry_;
+  }
+  if (!publisher_ && (redis_ || !opts_.subscribers.empty() || !cfg_.run.subscribers.empty())) {
+    seams.import_people = [this](const std::string& csv) { return importPeople(csv); };
   }
   ops_api_ = std::make_unique<OpsApi>(ops_stats_, std::move(seams));
   http_.addRoutes([this](httplib::Server& s) { ops_api_->addRoutes(s); });

@@ -242,7 +242,8 @@ TEST_F(HistoryEndToEnd, ReplayFillsTheStoreAndMcnRunAnswersTheOperatorsSearches)
 
 // Live: the HEP datagrams kamailio sent (pcaps/hep_kamailio_udp.pcap, README: busy 486 to 1015,
 // answered 200 to 1013, cancelled 487 to 1014), taken out of the capture by tshark, sent to a
-// running `mcn run --hep`: its workers' records reach the store while it runs.
+// running `mcn run --hep`: its workers' records reach the store while it runs, and the operator
+// console's JSON (ladder of a recent call, live figures) answers from the same daemon.
 TEST_F(HistoryEndToEnd, LiveCallsReachTheStoreWhileMcnRuns) {
   std::vector<std::string> datagrams;
   {
@@ -362,6 +363,43 @@ TEST_F(HistoryEndToEnd, LiveCallsReachTheStoreWhileMcnRuns) {
   }
   EXPECT_NE(metrics.find("mcn_history_written_total 3"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("mcn_history_dropped_total 0"), std::string::npos) << metrics;
+
+  // The operator console's JSON on the same daemon. The ladder of the cancelled call (1014),
+  // from the messages the worker still holds: its INVITE first, decided cancelled as above.
+  std::string cancelled;
+  for (const auto& c : calls) {
+    if (c["callee"] == "+862583001014") cancelled = c["call_id"];
+  }
+  res = cli.Get("/api/calls/" + percentEncoded(cancelled) + "/ladder");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  auto ladder = json::parse(res->body);
+  ASSERT_EQ(ladder["calls"].size(), 1u) << res->body;
+  EXPECT_EQ(ladder["calls"][0]["messages"][0]["method"], "INVITE");
+  EXPECT_EQ(ladder["calls"][0]["numbers"][0]["outcome"], "cancelled");
+  // Live figures: every datagram was one SIP message (the main thread samples once a second,
+  // so the totals arrive within a few); nothing open now; the HEP listener healthy.
+  json stats;
+  for (int i = 0; i < 50; ++i) {
+    auto s = cli.Get("/api/ops/stats");
+    ASSERT_TRUE(s);
+    ASSERT_EQ(s->status, 200) << s->body;
+    stats = json::parse(s->body);
+    if (stats["sip"]["messages"] == datagrams.size()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(stats["sip"]["messages"], datagrams.size()) << stats.dump();
+  EXPECT_EQ(stats["calls"]["open"], 0) << stats.dump();
+  ASSERT_EQ(stats["sources"].size(), 1u) << stats.dump();
+  EXPECT_EQ(stats["sources"][0]["health"], "ok") << stats.dump();
+  // No dead letter yet (no file), no subscribers store to import into.
+  res = cli.Get("/api/ops/dead-letters");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(json::parse(res->body)["total"], 0) << res->body;
+  res = cli.Post("/api/ops/people/import", "id,name,numbers\n", "text/csv");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 501) << res->body;
 
   run_.signal(SIGTERM);
   EXPECT_EQ(run_.exitCode(), 0) << slurp((dir_ / "run.log").string());

@@ -1,7 +1,7 @@
 // The operator console's JSON (app/src/ops_api.h) over real loopback HTTP: the live figures
 // computed from counters over the daemon's window, the dead-letter list with retry (a real
-// webhook receiver gets the ORIGINAL idempotency key again) and discard (logged with who); every
-// bad request a 4xx that says why and changes nothing.
+// webhook receiver gets the ORIGINAL idempotency key again) and discard (logged with who), the
+// people CSV import all or nothing; every bad request a 4xx that says why and changes nothing.
 
 #include "../../app/src/ops_api.h"
 
@@ -19,9 +19,11 @@
 
 #include "../../app/src/http_endpoints.h"
 #include "../../app/src/metrics.h"
+#include "../../app/src/people_store.h"
 #include "free_port.h"
 #include "mcn/app/config.h"
 #include "mcn/notifier/local_notifier.h"
+#include "mcn/subscribers/toml_store.h"
 
 namespace mcn::app {
 namespace {
@@ -145,8 +147,12 @@ TEST(OpsApiHttp, StatsBeyondLoopbackNeedTheToken) {
   ASSERT_EQ(r->status, 200);
   EXPECT_EQ(r->get_header_value("Cache-Control"), "no-store");
   EXPECT_DOUBLE_EQ(json::parse(r->body)["capture"]["frames_per_s"].get<double>(), 100.0);
-  // Without a dead-letter file (a probe), it says so.
+  // Without a dead-letter file or a store (a probe), those say so.
   r = c.Get("/api/ops/dead-letters", {{"Authorization", "Bearer ops-s3cret"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 501);
+  r = c.Post("/api/ops/people/import", {{"Authorization", "Bearer ops-s3cret"}}, "id\n",
+             "text/csv");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 501);
 }
@@ -463,6 +469,97 @@ TEST(DeadLetterStore, TornAndHostileLinesAreCountedNotFatal) {
   ASSERT_TRUE(store.list(0, 50, false, page, err)) << err;
   EXPECT_EQ(page.entries.size(), 2u);
   fs::remove_all(dir);
+}
+
+// --- people import
+
+class PeopleImport : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("mcn_ops_people_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    path_ = (dir_ / "people.toml").string();
+    cfg_ = loadConfigFile(std::string(MCN_SOURCE_DIR) + "/pcaps/fixtures.toml");
+    plan_ = std::make_unique<sipparse::DialPlan>(cfg_.parser.dial_plan);
+    std::ofstream(path_) << "[[person]]\nid = \"e1\"\nname = \"Li Lei\"\nnumbers = [\"1011\"]\n"
+                            "[[person.channel]]\nid = \"c\"\nkind = \"console\"\n";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string fileText() {
+    std::ifstream f(path_);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  }
+  fs::path dir_;
+  std::string path_;
+  Config cfg_;
+  std::unique_ptr<sipparse::DialPlan> plan_;
+};
+
+TEST_F(PeopleImport, ACsvIsImportedWhole) {
+  FilePeopleStore store(path_, *plan_);
+  OpsStats stats;
+  OpsApi::Seams seams;
+  seams.import_people = [&](const std::string& csv) { return importPeopleCsv(csv, store, *plan_); };
+  OpsApi api(stats, seams);
+  Served s;
+  ASSERT_EQ(s.start(api), "");
+  auto c = s.client();
+  auto r = c.Post(
+      "/api/ops/people/import",
+      "id,name,numbers,channel_kind\ne2,Han Meimei,1012,console\ne3,Wang Fang,1013;1014,console\n",
+      "text/csv; charset=utf-8");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body)["imported"], 2);
+  auto people = subscribers::loadTomlFile(path_, *plan_);
+  ASSERT_EQ(people.size(), 3u);
+  EXPECT_EQ(people[2].id, "e3");
+  EXPECT_EQ(people[2].numbers.size(), 2u);
+  EXPECT_EQ(people[2].numbers[0], "+862583001013") << "numbers normalised by the dial plan";
+}
+
+TEST_F(PeopleImport, BadCsvIsRefusedWithEveryBadLineAndNothingWritten) {
+  FilePeopleStore store(path_, *plan_);
+  OpsStats stats;
+  OpsApi::Seams seams;
+  seams.import_people = [&](const std::string& csv) { return importPeopleCsv(csv, store, *plan_); };
+  OpsApi api(stats, seams);
+  Served s;
+  ASSERT_EQ(s.start(api), "");
+  auto c = s.client();
+  const std::string before = fileText();
+  // Row 3 has no id, row 4 a number that is no number; row 2 is fine but nothing is imported.
+  auto r = c.Post("/api/ops/people/import",
+                  "id,name,numbers,channel_kind\ne2,Han Meimei,1012,console\n,Nobody,1015,console\n"
+                  "e4,Bad,not-a-number,console\n",
+                  "text/csv");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 400) << r->body;
+  auto j = json::parse(r->body);
+  ASSERT_GE(j["lines"].size(), 2u) << r->body;
+  EXPECT_NE(j["lines"][0].get<std::string>().find("row 3"), std::string::npos) << r->body;
+  EXPECT_NE(j["lines"][1].get<std::string>().find("row 4"), std::string::npos) << r->body;
+  EXPECT_EQ(fileText(), before);
+  // A number another stored person owns: the whole import is refused too.
+  r = c.Post("/api/ops/people/import", "id,name,numbers,channel_kind\ne5,Dup,1011,console\n",
+             "text/csv");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_EQ(fileText(), before);
+  // Not CSV, empty, too big.
+  r = c.Post("/api/ops/people/import", R"({"id":"e6"})", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 415);
+  r = c.Post("/api/ops/people/import", "", "text/csv");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  r = c.Post("/api/ops/people/import", std::string(OpsApi::kMaxImportBytes + 1, 'x'), "text/csv");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  EXPECT_EQ(fileText(), before);
 }
 
 }  // namespace

@@ -392,6 +392,12 @@ TEST_F(HistoryEndToEnd, LiveCallsReachTheStoreWhileMcnRuns) {
   EXPECT_EQ(stats["calls"]["open"], 0) << stats.dump();
   ASSERT_EQ(stats["sources"].size(), 1u) << stats.dump();
   EXPECT_EQ(stats["sources"][0]["health"], "ok") << stats.dump();
+  // Every message held for the ladder (far below the bounds), nothing evicted.
+  auto m = cli.Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->body.find("\nmcn_ladder_messages{worker=\"0\"} 35\n"), std::string::npos) << m->body;
+  EXPECT_NE(m->body.find("\nmcn_ladder_evicted_calls_total{worker=\"0\"} 0\n"), std::string::npos)
+      << m->body;
   // No dead letter yet (no file), no subscribers store to import into.
   res = cli.Get("/api/ops/dead-letters");
   ASSERT_TRUE(res);
@@ -400,6 +406,57 @@ TEST_F(HistoryEndToEnd, LiveCallsReachTheStoreWhileMcnRuns) {
   res = cli.Post("/api/ops/people/import", "id,name,numbers\n", "text/csv");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 501) << res->body;
+
+  run_.signal(SIGTERM);
+  EXPECT_EQ(run_.exitCode(), 0) << slurp((dir_ / "run.log").string());
+}
+
+// The operator imports people from a CSV into the running daemon's TOML subscribers file: the
+// file is rewritten and reloaded (the log says so, with the directory's size), a bad CSV changes
+// nothing.
+TEST_F(HistoryEndToEnd, AnOperatorImportsPeopleIntoTheRunningDaemon) {
+  const RunPorts ports = freeRunPorts();
+  ASSERT_NE(ports.http, 0);
+  const std::string people = (dir_ / "subscribers.toml").string();
+  ASSERT_TRUE(run_.start({kMcn, "run", "--hep", "127.0.0.1:" + std::to_string(ports.hep),
+                          "--config", (dir_ / "mcn.toml").string(), "--subscribers", people,
+                          "--http-port", std::to_string(ports.http)},
+                         {.output = (dir_ / "run.log").string(), .cwd = dir_.string(), .env = {}}));
+  httplib::Client cli("127.0.0.1", ports.http);
+  cli.set_connection_timeout(1);
+  bool up = false;
+  for (int i = 0; i < 100 && !up; ++i) {
+    auto res = cli.Get("/readyz");
+    up = res && res->status == 200;
+    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(up) << slurp((dir_ / "run.log").string());
+
+  auto res = cli.Post("/api/ops/people/import",
+                      "id,name,numbers,channel_kind\ne1014,Zhou Min,1014,console\n", "text/csv");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(json::parse(res->body)["imported"], 1) << res->body;
+  // Reloaded as on SIGHUP: the operator reads it in the log.
+  bool reloaded = false;
+  for (int i = 0; i < 50 && !reloaded; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    reloaded = slurp((dir_ / "run.log").string()).find("subscribers reloaded (2 people)") !=
+               std::string::npos;
+  }
+  EXPECT_TRUE(reloaded) << slurp((dir_ / "run.log").string());
+  const std::string after = slurp(people);
+  EXPECT_NE(after.find("e1014"), std::string::npos) << after;
+  EXPECT_NE(after.find("e1015"), std::string::npos) << after;
+
+  // Row 3 has no id: refused whole (row 2 is not imported either), the file untouched.
+  res = cli.Post("/api/ops/people/import",
+                 "id,name,numbers,channel_kind\ne1016,Sun Li,1016,console\n,Nobody,1017,console\n",
+                 "text/csv");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400) << res->body;
+  EXPECT_NE(res->body.find("row 3"), std::string::npos) << res->body;
+  EXPECT_EQ(slurp(people), after);
 
   run_.signal(SIGTERM);
   EXPECT_EQ(run_.exitCode(), 0) << slurp((dir_ / "run.log").string());

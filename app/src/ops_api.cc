@@ -30,9 +30,11 @@ ApiReply fail(int status, std::string_view why) {
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
+// No control characters (the name goes to the log and the actions file); UTF-8 names allowed
+// ("王芳", typed in the operator console).
 bool printable(std::string_view v) {
   for (unsigned char c : v) {
-    if (c < 0x20 || c > 0x7e) return false;
+    if (c < 0x20 || c == 0x7f) return false;
   }
   return true;
 }
@@ -246,7 +248,7 @@ ApiReply OpsApi::actOnDeadLetter(const std::string& id, const std::string& actio
     return fail(400, "id: 16 lower-case hex digits, as GET /api/ops/dead-letters lists them");
   }
   if (who_in.size() > kMaxWho || !printable(who_in)) {
-    return fail(400, fmt::format("X-Mcn-Operator: 1 to {} printable ASCII bytes", kMaxWho));
+    return fail(400, fmt::format("X-Mcn-Operator: 1 to {} bytes, no control characters", kMaxWho));
   }
   const std::string who = who_in.empty() ? std::string("token") : who_in;
   std::lock_guard lock(act_mu_);

@@ -813,6 +813,34 @@ std::string Daemon::open() {
           return web::JsonAnswer{r.status, r.body};
         };
       }
+      // The other parts are opened after this (openOps, the ladder): looked up at request time.
+      auto answer = [](const ApiReply& r) { return web::JsonAnswer{r.status, r.body}; };
+      ops.stats = [this, answer] {
+        if (!ops_api_) return web::JsonAnswer{503, R"({"error":"starting"})"};
+        return answer(ops_api_->stats());
+      };
+      ops.ladder = [this, answer](const std::string& id) {
+        if (!ladder_api_) {
+          return web::JsonAnswer{501,
+                                 R"j({"error":"no messages held ([run] ladder_messages 0)"})j"};
+        }
+        return answer(ladder_api_->ladder(id, {{"format", "text"}}));
+      };
+      if (!publisher_) {  // the dead-letter file and the import are the local notifier's
+        ops.dead_letters = [this, answer](const web::Params& p) {
+          if (!ops_api_) return web::JsonAnswer{503, R"({"error":"starting"})"};
+          return answer(ops_api_->listDeadLetters(p));
+        };
+        ops.act_on_dead_letter = [this, answer](const std::string& id, const std::string& action,
+                                                const std::string& who, const std::string& from) {
+          if (!ops_api_) return web::JsonAnswer{503, R"({"error":"starting"})"};
+          return answer(ops_api_->actOnDeadLetter(id, action, who, from));
+        };
+        ops.import_people = [this, answer](const std::string& csv) {
+          if (!ops_api_) return web::JsonAnswer{503, R"({"error":"starting"})"};
+          return answer(ops_api_->importPeople("text/csv", csv));
+        };
+      }
       web_->setOps(std::move(ops));
       if (std::string err = web_->start(); !err.empty()) return err;
       http_.setPublicPaths(&WebBackend::isConsolePath);

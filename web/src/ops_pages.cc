@@ -512,7 +512,9 @@ void WebConsole::opsHome(const httplib::Request& req, httplib::Response& res) {
   if (!seams_.ops.dead_letters) {
     body += "<p>" + h(tr(l, O::kNotHere)) + "</p>";
   } else {
-    JsonAnswer a = seams_.ops.dead_letters({{"limit", "50"}});
+    // The newest 50, retried and discarded ones too (with who did it), so the page tells what
+    // happened to a letter that went away.
+    JsonAnswer a = seams_.ops.dead_letters({{"limit", "50"}, {"state", "all"}});
     auto j = json::parse(a.body, nullptr, false);
     json letters = a.status == 200 && !j.is_discarded() ? firstArray(j, {"dead_letters", "letters"})
                                                         : json::array();
@@ -546,10 +548,14 @@ void WebConsole::opsHome(const httplib::Request& req, httplib::Response& res) {
           actions = button("retry", O::kRetry, d.value("can_retry", true)) +
                     button("discard", O::kDiscard, true);
         }
+        std::string state = field(d, "state");
+        if (d.contains("done") && d["done"].is_object()) {
+          state += fmt::format(" ({} {})", field(d["done"], "by"), field(d["done"], "at"));
+        }
         body += fmt::format(
             "<tr><td>{}</td><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             h(field(d, "at")), h(person), h(field(d, "channel_kind")), h(field(d, "channel")),
-            h(reason), h(field(d, "state")), actions);
+            h(reason), h(state), actions);
       }
       body += "</tbody></table>";
     }
@@ -644,9 +650,10 @@ void WebConsole::opsDeadLetterPost(const httplib::Request& req, httplib::Respons
     return;
   }
   const std::string id = req.matches[1].str(), action = req.matches[2].str();
-  const std::string who = s->person.substr(s->person.find(':') + 1) + " from " + clientOf(req);
-  JsonAnswer a = seams_.ops.act_on_dead_letter(id, action, who);
-  spdlog::info("web: operator {}: {} dead letter {}: {}", who, action, id, a.status);
+  const std::string who = s->person.substr(s->person.find(':') + 1);
+  JsonAnswer a = seams_.ops.act_on_dead_letter(id, action, who, clientOf(req));
+  spdlog::info("web: operator {} from {}: {} dead letter {}: {}", who, clientOf(req), action, id,
+               a.status);
   if (a.status / 100 != 2) {
     res.status = a.status;
     res.set_content(
@@ -669,10 +676,11 @@ void WebConsole::opsImportPost(const httplib::Request& req, httplib::Response& r
                     "text/html; charset=utf-8");
     return;
   }
-  const std::string who = s->person.substr(s->person.find(':') + 1) + " from " + clientOf(req);
+  const std::string who = s->person.substr(s->person.find(':') + 1);
   const std::string csv = req.get_param_value("csv");
-  JsonAnswer a = seams_.ops.import_people(csv, who);
-  spdlog::info("web: operator {}: people import of {} bytes: {}", who, csv.size(), a.status);
+  JsonAnswer a = seams_.ops.import_people(csv);
+  spdlog::info("web: operator {} from {}: people import of {} bytes: {}", who, clientOf(req),
+               csv.size(), a.status);
   if (a.status / 100 != 2) {
     // The loader's line-numbered messages, as the API gives them.
     auto j = json::parse(a.body, nullptr, false);

@@ -86,15 +86,20 @@ def free_port(kind=socket.SOCK_STREAM, also_udp=False):
 
 
 class Receiver(BaseHTTPRequestHandler):
-    """The staff members' webhook channels: every POST kept as (path, parsed body)."""
+    """The staff members' webhook channels: every POST answered 200 is kept as (path, parsed
+    body, webhook-id); a path in `refuse` is answered 404 (kept in `refused`)."""
     got = []
+    refused = []
+    refuse = set()
     lock = threading.Lock()
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         with Receiver.lock:
-            Receiver.got.append((self.path, json.loads(body)))
-        self.send_response(200)
+            entry = (self.path, json.loads(body), self.headers.get("webhook-id"))
+            status = 404 if self.path in Receiver.refuse else 200
+            (Receiver.refused if status == 404 else Receiver.got).append(entry)
+        self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -104,7 +109,7 @@ class Receiver(BaseHTTPRequestHandler):
 
 def received(path, kind):
     with Receiver.lock:
-        return [b for p, b in Receiver.got if p == path and b.get("type") == kind]
+        return [b for p, b, _ in Receiver.got if p == path and b.get("type") == kind]
 
 
 def wait_for(fn, timeout=10.0, every=0.1):
@@ -171,6 +176,8 @@ def main():
     http_port = free_port()
     hep_port = free_port(also_udp=True)
     base = "http://%s:%d" % (ADDR, http_port)
+    # Wu Fang's webhook refuses (404) until the operator retries her dead letter (step 6).
+    Receiver.refuse = {"/e1015"}
     srv = ThreadingHTTPServer((ADDR, hook_port), Receiver)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     hook = "http://%s:%d" % (ADDR, hook_port)
@@ -471,6 +478,40 @@ operator_token_ref = "env:MCN_WEB_TEST_OPS_TOKEN"
             check("caller hung up (cancelled)" in driver.page_source,
                   "the call's page shows its record")
             shot("ops-call")
+        # The notifications Wu Fang's webhook refused (one per round of the fixture: its busy
+        # call to 1015) are dead letters; once her webhook takes requests again, Retry sends the
+        # newest once more with its own key (the same webhook-id), and only that one.
+        def dead_rows():
+            driver.get(base + "/ops#dead")
+            rows = [r for r in driver.find_elements(By.CSS_SELECTOR, "#dead-letters tbody tr")
+                    if "Wu Fang" in r.text]
+            return rows if len(rows) >= 2 else None
+        rows = wait_for(dead_rows, 10) or []
+        check(len(rows) == 2 and all("http 404" in r.text for r in rows),
+              "Wu Fang's two refused notifications are listed as dead letters (%d)" % len(rows))
+        with Receiver.lock:
+            first_ids = [w for p, _, w in Receiver.refused if p == "/e1015"]
+            Receiver.refuse = set()
+        shot("ops-dead-letter")
+        if rows:
+            old = driver.find_element(By.TAG_NAME, "html")
+            rows[0].find_element(By.XPATH, ".//button[normalize-space()='Retry']").click()
+            WebDriverWait(driver, 10).until(expected_conditions.staleness_of(old))
+            check("Done: retry" in driver.page_source, "the page says the retry is done")
+            again = wait_for(lambda: [w for p, b, w in Receiver.got
+                                      if p == "/e1015" and b.get("type") != "message"], 10)
+            time.sleep(0.5)  # a second delivery, were there one, would be in by now
+            with Receiver.lock:
+                again = [w for p, b, w in Receiver.got if p == "/e1015" and b.get("type") != "message"]
+            check(len(again) == 1 and again[0] in first_ids and len(set(first_ids)) == 2,
+                  "the retried notification reached Wu Fang once, with its own first webhook-id")
+            rows = driver.find_elements(By.CSS_SELECTOR, "#dead-letters tbody tr")
+            states = [("retried" in r.text,
+                       bool(r.find_elements(By.XPATH, ".//button[normalize-space()='Retry']")))
+                      for r in rows]
+            check(sorted(states) == [(False, True), (True, False)],
+                  "one letter shows as retried without a Retry button, the other still dead")
+            shot("ops-retried")
         a11y("/ops")
         driver.delete_all_cookies()
         a11y("/signin")

@@ -88,12 +88,13 @@ struct OpsSeams {
   std::function<JsonAnswer(const std::string& call_id)> call;    // GET /api/calls/<id>
   std::function<JsonAnswer(const std::string& call_id)> ladder;  // .../<id>/ladder?format=text
   std::function<JsonAnswer(const Params&)> dead_letters;         // GET /api/ops/dead-letters
-  // POST /api/ops/dead-letters/<id>/<action> ("retry" | "discard"); `who` for the log.
-  std::function<JsonAnswer(const std::string& id, const std::string& action,
-                           const std::string& who)>
+  // POST /api/ops/dead-letters/<id>/<action> ("retry" | "discard"); `who` (the operator's name)
+  // and `from` (their address) for the log.
+  std::function<JsonAnswer(const std::string& id, const std::string& action, const std::string& who,
+                           const std::string& from)>
       act_on_dead_letter;
-  // POST /api/ops/people/import (text/csv); `who` for the log.
-  std::function<JsonAnswer(const std::string& csv, const std::string& who)> import_people;
+  // POST /api/ops/people/import (text/csv).
+  std::function<JsonAnswer(const std::string& csv)> import_people;
 };
 
 struct ConsoleSeams {

@@ -10,6 +10,7 @@
 #include "mcn/notifier/credentials.h"
 #include "mcn/sipparse/dial_plan.h"
 #include "mcn/subscribers/directory.h"
+#include "mcn/web/html.h"
 
 namespace mcn::app {
 namespace {
@@ -20,31 +21,8 @@ CallbackApi::Answer error(int status, std::string_view why) {
   return {status, json{{"error", why}}.dump()};
 }
 
-std::string html(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+// The confirm page's text: the web console's escaping (web/html.h).
+std::string html(std::string_view s) { return web::htmlEscape(s); }
 
 std::string page(std::string_view title, std::string_view body) {
   return fmt::format(

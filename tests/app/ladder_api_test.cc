@@ -18,7 +18,7 @@
 #include "../../app/src/http_endpoints.h"
 #include "../../app/src/metrics.h"
 #include "../../app/src/pipeline.h"
-#include "free_port.h"
+#include "../support/free_port.h"
 #include "mcn/app/config.h"
 #include "mcn/history/store.h"
 

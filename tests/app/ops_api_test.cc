@@ -20,7 +20,7 @@
 #include "../../app/src/http_endpoints.h"
 #include "../../app/src/metrics.h"
 #include "../../app/src/people_store.h"
-#include "free_port.h"
+#include "../support/free_port.h"
 #include "mcn/app/config.h"
 #include "mcn/notifier/local_notifier.h"
 #include "mcn/subscribers/toml_store.h"

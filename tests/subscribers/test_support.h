@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "../support/child_process.h"
+#include "../support/free_port.h"
 #include "mcn/sipparse/dial_plan.h"
 
 namespace mcn::subscribers::test {
@@ -80,21 +81,7 @@ inline bool waitFor(const std::function<bool()>& cond,
   return cond();
 }
 
-inline int freeLoopbackPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
+inline int freeLoopbackPort() { return mcn::test::freeTcpPort("127.0.0.1"); }
 
 // One RESP command over a fresh connection; returns the first reply line ("+PONG", "-ERR ...",
 // ":3", "$5") or "" when nothing answers. Enough for PING and for planting bad data.

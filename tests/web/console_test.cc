@@ -13,13 +13,15 @@
 #include <thread>
 #include <vector>
 
+#include "console_server.h"
+
 namespace mcn::web {
 namespace {
 
 constexpr int64_t kT0 = 1'796'000'000'000;
 const std::string kKey = "0123456789abcdef-console-key";
 
-class ConsoleTest : public ::testing::Test {
+class ConsoleTest : public test::ConsoleServer {
  protected:
   void SetUp() override {
     ConsoleSeams seams;
@@ -80,43 +82,13 @@ class ConsoleTest : public ::testing::Test {
     }
     ConsoleOptions opt;
     opt.base_url = "http://127.0.0.1/";
-    console_ = std::make_unique<WebConsole>(links_, opt, std::move(seams));
-    console_->addRoutes(server_);
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    ASSERT_GT(port_, 0);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::yield();
-  }
-  void TearDown() override {
-    server_.stop();
-    if (thread_.joinable()) thread_.join();
-  }
-
-  httplib::Client client() {
-    httplib::Client c("127.0.0.1", port_);
-    c.set_follow_location(false);
-    return c;
-  }
-
-  static std::string cookieFrom(const httplib::Result& r, std::string_view name) {
-    for (auto [it, end] = r->headers.equal_range("Set-Cookie"); it != end; ++it) {
-      std::string v = cookieValue(it->second.substr(0, it->second.find(';')), name);
-      if (!v.empty()) return v;
-    }
-    return {};
+    serve(std::make_unique<WebConsole>(links_, opt, std::move(seams)));
   }
   static std::string setCookieLine(const httplib::Result& r, std::string_view name) {
     for (auto [it, end] = r->headers.equal_range("Set-Cookie"); it != end; ++it) {
       if (it->second.rfind(std::string(name) + "=", 0) == 0) return it->second;
     }
     return {};
-  }
-  static std::string hiddenCsrf(const std::string& body) {
-    std::string k = "name=\"csrf\" value=\"";
-    auto at = body.find(k);
-    if (at == std::string::npos) return {};
-    at += k.size();
-    return body.substr(at, body.find('"', at) - at);
   }
   std::string lastLinkPath() {
     std::lock_guard lock(mu_);
@@ -156,10 +128,6 @@ class ConsoleTest : public ::testing::Test {
   std::vector<std::string> messages_;
   std::vector<std::string> saved_by_;
   SignInLinks links_{kKey, SignInLimits{}};
-  std::unique_ptr<WebConsole> console_;
-  httplib::Server server_;
-  std::thread thread_;
-  int port_ = 0;
 };
 
 TEST_F(ConsoleTest, SignInByLinkThenSeeMyMissedCallsNewestFirst) {

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "console_server.h"
 #include "mcn/web/console.h"
 
 namespace mcn::web {
@@ -19,7 +20,7 @@ namespace {
 constexpr int64_t kT0 = 1'796'000'020'000;  // 20 s into a minute
 const std::string kToken = "operators-token-4711-abcdef";
 
-class OpsPagesTest : public ::testing::Test {
+class OpsPagesTest : public test::ConsoleServer {
  protected:
   void start(bool with_token = true) {
     ConsoleSeams seams;
@@ -85,36 +86,7 @@ class OpsPagesTest : public ::testing::Test {
     };
     ConsoleOptions opt;
     opt.base_url = "http://127.0.0.1/";
-    console_ = std::make_unique<WebConsole>(links_, opt, std::move(seams));
-    console_->addRoutes(server_);
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    ASSERT_GT(port_, 0);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::yield();
-  }
-  void TearDown() override {
-    server_.stop();
-    if (thread_.joinable()) thread_.join();
-  }
-
-  httplib::Client client() {
-    httplib::Client c("127.0.0.1", port_);
-    c.set_follow_location(false);
-    return c;
-  }
-  static std::string cookieFrom(const httplib::Result& r, std::string_view name) {
-    for (auto [it, end] = r->headers.equal_range("Set-Cookie"); it != end; ++it) {
-      std::string v = cookieValue(it->second.substr(0, it->second.find(';')), name);
-      if (!v.empty()) return v;
-    }
-    return {};
-  }
-  static std::string hiddenCsrf(const std::string& body) {
-    std::string k = "name=\"csrf\" value=\"";
-    auto at = body.find(k);
-    if (at == std::string::npos) return {};
-    at += k.size();
-    return body.substr(at, body.find('"', at) - at);
+    serve(std::make_unique<WebConsole>(links_, opt, std::move(seams)));
   }
   // The operator sign-in form posted with `token`; the answer.
   httplib::Result postSignin(const std::string& token, const std::string& name = "Alice") {
@@ -152,10 +124,6 @@ class OpsPagesTest : public ::testing::Test {
 
   std::atomic<int64_t> now_{kT0};
   SignInLinks links_{"0123456789abcdef-console-key", SignInLimits{}};
-  std::unique_ptr<WebConsole> console_;
-  httplib::Server server_;
-  std::thread thread_;
-  int port_ = 0;
   std::mutex mu_;
   std::string link_;
   Params searched_;

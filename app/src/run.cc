@@ -801,7 +801,8 @@ std::string Daemon::open() {
             web_dir_ = std::move(d);
             web_dir_waiting_ = true;
           });
-      // The operator pages read this process's JSON APIs (the history's search, for now).
+      // The operator pages read this process's own JSON APIs (web::OpsSeams): the history's
+      // search and calls here; the figures, ladder, dead letters and import below.
       web::OpsSeams ops;
       if (cfg_.history.enabled) {
         ops.search = [this](const web::Params& p) {

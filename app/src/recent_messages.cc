@@ -29,7 +29,7 @@ void RecentMessages::add(std::string_view call_id, capture::SipPayload&& p) {
     ++refused_;
     return;
   }
-  auto it = legs_.find(std::string(call_id));
+  auto it = legs_.find(call_id);
   if (it != legs_.end() && it->second.messages.size() >= kMaxPerCall) {
     ++refused_;
     return;
@@ -37,11 +37,12 @@ void RecentMessages::add(std::string_view call_id, capture::SipPayload&& p) {
   while (messages_ + 1 > max_messages_ || bytes_ + size > max_bytes_) {
     if (order_.empty()) break;
     evictOldest();
-    it = legs_.find(std::string(call_id));  // may have been the one evicted
+    it = legs_.find(call_id);  // may have been the one evicted
   }
   if (it == legs_.end()) {
     Leg leg;
     leg.generation = next_generation_++;
+    leg.messages.reserve(kTypicalLeg);
     order_.emplace_back(std::string(call_id), leg.generation);
     it = legs_.emplace(std::string(call_id), std::move(leg)).first;
   }

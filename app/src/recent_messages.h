@@ -30,6 +30,7 @@ namespace mcn::app {
 class RecentMessages {
  public:
   static constexpr size_t kMaxPerCall = 2000;  // explain's own bound on one ladder
+  static constexpr size_t kTypicalLeg = 8;  // INVITE..ACK, BYE, 200: one allocation for most legs
 
   RecentMessages(size_t max_messages, size_t max_bytes);
 
@@ -57,7 +58,12 @@ class RecentMessages {
 
   const size_t max_messages_, max_bytes_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, Leg> legs_;
+  // Looked up by the parsed event's string_view without building a std::string per message.
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, Leg, Hash, std::equal_to<>> legs_;
   std::deque<std::pair<std::string, uint64_t>> order_;  // first message order; stale ones skipped
   uint64_t next_generation_ = 1;
   size_t messages_ = 0, bytes_ = 0;

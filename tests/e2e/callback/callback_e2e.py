@@ -17,7 +17,10 @@ softswitch down (Kamailio stopped) a call back fails at once with 503 (RFC 3261 
 transport error counts as 503; the kernel's ICMP port unreachable is on the capture), nothing
 reaches the phones, mcn stays up, and once Kamailio is back the next call back connects; and
 that mcn, seeing its own calls again through the softswitch's HEP copy, records them with origin
-"callback" and notifies nobody.
+"callback" and notifies nobody; and that the mirror port the same `mcn run` captured on all along
+(a veth end, UP, no address, IPv6 off) transmitted nothing: its tx_packets is unchanged from before
+mcn started to after it stopped (control readings: unchanged while Kamailio and the phones start;
+one frame written to it does count; without IPv6 off the kernel itself sends there).
 
 Usage: callback_e2e.py MCN_BINARY. KEEP_WORK=1 keeps the work directory."""
 
@@ -42,6 +45,10 @@ MCN_SIP = "127.0.3.2"
 MCN_HTTP = ("127.0.3.2", 9387)
 MCN_HEP = "127.0.3.3:9060"
 PHONE = "127.0.3.11"
+# The mirror (SPAN) port mcn captures on besides its HEP listener: one end of a veth pair of this
+# test (the other end plays the switch), UP, no address, IPv6 off: nothing at all should leave it.
+MIRROR = "mcncbmirror0"
+SWITCH = "mcncbswitch0"
 LINK_KEY = "mcn-callback-e2e-link-key-0123456789"
 SIP_PASSWORD = "mcn-e2e-secret"  # kamailio.cfg verifies the REGISTER digest against it
 NAME = "callback_e2e"
@@ -104,6 +111,11 @@ def wait_port(host, port, udp=True, timeout=10):
     raise Fail(f"nothing listening on {host}:{port}")
 
 
+def tx_packets():
+    with open(f"/sys/class/net/{MIRROR}/statistics/tx_packets") as f:
+        return int(f.read())
+
+
 def b64url(b):
     return base64.urlsafe_b64encode(b).decode().rstrip("=")
 
@@ -121,7 +133,7 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     mcn = os.path.abspath(sys.argv[1])
-    for tool in ("kamailio", "sipp", "tcpdump", "tshark", "ss", "curl"):
+    for tool in ("kamailio", "sipp", "tcpdump", "tshark", "ss", "curl", "ip"):
         if shutil.which(tool) is None:
             log(f"SKIP: {tool} is not installed")
             return 77
@@ -137,6 +149,7 @@ def main():
     except Fail as e:
         log(f"FAIL: {e}")
     finally:
+        subprocess.run(["ip", "link", "del", MIRROR], capture_output=True)
         for name, p in reversed(list(procs.items())):
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -160,6 +173,18 @@ def run(mcn, work, procs):
         procs[name] = subprocess.Popen(args, stdout=f, stderr=subprocess.STDOUT, cwd=work,
                                        stdin=subprocess.DEVNULL, **kw)
         return procs[name]
+
+    # The mirror port: IPv6 off before it is UP (no link-local address, so no DAD, router
+    # solicitation or MLD report), no IPv4 address: the kernel has nothing to send there.
+    subprocess.run(["ip", "link", "del", MIRROR], capture_output=True)
+    for cmd in (["ip", "link", "add", MIRROR, "type", "veth", "peer", "name", SWITCH],
+                ["sysctl", "-qw", f"net.ipv6.conf.{MIRROR}.disable_ipv6=1"],
+                ["sysctl", "-qw", f"net.ipv6.conf.{SWITCH}.disable_ipv6=1"],
+                ["ip", "link", "set", SWITCH, "up"],
+                ["ip", "link", "set", MIRROR, "up"]):
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        check(r.returncode == 0, f"{' '.join(cmd)}: {r.stderr.strip()}")
+    tx_up = tx_packets()
 
     cap = os.path.join(work, "mgmt.pcap")
     # ICMP too: the port unreachable of the softswitch that is down.
@@ -202,6 +227,8 @@ http_port = {MCN_HTTP[1]}
 subscribers = "{work}/subscribers.toml"
 log_level = "debug"
 
+interfaces = ["{MIRROR}"]
+
 [hep]
 listeners = ["{MCN_HEP}"]
 
@@ -223,6 +250,9 @@ link_key_ref = "env:MCN_CB_E2E_KEY"
 link_base_url = "http://{MCN_HTTP[0]}:{MCN_HTTP[1]}/"
 per_person_per_hour = 4
 """)
+    # Control: the mirror sent nothing by itself while Kamailio and the phones started.
+    tx_before = tx_packets()
+    check(tx_before == tx_up, f"{MIRROR} sent {tx_before - tx_up} packet(s) before mcn ran")
     env = dict(os.environ, MCN_CB_E2E_KEY=LINK_KEY, MCN_CB_E2E_SIP_PASSWORD=SIP_PASSWORD)
     mcn_p = start("mcn", [mcn, "run", "--config", os.path.join(work, "mcn.toml"),
                           "--calls-out", os.path.join(work, "calls.jsonl"),
@@ -419,6 +449,15 @@ per_person_per_hour = 4
     check(rc == 0, f"mcn run exited {rc}")
     # Every call back's state and sofia handle was released once it ended (debug log at stop).
     mcn_log = open(os.path.join(work, "mcn.log")).read()
+    # The one mcn that placed every call back captured the mirror port all along, and sent
+    # nothing there. Control: one frame written to it does count.
+    check(f"capturing on {MIRROR}" in mcn_log, f"mcn did not capture on {MIRROR}")
+    tx_after = tx_packets()
+    check(tx_after == tx_before, f"{MIRROR} transmitted {tx_after - tx_before} packet(s)")
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
+        s.bind((MIRROR, 0))
+        s.send(b"\xff" * 6 + b"\x02\x00\x00\x00\x00\x01" + b"\x88\xb5" + b"control" * 8)
+    check(tx_packets() == tx_after + 1, f"{MIRROR}'s tx_packets missed the control frame")
     check("sipua: stopped with 0 call(s) open" in mcn_log, "call backs still open at exit")
     for name, p in procs.items():
         if name.startswith("sipp-"):

@@ -6,13 +6,18 @@ MESSAGE through its user agent, to sipp UASes on loopback addresses 127.0.4.20-3
 
   p1015 (busy)      sip:1015@127.0.4.22  answers 480 with Retry-After: 2, then (a new sipp) 200
   p1014 (cancelled) sip:1014@127.0.4.23  answers 403 Forbidden
+                    sip:1014@127.0.4.24  (a second client) takes every MESSAGE, never answers
 
 Checked: every sipp saw its whole scenario (the key header, mcn's marker, UTF-8 text/plain; exit
 code 0); --notify-out holds p1015's notification, once; the dead-letter file holds p1014's with
 reason "rejected" and the 403; and on the wire (tshark on a tcpdump capture of lo, port 5070):
 two MESSAGEs to 1015 with the same X-MCN-Idempotency-Key, the second no sooner than 2 s after the
 480, answered 480 then 200; one MESSAGE to 1014, answered 403 and never retried; each body names
-the caller of the missed call as the fixture's INVITE does.
+the caller of the missed call as the fixture's INVITE does. The client that never answers
+([notify] max_attempts = 3, total_timeout_ms = 1000, backoff_base_ms = 300): three MESSAGEs
+(Call-IDs), each given up by mcn at 1 s (the next no sooner), each retransmitted on Timer E, all with
+one key, never answered; the dead-letter file holds it with reason "max_attempts", 3 attempts and
+the 408 of the last.
 
 Phase 2 (issue 19 item 7), a second `mcn run` whose outbound proxy is 127.0.4.31: sipp plays the
 proxy and, from its address, SUBSCRIBEs person p1015's client to the mcn-missed-call package with
@@ -48,6 +53,9 @@ HEP_PORT = 9460
 HTTP_PORT = 9487
 UAS_1015 = "127.0.4.22"
 UAS_1014 = "127.0.4.23"
+UAS_SILENT = "127.0.4.24"  # p1014's second client: takes the MESSAGE, never answers
+MAX_ATTEMPTS = 3
+MESSAGE_BOUND_MS = 1000  # [notify] total_timeout_ms: one MESSAGE transaction at most this long
 NAME = "sipmessage_e2e"
 
 CONFIG = f"""
@@ -72,6 +80,9 @@ shutdown_timeout_ms = 3000
 [notify]
 dead_letter = "dead.jsonl"
 outbox_path = "phase1.journal"
+max_attempts = {MAX_ATTEMPTS}
+backoff_base_ms = 300
+total_timeout_ms = {MESSAGE_BOUND_MS}
 
 [sipua]
 enabled = true
@@ -97,8 +108,13 @@ numbers = ["1014"]
 [person.preferences]
 merge_window = "0"
 [[person.channel]]
+id = "ims-refused"
 kind = "sip_message"
 target = "sip:1014@{UAS_1014}:5060"
+[[person.channel]]
+id = "ims-silent"
+kind = "sip_message"
+target = "sip:1014@{UAS_SILENT}:5060"
 """
 
 
@@ -198,9 +214,9 @@ def bound(addr, port):
         s.close()
 
 
-def sipp(scenario, addr, work):
+def sipp(scenario, addr, work, calls=1):
     p = subprocess.Popen(["sipp", "-sf", os.path.join(HERE, scenario), "-i", addr, "-p", "5060",
-                          "-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error",
+                          "-m", str(calls), "-nostdin", "-timeout", "20s", "-timeout_error",
                           "-trace_err", "-error_file", os.path.join(work, f"{scenario}.err")],
                          cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
@@ -389,7 +405,8 @@ def main():
         tcpdump = start_tcpdump(cap, procs)
         uas_480 = sipp("uas_e2e_480.xml", UAS_1015, work)
         uas_403 = sipp("uas_e2e_403.xml", UAS_1014, work)
-        procs += [uas_480, uas_403]
+        uas_silent = sipp("uas_e2e_silent.xml", UAS_SILENT, work, calls=MAX_ATTEMPTS)
+        procs += [uas_480, uas_403, uas_silent]
         mcn_p = start_mcn(mcn, work, procs, "phase1")
         send_fixture(grams)
         log("fixture sent; waiting for the MESSAGEs")
@@ -399,13 +416,16 @@ def main():
         procs.append(uas_200)
         wait_exit(uas_200, "UAS 1015 (200)", 15)
         wait_exit(uas_403, "UAS 1014 (403)", 5)
+        wait_exit(uas_silent, f"UAS 1014 (silent, {MAX_ATTEMPTS} MESSAGEs)", 15)
 
         dead_path = os.path.join(work, "dead.jsonl")
         for _ in range(50):
-            if os.path.exists(dead_path) and os.path.getsize(dead_path) > 0:
+            if os.path.exists(dead_path) and open(dead_path).read().count("\n") >= 2:
                 break
             time.sleep(0.1)
-        time.sleep(0.5)  # a wrong retry of the 403 would come now (backoff base 1 s, jitter 0..1)
+        # A wrong retry of the 403 (backoff base 0.3 s) came long before the silent client's
+        # last attempt, a 4th attempt (at most 1.2 s after the 3rd failed) before the capture ends.
+        time.sleep(0.3)
         stop(mcn_p, "mcn run (phase 1)")
         tcpdump.send_signal(signal.SIGINT)
         tcpdump.wait(5)
@@ -416,10 +436,19 @@ def main():
               f"--notify-out: {told}")
         with open(dead_path) as f:
             dead = [json.loads(line) for line in f if line.strip()]
-        check(len(dead) == 1, f"dead letters: {dead}")
-        check(dead[0]["reason"] == "rejected" and dead[0]["attempts"] == 1 and
-              dead[0]["error"].startswith("SIP 403"), f"dead letter: {dead[0]}")
-        check(dead[0]["notification"]["person"] == "p1014", f"dead letter: {dead[0]}")
+        check(len(dead) == 2, f"dead letters: {dead}")
+        dead = {d["notification"]["channel"]["target"]: d for d in dead}
+        t403, tsilent = f"sip:1014@{UAS_1014}:5060", f"sip:1014@{UAS_SILENT}:5060"
+        check(sorted(dead) == sorted([t403, tsilent]), f"dead letters: {dead}")
+        d403, dsilent = dead[t403], dead[tsilent]
+        check(d403["reason"] == "rejected" and d403["attempts"] == 1 and
+              d403["error"].startswith("SIP 403"), f"dead letter: {d403}")
+        # The client that never answers: each attempt is a 408 at mcn's bound (RFC 3261 §8.1.3.1,
+        # a request timeout counts as 408), retried, and the last one dead-letters it.
+        check(dsilent["reason"] == "max_attempts" and dsilent["attempts"] == MAX_ATTEMPTS and
+              dsilent["error"].startswith("SIP 408"), f"dead letter: {dsilent}")
+        for d in (d403, dsilent):
+            check(d["notification"]["person"] == "p1014", f"dead letter: {d}")
 
         wire = sip_on_wire(cap)
         to_1015 = [m for m in wire if m[2] == UAS_1015 and m[3].startswith("MESSAGE ")]
@@ -429,6 +458,35 @@ def main():
             if m[1] in (UAS_1015, UAS_1014) and m[3].startswith("SIP/2.0"):
                 answers[m[4].get("call-id")] = (m[0], m[3].split(" ")[1])
         check(len(to_1015) == 2, f"{len(to_1015)} MESSAGEs to 1015 on the wire, not 2")
+        # The silent client: MAX_ATTEMPTS attempts (Call-IDs); mcn gives each up at its bound
+        # (the next attempt no sooner than the bound after the one before began); all with the
+        # one idempotency key. Each attempt is a client transaction of its own, retransmitted over
+        # UDP on Timer E (RFC 3261 §17.1.2.2: T1 = 0.5 s, doubling, at most T2 = 4 s apart) until
+        # Timer F (64*T1 = 32 s), after mcn gave it up too: the key lets the client drop repeats.
+        silent = [m for m in wire if m[2] == UAS_SILENT and m[3].startswith("MESSAGE ")]
+        check(not [m for m in wire if m[1] == UAS_SILENT], "the silent client answered")
+        attempts = {}
+        for m in silent:
+            attempts.setdefault(m[4].get("call-id"), []).append(m[0])
+        check(len(attempts) == MAX_ATTEMPTS,
+              f"{len(attempts)} MESSAGE attempts to the silent client, not {MAX_ATTEMPTS}")
+        starts = sorted(ts[0] for ts in attempts.values())
+        bound = MESSAGE_BOUND_MS / 1000
+        for i in range(1, len(starts)):
+            check(starts[i] - starts[i - 1] >= bound,
+                  f"attempt {i + 1} began {starts[i] - starts[i - 1]:.2f} s after the one "
+                  f"before, inside its {bound} s bound")
+        timer_e = [0.5 * (2 ** k - 1) if k < 4 else 3.5 + 4 * (k - 3) for k in range(11)]
+        for ts in attempts.values():
+            offsets = [t - ts[0] for t in ts]
+            check(len(ts) >= 2 and len(ts) <= 11 and
+                  all(abs(o - e) < 0.25 for o, e in zip(offsets, timer_e)),
+                  f"an attempt sent at {[f'{o:.2f}' for o in offsets]} s, not on Timer E")
+        silent_keys = {m[4].get("x-mcn-idempotency-key") for m in silent}
+        check(len(silent_keys) == 1 and None not in silent_keys,
+              f"keys of the attempts to the silent client: {silent_keys}")
+        log(f"silent client: {len(attempts)} attempts, {len(silent)} MESSAGEs, began at "
+            f"{', '.join(f'{t - starts[0]:.2f}' for t in starts)} s")
         check(len(to_1014) == 1, f"{len(to_1014)} MESSAGEs to 1014 on the wire, not 1 (403 is final)")
         keys = [m[4].get("x-mcn-idempotency-key") for m in to_1015]
         check(keys[0] and keys[0] == keys[1], f"the retry changed the key: {keys}")

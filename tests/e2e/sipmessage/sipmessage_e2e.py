@@ -2,7 +2,8 @@
 """The sip_message channel end to end (issue 19 item 6): `mcn run` with [sipua] enabled is fed a
 recorded Kamailio HEP capture (pcaps/hep_kamailio_udp.pcap: busy 486 to 1015, answered 200 to 1013,
 cancelled 487 to 1014) on its HEP listener, and tells the two people who missed a call by SIP
-MESSAGE through its user agent, to sipp UASes on loopback addresses 127.0.4.20-32 (phase 2: proxy .31, stranger .32):
+MESSAGE through its user agent, to sipp UASes on loopback addresses 127.0.4.20-32 (phase 2: proxy
+.31, stranger .32):
 
   p1015 (busy)      sip:1015@127.0.4.22  answers 480 with Retry-After: 2, then (a new sipp) 200
   p1014 (cancelled) sip:1014@127.0.4.23  answers 403 Forbidden
@@ -15,17 +16,21 @@ two MESSAGEs to 1015 with the same X-MCN-Idempotency-Key, the second no sooner t
 480, answered 480 then 200; one MESSAGE to 1014, answered 403 and never retried; each body names
 the caller of the missed call as the fixture's INVITE does. The client that never answers
 ([notify] max_attempts = 3, total_timeout_ms = 1000, backoff_base_ms = 300): three MESSAGEs
-(Call-IDs), each given up by mcn at 1 s (the next no sooner), each retransmitted on Timer E, all with
-one key, never answered; the dead-letter file holds it with reason "max_attempts", 3 attempts and
-the 408 of the last.
+(Call-IDs), each given up by mcn at 1 s (the next no sooner), each retransmitted on Timer E, all
+with one key, never answered; the dead-letter file holds it with reason "max_attempts", 3 attempts
+and the 408 of the last.
 
 Phase 2 (issue 19 item 7), a second `mcn run` whose outbound proxy is 127.0.4.31: sipp plays the
 proxy and, from its address, SUBSCRIBEs person p1015's client to the mcn-missed-call package with
-Expires: 4 and the P-Asserted-Identity it vouches for (subscriber.xml checks the 2xx, the
-immediate NOTIFY, the NOTIFY with the busy call as JSON, and the NOTIFY "terminated;reason=
-timeout" at expiry). Raw SUBSCRIBEs check the refusals: 403 from another address, 404 for an
-identity nobody has, 489 for another event package. p1014 has no subscription: their jsonl
-channel is still told, and no NOTIFY names them. Checked again with tshark.
+Expires: 3 and the P-Asserted-Identity it vouches for (subscriber.xml checks the 2xx, the
+immediate NOTIFY, the NOTIFY with the busy call as JSON, a refresh inside the dialog with
+Expires: 5 answered by a NOTIFY "active;expires=4-5", and the NOTIFY "terminated;reason=timeout"
+at the refreshed expiry, 4-6 s after the refresh, not at the first 3 s). The client then
+subscribes again (resubscriber.xml, a new dialog), is told of the next missed call (the fixture
+replayed under new Call-IDs) and ends the subscription itself (Expires: 0: NOTIFY terminated).
+Raw SUBSCRIBEs check the refusals: 403 from another address, 404 for an identity nobody has, 489
+for another event package. p1014 has no subscription: their jsonl channel is still told, and no
+NOTIFY names them. Checked again with tshark.
 
 Needs root (tcpdump on lo).
 
@@ -203,6 +208,17 @@ def fixture_caller(grams, callee):
     raise Fail(f"no INVITE to {callee} in the fixture")
 
 
+def renamed_calls(grams):
+    """The fixture's calls again as new calls: every Call-ID "1-NNNNN-..." becomes "2-NNNNN-...",
+    every correlation id "mcn-hep-..." (X-CID and HEP chunk) "mcn-heq-..." (same lengths, so the
+    HEP chunk lengths hold)."""
+    out = [bytes(d).replace(b"1-2469", b"2-2469").replace(b"mcn-hep-", b"mcn-heq-")
+           for d in grams]
+    check(sum(d.count(b"2-2469") for d in out) > sum(bytes(d).count(b"2-2469") for d in grams),
+          "no Call-ID renamed")
+    return out
+
+
 def bound(addr, port):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
@@ -336,50 +352,89 @@ def phase2(mcn, work, grams, procs):
     }
     for what, (got, want) in refusals.items():
         check(got == want, f"SUBSCRIBE from {what}: answered {got}, not {want}")
-    sub = subprocess.Popen(["sipp", "-sf", os.path.join(HERE, "subscriber.xml"), "-i", PROXY,
-                            "-p", "5060", f"{MCN}:5070", "-m", "1", "-nostdin", "-timeout", "20s",
-                            "-timeout_error", "-trace_err", "-error_file",
-                            os.path.join(work, "subscriber.err")],
-                           cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    procs.append(sub)
-    for _ in range(50):  # subscribed (the counter on /metrics) before the missed call comes
-        with urllib.request.urlopen(f"http://{MCN}:{HTTP_PORT}/metrics", timeout=2) as r:
-            if "mcn_sipua_subscriptions_accepted_total 1" in r.read().decode():
-                break
-        time.sleep(0.1)
-    else:
-        raise Fail("the subscription was not accepted")
-    t_sub = time.time()
+    def subscriber(scenario):
+        p = subprocess.Popen(["sipp", "-sf", os.path.join(HERE, scenario), "-i", PROXY, "-p",
+                              "5060", f"{MCN}:5070", "-m", "1", "-nostdin", "-timeout", "20s",
+                              "-timeout_error", "-trace_err", "-error_file",
+                              os.path.join(work, f"{scenario}.err")],
+                             cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(p)
+        return p
+
+    def wait_accepted(n):  # subscribed (the counter on /metrics) before the missed call comes
+        for _ in range(50):
+            with urllib.request.urlopen(f"http://{MCN}:{HTTP_PORT}/metrics", timeout=2) as r:
+                if f"mcn_sipua_subscriptions_accepted_total {n}" in r.read().decode():
+                    return
+            time.sleep(0.1)
+        raise Fail(f"subscription {n} was not accepted")
+
+    sub = subscriber("subscriber.xml")
+    wait_accepted(1)
     send_fixture(grams)
     wait_exit(sub, "subscriber", 15)
-    check(time.time() - t_sub >= 3.0, "the subscription ended before its 4 s")
+    # The client's subscription ran out (NOTIFY terminated;reason=timeout): it subscribes again
+    # and is told of the next missed call (the fixture under new Call-IDs).
+    resub = subscriber("resubscriber.xml")
+    wait_accepted(2)
+    send_fixture(renamed_calls(hep_datagrams()))
+    wait_exit(resub, "resubscriber", 10)
     stop(mcn_p, "mcn run (phase 2)")
     tcpdump.send_signal(signal.SIGINT)
     tcpdump.wait(5)
 
-    for person in ("1015", "1014"):  # every channel is still told, subscribed or not
+    # Every channel is still told, subscribed or not: p1015 of both busy calls, p1014 of the
+    # first cancelled one. (The replayed cancelled call is not recorded at all: its CANCEL reuses
+    # the first one's Via branch; the SUBSCRIBE checks need only p1015's.)
+    for person, want in (("1015", 2), ("1014", 1)):
         with open(os.path.join(work, f"told-{person}.jsonl")) as f:
             lines = [line for line in f if line.strip()]
-        check(len(lines) == 1, f"p{person}'s jsonl channel got {len(lines)} notifications")
+        check(len(lines) == want, f"p{person}'s jsonl channel got {len(lines)} notifications")
     wire = sip_on_wire(cap)
-    notifies = [m for m in wire if m[3].startswith("NOTIFY ") and m[2] == PROXY]
-    states = [m[4].get("subscription-state", "") for m in notifies]
-    log(f"NOTIFY Subscription-State: {states}")
-    check(len(notifies) == 3, f"{len(notifies)} NOTIFYs to the subscriber, not 3: {states}")
-    check(states[0].startswith("active;expires=") and states[1].startswith("active;expires="),
-          f"states {states}")
-    check(states[2] == "terminated;reason=timeout", f"the last NOTIFY says {states[2]}")
-    check(all(m[4].get("event") == "mcn-missed-call" for m in notifies), "Event header")
-    event = json.loads(notifies[1][5].decode("utf-8"))
+    subscribes = [m for m in wire if m[3].startswith("SUBSCRIBE ") and m[1] == PROXY
+                  and m[4].get("event") == "mcn-missed-call"]
+    by_dialog = {}
+    for m in wire:
+        if m[3].startswith("NOTIFY ") and m[2] == PROXY:
+            by_dialog.setdefault(m[4].get("call-id"), []).append(m)
+    check(len(by_dialog) == 2, f"NOTIFYs in {len(by_dialog)} dialogs, not 2 (subscribe, again)")
+    first, again = sorted(by_dialog.values(), key=lambda ms: ms[0][0])
+    states = [m[4].get("subscription-state", "") for m in first]
+    log(f"NOTIFY Subscription-State, first subscription: {states}")
+    # Immediate, the missed call, the refresh's, the expiry.
+    check(len(first) == 4, f"{len(first)} NOTIFYs in the first subscription, not 4: {states}")
+    check(all(st.startswith("active;expires=") for st in states[:3]), f"states {states}")
+    expires = [int(st.split("expires=")[1].split(";")[0]) for st in states[:3]]
+    check(expires[0] <= 3 and expires[2] > 3, f"the refresh did not extend it: expires {expires}")
+    check(states[3] == "terminated;reason=timeout", f"the last NOTIFY says {states[3]}")
+    # It ended at the refresh's 5 s (within the 1 s expiry tick), not at the first 3 s.
+    refresh = [m for m in subscribes if m[4].get("call-id") == first[0][4].get("call-id")
+               and m[4].get("cseq", "").startswith("2 ")]
+    check(refresh, "no refresh SUBSCRIBE (CSeq 2) on the wire")
+    lasted = first[3][0] - refresh[0][0]
+    check(3.9 <= lasted <= 6.5, f"the subscription ended {lasted:.2f} s after the refresh, not ~5")
+    check(all(m[4].get("event") == "mcn-missed-call" for m in first + again), "Event header")
+    event = json.loads(first[1][5].decode("utf-8"))
     check(event["person"] == "p1015" and len(event["calls"]) == 1, f"NOTIFY body {event}")
     call = event["calls"][0]
     check(call["callee"] == "+862583001015" and call["outcome"] == "busy", f"NOTIFY call {call}")
     check(call["caller"] == fixture_caller(grams, "1015"), f"NOTIFY caller {call}")
+    check(call["call_id"] == "1-24690-busy@198.18.30.2", f"NOTIFY call {call}")
+    # Subscribed again: immediate, the next missed call, and terminated when the client ended it.
+    states = [m[4].get("subscription-state", "") for m in again]
+    log(f"NOTIFY Subscription-State, subscribed again: {states}")
+    check(len(again) == 3 and states[0].startswith("active") and states[1].startswith("active")
+          and states[2].startswith("terminated"), f"states {states}")
+    event = json.loads(again[1][5].decode("utf-8"))
+    check(event["person"] == "p1015" and [c["call_id"] for c in event["calls"]] ==
+          ["2-24690-busy@198.18.30.2"], f"NOTIFY body after subscribing again {event}")
     check(not any(b"p1014" in m[5] for m in wire), "a NOTIFY names p1014, who never subscribed")
     codes = sorted(int(m[3].split(" ")[1]) for m in wire
                    if m[1] == MCN and m[3].startswith("SIP/2.0") and m[2] in (PROXY, STRANGER)
                    and m[4].get("cseq", "").endswith("SUBSCRIBE"))
-    check(codes == [200, 403, 404, 489], f"answers to SUBSCRIBE on the wire: {codes}")
+    # Subscribe, refresh, subscribe again, end it; the three refusals.
+    check(codes == [200, 200, 200, 200, 403, 404, 489],
+          f"answers to SUBSCRIBE on the wire: {codes}")
 
 
 def main():

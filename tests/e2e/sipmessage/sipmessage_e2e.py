@@ -32,9 +32,17 @@ Raw SUBSCRIBEs check the refusals: 403 from another address, 404 for an identity
 for another event package. p1014 has no subscription: their jsonl channel is still told, and no
 NOTIFY names them. Checked again with tshark.
 
+Phase 3, a third `mcn run` with register = true and the registrar at 127.0.4.26, a sipp that
+answers 403: sipua.register.failed is 1 on /metrics (mcn_sipua_register_failed_total), the log
+says so, and mcn goes on. p1015's message there is ~2 kB (a [notify.templates] title and body of
+the test's own): their client at 127.0.4.25 gets two MESSAGEs, each at most 1300 bytes, numbered
+"(1/2) " and "(2/2) ", keys "<key>/1" and "<key>/2", the second sent once the first was taken, and
+the two texts without their numbers make the whole title and body again.
+
 Needs root (tcpdump on lo).
 
-Usage: sipmessage_e2e.py MCN_BINARY. KEEP_WORK=1 keeps the work directory. Loopback 127.0.4.20-32."""
+Usage: sipmessage_e2e.py MCN_BINARY. KEEP_WORK=1 keeps the work directory.
+Loopback 127.0.4.20-32."""
 
 import json
 import os
@@ -125,6 +133,31 @@ target = "sip:1014@{UAS_SILENT}:5060"
 
 CONFIG2 = CONFIG.replace('"dead.jsonl"', '"dead2.jsonl"').replace('phase1.', 'phase2.') + \
     f'outbound_proxy = "sip:{PROXY}:5060"\n'
+
+
+UAS_LONG = "127.0.4.25"   # phase 3: p1015's client, answers 200 to each part
+REGISTRAR = "127.0.4.26"  # phase 3: refuses mcn's REGISTER
+# Phase 3's message: the title and a body of ~2 kB (CJK and ASCII lines) around the caller, over
+# the 1300 bytes one MESSAGE may carry (RFC 3428 §5: keep it under the path MTU).
+LONG_TITLE = "Long notice {count}"
+LONG_LINES = "".join(f"Line {i:02d}: 未接来电提醒，请回电。Please call back.\n" for i in range(1, 36))
+LONG_BODY = "Caller {caller}.\n" + LONG_LINES
+CONFIG3 = CONFIG.replace('"dead.jsonl"', '"dead3.jsonl"').replace('phase1.', 'phase3.') + \
+    f'register = true\nregistrar = "sip:{REGISTRAR}:5060"\n' + \
+    "\n[notify.templates]\n" + \
+    f'"zh.plain.title" = {json.dumps(LONG_TITLE, ensure_ascii=False)}\n' + \
+    f'"zh.plain.body" = {json.dumps(LONG_BODY, ensure_ascii=False)}\n'
+SUBSCRIBERS3 = f"""
+[[person]]
+id = "p1015"
+name = "Busy"
+numbers = ["1015"]
+[person.preferences]
+merge_window = "0"
+[[person.channel]]
+kind = "sip_message"
+target = "sip:1015@{UAS_LONG}:5060"
+"""
 
 
 def subscribers2(work):
@@ -437,6 +470,67 @@ def phase2(mcn, work, grams, procs):
           f"answers to SUBSCRIBE on the wire: {codes}")
 
 
+def phase3(mcn, work, grams, procs):
+    """A long message in numbered parts; a registrar that refuses mcn (module docstring)."""
+    with open(os.path.join(work, "phase3.toml"), "w") as f:
+        f.write(CONFIG3)
+    with open(os.path.join(work, "phase3-subscribers.toml"), "w") as f:
+        f.write(SUBSCRIBERS3)
+    cap = os.path.join(work, "phase3.pcap")
+    tcpdump = start_tcpdump(cap, procs)
+    registrar = sipp("uas_e2e_register_403.xml", REGISTRAR, work)
+    uas = sipp("uas_e2e_200.xml", UAS_LONG, work, calls=2)
+    procs += [registrar, uas]
+    mcn_p = start_mcn(mcn, work, procs, "phase3")
+    wait_exit(registrar, "registrar (403)", 10)
+    send_fixture(grams)
+    wait_exit(uas, "UAS 1015 (two parts)", 10)
+    for _ in range(30):
+        with urllib.request.urlopen(f"http://{MCN}:{HTTP_PORT}/metrics", timeout=2) as r:
+            metrics = r.read().decode()
+        if "mcn_sipua_register_failed_total 1" in metrics:
+            break
+        time.sleep(0.1)
+    check("mcn_sipua_register_failed_total 1" in metrics and
+          "mcn_sipua_register_ok_total 0" in metrics,
+          "register counters: " + " ".join(l for l in metrics.splitlines()
+                                           if l.startswith("mcn_sipua_register_")))
+    check(mcn_p.poll() is None, "mcn stopped after the registrar refused it")
+    stop(mcn_p, "mcn run (phase 3)")
+    tcpdump.send_signal(signal.SIGINT)
+    tcpdump.wait(5)
+    with open(os.path.join(work, "phase3.log")) as f:
+        check(f"sipua: REGISTER sip:mcn@{MCN} failed: 403" in f.read(),
+              "no log line for the refused REGISTER")
+
+    wire = sip_on_wire(cap)
+    answers = [m[3] for m in wire if m[1] == REGISTRAR]
+    check(answers == ["SIP/2.0 403 Forbidden"], f"the registrar answered {answers}")
+    parts = [m for m in wire if m[2] == UAS_LONG and m[3].startswith("MESSAGE ")]
+    check(len(parts) == 2, f"{len(parts)} MESSAGEs to the client, not 2 parts")
+    keys = [m[4].get("x-mcn-idempotency-key", "") for m in parts]
+    base = keys[0].rsplit("/", 1)[0]
+    check(base and keys == [f"{base}/1", f"{base}/2"], f"keys of the parts: {keys}")
+    texts = [m[5].decode("utf-8") for m in parts]  # raises on a part that is not UTF-8
+    check(all(len(m[5]) <= 1300 for m in parts),
+          f"part sizes {[len(m[5]) for m in parts]} (at most 1300 bytes)")
+    check(texts[0].startswith("(1/2) ") and texts[1].startswith("(2/2) "),
+          f"parts not numbered: {[t[:8] for t in texts]}")
+    caller = fixture_caller(grams, "1015")
+    whole = "Long notice 1\n" + f"Caller {caller}.\n" + LONG_LINES
+    joined = texts[0][len("(1/2) "):] + texts[1][len("(2/2) "):]
+    check(joined.rstrip("\n") == whole.rstrip("\n"),
+          f"the parts do not make the message: {joined!r}")
+    ok = [m for m in wire if m[1] == UAS_LONG and m[3] == "SIP/2.0 200 OK"]
+    check(len(ok) == 2 and parts[1][0] > ok[0][0], "part 2 went before part 1 was taken")
+    with open(os.path.join(work, "phase3-notify.jsonl")) as f:
+        told = [json.loads(line) for line in f if line.strip()]
+    check([(n["person"], n["channel"]) for n in told] == [("p1015", "sip_message")],
+          f"--notify-out (phase 3): {told}")
+    log(f"long message: {len(whole.encode())} bytes in parts of "
+        f"{[len(m[5]) for m in parts]} bytes, keys {keys}")
+
+
 def main():
     mcn = os.path.abspath(sys.argv[1])
     if os.geteuid() != 0:
@@ -565,6 +659,8 @@ def main():
         log(f"body to 1015: {to_1015[0][5].decode()!r}")
         log(f"phase 1 passed in {time.time() - t0:.1f} s")
         phase2(mcn, work, grams, procs)
+        log(f"phase 2 passed at {time.time() - t0:.1f} s")
+        phase3(mcn, work, grams, procs)
         ok = True
         log(f"PASS in {time.time() - t0:.1f} s")
         return 0

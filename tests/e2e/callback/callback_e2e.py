@@ -20,7 +20,8 @@ that mcn, seeing its own calls again through the softswitch's HEP copy, records 
 "callback" and notifies nobody; and that the mirror port the same `mcn run` captured on all along
 (a veth end, UP, no address, IPv6 off) transmitted nothing: its tx_packets is unchanged from before
 mcn started to after it stopped (control readings: unchanged while Kamailio and the phones start;
-one frame written to it does count; without IPv6 off the kernel itself sends there).
+one frame written to it does count; IPv6 is off because a veth end with it on sends its own
+DAD, router solicitation and MLD packets: 6 in 3 s when this was written).
 
 Usage: callback_e2e.py MCN_BINARY. KEEP_WORK=1 keeps the work directory."""
 

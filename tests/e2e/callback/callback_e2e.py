@@ -13,9 +13,10 @@ REGISTERed (and un-REGISTERed at stop) and answered the proxy's digest challenge
 INVITE as user "mcn", the password given by reference (env:) and found neither on the wire nor in
 mcn's log; that every sipp phone saw its whole scenario (exit code 0); that
 bad input, forged, expired and reused links and the rate limit place no call; that with the
-softswitch down (Kamailio stopped) a call back fails at once with 503 (RFC 3261 §8.1.3.1: a
-transport error counts as 503; the kernel's ICMP port unreachable is on the capture), nothing
-reaches the phones, mcn stays up, and once Kamailio is back the next call back connects; and
+softswitch hung (Kamailio SIGSTOPped: no answer, no ICMP) a call back fails with 408 when the ring
+timer runs out, and with it down (killed) at once with 503 (RFC 3261 §8.1.3.1: a transport error
+counts as 503; the kernel's ICMP port unreachable is on the capture), nothing reaches the phones,
+mcn stays up, and once Kamailio is back the next call back connects; and
 that mcn, seeing its own calls again through the softswitch's HEP copy, records them with origin
 "callback" and notifies nobody; and that the mirror port the same `mcn run` captured on all along
 (a veth end, UP, no address, IPv6 off) transmitted nothing: its tx_packets is unchanged from before
@@ -152,6 +153,8 @@ def main():
     finally:
         subprocess.run(["ip", "link", "del", MIRROR], capture_output=True)
         for name, p in reversed(list(procs.items())):
+            if name == "kamailio" and p.poll() is None:
+                os.killpg(p.pid, signal.SIGCONT)  # should the test have failed while it hung
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
                 try:
@@ -193,9 +196,10 @@ def run(mcn, work, procs):
                       f"(udp or icmp) and (host {PROXY} or host {MCN_SIP} or host {PHONE}) "
                       "and not port 9060"])
     os.makedirs(os.path.join(work, "kamailio"), exist_ok=True)
+    # A process group of its own: the test hangs and kills all of Kamailio's processes at once.
     start("kamailio", ["kamailio", "-DD", "-E", "-f", os.path.join(HERE, "kamailio.cfg"),
                        "-Y", os.path.join(work, "kamailio"), "-w", os.path.join(work, "kamailio"),
-                       "-m", "64", "-M", "8"])
+                       "-m", "64", "-M", "8"], start_new_session=True)
     wait_port(PROXY, 5060)
 
     # Phone 1001 takes five call backs (API, after the softswitch came back, the link, both
@@ -289,13 +293,28 @@ per_person_per_hour = 4
                             "refer" if "calling_them" in seen or want == "connected" else None),
               f"{req}: via {st['via']}")
 
-    # --- the softswitch is down: a clear failure, no call, mcn keeps running ---------------------
-    # Kamailio stops; a call back for p1001 finds no outbound proxy (the kernel answers the INVITE
-    # with ICMP port unreachable). Then Kamailio comes back and the next call back connects.
-    procs["kamailio"].send_signal(signal.SIGTERM)
-    check(procs["kamailio"].wait(10) == 0, "kamailio did not stop cleanly")
+    # --- the softswitch hung, then down: a clear failure, no call, mcn keeps running -----------
+    # Kamailio hangs (SIGSTOP to its processes: its socket takes the INVITE, nothing answers, no
+    # ICMP): the call back fails when the ring timer (2 s) runs out, 408, not no_answer, since
+    # nothing rang. Then Kamailio is gone (SIGKILL): the kernel answers the INVITE with ICMP port
+    # unreachable, a transport error, 503 at once. Then Kamailio comes back and the next call back
+    # connects.
+    t_hung = time.time()
+    os.killpg(procs["kamailio"].pid, signal.SIGSTOP)
+    status, body = post_json({"person": "p1006", "number": "2001"})
+    check(status == 202, f"call back with the softswitch hung: HTTP {status} {body}")
+    st, seen = wait_final(body["id"], timeout=8)
+    took = time.time() - t_hung
+    log(f"softswitch hung -> {st['state']} {st['sip_status']} {st['reason']!r} "
+        f"after {took:.1f} s ({' > '.join(seen)})")
+    check(st["state"] == "failed" and st["leg"] == "you" and st["sip_status"] == 408 and
+          st["reason"] == "no answer from the softswitch within 2 s", f"softswitch hung: {st}")
+    check(1.9 <= took < 4.0, f"the failure took {took:.1f} s (ring timer 2 s)")
+    # (no Call-ID in its state: mcn learns it from an answer, and none came)
+    os.killpg(procs["kamailio"].pid, signal.SIGKILL)
+    procs["kamailio"].wait(10)
     t_down = time.time()
-    status, body = post_json({"person": "p1001", "number": "2001"})
+    status, body = post_json({"person": "p1006", "number": "2001"})
     check(status == 202, f"call back with the softswitch down: HTTP {status} {body}")
     st, seen = wait_final(body["id"], timeout=8)
     t_final = time.time()
@@ -311,7 +330,8 @@ per_person_per_hour = 4
     check(status == 200, f"/healthz with the softswitch down: {status}")
     start("kamailio", ["kamailio", "-DD", "-E", "-f", os.path.join(HERE, "kamailio.cfg"),
                        "-Y", os.path.join(work, "kamailio"), "-w", os.path.join(work, "kamailio"),
-                       "-m", "64", "-M", "8"], log_name="kamailio-again")
+                       "-m", "64", "-M", "8"], log_name="kamailio-again",
+          start_new_session=True)
     wait_port(PROXY, 5060)
     t_up = time.time()
     status, body = post_json({"person": "p1001", "number": "2001"})
@@ -430,9 +450,9 @@ per_person_per_hour = 4
     # --- counters -------------------------------------------------------------------------------
     time.sleep(0.6)  # the notifier thread publishes counters every 250 ms
     status, metrics = http("GET", "/metrics")
-    want = {"mcn_sipua_callbacks_requested_total": 14, "mcn_sipua_callbacks_connected_total": 6,
+    want = {"mcn_sipua_callbacks_requested_total": 15, "mcn_sipua_callbacks_connected_total": 6,
             "mcn_sipua_callbacks_busy_total": 5, "mcn_sipua_callbacks_no_answer_total": 1,
-            "mcn_sipua_callbacks_failed_total": 2, "mcn_sipua_refer_refused_total": 1,
+            "mcn_sipua_callbacks_failed_total": 3, "mcn_sipua_refer_refused_total": 1,
             "mcn_sipua_multicall_cancelled_total": 2, "mcn_sipua_callbacks_bridged_total": 1,
             "mcn_callback_events_opened_total": 4, "mcn_callback_events_refused_total": 1,
             "mcn_sipua_register_ok_total": 1, "mcn_sipua_register_failed_total": 0,
@@ -469,8 +489,8 @@ per_person_per_hour = 4
             check(rc == 0, f"{name} exited {rc}: see {work}/{name}.log and *_errors.log")
     records = [json.loads(l) for l in open(os.path.join(work, "calls.jsonl")) if l.strip()]
     ours = [r for r in records if r.get("origin") == "callback"]
-    # One per INVITE mcn sent through the softswitch: 11 single-device call backs (not the one
-    # placed while it was down), the number 2005 in flow IV, and the three devices of each
+    # One per INVITE mcn sent through the softswitch: 11 single-device call backs (not the ones
+    # placed while it hung or was down), the number 2005 in flow IV, and the three devices of each
     # multicall.
     check(len(ours) == 18, f"{len(ours)} call records with origin callback, want 18: {records}")
     check(all(not r["missed"] for r in ours), f"a call back counted as missed: {ours}")
@@ -507,7 +527,7 @@ per_person_per_hour = 4
                 if r["src"] == MCN_SIP and r["method"] == method and not r["status"]]
 
     invites = {r["call_id"] for r in sent("INVITE")}
-    check(len(invites) == 19, f"{len(invites)} INVITEs from mcn, want 19")
+    check(len(invites) == 20, f"{len(invites)} INVITEs from mcn, want 20")
     marked = subprocess.run(["tshark", "-n", "-r", cap, "-Y",
                              f'ip.src == {MCN_SIP} && sip.Method == "INVITE" && '
                              'sip contains "X-MCN-Origin: callback;id="',
@@ -528,16 +548,18 @@ per_person_per_hour = 4
     by_call = {}
     for r in initial:
         by_call.setdefault(r["call_id"], []).append(digest(r))
-    # The softswitch that was down challenged nothing: that INVITE went once, unanswered.
+    # The softswitch that hung or was down challenged nothing: those two INVITEs (the one while
+    # it hung is the other) went unanswered.
     down = [c for c, d in by_call.items() if d == [("", "", "")]]
-    check(len(down) == 1 and down[0] == down_call_id,
-          f"INVITEs sent once and never challenged: {down} (the one while down: {down_call_id})")
-    del by_call[down_call_id]
+    check(len(down) == 2 and down_call_id in down,
+          f"INVITEs never challenged: {down} (the one while down: {down_call_id})")
+    for c in down:
+        del by_call[c]
     check(len(by_call) == 18 and
           all(d == [("", "", ""), ("mcn", PROXY, "auth")] for d in by_call.values()),
           f"initial INVITEs, (user, realm, qop) per call: {by_call}")
-    check(not [r for r in requests if r["call_id"] == down_call_id and r["src"] != MCN_SIP],
-          "an answer to the INVITE sent while the softswitch was down")
+    check(not [r for r in requests if r["call_id"] in down and r["src"] != MCN_SIP],
+          "an answer to an INVITE sent while the softswitch hung or was down")
     challenged = [r for r in requests if r["dst"] == MCN_SIP and r["status"] == "407"]
     check(len(challenged) == 18 and all(r["cseq_method"] == "INVITE" for r in challenged),
           f"407 to mcn: {challenged}")
@@ -590,10 +612,10 @@ per_person_per_hour = 4
     check(len(byes) == 7, f"BYEs from mcn on {len(byes)} calls, want 7")
     bye_ports = sorted(r["ruri"].split(":")[2].split(";")[0] for r in sent("BYE"))
     check(bye_ports == ["5061"] * 5 + ["5062", "5065"], f"BYEs from mcn to ports {bye_ports}")
-    # While the softswitch was down: mcn's INVITE met ICMP port unreachable, and nothing reached
-    # the phones (no packet to them at all).
+    # While the softswitch hung and was down: nothing reached the phones (no packet to them at
+    # all); once it was gone, mcn's INVITE met ICMP port unreachable.
     out = subprocess.run(["tshark", "-n", "-r", cap, "-Y",
-                          f"frame.time_epoch >= {t_down:.6f} && frame.time_epoch <= {t_up:.6f}",
+                          f"frame.time_epoch >= {t_hung:.6f} && frame.time_epoch <= {t_up:.6f}",
                           "-T", "fields", "-e", "ip.src", "-e", "ip.dst", "-e", "icmp.type",
                           "-e", "icmp.code", "-E", "occurrence=f"],
                          capture_output=True, text=True, check=True).stdout

@@ -164,6 +164,7 @@ struct Leg {
   bool bye_sent = false;
   bool ended = false;  // nua reported the call terminated (or it never started)
   bool auth_tried = false;
+  bool heard = false;    // a response came back (a 1xx at least): the softswitch is there
   std::string sdp_sent;  // the last SDP mcn gave this side (a refresh re-INVITE gets it again)
 };
 
@@ -360,12 +361,26 @@ struct UserAgent::Impl {
     self->legTimeout(*static_cast<Leg*>(arg));
   }
 
-  // A leg rang too long: CANCEL it (RFC 3261 §9.1); the 487 that follows changes nothing.
+  // A leg rang too long: CANCEL it (RFC 3261 §9.1); the 487 that follows changes nothing. If not
+  // even a 100 Trying came, nothing rang: the softswitch is hung or unreachable without an ICMP
+  // error (one would have ended the leg with 503 already). That is a failure, 408 as the
+  // transaction layer words a request that timed out (RFC 3261 §8.1.3.1, Timer B), not no_answer.
   void legTimeout(Leg& l) {
     if (l.state != LegState::kRinging) return;
     Call& c = *l.call;
     l.state = LegState::kCancelled;
     nua_cancel(l.nh, TAG_END());
+    if (!l.heard) {
+      std::string why = fmt::format("no answer from the softswitch within {} s",
+                                    (l.them ? cfg.connect_timeout_ms : cfg.ring_timeout_ms) / 1000);
+      if (l.them) {
+        publish(c, CallbackState::kFailed, 408, why, "them");
+        finish(c);
+        return;
+      }
+      legFailed(c, l, CallbackState::kFailed, 408, std::move(why));
+      return;
+    }
     if (l.them) {
       publish(c, CallbackState::kNoAnswer, 0,
               fmt::format("no answer within {} s", cfg.connect_timeout_ms / 1000), "them");
@@ -637,6 +652,7 @@ struct UserAgent::Impl {
   }
 
   void onInvite(Call& c, Leg& l, int status, std::string_view phrase, sip_t const* sip) {
+    l.heard = true;
     if (status < 200) return;  // 100/180/183: still calling the person
     if ((status == 401 || status == 407) && authenticate(l.nh, sip, l.auth_tried)) return;
     if (&l == c.winner && c.phase == Phase::kBridging) {
@@ -722,6 +738,7 @@ struct UserAgent::Impl {
 
   // Flow IV, step 2: the number answered with its offer; it goes to the device in a re-INVITE.
   void onThemInvite(Call& c, Leg& t, int status, std::string_view phrase, sip_t const* sip) {
+    t.heard = true;
     if (status < 200) return;
     if ((status == 401 || status == 407) && authenticate(t.nh, sip, t.auth_tried)) return;
     if (status >= 300) {

@@ -12,9 +12,17 @@ marker and P-Asserted-Identity, the REFER naming the number, the CANCEL and the 
 REGISTERed (and un-REGISTERed at stop) and answered the proxy's digest challenges on REGISTER and
 INVITE as user "mcn", the password given by reference (env:) and found neither on the wire nor in
 mcn's log; that every sipp phone saw its whole scenario (exit code 0); that
-bad input, forged, expired and reused links and the rate limit place no call; and that mcn,
-seeing its own calls again through the softswitch's HEP copy, records them with
-origin "callback" and notifies nobody.
+bad input, forged, expired and reused links and the rate limit place no call; that with the
+softswitch hung (Kamailio SIGSTOPped: no answer, no ICMP) a call back fails with 408 when the ring
+timer runs out, and with it down (killed) at once with 503 (RFC 3261 §8.1.3.1: a transport error
+counts as 503; the kernel's ICMP port unreachable is on the capture), nothing reaches the phones,
+mcn stays up, and once Kamailio is back the next call back connects; and
+that mcn, seeing its own calls again through the softswitch's HEP copy, records them with origin
+"callback" and notifies nobody; and that the mirror port the same `mcn run` captured on all along
+(a veth end, UP, no address, IPv6 off) transmitted nothing: its tx_packets is unchanged from before
+mcn started to after it stopped (control readings: unchanged while Kamailio and the phones start;
+one frame written to it does count; IPv6 is off because a veth end with it on sends its own
+DAD, router solicitation and MLD packets: 6 in 3 s when this was written).
 
 Usage: callback_e2e.py MCN_BINARY. KEEP_WORK=1 keeps the work directory."""
 
@@ -39,9 +47,14 @@ MCN_SIP = "127.0.3.2"
 MCN_HTTP = ("127.0.3.2", 9387)
 MCN_HEP = "127.0.3.3:9060"
 PHONE = "127.0.3.11"
+# The mirror (SPAN) port mcn captures on besides its HEP listener: one end of a veth pair of this
+# test (the other end plays the switch), UP, no address, IPv6 off: nothing at all should leave it.
+MIRROR = "mcncbmirror0"
+SWITCH = "mcncbswitch0"
 LINK_KEY = "mcn-callback-e2e-link-key-0123456789"
 SIP_PASSWORD = "mcn-e2e-secret"  # kamailio.cfg verifies the REGISTER digest against it
 NAME = "callback_e2e"
+DOWN_STATUS = 503
 
 
 def log(msg):
@@ -100,6 +113,11 @@ def wait_port(host, port, udp=True, timeout=10):
     raise Fail(f"nothing listening on {host}:{port}")
 
 
+def tx_packets():
+    with open(f"/sys/class/net/{MIRROR}/statistics/tx_packets") as f:
+        return int(f.read())
+
+
 def b64url(b):
     return base64.urlsafe_b64encode(b).decode().rstrip("=")
 
@@ -117,7 +135,7 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     mcn = os.path.abspath(sys.argv[1])
-    for tool in ("kamailio", "sipp", "tcpdump", "tshark", "ss", "curl"):
+    for tool in ("kamailio", "sipp", "tcpdump", "tshark", "ss", "curl", "ip"):
         if shutil.which(tool) is None:
             log(f"SKIP: {tool} is not installed")
             return 77
@@ -133,7 +151,10 @@ def main():
     except Fail as e:
         log(f"FAIL: {e}")
     finally:
+        subprocess.run(["ip", "link", "del", MIRROR], capture_output=True)
         for name, p in reversed(list(procs.items())):
+            if name == "kamailio" and p.poll() is None:
+                os.killpg(p.pid, signal.SIGCONT)  # should the test have failed while it hung
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
                 try:
@@ -151,24 +172,40 @@ def main():
 
 
 def run(mcn, work, procs):
-    def start(name, args, **kw):
-        f = open(os.path.join(work, f"{name}.log"), "w")
+    def start(name, args, log_name=None, **kw):
+        f = open(os.path.join(work, f"{log_name or name}.log"), "w")
         procs[name] = subprocess.Popen(args, stdout=f, stderr=subprocess.STDOUT, cwd=work,
                                        stdin=subprocess.DEVNULL, **kw)
         return procs[name]
 
+    # The mirror port: IPv6 off before it is UP (no link-local address, so no DAD, router
+    # solicitation or MLD report), no IPv4 address: the kernel has nothing to send there.
+    subprocess.run(["ip", "link", "del", MIRROR], capture_output=True)
+    for cmd in (["ip", "link", "add", MIRROR, "type", "veth", "peer", "name", SWITCH],
+                ["sysctl", "-qw", f"net.ipv6.conf.{MIRROR}.disable_ipv6=1"],
+                ["sysctl", "-qw", f"net.ipv6.conf.{SWITCH}.disable_ipv6=1"],
+                ["ip", "link", "set", SWITCH, "up"],
+                ["ip", "link", "set", MIRROR, "up"]):
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        check(r.returncode == 0, f"{' '.join(cmd)}: {r.stderr.strip()}")
+    tx_up = tx_packets()
+
     cap = os.path.join(work, "mgmt.pcap")
+    # ICMP too: the port unreachable of the softswitch that is down.
     start("tcpdump", ["tcpdump", "-i", "lo", "--immediate-mode", "-U", "-w", cap, "-s", "0",
-                      f"udp and (host {PROXY} or host {MCN_SIP} or host {PHONE}) and not port 9060"])
+                      f"(udp or icmp) and (host {PROXY} or host {MCN_SIP} or host {PHONE}) "
+                      "and not port 9060"])
     os.makedirs(os.path.join(work, "kamailio"), exist_ok=True)
+    # A process group of its own: the test hangs and kills all of Kamailio's processes at once.
     start("kamailio", ["kamailio", "-DD", "-E", "-f", os.path.join(HERE, "kamailio.cfg"),
                        "-Y", os.path.join(work, "kamailio"), "-w", os.path.join(work, "kamailio"),
-                       "-m", "64", "-M", "8"])
+                       "-m", "64", "-M", "8"], start_new_session=True)
     wait_port(PROXY, 5060)
 
-    # Phone 1001 takes four call backs (API, the link, both multicalls), 1004 three (its case and
-    # both multicalls), 1003 five (its case, 3 for the rate limit, the sequential multicall).
-    phones = [("connected", 5061, "uas_refer.xml", ["-key", "final", "200 OK"], 4),
+    # Phone 1001 takes five call backs (API, after the softswitch came back, the link, both
+    # multicalls), 1004 three (its case and both multicalls), 1003 five (its case, 3 for the rate
+    # limit, the sequential multicall).
+    phones = [("connected", 5061, "uas_refer.xml", ["-key", "final", "200 OK"], 5),
               ("them_busy", 5062, "uas_refer.xml", ["-key", "final", "486 Busy Here"], 1),
               ("busy", 5063, "uas_busy.xml", [], 5),
               ("ring", 5064, "uas_ring_cancel.xml", [], 3),
@@ -195,6 +232,8 @@ http_port = {MCN_HTTP[1]}
 subscribers = "{work}/subscribers.toml"
 log_level = "debug"
 
+interfaces = ["{MIRROR}"]
+
 [hep]
 listeners = ["{MCN_HEP}"]
 
@@ -216,6 +255,9 @@ link_key_ref = "env:MCN_CB_E2E_KEY"
 link_base_url = "http://{MCN_HTTP[0]}:{MCN_HTTP[1]}/"
 per_person_per_hour = 4
 """)
+    # Control: the mirror sent nothing by itself while Kamailio and the phones started.
+    tx_before = tx_packets()
+    check(tx_before == tx_up, f"{MIRROR} sent {tx_before - tx_up} packet(s) before mcn ran")
     env = dict(os.environ, MCN_CB_E2E_KEY=LINK_KEY, MCN_CB_E2E_SIP_PASSWORD=SIP_PASSWORD)
     mcn_p = start("mcn", [mcn, "run", "--config", os.path.join(work, "mcn.toml"),
                           "--calls-out", os.path.join(work, "calls.jsonl"),
@@ -250,6 +292,53 @@ per_person_per_hour = 4
         check(st["via"] == ("3pcc" if req.get("number") == "2005" else
                             "refer" if "calling_them" in seen or want == "connected" else None),
               f"{req}: via {st['via']}")
+
+    # --- the softswitch hung, then down: a clear failure, no call, mcn keeps running -----------
+    # Kamailio hangs (SIGSTOP to its processes: its socket takes the INVITE, nothing answers, no
+    # ICMP): the call back fails when the ring timer (2 s) runs out, 408, not no_answer, since
+    # nothing rang. Then Kamailio is gone (SIGKILL): the kernel answers the INVITE with ICMP port
+    # unreachable, a transport error, 503 at once. Then Kamailio comes back and the next call back
+    # connects.
+    t_hung = time.time()
+    os.killpg(procs["kamailio"].pid, signal.SIGSTOP)
+    status, body = post_json({"person": "p1006", "number": "2001"})
+    check(status == 202, f"call back with the softswitch hung: HTTP {status} {body}")
+    st, seen = wait_final(body["id"], timeout=8)
+    took = time.time() - t_hung
+    log(f"softswitch hung -> {st['state']} {st['sip_status']} {st['reason']!r} "
+        f"after {took:.1f} s ({' > '.join(seen)})")
+    check(st["state"] == "failed" and st["leg"] == "you" and st["sip_status"] == 408 and
+          st["reason"] == "no answer from the softswitch within 2 s", f"softswitch hung: {st}")
+    check(1.9 <= took < 4.0, f"the failure took {took:.1f} s (ring timer 2 s)")
+    # (no Call-ID in its state: mcn learns it from an answer, and none came)
+    os.killpg(procs["kamailio"].pid, signal.SIGKILL)
+    procs["kamailio"].wait(10)
+    t_down = time.time()
+    status, body = post_json({"person": "p1006", "number": "2001"})
+    check(status == 202, f"call back with the softswitch down: HTTP {status} {body}")
+    st, seen = wait_final(body["id"], timeout=8)
+    t_final = time.time()
+    log(f"softswitch down -> {st['state']} {st['sip_status']} {st['reason']!r} "
+        f"after {t_final - t_down:.1f} s ({' > '.join(seen)})")
+    check(st["state"] == "failed" and st["leg"] == "you" and st["sip_status"] == DOWN_STATUS,
+          f"softswitch down: {st}")
+    check(t_final - t_down < 2.0, f"the failure took {t_final - t_down:.1f} s (ring timer 2 s)")
+    check(st["call_id"], "no Call-ID for the call back placed while the softswitch was down")
+    down_call_id = st["call_id"]
+    check(mcn_p.poll() is None, "mcn stopped when the softswitch went down")
+    status, _ = http("GET", "/healthz")
+    check(status == 200, f"/healthz with the softswitch down: {status}")
+    start("kamailio", ["kamailio", "-DD", "-E", "-f", os.path.join(HERE, "kamailio.cfg"),
+                       "-Y", os.path.join(work, "kamailio"), "-w", os.path.join(work, "kamailio"),
+                       "-m", "64", "-M", "8"], log_name="kamailio-again",
+          start_new_session=True)
+    wait_port(PROXY, 5060)
+    t_up = time.time()
+    status, body = post_json({"person": "p1001", "number": "2001"})
+    check(status == 202, f"call back after the softswitch came back: HTTP {status} {body}")
+    st, _ = wait_final(body["id"])
+    check(st["state"] == "connected" and st["via"] == "refer",
+          f"call back after the softswitch came back: {st}")
 
     # --- multicall, sequential: 1004 rings out (2 s), 1003 is busy, 1001 answers ----------------
     # Its states as server-sent events: 4 streams (the bound) follow it; a 5th is refused.
@@ -361,9 +450,9 @@ per_person_per_hour = 4
     # --- counters -------------------------------------------------------------------------------
     time.sleep(0.6)  # the notifier thread publishes counters every 250 ms
     status, metrics = http("GET", "/metrics")
-    want = {"mcn_sipua_callbacks_requested_total": 12, "mcn_sipua_callbacks_connected_total": 5,
+    want = {"mcn_sipua_callbacks_requested_total": 15, "mcn_sipua_callbacks_connected_total": 6,
             "mcn_sipua_callbacks_busy_total": 5, "mcn_sipua_callbacks_no_answer_total": 1,
-            "mcn_sipua_callbacks_failed_total": 1, "mcn_sipua_refer_refused_total": 1,
+            "mcn_sipua_callbacks_failed_total": 3, "mcn_sipua_refer_refused_total": 1,
             "mcn_sipua_multicall_cancelled_total": 2, "mcn_sipua_callbacks_bridged_total": 1,
             "mcn_callback_events_opened_total": 4, "mcn_callback_events_refused_total": 1,
             "mcn_sipua_register_ok_total": 1, "mcn_sipua_register_failed_total": 0,
@@ -381,6 +470,15 @@ per_person_per_hour = 4
     check(rc == 0, f"mcn run exited {rc}")
     # Every call back's state and sofia handle was released once it ended (debug log at stop).
     mcn_log = open(os.path.join(work, "mcn.log")).read()
+    # The one mcn that placed every call back captured the mirror port all along, and sent
+    # nothing there. Control: one frame written to it does count.
+    check(f"capturing on {MIRROR}" in mcn_log, f"mcn did not capture on {MIRROR}")
+    tx_after = tx_packets()
+    check(tx_after == tx_before, f"{MIRROR} transmitted {tx_after - tx_before} packet(s)")
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
+        s.bind((MIRROR, 0))
+        s.send(b"\xff" * 6 + b"\x02\x00\x00\x00\x00\x01" + b"\x88\xb5" + b"control" * 8)
+    check(tx_packets() == tx_after + 1, f"{MIRROR}'s tx_packets missed the control frame")
     check("sipua: stopped with 0 call(s) open" in mcn_log, "call backs still open at exit")
     for name, p in procs.items():
         if name.startswith("sipp-"):
@@ -391,9 +489,10 @@ per_person_per_hour = 4
             check(rc == 0, f"{name} exited {rc}: see {work}/{name}.log and *_errors.log")
     records = [json.loads(l) for l in open(os.path.join(work, "calls.jsonl")) if l.strip()]
     ours = [r for r in records if r.get("origin") == "callback"]
-    # One per INVITE mcn sent: 10 single-device call backs, the number 2005 in flow IV, and the
-    # three devices of each multicall.
-    check(len(ours) == 17, f"{len(ours)} call records with origin callback, want 17: {records}")
+    # One per INVITE mcn sent through the softswitch: 11 single-device call backs (not the ones
+    # placed while it hung or was down), the number 2005 in flow IV, and the three devices of each
+    # multicall.
+    check(len(ours) == 18, f"{len(ours)} call records with origin callback, want 18: {records}")
     check(all(not r["missed"] for r in ours), f"a call back counted as missed: {ours}")
     check(len(ours) == len(records), f"records without origin: {records}")
     notes = open(os.path.join(work, "notify.jsonl")).read().strip()
@@ -409,7 +508,7 @@ per_person_per_hour = 4
               "sip.Refer-To", "sip.Reason", "sip.Content-Length", "sdp.session_name",
               "sipfrag.line", "sip.Status-Code", "sip.CSeq.method", "sip.P-Asserted-Identity",
               "sip.auth.username", "sip.auth.realm", "sip.auth.qop", "sip.Expires"]
-    out = subprocess.run(["tshark", "-n", "-r", cap, "-Y", "sip", "-T", "fields",
+    out = subprocess.run(["tshark", "-n", "-r", cap, "-Y", "sip && !icmp", "-T", "fields",
                           "-E", "separator=\t", "-E", "occurrence=f",
                           *[a for f in fields for a in ("-e", f)]],
                          capture_output=True, text=True, check=True).stdout
@@ -428,7 +527,7 @@ per_person_per_hour = 4
                 if r["src"] == MCN_SIP and r["method"] == method and not r["status"]]
 
     invites = {r["call_id"] for r in sent("INVITE")}
-    check(len(invites) == 17, f"{len(invites)} INVITEs from mcn, want 17")
+    check(len(invites) == 20, f"{len(invites)} INVITEs from mcn, want 20")
     marked = subprocess.run(["tshark", "-n", "-r", cap, "-Y",
                              f'ip.src == {MCN_SIP} && sip.Method == "INVITE" && '
                              'sip contains "X-MCN-Origin: callback;id="',
@@ -449,20 +548,30 @@ per_person_per_hour = 4
     by_call = {}
     for r in initial:
         by_call.setdefault(r["call_id"], []).append(digest(r))
-    check(len(by_call) == 17 and
+    # The softswitch that hung or was down challenged nothing: those two INVITEs (the one while
+    # it hung is the other) went unanswered.
+    down = [c for c, d in by_call.items() if d == [("", "", "")]]
+    check(len(down) == 2 and down_call_id in down,
+          f"INVITEs never challenged: {down} (the one while down: {down_call_id})")
+    for c in down:
+        del by_call[c]
+    check(len(by_call) == 18 and
           all(d == [("", "", ""), ("mcn", PROXY, "auth")] for d in by_call.values()),
           f"initial INVITEs, (user, realm, qop) per call: {by_call}")
+    check(not [r for r in requests if r["call_id"] in down and r["src"] != MCN_SIP],
+          "an answer to an INVITE sent while the softswitch hung or was down")
     challenged = [r for r in requests if r["dst"] == MCN_SIP and r["status"] == "407"]
-    check(len(challenged) == 17 and all(r["cseq_method"] == "INVITE" for r in challenged),
+    check(len(challenged) == 18 and all(r["cseq_method"] == "INVITE" for r in challenged),
           f"407 to mcn: {challenged}")
     # REGISTER: challenged (401, qop=auth), then 200 with the digest of user "mcn"; at stop the
-    # un-REGISTER (Expires 0) reuses the credentials (nc=2) and gets its 200.
+    # un-REGISTER (Expires 0) reuses the credentials, which the restarted Kamailio (softswitch
+    # down and back) no longer knows: challenged again, answered with the new nonce, 200.
     reg_answers = [r["status"] for r in requests
                    if r["dst"] == MCN_SIP and r["cseq_method"] == "REGISTER" and r["status"]]
-    check(reg_answers == ["401", "200", "200"], f"answers to REGISTER: {reg_answers}")
+    check(reg_answers == ["401", "200", "401", "200"], f"answers to REGISTER: {reg_answers}")
     regs = [(digest(r), r["expires"]) for r in sent("REGISTER")]
     want_regs = [(("", "", ""), "600"), (("mcn", PROXY, "auth"), "600"),
-                 (("mcn", PROXY, "auth"), "0")]
+                 (("mcn", PROXY, "auth"), "0"), (("mcn", PROXY, "auth"), "0")]
     check(regs == want_regs, f"REGISTERs from mcn (user, realm, qop), Expires: {regs}")
     check("sipua: registered sip:mcn@" in mcn_log, "no 'registered' line in mcn's log")
     # The password goes by reference (env:) and only as a digest: not on the wire, not logged.
@@ -470,8 +579,8 @@ per_person_per_hour = 4
         check(SIP_PASSWORD.encode() not in f.read(), "the SIP password on the wire")
     check(SIP_PASSWORD not in mcn_log, "the SIP password in mcn's log")
     refers = [r["refer_to"] for r in sent("REFER")]
-    # API and link connected, the number busy, the refused one (to 2005), both multicalls.
-    check(sorted(r.split("@")[0] for r in refers) == ["<sip:2001"] * 5 + ["<sip:2005"],
+    # API (twice) and link connected, the number busy, the refused one (to 2005), both multicalls.
+    check(sorted(r.split("@")[0] for r in refers) == ["<sip:2001"] * 6 + ["<sip:2005"],
           f"REFERs: {refers}")
     cancels = sent("CANCEL")
     # Ring time over (1004's case, 1004 in the sequential multicall): no Reason; the parallel
@@ -493,15 +602,27 @@ per_person_per_hour = 4
     ack = [r["ruri"] for r in sent("ACK") if r["sdp_name"] == "phone-1005-answer"]
     check(len(ack) == 1 and "127.0.3.11:5067" in ack[0], f"ACK with the device's answer: {ack}")
     frags = [r["frag"] for r in requests if r["dst"] == MCN_SIP and r["method"] == "NOTIFY"]
-    # Connected four times (API, link, both multicalls), the number busy once; each after a 100.
-    check(sorted(frags) == sorted(["SIP/2.0 100 Trying"] * 5 + ["SIP/2.0 200 OK"] * 4 +
+    # Connected five times (API twice, link, both multicalls), the number busy once; each after a
+    # 100.
+    check(sorted(frags) == sorted(["SIP/2.0 100 Trying"] * 6 + ["SIP/2.0 200 OK"] * 5 +
                                   ["SIP/2.0 486 Busy Here"]), f"NOTIFY sipfrags to mcn: {frags}")
     byes = {r["call_id"] for r in sent("BYE")}
-    # BYE after: the four connected by REFER (1001: API, link, both multicalls), the number busy
-    # (1002), and to 1005 after 2005 hung up. The Request-URI is the phone's Contact.
-    check(len(byes) == 6, f"BYEs from mcn on {len(byes)} calls, want 6")
+    # BYE after: the five connected by REFER (1001: API twice, link, both multicalls), the number
+    # busy (1002), and to 1005 after 2005 hung up. The Request-URI is the phone's Contact.
+    check(len(byes) == 7, f"BYEs from mcn on {len(byes)} calls, want 7")
     bye_ports = sorted(r["ruri"].split(":")[2].split(";")[0] for r in sent("BYE"))
-    check(bye_ports == ["5061"] * 4 + ["5062", "5065"], f"BYEs from mcn to ports {bye_ports}")
+    check(bye_ports == ["5061"] * 5 + ["5062", "5065"], f"BYEs from mcn to ports {bye_ports}")
+    # While the softswitch hung and was down: nothing reached the phones (no packet to them at
+    # all); once it was gone, mcn's INVITE met ICMP port unreachable.
+    out = subprocess.run(["tshark", "-n", "-r", cap, "-Y",
+                          f"frame.time_epoch >= {t_hung:.6f} && frame.time_epoch <= {t_up:.6f}",
+                          "-T", "fields", "-e", "ip.src", "-e", "ip.dst", "-e", "icmp.type",
+                          "-e", "icmp.code", "-E", "occurrence=f"],
+                         capture_output=True, text=True, check=True).stdout
+    window = [tuple(line.split("\t")) for line in out.splitlines()]
+    check(not [w for w in window if w[1] == PHONE], f"packets to the phones while down: {window}")
+    check((PROXY, MCN_SIP, "3", "3") in window,
+          f"no ICMP port unreachable from the stopped softswitch to mcn: {window}")
     log(f"wire: {len(invites)} INVITE, {len(refers)} REFER, {len(cancels)} CANCEL, "
         f"{len(frags)} NOTIFY, {len(byes)} BYE")
 

@@ -2,29 +2,47 @@
 """The sip_message channel end to end (issue 19 item 6): `mcn run` with [sipua] enabled is fed a
 recorded Kamailio HEP capture (pcaps/hep_kamailio_udp.pcap: busy 486 to 1015, answered 200 to 1013,
 cancelled 487 to 1014) on its HEP listener, and tells the two people who missed a call by SIP
-MESSAGE through its user agent, to sipp UASes on loopback addresses 127.0.4.20-32 (phase 2: proxy .31, stranger .32):
+MESSAGE through its user agent, to sipp UASes on loopback addresses 127.0.4.20-32 (phase 2: proxy
+.31, stranger .32):
 
   p1015 (busy)      sip:1015@127.0.4.22  answers 480 with Retry-After: 2, then (a new sipp) 200
   p1014 (cancelled) sip:1014@127.0.4.23  answers 403 Forbidden
+                    sip:1014@127.0.4.24  (a second client) takes every MESSAGE, never answers
 
 Checked: every sipp saw its whole scenario (the key header, mcn's marker, UTF-8 text/plain; exit
 code 0); --notify-out holds p1015's notification, once; the dead-letter file holds p1014's with
 reason "rejected" and the 403; and on the wire (tshark on a tcpdump capture of lo, port 5070):
 two MESSAGEs to 1015 with the same X-MCN-Idempotency-Key, the second no sooner than 2 s after the
 480, answered 480 then 200; one MESSAGE to 1014, answered 403 and never retried; each body names
-the caller of the missed call as the fixture's INVITE does.
+the caller of the missed call as the fixture's INVITE does. The client that never answers
+([notify] max_attempts = 3, total_timeout_ms = 1000, backoff_base_ms = 300): three MESSAGEs
+(Call-IDs), each given up by mcn at 1 s (the next no sooner), each retransmitted on Timer E, all
+with one key, never answered; the dead-letter file holds it with reason "max_attempts", 3 attempts
+and the 408 of the last.
 
 Phase 2 (issue 19 item 7), a second `mcn run` whose outbound proxy is 127.0.4.31: sipp plays the
 proxy and, from its address, SUBSCRIBEs person p1015's client to the mcn-missed-call package with
-Expires: 4 and the P-Asserted-Identity it vouches for (subscriber.xml checks the 2xx, the
-immediate NOTIFY, the NOTIFY with the busy call as JSON, and the NOTIFY "terminated;reason=
-timeout" at expiry). Raw SUBSCRIBEs check the refusals: 403 from another address, 404 for an
-identity nobody has, 489 for another event package. p1014 has no subscription: their jsonl
-channel is still told, and no NOTIFY names them. Checked again with tshark.
+Expires: 3 and the P-Asserted-Identity it vouches for (subscriber.xml checks the 2xx, the
+immediate NOTIFY, the NOTIFY with the busy call as JSON, a refresh inside the dialog with
+Expires: 5 answered by a NOTIFY "active;expires=4-5", and the NOTIFY "terminated;reason=timeout"
+at the refreshed expiry, 4-6 s after the refresh, not at the first 3 s). The client then
+subscribes again (resubscriber.xml, a new dialog), is told of the next missed call (the fixture
+replayed under new Call-IDs) and ends the subscription itself (Expires: 0: NOTIFY terminated).
+Raw SUBSCRIBEs check the refusals: 403 from another address, 404 for an identity nobody has, 489
+for another event package. p1014 has no subscription: their jsonl channel is still told, and no
+NOTIFY names them. Checked again with tshark.
+
+Phase 3, a third `mcn run` with register = true and the registrar at 127.0.4.26, a sipp that
+answers 403: sipua.register.failed is 1 on /metrics (mcn_sipua_register_failed_total), the log
+says so, and mcn goes on. p1015's message there is ~2 kB (a [notify.templates] title and body of
+the test's own): their client at 127.0.4.25 gets two MESSAGEs, each at most 1300 bytes, numbered
+"(1/2) " and "(2/2) ", keys "<key>/1" and "<key>/2", the second sent once the first was taken, and
+the two texts without their numbers make the whole title and body again.
 
 Needs root (tcpdump on lo).
 
-Usage: sipmessage_e2e.py MCN_BINARY. KEEP_WORK=1 keeps the work directory. Loopback 127.0.4.20-32."""
+Usage: sipmessage_e2e.py MCN_BINARY. KEEP_WORK=1 keeps the work directory.
+Loopback 127.0.4.20-32."""
 
 import json
 import os
@@ -48,6 +66,9 @@ HEP_PORT = 9460
 HTTP_PORT = 9487
 UAS_1015 = "127.0.4.22"
 UAS_1014 = "127.0.4.23"
+UAS_SILENT = "127.0.4.24"  # p1014's second client: takes the MESSAGE, never answers
+MAX_ATTEMPTS = 3
+MESSAGE_BOUND_MS = 1000  # [notify] total_timeout_ms: one MESSAGE transaction at most this long
 NAME = "sipmessage_e2e"
 
 CONFIG = f"""
@@ -72,6 +93,9 @@ shutdown_timeout_ms = 3000
 [notify]
 dead_letter = "dead.jsonl"
 outbox_path = "phase1.journal"
+max_attempts = {MAX_ATTEMPTS}
+backoff_base_ms = 300
+total_timeout_ms = {MESSAGE_BOUND_MS}
 
 [sipua]
 enabled = true
@@ -97,13 +121,43 @@ numbers = ["1014"]
 [person.preferences]
 merge_window = "0"
 [[person.channel]]
+id = "ims-refused"
 kind = "sip_message"
 target = "sip:1014@{UAS_1014}:5060"
+[[person.channel]]
+id = "ims-silent"
+kind = "sip_message"
+target = "sip:1014@{UAS_SILENT}:5060"
 """
 
 
 CONFIG2 = CONFIG.replace('"dead.jsonl"', '"dead2.jsonl"').replace('phase1.', 'phase2.') + \
     f'outbound_proxy = "sip:{PROXY}:5060"\n'
+
+
+UAS_LONG = "127.0.4.25"   # phase 3: p1015's client, answers 200 to each part
+REGISTRAR = "127.0.4.26"  # phase 3: refuses mcn's REGISTER
+# Phase 3's message: the title and a body of ~2 kB (CJK and ASCII lines) around the caller, over
+# the 1300 bytes one MESSAGE may carry (RFC 3428 §5: keep it under the path MTU).
+LONG_TITLE = "Long notice {count}"
+LONG_LINES = "".join(f"Line {i:02d}: 未接来电提醒，请回电。Please call back.\n" for i in range(1, 36))
+LONG_BODY = "Caller {caller}.\n" + LONG_LINES
+CONFIG3 = CONFIG.replace('"dead.jsonl"', '"dead3.jsonl"').replace('phase1.', 'phase3.') + \
+    f'register = true\nregistrar = "sip:{REGISTRAR}:5060"\n' + \
+    "\n[notify.templates]\n" + \
+    f'"zh.plain.title" = {json.dumps(LONG_TITLE, ensure_ascii=False)}\n' + \
+    f'"zh.plain.body" = {json.dumps(LONG_BODY, ensure_ascii=False)}\n'
+SUBSCRIBERS3 = f"""
+[[person]]
+id = "p1015"
+name = "Busy"
+numbers = ["1015"]
+[person.preferences]
+merge_window = "0"
+[[person.channel]]
+kind = "sip_message"
+target = "sip:1015@{UAS_LONG}:5060"
+"""
 
 
 def subscribers2(work):
@@ -187,6 +241,17 @@ def fixture_caller(grams, callee):
     raise Fail(f"no INVITE to {callee} in the fixture")
 
 
+def renamed_calls(grams):
+    """The fixture's calls again as new calls: every Call-ID "1-NNNNN-..." becomes "2-NNNNN-...",
+    every correlation id "mcn-hep-..." (X-CID and HEP chunk) "mcn-heq-..." (same lengths, so the
+    HEP chunk lengths hold)."""
+    out = [bytes(d).replace(b"1-2469", b"2-2469").replace(b"mcn-hep-", b"mcn-heq-")
+           for d in grams]
+    check(sum(d.count(b"2-2469") for d in out) > sum(bytes(d).count(b"2-2469") for d in grams),
+          "no Call-ID renamed")
+    return out
+
+
 def bound(addr, port):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
@@ -198,9 +263,9 @@ def bound(addr, port):
         s.close()
 
 
-def sipp(scenario, addr, work):
+def sipp(scenario, addr, work, calls=1):
     p = subprocess.Popen(["sipp", "-sf", os.path.join(HERE, scenario), "-i", addr, "-p", "5060",
-                          "-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error",
+                          "-m", str(calls), "-nostdin", "-timeout", "20s", "-timeout_error",
                           "-trace_err", "-error_file", os.path.join(work, f"{scenario}.err")],
                          cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
@@ -320,50 +385,150 @@ def phase2(mcn, work, grams, procs):
     }
     for what, (got, want) in refusals.items():
         check(got == want, f"SUBSCRIBE from {what}: answered {got}, not {want}")
-    sub = subprocess.Popen(["sipp", "-sf", os.path.join(HERE, "subscriber.xml"), "-i", PROXY,
-                            "-p", "5060", f"{MCN}:5070", "-m", "1", "-nostdin", "-timeout", "20s",
-                            "-timeout_error", "-trace_err", "-error_file",
-                            os.path.join(work, "subscriber.err")],
-                           cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    procs.append(sub)
-    for _ in range(50):  # subscribed (the counter on /metrics) before the missed call comes
-        with urllib.request.urlopen(f"http://{MCN}:{HTTP_PORT}/metrics", timeout=2) as r:
-            if "mcn_sipua_subscriptions_accepted_total 1" in r.read().decode():
-                break
-        time.sleep(0.1)
-    else:
-        raise Fail("the subscription was not accepted")
-    t_sub = time.time()
+    def subscriber(scenario):
+        p = subprocess.Popen(["sipp", "-sf", os.path.join(HERE, scenario), "-i", PROXY, "-p",
+                              "5060", f"{MCN}:5070", "-m", "1", "-nostdin", "-timeout", "20s",
+                              "-timeout_error", "-trace_err", "-error_file",
+                              os.path.join(work, f"{scenario}.err")],
+                             cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(p)
+        return p
+
+    def wait_accepted(n):  # subscribed (the counter on /metrics) before the missed call comes
+        for _ in range(50):
+            with urllib.request.urlopen(f"http://{MCN}:{HTTP_PORT}/metrics", timeout=2) as r:
+                if f"mcn_sipua_subscriptions_accepted_total {n}" in r.read().decode():
+                    return
+            time.sleep(0.1)
+        raise Fail(f"subscription {n} was not accepted")
+
+    sub = subscriber("subscriber.xml")
+    wait_accepted(1)
     send_fixture(grams)
     wait_exit(sub, "subscriber", 15)
-    check(time.time() - t_sub >= 3.0, "the subscription ended before its 4 s")
+    # The client's subscription ran out (NOTIFY terminated;reason=timeout): it subscribes again
+    # and is told of the next missed call (the fixture under new Call-IDs).
+    resub = subscriber("resubscriber.xml")
+    wait_accepted(2)
+    send_fixture(renamed_calls(hep_datagrams()))
+    wait_exit(resub, "resubscriber", 10)
     stop(mcn_p, "mcn run (phase 2)")
     tcpdump.send_signal(signal.SIGINT)
     tcpdump.wait(5)
 
-    for person in ("1015", "1014"):  # every channel is still told, subscribed or not
+    # Every channel is still told, subscribed or not: p1015 of both busy calls, p1014 of the
+    # first cancelled one. (The replayed cancelled call is not recorded at all: its CANCEL reuses
+    # the first one's Via branch; the SUBSCRIBE checks need only p1015's.)
+    for person, want in (("1015", 2), ("1014", 1)):
         with open(os.path.join(work, f"told-{person}.jsonl")) as f:
             lines = [line for line in f if line.strip()]
-        check(len(lines) == 1, f"p{person}'s jsonl channel got {len(lines)} notifications")
+        check(len(lines) == want, f"p{person}'s jsonl channel got {len(lines)} notifications")
     wire = sip_on_wire(cap)
-    notifies = [m for m in wire if m[3].startswith("NOTIFY ") and m[2] == PROXY]
-    states = [m[4].get("subscription-state", "") for m in notifies]
-    log(f"NOTIFY Subscription-State: {states}")
-    check(len(notifies) == 3, f"{len(notifies)} NOTIFYs to the subscriber, not 3: {states}")
-    check(states[0].startswith("active;expires=") and states[1].startswith("active;expires="),
-          f"states {states}")
-    check(states[2] == "terminated;reason=timeout", f"the last NOTIFY says {states[2]}")
-    check(all(m[4].get("event") == "mcn-missed-call" for m in notifies), "Event header")
-    event = json.loads(notifies[1][5].decode("utf-8"))
+    subscribes = [m for m in wire if m[3].startswith("SUBSCRIBE ") and m[1] == PROXY
+                  and m[4].get("event") == "mcn-missed-call"]
+    by_dialog = {}
+    for m in wire:
+        if m[3].startswith("NOTIFY ") and m[2] == PROXY:
+            by_dialog.setdefault(m[4].get("call-id"), []).append(m)
+    check(len(by_dialog) == 2, f"NOTIFYs in {len(by_dialog)} dialogs, not 2 (subscribe, again)")
+    first, again = sorted(by_dialog.values(), key=lambda ms: ms[0][0])
+    states = [m[4].get("subscription-state", "") for m in first]
+    log(f"NOTIFY Subscription-State, first subscription: {states}")
+    # Immediate, the missed call, the refresh's, the expiry.
+    check(len(first) == 4, f"{len(first)} NOTIFYs in the first subscription, not 4: {states}")
+    check(all(st.startswith("active;expires=") for st in states[:3]), f"states {states}")
+    expires = [int(st.split("expires=")[1].split(";")[0]) for st in states[:3]]
+    check(expires[0] <= 3 and expires[2] > 3, f"the refresh did not extend it: expires {expires}")
+    check(states[3] == "terminated;reason=timeout", f"the last NOTIFY says {states[3]}")
+    # It ended at the refresh's 5 s (within the 1 s expiry tick), not at the first 3 s.
+    refresh = [m for m in subscribes if m[4].get("call-id") == first[0][4].get("call-id")
+               and m[4].get("cseq", "").startswith("2 ")]
+    check(refresh, "no refresh SUBSCRIBE (CSeq 2) on the wire")
+    lasted = first[3][0] - refresh[0][0]
+    check(3.9 <= lasted <= 6.5, f"the subscription ended {lasted:.2f} s after the refresh, not ~5")
+    check(all(m[4].get("event") == "mcn-missed-call" for m in first + again), "Event header")
+    event = json.loads(first[1][5].decode("utf-8"))
     check(event["person"] == "p1015" and len(event["calls"]) == 1, f"NOTIFY body {event}")
     call = event["calls"][0]
     check(call["callee"] == "+862583001015" and call["outcome"] == "busy", f"NOTIFY call {call}")
     check(call["caller"] == fixture_caller(grams, "1015"), f"NOTIFY caller {call}")
+    check(call["call_id"] == "1-24690-busy@198.18.30.2", f"NOTIFY call {call}")
+    # Subscribed again: immediate, the next missed call, and terminated when the client ended it.
+    states = [m[4].get("subscription-state", "") for m in again]
+    log(f"NOTIFY Subscription-State, subscribed again: {states}")
+    check(len(again) == 3 and states[0].startswith("active") and states[1].startswith("active")
+          and states[2].startswith("terminated"), f"states {states}")
+    event = json.loads(again[1][5].decode("utf-8"))
+    check(event["person"] == "p1015" and [c["call_id"] for c in event["calls"]] ==
+          ["2-24690-busy@198.18.30.2"], f"NOTIFY body after subscribing again {event}")
     check(not any(b"p1014" in m[5] for m in wire), "a NOTIFY names p1014, who never subscribed")
     codes = sorted(int(m[3].split(" ")[1]) for m in wire
                    if m[1] == MCN and m[3].startswith("SIP/2.0") and m[2] in (PROXY, STRANGER)
                    and m[4].get("cseq", "").endswith("SUBSCRIBE"))
-    check(codes == [200, 403, 404, 489], f"answers to SUBSCRIBE on the wire: {codes}")
+    # Subscribe, refresh, subscribe again, end it; the three refusals.
+    check(codes == [200, 200, 200, 200, 403, 404, 489],
+          f"answers to SUBSCRIBE on the wire: {codes}")
+
+
+def phase3(mcn, work, grams, procs):
+    """A long message in numbered parts; a registrar that refuses mcn (module docstring)."""
+    with open(os.path.join(work, "phase3.toml"), "w") as f:
+        f.write(CONFIG3)
+    with open(os.path.join(work, "phase3-subscribers.toml"), "w") as f:
+        f.write(SUBSCRIBERS3)
+    cap = os.path.join(work, "phase3.pcap")
+    tcpdump = start_tcpdump(cap, procs)
+    registrar = sipp("uas_e2e_register_403.xml", REGISTRAR, work)
+    uas = sipp("uas_e2e_200.xml", UAS_LONG, work, calls=2)
+    procs += [registrar, uas]
+    mcn_p = start_mcn(mcn, work, procs, "phase3")
+    wait_exit(registrar, "registrar (403)", 10)
+    send_fixture(grams)
+    wait_exit(uas, "UAS 1015 (two parts)", 10)
+    for _ in range(30):
+        with urllib.request.urlopen(f"http://{MCN}:{HTTP_PORT}/metrics", timeout=2) as r:
+            metrics = r.read().decode()
+        if "mcn_sipua_register_failed_total 1" in metrics:
+            break
+        time.sleep(0.1)
+    check("mcn_sipua_register_failed_total 1" in metrics and
+          "mcn_sipua_register_ok_total 0" in metrics,
+          "register counters: " + " ".join(l for l in metrics.splitlines()
+                                           if l.startswith("mcn_sipua_register_")))
+    check(mcn_p.poll() is None, "mcn stopped after the registrar refused it")
+    stop(mcn_p, "mcn run (phase 3)")
+    tcpdump.send_signal(signal.SIGINT)
+    tcpdump.wait(5)
+    with open(os.path.join(work, "phase3.log")) as f:
+        check(f"sipua: REGISTER sip:mcn@{MCN} failed: 403" in f.read(),
+              "no log line for the refused REGISTER")
+
+    wire = sip_on_wire(cap)
+    answers = [m[3] for m in wire if m[1] == REGISTRAR]
+    check(answers == ["SIP/2.0 403 Forbidden"], f"the registrar answered {answers}")
+    parts = [m for m in wire if m[2] == UAS_LONG and m[3].startswith("MESSAGE ")]
+    check(len(parts) == 2, f"{len(parts)} MESSAGEs to the client, not 2 parts")
+    keys = [m[4].get("x-mcn-idempotency-key", "") for m in parts]
+    base = keys[0].rsplit("/", 1)[0]
+    check(base and keys == [f"{base}/1", f"{base}/2"], f"keys of the parts: {keys}")
+    texts = [m[5].decode("utf-8") for m in parts]  # raises on a part that is not UTF-8
+    check(all(len(m[5]) <= 1300 for m in parts),
+          f"part sizes {[len(m[5]) for m in parts]} (at most 1300 bytes)")
+    check(texts[0].startswith("(1/2) ") and texts[1].startswith("(2/2) "),
+          f"parts not numbered: {[t[:8] for t in texts]}")
+    caller = fixture_caller(grams, "1015")
+    whole = "Long notice 1\n" + f"Caller {caller}.\n" + LONG_LINES
+    joined = texts[0][len("(1/2) "):] + texts[1][len("(2/2) "):]
+    check(joined.rstrip("\n") == whole.rstrip("\n"),
+          f"the parts do not make the message: {joined!r}")
+    ok = [m for m in wire if m[1] == UAS_LONG and m[3] == "SIP/2.0 200 OK"]
+    check(len(ok) == 2 and parts[1][0] > ok[0][0], "part 2 went before part 1 was taken")
+    with open(os.path.join(work, "phase3-notify.jsonl")) as f:
+        told = [json.loads(line) for line in f if line.strip()]
+    check([(n["person"], n["channel"]) for n in told] == [("p1015", "sip_message")],
+          f"--notify-out (phase 3): {told}")
+    log(f"long message: {len(whole.encode())} bytes in parts of "
+        f"{[len(m[5]) for m in parts]} bytes, keys {keys}")
 
 
 def main():
@@ -389,7 +554,8 @@ def main():
         tcpdump = start_tcpdump(cap, procs)
         uas_480 = sipp("uas_e2e_480.xml", UAS_1015, work)
         uas_403 = sipp("uas_e2e_403.xml", UAS_1014, work)
-        procs += [uas_480, uas_403]
+        uas_silent = sipp("uas_e2e_silent.xml", UAS_SILENT, work, calls=MAX_ATTEMPTS)
+        procs += [uas_480, uas_403, uas_silent]
         mcn_p = start_mcn(mcn, work, procs, "phase1")
         send_fixture(grams)
         log("fixture sent; waiting for the MESSAGEs")
@@ -399,13 +565,16 @@ def main():
         procs.append(uas_200)
         wait_exit(uas_200, "UAS 1015 (200)", 15)
         wait_exit(uas_403, "UAS 1014 (403)", 5)
+        wait_exit(uas_silent, f"UAS 1014 (silent, {MAX_ATTEMPTS} MESSAGEs)", 15)
 
         dead_path = os.path.join(work, "dead.jsonl")
         for _ in range(50):
-            if os.path.exists(dead_path) and os.path.getsize(dead_path) > 0:
+            if os.path.exists(dead_path) and open(dead_path).read().count("\n") >= 2:
                 break
             time.sleep(0.1)
-        time.sleep(0.5)  # a wrong retry of the 403 would come now (backoff base 1 s, jitter 0..1)
+        # A wrong retry of the 403 (backoff base 0.3 s) came long before the silent client's
+        # last attempt, a 4th attempt (at most 1.2 s after the 3rd failed) before the capture ends.
+        time.sleep(0.3)
         stop(mcn_p, "mcn run (phase 1)")
         tcpdump.send_signal(signal.SIGINT)
         tcpdump.wait(5)
@@ -416,10 +585,19 @@ def main():
               f"--notify-out: {told}")
         with open(dead_path) as f:
             dead = [json.loads(line) for line in f if line.strip()]
-        check(len(dead) == 1, f"dead letters: {dead}")
-        check(dead[0]["reason"] == "rejected" and dead[0]["attempts"] == 1 and
-              dead[0]["error"].startswith("SIP 403"), f"dead letter: {dead[0]}")
-        check(dead[0]["notification"]["person"] == "p1014", f"dead letter: {dead[0]}")
+        check(len(dead) == 2, f"dead letters: {dead}")
+        dead = {d["notification"]["channel"]["target"]: d for d in dead}
+        t403, tsilent = f"sip:1014@{UAS_1014}:5060", f"sip:1014@{UAS_SILENT}:5060"
+        check(sorted(dead) == sorted([t403, tsilent]), f"dead letters: {dead}")
+        d403, dsilent = dead[t403], dead[tsilent]
+        check(d403["reason"] == "rejected" and d403["attempts"] == 1 and
+              d403["error"].startswith("SIP 403"), f"dead letter: {d403}")
+        # The client that never answers: each attempt is a 408 at mcn's bound (RFC 3261 §8.1.3.1,
+        # a request timeout counts as 408), retried, and the last one dead-letters it.
+        check(dsilent["reason"] == "max_attempts" and dsilent["attempts"] == MAX_ATTEMPTS and
+              dsilent["error"].startswith("SIP 408"), f"dead letter: {dsilent}")
+        for d in (d403, dsilent):
+            check(d["notification"]["person"] == "p1014", f"dead letter: {d}")
 
         wire = sip_on_wire(cap)
         to_1015 = [m for m in wire if m[2] == UAS_1015 and m[3].startswith("MESSAGE ")]
@@ -429,6 +607,35 @@ def main():
             if m[1] in (UAS_1015, UAS_1014) and m[3].startswith("SIP/2.0"):
                 answers[m[4].get("call-id")] = (m[0], m[3].split(" ")[1])
         check(len(to_1015) == 2, f"{len(to_1015)} MESSAGEs to 1015 on the wire, not 2")
+        # The silent client: MAX_ATTEMPTS attempts (Call-IDs); mcn gives each up at its bound
+        # (the next attempt no sooner than the bound after the one before began); all with the
+        # one idempotency key. Each attempt is a client transaction of its own, retransmitted over
+        # UDP on Timer E (RFC 3261 §17.1.2.2: T1 = 0.5 s, doubling, at most T2 = 4 s apart) until
+        # Timer F (64*T1 = 32 s), after mcn gave it up too: the key lets the client drop repeats.
+        silent = [m for m in wire if m[2] == UAS_SILENT and m[3].startswith("MESSAGE ")]
+        check(not [m for m in wire if m[1] == UAS_SILENT], "the silent client answered")
+        attempts = {}
+        for m in silent:
+            attempts.setdefault(m[4].get("call-id"), []).append(m[0])
+        check(len(attempts) == MAX_ATTEMPTS,
+              f"{len(attempts)} MESSAGE attempts to the silent client, not {MAX_ATTEMPTS}")
+        starts = sorted(ts[0] for ts in attempts.values())
+        bound = MESSAGE_BOUND_MS / 1000
+        for i in range(1, len(starts)):
+            check(starts[i] - starts[i - 1] >= bound,
+                  f"attempt {i + 1} began {starts[i] - starts[i - 1]:.2f} s after the one "
+                  f"before, inside its {bound} s bound")
+        timer_e = [0.5 * (2 ** k - 1) if k < 4 else 3.5 + 4 * (k - 3) for k in range(11)]
+        for ts in attempts.values():
+            offsets = [t - ts[0] for t in ts]
+            check(len(ts) >= 2 and len(ts) <= 11 and
+                  all(abs(o - e) < 0.25 for o, e in zip(offsets, timer_e)),
+                  f"an attempt sent at {[f'{o:.2f}' for o in offsets]} s, not on Timer E")
+        silent_keys = {m[4].get("x-mcn-idempotency-key") for m in silent}
+        check(len(silent_keys) == 1 and None not in silent_keys,
+              f"keys of the attempts to the silent client: {silent_keys}")
+        log(f"silent client: {len(attempts)} attempts, {len(silent)} MESSAGEs, began at "
+            f"{', '.join(f'{t - starts[0]:.2f}' for t in starts)} s")
         check(len(to_1014) == 1, f"{len(to_1014)} MESSAGEs to 1014 on the wire, not 1 (403 is final)")
         keys = [m[4].get("x-mcn-idempotency-key") for m in to_1015]
         check(keys[0] and keys[0] == keys[1], f"the retry changed the key: {keys}")
@@ -452,6 +659,8 @@ def main():
         log(f"body to 1015: {to_1015[0][5].decode()!r}")
         log(f"phase 1 passed in {time.time() - t0:.1f} s")
         phase2(mcn, work, grams, procs)
+        log(f"phase 2 passed at {time.time() - t0:.1f} s")
+        phase3(mcn, work, grams, procs)
         ok = True
         log(f"PASS in {time.time() - t0:.1f} s")
         return 0

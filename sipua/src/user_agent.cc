@@ -887,7 +887,10 @@ struct UserAgent::Impl {
     if (m.timer != nullptr) su_timer_destroy(m.timer);
     m.timer = nullptr;
     nua_handle_t* nh = m.nh;
-    nua_handle_destroy(nh);  // an unanswered transaction is dropped with it
+    // mcn stops waiting here, but a non-INVITE client transaction cannot be withdrawn (RFC 3261
+    // §17.1.2.2): nta keeps retransmitting an unanswered MESSAGE until Timer F (64*T1, 32 s).
+    // A client that answers late may see the same idempotency key again (README).
+    nua_handle_destroy(nh);
     messages.erase(nh);
   }
 

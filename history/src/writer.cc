@@ -75,6 +75,17 @@ HistoryWriter::HistoryWriter(const HistoryConfig& cfg, bool purge, NowFn now, Pe
       person_(std::move(person)) {
   // The caller says it (mcn run logs it, mcn replay stops with it).
   store_ = HistoryStore::open(cfg.path, /*read_only=*/false, error_);
+  usable_ = store_ != nullptr;
+}
+
+HistoryWriter::HistoryWriter(const HistoryConfig& cfg, const HistoryStreamConfig& stream,
+                             bool purge, NowFn now, PersonFn person)
+    : HistoryWriter(cfg, purge, std::move(now), std::move(person)) {
+  stream_ = std::make_unique<HistoryStreamConfig>(stream);
+  if (!store_) return;
+  publisher_ = std::make_unique<HistoryStreamPublisher>(stream, now_);
+  follower_ =
+      std::make_unique<HistoryFollower>(stream, std::move(store_), cfg.retention_days, purge, now_);
 }
 
 HistoryWriter::~HistoryWriter() { stop(); }
@@ -86,8 +97,9 @@ HistoryProducer& HistoryWriter::addProducer(bool blocking) {
 }
 
 void HistoryWriter::start() {
-  if (!store_ || thread_.joinable()) return;
+  if (!usable_ || thread_.joinable()) return;
   stop_ = false;
+  if (follower_) follower_->start();
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -99,20 +111,41 @@ void HistoryWriter::flush() {
 }
 
 void HistoryWriter::stop() {
-  if (!thread_.joinable()) return;
-  stop_ = true;
-  thread_.join();
+  if (thread_.joinable()) {
+    stop_ = true;
+    thread_.join();
+  }
+  if (follower_) follower_->stop();
+}
+
+void HistoryWriter::pumpStream() {
+  publisher_->pump();
+  size_t i = 0;
+  publisher_->forEachCounter([&](std::string_view, uint64_t v) { pub_[i++].store(v); });
+  pub_reconnects_ = publisher_->reconnects();
+  pub_errors_ = publisher_->redisErrors();
 }
 
 void HistoryWriter::loop() {
-  maybePurge();
+  if (!publisher_) maybePurge();  // streams mode: the follower's
   while (!stop_.load(std::memory_order_relaxed)) {
     size_t n = drainOnce();
-    maybePurge();
+    if (publisher_) {
+      pumpStream();
+    } else {
+      maybePurge();
+    }
     // Idle: the store may be up to this much behind; nothing on the data path waits for it.
     if (n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   while (drainOnce() > 0) {
+  }
+  if (publisher_) {
+    if (!publisher_->flush(now_() + stream_->flush_timeout_ms * 1000)) {
+      spdlog::warn("call history: {} entries not published to {}: Redis unreachable",
+                   publisher_->buffered(), stream_->key);
+    }
+    pumpStream();
   }
 }
 
@@ -128,13 +161,25 @@ size_t HistoryWriter::drainOnce() {
       ++n;
       if (auto* c = std::get_if<CallEntry>(&e)) {
         if (c->person_id.empty() && person_) c->person_id = person_(c->record.callee);
-        calls.push_back(std::move(*c));
+        // Streams mode: to the shared stream, in this order; the follower writes them back
+        // here with every other node's.
+        if (publisher_) {
+          publisher_->publish(e);
+        } else {
+          calls.push_back(std::move(*c));
+        }
+      } else if (publisher_) {
+        publisher_->publish(e);
       } else {
         notes.push_back(std::move(std::get<NotificationEvent>(e)));
       }
     }
   }
   if (n == 0) return 0;
+  if (publisher_) {
+    done_.fetch_add(n, std::memory_order_release);
+    return n;
+  }
   std::string err;
   if (store_->write(calls, notes, err)) {
     written_.fetch_add(n, std::memory_order_relaxed);
@@ -168,12 +213,23 @@ void HistoryWriter::maybePurge() {
 
 void HistoryWriter::forEachCounter(
     const std::function<void(std::string_view, uint64_t)>& fn) const {
+  const HistoryFollower* f = follower_.get();
   fn("history.queued", queued_.load());
-  fn("history.written", written_.load());
+  fn("history.written", f != nullptr ? f->applied() : written_.load());
   fn("history.dropped", dropped_.load());
-  fn("history.write_errors", write_errors_.load());
-  fn("history.purged", purged_.load());
-  fn("history.open_failed", store_ ? 0 : 1);
+  fn("history.write_errors", f != nullptr ? f->writeErrors() : write_errors_.load());
+  fn("history.purged", f != nullptr ? f->purged() : purged_.load());
+  fn("history.open_failed", usable_ ? 0 : 1);
+  if (!stream_) return;
+  static constexpr const char* kPublisher[] = {
+      "history.stream.published", "history.stream.buffered", "history.stream.dropped",
+      "history.stream.resent", "history.stream.buffer_depth"};
+  for (size_t i = 0; i < 5; ++i) fn(kPublisher[i], pub_[i].load());
+  fn("history.stream.gaps", f != nullptr ? f->gaps() : 0);
+  fn("history.stream.bad_entries", f != nullptr ? f->badEntries() : 0);
+  fn("history.stream.reconnects", pub_reconnects_.load() + (f != nullptr ? f->reconnects() : 0));
+  fn("history.stream.redis_errors", pub_errors_.load() + (f != nullptr ? f->redisErrors() : 0));
+  fn("history.stream.connected", f != nullptr && f->connected() ? 1 : 0);
 }
 
 }  // namespace mcn::history

@@ -80,12 +80,20 @@ HistoryWriter::HistoryWriter(const HistoryConfig& cfg, bool purge, NowFn now, Pe
 
 HistoryWriter::HistoryWriter(const HistoryConfig& cfg, const HistoryStreamConfig& stream,
                              bool purge, NowFn now, PersonFn person)
-    : HistoryWriter(cfg, purge, std::move(now), std::move(person)) {
-  stream_ = std::make_unique<HistoryStreamConfig>(stream);
-  if (!store_) return;
+    : cfg_(cfg),
+      purge_(purge),
+      now_(now ? std::move(now) : NowFn(systemNowUs)),
+      person_(std::move(person)),
+      stream_(std::make_unique<HistoryStreamConfig>(stream)) {
+  // An empty path: publish only (`mcn replay --role probe`: a replay keeps no replica).
+  if (!cfg.path.empty()) {
+    store_ = HistoryStore::open(cfg.path, /*read_only=*/false, error_);
+    if (!store_) return;
+    follower_ = std::make_unique<HistoryFollower>(stream, std::move(store_), cfg.retention_days,
+                                                  purge, now_);
+  }
   publisher_ = std::make_unique<HistoryStreamPublisher>(stream, now_);
-  follower_ =
-      std::make_unique<HistoryFollower>(stream, std::move(store_), cfg.retention_days, purge, now_);
+  usable_ = true;
 }
 
 HistoryWriter::~HistoryWriter() { stop(); }

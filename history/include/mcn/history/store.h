@@ -26,6 +26,9 @@ struct HistoryConfig {
   // Entries per producer thread's ring (about 350 bytes each, reserved up front); full =
   // history.dropped. The writer drains every 10 ms: 4096 is seconds of a call-heavy burst.
   int queue_size = 4096;
+  // With [streams]: entries kept in <prefix>:history (XADD MAXLEN ~), the outage a replica can
+  // catch up from (README "Scale-out with Redis Streams", shared history).
+  size_t stream_maxlen = 200000;
 
   bool operator==(const HistoryConfig&) const = default;
 };

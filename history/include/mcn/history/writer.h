@@ -55,7 +55,8 @@ class HistoryWriter {
   // Streams mode (stream.h): what the producers push is published to the shared history stream
   // instead of being written here (the writer thread pumps the publisher: a full buffer is
   // history.stream.dropped, Redis away = buffered and resent), and a follower thread applies the
-  // stream, this node's entries included, to the store opened here.
+  // stream, this node's entries included, to the store opened here (cfg.path; empty: publish
+  // only, no store).
   HistoryWriter(const HistoryConfig& cfg, const HistoryStreamConfig& stream, bool purge,
                 NowFn now = {}, PersonFn person = {});
   ~HistoryWriter();  // stop()

@@ -369,7 +369,7 @@ size_t HistoryFollower::step(int block_ms) {
     check_gap_ = true;
   }
   if (check_gap_) checkGap();
-  std::vector<std::string> args{"XREAD", "COUNT", std::to_string(std::max(cfg_.batch, 1))};
+  std::vector<std::string> args{"XREAD", "COUNT", std::to_string(std::max(cfg_.read_batch, 1))};
   if (block_ms > 0) {
     link_->setTimeout(block_ms + cfg_.redis.connect_timeout_ms + 5000);
     args.emplace_back("BLOCK");
@@ -433,7 +433,7 @@ size_t HistoryFollower::step(int block_ms) {
     position_copy_ = position_;
   }
   // A full batch: this replica is behind, and trimming may pass it; look again next turn.
-  if (n >= static_cast<size_t>(std::max(cfg_.batch, 1))) check_gap_ = true;
+  if (n >= static_cast<size_t>(std::max(cfg_.read_batch, 1))) check_gap_ = true;
   return n;
 }
 

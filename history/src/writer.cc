@@ -1,8 +1,14 @@
 #include "mcn/history/writer.h"
 
+#include <fcntl.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <variant>
 
 #include "mcn/common/spsc_queue.h"
@@ -87,6 +93,18 @@ HistoryWriter::HistoryWriter(const HistoryConfig& cfg, const HistoryStreamConfig
       stream_(std::make_unique<HistoryStreamConfig>(stream)) {
   // An empty path: publish only (`mcn replay --role probe`: a replay keeps no replica).
   if (!cfg.path.empty()) {
+    // A replica is one process's: two followers on one file would both apply every entry.
+    const std::string lock_path = cfg.path + ".lock";
+    lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int e = errno;
+      error_ = fmt::format(
+          "history.path {}: {}", cfg.path,
+          e == EWOULDBLOCK ? "in use by another mcn process (" + lock_path +
+                                 " is locked): with [streams] each node needs a replica of its own"
+                           : "cannot lock " + lock_path + ": " + std::strerror(e));
+      return;
+    }
     store_ = HistoryStore::open(cfg.path, /*read_only=*/false, error_);
     if (!store_) return;
     follower_ = std::make_unique<HistoryFollower>(stream, std::move(store_), cfg.retention_days,
@@ -96,7 +114,11 @@ HistoryWriter::HistoryWriter(const HistoryConfig& cfg, const HistoryStreamConfig
   usable_ = true;
 }
 
-HistoryWriter::~HistoryWriter() { stop(); }
+HistoryWriter::~HistoryWriter() {
+  stop();
+  follower_.reset();
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
 
 HistoryProducer& HistoryWriter::addProducer(bool blocking) {
   producers_.push_back(std::unique_ptr<HistoryProducer>(

@@ -357,6 +357,20 @@ TEST_F(HistoryStreamTest, TwoNodesHoldTheSameHistory) {
   EXPECT_EQ(c["history.dropped"], 0u);
 }
 
+// Two nodes on one host given the same history.path would both apply every entry: the second
+// is refused, naming the file, and runs without history.
+TEST_F(HistoryStreamTest, AReplicaFileIsOneProcesssOnly) {
+  HistoryConfig hc;
+  hc.path = dir_.file("h.sqlite");
+  HistoryWriter first(hc, cfg_, false);
+  ASSERT_TRUE(first.ok()) << first.error();
+  HistoryWriter second(hc, cfg_, false);
+  EXPECT_FALSE(second.ok());
+  EXPECT_NE(second.error().find("in use by another mcn process"), std::string::npos)
+      << second.error();
+  EXPECT_EQ(counters(second)["history.open_failed"], 1u);
+}
+
 TEST_F(HistoryStreamTest, CounterNamesAreApi) {
   HistoryConfig hc;
   hc.path = dir_.file("h.sqlite");

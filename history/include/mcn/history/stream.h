@@ -34,7 +34,10 @@ struct HistoryStreamConfig {
   std::string key = "mcn:history";  // <prefix>:history
   size_t maxlen = 200000;           // XADD MAXLEN ~ (history.stream_maxlen)
   size_t buffer_max = 100000;       // entries held while Redis is unreachable (streams.buffer_max)
-  int batch = 256;                  // entries per pipelined XADD round / XREAD COUNT
+  int batch = 256;                  // entries per pipelined XADD round (streams.batch)
+  // XREAD COUNT: entries per read and per SQLite transaction of the follower (a transaction
+  // costs about as much as a few hundred inserts: bigger batches catch up faster).
+  int read_batch = 4096;
   int block_ms = 1000;              // the follower's XREAD BLOCK
   int64_t flush_timeout_ms = 2000;  // at stop: how long buffered entries are still resent
 

@@ -104,6 +104,7 @@ class HistoryWriter {
   std::unique_ptr<HistoryStreamConfig> stream_;
   std::unique_ptr<HistoryStreamPublisher> publisher_;  // the writer thread's
   std::unique_ptr<HistoryFollower> follower_;
+  int lock_fd_ = -1;                   // flock on <path>.lock while this replica is ours
   std::atomic<uint64_t> pub_[5] = {};  // the publisher's counters, copied by the writer thread
   std::atomic<uint64_t> pub_reconnects_{0}, pub_errors_{0};
   std::vector<std::unique_ptr<HistoryProducer>> producers_;

@@ -40,8 +40,6 @@ struct HistoryStreamConfig {
   int read_batch = 4096;
   int block_ms = 1000;              // the follower's XREAD BLOCK
   int64_t flush_timeout_ms = 2000;  // at stop: how long buffered entries are still resent
-
-  bool operator==(const HistoryStreamConfig&) const = default;
 };
 
 using StreamEntry = HistoryEntry;

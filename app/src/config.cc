@@ -985,25 +985,27 @@ const std::vector<TableDef>& declaredTables() {
         }});
 
     // [history]: the call history store, opened by `mcn run` at start (history/).
-    out.push_back(
-        TableDef{"history",
-                 {
-                     booleanKey(
-                         "enabled", kRestart, [](auto& c) -> auto& { return c.history.enabled; }),
-                     keyOf(
-                         "path", kRestart, [](auto& c) -> auto& { return c.history.path; },
-                         [](Reader& r, const toml::table& t, std::string_view where, Config& c) {
-                           r.string(t, where, "path", c.history.path);
-                           if (c.history.path.empty())
-                             r.report(t.get("path"), "history.path", "empty");
-                         }),
-                     integerKey(
-                         "retention_days", kRestart,
-                         [](auto& c) -> auto& { return c.history.retention_days; }, 1, 36500),
-                     integerKey(
-                         "queue_size", kRestart,
-                         [](auto& c) -> auto& { return c.history.queue_size; }, 16, 16'777'216),
-                 }});
+    out.push_back(TableDef{
+        "history",
+        {
+            booleanKey(
+                "enabled", kRestart, [](auto& c) -> auto& { return c.history.enabled; }),
+            keyOf(
+                "path", kRestart, [](auto& c) -> auto& { return c.history.path; },
+                [](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                  r.string(t, where, "path", c.history.path);
+                  if (c.history.path.empty()) r.report(t.get("path"), "history.path", "empty");
+                }),
+            integerKey(
+                "retention_days", kRestart,
+                [](auto& c) -> auto& { return c.history.retention_days; }, 1, 36500),
+            integerKey(
+                "queue_size", kRestart, [](auto& c) -> auto& { return c.history.queue_size; }, 16,
+                16'777'216),
+            integerKey(
+                "stream_maxlen", kRestart, [](auto& c) -> auto& { return c.history.stream_maxlen; },
+                1000, 1'000'000'000),
+        }});
     // [sipua]: mcn's SIP user agent on the management side (README "Call back"); opened at start.
     auto sipUri = [](std::string_view key, auto get, bool may_be_empty) {
       return keyOf(key, kRestart, get,

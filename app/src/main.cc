@@ -273,6 +273,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<mcn::notifier::Clock> stream_clock;
     std::unique_ptr<mcn::notifier::StreamPublisher> publisher;
     std::unique_ptr<mcn::notifier::StreamPublisherSink> publisher_sink;
+    std::optional<mcn::history::HistoryStreamConfig> history_stream;
     try {
       cfg = config_path.empty() ? mcn::app::defaultConfig() : mcn::app::loadConfigFile(config_path);
       // A capture of HEP traffic is held to the same key as a live listener.
@@ -283,9 +284,15 @@ int main(int argc, char** argv) {
         outputs.console = &std::cout;
       }
       if (replay_role == "probe") {
+        if (!replay_history.empty()) {
+          throw std::runtime_error(
+              "--history: not with --role probe (its records go to the shared history, "
+              "<prefix>:history, that every node's store follows)");
+        }
         stream_clock = mcn::notifier::systemClock();
-        publisher = std::make_unique<mcn::notifier::StreamPublisher>(
-            mcn::app::resolveStreamConfig(cfg), *stream_clock);
+        const auto sc = mcn::app::resolveStreamConfig(cfg);
+        publisher = std::make_unique<mcn::notifier::StreamPublisher>(sc, *stream_clock);
+        if (cfg.history.enabled) history_stream = mcn::app::historyStreamConfig(cfg, sc);
         publisher_sink = std::make_unique<mcn::notifier::StreamPublisherSink>(
             *publisher, *stream_clock, [warned = false](bool down, std::string_view error) mutable {
               if (!down || warned) return;
@@ -313,6 +320,7 @@ int main(int argc, char** argv) {
     outputs.notify = notify.stream();
     outputs.threads = replay_threads;
     outputs.history_path = replay_history;
+    if (history_stream) outputs.history_stream = &*history_stream;
     mcn::app::ReplayResult res;
     try {
       res = mcn::app::runReplay(files, cfg, outputs);

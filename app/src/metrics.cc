@@ -168,7 +168,8 @@ std::string Metrics::render() const {
   // Component values that are levels, not counts.
   auto isGauge = [](std::string_view n) {
     return n == "subscribers.version" || n == "subscribers.people" || n == "stream.connected" ||
-           n == "ladder.messages" || n == "ladder.bytes" || n.starts_with("stream.lag.") ||
+           n == "ladder.messages" || n == "ladder.bytes" || n == "history.stream.connected" ||
+           n == "history.stream.buffer_depth" || n.starts_with("stream.lag.") ||
            n.starts_with("stream.pending.");
   };
   for (const auto& b : boards_) {

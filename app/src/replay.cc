@@ -27,7 +27,13 @@ ReplayResult runReplay(const std::vector<std::string>& files, const Config& cfg,
   // The store next: an unwritable or damaged one stops the replay before any output.
   std::unique_ptr<history::HistoryWriter> hist;
   history::HistoryProducer* hp = nullptr;
-  if (!out.history_path.empty()) {
+  if (out.history_stream != nullptr) {
+    history::HistoryConfig hc = cfg.history;
+    hc.path.clear();  // publish only
+    hist = std::make_unique<history::HistoryWriter>(hc, *out.history_stream, /*purge=*/false);
+    hp = &hist->addProducer(/*blocking=*/true);
+    hist->start();
+  } else if (!out.history_path.empty()) {
     history::HistoryConfig hc = cfg.history;
     hc.path = out.history_path;
     history::HistoryWriter::PersonFn person;
@@ -71,8 +77,7 @@ ReplayResult runReplay(const std::vector<std::string>& files, const Config& cfg,
   }
   if (out.missed_sink != nullptr || out.subscribers || out.on_event || out.trace.sink) threads = 1;
   if (threads > 1) {
-    ShardedPipeline pipeline(cfg.decoder, cfg.parser, cfg.tracker, threads, out.tick,
-                             writeRecord);
+    ShardedPipeline pipeline(cfg.decoder, cfg.parser, cfg.tracker, threads, out.tick, writeRecord);
     capture::Frame frame;
     while (source.next(frame)) pipeline.onFrame(frame);
     std::map<std::string, uint64_t> app_counters;

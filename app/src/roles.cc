@@ -7,7 +7,9 @@
 #include <iostream>
 #include <thread>
 
+#include "history_api.h"
 #include "http_endpoints.h"
+#include "mcn/history/writer.h"
 #include "mcn/notifier/local_notifier.h"
 #include "mcn/notifier/stream_window_delivery.h"
 #include "mcn/subscribers/redis_store.h"
@@ -48,6 +50,19 @@ notifier::StreamConfig resolveStreamConfig(const Config& cfg) {
   return sc;
 }
 
+history::HistoryStreamConfig historyStreamConfig(const Config& cfg,
+                                                 const notifier::StreamConfig& resolved) {
+  history::HistoryStreamConfig h;
+  h.redis = notifier::streamClientOptions(resolved);
+  h.key = resolved.prefix + ":history";
+  h.maxlen = cfg.history.stream_maxlen;
+  h.buffer_max = resolved.buffer_max;
+  h.batch = resolved.batch;
+  h.block_ms = 500;  // how long a stop may wait for the follower's read
+  h.flush_timeout_ms = std::min<int64_t>(cfg.run.shutdown_timeout_ms, 2000);
+  return h;
+}
+
 int runStreamNotifier(const Config& cfg, const RunOptions& opts) {
   notifier::StreamConfig sc;
   std::shared_ptr<const subscribers::Directory> directory;
@@ -72,6 +87,26 @@ int runStreamNotifier(const Config& cfg, const RunOptions& opts) {
 
   Signals signals;  // SIGHUP re-reads a subscribers file (the Redis store refreshes itself)
 
+  // The shared call history (history/stream.h): this notifier's notification steps go to
+  // <prefix>:history, and its replica of the whole stream answers /api/calls. A store that
+  // cannot be opened is logged and counted (history.open_failed); the notifier runs on.
+  std::unique_ptr<history::HistoryWriter> hist;
+  history::HistoryProducer* hist_steps = nullptr;
+  std::unique_ptr<HistoryApi> history_api;
+  if (cfg.history.enabled) {
+    hist = std::make_unique<history::HistoryWriter>(cfg.history, historyStreamConfig(cfg, sc),
+                                                    /*purge=*/true);
+    hist_steps = &hist->addProducer();
+    if (hist->ok()) {
+      hist->start();
+      spdlog::info("call history in {} (kept {} days), shared through {}:history", cfg.history.path,
+                   cfg.history.retention_days, sc.prefix);
+    } else {
+      spdlog::error("call history off (history.open_failed): {}", hist->error());
+    }
+    history_api = std::make_unique<HistoryApi>(cfg.history.path, cfg.parser.dial_plan);
+  }
+
   // /healthz: the loop below turned in the last 5 s; /readyz: connected to the streams.
   std::atomic<int64_t> beat{0};
   std::atomic<bool> connected{false}, stopping{false};
@@ -91,6 +126,8 @@ int runStreamNotifier(const Config& cfg, const RunOptions& opts) {
         if (!connected.load()) return {false, "Redis streams unreachable"};
         return {};
       });
+  // GET /api/calls and /api/calls/<id> under the same rule as /metrics.
+  if (history_api) http.setHistory(history_api.get());
   std::string error =
       http.prepare(cfg.run, opts.http_port >= 0 ? opts.http_port : cfg.run.http_port);
   if (error.empty()) error = http.start();
@@ -102,6 +139,11 @@ int runStreamNotifier(const Config& cfg, const RunOptions& opts) {
   auto clock = notifier::systemClock();
   std::ostream* console = &std::cout;
   notifier::LocalNotifier stage(cfg.notify, directory, console, nullptr);
+  if (hist_steps != nullptr) {
+    stage.setHistoryHook([&](const notifier::Notification& n, const notifier::DeliveryStep* step) {
+      hist_steps->push(historyEvent(n, step, clock->nowUs()));
+    });
+  }
   notifier::StreamWindowDelivery windows(stage, *clock);
   notifier::StreamNotifier bus(sc, directory, *clock,
                                [&](notifier::ClosedWindow&& w) { windows.onWindow(std::move(w)); });
@@ -114,6 +156,7 @@ int runStreamNotifier(const Config& cfg, const RunOptions& opts) {
     auto add = [&](std::string_view k, uint64_t n) { v.emplace_back(std::string(k), n); };
     bus.forEachCounter(add);
     stage.forEachCounter(add);
+    if (hist) hist->forEachCounter(add);
     board.publish(std::move(v));
   };
   auto now_ms = [] {
@@ -181,6 +224,9 @@ int runStreamNotifier(const Config& cfg, const RunOptions& opts) {
                  stage.pending());
   }
   windows.stop();
+  // The last steps (the shutdown's) reach the stream before the writer stops.
+  stage.setHistoryHook(nullptr);
+  if (hist) hist->stop();
   publish();
   // One summary line for the operator (and the scale-out test): every stream and delivery
   // counter that is not zero.
@@ -190,6 +236,7 @@ int runStreamNotifier(const Config& cfg, const RunOptions& opts) {
   };
   bus.forEachCounter(add);
   stage.forEachCounter(add);
+  if (hist) hist->forEachCounter(add);
   spdlog::info("mcn run --role notifier: stopped;{}", line);
   http.stop();
   return complete ? 0 : kExitRuntime;

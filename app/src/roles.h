@@ -8,6 +8,7 @@
 #include <string>
 
 #include "mcn/app/config.h"
+#include "mcn/history/stream.h"
 #include "mcn/notifier/stream_bus.h"
 #include "run.h"
 
@@ -21,6 +22,11 @@ Role parseRole(const std::string& name);
 // reference (never logged). Throws std::runtime_error naming the key when neither is set or the
 // reference cannot be read.
 notifier::StreamConfig resolveStreamConfig(const Config& cfg);
+
+// The shared call history's stream (history/stream.h) on the same Redis: <prefix>:history,
+// MAXLEN ~ history.stream_maxlen, the streams' buffer bound, batch and backoff.
+history::HistoryStreamConfig historyStreamConfig(const Config& cfg,
+                                                 const notifier::StreamConfig& resolved);
 
 // `mcn run --role notifier` (runDaemon() starts it): no capture, no root. Runs until
 // SIGTERM/SIGINT (SIGHUP re-reads a subscribers file; the Redis store refreshes itself); exit

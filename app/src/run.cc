@@ -226,6 +226,7 @@ class Daemon {
   // --role probe: missed calls go to Redis Streams instead of the local notifier (roles.h).
   std::unique_ptr<notifier::Clock> stream_clock_;
   std::unique_ptr<notifier::StreamPublisher> publisher_;
+  notifier::StreamConfig stream_cfg_;  // resolved (password read) at open()
   // Without [streams]: the durable outbox, shared by the workers (callIn) and the local
   // notifier; what it still owed at open, for the local notifier's start.
   std::unique_ptr<notifier::Clock> outbox_clock_;
@@ -709,8 +710,8 @@ std::string Daemon::open() {
   try {
     if (opts_.role == "probe") {
       stream_clock_ = notifier::systemClock();
-      publisher_ =
-          std::make_unique<notifier::StreamPublisher>(resolveStreamConfig(cfg_), *stream_clock_);
+      stream_cfg_ = resolveStreamConfig(cfg_);  // before the privileges go (a file: reference)
+      publisher_ = std::make_unique<notifier::StreamPublisher>(stream_cfg_, *stream_clock_);
     }
     directory_ = loadSubscribersOf(cfg_, opts_.subscribers);
     setApiDirectory(directory_);
@@ -884,17 +885,25 @@ std::string Daemon::open() {
 // cannot be opened is logged and counted (history.open_failed) and mcn runs on without it.
 void Daemon::openHistory() {
   if (!cfg_.history.enabled) return;
-  history_ = std::make_unique<history::HistoryWriter>(
-      cfg_.history, /*purge=*/true, history::HistoryWriter::NowFn{},
-      [this](std::string_view number) {
-        std::shared_ptr<const subscribers::Directory> d;
-        {
-          std::lock_guard lock(history_dir_mu_);
-          d = history_dir_;
-        }
-        const subscribers::Person* p = d ? d->findByNumber(number) : nullptr;
-        return p != nullptr ? p->id : std::string();
-      });
+  auto person = [this](std::string_view number) {
+    std::shared_ptr<const subscribers::Directory> d;
+    {
+      std::lock_guard lock(history_dir_mu_);
+      d = history_dir_;
+    }
+    const subscribers::Person* p = d ? d->findByNumber(number) : nullptr;
+    return p != nullptr ? p->id : std::string();
+  };
+  // --role probe: the records go to the shared history (<prefix>:history) and this probe's
+  // store is a replica of it, like every notifier's (history/stream.h).
+  if (publisher_) {
+    history_ = std::make_unique<history::HistoryWriter>(
+        cfg_.history, historyStreamConfig(cfg_, stream_cfg_), /*purge=*/true,
+        history::HistoryWriter::NowFn{}, person);
+  } else {
+    history_ = std::make_unique<history::HistoryWriter>(cfg_.history, /*purge=*/true,
+                                                        history::HistoryWriter::NowFn{}, person);
+  }
   // Producers even without a store: what is lost is counted (history.dropped).
   for (int w = 0; w < cfg_.run.workers; ++w) history_workers_.push_back(&history_->addProducer());
   history_notifier_ = &history_->addProducer();
@@ -903,7 +912,10 @@ void Daemon::openHistory() {
     return;
   }
   history_->start();
-  spdlog::info("call history in {} (kept {} days)", cfg_.history.path, cfg_.history.retention_days);
+  spdlog::info("call history in {} (kept {} days){}", cfg_.history.path,
+               cfg_.history.retention_days,
+               history_->streaming() ? ", shared through " + cfg_.streams.stream.prefix + ":history"
+                                     : std::string());
 }
 
 void Daemon::addMetrics() {

@@ -69,6 +69,7 @@ CREATE TABLE IF NOT EXISTS attempts(
   key TEXT NOT NULL, channel TEXT NOT NULL, at_us INTEGER NOT NULL, ok INTEGER NOT NULL,
   error TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS attempts_key ON attempts(key, channel);
+CREATE TABLE IF NOT EXISTS stream_positions(stream TEXT PRIMARY KEY, last_id TEXT NOT NULL);
 )sql";
 
 std::string text(sqlite3_stmt* s, int col) {
@@ -190,7 +191,21 @@ struct HistoryStore::Impl {
     bind(s, 6, r.forwarded_to.value_or(""));
     bind(s, 7, calls::outcomeName(r.outcome));
     bind(s, 8, int64_t{r.missed ? 1 : 0});
-    bind(s, 9, e.person_id);
+    // Who it was for: the directory's answer, else a notification about it applied before it (in
+    // a shared history a notifier's steps may precede the probe's record in the stream).
+    std::string person = e.person_id;
+    if (person.empty()) {
+      sqlite3_stmt* q = stmt(
+          "SELECT n.person FROM notification_calls nc JOIN notifications n ON n.key = nc.key "
+          "WHERE nc.call_id = ? AND nc.callee = ? AND n.person != '' LIMIT 1",
+          error);
+      if (q == nullptr) return false;
+      bind(q, 1, r.call_id);
+      bind(q, 2, r.callee);
+      if (sqlite3_step(q) == SQLITE_ROW) person = text(q, 0);
+      sqlite3_reset(q);
+    }
+    bind(s, 9, person);
     bind(s, 10, calls::recordToJson(r));
     if (!done(s, error)) return false;
     int64_t id = sqlite3_last_insert_rowid(db.get());
@@ -367,6 +382,56 @@ bool HistoryStore::write(const std::vector<CallEntry>& calls,
     d.exec("ROLLBACK", ignored);
   }
   return ok;
+}
+
+bool HistoryStore::write(const std::vector<HistoryEntry>& entries, const std::string& stream,
+                         const std::string& last_id, std::string& error) {
+  Impl& d = *impl_;
+  if (!d.exec("BEGIN IMMEDIATE", error)) return false;
+  bool ok = true;
+  for (size_t i = 0; ok && i < entries.size(); ++i) {
+    if (const auto* c = std::get_if<CallEntry>(&entries[i])) {
+      ok = d.insertCall(*c, error);
+    } else {
+      ok = d.insertNote(std::get<NotificationEvent>(entries[i]), error);
+    }
+  }
+  if (ok) {
+    sqlite3_stmt* s =
+        d.stmt("INSERT OR REPLACE INTO stream_positions(stream, last_id) VALUES(?,?)", error);
+    ok = s != nullptr;
+    if (ok) {
+      Impl::bind(s, 1, stream);
+      Impl::bind(s, 2, last_id);
+      ok = d.done(s, error);
+    }
+  }
+  if (ok) ok = d.exec("COMMIT", error);
+  if (!ok) {
+    std::string ignored;
+    d.exec("ROLLBACK", ignored);
+  }
+  return ok;
+}
+
+bool HistoryStore::streamPosition(const std::string& stream, std::string& last_id,
+                                  std::string& error) {
+  Impl& d = *impl_;
+  last_id.clear();
+  sqlite3_stmt* s = d.stmt("SELECT last_id FROM stream_positions WHERE stream = ?", error);
+  if (s == nullptr) return false;
+  ResetOnExit reset_s{s};
+  Impl::bind(s, 1, stream);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    last_id = text(s, 0);
+    return true;
+  }
+  if (rc != SQLITE_DONE) {
+    error = d.err("read");
+    return false;
+  }
+  return true;
 }
 
 int64_t HistoryStore::purgeBefore(int64_t cutoff_us, std::string& error) {

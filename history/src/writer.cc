@@ -1,8 +1,14 @@
 #include "mcn/history/writer.h"
 
+#include <fcntl.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <variant>
 
 #include "mcn/common/spsc_queue.h"
@@ -75,9 +81,44 @@ HistoryWriter::HistoryWriter(const HistoryConfig& cfg, bool purge, NowFn now, Pe
       person_(std::move(person)) {
   // The caller says it (mcn run logs it, mcn replay stops with it).
   store_ = HistoryStore::open(cfg.path, /*read_only=*/false, error_);
+  usable_ = store_ != nullptr;
 }
 
-HistoryWriter::~HistoryWriter() { stop(); }
+HistoryWriter::HistoryWriter(const HistoryConfig& cfg, const HistoryStreamConfig& stream,
+                             bool purge, NowFn now, PersonFn person)
+    : cfg_(cfg),
+      purge_(purge),
+      now_(now ? std::move(now) : NowFn(systemNowUs)),
+      person_(std::move(person)),
+      stream_(std::make_unique<HistoryStreamConfig>(stream)) {
+  // An empty path: publish only (`mcn replay --role probe`: a replay keeps no replica).
+  if (!cfg.path.empty()) {
+    // A replica is one process's: two followers on one file would both apply every entry.
+    const std::string lock_path = cfg.path + ".lock";
+    lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int e = errno;
+      error_ = fmt::format(
+          "history.path {}: {}", cfg.path,
+          e == EWOULDBLOCK ? "in use by another mcn process (" + lock_path +
+                                 " is locked): with [streams] each node needs a replica of its own"
+                           : "cannot lock " + lock_path + ": " + std::strerror(e));
+      return;
+    }
+    store_ = HistoryStore::open(cfg.path, /*read_only=*/false, error_);
+    if (!store_) return;
+    follower_ = std::make_unique<HistoryFollower>(stream, std::move(store_), cfg.retention_days,
+                                                  purge, now_);
+  }
+  publisher_ = std::make_unique<HistoryStreamPublisher>(stream, now_);
+  usable_ = true;
+}
+
+HistoryWriter::~HistoryWriter() {
+  stop();
+  follower_.reset();
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
 
 HistoryProducer& HistoryWriter::addProducer(bool blocking) {
   producers_.push_back(std::unique_ptr<HistoryProducer>(
@@ -86,8 +127,9 @@ HistoryProducer& HistoryWriter::addProducer(bool blocking) {
 }
 
 void HistoryWriter::start() {
-  if (!store_ || thread_.joinable()) return;
+  if (!usable_ || thread_.joinable()) return;
   stop_ = false;
+  if (follower_) follower_->start();
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -99,20 +141,41 @@ void HistoryWriter::flush() {
 }
 
 void HistoryWriter::stop() {
-  if (!thread_.joinable()) return;
-  stop_ = true;
-  thread_.join();
+  if (thread_.joinable()) {
+    stop_ = true;
+    thread_.join();
+  }
+  if (follower_) follower_->stop();
+}
+
+void HistoryWriter::pumpStream() {
+  publisher_->pump();
+  size_t i = 0;
+  publisher_->forEachCounter([&](std::string_view, uint64_t v) { pub_[i++].store(v); });
+  pub_reconnects_ = publisher_->reconnects();
+  pub_errors_ = publisher_->redisErrors();
 }
 
 void HistoryWriter::loop() {
-  maybePurge();
+  if (!publisher_) maybePurge();  // streams mode: the follower's
   while (!stop_.load(std::memory_order_relaxed)) {
     size_t n = drainOnce();
-    maybePurge();
+    if (publisher_) {
+      pumpStream();
+    } else {
+      maybePurge();
+    }
     // Idle: the store may be up to this much behind; nothing on the data path waits for it.
     if (n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   while (drainOnce() > 0) {
+  }
+  if (publisher_) {
+    if (!publisher_->flush(now_() + stream_->flush_timeout_ms * 1000)) {
+      spdlog::warn("call history: {} entries not published to {}: Redis unreachable",
+                   publisher_->buffered(), stream_->key);
+    }
+    pumpStream();
   }
 }
 
@@ -128,13 +191,25 @@ size_t HistoryWriter::drainOnce() {
       ++n;
       if (auto* c = std::get_if<CallEntry>(&e)) {
         if (c->person_id.empty() && person_) c->person_id = person_(c->record.callee);
-        calls.push_back(std::move(*c));
+        // Streams mode: to the shared stream, in this order; the follower writes them back
+        // here with every other node's.
+        if (publisher_) {
+          publisher_->publish(e);
+        } else {
+          calls.push_back(std::move(*c));
+        }
+      } else if (publisher_) {
+        publisher_->publish(e);
       } else {
         notes.push_back(std::move(std::get<NotificationEvent>(e)));
       }
     }
   }
   if (n == 0) return 0;
+  if (publisher_) {
+    done_.fetch_add(n, std::memory_order_release);
+    return n;
+  }
   std::string err;
   if (store_->write(calls, notes, err)) {
     written_.fetch_add(n, std::memory_order_relaxed);
@@ -168,12 +243,23 @@ void HistoryWriter::maybePurge() {
 
 void HistoryWriter::forEachCounter(
     const std::function<void(std::string_view, uint64_t)>& fn) const {
+  const HistoryFollower* f = follower_.get();
   fn("history.queued", queued_.load());
-  fn("history.written", written_.load());
+  fn("history.written", f != nullptr ? f->applied() : written_.load());
   fn("history.dropped", dropped_.load());
-  fn("history.write_errors", write_errors_.load());
-  fn("history.purged", purged_.load());
-  fn("history.open_failed", store_ ? 0 : 1);
+  fn("history.write_errors", f != nullptr ? f->writeErrors() : write_errors_.load());
+  fn("history.purged", f != nullptr ? f->purged() : purged_.load());
+  fn("history.open_failed", usable_ ? 0 : 1);
+  if (!stream_) return;
+  static constexpr const char* kPublisher[] = {
+      "history.stream.published", "history.stream.buffered", "history.stream.dropped",
+      "history.stream.resent", "history.stream.buffer_depth"};
+  for (size_t i = 0; i < 5; ++i) fn(kPublisher[i], pub_[i].load());
+  fn("history.stream.gaps", f != nullptr ? f->gaps() : 0);
+  fn("history.stream.bad_entries", f != nullptr ? f->badEntries() : 0);
+  fn("history.stream.reconnects", pub_reconnects_.load() + (f != nullptr ? f->reconnects() : 0));
+  fn("history.stream.redis_errors", pub_errors_.load() + (f != nullptr ? f->redisErrors() : 0));
+  fn("history.stream.connected", f != nullptr && f->connected() ? 1 : 0);
 }
 
 }  // namespace mcn::history

@@ -72,18 +72,7 @@ constexpr size_t kPublish = 0, kAdd = 1, kTake = 2;
 // consumer groups (groups_on).
 std::unique_ptr<RedisClient> makeLink(const StreamConfig& cfg, const Clock& clock,
                                       std::vector<std::string> groups_on) {
-  redis::RedisClientOptions o;
-  o.host = cfg.host;
-  o.port = cfg.port;
-  o.password = cfg.password;
-  o.sentinels = cfg.sentinels;
-  o.sentinel_master = cfg.sentinel_master;
-  o.sentinel_password = cfg.sentinel_password;
-  o.db = cfg.db;
-  o.connect_timeout_ms = cfg.connect_timeout_ms;
-  o.command_timeout_ms = cfg.connect_timeout_ms + 5000;
-  o.backoff_initial_ms = static_cast<int>(cfg.backoff_initial_ms);
-  o.backoff_max_ms = static_cast<int>(cfg.backoff_max_ms);
+  const redis::RedisClientOptions o = streamClientOptions(cfg);
   auto link = std::make_unique<RedisClient>(o, [&clock] { return clock.nowUs(); });
   link->addScript(kPublishScript);
   link->addScript(kAddScript);
@@ -101,6 +90,22 @@ std::unique_ptr<RedisClient> makeLink(const StreamConfig& cfg, const Clock& cloc
 }
 
 }  // namespace
+
+redis::RedisClientOptions streamClientOptions(const StreamConfig& cfg) {
+  redis::RedisClientOptions o;
+  o.host = cfg.host;
+  o.port = cfg.port;
+  o.password = cfg.password;
+  o.sentinels = cfg.sentinels;
+  o.sentinel_master = cfg.sentinel_master;
+  o.sentinel_password = cfg.sentinel_password;
+  o.db = cfg.db;
+  o.connect_timeout_ms = cfg.connect_timeout_ms;
+  o.command_timeout_ms = cfg.connect_timeout_ms + 5000;
+  o.backoff_initial_ms = static_cast<int>(cfg.backoff_initial_ms);
+  o.backoff_max_ms = static_cast<int>(cfg.backoff_max_ms);
+  return o;
+}
 
 std::string defaultConsumerName() {
   char host[256] = {};

@@ -122,7 +122,9 @@ TEST(NotifierRole, ReadyOnlyWhileRedisAnswersAndAliveThroughAnOutage) {
   const std::string mcn = std::string(MCN_BINARY_DIR) + "/mcn";
   const std::string cfg_path = (dir / "mcn.toml").string();
   test::ChildProcess notifier;
-  ASSERT_TRUE(notifier.start({mcn, "run", "--role", "notifier", "--config", cfg_path}));
+  // In its own working directory: its history replica (history.path) is relative.
+  ASSERT_TRUE(notifier.start({mcn, "run", "--role", "notifier", "--config", cfg_path},
+                             {.output = "/dev/null", .cwd = dir.string(), .env = {}}));
   const bool ready =
       waitFor([&] { return get(http_port, "/readyz").status == 200; }, std::chrono::seconds(15));
   EXPECT_TRUE(ready) << "the notifier never became ready";

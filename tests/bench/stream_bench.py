@@ -31,6 +31,7 @@ def main():
     calls = int(sys.argv[2]) if len(sys.argv) > 2 else 20000
     nnotifiers = int(sys.argv[3]) if len(sys.argv) > 3 else 1
     drain = len(sys.argv) > 4 and sys.argv[4] == "drain"
+    build = os.path.abspath(build)  # the notifiers run in directories of their own
     mcn, gen = f"{build}/mcn", f"{build}/mcn-gen"
     work = tempfile.mkdtemp(prefix="mcn_stream_bench_")
     procs = []
@@ -65,11 +66,12 @@ def main():
                 time.sleep(0.02)
         def start_notifiers():
             for k in range(nnotifiers):
+                os.makedirs(f"{work}/n{k}", exist_ok=True)  # its history replica's
                 procs.append(subprocess.Popen([mcn, "run", "--role", "notifier", "--config",
                                                f"{work}/mcn.toml", "--subscribers",
                                                f"{work}/subscribers.toml"],
                                               stdout=open(f"{work}/n{k}.log", "w"),
-                                              stderr=subprocess.STDOUT))
+                                              stderr=subprocess.STDOUT, cwd=f"{work}/n{k}"))
         if not drain:
             start_notifiers()
         # The probe's floor: the same replay without publishing.

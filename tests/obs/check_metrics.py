@@ -169,9 +169,13 @@ def main():
                 args += ["-i", "lo"]
             if role != "all":
                 args += ["--role", role]
-            # cwd: relative paths (the outbox journal, dead letters) stay in this run's directory.
+            # cwd: relative paths (the outbox journal, dead letters, the history store: the
+            # probe's and the notifier's are replicas of one process each) stay in this run's
+            # directory, one per process.
+            os.makedirs(f"{work}/{role}", exist_ok=True)
             procs.append(subprocess.Popen(args, stdout=open(f"{work}/{role}.log", "w"),
-                                          stderr=subprocess.STDOUT, env=env, cwd=work))
+                                          stderr=subprocess.STDOUT, env=env,
+                                          cwd=f"{work}/{role}"))
         for role, port in ports.items():
             if not wait_until(lambda: scrape(port) != "", 15):
                 failures.append(f"{role}: no /metrics on port {port}:\n"

@@ -40,9 +40,12 @@ def main():
         probes = []
         for k in (1, 2):
             log = f"{work}/probe{k}.log"
+            # A working directory each: the replica of the shared history (history.path).
+            os.makedirs(f"{work}/p{k}", exist_ok=True)
             probes.append((subprocess.Popen([mcn, "run", "--role", "probe", "-i", "lo",
                                              "--config", f"{work}/mcn.toml"],
-                                            stdout=open(log, "w"), stderr=subprocess.STDOUT),
+                                            stdout=open(log, "w"), stderr=subprocess.STDOUT,
+                                            cwd=f"{work}/p{k}"),
                            log))
         for p, log in probes:
             if not wait_until(lambda: "ready" in open(log).read(), 10):

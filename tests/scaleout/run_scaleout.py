@@ -119,9 +119,11 @@ backoff_max_ms = 500
         notifiers = []
         for k in (1, 2):
             err = open(f"{work}/notifier{k}.log", "w")
+            # A working directory each: the replica of the shared history (history.path).
+            os.makedirs(f"{work}/n{k}", exist_ok=True)
             p = subprocess.Popen([mcn, "run", "--role", "notifier", "--config", f"{work}/mcn.toml",
                                   "--subscribers", f"{work}/subscribers.toml"],
-                                 env=env, stdout=err, stderr=err)
+                                 env=env, stdout=err, stderr=err, cwd=f"{work}/n{k}")
             procs.append(p)
             notifiers.append(p)
 

@@ -165,9 +165,13 @@ backoff_max_ms = 300
                                  str(rport), log, "0.02"], stdout=subprocess.PIPE, text=True)
         procs.append(recv)
         recv.stdout.readline()
+        # A working directory each: the replica of the shared history (history.path).
+        for k in (1, 2):
+            os.makedirs(f"{work}/n{k}", exist_ok=True)
         notifiers = [spawn([mcn, "run", "--role", "notifier", "--config", f"{work}/mcn.toml",
                             "--subscribers", f"{work}/subscribers.toml"],
-                           f"{work}/notifier{k}.log", env=env) for k in (1, 2)]
+                           f"{work}/notifier{k}.log", env=env, cwd=f"{work}/n{k}")
+                     for k in (1, 2)]
 
         # --- two probes publishing bursts; the master dies after probe 1's first slices
         failures = []

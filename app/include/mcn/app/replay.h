@@ -14,6 +14,7 @@
 #include "mcn/app/config.h"
 #include "mcn/calls/call_record.h"
 #include "mcn/calls/explain.h"
+#include "mcn/history/stream.h"
 #include "mcn/notifier/missed_call_sink.h"
 #include "mcn/sipparse/sip_event.h"
 #include "mcn/subscribers/directory.h"
@@ -49,6 +50,9 @@ struct ReplayOutputs {
   // store at PATH ([history] path ignored), without the retention delete: a replay of an old
   // capture keeps its calls. Empty: no history.
   std::string history_path{};
+  // `--role probe` with [history] enabled: every record goes to the shared history stream
+  // (history/stream.h, <prefix>:history) instead, published only (a replay keeps no replica).
+  const history::HistoryStreamConfig* history_stream = nullptr;
 };
 
 struct ReplayResult {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "mcn/calls/call_record.h"
@@ -25,6 +26,9 @@ struct HistoryConfig {
   // Entries per producer thread's ring (about 350 bytes each, reserved up front); full =
   // history.dropped. The writer drains every 10 ms: 4096 is seconds of a call-heavy burst.
   int queue_size = 4096;
+  // With [streams]: entries kept in <prefix>:history (XADD MAXLEN ~), the outage a replica can
+  // catch up from (README "Scale-out with Redis Streams", shared history).
+  size_t stream_maxlen = 200000;
 
   bool operator==(const HistoryConfig&) const = default;
 };
@@ -58,6 +62,9 @@ struct NotificationEvent {
   int attempts = 0;
   int64_t at_us = 0;
 };
+
+// One entry of either kind, in the order a stream gave them (history/stream.h).
+using HistoryEntry = std::variant<CallEntry, NotificationEvent>;
 
 struct Query {
   std::vector<std::string> numbers;  // caller, callee or forwarded_to equal to any of these
@@ -113,6 +120,13 @@ class HistoryStore {
   // One transaction. False + error if it failed (nothing of the batch is kept).
   bool write(const std::vector<CallEntry>& calls, const std::vector<NotificationEvent>& notes,
              std::string& error);
+  // Entries applied in their order, and `stream`'s position (the last entry id applied,
+  // history/stream.h) set to `last_id` in the same transaction: a replica that restarts resumes
+  // exactly after what it kept, and replicas fed the same entries hold the same rows.
+  bool write(const std::vector<HistoryEntry>& entries, const std::string& stream,
+             const std::string& last_id, std::string& error);
+  // The position stored for `stream`, "" if none. False + error on a database error.
+  bool streamPosition(const std::string& stream, std::string& last_id, std::string& error);
   // Deletes calls and notifications older than cutoff_us (with their legs and attempts);
   // returns how many calls and notifications went, -1 on error.
   int64_t purgeBefore(int64_t cutoff_us, std::string& error);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "mcn/history/store.h"
+#include "mcn/history/stream.h"
 
 namespace mcn::history {
 
@@ -51,23 +52,38 @@ class HistoryWriter {
   // dropped and counted, history.open_failed = 1) and mcn runs on without history.
   // `purge`: run the retention delete (at start and hourly); replay leaves it off.
   HistoryWriter(const HistoryConfig& cfg, bool purge, NowFn now = {}, PersonFn person = {});
+  // Streams mode (stream.h): what the producers push is published to the shared history stream
+  // instead of being written here (the writer thread pumps the publisher: a full buffer is
+  // history.stream.dropped, Redis away = buffered and resent), and a follower thread applies the
+  // stream, this node's entries included, to the store opened here (cfg.path; empty: publish
+  // only, no store).
+  HistoryWriter(const HistoryConfig& cfg, const HistoryStreamConfig& stream, bool purge,
+                NowFn now = {}, PersonFn person = {});
   ~HistoryWriter();  // stop()
   HistoryWriter(const HistoryWriter&) = delete;
   HistoryWriter& operator=(const HistoryWriter&) = delete;
 
-  bool ok() const { return store_ != nullptr; }
+  bool ok() const { return usable_; }
+  bool streaming() const { return stream_ != nullptr; }
   const std::string& error() const { return error_; }
 
   // Before start(). Owned by the writer; valid until it is destroyed.
   HistoryProducer& addProducer(bool blocking = false);
   void start();
-  // Waits until everything pushed before the call is written (tests, the end of a replay).
+  // Waits until everything pushed before the call is written (tests, the end of a replay); in
+  // streams mode, handed to the publisher.
   void flush();
-  // Drains every ring, writes it and joins the thread.
+  // Drains every ring, writes it and joins the thread. Streams mode: then resends what the
+  // publisher holds for at most flush_timeout_ms, and stops the follower.
   void stop();
 
   // Stable names, fixed order: history.queued, history.written, history.dropped,
-  // history.write_errors, history.purged, history.open_failed.
+  // history.write_errors, history.purged, history.open_failed; in streams mode then
+  // history.stream.published, history.stream.buffered, history.stream.dropped,
+  // history.stream.resent, history.stream.buffer_depth (HistoryStreamPublisher),
+  // history.stream.gaps, history.stream.bad_entries (HistoryFollower), history.stream.reconnects,
+  // history.stream.redis_errors (both connections), history.stream.connected (the follower's).
+  // history.written, write_errors and purged are then the follower's: what this replica holds.
   void forEachCounter(const std::function<void(std::string_view, uint64_t)>& fn) const;
 
  private:
@@ -75,13 +91,22 @@ class HistoryWriter {
   void loop();
   size_t drainOnce();
   void maybePurge();
+  void pumpStream();
 
   HistoryConfig cfg_;
   bool purge_;
   NowFn now_;
   PersonFn person_;
   std::unique_ptr<HistoryStore> store_;
+  bool usable_ = false;
   std::string error_;
+  // Streams mode.
+  std::unique_ptr<HistoryStreamConfig> stream_;
+  std::unique_ptr<HistoryStreamPublisher> publisher_;  // the writer thread's
+  std::unique_ptr<HistoryFollower> follower_;
+  int lock_fd_ = -1;                   // flock on <path>.lock while this replica is ours
+  std::atomic<uint64_t> pub_[5] = {};  // the publisher's counters, copied by the writer thread
+  std::atomic<uint64_t> pub_reconnects_{0}, pub_errors_{0};
   std::vector<std::unique_ptr<HistoryProducer>> producers_;
   std::thread thread_;
   std::atomic<bool> stop_{false};

@@ -78,8 +78,13 @@ std::string streamDedupeKey(const StreamConfig& cfg, const calls::MissedCall& ca
 }  // namespace mcn::notifier
 namespace mcn::redis {
 class RedisClient;
+struct RedisClientOptions;
 }  // namespace mcn::redis
 namespace mcn::notifier {
+
+// The Redis connection of every stream link (address, password, Sentinels, timeouts, reconnect
+// backoff), also the shared call history's (history/stream.h).
+redis::RedisClientOptions streamClientOptions(const StreamConfig& cfg);
 
 // The probe side. publish() never waits on Redis: it appends to a bounded in-memory buffer;
 // pump() sends the buffer in order (pipelined EVALSHA of the dedupe+XADD script), reconnecting

@@ -15,6 +15,7 @@
 
 #include "../../app/src/http_endpoints.h"
 #include "../../app/src/metrics.h"
+#include "../support/free_port.h"
 #include "mcn/app/config.h"
 #include "mcn/history/store.h"
 
@@ -145,15 +146,10 @@ TEST_F(HistoryApiTest, BeyondLoopbackTheSearchNeedsTheToken) {
   RunConfig run;
   run.http_bind = "0.0.0.0";
   run.http_token_ref = "env:MCN_HISTORY_TEST_TOKEN";
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  const int port = ntohs(a.sin_port);
+  // Free on every address (the bind is a wildcard one), not only on 127.0.0.1: another test's
+  // server on 127.0.6.x holding the port made this bind fail under ctest -j.
+  const int port = test::freeTcpPort("0.0.0.0");
+  ASSERT_GT(port, 0);
   ASSERT_EQ(http.prepare(run, port), "");
   ASSERT_EQ(http.start(), "");
   httplib::Client c("127.0.0.1", port);

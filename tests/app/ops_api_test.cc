@@ -105,8 +105,6 @@ TEST(OpsStats, RedisHealthFromItsErrors) {
 
 // --- over HTTP
 
-int freePort() { return test::freeTcpPort(kAddr); }
-
 struct Served {
   Metrics metrics;
   HttpEndpoints http{metrics, [] { return Check{}; }, [] { return Check{}; }};
@@ -114,7 +112,9 @@ struct Served {
   std::string start(OpsApi& api, RunConfig run = {}) {
     if (run.http_bind == "127.0.0.1") run.http_bind = kAddr;
     http.addRoutes([&api](httplib::Server& s) { api.addRoutes(s); });
-    port = freePort();
+    // Free where it binds: a port free on 127.0.6.1 may be another test's on another loopback
+    // address, which a wildcard bind (0.0.0.0) collides with.
+    port = test::freeTcpPort(run.http_bind.c_str());
     std::string e = http.prepare(run, port);
     if (!e.empty()) return e;
     return http.start();

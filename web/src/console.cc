@@ -240,7 +240,11 @@ void WebConsole::ldapPost(const httplib::Request& req, httplib::Response& res) {
         "text/html; charset=utf-8");
   };
   if (!seams_.ldap) return answer(404, T::kLdapDown);
-  if (!preSessionTokenOk(req)) return answer(403, T::kFormToken);
+  if (!preSessionTokenOk(req)) {
+    spdlog::warn("web: directory sign-in from {} refused: form token missing or wrong",
+                 clientOf(req));
+    return answer(403, T::kFormToken);
+  }
   const std::string user = req.get_param_value("user");
   const std::string from = clientOf(req);
   const int64_t now = seams_.now_ms();

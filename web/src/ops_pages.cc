@@ -353,7 +353,11 @@ void WebConsole::opsLdapPost(const httplib::Request& req, httplib::Response& res
         "text/html; charset=utf-8");
   };
   if (!seams_.ldap || !seams_.ldap_operators) return refuse(404, O::kOff);
-  if (!preSessionTokenOk(req)) return refuse(403, O::kFormToken);
+  if (!preSessionTokenOk(req)) {
+    spdlog::warn("web: operator directory sign-in from {} refused: form token missing or wrong",
+                 clientOf(req));
+    return refuse(403, O::kFormToken);
+  }
   const std::string user = req.get_param_value("user");
   const std::string from = clientOf(req);
   const int64_t now = seams_.now_ms();

@@ -11,7 +11,9 @@ call history on, HEP in) with a loopback webhook receiver as the staff member's 
      call held (no notification, notifier.quiet_held);
   5. send myself a test notification;
   6. an accessibility check without the network: every control has a label, Tab reaches every
-     control.
+     control;
+  7. sign in with a directory account (a real slapd, tests/support/slapd.py): a wrong password
+     refused, the right one to /me; an operators' group member to /ops.
 A screenshot per step goes to the directory given as the third argument.
 
 usage: web_browser_test.py MCN PCAPS_DIR ARTIFACTS_DIR
@@ -39,6 +41,8 @@ if not (os.path.exists("/usr/bin/chromium") and os.path.exists("/usr/bin/chromed
     print("skipped: /usr/bin/chromium or /usr/bin/chromedriver missing (deploy/install-deps.sh)")
     sys.exit(77)
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
+from slapd import OPERATORS, Slapd  # noqa: E402
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
@@ -181,6 +185,11 @@ def main():
     srv = ThreadingHTTPServer((ADDR, hook_port), Receiver)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     hook = "http://%s:%d" % (ADDR, hook_port)
+    # The directory: zhang is Zhang Wei (employeeNumber e1014), wang an operator (the LDAP
+    # helper's loopback address 127.0.7.2).
+    directory = Slapd("127.0.7.2", people=[("zhang", "e1014"), ("wang", None)],
+                      operators=["wang"])
+    directory.start()
 
     subs = os.path.join(work, "subscribers.toml")
     with open(subs, "w") as f:
@@ -227,6 +236,12 @@ enabled = true
 base_url = "{base}/"
 signin_key_ref = "env:MCN_WEB_TEST_SIGNIN_KEY"
 operator_token_ref = "env:MCN_WEB_TEST_OPS_TOKEN"
+ldap_url = "{directory.ldaps_url}"
+ldap_ca_file = "{directory.ca_file}"
+ldap_user_dn = "{directory.user_dn_template}"
+ldap_person_attribute = "employeeNumber"
+ldap_operator_group = "{OPERATORS}"
+ldap_timeout_ms = 3000
 """)
     env = dict(os.environ, MCN_WEB_TEST_WEBHOOK=WEBHOOK_SECRET,
                MCN_WEB_TEST_SIGNIN_KEY=SIGNIN_KEY, MCN_WEB_TEST_OPS_TOKEN=OPS_TOKEN)
@@ -517,6 +532,29 @@ operator_token_ref = "env:MCN_WEB_TEST_OPS_TOKEN"
         a11y("/signin")
         a11y("/ops/signin")
         shot("signed-out-signin")
+
+        # 7. Directory accounts.
+        def ldap_signin(path, user, password):
+            driver.get(base + path)
+            driver.find_element(By.ID, "ldap-user").send_keys(user)
+            driver.find_element(By.ID, "ldap-password").send_keys(password)
+            submit("form[action='%s/ldap'] button[type=submit]" % path)
+        ldap_signin("/signin", "zhang", "not-zhangs-password")
+        check("Wrong user name or password." in driver.page_source,
+              "a wrong directory password is refused")
+        shot("ldap-wrong")
+        ldap_signin("/signin", "zhang", "zhang-secret")
+        check(driver.current_url.startswith(base + "/me") and "Zhang Wei" in driver.page_source,
+              "the directory account signs Zhang Wei in to /me")
+        shot("ldap-me")
+        driver.delete_all_cookies()
+        ldap_signin("/ops/signin", "wang", "wang-secret")
+        check(driver.current_url.startswith(base + "/ops") and "wang" in driver.page_source,
+              "a member of the operators' directory group signs in to /ops")
+        shot("ldap-ops")
+        check(wait_for(lambda: metric("mcn_web_ldap_binds_ok_total") == 2, 5) and
+              metric("mcn_web_ldap_binds_failed_total") == 1,
+              "web.ldap.binds_ok = 2, web.ldap.binds_failed = 1")
     finally:
         if driver is not None:
             driver.quit()
@@ -527,6 +565,7 @@ operator_token_ref = "env:MCN_WEB_TEST_OPS_TOKEN"
             mcn.kill()
             rc = mcn.wait()
         srv.shutdown()
+        directory.stop()
         log.close()
         check(rc == 0, "mcn run stopped cleanly (exit %d)" % rc)
         if failures:

@@ -272,7 +272,8 @@ void WebConsole::ldapPost(const httplib::Request& req, httplib::Response& res) {
   }
   if (r.person_id.empty() || !seams_.person_exists(r.person_id)) {
     spdlog::warn("web: directory account {} ({}) from {}: no mcn person {}", printableUser(user),
-                 r.user_dn, from, r.person_id.empty() ? "(no person attribute)" : r.person_id);
+                 r.user_dn, from,
+                 r.person_id.empty() ? "(no person attribute)" : printableUser(r.person_id));
     return answer(403, T::kLdapNoPerson);
   }
   std::optional<Session> s;

@@ -11,10 +11,12 @@
 //     cn=mcn-operators   groupOfNames: alice
 //     cn=mcn-operators-u groupOfUniqueNames: eve
 //
-// Every password is "<uid>-secret" ("reader-secret" for the service account). Anonymous clients
-// may only bind; a bound one reads everything but passwords. The certificates are made at start by
-// the openssl command: a CA, the server's certificate for CN/SAN IP 127.0.7.1 signed by it, and a
-// second CA that signed nothing (a client trusting only it must refuse the server).
+// Served on ldap:// and ldaps:// of 127.0.7.1, and ldaps:// of 127.0.7.3 (a name the certificate
+// does not carry). Every password is "<uid>-secret" ("reader-secret" for the service account).
+// Anonymous clients may only bind; a bound one reads everything but passwords. The certificates are
+// made at start by the openssl command: a CA, the server's certificate for CN/SAN IP 127.0.7.1
+// signed by it, and a second CA that signed nothing (a client trusting only it must refuse the
+// server).
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -49,6 +51,8 @@ inline bool tcpAccepts(const char* addr, int port) {
 class Slapd {
  public:
   static constexpr const char* kAddr = "127.0.7.1";
+  // The same server on another address, whose name its certificate (127.0.7.1) does not carry.
+  static constexpr const char* kOtherAddr = "127.0.7.3";
   static constexpr const char* kSuffix = "dc=mcn,dc=test";
   static constexpr const char* kPeople = "ou=people,dc=mcn,dc=test";
   static constexpr const char* kOperators = "cn=mcn-operators,dc=mcn,dc=test";
@@ -139,14 +143,16 @@ class Slapd {
 
     ldap_port_ = freeTcpPort(kAddr);
     ldaps_port_ = tls ? freeTcpPort(kAddr) : 0;
+    other_port_ = tls ? freeTcpPort(kOtherAddr) : 0;
     std::string urls = ldapUrl();
-    if (tls) urls += " " + ldapsUrl();
+    if (tls) urls += " " + ldapsUrl() + " " + ldapsUrlOtherHost();
     ChildProcess::Options o;
     o.output = (dir_ / "slapd.log").string();
     // -d 0: in the foreground (owned and killed by this object), no debug output.
     if (!process_.start({"slapd", "-f", conf, "-h", urls, "-d", "0"}, o)) return "fork failed";
     const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!tcpAccepts(kAddr, ldap_port_) || (tls && !tcpAccepts(kAddr, ldaps_port_))) {
+    while (!tcpAccepts(kAddr, ldap_port_) ||
+           (tls && (!tcpAccepts(kAddr, ldaps_port_) || !tcpAccepts(kOtherAddr, other_port_)))) {
       if (process_.exited() || std::chrono::steady_clock::now() > end) {
         return "slapd did not start (" + o.output + ")";
       }
@@ -161,6 +167,9 @@ class Slapd {
   std::string ldapUrl() const {
     return "ldap://" + std::string(kAddr) + ":" + std::to_string(ldap_port_) + "/";
   }
+  std::string ldapsUrlOtherHost() const {
+    return "ldaps://" + std::string(kOtherAddr) + ":" + std::to_string(other_port_) + "/";
+  }
   std::string caFile() const { return (dir_ / "ca.crt").string(); }
   std::string otherCaFile() const { return (dir_ / "other-ca.crt").string(); }
   std::string userDnTemplate() const { return std::string("uid={user},") + kPeople; }
@@ -170,6 +179,7 @@ class Slapd {
   ChildProcess process_;
   int ldap_port_ = 0;
   int ldaps_port_ = 0;
+  int other_port_ = 0;
 };
 
 // A TCP listener that completes connections (the kernel's backlog) but never reads or answers:

@@ -199,6 +199,19 @@ TEST_F(LdapAuth, ServerCertificateFromAnotherCaIsRefusedWithATlsError) {
   }
 }
 
+TEST_F(LdapAuth, ServerCertificateForAnotherHostIsRefused) {
+  // The trusted CA signed it, but for 127.0.7.1: at 127.0.7.3 it names the wrong host
+  // (RFC 6125 §6); the same server at 127.0.7.1 is accepted.
+  LdapConfig c = templateConfig();
+  c.url = slapd_->ldapsUrlOtherHost();
+  LdapAuthenticator a(c, "");
+  auto r = a.authenticate("bob", "bob-secret");
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.outcome, Outcome::kError);
+  EXPECT_NE(r.error.find("TLS handshake failed"), std::string::npos) << r.error;
+  EXPECT_TRUE(LdapAuthenticator(templateConfig(), "").authenticate("bob", "bob-secret").ok);
+}
+
 TEST_F(LdapAuth, HungServerIsRefusedWithinTheTimeout) {
   mcn::test::SilentListener hung;
   for (const char* scheme : {"ldaps", "ldap"}) {

@@ -6,9 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "../support/slapd.h"
 
@@ -71,6 +74,24 @@ TEST_F(LdapAuth, RightPasswordGivesThePersonOverLdaps) {
   EXPECT_EQ(r.user_dn, "uid=bob,ou=people,dc=mcn,dc=test");
   EXPECT_EQ(a.bindsOk(), 1u);
   EXPECT_EQ(a.bindsFailed() + a.refused() + a.errors(), 0u);
+}
+
+TEST_F(LdapAuth, AttemptsFromManyHttpThreadsAtOnce) {
+  // The HTTP pool's threads share one authenticator; each attempt has its own connection.
+  LdapAuthenticator a(templateConfig(), "");
+  std::vector<std::thread> threads;
+  std::atomic<int> right{0}, wrong{0};
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = a.authenticate("bob", i % 2 == 0 ? "bob-secret" : "nope");
+      (r.ok && r.person_id == "p-bob" ? right : wrong)++;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(right.load(), 3);
+  EXPECT_EQ(wrong.load(), 3);
+  EXPECT_EQ(a.bindsOk(), 3u);
+  EXPECT_EQ(a.bindsFailed(), 3u);
 }
 
 TEST_F(LdapAuth, SearchThenBindOverStartTls) {

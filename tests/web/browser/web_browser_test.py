@@ -46,10 +46,11 @@ from slapd import OPERATORS, Slapd  # noqa: E402
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 ADDR = "127.0.5.1"  # this test's loopback address (tests/CMakeLists.txt: mcn_web_browser)
@@ -114,6 +115,23 @@ class Receiver(BaseHTTPRequestHandler):
 def received(path, kind):
     with Receiver.lock:
         return [b for p, b, _ in Receiver.got if p == path and b.get("type") == kind]
+
+
+def gone(element):
+    """A wait condition: `element`'s page has been replaced. Like expected_conditions.staleness_of,
+    but chromedriver sometimes answers a node of the page being replaced with "Node with given id
+    does not belong to the document" instead of a stale-element error: that is gone too."""
+    def predicate(_):
+        try:
+            element.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:
+            if "does not belong to the document" in str(e):
+                return True
+            raise
+    return predicate
 
 
 def wait_for(fn, timeout=10.0, every=0.1):
@@ -277,7 +295,7 @@ ldap_timeout_ms = 3000
             # is gone, or the next check reads the page the form was on.
             old = driver.find_element(By.TAG_NAME, "html")
             driver.find_element(By.CSS_SELECTOR, css).click()
-            WebDriverWait(driver, 10).until(expected_conditions.staleness_of(old))
+            WebDriverWait(driver, 10).until(gone(old))
 
         # 1. Sign in through the link the webhook receives.
         driver.get(base + "/me")
@@ -489,7 +507,7 @@ ldap_timeout_ms = 3000
             link = rows[-1].find_element(By.CSS_SELECTOR, "a")
             old = driver.find_element(By.TAG_NAME, "html")
             link.click()
-            WebDriverWait(driver, 10).until(expected_conditions.staleness_of(old))
+            WebDriverWait(driver, 10).until(gone(old))
             check("caller hung up (cancelled)" in driver.page_source,
                   "the call's page shows its record")
             shot("ops-call")
@@ -511,7 +529,7 @@ ldap_timeout_ms = 3000
         if rows:
             old = driver.find_element(By.TAG_NAME, "html")
             rows[0].find_element(By.XPATH, ".//button[normalize-space()='Retry']").click()
-            WebDriverWait(driver, 10).until(expected_conditions.staleness_of(old))
+            WebDriverWait(driver, 10).until(gone(old))
             check("Done: retry" in driver.page_source, "the page says the retry is done")
             again = wait_for(lambda: [w for p, b, w in Receiver.got
                                       if p == "/e1015" and b.get("type") != "message"], 10)

@@ -31,6 +31,9 @@ PKGS=(
   sngrep time
   # web console browser tests (issue 18): Debian's Chromium driven by selenium, no download
   chromium chromium-driver python3-selenium
+  # web console sign-in with a directory account (web/src/ldap_auth.cc: libldap), and the real
+  # OpenLDAP server its tests start on loopback (tests/support/slapd.h) with ldapwhoami
+  libldap-dev slapd ldap-utils
 )
 
 missing=()
@@ -46,10 +49,13 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   # wireshark-common asks whether non-root users may capture; answer no without a prompt.
   echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections || true
+  # slapd: no configuration and no database made by the package, so it starts NO system daemon
+  # (the tests run their own slapd with a config of their own in a temp dir).
+  echo "slapd slapd/no_configuration boolean true" | $SUDO debconf-set-selections || true
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
   # The Debian packages enable services we do not want running on a probe or CI host:
   # tests start their own redis-server and kamailio on loopback ports (and only use promtool).
-  for svc in redis-server kamailio prometheus; do
+  for svc in redis-server kamailio prometheus slapd; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
       $SUDO systemctl stop "$svc" || true
     fi

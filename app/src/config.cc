@@ -14,6 +14,7 @@
 #include "mcn/redis/client.h"
 #include "mcn/subscribers/directory.h"
 #include "mcn/subscribers/redis_store.h"
+#include "mcn/web/ldap_auth.h"
 
 namespace mcn::app {
 namespace {
@@ -1173,6 +1174,55 @@ const std::vector<TableDef>& declaredTables() {
             secretRefKey(
                 "operator_token_ref", kRestart,
                 [](auto& c) -> auto& { return c.web.operator_token_ref; }),
+            // Sign-in with a directory account (web/include/mcn/web/ldap_auth.h).
+            keyOf(
+                "ldap_url", kRestart, [](auto& c) -> auto& { return c.web.ldap.url; },
+                [](Reader& r, const toml::table& t, std::string_view where, Config& c) {
+                  std::string value = c.web.ldap.url;
+                  if (t.get("ldap_url") == nullptr || !r.string(t, where, "ldap_url", value)) {
+                    return;
+                  }
+                  if (!value.empty() && !value.starts_with("ldaps://") &&
+                      !value.starts_with("ldap://")) {
+                    r.report(t.get("ldap_url"), "web.ldap_url",
+                             "expected ldaps://host:port (or ldap://host:port, which then "
+                             "requires StartTLS)");
+                    return;
+                  }
+                  c.web.ldap.url = std::move(value);
+                }),
+            stringKey(
+                "ldap_ca_file", kRestart, [](auto& c) -> auto& { return c.web.ldap.ca_file; }),
+            stringKey(
+                "ldap_user_dn", kRestart, [](auto& c) -> auto& { return c.web.ldap.user_dn; }),
+            stringKey(
+                "ldap_bind_dn", kRestart, [](auto& c) -> auto& { return c.web.ldap.bind_dn; }),
+            secretRefKey(
+                "ldap_bind_password_ref", kRestart,
+                [](auto& c) -> auto& { return c.web.ldap.bind_password_ref; }),
+            stringKey(
+                "ldap_base", kRestart, [](auto& c) -> auto& { return c.web.ldap.base; }),
+            stringKey(
+                "ldap_filter", kRestart, [](auto& c) -> auto& { return c.web.ldap.filter; }),
+            stringKey(
+                "ldap_person_attribute", kRestart,
+                [](auto& c) -> auto& { return c.web.ldap.person_attribute; }),
+            stringKey(
+                "ldap_operator_group", kRestart,
+                [](auto& c) -> auto& { return c.web.ldap.operator_group; }),
+            integerKey(
+                "ldap_timeout_ms", kRestart, [](auto& c) -> auto& { return c.web.ldap.timeout_ms; },
+                100, 60000),
+            check([](Reader& r, const toml::table& t, std::string_view, Config& c) {
+              if (c.web.ldap.url.empty()) return;
+              std::string problem = web::ldapConfigProblem(c.web.ldap);
+              if (problem.empty()) return;
+              // "web.ldap_user_dn: ..." : reported at that key when it is in the file.
+              std::string key = problem.substr(0, problem.find(':'));
+              const toml::node* at = t.get(key.substr(4));
+              r.report(at != nullptr ? at : t.get("ldap_url"), key,
+                       problem.substr(problem.find(':') + 2));
+            }),
             check([](Reader& r, const toml::table& t, std::string_view, Config& c) {
               if (c.web.enabled && (c.web.base_url.empty() || c.web.signin_key_ref.empty())) {
                 r.report(t.get("enabled"), "web.enabled",

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <httplib.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -135,6 +136,28 @@ std::string WebBackend::start() {
     ops_.token = *token;
   }
   seams.ops = std::move(ops_);
+  if (!w.ldap.url.empty()) {
+    std::string bind_password;
+    if (!w.ldap.bind_password_ref.empty()) {
+      auto pw = store.resolve(w.ldap.bind_password_ref, &err);
+      if (!pw) return "web.ldap_bind_password_ref: " + err;
+      bind_password = *pw;
+    }
+    try {
+      ldap_ = std::make_unique<web::LdapAuthenticator>(w.ldap, std::move(bind_password));
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    if (!w.ldap.ca_file.empty() && ::access(w.ldap.ca_file.c_str(), R_OK) != 0) {
+      return "web.ldap_ca_file: cannot read " + w.ldap.ca_file;
+    }
+    seams.ldap = [this](const std::string& user, const std::string& password) {
+      return ldap_->authenticate(user, password);
+    };
+    seams.ldap_operators = !w.ldap.operator_group.empty();
+    spdlog::info("web: sign-in with a directory account at {}{}", w.ldap.url,
+                 w.ldap.operator_group.empty() ? "" : ", operators in " + w.ldap.operator_group);
+  }
   console_ = std::make_unique<web::WebConsole>(*links_, std::move(opt), std::move(seams));
   return {};
 }
@@ -303,6 +326,10 @@ void WebBackend::forEachCounter(const std::function<void(std::string_view, uint6
   fn("web.preferences.saved", saved_count_.load());
   fn("web.preferences.refused", save_refused_.load());
   fn("web.preferences.failed", save_failed_.load());
+  fn("web.ldap.binds_ok", ldap_ ? ldap_->bindsOk() : 0);
+  fn("web.ldap.binds_failed", ldap_ ? ldap_->bindsFailed() : 0);
+  fn("web.ldap.refused", ldap_ ? ldap_->refused() : 0);
+  fn("web.ldap.errors", ldap_ ? ldap_->errors() : 0);
 }
 
 }  // namespace mcn::app

@@ -20,6 +20,7 @@
 #include "mcn/history/store.h"
 #include "mcn/subscribers/directory.h"
 #include "mcn/web/console.h"
+#include "mcn/web/ldap_auth.h"
 #include "mcn/web/signin.h"
 
 namespace httplib {
@@ -56,7 +57,8 @@ class WebBackend {
   void drainMessages(notifier::LocalNotifier* local);
   bool messagesWaiting() const { return waiting_.load(std::memory_order_relaxed); }
 
-  // web.messages.{queued,refused,undeliverable}, web.preferences.{saved,refused,failed}.
+  // web.messages.{queued,refused,undeliverable}, web.preferences.{saved,refused,failed},
+  // web.ldap.{binds_ok,binds_failed,refused,errors}.
   void forEachCounter(const std::function<void(std::string_view, uint64_t)>& fn) const;
 
   // The console's seams (tests call them directly).
@@ -78,6 +80,7 @@ class WebBackend {
   SavedFn saved_;
   std::unique_ptr<web::SignInLinks> links_;
   std::unique_ptr<web::WebConsole> console_;
+  std::unique_ptr<web::LdapAuthenticator> ldap_;  // web.ldap_url set
   web::OpsSeams ops_;
 
   std::mutex queue_mu_;

@@ -340,6 +340,22 @@ std::vector<Case> cases() {
       kv("web", "max_sessions", "0", between(1, 1000000)),
       kv("web", "operator_token_ref", "\"0123456789abcdef0123\"", kRef),
       {"[web]\nenabled = true\n", "2:11: web.enabled: set web.base_url and web.signin_key_ref too"},
+      kv("web", "ldap_url", "\"http://dir.example/\"",
+         "expected ldaps://host:port (or ldap://host:port, which then requires StartTLS)"),
+      kv("web", "ldap_bind_password_ref", "\"s3cret-in-the-file\"", kRef),
+      kv("web", "ldap_timeout_ms", "50", between(100, 60000)),
+      kv("web", "ldap_person_attribute", "7", kStr),
+      {"[web]\nldap_url = \"ldaps://dir.example:636\"\n",
+       "2:12: web.ldap_url: set either web.ldap_user_dn (a DN template) or web.ldap_base "
+       "(search-then-bind), not both"},
+      {"[web]\nldap_url = \"ldaps://dir.example:636\"\nldap_user_dn = \"uid=x,dc=example\"\n",
+       "3:16: web.ldap_user_dn: the DN template needs {user}"},
+      {"[web]\nldap_url = \"ldap://dir.example\"\nldap_base = \"dc=example\"\n"
+       "ldap_filter = \"uid={user}\"\n",
+       "4:15: web.ldap_filter: expected a filter in parentheses with {user}, e.g. (uid={user})"},
+      {"[web]\nldap_url = \"ldaps://dir.example\"\nldap_base = \"dc=example\"\n"
+       "ldap_bind_dn = \"cn=reader,dc=example\"\n",
+       "4:16: web.ldap_bind_dn: set web.ldap_bind_dn and web.ldap_bind_password_ref together"},
       // Syntax errors name the line too.
       {"[calls]\ngrace_ms = = 3\n", "2:", true},
       {"[run]\nworkers = 1\nworkers = 2\n", "3:", true},

@@ -1,7 +1,8 @@
 // `mcn run` with [web] enabled (app/src/web_backend.cc): each [web] key does what README "Web
 // console" says, seen from outside: the link a person receives through their own channel (a
 // jsonl channel here: the file is what they read), the cookies their browser gets, the answers
-// over the limits. Loopback 127.0.5.2 (the web helper's addresses); no root.
+// over the limits. Loopback 127.0.5.2 (the web helper's addresses); no root. The directory
+// sign-in against a real slapd on 127.0.7.1 (tests/support/slapd.h).
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -22,6 +23,7 @@
 #include <thread>
 
 #include "../app/cli_run.h"
+#include "../support/slapd.h"
 
 namespace mcn::app {
 namespace {
@@ -352,6 +354,81 @@ TEST_F(WebConsoleRun, OperatorTokenOpensTheOpsPagesWhoseSearchReadsTheCallHistor
   EXPECT_NE(log.find("web.operator_token_ref: the token must be at least 16 bytes"),
             std::string::npos)
       << log;
+}
+
+TEST_F(WebConsoleRun, DirectoryAccountsSignStaffAndOperatorsIn) {
+  mcn::test::Slapd slapd;
+  ASSERT_EQ(slapd.start(), "");
+  // bob's employeeNumber names an mcn person.
+  std::ofstream(dir_ / "subscribers.toml", std::ios::app)
+      << "[[person]]\nid = \"p-bob\"\nname = \"Bob Li\"\nnumbers = [\"1016\"]\n"
+      << "[[person.channel]]\nid = \"log\"\nkind = \"jsonl\"\ntarget = \""
+      << (dir_ / "p-bob.jsonl").string() << "\"\n";
+  const fs::path reader = dir_ / "reader.password";
+  std::ofstream(reader) << "reader-secret\n";
+  // Search-then-bind over ldap:// + StartTLS: every key of README "Web console".
+  ASSERT_TRUE(start(web("ldap_url = \"" + slapd.ldapUrl() + "\"\nldap_ca_file = \"" +
+                        slapd.caFile() + "\"\nldap_bind_dn = \"" + mcn::test::Slapd::kReader +
+                        "\"\nldap_bind_password_ref = \"file:" + reader.string() +
+                        "\"\nldap_base = \"" + mcn::test::Slapd::kSuffix +
+                        "\"\nldap_filter = \"(&(objectClass=inetOrgPerson)(uid={user}))\"\n"
+                        "ldap_person_attribute = \"employeeNumber\"\nldap_operator_group = \"" +
+                        mcn::test::Slapd::kOperators + "\"\nldap_timeout_ms = 3000\n")))
+      << slurp(dir_ / "run.log");
+  auto c = client();
+  auto signin = [&](const std::string& form_path, const std::string& action,
+                    const std::string& user, const std::string& password) {
+    auto form = c.Get(form_path);
+    std::string pre = valueOf(cookieOf(form, "mcn_form"));
+    return c.Post(
+        action, httplib::Headers{{"Cookie", "mcn_form=" + pre}},
+        httplib::Params{{"csrf", hiddenCsrf(form->body)}, {"user", user}, {"password", password}});
+  };
+  auto wrong = signin("/signin", "/signin/ldap", "bob", "not-bobs");
+  EXPECT_EQ(wrong->status, 403);
+  EXPECT_EQ(cookieOf(wrong, "mcn_session"), "");
+  auto in = signin("/signin", "/signin/ldap", "bob", "bob-secret");
+  ASSERT_EQ(in->status, 303) << in->body;
+  auto me = c.Get(
+      "/me", httplib::Headers{{"Cookie", "mcn_session=" + valueOf(cookieOf(in, "mcn_session"))}});
+  ASSERT_EQ(me->status, 200);
+  EXPECT_NE(me->body.find("Bob Li (p-bob)"), std::string::npos) << me->body;
+  // carol's password is right, but mcn has no person p-carol.
+  auto carol = signin("/signin", "/signin/ldap", "carol", "carol-secret");
+  EXPECT_EQ(carol->status, 403);
+  EXPECT_NE(carol->body.find("no mcn person for this account"), std::string::npos);
+  // Operators: a member of the group gets /ops; bob does not.
+  EXPECT_EQ(signin("/ops/signin", "/ops/signin/ldap", "bob", "bob-secret")->status, 403);
+  auto ops = signin("/ops/signin", "/ops/signin/ldap", "alice", "alice-secret");
+  ASSERT_EQ(ops->status, 303) << ops->body;
+  auto page = c.Get(
+      "/ops", httplib::Headers{{"Cookie", "mcn_session=" + valueOf(cookieOf(ops, "mcn_session"))}});
+  EXPECT_EQ(page->status, 200);
+
+  // /metrics shows the counters as the notifier thread last gathered them: wait for the four.
+  std::string metrics;
+  for (int i = 0; i < 30; ++i) {
+    metrics = c.Get("/metrics")->body;
+    if (metrics.find("mcn_web_ldap_binds_ok_total 4") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  for (const char* line : {"mcn_web_ldap_binds_ok_total 4", "mcn_web_ldap_binds_failed_total 1",
+                           "mcn_web_ldap_refused_total 0", "mcn_web_ldap_errors_total 0"}) {
+    EXPECT_NE(metrics.find(line), std::string::npos) << line << "\n" << metrics;
+  }
+  // Every sign-in logged with who, from where and how; no password ever.
+  std::string log = slurp(dir_ / "run.log");
+  EXPECT_NE(log.find("p-bob signed in from 127.0.0.1 with directory account \"bob\""),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("operator alice signed in from 127.0.0.1 with directory account"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("directory sign-in of \"bob\" from 127.0.0.1 failed"), std::string::npos)
+      << log;
+  for (const char* secret : {"bob-secret", "not-bobs", "alice-secret", "reader-secret"}) {
+    EXPECT_EQ(log.find(secret), std::string::npos) << secret;
+  }
 }
 
 }  // namespace

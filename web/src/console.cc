@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <httplib.h>
+#include <spdlog/spdlog.h>
 
 #include <array>
 
@@ -73,6 +74,15 @@ enum class T {
   kFixBelow,
   kDurationHint,
   kTimeHint,
+  kLdapTitle,
+  kUserLabel,
+  kPasswordLabel,
+  kLdapButton,
+  kLdapBad,
+  kLdapRefused,
+  kLdapNoPerson,
+  kLdapDown,
+  kTooMany,
   kCount
 };
 
@@ -140,11 +150,47 @@ constexpr std::array<std::array<std::string_view, 2>, static_cast<size_t>(T::kCo
     {"Nothing was saved: correct the fields marked below.", "未保存：请更正下面标出的字段。"},
     {"e.g. 0, 30s, 2m, 1h", "例如 0、30s、2m、1h"},
     {"HH:MM, e.g. 22:00", "HH:MM，例如 22:00"},
+    {"Sign in with your directory account", "使用目录账号登录"},
+    {"User name", "用户名"},
+    {"Password", "密码"},
+    {"Sign in with password", "用密码登录"},
+    {"Wrong user name or password.", "用户名或密码错误。"},
+    {"Enter your user name (at most 256 characters, no control characters) and your password.",
+     "请输入用户名（最多 256 个字符，不含控制字符）和密码。"},
+    {"Your directory account is right, but there is no mcn person for this account: ask your "
+     "administrator.",
+     "目录账号正确，但没有与此账号对应的 mcn 人员：请联系管理员。"},
+    {"The directory cannot be reached now: try again later, or ask for a sign-in link.",
+     "目前无法连接目录服务：请稍后重试，或申请登录链接。"},
+    {"Too many sign-in attempts: try again later.", "登录尝试次数过多：请稍后重试。"},
 }};
 
 std::string_view tr(Lang l, T t) { return kText[static_cast<size_t>(t)][l == Lang::kZh ? 1 : 0]; }
 
 }  // namespace
+
+std::string printableUser(std::string_view user) {
+  std::string out = "\"";
+  for (size_t i = 0; i < user.size() && i < 64; ++i) {
+    const unsigned char c = static_cast<unsigned char>(user[i]);
+    out += c < 0x20 || c == 0x7f || c == '"' ? '?' : static_cast<char>(c);
+  }
+  if (user.size() > 64) out += "...";
+  return out + "\"";
+}
+
+std::string ldapForm(Lang l, std::string_view token, std::string_view action,
+                     std::string_view intro) {
+  // ids apart from the link form's, so each label names its own input.
+  std::string fields = fmt::format(
+      "<p><label for=\"ldap-user\">{}</label><br><input id=\"ldap-user\" name=\"user\" "
+      "maxlength=\"256\" autocomplete=\"username\" required></p><p><label "
+      "for=\"ldap-password\">{}</label><br><input id=\"ldap-password\" name=\"password\" "
+      "type=\"password\" autocomplete=\"current-password\" required></p>",
+      htmlEscape(tr(l, T::kUserLabel)), htmlEscape(tr(l, T::kPasswordLabel)));
+  return fmt::format("<h2>{}</h2>{}", htmlEscape(tr(l, T::kLdapTitle)), intro) +
+         formWithToken(token, action, fields, tr(l, T::kLdapButton));
+}
 
 WebConsole::WebConsole(SignInLinks& links, ConsoleOptions options, ConsoleSeams seams)
     : links_(links),
@@ -155,6 +201,7 @@ WebConsole::WebConsole(SignInLinks& links, ConsoleOptions options, ConsoleSeams 
 void WebConsole::addRoutes(httplib::Server& server) {
   server.Get("/signin", [this](const auto& req, auto& res) { signinForm(req, res); });
   server.Post("/signin", [this](const auto& req, auto& res) { signinPost(req, res); });
+  server.Post("/signin/ldap", [this](const auto& req, auto& res) { ldapPost(req, res); });
   server.Get(R"(/signin/link/([A-Za-z0-9_.-]{1,2048}))",
              [this](const auto& req, auto& res) { linkConfirm(req, res); });
   server.Post(R"(/signin/link/([A-Za-z0-9_.-]{1,2048}))",
@@ -173,9 +220,77 @@ void WebConsole::signinForm(const httplib::Request& req, httplib::Response& res)
       "<p><label for=\"person\">{}</label><br><input id=\"person\" name=\"person\" "
       "autocomplete=\"username\" required autofocus></p>",
       htmlEscape(tr(l, T::kPersonLabel)));
-  res.set_content(page(l, tr(l, T::kSignInTitle),
-                       preSessionForm(res, opt_.tls, "/signin", fields, tr(l, T::kSendLink))),
-                  "text/html; charset=utf-8");
+  // One token for both forms: the cookie holds one.
+  std::string token = randomHex();
+  res.set_header("Set-Cookie", formCookie(token, 1800, opt_.tls));
+  std::string body = formWithToken(token, "/signin", fields, tr(l, T::kSendLink));
+  if (seams_.ldap) body += ldapForm(l, token, "/signin/ldap", "");
+  res.set_content(page(l, tr(l, T::kSignInTitle), body), "text/html; charset=utf-8");
+}
+
+void WebConsole::ldapPost(const httplib::Request& req, httplib::Response& res) {
+  noStore(res);
+  Lang l = requestLang(req, "");
+  auto answer = [&](int status, T what) {
+    res.status = status;
+    res.set_content(
+        page(l, tr(l, T::kLdapTitle),
+             "<p role=\"alert\" class=\"error\">" + htmlEscape(tr(l, what)) +
+                 "</p><p><a href=\"/signin\">" + htmlEscape(tr(l, T::kSignInTitle)) + "</a></p>"),
+        "text/html; charset=utf-8");
+  };
+  if (!seams_.ldap) return answer(404, T::kLdapDown);
+  if (!preSessionTokenOk(req)) {
+    spdlog::warn("web: directory sign-in from {} refused: form token missing or wrong",
+                 clientOf(req));
+    return answer(403, T::kFormToken);
+  }
+  const std::string user = req.get_param_value("user");
+  const std::string from = clientOf(req);
+  const int64_t now = seams_.now_ms();
+  if (!links_.allowPasswordAttempt(user, now)) {
+    spdlog::warn("web: directory sign-in of {} from {} refused: too many attempts",
+                 printableUser(user), from);
+    return answer(429, T::kTooMany);
+  }
+  auto r = seams_.ldap(user, req.get_param_value("password"));
+  switch (r.outcome) {
+    case LdapAuthenticator::Outcome::kOk:
+      break;
+    case LdapAuthenticator::Outcome::kRefused:
+      spdlog::warn("web: directory sign-in of {} from {} refused: {}", printableUser(user), from,
+                   r.error);
+      return answer(400, T::kLdapRefused);
+    case LdapAuthenticator::Outcome::kBadCredentials:
+      spdlog::warn("web: directory sign-in of {} from {} failed: {}", printableUser(user), from,
+                   r.error);
+      return answer(403, T::kLdapBad);
+    case LdapAuthenticator::Outcome::kError:
+      spdlog::error("web: directory sign-in of {} from {} failed: {}", printableUser(user), from,
+                    r.error);
+      return answer(503, T::kLdapDown);
+  }
+  if (r.person_id.empty() || !seams_.person_exists(r.person_id)) {
+    spdlog::warn("web: directory account {} ({}) from {}: no mcn person {}", printableUser(user),
+                 r.user_dn, from,
+                 r.person_id.empty() ? "(no person attribute)" : printableUser(r.person_id));
+    return answer(403, T::kLdapNoPerson);
+  }
+  std::optional<Session> s;
+  {
+    std::lock_guard lock(mu_);
+    s = sessions_.create(r.person_id, Role::kStaff, now);
+  }
+  if (!s) {
+    res.status = 503;
+    res.set_content("no session could be made\n", "text/plain");
+    return;
+  }
+  spdlog::info("web: {} signed in from {} with directory account {} ({})", r.person_id, from,
+               printableUser(user), r.user_dn);
+  res.set_header("Set-Cookie", sessionCookie(s->id, opt_.session_ttl_ms / 1000, opt_.tls));
+  res.set_header("Set-Cookie", formCookie("", 0, opt_.tls));
+  seeOther(res, "/me");
 }
 
 void WebConsole::signinPost(const httplib::Request& req, httplib::Response& res) {

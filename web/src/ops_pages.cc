@@ -66,6 +66,11 @@ enum class O {
   kSignOut,
   kFormToken,
   kDone,
+  kLdapIntro,
+  kNotOperator,
+  kLdapBad,
+  kLdapRefused,
+  kLdapDown,
   kCount
 };
 
@@ -76,8 +81,8 @@ constexpr std::array<std::array<std::string_view, 2>, static_cast<size_t>(O::kCo
     {"Sign in", "登录"},
     {"That token is not right.", "令牌不正确。"},
     {"Too many failed sign-ins: wait a minute.", "登录失败次数过多：请等一分钟。"},
-    {"The operator pages are off: set web.operator_token_ref.",
-     "运维页面未开启：请设置 web.operator_token_ref。"},
+    {"The operator pages are off: set web.operator_token_ref (or web.ldap_operator_group).",
+     "运维页面未开启：请设置 web.operator_token_ref（或 web.ldap_operator_group）。"},
     {"Missed-call notifier: operations", "未接来电通知：运维"},
     {"Live figures", "实时数据"},
     {"Refreshed every 5 seconds.", "每 5 秒刷新。"},
@@ -119,6 +124,13 @@ constexpr std::array<std::array<std::string_view, 2>, static_cast<size_t>(O::kCo
     {"The form's security token is missing or wrong: reload the page and try again.",
      "表单的安全令牌缺失或错误：请刷新页面后重试。"},
     {"Done:", "完成："},
+    {"For accounts in the operators' directory group.", "仅限运维目录组中的账号。"},
+    {"This directory account is not in the operators' group.", "此目录账号不在运维组中。"},
+    {"Wrong user name or password.", "用户名或密码错误。"},
+    {"Enter your user name (at most 256 characters, no control characters) and your password.",
+     "请输入用户名（最多 256 个字符，不含控制字符）和密码。"},
+    {"The directory cannot be reached now: try again later, or use the operator token.",
+     "目前无法连接目录服务：请稍后重试，或使用运维令牌。"},
 }};
 
 std::string_view tr(Lang l, O t) { return kText[static_cast<size_t>(t)][l == Lang::kZh ? 1 : 0]; }
@@ -263,6 +275,7 @@ std::string doneLocation(std::string_view what, std::string_view anchor) {
 void WebConsole::addOpsRoutes(httplib::Server& server) {
   server.Get("/ops/signin", [this](const auto& req, auto& res) { opsSigninForm(req, res); });
   server.Post("/ops/signin", [this](const auto& req, auto& res) { opsSigninPost(req, res); });
+  server.Post("/ops/signin/ldap", [this](const auto& req, auto& res) { opsLdapPost(req, res); });
   server.Get("/ops", [this](const auto& req, auto& res) { opsHome(req, res); });
   server.Get("/ops/call", [this](const auto& req, auto& res) { opsCall(req, res); });
   server.Get("/ops/stats.json", [this](const auto& req, auto& res) { opsStats(req, res); });
@@ -304,21 +317,103 @@ std::optional<Session> WebConsole::opsSession(const httplib::Request& req, httpl
 void WebConsole::opsSigninForm(const httplib::Request& req, httplib::Response& res) {
   noStore(res);
   Lang l = requestLang(req, "");
-  if (seams_.ops.token.empty()) {
+  if (!opsOn()) {
     res.status = 404;
     res.set_content(page(l, tr(l, O::kSignInTitle), alert(tr(l, O::kOff))),
                     "text/html; charset=utf-8");
     return;
   }
-  std::string fields = fmt::format(
-      "<p><label for=\"name\">{}</label><br><input id=\"name\" name=\"name\" maxlength=\"64\" "
-      "autocomplete=\"username\" required autofocus></p><p><label for=\"token\">{}</label><br>"
-      "<input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" "
-      "required></p>",
-      h(tr(l, O::kName)), h(tr(l, O::kToken)));
-  res.set_content(page(l, tr(l, O::kSignInTitle),
-                       preSessionForm(res, opt_.tls, "/ops/signin", fields, tr(l, O::kSignIn))),
-                  "text/html; charset=utf-8");
+  // One token for both forms: the cookie holds one.
+  std::string token = randomHex();
+  res.set_header("Set-Cookie", formCookie(token, 1800, opt_.tls));
+  std::string body;
+  if (!seams_.ops.token.empty()) {
+    std::string fields = fmt::format(
+        "<p><label for=\"name\">{}</label><br><input id=\"name\" name=\"name\" "
+        "maxlength=\"64\" autocomplete=\"username\" required autofocus></p><p><label "
+        "for=\"token\">{}</label><br><input id=\"token\" name=\"token\" type=\"password\" "
+        "autocomplete=\"current-password\" required></p>",
+        h(tr(l, O::kName)), h(tr(l, O::kToken)));
+    body = formWithToken(token, "/ops/signin", fields, tr(l, O::kSignIn));
+  }
+  if (seams_.ldap && seams_.ldap_operators) {
+    body += ldapForm(l, token, "/ops/signin/ldap", "<p>" + h(tr(l, O::kLdapIntro)) + "</p>");
+  }
+  res.set_content(page(l, tr(l, O::kSignInTitle), body), "text/html; charset=utf-8");
+}
+
+void WebConsole::opsLdapPost(const httplib::Request& req, httplib::Response& res) {
+  noStore(res);
+  Lang l = requestLang(req, "");
+  auto refuse = [&](int status, O why) {
+    res.status = status;
+    res.set_content(
+        page(l, tr(l, O::kSignInTitle),
+             alert(tr(l, why)) + "<p><a href=\"/ops/signin\">" + h(tr(l, O::kSignIn)) + "</a></p>"),
+        "text/html; charset=utf-8");
+  };
+  if (!seams_.ldap || !seams_.ldap_operators) return refuse(404, O::kOff);
+  if (!preSessionTokenOk(req)) {
+    spdlog::warn("web: operator directory sign-in from {} refused: form token missing or wrong",
+                 clientOf(req));
+    return refuse(403, O::kFormToken);
+  }
+  const std::string user = req.get_param_value("user");
+  const std::string from = clientOf(req);
+  const int64_t now = seams_.now_ms();
+  {
+    // The operators' failure limit (all clients), as for the token; and the per-user limits.
+    std::lock_guard lock(mu_);
+    if (now / 60000 != ops_fail_minute_) {
+      ops_fail_minute_ = now / 60000;
+      ops_failures_ = 0;
+    }
+    if (ops_failures_ >= kOpsFailuresPerMinute) return refuse(429, O::kTooMany);
+  }
+  if (!links_.allowPasswordAttempt(user, now)) {
+    spdlog::warn("web: operator directory sign-in of {} from {} refused: too many attempts",
+                 printableUser(user), from);
+    return refuse(429, O::kTooMany);
+  }
+  auto r = seams_.ldap(user, req.get_param_value("password"));
+  auto failed = [&](int status, O why, std::string_view what) {
+    {
+      std::lock_guard lock(mu_);
+      ++ops_failures_;
+    }
+    spdlog::warn("web: operator directory sign-in of {} from {} refused: {}", printableUser(user),
+                 from, what);
+    refuse(status, why);
+  };
+  switch (r.outcome) {
+    case LdapAuthenticator::Outcome::kOk:
+      break;
+    case LdapAuthenticator::Outcome::kRefused:
+      return failed(400, O::kLdapRefused, r.error);
+    case LdapAuthenticator::Outcome::kBadCredentials:
+      return failed(403, O::kLdapBad, r.error);
+    case LdapAuthenticator::Outcome::kError:
+      spdlog::error("web: the directory failed an operator sign-in: {}", r.error);
+      return refuse(503, O::kLdapDown);
+  }
+  if (!r.is_operator) {
+    return failed(403, O::kNotOperator, "not in the operators' group " + r.user_dn);
+  }
+  std::optional<Session> s;
+  {
+    std::lock_guard lock(mu_);
+    s = sessions_.create("operator:" + user, Role::kOperator, now);
+  }
+  if (!s) {
+    res.status = 503;
+    res.set_content("no session could be made\n", "text/plain");
+    return;
+  }
+  spdlog::info("web: operator {} signed in from {} with directory account {}", user, from,
+               r.user_dn);
+  res.set_header("Set-Cookie", sessionCookie(s->id, opt_.session_ttl_ms / 1000, opt_.tls));
+  res.set_header("Set-Cookie", formCookie("", 0, opt_.tls));
+  seeOther(res, "/ops");
 }
 
 void WebConsole::opsSigninPost(const httplib::Request& req, httplib::Response& res) {

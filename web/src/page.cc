@@ -18,7 +18,8 @@ namespace {
 constexpr std::string_view kStyle =
     "body{font-family:system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:1rem;"
     "line-height:1.4}table{border-collapse:collapse;width:100%}th,td{text-align:left;"
-    "padding:.3rem;border-bottom:1px solid #ccc}input,button,select,textarea{font-size:1rem;padding:.4rem}"
+    "padding:.3rem;border-bottom:1px solid "
+    "#ccc}input,button,select,textarea{font-size:1rem;padding:.4rem}"
     ":focus{outline:3px solid #1a5fb4;outline-offset:2px}"
     ".error{color:#a51d2d}.notice{background:#e8f4e8;padding:.5rem}fieldset{margin:.5rem 0}"
     "form.inline{display:inline}pre{overflow-x:auto;font-size:.85rem}"
@@ -84,6 +85,11 @@ std::string preSessionForm(httplib::Response& res, bool tls, std::string_view ac
                            std::string_view fields, std::string_view button) {
   std::string token = randomHex();
   res.set_header("Set-Cookie", formCookie(token, 1800, tls));
+  return formWithToken(token, action, fields, button);
+}
+
+std::string formWithToken(std::string_view token, std::string_view action, std::string_view fields,
+                          std::string_view button) {
   return fmt::format(
       "<form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">"
       "{}<p><button type=\"submit\">{}</button></p></form>",

@@ -41,8 +41,19 @@ Lang requestLang(const httplib::Request& req, std::string_view preference);
 // A form that posts to `action` with a new pre-session token, which is also set as a cookie.
 std::string preSessionForm(httplib::Response& res, bool tls, std::string_view action,
                            std::string_view fields, std::string_view button);
+// Two or more forms on one page share one token (the cookie holds one): set it once with
+// formCookie, then build each form with formWithToken.
+std::string formWithToken(std::string_view token, std::string_view action, std::string_view fields,
+                          std::string_view button);
 // The POST's token is the one its cookie holds (double submit).
 bool preSessionTokenOk(const httplib::Request& req);
+
+// The directory sign-in form (console.cc): user name, password, `token` for CSRF, under a heading;
+// `intro`: HTML between the heading and the form.
+std::string ldapForm(Lang l, std::string_view token, std::string_view action,
+                     std::string_view intro);
+// A user name as the log shows it: quoted, control characters as '?', at most 64 bytes.
+std::string printableUser(std::string_view user);
 
 // The client's address for the change log ("[::1]" for IPv6).
 std::string clientOf(const httplib::Request& req);

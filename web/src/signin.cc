@@ -10,7 +10,8 @@ constexpr std::string_view kAudience = "web";
 
 SignInLinks::SignInLinks(std::string key, SignInLimits limits)
     : links_(std::move(key), limits.link_ttl_ms, "signin"),
-      limits_(limits.per_person_per_hour, limits.global_per_minute) {}
+      limits_(limits.per_person_per_hour, limits.global_per_minute),
+      password_limits_(limits.per_person_per_hour, limits.global_per_minute) {}
 
 SignInLinks::Issued SignInLinks::issue(std::string_view person, int64_t now_ms) {
   std::lock_guard lock(mu_);
@@ -33,6 +34,16 @@ sipua::CallbackLinks::Checked SignInLinks::check(std::string_view token, int64_t
 sipua::CallbackLinks::Checked SignInLinks::redeem(std::string_view token, int64_t now_ms) {
   std::lock_guard lock(mu_);
   return links_.redeem(token, now_ms);
+}
+
+bool SignInLinks::allowPasswordAttempt(std::string_view user, int64_t now_ms) {
+  std::string key(user.substr(0, 256));
+  for (char& c : key) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  std::lock_guard lock(mu_);
+  std::string why;
+  return password_limits_.allow(key, now_ms, &why);
 }
 
 }  // namespace mcn::web

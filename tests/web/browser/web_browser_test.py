@@ -11,7 +11,9 @@ call history on, HEP in) with a loopback webhook receiver as the staff member's 
      call held (no notification, notifier.quiet_held);
   5. send myself a test notification;
   6. an accessibility check without the network: every control has a label, Tab reaches every
-     control.
+     control;
+  7. sign in with a directory account (a real slapd, tests/support/slapd.py): a wrong password
+     refused, the right one to /me; an operators' group member to /ops.
 A screenshot per step goes to the directory given as the third argument.
 
 usage: web_browser_test.py MCN PCAPS_DIR ARTIFACTS_DIR
@@ -39,13 +41,16 @@ if not (os.path.exists("/usr/bin/chromium") and os.path.exists("/usr/bin/chromed
     print("skipped: /usr/bin/chromium or /usr/bin/chromedriver missing (deploy/install-deps.sh)")
     sys.exit(77)
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
+from slapd import OPERATORS, Slapd  # noqa: E402
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 ADDR = "127.0.5.1"  # this test's loopback address (tests/CMakeLists.txt: mcn_web_browser)
@@ -110,6 +115,23 @@ class Receiver(BaseHTTPRequestHandler):
 def received(path, kind):
     with Receiver.lock:
         return [b for p, b, _ in Receiver.got if p == path and b.get("type") == kind]
+
+
+def gone(element):
+    """A wait condition: `element`'s page has been replaced. Like expected_conditions.staleness_of,
+    but chromedriver sometimes answers a node of the page being replaced with "Node with given id
+    does not belong to the document" instead of a stale-element error: that is gone too."""
+    def predicate(_):
+        try:
+            element.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:
+            if "does not belong to the document" in str(e):
+                return True
+            raise
+    return predicate
 
 
 def wait_for(fn, timeout=10.0, every=0.1):
@@ -181,6 +203,11 @@ def main():
     srv = ThreadingHTTPServer((ADDR, hook_port), Receiver)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     hook = "http://%s:%d" % (ADDR, hook_port)
+    # The directory: zhang is Zhang Wei (employeeNumber e1014), wang an operator (the LDAP
+    # helper's loopback address 127.0.7.2).
+    directory = Slapd("127.0.7.2", people=[("zhang", "e1014"), ("wang", None)],
+                      operators=["wang"])
+    directory.start()
 
     subs = os.path.join(work, "subscribers.toml")
     with open(subs, "w") as f:
@@ -227,6 +254,12 @@ enabled = true
 base_url = "{base}/"
 signin_key_ref = "env:MCN_WEB_TEST_SIGNIN_KEY"
 operator_token_ref = "env:MCN_WEB_TEST_OPS_TOKEN"
+ldap_url = "{directory.ldaps_url}"
+ldap_ca_file = "{directory.ca_file}"
+ldap_user_dn = "{directory.user_dn_template}"
+ldap_person_attribute = "employeeNumber"
+ldap_operator_group = "{OPERATORS}"
+ldap_timeout_ms = 3000
 """)
     env = dict(os.environ, MCN_WEB_TEST_WEBHOOK=WEBHOOK_SECRET,
                MCN_WEB_TEST_SIGNIN_KEY=SIGNIN_KEY, MCN_WEB_TEST_OPS_TOKEN=OPS_TOKEN)
@@ -262,7 +295,7 @@ operator_token_ref = "env:MCN_WEB_TEST_OPS_TOKEN"
             # is gone, or the next check reads the page the form was on.
             old = driver.find_element(By.TAG_NAME, "html")
             driver.find_element(By.CSS_SELECTOR, css).click()
-            WebDriverWait(driver, 10).until(expected_conditions.staleness_of(old))
+            WebDriverWait(driver, 10).until(gone(old))
 
         # 1. Sign in through the link the webhook receives.
         driver.get(base + "/me")
@@ -474,7 +507,7 @@ operator_token_ref = "env:MCN_WEB_TEST_OPS_TOKEN"
             link = rows[-1].find_element(By.CSS_SELECTOR, "a")
             old = driver.find_element(By.TAG_NAME, "html")
             link.click()
-            WebDriverWait(driver, 10).until(expected_conditions.staleness_of(old))
+            WebDriverWait(driver, 10).until(gone(old))
             check("caller hung up (cancelled)" in driver.page_source,
                   "the call's page shows its record")
             shot("ops-call")
@@ -496,7 +529,7 @@ operator_token_ref = "env:MCN_WEB_TEST_OPS_TOKEN"
         if rows:
             old = driver.find_element(By.TAG_NAME, "html")
             rows[0].find_element(By.XPATH, ".//button[normalize-space()='Retry']").click()
-            WebDriverWait(driver, 10).until(expected_conditions.staleness_of(old))
+            WebDriverWait(driver, 10).until(gone(old))
             check("Done: retry" in driver.page_source, "the page says the retry is done")
             again = wait_for(lambda: [w for p, b, w in Receiver.got
                                       if p == "/e1015" and b.get("type") != "message"], 10)
@@ -517,6 +550,29 @@ operator_token_ref = "env:MCN_WEB_TEST_OPS_TOKEN"
         a11y("/signin")
         a11y("/ops/signin")
         shot("signed-out-signin")
+
+        # 7. Directory accounts.
+        def ldap_signin(path, user, password):
+            driver.get(base + path)
+            driver.find_element(By.ID, "ldap-user").send_keys(user)
+            driver.find_element(By.ID, "ldap-password").send_keys(password)
+            submit("form[action='%s/ldap'] button[type=submit]" % path)
+        ldap_signin("/signin", "zhang", "not-zhangs-password")
+        check("Wrong user name or password." in driver.page_source,
+              "a wrong directory password is refused")
+        shot("ldap-wrong")
+        ldap_signin("/signin", "zhang", "zhang-secret")
+        check(driver.current_url.startswith(base + "/me") and "Zhang Wei" in driver.page_source,
+              "the directory account signs Zhang Wei in to /me")
+        shot("ldap-me")
+        driver.delete_all_cookies()
+        ldap_signin("/ops/signin", "wang", "wang-secret")
+        check(driver.current_url.startswith(base + "/ops") and "wang" in driver.page_source,
+              "a member of the operators' directory group signs in to /ops")
+        shot("ldap-ops")
+        check(wait_for(lambda: metric("mcn_web_ldap_binds_ok_total") == 2, 5) and
+              metric("mcn_web_ldap_binds_failed_total") == 1,
+              "web.ldap.binds_ok = 2, web.ldap.binds_failed = 1")
     finally:
         if driver is not None:
             driver.quit()
@@ -527,6 +583,7 @@ operator_token_ref = "env:MCN_WEB_TEST_OPS_TOKEN"
             mcn.kill()
             rc = mcn.wait()
         srv.shutdown()
+        directory.stop()
         log.close()
         check(rc == 0, "mcn run stopped cleanly (exit %d)" % rc)
         if failures:

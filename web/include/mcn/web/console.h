@@ -6,6 +6,8 @@
 //
 //   GET  /signin                 form: your person id
 //   POST /signin                 sends a link through your own notification channel
+//   POST /signin/ldap            (web.ldap_url set) user name and password of the directory
+//                                account: an LDAP bind over TLS, a session for the mapped person
 //   GET  /signin/link/<token>    confirm page (link scanners fetch every URL: nothing used up)
 //   POST /signin/link/<token>    redeems the link once, starts a session, 303 to /me
 //   GET  /me                     my missed calls (newest first), my numbers, my channels, my
@@ -17,6 +19,8 @@
 //
 //   GET  /ops/signin              operators: name (for the change log) and the operators' token
 //   POST /ops/signin              checks the token (rate-limited), starts an operator session
+//   POST /ops/signin/ldap         (web.ldap_operator_group set) a directory account in the
+//                                 operators' group starts an operator session
 //   GET  /ops                     live figures (refreshed by /ops/live.js), call search, dead
 //                                 letters with retry and discard, people import from CSV
 //   GET  /ops/call/<call_id>      a call's records, notifications and message ladder
@@ -40,6 +44,7 @@
 
 #include "mcn/subscribers/directory.h"
 #include "mcn/subscribers/preferences_form.h"
+#include "mcn/web/ldap_auth.h"
 #include "mcn/web/session.h"
 #include "mcn/web/signin.h"
 
@@ -118,6 +123,11 @@ struct ConsoleSeams {
   std::function<std::string(const subscribers::Person& changed, const std::string& who)>
       save_person;
   OpsSeams ops;
+  // Sign-in with a directory account (web/include/mcn/web/ldap_auth.h); unset: no such form.
+  std::function<LdapAuthenticator::Result(const std::string& user, const std::string& password)>
+      ldap;
+  // Operators may sign in with a directory account too (web.ldap_operator_group is set).
+  bool ldap_operators = false;
 };
 
 class WebConsole {
@@ -128,6 +138,7 @@ class WebConsole {
  private:
   void signinForm(const httplib::Request& req, httplib::Response& res);
   void signinPost(const httplib::Request& req, httplib::Response& res);
+  void ldapPost(const httplib::Request& req, httplib::Response& res);
   void linkConfirm(const httplib::Request& req, httplib::Response& res);
   void linkPost(const httplib::Request& req, httplib::Response& res);
   void me(const httplib::Request& req, httplib::Response& res);
@@ -139,6 +150,8 @@ class WebConsole {
   void addOpsRoutes(httplib::Server& server);
   void opsSigninForm(const httplib::Request& req, httplib::Response& res);
   void opsSigninPost(const httplib::Request& req, httplib::Response& res);
+  void opsLdapPost(const httplib::Request& req, httplib::Response& res);
+  bool opsOn() const { return !seams_.ops.token.empty() || (seams_.ldap && seams_.ldap_operators); }
   void opsHome(const httplib::Request& req, httplib::Response& res);
   void opsCall(const httplib::Request& req, httplib::Response& res);
   void opsStats(const httplib::Request& req, httplib::Response& res);

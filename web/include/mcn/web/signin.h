@@ -39,10 +39,16 @@ class SignInLinks {
   // The confirm page's POST: single use; a second redeem answers kUsed.
   sipua::CallbackLinks::Checked redeem(std::string_view token, int64_t now_ms);
 
+  // A password sign-in attempt (directory account) for `user`: the same limits as links (per
+  // user name, ASCII case folded as directories match it, and overall), counted apart from them.
+  // False when over a limit.
+  bool allowPasswordAttempt(std::string_view user, int64_t now_ms);
+
  private:
   mutable std::mutex mu_;  // HTTP threads
   sipua::CallbackLinks links_;
   sipua::RateLimits limits_;
+  sipua::RateLimits password_limits_;
 };
 
 }  // namespace mcn::web

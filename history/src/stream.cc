@@ -158,7 +158,9 @@ bool streamIdLess(std::string_view a, std::string_view b) {
 // Publisher
 
 HistoryStreamPublisher::HistoryStreamPublisher(HistoryStreamConfig cfg, NowUs now)
-    : cfg_(std::move(cfg)), now_(now ? std::move(now) : NowUs(systemNowUs)) {
+    : cfg_(std::move(cfg)),
+      now_(now ? std::move(now) : NowUs(systemNowUs)),
+      buffer_(cfg_.buffer_max, cfg_.batch) {
   link_ = makeLink(cfg_, now_);
 }
 
@@ -169,68 +171,37 @@ uint64_t HistoryStreamPublisher::reconnects() const { return link_->reconnects()
 uint64_t HistoryStreamPublisher::redisErrors() const { return link_->errors(); }
 
 bool HistoryStreamPublisher::publish(const StreamEntry& e) {
-  if (buffer_.size() >= cfg_.buffer_max) {
-    ++dropped_;
-    return false;
-  }
-  const bool waited = link_->down();
-  if (waited) ++buffered_;
-  buffer_.push_back(Item{entryFields(e), waited});
-  return true;
+  return buffer_.push(entryFields(e), link_->down());
 }
 
 size_t HistoryStreamPublisher::pump() {
-  size_t done = 0;
   const std::string maxlen = std::to_string(cfg_.maxlen);
-  for (int round = 0; round < 8 && !buffer_.empty(); ++round) {
-    if (!link_->ensure()) break;
-    const size_t n = std::min(buffer_.size(), static_cast<size_t>(std::max(cfg_.batch, 1)));
-    for (size_t i = 0; i < n; ++i) {
-      std::vector<std::string> args{"XADD", cfg_.key, "MAXLEN", "~", maxlen, "*"};
-      for (const auto& [k, v] : buffer_[i].fields) {
-        args.push_back(k);
-        args.push_back(v);
-      }
-      link_->append(args);
-    }
-    // Replies come in order; an entry leaves the buffer only once Redis answered for it, so a
-    // dropped connection resends the rest (an XADD whose answer was lost is then stored twice:
-    // README "Scale-out with Redis Streams", shared history).
-    size_t answered = 0;
-    for (size_t i = 0; i < n; ++i) {
-      RedisReply r = link_->read();
-      if (!r.received()) break;
-      if (r.isError()) {
-        link_->fail();
-        break;
-      }
-      ++published_;
-      if (buffer_[i].waited) ++resent_;
-      ++answered;
-    }
-    buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(answered));
-    done += answered;
-    if (answered < n) break;
-  }
-  return done;
+  // An XADD whose answer was lost in a dropped connection is sent again and stored twice
+  // (README "Scale-out with Redis Streams", shared history).
+  return buffer_.pump(
+      *link_,
+      [&](redis::RedisClient& link, const Fields& fields) {
+        std::vector<std::string> args{"XADD", cfg_.key, "MAXLEN", "~", maxlen, "*"};
+        for (const auto& [k, v] : fields) {
+          args.push_back(k);
+          args.push_back(v);
+        }
+        link.append(args);
+      },
+      [&](const Fields&, const redis::RedisReply&) { ++published_; });
 }
 
 bool HistoryStreamPublisher::flush(int64_t deadline_us) {
-  while (!buffer_.empty()) {
-    pump();
-    if (buffer_.empty()) break;
-    if (now_() >= deadline_us) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
+  return buffer_.flush(
+      deadline_us, [&] { pump(); }, [&] { return now_(); });
 }
 
 void HistoryStreamPublisher::forEachCounter(
     const std::function<void(std::string_view, uint64_t)>& fn) const {
   fn("history.stream.published", published_);
-  fn("history.stream.buffered", buffered_);
-  fn("history.stream.dropped", dropped_);
-  fn("history.stream.resent", resent_);
+  fn("history.stream.buffered", buffer_.buffered());
+  fn("history.stream.dropped", buffer_.dropped());
+  fn("history.stream.resent", buffer_.resent());
   fn("history.stream.buffer_depth", buffer_.size());
 }
 

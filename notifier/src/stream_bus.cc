@@ -16,6 +16,7 @@
 #include "mcn/notifier/merger.h"
 #include "mcn/notifier/time_zone.h"
 #include "mcn/redis/client.h"
+#include "mcn/redis/send_buffer.h"
 
 namespace mcn::notifier {
 
@@ -125,79 +126,55 @@ StreamPublisher::StreamPublisher(StreamConfig cfg, const Clock& clock)
     : cfg_(std::move(cfg)), clock_(clock) {
   if (cfg_.consumer.empty()) cfg_.consumer = defaultConsumerName();
   link_ = makeLink(cfg_, clock_, {});
+  buffer_ = std::make_unique<redis::SendBuffer<Item>>(cfg_.buffer_max, cfg_.batch);
 }
 
 StreamPublisher::~StreamPublisher() = default;
 
 bool StreamPublisher::connected() const { return link_->connected(); }
 
+size_t StreamPublisher::buffered() const { return buffer_->size(); }
+
 bool StreamPublisher::publish(const calls::MissedCall& call) {
-  if (buffer_.size() >= cfg_.buffer_max) {
-    ++dropped_;
-    return false;
-  }
   // "Waited": Redis was down when the call came (a connection not yet tried is not down).
-  bool waited = link_->down();
-  if (waited) ++buffered_;
-  buffer_.push_back(Item{streamDedupeKey(cfg_, call), calls::recordToWireJson(call), waited});
-  return true;
+  return buffer_->push(Item{streamDedupeKey(cfg_, call), calls::recordToWireJson(call)},
+                       link_->down());
 }
 
 size_t StreamPublisher::pump() {
-  size_t done = 0;
   const std::string stream = cfg_.prefix + ":missed";
   const std::string ttl = std::to_string(cfg_.dedupe_ttl_s);
   const std::string maxlen = std::to_string(cfg_.maxlen);
-  for (int round = 0; round < 8 && !buffer_.empty(); ++round) {
-    if (!link_->ensure()) break;
-    size_t n = std::min(buffer_.size(), static_cast<size_t>(std::max(cfg_.batch, 1)));
-    for (size_t i = 0; i < n; ++i) {
-      link_->append({"EVALSHA", link_->sha(kPublish), "2", buffer_[i].dedupe_key, stream, ttl,
-                     maxlen, buffer_[i].json});
-    }
-    // Replies come in order; the buffer loses its head only for answered calls, so a dropped
-    // connection resends the rest (the dedupe key absorbs any that had in fact gone through).
-    size_t answered = 0;
-    for (size_t i = 0; i < n; ++i) {
-      RedisReply r = link_->read();
-      if (!r.received()) break;
-      if (r.isError()) {
-        link_->fail();
-        break;
-      }
-      if (r.isString()) {
-        ++published_;
-      } else {
-        ++deduped_;
-      }
-      if (buffer_[i].waited) ++resent_;
-      ++answered;
-    }
-    buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(answered));
-    done += answered;
-    if (answered < n) break;
-  }
-  return done;
+  // A call resent after a dropped connection is absorbed by its dedupe key if it had in fact
+  // gone through.
+  return buffer_->pump(
+      *link_,
+      [&](redis::RedisClient& link, const Item& it) {
+        link.append(
+            {"EVALSHA", link.sha(kPublish), "2", it.dedupe_key, stream, ttl, maxlen, it.json});
+      },
+      [&](const Item&, const redis::RedisReply& r) {
+        if (r.isString()) {
+          ++published_;
+        } else {
+          ++deduped_;
+        }
+      });
 }
 
 bool StreamPublisher::flush(int64_t deadline_us) {
-  while (!buffer_.empty()) {
-    pump();
-    if (buffer_.empty()) break;
-    if (clock_.nowUs() >= deadline_us) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
+  return buffer_->flush(
+      deadline_us, [&] { pump(); }, [&] { return clock_.nowUs(); });
 }
 
 void StreamPublisher::forEachCounter(
     const std::function<void(std::string_view, uint64_t)>& fn) const {
   fn("stream.published", published_);
   fn("stream.deduped", deduped_);
-  fn("stream.buffered", buffered_);
-  fn("stream.dropped", dropped_);
-  fn("stream.resent", resent_);
-  fn("stream.buffer_depth", buffer_.size());
+  fn("stream.buffered", buffer_->buffered());
+  fn("stream.dropped", buffer_->dropped());
+  fn("stream.resent", buffer_->resent());
+  fn("stream.buffer_depth", buffer_->size());
   fn("stream.reconnects", link_->reconnects());
   fn("stream.redis_errors", link_->errors());
   fn("stream.sentinel_failovers", link_->sentinelFailovers());

@@ -26,6 +26,7 @@
 
 #include "mcn/history/store.h"
 #include "mcn/redis/client.h"
+#include "mcn/redis/send_buffer.h"
 
 namespace mcn::history {
 
@@ -80,15 +81,12 @@ class HistoryStreamPublisher {
   uint64_t redisErrors() const;
 
  private:
-  struct Item {
-    std::vector<std::pair<std::string, std::string>> fields;
-    bool waited = false;
-  };
+  using Fields = std::vector<std::pair<std::string, std::string>>;  // one XADD's
   HistoryStreamConfig cfg_;
   NowUs now_;
   std::unique_ptr<redis::RedisClient> link_;
-  std::deque<Item> buffer_;
-  uint64_t published_ = 0, buffered_ = 0, dropped_ = 0, resent_ = 0;
+  redis::SendBuffer<Fields> buffer_;
+  uint64_t published_ = 0;
 };
 
 // Follows the stream into this node's store. step() is one turn (tests drive it directly);

@@ -79,6 +79,8 @@ std::string streamDedupeKey(const StreamConfig& cfg, const calls::MissedCall& ca
 namespace mcn::redis {
 class RedisClient;
 struct RedisClientOptions;
+template <class Payload>
+class SendBuffer;
 }  // namespace mcn::redis
 namespace mcn::notifier {
 
@@ -102,7 +104,7 @@ class StreamPublisher {
   size_t pump();
   // pump() until the buffer is empty (true) or the wall clock passes deadline_us (false).
   bool flush(int64_t deadline_us);
-  size_t buffered() const { return buffer_.size(); }
+  size_t buffered() const;
   bool connected() const;
   const std::string& lastError() const;  // last Redis error, for logs
   // "host:port" of the Redis in use (with Sentinels: the master found, or "master 'NAME'"
@@ -119,13 +121,12 @@ class StreamPublisher {
   struct Item {
     std::string dedupe_key;
     std::string json;
-    bool waited = false;  // entered while Redis was unreachable
   };
   StreamConfig cfg_;
   const Clock& clock_;
   std::unique_ptr<redis::RedisClient> link_;
-  std::deque<Item> buffer_;
-  uint64_t published_ = 0, deduped_ = 0, buffered_ = 0, dropped_ = 0, resent_ = 0;
+  std::unique_ptr<redis::SendBuffer<Item>> buffer_;  // mcn/redis/send_buffer.h
+  uint64_t published_ = 0, deduped_ = 0;
 };
 
 // A window taken from :closed: render it, deliver, then windowDone(entry_id).

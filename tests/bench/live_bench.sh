@@ -9,6 +9,8 @@
 # IMMEDIATE=false batches packets (run.immediate = false, run.timeout_ms) instead of waking per
 # packet; WORKERS=N sets run.workers; CAPTURE_THREADS=N sets run.capture_threads (PACKET_FANOUT;
 # IPv4 fragments then arrive joined, so "received" counts one frame per fragmented datagram).
+# HISTORY=false turns the call history store off (history.enabled; on by default, as in `mcn run`);
+# LADDER=N sets run.ladder_messages (0: the operator ladder keeps no messages).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [[ $EUID -eq 0 ]] || { echo "live_bench.sh: needs root (network namespace)" >&2; exit 2; }
@@ -43,9 +45,11 @@ done
 
 # The office's dial plan and correlation header, with the [run] keys this benchmark sets.
 sed -e 's/^subscribers = .*//' \
-    -e "s/^interfaces = .*/interfaces = [\"lbrx\"]\nhttp_port = 9189\nimmediate = ${IMMEDIATE:-true}\nworkers = ${WORKERS:-1}\ncapture_threads = ${CAPTURE_THREADS:-1}/" \
+    -e "s/^interfaces = .*/interfaces = [\"lbrx\"]\nhttp_port = 9189\nimmediate = ${IMMEDIATE:-true}\nworkers = ${WORKERS:-1}\ncapture_threads = ${CAPTURE_THREADS:-1}\nladder_messages = ${LADDER:-20000}/" \
     deploy/office.toml >"$work/mcn.toml"
-echo "run.immediate = ${IMMEDIATE:-true}, run.workers = ${WORKERS:-1}, run.capture_threads = ${CAPTURE_THREADS:-1}"
+printf '\n[history]\nenabled = %s\n' "${HISTORY:-true}" >>"$work/mcn.toml"
+echo "run.immediate = ${IMMEDIATE:-true}, run.workers = ${WORKERS:-1}, run.capture_threads = ${CAPTURE_THREADS:-1}," \
+  "run.ladder_messages = ${LADDER:-20000}, history.enabled = ${HISTORY:-true}"
 (cd "$work" && exec ip netns exec "$NS" "$build/mcn" run --config "$work/mcn.toml" \
    --calls-out /dev/null >"$work/mcn.out" 2>"$work/mcn.log") &
 MCN_PID=$!
@@ -70,11 +74,14 @@ settle() {  # wait until libpcap's received count stops moving (the kernel ring 
   done
 }
 
-printf '%-10s %12s %12s %12s %10s %10s %8s\n' rate sent_pps received kernel_drop if_drop ring_drop verdict
+cpu() {  # mcn's CPU seconds so far (user + system, every thread)
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / hz }' "/proc/$MCN_PID/stat"
+}
+printf '%-10s %12s %12s %12s %10s %10s %8s %8s\n' rate sent_pps received kernel_drop if_drop ring_drop cpu_s verdict
 for r in "${rates[@]}"; do
   settle
   rx0=$(metric mcn_pcap_received_total); kd0=$(metric mcn_pcap_kernel_dropped_total)
-  id0=$(metric mcn_pcap_if_dropped_total); rd0=$(metric mcn_ring_drops_total)
+  id0=$(metric mcn_pcap_if_dropped_total); rd0=$(metric mcn_ring_drops_total); cpu0=$(cpu)
   if [[ "$r" == top ]]; then speed=(--topspeed); else speed=(--pps="$r"); fi
   in_ns tcpreplay -q -i lbtx "${speed[@]}" "$work/mix.pcap" >"$work/tcpreplay.txt" 2>&1 || true
   sent_pps=$(grep -o 'Rated: [0-9.]* Bps, [0-9.]* Mbps, [0-9.]* pps' "$work/tcpreplay.txt" | awk '{print $6}')
@@ -84,6 +91,7 @@ for r in "${rates[@]}"; do
   id=$(($(metric mcn_pcap_if_dropped_total) - id0)); rd=$(($(metric mcn_ring_drops_total) - rd0))
   verdict=PASS
   if ((kd + id + rd > 0)) || [[ "$rx" != "${sent:-0}" ]]; then verdict=FAIL; fi
-  printf '%-10s %12s %12s %12s %10s %10s %8s\n' "$r" "${sent_pps:-?}" "$rx/${sent:-?}" "$kd" "$id" "$rd" "$verdict"
+  cpu_s=$(awk -v a="$cpu0" -v b="$(cpu)" 'BEGIN { printf "%.2f", b - a }')
+  printf '%-10s %12s %12s %12s %10s %10s %8s %8s\n' "$r" "${sent_pps:-?}" "$rx/${sent:-?}" "$kd" "$id" "$rd" "$cpu_s" "$verdict"
 done
 echo "mcn: $(grep -c . "$work/mcn.log") log lines; last: $(tail -1 "$work/mcn.log")"

@@ -56,6 +56,7 @@ history::HistoryStreamConfig historyStreamConfig(const Config& cfg,
   h.redis = notifier::streamClientOptions(resolved);
   h.key = resolved.prefix + ":history";
   h.maxlen = cfg.history.stream_maxlen;
+  h.dedupe_ttl_s = resolved.dedupe_ttl_s;
   h.buffer_max = resolved.buffer_max;
   h.batch = resolved.batch;
   h.block_ms = 500;  // how long a stop may wait for the follower's read

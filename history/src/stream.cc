@@ -1,5 +1,6 @@
 #include "mcn/history/stream.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -96,9 +97,19 @@ std::pair<uint64_t, uint64_t> splitId(std::string_view s) {
   return {ms, seq};
 }
 
-std::unique_ptr<RedisClient> makeLink(const HistoryStreamConfig& cfg,
-                                      const RedisClient::NowUs& now) {
-  return std::make_unique<RedisClient>(cfg.redis, now);
+// KEYS: the entry's dedupe key, the stream. ARGV: TTL s, MAXLEN, then the entry's fields. The
+// new entry's id, or false when the dedupe key was set already (the entry is in the stream).
+constexpr const char* kAddScript = R"lua(
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return false end
+return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 3))
+)lua";
+constexpr size_t kAdd = 0;
+
+std::unique_ptr<RedisClient> makeLink(const HistoryStreamConfig& cfg, const RedisClient::NowUs& now,
+                                      bool publisher) {
+  auto link = std::make_unique<RedisClient>(cfg.redis, now);
+  if (publisher) link->addScript(kAddScript);
+  return link;
 }
 
 }  // namespace
@@ -117,6 +128,15 @@ std::vector<std::pair<std::string, std::string>> entryFields(const StreamEntry& 
          {"error", n.error},          {"reason", n.reason},
          {"attempts", n.attempts},    {"at_us", n.at_us}};
   return {{"note", j.dump(-1, ' ', false, json::error_handler_t::replace)}};
+}
+
+std::string entryIdentity(const StreamEntry& e) {
+  if (const auto* c = std::get_if<CallEntry>(&e)) {
+    const calls::CallRecord& r = c->record;
+    return "call\n" + (r.correlation ? *r.correlation : r.call_id) + "\n" + r.callee;
+  }
+  const auto& n = std::get<NotificationEvent>(e);
+  return fmt::format("note\n{}\n{}\n{}\n{}", n.key, kindName(n.kind), n.channel, n.attempts);
 }
 
 std::optional<StreamEntry> entryFromFields(
@@ -161,7 +181,7 @@ HistoryStreamPublisher::HistoryStreamPublisher(HistoryStreamConfig cfg, NowUs no
     : cfg_(std::move(cfg)),
       now_(now ? std::move(now) : NowUs(systemNowUs)),
       buffer_(cfg_.buffer_max, cfg_.batch) {
-  link_ = makeLink(cfg_, now_);
+  link_ = makeLink(cfg_, now_, /*publisher=*/true);
 }
 
 HistoryStreamPublisher::~HistoryStreamPublisher() = default;
@@ -171,24 +191,32 @@ uint64_t HistoryStreamPublisher::reconnects() const { return link_->reconnects()
 uint64_t HistoryStreamPublisher::redisErrors() const { return link_->errors(); }
 
 bool HistoryStreamPublisher::publish(const StreamEntry& e) {
-  return buffer_.push(entryFields(e), link_->down());
+  return buffer_.push(Item{cfg_.key + ":dedupe:" + entryIdentity(e), entryFields(e)},
+                      link_->down());
 }
 
 size_t HistoryStreamPublisher::pump() {
+  const std::string ttl = std::to_string(cfg_.dedupe_ttl_s);
   const std::string maxlen = std::to_string(cfg_.maxlen);
-  // An XADD whose answer was lost in a dropped connection is sent again and stored twice
-  // (README "Scale-out with Redis Streams", shared history).
+  // The dedupe key and the XADD are one script: an entry resent after its answer was lost, or
+  // the record of a call another probe published already, is not added twice.
   return buffer_.pump(
       *link_,
-      [&](redis::RedisClient& link, const Fields& fields) {
-        std::vector<std::string> args{"XADD", cfg_.key, "MAXLEN", "~", maxlen, "*"};
-        for (const auto& [k, v] : fields) {
+      [&](redis::RedisClient& link, const Item& it) {
+        std::vector<std::string> args{ttl, maxlen};
+        for (const auto& [k, v] : it.fields) {
           args.push_back(k);
           args.push_back(v);
         }
-        link.append(args);
+        link.appendEvalsha(kAdd, {it.dedupe_key, cfg_.key}, args);
       },
-      [&](const Fields&, const redis::RedisReply&) { ++published_; });
+      [&](const Item&, const redis::RedisReply& r) {
+        if (r.isString()) {
+          ++published_;
+        } else {
+          ++deduped_;
+        }
+      });
 }
 
 bool HistoryStreamPublisher::flush(int64_t deadline_us) {
@@ -199,6 +227,7 @@ bool HistoryStreamPublisher::flush(int64_t deadline_us) {
 void HistoryStreamPublisher::forEachCounter(
     const std::function<void(std::string_view, uint64_t)>& fn) const {
   fn("history.stream.published", published_);
+  fn("history.stream.deduped", deduped_);
   fn("history.stream.buffered", buffer_.buffered());
   fn("history.stream.dropped", buffer_.dropped());
   fn("history.stream.resent", buffer_.resent());
@@ -215,7 +244,7 @@ HistoryFollower::HistoryFollower(HistoryStreamConfig cfg, std::unique_ptr<Histor
       retention_days_(retention_days),
       purge_(purge),
       now_(now ? std::move(now) : NowUs(systemNowUs)) {
-  link_ = makeLink(cfg_, now_);
+  link_ = makeLink(cfg_, now_, /*publisher=*/false);
   std::string err;
   if (!store_->streamPosition(cfg_.key, position_, err)) {
     spdlog::error("call history: {}: reading from the start of {}", err, cfg_.key);

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <iterator>
 #include <variant>
 
 #include "mcn/common/spsc_queue.h"
@@ -151,7 +152,9 @@ void HistoryWriter::stop() {
 void HistoryWriter::pumpStream() {
   publisher_->pump();
   size_t i = 0;
-  publisher_->forEachCounter([&](std::string_view, uint64_t v) { pub_[i++].store(v); });
+  publisher_->forEachCounter([&](std::string_view, uint64_t v) {
+    if (i < std::size(pub_)) pub_[i++].store(v);
+  });
   pub_reconnects_ = publisher_->reconnects();
   pub_errors_ = publisher_->redisErrors();
 }
@@ -252,9 +255,10 @@ void HistoryWriter::forEachCounter(
   fn("history.open_failed", usable_ ? 0 : 1);
   if (!stream_) return;
   static constexpr const char* kPublisher[] = {
-      "history.stream.published", "history.stream.buffered", "history.stream.dropped",
-      "history.stream.resent", "history.stream.buffer_depth"};
-  for (size_t i = 0; i < 5; ++i) fn(kPublisher[i], pub_[i].load());
+      "history.stream.published", "history.stream.deduped", "history.stream.buffered",
+      "history.stream.dropped",   "history.stream.resent",  "history.stream.buffer_depth"};
+  static_assert(std::size(kPublisher) == sizeof(pub_) / sizeof(pub_[0]));
+  for (size_t i = 0; i < std::size(kPublisher); ++i) fn(kPublisher[i], pub_[i].load());
   fn("history.stream.gaps", f != nullptr ? f->gaps() : 0);
   fn("history.stream.bad_entries", f != nullptr ? f->badEntries() : 0);
   fn("history.stream.reconnects", pub_reconnects_.load() + (f != nullptr ? f->reconnects() : 0));

@@ -34,8 +34,11 @@ struct HistoryStreamConfig {
   redis::RedisClientOptions redis;  // the [streams] Redis (address, password, Sentinels)
   std::string key = "mcn:history";  // <prefix>:history
   size_t maxlen = 200000;           // XADD MAXLEN ~ (history.stream_maxlen)
-  size_t buffer_max = 100000;       // entries held while Redis is unreachable (streams.buffer_max)
-  int batch = 256;                  // entries per pipelined XADD round (streams.batch)
+  // An entry's dedupe key lives this long (streams.dedupe_ttl_s): within it, the same call record
+  // from another probe, or an entry resent after its XADD's answer was lost, is not added again.
+  int64_t dedupe_ttl_s = 86400;
+  size_t buffer_max = 100000;  // entries held while Redis is unreachable (streams.buffer_max)
+  int batch = 256;             // entries per pipelined XADD round (streams.batch)
   // XREAD COUNT: entries per read and per SQLite transaction of the follower (a transaction
   // costs about as much as a few hundred inserts: bigger batches catch up faster).
   int read_batch = 4096;
@@ -47,6 +50,11 @@ using StreamEntry = HistoryEntry;
 
 // An entry's stream fields: ("call", record_wire.h JSON) + ("person", id), or ("note", JSON).
 std::vector<std::pair<std::string, std::string>> entryFields(const StreamEntry& e);
+// What makes an entry the same entry again, for its dedupe key <stream key>:dedupe:<identity>:
+// a call record by its correlation id (else Call-ID) and callee, as the missed-call stream
+// dedupes (notifier/stream_bus.h); a notification step by its idempotency key, step, channel and
+// attempt count.
+std::string entryIdentity(const StreamEntry& e);
 // nullopt for anything else (unknown field, bad JSON, a missing or mistyped value); never throws.
 std::optional<StreamEntry> entryFromFields(
     const std::vector<std::pair<std::string, std::string>>& fields);
@@ -73,20 +81,24 @@ class HistoryStreamPublisher {
   size_t buffered() const { return buffer_.size(); }
   bool connected() const;
 
-  // Stable names, fixed order: history.stream.published, history.stream.buffered (entries that
-  // came while Redis was down), history.stream.dropped, history.stream.resent,
-  // history.stream.buffer_depth (now).
+  // Stable names, fixed order: history.stream.published, history.stream.deduped (the same entry
+  // was in the stream already: another probe's record of the call, or a resend),
+  // history.stream.buffered (entries that came while Redis was down), history.stream.dropped,
+  // history.stream.resent, history.stream.buffer_depth (now).
   void forEachCounter(const std::function<void(std::string_view, uint64_t)>& fn) const;
   uint64_t reconnects() const;
   uint64_t redisErrors() const;
 
  private:
-  using Fields = std::vector<std::pair<std::string, std::string>>;  // one XADD's
+  struct Item {
+    std::string dedupe_key;
+    std::vector<std::pair<std::string, std::string>> fields;  // entryFields()
+  };
   HistoryStreamConfig cfg_;
   NowUs now_;
   std::unique_ptr<redis::RedisClient> link_;
-  redis::SendBuffer<Fields> buffer_;
-  uint64_t published_ = 0;
+  redis::SendBuffer<Item> buffer_;
+  uint64_t published_ = 0, deduped_ = 0;
 };
 
 // Follows the stream into this node's store. step() is one turn (tests drive it directly);

@@ -79,7 +79,8 @@ class HistoryWriter {
 
   // Stable names, fixed order: history.queued, history.written, history.dropped,
   // history.write_errors, history.purged, history.open_failed; in streams mode then
-  // history.stream.published, history.stream.buffered, history.stream.dropped,
+  // history.stream.published, history.stream.deduped, history.stream.buffered,
+  // history.stream.dropped,
   // history.stream.resent, history.stream.buffer_depth (HistoryStreamPublisher),
   // history.stream.gaps, history.stream.bad_entries (HistoryFollower), history.stream.reconnects,
   // history.stream.redis_errors (both connections), history.stream.connected (the follower's).
@@ -105,7 +106,7 @@ class HistoryWriter {
   std::unique_ptr<HistoryStreamPublisher> publisher_;  // the writer thread's
   std::unique_ptr<HistoryFollower> follower_;
   int lock_fd_ = -1;                   // flock on <path>.lock while this replica is ours
-  std::atomic<uint64_t> pub_[5] = {};  // the publisher's counters, copied by the writer thread
+  std::atomic<uint64_t> pub_[6] = {};  // the publisher's counters, copied by the writer thread
   std::atomic<uint64_t> pub_reconnects_{0}, pub_errors_{0};
   std::vector<std::unique_ptr<HistoryProducer>> producers_;
   std::thread thread_;

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Call back end-to-end (issue 19 items 1, 2, 3, 4, 5): `mcn run` with [sipua] enabled, Kamailio as
-the softswitch (outbound proxy), sipp phones, all on loopback addresses 127.0.3.0/24 (kamailio.cfg
-lists them). Needs root for tcpdump on lo.
+the softswitch (outbound proxy), sipp phones, all on addresses of 198.18.3.0/24 on the loopback
+interface of a network namespace of the test's own (tests/e2e/netns-run.sh; kamailio.cfg lists
+them). Needs root (the namespace, tcpdump on its lo).
 
 For each case: POST /api/callback (or a signed link), poll GET /api/callback/<id> to the final
 state, and check the state, the leg and the SIP status; multicall sequential (the third device
@@ -24,7 +25,7 @@ mcn started to after it stopped (control readings: unchanged while Kamailio and 
 one frame written to it does count; IPv6 is off because a veth end with it on sends its own
 DAD, router solicitation and MLD packets: 6 in 3 s when this was written).
 
-Usage: callback_e2e.py MCN_BINARY. KEEP_WORK=1 keeps the work directory."""
+Usage: netns-run.sh mcn-callback 198.18.3.0/24 -- callback_e2e.py MCN_BINARY. KEEP_WORK=1 keeps the work directory."""
 
 import base64
 import hashlib
@@ -42,11 +43,11 @@ import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PROXY = "127.0.3.1"
-MCN_SIP = "127.0.3.2"
-MCN_HTTP = ("127.0.3.2", 9387)
-MCN_HEP = "127.0.3.3:9060"
-PHONE = "127.0.3.11"
+PROXY = "198.18.3.1"
+MCN_SIP = "198.18.3.2"
+MCN_HTTP = ("127.0.0.1", 9387)  # the namespace's own loopback: no token needed (run.http_bind)
+MCN_HEP = "198.18.3.3:9060"
+PHONE = "198.18.3.11"
 # The mirror (SPAN) port mcn captures on besides its HEP listener: one end of a veth pair of this
 # test (the other end plays the switch), UP, no address, IPv6 off: nothing at all should leave it.
 MIRROR = "mcncbmirror0"
@@ -597,10 +598,10 @@ per_person_per_hour = 4
     to_number = [r["clen"] for r in sent("INVITE") if "2005@" in r["ruri"]]
     check(to_number == ["0", "0"], f"INVITE to the number 2005: Content-Length {to_number}")
     reinvite = [r["ruri"] for r in sent("INVITE") if r["sdp_name"] == "number-2005"]
-    check(len(reinvite) == 1 and "127.0.3.11:5065" in reinvite[0],
+    check(len(reinvite) == 1 and "198.18.3.11:5065" in reinvite[0],
           f"re-INVITE with the number's offer: {reinvite}")
     ack = [r["ruri"] for r in sent("ACK") if r["sdp_name"] == "phone-1005-answer"]
-    check(len(ack) == 1 and "127.0.3.11:5067" in ack[0], f"ACK with the device's answer: {ack}")
+    check(len(ack) == 1 and "198.18.3.11:5067" in ack[0], f"ACK with the device's answer: {ack}")
     frags = [r["frag"] for r in requests if r["dst"] == MCN_SIP and r["method"] == "NOTIFY"]
     # Connected five times (API twice, link, both multicalls), the number busy once; each after a
     # 100.

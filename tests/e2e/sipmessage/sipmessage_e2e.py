@@ -2,12 +2,13 @@
 """The sip_message channel end to end (issue 19 item 6): `mcn run` with [sipua] enabled is fed a
 recorded Kamailio HEP capture (pcaps/hep_kamailio_udp.pcap: busy 486 to 1015, answered 200 to 1013,
 cancelled 487 to 1014) on its HEP listener, and tells the two people who missed a call by SIP
-MESSAGE through its user agent, to sipp UASes on loopback addresses 127.0.4.20-32 (phase 2: proxy
-.31, stranger .32):
+MESSAGE through its user agent, to sipp UASes on addresses 198.18.4.20-32 (phase 2: proxy .31,
+stranger .32) on the loopback interface of a network namespace of the test's own
+(tests/e2e/netns-run.sh):
 
-  p1015 (busy)      sip:1015@127.0.4.22  answers 480 with Retry-After: 2, then (a new sipp) 200
-  p1014 (cancelled) sip:1014@127.0.4.23  answers 403 Forbidden
-                    sip:1014@127.0.4.24  (a second client) takes every MESSAGE, never answers
+  p1015 (busy)      sip:1015@198.18.4.22  answers 480 with Retry-After: 2, then (a new sipp) 200
+  p1014 (cancelled) sip:1014@198.18.4.23  answers 403 Forbidden
+                    sip:1014@198.18.4.24  (a second client) takes every MESSAGE, never answers
 
 Checked: every sipp saw its whole scenario (the key header, mcn's marker, UTF-8 text/plain; exit
 code 0); --notify-out holds p1015's notification, once; the dead-letter file holds p1014's with
@@ -20,7 +21,7 @@ the caller of the missed call as the fixture's INVITE does. The client that neve
 with one key, never answered; the dead-letter file holds it with reason "max_attempts", 3 attempts
 and the 408 of the last.
 
-Phase 2 (issue 19 item 7), a second `mcn run` whose outbound proxy is 127.0.4.31: sipp plays the
+Phase 2 (issue 19 item 7), a second `mcn run` whose outbound proxy is 198.18.4.31: sipp plays the
 proxy and, from its address, SUBSCRIBEs person p1015's client to the mcn-missed-call package with
 Expires: 3 and the P-Asserted-Identity it vouches for (subscriber.xml checks the 2xx, the
 immediate NOTIFY, the NOTIFY with the busy call as JSON, a refresh inside the dialog with
@@ -32,17 +33,17 @@ Raw SUBSCRIBEs check the refusals: 403 from another address, 404 for an identity
 for another event package. p1014 has no subscription: their jsonl channel is still told, and no
 NOTIFY names them. Checked again with tshark.
 
-Phase 3, a third `mcn run` with register = true and the registrar at 127.0.4.26, a sipp that
+Phase 3, a third `mcn run` with register = true and the registrar at 198.18.4.26, a sipp that
 answers 403: sipua.register.failed is 1 on /metrics (mcn_sipua_register_failed_total), the log
 says so, and mcn goes on. p1015's message there is ~2 kB (a [notify.templates] title and body of
-the test's own): their client at 127.0.4.25 gets two MESSAGEs, each at most 1300 bytes, numbered
+the test's own): their client at 198.18.4.25 gets two MESSAGEs, each at most 1300 bytes, numbered
 "(1/2) " and "(2/2) ", keys "<key>/1" and "<key>/2", the second sent once the first was taken, and
 the two texts without their numbers make the whole title and body again.
 
-Needs root (tcpdump on lo).
+Needs root (the namespace, tcpdump on its lo).
 
-Usage: sipmessage_e2e.py MCN_BINARY. KEEP_WORK=1 keeps the work directory.
-Loopback 127.0.4.20-32."""
+Usage: netns-run.sh mcn-sipmessage 198.18.4.0/24 -- sipmessage_e2e.py MCN_BINARY. KEEP_WORK=1 keeps the work directory.
+Loopback 198.18.4.20-32."""
 
 import json
 import os
@@ -59,14 +60,15 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 FIXTURE = os.path.join(ROOT, "pcaps", "hep_kamailio_udp.pcap")
-MCN = "127.0.4.21"
-PROXY = "127.0.4.31"
-STRANGER = "127.0.4.32"
+MCN = "198.18.4.21"
+PROXY = "198.18.4.31"
+STRANGER = "198.18.4.32"
 HEP_PORT = 9460
 HTTP_PORT = 9487
-UAS_1015 = "127.0.4.22"
-UAS_1014 = "127.0.4.23"
-UAS_SILENT = "127.0.4.24"  # p1014's second client: takes the MESSAGE, never answers
+HTTP_ADDR = "127.0.0.1"  # the namespace's own loopback: no token needed (run.http_bind)
+UAS_1015 = "198.18.4.22"
+UAS_1014 = "198.18.4.23"
+UAS_SILENT = "198.18.4.24"  # p1014's second client: takes the MESSAGE, never answers
 MAX_ATTEMPTS = 3
 MESSAGE_BOUND_MS = 1000  # [notify] total_timeout_ms: one MESSAGE transaction at most this long
 NAME = "sipmessage_e2e"
@@ -87,7 +89,7 @@ replace = "+86258300$1"
 grace_ms = 300
 
 [run]
-http_bind = "{MCN}"
+http_bind = "{HTTP_ADDR}"
 shutdown_timeout_ms = 3000
 
 [notify]
@@ -135,8 +137,8 @@ CONFIG2 = CONFIG.replace('"dead.jsonl"', '"dead2.jsonl"').replace('phase1.', 'ph
     f'outbound_proxy = "sip:{PROXY}:5060"\n'
 
 
-UAS_LONG = "127.0.4.25"   # phase 3: p1015's client, answers 200 to each part
-REGISTRAR = "127.0.4.26"  # phase 3: refuses mcn's REGISTER
+UAS_LONG = "198.18.4.25"   # phase 3: p1015's client, answers 200 to each part
+REGISTRAR = "198.18.4.26"  # phase 3: refuses mcn's REGISTER
 # Phase 3's message: the title and a body of ~2 kB (CJK and ASCII lines) around the caller, over
 # the 1300 bytes one MESSAGE may carry (RFC 3428 §5: keep it under the path MTU).
 LONG_TITLE = "Long notice {count}"
@@ -322,7 +324,7 @@ def start_mcn(mcn, work, procs, name):
     procs.append(p)
     for _ in range(100):
         try:
-            with urllib.request.urlopen(f"http://{MCN}:{HTTP_PORT}/readyz", timeout=1) as r:
+            with urllib.request.urlopen(f"http://{HTTP_ADDR}:{HTTP_PORT}/readyz", timeout=1) as r:
                 if r.status == 200:
                     return p
         except OSError:
@@ -396,7 +398,7 @@ def phase2(mcn, work, grams, procs):
 
     def wait_accepted(n):  # subscribed (the counter on /metrics) before the missed call comes
         for _ in range(50):
-            with urllib.request.urlopen(f"http://{MCN}:{HTTP_PORT}/metrics", timeout=2) as r:
+            with urllib.request.urlopen(f"http://{HTTP_ADDR}:{HTTP_PORT}/metrics", timeout=2) as r:
                 if f"mcn_sipua_subscriptions_accepted_total {n}" in r.read().decode():
                     return
             time.sleep(0.1)
@@ -485,7 +487,7 @@ def phase3(mcn, work, grams, procs):
     send_fixture(grams)
     wait_exit(uas, "UAS 1015 (two parts)", 10)
     for _ in range(30):
-        with urllib.request.urlopen(f"http://{MCN}:{HTTP_PORT}/metrics", timeout=2) as r:
+        with urllib.request.urlopen(f"http://{HTTP_ADDR}:{HTTP_PORT}/metrics", timeout=2) as r:
             metrics = r.read().decode()
         if "mcn_sipua_register_failed_total 1" in metrics:
             break

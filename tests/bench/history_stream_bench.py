@@ -16,7 +16,6 @@ free loopback port, then:
 Checks that both replicas hold the same calls."""
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -24,13 +23,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from mcntest import free_port  # noqa: E402
-
-
-def redis_cmd(port, *args):
-    out = subprocess.run(["redis-cli", "-p", str(port), *args], check=True, capture_output=True,
-                         text=True).stdout.strip()
-    return out
+from mcntest import redis_cmd, start_redis, write_jsonl_subscribers  # noqa: E402
 
 
 def replica(path):
@@ -69,27 +62,15 @@ def main():
         missed = [r for r in recs if r["missed"]]
         numbers = sorted({r["callee"] for r in missed})
         sink = f"{work}/notified.jsonl"
-        with open(f"{work}/subscribers.toml", "w") as f:
-            for i, num in enumerate(numbers):
-                f.write(f'[[person]]\nid = "p{i}"\nname = "P{i}"\nnumbers = ["{num}"]\n'
-                        f'[person.preferences]\nmerge_window = "0"\nmin_ring = "0"\n'
-                        f'[[person.channel]]\nkind = "jsonl"\ntarget = "{sink}"\n\n')
-        port = free_port()
+        write_jsonl_subscribers(f"{work}/subscribers.toml", numbers, sink)
+        redis, port = start_redis(work)
+        procs.append(redis)
         base = (f'[run]\nhttp_port = 0\n[notify]\ndead_letter = "{work}/dead.jsonl"\n'
                 f'[streams]\nredis = "redis://127.0.0.1:{port}"\n')
         with open(f"{work}/mcn.toml", "w") as f:
             f.write(base)
         with open(f"{work}/off.toml", "w") as f:
             f.write(base + "[history]\nenabled = false\n")
-        procs.append(subprocess.Popen(["redis-server", "--port", str(port), "--bind",
-                                       "127.0.0.1", "--save", "", "--appendonly", "no",
-                                       "--dir", work], stdout=subprocess.DEVNULL))
-        for _ in range(200):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.02)
 
         def probe(conf):
             t = time.monotonic()

@@ -16,14 +16,13 @@ notifiers' own rate on a full stream (missed -> window -> closed -> delivered ->
 Prints calls/s for both and checks that every missed call was notified exactly once."""
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from mcntest import free_port  # noqa: E402
+from mcntest import start_redis, write_jsonl_subscribers  # noqa: E402
 
 
 def main():
@@ -46,24 +45,12 @@ def main():
         assert len(recs) == missed, (len(recs), missed)
         numbers = sorted({r["callee"] for r in recs})
         sink = f"{work}/notified.jsonl"
-        with open(f"{work}/subscribers.toml", "w") as f:
-            for i, num in enumerate(numbers):
-                f.write(f'[[person]]\nid = "p{i}"\nname = "P{i}"\nnumbers = ["{num}"]\n'
-                        f'[person.preferences]\nmerge_window = "0"\nmin_ring = "0"\n'
-                        f'[[person.channel]]\nkind = "jsonl"\ntarget = "{sink}"\n\n')
-        port = free_port()
+        write_jsonl_subscribers(f"{work}/subscribers.toml", numbers, sink)
+        redis, port = start_redis(work)
+        procs.append(redis)
         with open(f"{work}/mcn.toml", "w") as f:
             f.write(f'[run]\nhttp_port = 0\n[notify]\ndead_letter = "{work}/dead.jsonl"\n'
                     f'[streams]\nredis = "redis://127.0.0.1:{port}"\n')
-        procs.append(subprocess.Popen(["redis-server", "--port", str(port), "--bind",
-                                       "127.0.0.1", "--save", "", "--appendonly", "no",
-                                       "--dir", work], stdout=subprocess.DEVNULL))
-        for _ in range(200):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.02)
         def start_notifiers():
             for k in range(nnotifiers):
                 os.makedirs(f"{work}/n{k}", exist_ok=True)  # its history replica's

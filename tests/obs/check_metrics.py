@@ -26,7 +26,7 @@ import urllib.request
 import yaml
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from mcntest import free_port, wait_until  # noqa: E402
+from mcntest import free_port, start_redis, wait_until  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "offset", "bool",
@@ -138,10 +138,8 @@ def main():
             raise RuntimeError
 
         # 2. A real deployment on loopback.
-        rport = free_port()
-        procs.append(subprocess.Popen(
-            ["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", work], stdout=subprocess.DEVNULL))
+        redis_proc, rport = start_redis(work)
+        procs.append(redis_proc)
         redis = f"redis://127.0.0.1:{rport}"
         hook = free_port()  # nothing listens: every webhook attempt fails, then dead-letters
         with open(f"{work}/subscribers.toml", "w") as f:

@@ -13,7 +13,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from mcntest import free_port  # noqa: E402
+from mcntest import free_port, start_redis  # noqa: E402
 
 
 def main():
@@ -37,9 +37,7 @@ def main():
         if "Redis unreachable" not in first or probe.poll() is not None:
             print(f"FAIL: expected the probe to report Redis unreachable and wait, got: {first!r}")
             return 1
-        redis = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                                  "--save", "", "--appendonly", "no", "--dir", work],
-                                 stdout=subprocess.DEVNULL)
+        redis, _ = start_redis(work, port)
         _, err = probe.communicate(timeout=30)
         err = first + err
         counters = dict(t.split("=", 1) for t in err.split() if t.startswith("stream."))

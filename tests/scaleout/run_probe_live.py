@@ -12,7 +12,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from mcntest import free_port, wait_until  # noqa: E402
+from mcntest import start_redis, wait_until  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PCAPS = os.path.join(HERE, "..", "..", "pcaps")
@@ -30,10 +30,8 @@ def main():
     work = tempfile.mkdtemp(prefix="mcn_probe_live_")
     procs = []
     try:
-        port = free_port()
-        procs.append(subprocess.Popen(["redis-server", "--port", str(port), "--bind",
-                                       "127.0.0.1", "--save", "", "--appendonly", "no",
-                                       "--dir", work], stdout=subprocess.DEVNULL))
+        redis, port = start_redis(work)
+        procs.append(redis)
         with open(f"{work}/mcn.toml", "w") as f:
             f.write(f'[run]\nhttp_port = 0\nshutdown_timeout_ms = 3000\n'
                     f'[streams]\nredis = "redis://127.0.0.1:{port}"\n')

@@ -16,24 +16,14 @@ Usage: run_scaleout.py MCN MCN_GEN [--keep]"""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from mcntest import free_port, wait_for  # noqa: E402
+from mcntest import free_port, start_redis, wait_for  # noqa: E402
 
 SECRET = "whsec_bWNuLXNjYWxlb3V0LXNlY3JldC0wMTIzNDU2Nzg5YWI="
-
-
-def redis_ping(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 def read_jsonl(path):
@@ -106,10 +96,7 @@ backoff_max_ms = 500
         env = dict(os.environ, MCN_SCALEOUT_SECRET=SECRET)
 
         # --- redis, receiver, notifiers
-        procs.append(subprocess.Popen(
-            ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", work], stdout=subprocess.DEVNULL))
-        wait_for(lambda: redis_ping(redis_port), 10, "redis-server")
+        procs.append(start_redis(work, redis_port)[0])
         here = os.path.dirname(os.path.abspath(__file__))
         log = f"{work}/received.jsonl"
         recv = subprocess.Popen([sys.executable, f"{here}/slow_receiver.py", str(rport), log,

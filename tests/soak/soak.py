@@ -25,12 +25,13 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "pylib"))
+from mcntest import free_port, redis_cmd  # noqa: E402
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 NS, HOST_IF, NS_IF = "soakns", "soak0", "soak1"
 SECRET = "whsec_bWNuLXNvYWstdGVzdC1zZWNyZXQtMDEyMzQ1Njc4OWFi"
@@ -38,12 +39,6 @@ SECRET = "whsec_bWNuLXNvYWstdGVzdC1zZWNyZXQtMDEyMzQ1Njc4OWFi"
 
 def log(msg):
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def sh(*cmd, check=True):
@@ -122,11 +117,6 @@ def redis_used_memory(port):
                          text=True).stdout
     m = re.search(r"used_memory:(\d+)", out)
     return int(m.group(1)) if m else -1
-
-
-def redis_cmd(port, *args):
-    return subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True,
-                          text=True).stdout.strip()
 
 
 def file_size(*paths):

@@ -182,6 +182,16 @@ class Slapd {
   int other_port_ = 0;
 };
 
+// The TLS slapd a test binary's suites share: started at the first call, stopped at exit.
+// `error`: "" when it runs, else why not (a suite's SetUp asserts it, so a missing slapd fails
+// every test that needs it rather than skipping them).
+inline Slapd& sharedSlapd(std::string* error = nullptr) {
+  static Slapd server;
+  static const std::string start_error = server.start();
+  if (error != nullptr) *error = start_error;
+  return server;
+}
+
 // A TCP listener that completes connections (the kernel's backlog) but never reads or answers:
 // a hung server.
 class SilentListener {

@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "../support/slapd.h"
+#include "slapd_config.h"
 
 namespace mcn::web {
 namespace {
@@ -23,29 +23,13 @@ using mcn::test::Slapd;
 
 class LdapAuth : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    slapd_ = new Slapd();
-    start_error_ = slapd_->start();
-  }
-  static void TearDownTestSuite() {
-    delete slapd_;
-    slapd_ = nullptr;
-  }
   void SetUp() override {
-    ASSERT_EQ(start_error_, "") << "slapd is needed (deploy/install-deps.sh)";
+    std::string error;
+    slapd_ = &mcn::test::sharedSlapd(&error);
+    ASSERT_EQ(error, "") << "slapd is needed (deploy/install-deps.sh)";
   }
 
-  // DN template over ldaps://, the person id in employeeNumber, operators in cn=mcn-operators.
-  static LdapConfig templateConfig() {
-    LdapConfig c;
-    c.url = slapd_->ldapsUrl();
-    c.ca_file = slapd_->caFile();
-    c.user_dn = slapd_->userDnTemplate();
-    c.person_attribute = "employeeNumber";
-    c.operator_group = Slapd::kOperators;
-    c.timeout_ms = 3000;
-    return c;
-  }
+  static LdapConfig templateConfig() { return mcn::test::templateLdapConfig(*slapd_); }
   // Search-then-bind over ldap:// + StartTLS with the service account.
   static LdapConfig searchConfig() {
     LdapConfig c = templateConfig();
@@ -59,10 +43,8 @@ class LdapAuth : public ::testing::Test {
   }
 
   static Slapd* slapd_;
-  static std::string start_error_;
 };
 Slapd* LdapAuth::slapd_ = nullptr;
-std::string LdapAuth::start_error_;
 
 TEST_F(LdapAuth, RightPasswordGivesThePersonOverLdaps) {
   LdapAuthenticator a(templateConfig(), "");

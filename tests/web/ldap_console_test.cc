@@ -10,10 +10,10 @@
 #include <memory>
 #include <string>
 
-#include "../support/slapd.h"
 #include "console_server.h"
 #include "mcn/web/console.h"
 #include "mcn/web/ldap_auth.h"
+#include "slapd_config.h"
 
 namespace mcn::web {
 namespace {
@@ -25,25 +25,11 @@ const std::string kToken = "operators-token-4711-abcdef";
 
 class LdapConsoleTest : public test::ConsoleServer {
  protected:
-  static void SetUpTestSuite() {
-    slapd_ = new Slapd();
-    start_error_ = slapd_->start();
-  }
-  static void TearDownTestSuite() {
-    delete slapd_;
-    slapd_ = nullptr;
-  }
-
   void start(int per_person_per_hour = 5) {
-    ASSERT_EQ(start_error_, "") << "slapd is needed (deploy/install-deps.sh)";
-    LdapConfig c;
-    c.url = slapd_->ldapsUrl();
-    c.ca_file = slapd_->caFile();
-    c.user_dn = slapd_->userDnTemplate();
-    c.person_attribute = "employeeNumber";
-    c.operator_group = Slapd::kOperators;
-    c.timeout_ms = 3000;
-    ldap_ = std::make_unique<LdapAuthenticator>(c, "");
+    std::string error;
+    Slapd& slapd = mcn::test::sharedSlapd(&error);
+    ASSERT_EQ(error, "") << "slapd is needed (deploy/install-deps.sh)";
+    ldap_ = std::make_unique<LdapAuthenticator>(mcn::test::templateLdapConfig(slapd), "");
     links_ = std::make_unique<SignInLinks>("0123456789abcdef-signin-key",
                                            SignInLimits{15 * 60000, per_person_per_hour, 60});
     ConsoleSeams seams;
@@ -93,15 +79,11 @@ class LdapConsoleTest : public test::ConsoleServer {
     return r ? r->body : "";
   }
 
-  static Slapd* slapd_;
-  static std::string start_error_;
   std::unique_ptr<LdapAuthenticator> ldap_;
   std::unique_ptr<SignInLinks> links_;
   std::atomic<int64_t> now_{kT0};
   std::atomic<int> ldap_calls_{0};
 };
-Slapd* LdapConsoleTest::slapd_ = nullptr;
-std::string LdapConsoleTest::start_error_;
 
 TEST_F(LdapConsoleTest, SignInFormHasBothFormsWithLabelsInBothLanguages) {
   start();

@@ -6,10 +6,14 @@
 //   dc=mcn,dc=test
 //     ou=people: uid=alice (employeeNumber p-alice, an operator), uid=bob (p-bob),
 //                uid=carol (p-carol: no such mcn person), uid=dave (no employeeNumber),
-//                uid=eve (p-eve, listed in the uniqueMember group)
+//                uid=eve (p-eve, listed in the uniqueMember group),
+//                uid=frank (p-frank, memberOf: cn=mcn-operators-h)
 //     cn=mcn-reader      the search-then-bind service account
 //     cn=mcn-operators   groupOfNames: alice
 //     cn=mcn-operators-u groupOfUniqueNames: eve
+//     cn=mcn-operators-h groupOfNames: frank, readable by nobody (as groups often are to users):
+//                        only frank's own memberOf (the memberof overlay's attribute, as Active
+//                        Directory and OpenLDAP with that overlay give it) says he is in it
 //
 // Served on ldap:// and ldaps:// of 127.0.7.1, and ldaps:// of 127.0.7.3 (a name the certificate
 // does not carry). Every password is "<uid>-secret" ("reader-secret" for the service account).
@@ -57,6 +61,7 @@ class Slapd {
   static constexpr const char* kPeople = "ou=people,dc=mcn,dc=test";
   static constexpr const char* kOperators = "cn=mcn-operators,dc=mcn,dc=test";
   static constexpr const char* kOperatorsUnique = "cn=mcn-operators-u,dc=mcn,dc=test";
+  static constexpr const char* kOperatorsHidden = "cn=mcn-operators-h,dc=mcn,dc=test";
   static constexpr const char* kReader = "cn=mcn-reader,dc=mcn,dc=test";
 
   Slapd() = default;
@@ -98,6 +103,7 @@ class Slapd {
            "include /etc/ldap/schema/inetorgperson.schema\n"
            "modulepath /usr/lib/ldap\n"
            "moduleload back_mdb\n"
+           "moduleload memberof\n"
         << "pidfile " << (dir_ / "slapd.pid").string() << "\n";
       if (tls) {
         c << "TLSCACertificateFile " << caFile() << "\n"
@@ -109,7 +115,11 @@ class Slapd {
       c << "allow bind_anon_dn\n";
       c << "database mdb\nmaxsize 10485760\nsuffix \"" << kSuffix << "\"\n"
         << "rootdn \"cn=admin," << kSuffix << "\"\n"
-        << "directory " << (dir_ / "db").string() << "\n"
+        << "directory " << (dir_ / "db").string()
+        << "\n"
+        // slapadd does not run the overlay: the memberOf values come from the LDIF below.
+        << "overlay memberof\n"
+        << "access to dn.base=\"" << kOperatorsHidden << "\" by * none\n"
         << "access to attrs=userPassword by anonymous auth by * none\n"
            "access to * by users read by anonymous auth by * none\n";
     }
@@ -118,10 +128,12 @@ class Slapd {
       l << "dn: dc=mcn,dc=test\nobjectClass: dcObject\nobjectClass: organization\no: mcn test\n"
            "dc: mcn\n\n"
            "dn: ou=people,dc=mcn,dc=test\nobjectClass: organizationalUnit\nou: people\n\n";
-      auto person = [&](const std::string& uid, const std::string& number) {
+      auto person = [&](const std::string& uid, const std::string& number,
+                        const std::string& member_of = "") {
         l << "dn: uid=" << uid << "," << kPeople << "\nobjectClass: inetOrgPerson\nuid: " << uid
           << "\ncn: " << uid << "\nsn: " << uid << "\n";
         if (!number.empty()) l << "employeeNumber: " << number << "\n";
+        if (!member_of.empty()) l << "memberOf: " << member_of << "\n";
         l << "userPassword: " << uid << "-secret\n\n";
       };
       person("alice", "p-alice");
@@ -129,12 +141,15 @@ class Slapd {
       person("carol", "p-carol");
       person("dave", "");
       person("eve", "p-eve");
+      person("frank", "p-frank", kOperatorsHidden);
       l << "dn: " << kReader << "\nobjectClass: organizationalRole\n"
         << "objectClass: simpleSecurityObject\ncn: mcn-reader\nuserPassword: reader-secret\n\n"
         << "dn: " << kOperators << "\nobjectClass: groupOfNames\ncn: mcn-operators\n"
         << "member: uid=alice," << kPeople << "\n\n"
         << "dn: " << kOperatorsUnique << "\nobjectClass: groupOfUniqueNames\n"
-        << "cn: mcn-operators-u\nuniqueMember: uid=eve," << kPeople << "\n\n";
+        << "cn: mcn-operators-u\nuniqueMember: uid=eve," << kPeople << "\n\n"
+        << "dn: " << kOperatorsHidden << "\nobjectClass: groupOfNames\ncn: mcn-operators-h\n"
+        << "member: uid=frank," << kPeople << "\n\n";
     }
     const std::string conf = (dir_ / "slapd.conf").string();
     const std::string load = "slapadd -q -f '" + conf + "' -l '" + (dir_ / "tree.ldif").string() +

@@ -168,6 +168,15 @@ TEST_F(LdapAuth, OperatorGroupMembersOnly) {
   LdapAuthenticator u(c, "");
   EXPECT_TRUE(u.authenticate("eve", "eve-secret").is_operator);
   EXPECT_FALSE(u.authenticate("alice", "alice-secret").is_operator);
+  // A group the users cannot read: only the entry's own memberOf can tell (frank's says so,
+  // alice's does not), in either spelling of the group's DN.
+  c.operator_group = "CN=mcn-operators-h, dc=mcn,DC=test";
+  LdapAuthenticator h(c, "");
+  auto frank = h.authenticate("frank", "frank-secret");
+  EXPECT_TRUE(frank.ok) << frank.error;
+  EXPECT_EQ(frank.person_id, "p-frank");
+  EXPECT_TRUE(frank.is_operator);
+  EXPECT_FALSE(h.authenticate("alice", "alice-secret").is_operator);
   // No group configured: nobody is an operator by LDAP.
   c.operator_group.clear();
   LdapAuthenticator none(c, "");

@@ -232,12 +232,8 @@ void WebConsole::ldapPost(const httplib::Request& req, httplib::Response& res) {
   noStore(res);
   Lang l = requestLang(req, "");
   auto answer = [&](int status, T what) {
-    res.status = status;
-    res.set_content(
-        page(l, tr(l, T::kLdapTitle),
-             "<p role=\"alert\" class=\"error\">" + htmlEscape(tr(l, what)) +
-                 "</p><p><a href=\"/signin\">" + htmlEscape(tr(l, T::kSignInTitle)) + "</a></p>"),
-        "text/html; charset=utf-8");
+    refusePage(res, l, status, tr(l, T::kLdapTitle), tr(l, what), "/signin",
+               tr(l, T::kSignInTitle));
   };
   if (!seams_.ldap) return answer(404, T::kLdapDown);
   if (!preSessionTokenOk(req)) {
@@ -276,31 +272,17 @@ void WebConsole::ldapPost(const httplib::Request& req, httplib::Response& res) {
                  r.person_id.empty() ? "(no person attribute)" : printableUser(r.person_id));
     return answer(403, T::kLdapNoPerson);
   }
-  std::optional<Session> s;
-  {
-    std::lock_guard lock(mu_);
-    s = sessions_.create(r.person_id, Role::kStaff, now);
+  if (beginSession(res, r.person_id, Role::kStaff, now, "/me")) {
+    spdlog::info("web: {} signed in from {} with directory account {} ({})", r.person_id, from,
+                 printableUser(user), r.user_dn);
   }
-  if (!s) {
-    res.status = 503;
-    res.set_content("no session could be made\n", "text/plain");
-    return;
-  }
-  spdlog::info("web: {} signed in from {} with directory account {} ({})", r.person_id, from,
-               printableUser(user), r.user_dn);
-  res.set_header("Set-Cookie", sessionCookie(s->id, opt_.session_ttl_ms / 1000, opt_.tls));
-  res.set_header("Set-Cookie", formCookie("", 0, opt_.tls));
-  seeOther(res, "/me");
 }
 
 void WebConsole::signinPost(const httplib::Request& req, httplib::Response& res) {
   noStore(res);
   Lang l = requestLang(req, "");
   if (!preSessionTokenOk(req)) {
-    res.status = 403;
-    res.set_content(page(l, tr(l, T::kSignInTitle),
-                         "<p role=\"alert\">" + htmlEscape(tr(l, T::kFormToken)) + "</p>"),
-                    "text/html; charset=utf-8");
+    refusePage(res, l, 403, tr(l, T::kSignInTitle), tr(l, T::kFormToken));
     return;
   }
   std::string person = req.get_param_value("person");
@@ -309,10 +291,7 @@ void WebConsole::signinPost(const httplib::Request& req, httplib::Response& res)
   if (!person.empty() && person.size() <= 256 && seams_.person_exists(person)) {
     auto issued = links_.issue(person, seams_.now_ms());
     if (issued.token.empty()) {
-      res.status = 429;
-      res.set_content(
-          page(l, tr(l, T::kSignInTitle), "<p role=\"alert\">" + htmlEscape(issued.why) + "</p>"),
-          "text/html; charset=utf-8");
+      refusePage(res, l, 429, tr(l, T::kSignInTitle), issued.why);
       return;
     }
     seams_.send_link(person, opt_.base_url + "signin/link/" + issued.token);
@@ -357,12 +336,8 @@ void WebConsole::linkConfirm(const httplib::Request& req, httplib::Response& res
   Lang l = requestLang(
       req, c.verdict == sipua::LinkVerdict::kOk ? seams_.language(c.claims.person) : std::string());
   if (c.verdict != sipua::LinkVerdict::kOk) {
-    res.status = linkStatus(c.verdict);
-    res.set_content(
-        page(l, tr(l, T::kConfirmTitle),
-             "<p role=\"alert\">" + htmlEscape(tr(l, linkProblem(c.verdict))) +
-                 "</p><p><a href=\"/signin\">" + htmlEscape(tr(l, T::kSignInTitle)) + "</a></p>"),
-        "text/html; charset=utf-8");
+    refusePage(res, l, linkStatus(c.verdict), tr(l, T::kConfirmTitle),
+               tr(l, linkProblem(c.verdict)), "/signin", tr(l, T::kSignInTitle));
     return;
   }
   std::string text = fmt::format("<p>{} <b>{}</b></p>", htmlEscape(tr(l, T::kConfirmText)),
@@ -377,35 +352,36 @@ void WebConsole::linkPost(const httplib::Request& req, httplib::Response& res) {
   noStore(res);
   if (!preSessionTokenOk(req)) {
     Lang l = requestLang(req, "");
-    res.status = 403;
-    res.set_content(page(l, tr(l, T::kConfirmTitle),
-                         "<p role=\"alert\">" + htmlEscape(tr(l, T::kFormToken)) + "</p>"),
-                    "text/html; charset=utf-8");
+    refusePage(res, l, 403, tr(l, T::kConfirmTitle), tr(l, T::kFormToken));
     return;
   }
   int64_t now = seams_.now_ms();
   auto c = links_.redeem(req.matches[1].str(), now);
   if (c.verdict != sipua::LinkVerdict::kOk) {
     Lang l = requestLang(req, "");
-    res.status = linkStatus(c.verdict);
-    res.set_content(page(l, tr(l, T::kConfirmTitle),
-                         "<p role=\"alert\">" + htmlEscape(tr(l, linkProblem(c.verdict))) + "</p>"),
-                    "text/html; charset=utf-8");
+    refusePage(res, l, linkStatus(c.verdict), tr(l, T::kConfirmTitle),
+               tr(l, linkProblem(c.verdict)));
     return;
   }
+  beginSession(res, c.claims.person, Role::kStaff, now, "/me");
+}
+
+bool WebConsole::beginSession(httplib::Response& res, const std::string& who, Role role,
+                              int64_t now, std::string_view home) {
   std::optional<Session> s;
   {
     std::lock_guard lock(mu_);
-    s = sessions_.create(c.claims.person, Role::kStaff, now);
+    s = sessions_.create(who, role, now);
   }
   if (!s) {
     res.status = 503;
     res.set_content("no session could be made\n", "text/plain");
-    return;
+    return false;
   }
   res.set_header("Set-Cookie", sessionCookie(s->id, opt_.session_ttl_ms / 1000, opt_.tls));
-  res.set_header("Set-Cookie", formCookie("", 0, opt_.tls));
-  seeOther(res, "/me");
+  res.set_header("Set-Cookie", formCookie("", 0, opt_.tls));  // the pre-session token is spent
+  seeOther(res, home);
+  return true;
 }
 
 std::optional<Session> WebConsole::session(const httplib::Request& req) {
@@ -578,8 +554,7 @@ void WebConsole::renderMe(const httplib::Request& req, httplib::Response& res, c
     std::string form =
         fmt::format("<h2 id=\"preferences\">{}</h2>", htmlEscape(tr(l, T::kPreferences)));
     if (!problems.empty()) {
-      form +=
-          fmt::format("<p role=\"alert\" class=\"error\">{}</p>", htmlEscape(tr(l, T::kFixBelow)));
+      form += alertLine(tr(l, T::kFixBelow));
     }
     form += fmt::format(
         "<form method=\"post\" action=\"/me/preferences\"><input type=\"hidden\" name=\"csrf\" "
@@ -657,10 +632,7 @@ void WebConsole::testPost(const httplib::Request& req, httplib::Response& res) {
   // Only a staff session acts on /me: an operator's is not a person's.
   if (!s || s->role != Role::kStaff || !csrfMatches(s->csrf, req.get_param_value("csrf"))) {
     Lang l = requestLang(req, "");
-    res.status = 403;
-    res.set_content(page(l, tr(l, T::kSendTest),
-                         "<p role=\"alert\">" + htmlEscape(tr(l, T::kFormToken)) + "</p>"),
-                    "text/html; charset=utf-8");
+    refusePage(res, l, 403, tr(l, T::kSendTest), tr(l, T::kFormToken));
     return;
   }
   Lang l = requestLang(req, seams_.language(s->person));
@@ -693,20 +665,14 @@ void WebConsole::preferencesPost(const httplib::Request& req, httplib::Response&
   // Only a staff session acts on /me: an operator's is not a person's.
   if (!s || s->role != Role::kStaff || !csrfMatches(s->csrf, req.get_param_value("csrf"))) {
     Lang l = requestLang(req, "");
-    res.status = 403;
-    res.set_content(page(l, tr(l, T::kPreferences),
-                         "<p role=\"alert\">" + htmlEscape(tr(l, T::kFormToken)) + "</p>"),
-                    "text/html; charset=utf-8");
+    refusePage(res, l, 403, tr(l, T::kPreferences), tr(l, T::kFormToken));
     return;
   }
   Lang l = requestLang(req, seams_.language(s->person));
   std::optional<subscribers::Person> person;
   if (seams_.person) person = seams_.person(s->person);
   if (!person || !seams_.save_person) {
-    res.status = 404;
-    res.set_content(page(l, tr(l, T::kPreferences),
-                         "<p role=\"alert\">" + htmlEscape(tr(l, T::kNotSaved)) + "</p>"),
-                    "text/html; charset=utf-8");
+    refusePage(res, l, 404, tr(l, T::kPreferences), tr(l, T::kNotSaved));
     return;
   }
   std::multimap<std::string, std::string> posted(req.params.begin(), req.params.end());
@@ -734,10 +700,7 @@ void WebConsole::signout(const httplib::Request& req, httplib::Response& res) {
   auto s = sessions_.find(id, seams_.now_ms());
   if (!s || !csrfMatches(s->csrf, req.get_param_value("csrf"))) {
     Lang l = requestLang(req, "");
-    res.status = 403;
-    res.set_content(page(l, tr(l, T::kSignOut),
-                         "<p role=\"alert\">" + htmlEscape(tr(l, T::kFormToken)) + "</p>"),
-                    "text/html; charset=utf-8");
+    refusePage(res, l, 403, tr(l, T::kSignOut), tr(l, T::kFormToken));
     return;
   }
   sessions_.end(id);

@@ -185,10 +185,6 @@ std::string apiError(const JsonAnswer& a) {
   return fmt::format("HTTP {}", a.status);
 }
 
-std::string alert(std::string_view text) {
-  return fmt::format("<p role=\"alert\" class=\"error\">{}</p>", h(text));
-}
-
 // The first array member of an object (the list an API answers with), or an empty array.
 json firstArray(const json& j, std::initializer_list<const char*> names) {
   if (j.is_array()) return j;
@@ -295,20 +291,16 @@ std::optional<Session> WebConsole::opsSession(const httplib::Request& req, httpl
   auto s = session(req);
   if (!s || s->role != Role::kOperator) {
     if (post) {
-      res.status = 403;
       Lang l = requestLang(req, "");
-      res.set_content(page(l, tr(l, O::kSignInTitle), alert(tr(l, O::kFormToken))),
-                      "text/html; charset=utf-8");
+      refusePage(res, l, 403, tr(l, O::kSignInTitle), tr(l, O::kFormToken));
     } else {
       seeOther(res, "/ops/signin");
     }
     return std::nullopt;
   }
   if (post && !csrfMatches(s->csrf, req.get_param_value("csrf"))) {
-    res.status = 403;
     Lang l = requestLang(req, "");
-    res.set_content(page(l, tr(l, O::kTitle), alert(tr(l, O::kFormToken))),
-                    "text/html; charset=utf-8");
+    refusePage(res, l, 403, tr(l, O::kTitle), tr(l, O::kFormToken));
     return std::nullopt;
   }
   return s;
@@ -318,9 +310,7 @@ void WebConsole::opsSigninForm(const httplib::Request& req, httplib::Response& r
   noStore(res);
   Lang l = requestLang(req, "");
   if (!opsOn()) {
-    res.status = 404;
-    res.set_content(page(l, tr(l, O::kSignInTitle), alert(tr(l, O::kOff))),
-                    "text/html; charset=utf-8");
+    refusePage(res, l, 404, tr(l, O::kSignInTitle), tr(l, O::kOff));
     return;
   }
   // One token for both forms: the cookie holds one.
@@ -342,15 +332,20 @@ void WebConsole::opsSigninForm(const httplib::Request& req, httplib::Response& r
   res.set_content(page(l, tr(l, O::kSignInTitle), body), "text/html; charset=utf-8");
 }
 
+bool WebConsole::opsFailuresExhausted(int64_t now) {
+  if (now / 60000 != ops_fail_minute_) {
+    ops_fail_minute_ = now / 60000;
+    ops_failures_ = 0;
+  }
+  return ops_failures_ >= kOpsFailuresPerMinute;
+}
+
 void WebConsole::opsLdapPost(const httplib::Request& req, httplib::Response& res) {
   noStore(res);
   Lang l = requestLang(req, "");
   auto refuse = [&](int status, O why) {
-    res.status = status;
-    res.set_content(
-        page(l, tr(l, O::kSignInTitle),
-             alert(tr(l, why)) + "<p><a href=\"/ops/signin\">" + h(tr(l, O::kSignIn)) + "</a></p>"),
-        "text/html; charset=utf-8");
+    refusePage(res, l, status, tr(l, O::kSignInTitle), tr(l, why), "/ops/signin",
+               tr(l, O::kSignIn));
   };
   if (!seams_.ldap || !seams_.ldap_operators) return refuse(404, O::kOff);
   if (!preSessionTokenOk(req)) {
@@ -364,11 +359,7 @@ void WebConsole::opsLdapPost(const httplib::Request& req, httplib::Response& res
   {
     // The operators' failure limit (all clients), as for the token; and the per-user limits.
     std::lock_guard lock(mu_);
-    if (now / 60000 != ops_fail_minute_) {
-      ops_fail_minute_ = now / 60000;
-      ops_failures_ = 0;
-    }
-    if (ops_failures_ >= kOpsFailuresPerMinute) return refuse(429, O::kTooMany);
+    if (opsFailuresExhausted(now)) return refuse(429, O::kTooMany);
   }
   if (!links_.allowPasswordAttempt(user, now)) {
     spdlog::warn("web: operator directory sign-in of {} from {} refused: too many attempts",
@@ -399,32 +390,18 @@ void WebConsole::opsLdapPost(const httplib::Request& req, httplib::Response& res
   if (!r.is_operator) {
     return failed(403, O::kNotOperator, "not in the operators' group " + r.user_dn);
   }
-  std::optional<Session> s;
-  {
-    std::lock_guard lock(mu_);
-    s = sessions_.create("operator:" + user, Role::kOperator, now);
+  if (beginSession(res, "operator:" + user, Role::kOperator, now, "/ops")) {
+    spdlog::info("web: operator {} signed in from {} with directory account {}", user, from,
+                 r.user_dn);
   }
-  if (!s) {
-    res.status = 503;
-    res.set_content("no session could be made\n", "text/plain");
-    return;
-  }
-  spdlog::info("web: operator {} signed in from {} with directory account {}", user, from,
-               r.user_dn);
-  res.set_header("Set-Cookie", sessionCookie(s->id, opt_.session_ttl_ms / 1000, opt_.tls));
-  res.set_header("Set-Cookie", formCookie("", 0, opt_.tls));
-  seeOther(res, "/ops");
 }
 
 void WebConsole::opsSigninPost(const httplib::Request& req, httplib::Response& res) {
   noStore(res);
   Lang l = requestLang(req, "");
   auto refuse = [&](int status, O why) {
-    res.status = status;
-    res.set_content(
-        page(l, tr(l, O::kSignInTitle),
-             alert(tr(l, why)) + "<p><a href=\"/ops/signin\">" + h(tr(l, O::kSignIn)) + "</a></p>"),
-        "text/html; charset=utf-8");
+    refusePage(res, l, status, tr(l, O::kSignInTitle), tr(l, why), "/ops/signin",
+               tr(l, O::kSignIn));
   };
   if (seams_.ops.token.empty()) return refuse(404, O::kOff);
   if (!preSessionTokenOk(req)) return refuse(403, O::kFormToken);
@@ -432,31 +409,19 @@ void WebConsole::opsSigninPost(const httplib::Request& req, httplib::Response& r
   bool name_ok = !name.empty() && name.size() <= 64;
   for (unsigned char c : name) name_ok = name_ok && c >= 0x20 && c != 0x7f;
   const int64_t now = seams_.now_ms();
-  std::optional<Session> s;
   {
     std::lock_guard lock(mu_);
-    if (now / 60000 != ops_fail_minute_) {
-      ops_fail_minute_ = now / 60000;
-      ops_failures_ = 0;
-    }
     // Counted before the comparison, so a guesser learns nothing more once the limit is hit.
-    if (ops_failures_ >= kOpsFailuresPerMinute) return refuse(429, O::kTooMany);
+    if (opsFailuresExhausted(now)) return refuse(429, O::kTooMany);
     if (!csrfMatches(seams_.ops.token, req.get_param_value("token")) || !name_ok) {
       ++ops_failures_;
       spdlog::warn("web: operator sign-in refused from {}", clientOf(req));
       return refuse(403, O::kBadToken);
     }
-    s = sessions_.create("operator:" + name, Role::kOperator, now);
   }
-  if (!s) {
-    res.status = 503;
-    res.set_content("no session could be made\n", "text/plain");
-    return;
+  if (beginSession(res, "operator:" + name, Role::kOperator, now, "/ops")) {
+    spdlog::info("web: operator {} signed in from {}", name, clientOf(req));
   }
-  spdlog::info("web: operator {} signed in from {}", name, clientOf(req));
-  res.set_header("Set-Cookie", sessionCookie(s->id, opt_.session_ttl_ms / 1000, opt_.tls));
-  res.set_header("Set-Cookie", formCookie("", 0, opt_.tls));
-  seeOther(res, "/ops");
 }
 
 void WebConsole::opsStats(const httplib::Request& req, httplib::Response& res) {
@@ -520,7 +485,7 @@ void WebConsole::opsHome(const httplib::Request& req, httplib::Response& res) {
       body += fmt::format("<tr><th scope=\"row\">{}</th><td>{}</td></tr>", h(k), h(v));
     }
     body += "</tbody></table>";
-    if (a.status != 200) body += alert(apiError(a));
+    if (a.status != 200) body += alertLine(apiError(a));
   }
 
   // Call search: the form's fields are /api/calls' parameters.
@@ -563,7 +528,7 @@ void WebConsole::opsHome(const httplib::Request& req, httplib::Response& res) {
     JsonAnswer a = seams_.ops.search(params);
     auto j = json::parse(a.body, nullptr, false);
     if (a.status != 200 || j.is_discarded()) {
-      body += alert(apiError(a));
+      body += alertLine(apiError(a));
     } else {
       json calls = firstArray(j, {"calls"});
       if (calls.empty()) {
@@ -614,7 +579,7 @@ void WebConsole::opsHome(const httplib::Request& req, httplib::Response& res) {
     json letters = a.status == 200 && !j.is_discarded() ? firstArray(j, {"dead_letters", "letters"})
                                                         : json::array();
     if (a.status != 200) {
-      body += alert(apiError(a));
+      body += alertLine(apiError(a));
     } else if (letters.empty()) {
       body += "<p>" + h(tr(l, O::kNoDead)) + "</p>";
     } else {
@@ -679,9 +644,7 @@ void WebConsole::opsCall(const httplib::Request& req, httplib::Response& res) {
   Lang l = requestLang(req, "");
   const std::string id = req.get_param_value("id");
   if (id.empty() || id.size() > 256) {
-    res.status = 400;
-    res.set_content(page(l, tr(l, O::kTitle), alert("id: the Call-ID, 1 to 256 bytes")),
-                    "text/html; charset=utf-8");
+    refusePage(res, l, 400, tr(l, O::kTitle), "id: the Call-ID, 1 to 256 bytes");
     return;
   }
   std::string body =
@@ -694,7 +657,7 @@ void WebConsole::opsCall(const httplib::Request& req, httplib::Response& res) {
     auto j = json::parse(a.body, nullptr, false);
     if (a.status != 200 || j.is_discarded()) {
       res.status = a.status == 200 ? 502 : a.status;
-      body += alert(apiError(a));
+      body += alertLine(apiError(a));
     } else {
       body += fmt::format("<h2>{}</h2>", h(tr(l, O::kRecords)));
       for (const auto& r : firstArray(j, {"records"})) {
@@ -739,9 +702,7 @@ void WebConsole::opsDeadLetterPost(const httplib::Request& req, httplib::Respons
   if (!s) return;
   Lang l = requestLang(req, "");
   if (!seams_.ops.act_on_dead_letter) {
-    res.status = 501;
-    res.set_content(page(l, tr(l, O::kDead), alert(tr(l, O::kNotHere))),
-                    "text/html; charset=utf-8");
+    refusePage(res, l, 501, tr(l, O::kDead), tr(l, O::kNotHere));
     return;
   }
   const std::string id = req.matches[1].str(), action = req.matches[2].str();
@@ -750,11 +711,7 @@ void WebConsole::opsDeadLetterPost(const httplib::Request& req, httplib::Respons
   spdlog::info("web: operator {} from {}: {} dead letter {}: {}", who, clientOf(req), action, id,
                a.status);
   if (a.status / 100 != 2) {
-    res.status = a.status;
-    res.set_content(
-        page(l, tr(l, O::kDead),
-             alert(apiError(a)) + "<p><a href=\"/ops#dead\">" + h(tr(l, O::kBack)) + "</a></p>"),
-        "text/html; charset=utf-8");
+    refusePage(res, l, a.status, tr(l, O::kDead), apiError(a), "/ops#dead", tr(l, O::kBack));
     return;
   }
   seeOther(res, doneLocation(action + " " + id, "dead"));
@@ -766,9 +723,7 @@ void WebConsole::opsImportPost(const httplib::Request& req, httplib::Response& r
   if (!s) return;
   Lang l = requestLang(req, "");
   if (!seams_.ops.import_people) {
-    res.status = 501;
-    res.set_content(page(l, tr(l, O::kImport), alert(tr(l, O::kNotHere))),
-                    "text/html; charset=utf-8");
+    refusePage(res, l, 501, tr(l, O::kImport), tr(l, O::kNotHere));
     return;
   }
   const std::string who = s->person.substr(s->person.find(':') + 1);
@@ -785,7 +740,7 @@ void WebConsole::opsImportPost(const httplib::Request& req, httplib::Response& r
     }
     res.status = a.status;
     res.set_content(page(l, tr(l, O::kImport),
-                         alert(apiError(a)) + (list.empty() ? "" : "<ul>" + list + "</ul>") +
+                         alertLine(apiError(a)) + (list.empty() ? "" : "<ul>" + list + "</ul>") +
                              "<p><a href=\"/ops#import\">" + h(tr(l, O::kBack)) + "</a></p>"),
                     "text/html; charset=utf-8");
     return;

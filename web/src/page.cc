@@ -38,6 +38,20 @@ std::string page(Lang l, std::string_view title, std::string_view body, std::str
       langCode(l), htmlEscape(title), kStyle, body, head);
 }
 
+std::string alertLine(std::string_view text) {
+  return fmt::format("<p role=\"alert\" class=\"error\">{}</p>", htmlEscape(text));
+}
+
+void refusePage(httplib::Response& res, Lang l, int status, std::string_view title,
+                std::string_view why, std::string_view back, std::string_view back_label) {
+  std::string body = alertLine(why);
+  if (!back.empty()) {
+    body += fmt::format("<p><a href=\"{}\">{}</a></p>", htmlEscape(back), htmlEscape(back_label));
+  }
+  res.status = status;
+  res.set_content(page(l, title, body), "text/html; charset=utf-8");
+}
+
 std::string randomHex() {
   unsigned char b[32];
   if (RAND_bytes(b, sizeof b) != 1) return {};

@@ -20,6 +20,14 @@ namespace mcn::web {
 // element on the operator pages).
 std::string page(Lang l, std::string_view title, std::string_view body, std::string_view head = {});
 
+// `text` (escaped) as an error line that screen readers announce.
+std::string alertLine(std::string_view text);
+
+// A refusal answered with `status`: a page under `title` saying `why`, and a link back to `back`
+// (`back_label`) when one is given.
+void refusePage(httplib::Response& res, Lang l, int status, std::string_view title,
+                std::string_view why, std::string_view back = {}, std::string_view back_label = {});
+
 // 32 random bytes as hex; empty when the random source failed.
 std::string randomHex();
 

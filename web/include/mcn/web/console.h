@@ -151,6 +151,9 @@ class WebConsole {
   void opsSigninForm(const httplib::Request& req, httplib::Response& res);
   void opsSigninPost(const httplib::Request& req, httplib::Response& res);
   void opsLdapPost(const httplib::Request& req, httplib::Response& res);
+  // Under mu_: true when this minute's operator sign-in failures (all clients, token or directory)
+  // reached kOpsFailuresPerMinute; a new minute starts a new count.
+  bool opsFailuresExhausted(int64_t now);
   bool opsOn() const { return !seams_.ops.token.empty() || (seams_.ldap && seams_.ldap_operators); }
   void opsHome(const httplib::Request& req, httplib::Response& res);
   void opsCall(const httplib::Request& req, httplib::Response& res);
@@ -162,6 +165,10 @@ class WebConsole {
   std::optional<Session> opsSession(const httplib::Request& req, httplib::Response& res, bool post);
 
   std::optional<Session> session(const httplib::Request& req);
+  // Signs `who` in as `role`: a new session's cookie, the spent pre-session token's cookie
+  // cleared, and a redirect to `home`. False (503) when no session could be made.
+  bool beginSession(httplib::Response& res, const std::string& who, Role role, int64_t now,
+                    std::string_view home);
   // The /me page; `posted`/`problems`: a preferences form refused, shown as posted with its
   // messages; `notice`: a line at the top (saved, test sent).
   void renderMe(const httplib::Request& req, httplib::Response& res, const Session& s,

@@ -42,6 +42,8 @@ namespace mcn::app {
 namespace {
 
 constexpr int64_t kPublishEveryUs = 250'000;  // counters copied to /metrics this often
+// Decided missed calls a worker->notifier ring may hold, whatever run.ring_size (see workerLoop).
+constexpr size_t kMissedRingMax = 65536;
 
 std::vector<std::pair<std::string, uint64_t>> collect(
     const std::function<void(const CounterFn&)>& each) {
@@ -413,7 +415,12 @@ void Daemon::workerLoop(size_t w) {
     // Never waits: a full history ring is a counted drop (history.dropped).
     if (!history_workers_.empty()) history_workers_[w]->push(history::CallEntry{rec, {}});
     if (!rec.missed) return;
-    if (!missed_rings_[w]->try_enqueue(std::move(rec))) {
+    // A decided missed call waits for the notifier rather than being dropped: a full ring grows
+    // (enqueue allocates another block) up to kMissedRingMax calls even when run.ring_size is
+    // small. Only beyond that is it a counted drop, owed at the next start (the outbox has it).
+    MissedRing& ring = *missed_rings_[w];
+    const size_t cap = std::max(kMissedRingMax, static_cast<size_t>(cfg_.run.ring_size));
+    if (ring.size_approx() >= cap || !ring.enqueue(std::move(rec))) {
       missed_drops_[w]->fetch_add(1, std::memory_order_relaxed);
     }
   });

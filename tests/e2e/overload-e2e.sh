@@ -10,16 +10,21 @@
 #
 #  1. Flood: an `mcn-gen mix` of calls only (4,000 calls, seed 41, no REGISTER/OPTIONS noise,
 #     which the capture thread would drop itself) sent three times with tcpreplay --topspeed.
-#     Checked: ring drops counted (mcn_ring_drops_total > 0), messages accounted for (SIP seen -
-#     prefiltered = parsed by the worker + dropped at the ring, /metrics), the daemon alive and
+#     Checked: ring drops counted (mcn_ring_drops_total{ring="capture"} > 0), messages
+#     accounted for (SIP seen - prefiltered = parsed by the worker + dropped at that ring,
+#     /metrics), no decided missed call dropped on its way to the notifier (ring="missed" 0: that
+#     ring grows instead, up to 65,536 calls), the daemon alive and
 #     /healthz OK, RSS (sampled every 50 ms) never more than RSS_GROWTH_KB (64 MiB; 256 MiB for
 #     an ASan build) above idle.
 #     Every called number is a subscriber (console channel, no merge window): every call the
 #     worker parsed and found missed, flood and calm, is notified within 10 s of its final
 #     message (mcn_notification_delay_seconds; the grace after a final response is 2 s, 8 s
 #     after a 3xx).
-#  2. Calm: another mix (80 calls, seed 42, distinct Call-IDs) at 2,000 packets/s. Checked: no
-#     new ring drop; its missed calls are all written (calls-out) within 10 s of the last frame
+#  2. Calm: once the flood's calls are decided (their grace ends ~2 s after it: a wave of
+#     decisions and notifications the worker and notifier run at once, which is not what this
+#     phase is about), another mix of calls only (50 calls, seed 42, distinct Call-IDs) at 400
+#     packets/s (~340 SIP messages/s: the 64-entry ring is ~190 ms of slack for a worker that a
+#     loaded machine deschedules). Checked: no new ring drop; its missed calls are all written (calls-out) within 10 s of the last frame
 #     (a call is decided calls.grace_ms = 2 s after its final response, 8 s after a 3xx);
 #     after SIGTERM, its call records have exactly the outcome counts the generator's summary
 #     says (the identity of its calls, to tell them from the flood's, comes from
@@ -53,7 +58,7 @@ e2e_begin mcn-overload
 in_ns() { ip netns exec "$NS" "$@"; }
 
 "$GEN" mix --calls 4000 --seed 41 --noise-ratio 0 --summary-json "$WORK/flood.json" -o "$WORK/flood.pcap" 2>/dev/null
-"$GEN" mix --calls 80 --seed 42 --summary-json "$WORK/calm.json" -o "$WORK/calm.pcap" 2>/dev/null
+"$GEN" mix --calls 50 --seed 42 --noise-ratio 0 --summary-json "$WORK/calm.json" -o "$WORK/calm.pcap" 2>/dev/null
 
 ip netns add "$NS"
 in_ns ip link set lo up
@@ -95,9 +100,9 @@ in_ns curl -sf "http://127.0.0.1:$HTTP/readyz" >/dev/null || die "mcn not ready:
 # The pid of mcn itself (ip netns exec execs it; the subshell may still be between).
 PID=$(pgrep -f -n "^$MCN run --config $WORK/mcn.toml") || die "no mcn process"
 
-metric() { # sum of a family's samples on /metrics
+metric() { # sum of a family's samples on /metrics; $2: only those with this label (ring="capture")
   in_ns curl -sf "http://127.0.0.1:$HTTP/metrics" |
-    awk -v f="$1" '$1 ~ "^"f"({|$)" { s += $2 } END { printf "%d\n", s }'
+    awk -v f="$1" -v l="${2:-}" '$1 ~ "^"f"({|$)" && (l == "" || index($1, l)) { s += $2 } END { printf "%d\n", s }'
 }
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$PID/status"; }
 # What the capture thread and the worker have counted. The kernel's received count is final as
@@ -127,6 +132,7 @@ BG[$!]=rss-sampler
 # --- 1. flood
 in_ns tcpreplay -q -i ovtx --topspeed --loop=3 "$WORK/flood.pcap" >"$WORK/tcpreplay.flood" 2>&1 ||
   die "tcpreplay failed: $(tail -2 "$WORK/tcpreplay.flood")"
+flood_end_ms=$(date +%s%3N)
 sent=$(grep -o 'Actual: [0-9]* packets' "$WORK/tcpreplay.flood" | awk '{print $2}')
 pps=$(grep -o '[0-9.]* pps' "$WORK/tcpreplay.flood" | head -1 | awk '{print $1}')
 settle
@@ -135,7 +141,8 @@ in_ns curl -sf "http://127.0.0.1:$HTTP/healthz" >/dev/null || die "/healthz fail
 in_ns curl -sf "http://127.0.0.1:$HTTP/metrics" >"$WORK/metrics.flood" || true
 rx=$(metric mcn_pcap_received_total)
 kdrop=$(metric mcn_pcap_kernel_dropped_total)
-rdrop=$(metric mcn_ring_drops_total)
+rdrop=$(metric mcn_ring_drops_total 'ring="capture"')
+missed_drops=$(metric mcn_ring_drops_total 'ring="missed"')
 sip=$(($(metric mcn_udp_sip_total) + $(metric mcn_tcp_sip_total) + $(metric mcn_sctp_sip_total)))
 prefiltered=$(metric mcn_prefilter_dropped_total)
 parsed=$(metric mcn_sip_messages_total)
@@ -144,6 +151,8 @@ log "flood: $sent frames sent at ${pps:-?} pps; libpcap received $rx, kernel dro
   "SIP messages $sip, of which $prefiltered prefiltered (REGISTER, OPTIONS ...), $parsed parsed" \
   "by the worker, $rdrop dropped at the ring; RSS idle ${rss_idle} kB, peak ${rss_peak} kB"
 ((rdrop > 0)) || die "no ring drop counted: the flood did not outrun the worker ($rx received)"
+# What the worker decided is never dropped on its way to the notifier (the ring grows instead).
+((missed_drops == 0)) || die "$missed_drops decided missed calls dropped at the worker->notifier ring"
 # Every SIP message the capture thread kept was either parsed or counted as a ring drop.
 ((sip - prefiltered == parsed + rdrop)) ||
   die "messages unaccounted: $sip - $prefiltered prefiltered != $parsed parsed + $rdrop ring drops"
@@ -151,7 +160,21 @@ log "flood: $sent frames sent at ${pps:-?} pps; libpcap received $rx, kernel dro
   die "RSS grew from $rss_idle kB to $rss_peak kB (more than $RSS_GROWTH_KB kB) during the flood"
 
 # --- 2. calm burst: recovered by itself
-in_ns tcpreplay -q -i ovtx --pps=2000 "$WORK/calm.pcap" >"$WORK/tcpreplay.calm" 2>&1 ||
+# First the flood's decision wave passes: at least 2.5 s after it (calls.grace_ms 2 s), the open
+# calls no longer falling and no notification pending (at most 10 s; the few 3xx calls, decided
+# 8 s after, may still be open).
+open_before=-1
+for ((i = 0; i < 20; i++)); do
+  open=$(metric mcn_calls_open)
+  if (($(date +%s%3N) - flood_end_ms >= 2500 && open == open_before)) &&
+    (($(metric mcn_delivery_pending) == 0)); then
+    break
+  fi
+  open_before=$open
+  sleep 0.5
+done
+log "calm starts $((($(date +%s%3N) - flood_end_ms) / 100))00 ms after the flood; $open calls open"
+in_ns tcpreplay -q -i ovtx --pps=400 "$WORK/calm.pcap" >"$WORK/tcpreplay.calm" 2>&1 ||
   die "tcpreplay failed: $(tail -2 "$WORK/tcpreplay.calm")"
 sent_at=$(date +%s.%N)
 want_missed=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["missed"])' "$WORK/calm.json")
@@ -178,7 +201,7 @@ for ((i = 0; i < 200; i++)); do
   sleep 0.05
 done
 settle
-calm_drops=$(($(metric mcn_ring_drops_total) - rdrop))
+calm_drops=$(($(metric mcn_ring_drops_total) - rdrop))  # either ring
 rss_after=$(rss)
 in_ns curl -sf "http://127.0.0.1:$HTTP/metrics" >"$WORK/metrics.end" || true
 # Notification delay of every call parsed and notified, flood and calm burst: from its final SIP
@@ -192,7 +215,7 @@ wait "$MCN_PID" || die "mcn exited with an error: $(tail -3 "$WORK/mcn.log")"
 unset "BG[$MCN_PID]"
 log "calm: $want_missed missed calls expected; all written ${delay:-never} s after the last frame;" \
   "ring drops meanwhile $calm_drops; RSS after ${rss_after} kB"
-((calm_drops == 0)) || die "$calm_drops ring drops at 2,000 packets/s"
+((calm_drops == 0)) || die "$calm_drops ring drops at 400 packets/s"
 ((${notified:-0} > want_missed)) || die "only ${notified:-0} notifications (flood and calm)"
 # A call is decided calls.grace_ms (2 s) after its final response, grace_after_3xx_ms (8 s)
 # after a 3xx: every notification within 10 s, however hard the worker was pressed.

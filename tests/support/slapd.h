@@ -17,7 +17,8 @@
 //
 // Served on ldap:// and ldaps:// of 127.0.7.1, and ldaps:// of 127.0.7.3 (a name the certificate
 // does not carry). Every password is "<uid>-secret" ("reader-secret" for the service account).
-// Anonymous clients may only bind; a bound one reads everything but passwords. The certificates are
+// Anonymous clients may bind and find a person's entry by uid under ou=people (nothing else); a
+// bound one reads everything but passwords. The certificates are
 // made at start by the openssl command: a CA, the server's certificate for CN/SAN IP 127.0.7.1
 // signed by it, and a second CA that signed nothing (a client trusting only it must refuse the
 // server).
@@ -121,6 +122,10 @@ class Slapd {
         << "overlay memberof\n"
         << "access to dn.base=\"" << kOperatorsHidden << "\" by * none\n"
         << "access to attrs=userPassword by anonymous auth by * none\n"
+        // Anonymous clients may find a person by uid under ou=people (directories that allow
+        // an anonymous search-then-bind), and read nothing else.
+        << "access to dn.subtree=\"" << kPeople
+        << "\" attrs=entry,objectClass,uid by users read by anonymous read by * none\n"
            "access to * by users read by anonymous auth by * none\n";
     }
     {

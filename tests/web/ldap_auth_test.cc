@@ -94,6 +94,32 @@ TEST_F(LdapAuth, SearchThenBindOverStartTls) {
   EXPECT_EQ(a.errors(), 0u);
 }
 
+TEST_F(LdapAuth, AnonymousSearchThenBind) {
+  // No service account: the search is anonymous, which this directory allows under ou=people
+  // only; the person id is then read as the user.
+  LdapConfig c = searchConfig();
+  c.bind_dn.clear();
+  c.bind_password_ref.clear();
+  c.base = Slapd::kPeople;
+  LdapAuthenticator a(c, "");
+  auto bob = a.authenticate("bob", "bob-secret");
+  EXPECT_TRUE(bob.ok) << bob.error;
+  EXPECT_EQ(bob.person_id, "p-bob");
+  EXPECT_EQ(bob.user_dn, "uid=bob,ou=people,dc=mcn,dc=test");
+  EXPECT_EQ(a.authenticate("bob", "bob-secreT").outcome, Outcome::kBadCredentials);
+  EXPECT_EQ(a.authenticate("zed", "zed-secret").outcome, Outcome::kBadCredentials);
+  // A base an anonymous client may not see: the sign-in cannot work, which is an error for the
+  // operator (the log says why), not "wrong password" for the person.
+  c.base = Slapd::kSuffix;
+  LdapAuthenticator hidden(c, "");
+  auto r = hidden.authenticate("bob", "bob-secret");
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.outcome, Outcome::kError);
+  EXPECT_NE(r.error.find("search under dc=mcn,dc=test: Insufficient access"), std::string::npos)
+      << r.error;
+  EXPECT_EQ(hidden.errors(), 1u);
+}
+
 TEST_F(LdapAuth, WrongPasswordAndUnknownUserAreRefused) {
   LdapAuthenticator a(templateConfig(), "");
   auto wrong = a.authenticate("bob", "alice-secret");

@@ -417,7 +417,8 @@ void Daemon::workerLoop(size_t w) {
     if (!rec.missed) return;
     // A decided missed call waits for the notifier rather than being dropped: a full ring grows
     // (enqueue allocates another block) up to kMissedRingMax calls even when run.ring_size is
-    // small. Only beyond that is it a counted drop, owed at the next start (the outbox has it).
+    // small. Only beyond that is it a counted drop: owed at the next start by the outbox (no
+    // [streams]), lost on a probe.
     MissedRing& ring = *missed_rings_[w];
     const size_t cap = std::max(kMissedRingMax, static_cast<size_t>(cfg_.run.ring_size));
     if (ring.size_approx() >= cap || !ring.enqueue(std::move(rec))) {

@@ -2,6 +2,8 @@
 
 #include <array>
 #include <bit>
+#include <cstdint>
+#include <cstring>
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -61,12 +63,14 @@ IgnoredMethod lookup(std::string_view s) {
   return IgnoredMethod::kNone;
 }
 
-bool equalsNoCase(std::string_view a, std::string_view lower) {
-  if (a.size() != lower.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if ((a[i] | 0x20) != lower[i]) return false;
-  }
-  return true;
+// The 4 bytes at p are "cseq" in any case: OR-ing 0x20 into each byte folds A-Z onto a-z (and
+// maps no other byte onto a lower-case letter), one 4-byte compare.
+bool isCseqName(const char* p) {
+  uint32_t v;
+  uint32_t want;
+  std::memcpy(&v, p, 4);
+  std::memcpy(&want, "cseq", 4);
+  return (v | 0x20202020U) == want;
 }
 
 // What the header line starting at `line` says about the search for CSeq (RFC 3261 §20.16; it
@@ -76,7 +80,7 @@ enum class LineVerdict : uint8_t { kNext, kEnd, kFound };
 
 LineVerdict checkLine(std::string_view sip, size_t line, IgnoredMethod& method) {
   if (sip[line] == '\r' || sip[line] == '\n') return LineVerdict::kEnd;
-  if (sip.size() - line > 5 && equalsNoCase(sip.substr(line, 4), "cseq")) {
+  if (sip.size() - line > 5 && isCseqName(sip.data() + line)) {
     size_t i = line + 4;
     while (i < sip.size() && (sip[i] == ' ' || sip[i] == '\t')) ++i;
     if (i < sip.size() && sip[i] == ':') {

@@ -73,6 +73,43 @@ inline const char* skip(const char* p, uint8_t bits) {
   }
 }
 
+// skip(p, kToken), 16 bytes a step while [p, lim) holds 16 (lim bounds the buffer, not the
+// run): letters, digits, '-' and '.' (most of the token characters written: names, tags, Via
+// branches) are compared in one block, and the first other byte is looked up in the table (the
+// rarer "!%*_+~" continue the run). They are all token characters and the sentinel is not, so
+// it stops where skip stops.
+inline const char* skipToken(const char* p, const char* lim) {
+#if defined(__SSE2__)
+  const __m128i case_bit = _mm_set1_epi8(0x20);
+  // x - 'a' < 26 unsigned, as a signed compare: x + (128 - 'a') < -128 + 26
+  const __m128i from_a = _mm_set1_epi8(static_cast<char>(128 - 'a'));
+  const __m128i from_0 = _mm_set1_epi8(static_cast<char>(128 - '0'));
+  const __m128i letters = _mm_set1_epi8(static_cast<char>(-128 + 26));
+  const __m128i digits = _mm_set1_epi8(static_cast<char>(-128 + 10));
+  const __m128i dash = _mm_set1_epi8('-');
+  const __m128i dot = _mm_set1_epi8('.');
+  while (lim - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i letter = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(v, case_bit), from_a), letters);
+    const __m128i digit = _mm_cmplt_epi8(_mm_add_epi8(v, from_0), digits);
+    const __m128i mark = _mm_or_si128(_mm_cmpeq_epi8(v, dash), _mm_cmpeq_epi8(v, dot));
+    const unsigned other =
+        static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(letter, digit), mark))) ^
+        0xffffu;
+    if (other == 0) {
+      p += 16;
+      continue;
+    }
+    p += __builtin_ctz(other);
+    if (!is(*p, kToken)) return p;
+    ++p;
+  }
+#else
+  (void)lim;
+#endif
+  return skip(p, kToken);
+}
+
 inline const char* skipSpace(const char* p, const char* e) {
   while (p < e && isSpace(*p)) ++p;
   return p;
@@ -146,17 +183,19 @@ bool parseDigits(std::string_view s, size_t max_digits, uint64_t& out) {
 
 // The first CR, LF or NUL at or after p, or end. 16 bytes per step where SSE2 is available
 // (x86-64 always): a head is mostly long lines of bytes the scan does not look at one by one.
+// A step finds the bytes up to 13 (CR) with one unsigned minimum and one compare; those other
+// than CR, LF and NUL (HT in a value, other controls) are rare and passed over one by one.
 inline const char* findLineBreak(const char* p, const char* end) {
 #if defined(__SSE2__)
   const __m128i cr = _mm_set1_epi8('\r');
-  const __m128i lf = _mm_set1_epi8('\n');
-  const __m128i nul = _mm_setzero_si128();
   while (end - p >= 16) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)),
-                                     _mm_cmpeq_epi8(v, nul));
-    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(hit));
-    if (mask != 0) return p + __builtin_ctz(mask);
+    auto mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, cr), v)));
+    while (mask != 0) {
+      const char* b = p + __builtin_ctz(mask);
+      if (*b == '\r' || *b == '\n' || *b == '\0') return b;
+      mask &= mask - 1;
+    }
     p += 16;
   }
 #endif
@@ -274,11 +313,33 @@ inline uint64_t hashAndPrefetch(std::string_view uri, const MemoPrefetch& pf) {
 
 // `["display"|display] <uri>` from p (not SP/HT) in a value ending at e. Quoted display names
 // without \-escapes; unquoted ones of token characters and SP/HT (RFC 3261 §25.1 display-name).
-// Returns the position after '>', nullptr if it is not one.
-const char* nameAddr(const char* p, const char* e, const MemoPrefetch& pf, NameAddrParts& out) {
+// Returns the position after '>', nullptr if it is not one. `lim`: the end of the buffer.
+const char* nameAddr(const char* p, const char* e, const char* lim, const MemoPrefetch& pf,
+                     NameAddrParts& out) {
   const char* lt;
   if (*p == '"') {
     const char* q = p + 1;
+#if defined(__SSE2__)
+    // to the first byte the loop below must look at: '"', '\\', a control character or DEL
+    // (the CR of the line at the latest)
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    const __m128i del = _mm_set1_epi8(0x7f);
+    const __m128i ctl_max = _mm_set1_epi8(0x1f);
+    while (lim - q >= 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+      const __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, ctl_max), v);  // v <= 0x1f unsigned
+      const __m128i stop =
+          _mm_or_si128(_mm_or_si128(ctl, _mm_cmpeq_epi8(v, quote)),
+                       _mm_or_si128(_mm_cmpeq_epi8(v, backslash), _mm_cmpeq_epi8(v, del)));
+      const auto mask = static_cast<unsigned>(_mm_movemask_epi8(stop));
+      if (mask != 0) {
+        q += __builtin_ctz(mask);
+        break;
+      }
+      q += 16;
+    }
+#endif
     for (;; ++q) {
       const auto c = static_cast<unsigned char>(*q);
       if (c == '"') break;
@@ -304,22 +365,23 @@ const char* nameAddr(const char* p, const char* e, const MemoPrefetch& pf, NameA
 
 // From / To: name-addr *(";" generic-param) with token values and no whitespace; the tag
 // parameter (RFC 3261 §20.20, §20.39).
-bool fromTo(const char* p, const char* e, const MemoPrefetch& pf, NameAddrParts& out) {
+bool fromTo(const char* p, const char* e, const char* lim, const MemoPrefetch& pf,
+            NameAddrParts& out) {
   out = {};
-  p = nameAddr(p, e, pf, out);
+  p = nameAddr(p, e, lim, pf, out);
   if (p == nullptr) return false;
   bool tag = false;
   while (p < e) {
     if (*p != ';') return false;
     const char* n = ++p;
-    p = skip(p, kToken);
+    p = skipToken(p, lim);
     if (p == n) return false;
     const std::string_view name = view(n, p);
     std::string_view value;
     bool has_value = false;
     if (*p == '=') {
       const char* v = ++p;
-      p = skip(p, kToken);
+      p = skipToken(p, lim);
       if (p == v) return false;
       value = view(v, p);
       has_value = true;
@@ -334,11 +396,11 @@ bool fromTo(const char* p, const char* e, const MemoPrefetch& pf, NameAddrParts&
 }
 
 // P-Asserted-Identity (RFC 3325 §9.1): name-addr values, comma separated, no parameters.
-bool pai(const char* p, const char* e, Scan& out) {
+bool pai(const char* p, const char* e, const char* lim, Scan& out) {
   for (;;) {
     p = skipSpace(p, e);
     NameAddrParts n;
-    p = nameAddr(p, e, out.prefetch, n);
+    p = nameAddr(p, e, lim, out.prefetch, n);
     // A comma inside the URI (user part or parameters) is left to sofia: the list split here
     // was always on commas outside quotes only.
     if (p == nullptr || std::memchr(n.uri.data(), ',', n.uri.size()) != nullptr) return false;
@@ -353,12 +415,12 @@ bool pai(const char* p, const char* e, Scan& out) {
 // Via (RFC 3261 §20.42): "SIP/2.0/" transport LWS sent-by *(";" via-params), comma separated,
 // parameter values tokens or (received=, maddr=) a bracketed IPv6 address, no whitespace inside
 // the parameters.
-bool via(const char* p, const char* e, Scan& out) {
+bool via(const char* p, const char* e, const char* lim, Scan& out) {
   for (;;) {
     p = skipSpace(p, e);
     if (e - p < 8 || std::memcmp(p, "SIP/2.0/", 8) != 0) return false;
     const char* t = p + 8;
-    p = skip(t, kToken);
+    p = skipToken(t, lim);
     if (p == t || p >= e || !isSpace(*p)) return false;
     p = hostPort(skipSpace(p, e));
     if (p == nullptr) return false;
@@ -367,7 +429,7 @@ bool via(const char* p, const char* e, Scan& out) {
     bool branch = false;
     while (p < e && *p == ';') {
       const char* n = ++p;
-      p = skip(p, kToken);
+      p = skipToken(p, lim);
       if (p == n) return false;
       const std::string_view name = view(n, p);
       std::string_view value;
@@ -381,7 +443,7 @@ bool via(const char* p, const char* e, Scan& out) {
           if (p == h || *p != ']') return false;
           ++p;
         } else {
-          p = skip(p, kToken);
+          p = skipToken(p, lim);
           if (p == v) return false;
         }
         value = view(v, p);
@@ -650,14 +712,14 @@ bool scanMessage(std::string_view msg, Scan& out, std::string_view correlation_h
       case Known::kOther:
         break;
       case Known::kVia:
-        if (!via(v, ve, out)) return false;
+        if (!via(v, ve, end, out)) return false;
         continue;
       case Known::kFrom:
-        if (have_from || !fromTo(v, ve, out.prefetch, out.from)) return false;
+        if (have_from || !fromTo(v, ve, end, out.prefetch, out.from)) return false;
         have_from = true;
         continue;
       case Known::kTo:
-        if (have_to || !fromTo(v, ve, out.prefetch, out.to)) return false;
+        if (have_to || !fromTo(v, ve, end, out.prefetch, out.to)) return false;
         have_to = true;
         continue;
       case Known::kCallId:
@@ -689,7 +751,7 @@ bool scanMessage(std::string_view msg, Scan& out, std::string_view correlation_h
         if (!reason(view(v, ve), out)) return false;
         continue;
       case Known::kPai:
-        if (!pai(v, ve, out)) return false;
+        if (!pai(v, ve, end, out)) return false;
         continue;
       case Known::kDiversion:
         extra = Extra::kDiversion;

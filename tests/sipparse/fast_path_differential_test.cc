@@ -67,8 +67,9 @@ struct Differ {
     const auto got = fast.parse(p);
     const bool got_reused = fast.parseInto(p, reused);
     full.parse(p);  // keep the counters in step with the two fast-side calls
-    ASSERT_EQ(got.has_value(), want.has_value())
-        << where << "\n" << p.bytes.substr(0, 600) << "\n" << (want ? eventText(*want) : "");
+    ASSERT_EQ(got.has_value(), want.has_value()) << where << "\n"
+                                                 << p.bytes.substr(0, 600) << "\n"
+                                                 << (want ? eventText(*want) : "");
     ASSERT_EQ(got_reused, want.has_value()) << where;
     if (!want) return;
     if (eventText(*got) != eventText(*want) || eventText(reused) != eventText(*want)) {
@@ -96,29 +97,29 @@ std::vector<std::string> variantsOf(const std::string& m) {
     }
     if (any) v.push_back(std::move(s));
   };
-  replaced("\r\n", "\n");                          // bare LF line ends (sofia accepts them)
-  replaced("\r\nFrom:", "\r\nf:");                  // compact forms, RFC 3261 §7.3.3
+  replaced("\r\n", "\n");           // bare LF line ends (sofia accepts them)
+  replaced("\r\nFrom:", "\r\nf:");  // compact forms, RFC 3261 §7.3.3
   replaced("\r\nTo:", "\r\nt:");
   replaced("\r\nVia:", "\r\nv:");
   replaced("\r\nCall-ID:", "\r\ni:");
   replaced("\r\nContent-Length:", "\r\nl:");
-  replaced("\r\nCall-ID:", "\r\ncall-id:");         // names are case-insensitive (§7.3.5)
+  replaced("\r\nCall-ID:", "\r\ncall-id:");  // names are case-insensitive (§7.3.5)
   replaced("\r\nP-Asserted-Identity:", "\r\np-asserted-identity :");
-  replaced(": ", ":   ");                           // more LWS after the colon
+  replaced(": ", ":   ");  // more LWS after the colon
   replaced(";tag=", ";TAG=");
   replaced(";branch=", ";Branch=");
-  replaced(";branch=", " ;branch=");                // LWS before a parameter
-  replaced("<sip:", "<sip:%2B");                    // escapes sofia decodes (RFC 3986 §2.1)
+  replaced(";branch=", " ;branch=");  // LWS before a parameter
+  replaced("<sip:", "<sip:%2B");      // escapes sofia decodes (RFC 3986 §2.1)
   replaced("<sip:", "<SIP:");
   replaced("sip:+", "sip:%2b");
   replaced("@", "%40@");
   replaced(">;tag=", "> ;tag=");
-  replaced("\"", "");                               // unquoted display names
-  replaced("\r\nFrom: \"", "\r\nFrom: \"\\\"");     // a quoted-pair in the display name
-  replaced("<", "");                                // addr-spec forms
-  replaced(", ", ",");                              // list separators
+  replaced("\"", "");                            // unquoted display names
+  replaced("\r\nFrom: \"", "\r\nFrom: \"\\\"");  // a quoted-pair in the display name
+  replaced("<", "");                             // addr-spec forms
+  replaced(", ", ",");                           // list separators
   replaced(";user=phone", ";user=phone;x=\"a b\"");
-  replaced("Content-Length: 0", "Content-Length: 1");   // body shorter than announced
+  replaced("Content-Length: 0", "Content-Length: 1");  // body shorter than announced
   replaced("Content-Length: 0", "Content-Length: 00");
   replaced("Content-Length: ", "Content-Length: +");
   replaced("\r\nCSeq: ", "\r\nCSeq:  ");
@@ -146,7 +147,8 @@ std::vector<std::string> variantsOf(const std::string& m) {
     s.insert(head_end + 2, "X-Empty:\r\nX-Odd: a\tb  \r\nP-Called-Party-ID: <sip:1013@x>\r\n");
     v.push_back(s);
     s = m;
-    s.insert(head_end + 2, "Via: SIP/2.0/TCP [2001:db8::1]:5060;branch=z9hG4bKv6;received=[2001:db8::9]\r\n");
+    s.insert(head_end + 2,
+             "Via: SIP/2.0/TCP [2001:db8::1]:5060;branch=z9hG4bKv6;received=[2001:db8::9]\r\n");
     v.push_back(s);
     s = m;
     s.insert(head_end + 2, std::string("X-Nul: a") + '\0' + "b\r\n");
@@ -185,7 +187,8 @@ TEST(FastPathDifferential, EveryFixtureMessageAndItsVariants) {
 TEST(FastPathDifferential, HandWrittenEdgeCases) {
   const std::string head =
       "INVITE sip:1013@ims.example.com;user=phone SIP/2.0\n"
-      "Via: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bK-e1, SIP/2.0/TCP pcscf.example:5060;branch=z9hG4bK-e0\n"
+      "Via: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bK-e1, SIP/2.0/TCP "
+      "pcscf.example:5060;branch=z9hG4bK-e0\n"
       "Call-ID: edge-1@192.0.2.40\n"
       "CSeq: 7 INVITE\n";
   const std::vector<std::string> cases = {
@@ -227,11 +230,14 @@ TEST(FastPathDifferential, HandWrittenEdgeCases) {
   size_t i = 0;
   for (const std::string& c : cases) {
     for (const std::string& body : {std::string(), std::string("v=0\n")}) {
-      const std::string m = crlf(head + c + "Content-Length: " + std::to_string(body.size() + (body.empty() ? 0 : 1)) + "\n\n" + body);
+      const std::string m = crlf(
+          head + c + "Content-Length: " + std::to_string(body.size() + (body.empty() ? 0 : 1)) +
+          "\n\n" + body);
       const std::string where = "case " + std::to_string(++i);
       d.check(payloadOf(m), where);
       size_t k = 0;
-      for (std::string& v : variantsOf(m)) d.check(payloadOf(std::move(v)), where + " variant " + std::to_string(++k));
+      for (std::string& v : variantsOf(m))
+        d.check(payloadOf(std::move(v)), where + " variant " + std::to_string(++k));
     }
   }
   for (const char* status :
@@ -245,6 +251,90 @@ TEST(FastPathDifferential, HandWrittenEdgeCases) {
   }
   EXPECT_EQ(d.mismatches, 0u);
   d.finish();
+}
+
+// The scan reads some runs 16 bytes at a time (a line's CR, a quoted display name, the tokens of
+// From/To parameters and of Via): each must stop exactly where a byte-by-byte reading stops,
+// wherever in a block the byte that ends it falls. Every position of four long runs gets each
+// byte of a set that ends a run, continues it, or makes the message one for sofia. Both parsers
+// must agree, and the fast path must take (and read right) what its subset allows, or a block
+// that stopped early would go unnoticed (declining is never wrong, only slower).
+TEST(FastPathDifferential, BlockWiseRunsStopWhereTheBytesSay) {
+  const std::string display = "Display Name Of Forty Characters Or So!";
+  const std::string tag = "0123456789abcdefghijklmnopqrstuvwxyzABCD";
+  const std::string branch = "z9hG4bK0123456789abcdefghijklmnopqrstuvwxyzAB";
+  const std::string subject = "a value whose line is longer than two blocks of sixteen bytes";
+  auto message = [&](const std::string& d, const std::string& t, const std::string& b,
+                     const std::string& subj) {
+    return crlf(
+        "INVITE sip:1013@ims.example.com SIP/2.0\n"
+        "Via: SIP/2.0/UDP 198.51.100.20:5060;branch=" +
+        b +
+        ", SIP/2.0/TCP pcscf.example:5060;branch=z9hG4bK-e0\n"
+        "From: \"" +
+        d + "\" <sip:+8613900101230@ims.example.com>;tag=" + t +
+        "\n"
+        "To: <sip:1013@ims.example.com>\n"
+        "Call-ID: runs@192.0.2.40\n"
+        "CSeq: 7 INVITE\n"
+        "Subject: " +
+        subj +
+        "\n"
+        "Content-Length: 0\n\n");
+  };
+  fast::Scan scan;
+  const std::string base = message(display, tag, branch, subject);  // the scan's views are into it
+  ASSERT_TRUE(fast::scanMessage(base, scan));
+  ASSERT_EQ(scan.from.tag, tag);
+  ASSERT_EQ(scan.via_branch, branch);
+
+  // token characters (RFC 3261 §25.1) the fast path takes in a tag or branch; then bytes that
+  // end a token run, or a display name, or the line
+  const std::string token_ok = "-.!%*_+~";
+  const std::string others =
+      std::string("`'\\\"\t\x01\x0b\x7f\x80 ,;=@[/:<>") + '\r' + '\n' + std::string(1, '\0');
+  Differ d;
+  size_t taken = 0;
+  for (size_t pos = 0; pos < 40; ++pos) {
+    for (const char c : token_ok + others) {
+      const std::string where = "position " + std::to_string(pos) + " byte " +
+                                std::to_string(static_cast<unsigned char>(c));
+      std::string t = tag, b = branch, dn = display, subj = subject;
+      t[pos] = c;
+      b[pos] = c;
+      dn[pos] = c;
+      subj[pos] = c;
+      const std::vector<std::pair<std::string, std::string>> variants = {
+          {"tag", message(display, t, branch, subject)},
+          {"branch", message(display, tag, b, subject)},
+          {"display", message(dn, tag, branch, subject)},
+          {"subject", message(display, tag, branch, subj)},
+      };
+      for (const auto& [run, m] : variants) d.check(payloadOf(m), run + " " + where);
+      if (token_ok.find(c) != std::string::npos) {
+        ASSERT_TRUE(fast::scanMessage(variants[0].second, scan)) << where;
+        EXPECT_EQ(scan.from.tag, t) << where;
+        ASSERT_TRUE(fast::scanMessage(variants[1].second, scan)) << where;
+        EXPECT_EQ(scan.via_branch, b) << where;
+        taken += 2;
+      }
+      // a quoted display name holds any byte but '"', '\' and controls (DEL among them)
+      const auto u = static_cast<unsigned char>(c);
+      if (c != '"' && c != '\\' && u >= 0x20 && u != 0x7f) {
+        ASSERT_TRUE(fast::scanMessage(variants[2].second, scan)) << where;
+        EXPECT_EQ(scan.from.display, "\"" + dn + "\"") << where;
+        ++taken;
+      }
+      // a value holds any byte but CR, LF and NUL as far as the line split goes
+      if (c != '\r' && c != '\n' && c != '\0') {
+        ASSERT_TRUE(fast::scanMessage(variants[3].second, scan)) << where;
+        ++taken;
+      }
+    }
+  }
+  EXPECT_EQ(d.mismatches, 0u);
+  d.finish();
+  EXPECT_GT(taken, 2'000u);
 }
 
 TEST(FastPathDifferential, GeneratedMixAndTheShareTheFastPathTakes) {

@@ -32,6 +32,9 @@ class LocalNotifier;
 
 namespace mcn::app {
 
+class HistoryApi;
+class HttpEndpoints;
+
 class WebBackend {
  public:
   using DirectoryFn = std::function<std::shared_ptr<const subscribers::Directory>()>;
@@ -69,6 +72,9 @@ class WebBackend {
 
   static constexpr size_t kMaxQueued = 256;
   static constexpr int kMaxCallsShown = 50;
+  // HTTP request threads while the console is served: a browser keeps several connections open,
+  // each holding one.
+  static constexpr size_t kHttpThreads = 8;
 
  private:
   struct Message {
@@ -95,5 +101,37 @@ class WebBackend {
   std::atomic<uint64_t> queued_{0}, refused_{0}, undeliverable_{0};
   std::atomic<uint64_t> saved_count_{0}, save_refused_{0}, save_failed_{0};
 };
+
+// A subscribers directory the console read back after rewriting the file, waiting for the thread
+// that owns the notifier's directory (mcn run's notifier thread, the notifier role's loop): the
+// HTTP thread puts, that thread takes.
+class DirectoryHandoff {
+ public:
+  void put(std::shared_ptr<const subscribers::Directory> d);
+  // The directory waiting, or null.
+  std::shared_ptr<const subscribers::Directory> take();
+
+ private:
+  std::mutex mu_;
+  std::shared_ptr<const subscribers::Directory> dir_;  // under mu_
+  std::atomic<bool> waiting_{false};
+};
+
+// What a role of `mcn run` gives the console (startWebConsole).
+struct WebWiring {
+  std::string subscribers_path;          // --subscribers ("" : [run] subscribers)
+  WebBackend::DirectoryFn directory;     // the directory now (HTTP threads)
+  WebBackend::SavedFn saved;             // a rewritten subscribers file, read back
+  std::function<HistoryApi*()> history;  // the call history's API at request time, or null
+  web::OpsSeams ops;                     // this role's figures, ladder, dead letters, import
+};
+
+// [web] enabled, on `http` before its start(): the console made and started, /ops search and
+// call from the history (when `ops` has none), its routes added and its paths served without the
+// bearer token. The one wiring of every role that serves the console (mcn run's roles all and
+// notifier). Null and `error` when start-up must stop. The caller gives the HTTP layer
+// WebBackend::kHttpThreads request threads (or more).
+std::unique_ptr<WebBackend> startWebConsole(const Config& cfg, HttpEndpoints& http, WebWiring w,
+                                            std::string& error);
 
 }  // namespace mcn::app

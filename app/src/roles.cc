@@ -17,6 +17,7 @@
 #include "ops_api.h"
 #include "process.h"
 #include "reload.h"
+#include "shared_links.h"
 #include "stream_dead_letters.h"
 #include "web_backend.h"
 
@@ -153,6 +154,8 @@ int runStreamNotifier(const Config& cfg, const RunOptions& opts) {
     };
   }
   OpsApi ops_api(ops_stats, std::move(ops_seams));
+  // Every notifier serves the console: a sign-in link is used once among them all.
+  SharedLinkRecord links(notifier::streamClientOptions(sc), sc.prefix);
   DirectoryHandoff web_dir;  // a subscribers file the console rewrote, for the loop
   std::unique_ptr<WebBackend> web;
 
@@ -191,6 +194,12 @@ int runStreamNotifier(const Config& cfg, const RunOptions& opts) {
       web_dir.put(std::move(d));
     };
     w.history = [&] { return history_api.get(); };
+    w.redeem_shared = [&links](const std::string& nonce, int64_t expires_ms) {
+      return links.redeem(nonce, expires_ms,
+                          std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count());
+    };
     auto answer = [](const ApiReply& r) { return web::JsonAnswer{r.status, r.body}; };
     w.ops.stats = [&, answer] { return answer(ops_api.stats()); };
     w.ops.ladder = [](const std::string&) {

@@ -137,6 +137,7 @@ std::string WebBackend::start() {
     ops_.token = *token;
   }
   seams.ops = std::move(ops_);
+  seams.redeem_shared = std::move(redeem_shared_);
   if (!w.ldap.url.empty()) {
     std::string bind_password;
     if (!w.ldap.bind_password_ref.empty()) {
@@ -374,6 +375,7 @@ std::unique_ptr<WebBackend> startWebConsole(const Config& cfg, HttpEndpoints& ht
     }
   }
   web->setOps(std::move(w.ops));
+  web->setRedeemShared(std::move(w.redeem_shared));
   if (error = web->start(); !error.empty()) return nullptr;
   http.setPublicPaths(&WebBackend::isConsolePath);
   http.addRoutes([p = web.get()](httplib::Server& s) { p->addRoutes(s); });

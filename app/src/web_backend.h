@@ -50,6 +50,10 @@ class WebBackend {
   // Before start(): what the operator pages show (the JSON APIs of this process); the token is
   // filled in by start() from web.operator_token_ref.
   void setOps(web::OpsSeams ops) { ops_ = std::move(ops); }
+  // Before start(): several processes serve the console (web::ConsoleSeams::redeem_shared).
+  void setRedeemShared(std::function<sipua::LinkVerdict(const std::string&, int64_t)> fn) {
+    redeem_shared_ = std::move(fn);
+  }
   void addRoutes(httplib::Server& server);
   // The paths the console serves: exempt from the HTTP layer's bearer token (a session cookie
   // or a signed link is their credential).
@@ -88,6 +92,7 @@ class WebBackend {
   std::unique_ptr<web::WebConsole> console_;
   std::unique_ptr<web::LdapAuthenticator> ldap_;  // web.ldap_url set
   web::OpsSeams ops_;
+  std::function<sipua::LinkVerdict(const std::string&, int64_t)> redeem_shared_;
 
   std::mutex queue_mu_;
   std::deque<Message> queue_;
@@ -124,6 +129,8 @@ struct WebWiring {
   WebBackend::SavedFn saved;             // a rewritten subscribers file, read back
   std::function<HistoryApi*()> history;  // the call history's API at request time, or null
   web::OpsSeams ops;                     // this role's figures, ladder, dead letters, import
+  // Several processes serve the console: a sign-in link used once among them (else unset).
+  std::function<sipua::LinkVerdict(const std::string& nonce, int64_t expires_ms)> redeem_shared;
 };
 
 // [web] enabled, on `http` before its start(): the console made and started, /ops search and

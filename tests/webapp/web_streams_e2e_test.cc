@@ -3,8 +3,8 @@
 // sipp_busy: +862584561234 calls 1015, busy) and one real redis-server on a free loopback port
 // (tests/app/streams_deployment.h). Wu Fang (1015) is told through two webhooks on 127.0.0.1:
 // "hook" (the test's receiver, the first channel: her sign-in links go there) and "pager" (a
-// port nobody listens on). Everything over HTTP as a browser does it: cookies, CSRF tokens,
-// redirects not followed.
+// port nobody listens on). A sign-in link is used once among all the notifiers. Everything over
+// HTTP as a browser does it: cookies, CSRF tokens, redirects not followed.
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -179,6 +179,17 @@ TEST_F(WebStreams, StaffSignInThroughTheirWebhookAndSeeTheirMissedCallOnMe) {
                     httplib::Params{{"csrf", hiddenCsrf(confirm->body)}});
   ASSERT_EQ(in->status, 303);
   const std::string session = "mcn_session=" + cookieFrom(in, "mcn_session");
+  // The same link once more on another notifier (a proxy in front sends each request anywhere):
+  // used already, no session.
+  ASSERT_TRUE(startNotifier(1)) << d_.log(1);
+  auto c1 = d_.client(1);
+  auto confirm1 = c1->Get(link);
+  ASSERT_EQ(confirm1->status, 200);
+  auto twice = c1->Post(link, {{"Cookie", "mcn_form=" + cookieFrom(confirm1, "mcn_form")}},
+                        httplib::Params{{"csrf", hiddenCsrf(confirm1->body)}});
+  EXPECT_EQ(twice->status, 410);
+  EXPECT_EQ(cookieFrom(twice, "mcn_session"), "");
+  EXPECT_NE(twice->body.find("This sign-in link was used already."), std::string::npos);
   // Her missed call, from this notifier's replica of the shared history (the probe's record and
   // this notifier's steps reach it through Redis).
   std::string me;

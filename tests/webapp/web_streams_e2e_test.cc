@@ -208,6 +208,38 @@ TEST_F(WebStreams, StaffSignInThroughTheirWebhookAndSeeTheirMissedCallOnMe) {
   EXPECT_NE(me.find("<td>busy</td>"), std::string::npos);
   EXPECT_NE(me.find("<td>hook"), std::string::npos) << me;  // where she was told
 
+  // She wants her alerts in Chinese, in UTC: the subscribers file is rewritten, and this
+  // notifier's delivery renders her next missed call (sipp_topoh_busy, 1015 busy again) so.
+  // (The second notifier would read the file on SIGHUP only: it stops first, so this one renders.)
+  d_.notifier(1).signal(SIGTERM);
+  ASSERT_EQ(d_.notifier(1).exitCode(), 0) << d_.log(1);
+  const std::string csrf = hiddenCsrf(me);
+  auto saved = c->Post("/me/preferences", {{"Cookie", session}},
+                       httplib::Params{{"csrf", csrf},
+                                       {"which", "missed"},
+                                       {"internal_calls", "on"},
+                                       {"external_calls", "on"},
+                                       {"withheld_callers", "on"},
+                                       {"min_ring", "0"},
+                                       {"merge_window", "0"},
+                                       {"quiet_start", "22:00"},
+                                       {"quiet_end", "07:30"},
+                                       {"quiet_action", "hold"},
+                                       {"language", "zh"},
+                                       {"time_zone", "UTC"}});
+  ASSERT_TRUE(saved);
+  ASSERT_LT(saved->status, 400) << saved->body;
+  EXPECT_NE(test::StreamsDeployment::slurp(d_.subscribers()).find("time_zone = \"UTC\""),
+            std::string::npos);
+  auto next = d_.probe({"sipp_topoh_busy.pcap"});
+  ASSERT_EQ(next.exit_code, 0) << next.err;
+  got = receiver_.waitFor(3);
+  ASSERT_EQ(got.size(), 3u) << d_.log(0) << d_.log(1);
+  EXPECT_EQ(got[2].body["type"], "call.missed");
+  EXPECT_NE(got[2].body["data"].value("title", "").find("未接来电"), std::string::npos)
+      << got[2].body.dump();
+  EXPECT_NE(got[2].body["data"].value("text", "").find("23:29"), std::string::npos);
+
   // The operator's view on this role: figures it has, the probes' ones said to be elsewhere, the
   // call from the replica, its ladder pointed at the probes.
   const std::string op = operatorCookie(0, "Li Lei");

@@ -147,8 +147,11 @@ int runStreamNotifier(const Config& cfg, const RunOptions& opts) {
   ops_seams.retry = &retry;
   const std::string& subscribers_path =
       opts.subscribers.empty() ? cfg.run.subscribers : opts.subscribers;
-  if (redis_dir || (!subscribers_path.empty() && !subscribers_path.ends_with(".csv") &&
-                    !subscribers_path.ends_with(".CSV"))) {
+  // A CSV subscribers file is not rewritten (importPeopleInto): no import offered then.
+  const bool can_import =
+      redis_dir || (!subscribers_path.empty() && !subscribers_path.ends_with(".csv") &&
+                    !subscribers_path.ends_with(".CSV"));
+  if (can_import) {
     ops_seams.import_people = [&cfg, &opts, &redis_dir](const std::string& csv) {
       return importPeopleInto(cfg, opts.subscribers, redis_dir != nullptr, csv);
     };
@@ -214,8 +217,7 @@ int runStreamNotifier(const Config& cfg, const RunOptions& opts) {
                                            const std::string& who, const std::string& from) {
       return answer(ops_api.actOnDeadLetter(id, action, who, from));
     };
-    if (redis_dir || (!subscribers_path.empty() && !subscribers_path.ends_with(".csv") &&
-                      !subscribers_path.ends_with(".CSV"))) {
+    if (can_import) {
       w.ops.import_people = [&, answer](const std::string& csv) {
         return answer(ops_api.importPeople("text/csv", csv));
       };

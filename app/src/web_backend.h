@@ -4,10 +4,12 @@
 // preferences), the call history store (my missed calls and where I was told), the local
 // notifier (the sign-in link and the test notification go through the person's own channel) and
 // the subscribers store (preferences saved to Redis, or the TOML file rewritten atomically and
-// reloaded). Every change is logged with who made it.
+// reloaded). Every change is logged with who made it. Served by `mcn run` (role all: run.cc) and
+// by `mcn run --role notifier` (roles.cc), both through startWebConsole below.
 //
 // Threads: the HTTP pool's threads call the console; messages to send are queued here (bounded)
-// and handed to the local notifier by the notifier thread (drainMessages), which owns it.
+// and handed to the local notifier by the thread that owns it (drainMessages): role all's
+// notifier thread, the notifier role's loop.
 
 #include <atomic>
 #include <deque>

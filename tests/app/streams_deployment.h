@@ -38,19 +38,25 @@ class StreamsDeployment {
   }
 
   // `name`: the directory's (under the temporary directory, with the pid). `extra_toml`: more
-  // tables for mcn.toml (not [run], [streams], [dial_plan] or [calls], which it has). False when
-  // redis-server is missing or did not answer (a failed assertion says which).
-  bool open(const std::string& name, const std::string& extra_toml = "") {
+  // tables for mcn.toml (not [run], [streams], [dial_plan] or [calls], which it has).
+  // `persistent`: Redis keeps its data in the directory (an append-only file synced at every
+  // write), so restartRedis() finds it again. False when redis-server is missing or did not
+  // answer (a failed assertion says which).
+  bool open(const std::string& name, const std::string& extra_toml = "", bool persistent = false) {
     if (!subscribers::test::RedisServer::available()) {
       ADD_FAILURE() << "redis-server not installed";
       return false;
     }
-    if (!redis_.start()) {
+    dir_ = std::filesystem::temp_directory_path() / (name + "_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    if (persistent) {
+      redis_args_ = {"--appendonly", "yes", "--appendfsync", "always", "--dir", dir_.string()};
+    }
+    if (!redis_.start(0, redis_args_)) {
       ADD_FAILURE() << "redis-server did not answer PING";
       return false;
     }
-    dir_ = std::filesystem::temp_directory_path() / (name + "_" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir_);
     for (int k = 0; k < kNotifiers; ++k) std::filesystem::create_directories(cwd(k));
     std::ofstream(config()) << slurp(clitest::kPcaps + "/fixtures.toml") << "\n[run]\n"
                             << "shutdown_timeout_ms = 2000\n"
@@ -70,6 +76,8 @@ class StreamsDeployment {
   std::filesystem::path cwd(int k) const { return dir_ / ("n" + std::to_string(k + 1)); }
   std::string log(int k) const { return slurp(cwd(k) / "run.log"); }
   subscribers::test::RedisServer& redis() { return redis_; }
+  // Redis back on its port after redis().stop(), with its data when opened `persistent`.
+  bool restartRedis() { return redis_.start(redis_.port(), redis_args_); }
   mcn::test::ChildProcess& notifier(int k) { return notifiers_[k]; }
   int httpPort(int k) const { return http_[k]; }
 
@@ -110,6 +118,7 @@ class StreamsDeployment {
  private:
   std::filesystem::path dir_;
   subscribers::test::RedisServer redis_;
+  std::vector<std::string> redis_args_;
   mcn::test::ChildProcess notifiers_[kNotifiers];
   int http_[kNotifiers] = {0, 0};
 };

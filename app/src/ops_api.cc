@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 #include <httplib.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <chrono>
@@ -12,6 +14,8 @@
 #include "mcn/notifier/local_notifier.h"
 #include "mcn/subscribers/csv_import.h"
 #include "people_store.h"
+#include "reload.h"
+#include "stream_dead_letters.h"
 
 namespace mcn::app {
 namespace {
@@ -139,6 +143,35 @@ ApiReply importPeopleCsv(const std::string& csv, PeopleStore& store,
   }
 }
 
+ApiReply importPeopleInto(const Config& cfg, const std::string& path_in, bool redis,
+                          const std::string& csv) {
+  static std::mutex import_mu;  // one import at a time: each is a read-modify-write
+  std::lock_guard lock(import_mu);
+  try {
+    const sipparse::DialPlan plan(cfg.parser.dial_plan);
+    if (redis) {
+      RedisPeopleStore store(redisSubscriberOptionsOf(cfg));
+      return importPeopleCsv(csv, store, plan);  // every process refreshes on the pub/sub
+    }
+    const std::string& path = path_in.empty() ? cfg.run.subscribers : path_in;
+    if (path.empty()) {
+      return fail(501, "no subscribers store to import into (give [run] subscribers or redis)");
+    }
+    if (path.ends_with(".csv") || path.ends_with(".CSV")) {
+      return fail(409, "the subscribers file " + path +
+                           " is a CSV export, which mcn does not rewrite: import into a TOML file "
+                           "or Redis with mcn subscribers");
+    }
+    FilePeopleStore store(path, plan);
+    ApiReply r = importPeopleCsv(csv, store, plan);
+    // The file changed: reloaded as on SIGHUP (the main thread; calls in flight kept).
+    if (r.status == 200) ::kill(::getpid(), SIGHUP);
+    return r;
+  } catch (const std::exception& e) {
+    return fail(503, std::string("the subscribers store: ") + e.what());
+  }
+}
+
 // ---- RetryHandoff ----
 
 ApiReply RetryHandoff::resubmit(notifier::Notification n, int wait_ms) {
@@ -199,7 +232,7 @@ ApiReply OpsApi::stats() {
 }
 
 ApiReply OpsApi::listDeadLetters(const std::vector<std::pair<std::string, std::string>>& params) {
-  if (seams_.dead_letters == nullptr) {
+  if (seams_.dead_letters == nullptr && seams_.stream_dead_letters == nullptr) {
     return fail(501,
                 "no dead-letter file in this process (--role probe, or the Redis streams' "
                 "<prefix>:dead)");
@@ -226,7 +259,14 @@ ApiReply OpsApi::listDeadLetters(const std::vector<std::pair<std::string, std::s
   }
   notifier::DeadLetterPage page;
   std::string error;
-  if (!seams_.dead_letters->list(skip, limit, all, page, error)) return fail(500, error);
+  if (seams_.stream_dead_letters != nullptr) {
+    auto r = seams_.stream_dead_letters->list(skip, limit, all, page, error);
+    if (r != StreamDeadLetters::Result::kOk) {
+      return fail(r == StreamDeadLetters::Result::kUnreachable ? 503 : 500, error);
+    }
+  } else if (!seams_.dead_letters->list(skip, limit, all, page, error)) {
+    return fail(500, error);
+  }
   json entries = json::array();
   for (const auto& e : page.entries) entries.push_back(entryJson(e));
   json out{{"dead_letters", std::move(entries)},
@@ -239,6 +279,7 @@ ApiReply OpsApi::listDeadLetters(const std::vector<std::pair<std::string, std::s
 
 ApiReply OpsApi::actOnDeadLetter(const std::string& id, const std::string& action,
                                  const std::string& who_in, const std::string& from) {
+  if (seams_.stream_dead_letters != nullptr) return actOnStreamDeadLetter(id, action, who_in, from);
   if (seams_.dead_letters == nullptr) {
     return fail(501,
                 "no dead-letter file in this process (--role probe, or the Redis streams' "
@@ -290,6 +331,74 @@ ApiReply OpsApi::actOnDeadLetter(const std::string& id, const std::string& actio
   }
   spdlog::info("dead letter {} (key {}, person {}) {} by {} from {}", id, key, person,
                action == "retry" ? "retried" : "discarded", who, from);
+  json out{{"id", id},
+           {"state", action == "retry" ? "retried" : "discarded"},
+           {"idempotency_key", key},
+           {"by", who}};
+  return ApiReply{action == "retry" ? 202 : 200, dump(out)};
+}
+
+ApiReply OpsApi::actOnStreamDeadLetter(const std::string& id, const std::string& action,
+                                       const std::string& who_in, const std::string& from) {
+  StreamDeadLetters& dead = *seams_.stream_dead_letters;
+  if (!StreamDeadLetters::validId(id)) {
+    return fail(400,
+                "id: a stream entry id (digits-digits), as GET /api/ops/dead-letters lists them");
+  }
+  if (who_in.size() > kMaxWho || !printable(who_in)) {
+    return fail(400, fmt::format("X-Mcn-Operator: 1 to {} bytes, no control characters", kMaxWho));
+  }
+  const std::string who = who_in.empty() ? std::string("token") : who_in;
+  auto refused = [](StreamDeadLetters::Result r, const std::string& error) {
+    return fail(r == StreamDeadLetters::Result::kUnreachable ? 503 : 500, error);
+  };
+  std::string error;
+  std::optional<notifier::DeadLetterEntry> e;
+  if (auto r = dead.find(id, e, error); r != StreamDeadLetters::Result::kOk) {
+    return refused(r, error);
+  }
+  if (!e) return fail(404, fmt::format("no dead letter {} in {}", id, dead.streamKey()));
+  auto done = [&](const notifier::DeadLetterAction& a) {
+    return fail(409, fmt::format("dead letter {} was {} already, by {} at {}", id,
+                                 a.action == "retry" ? "retried" : "discarded", a.by, a.at));
+  };
+  if (e->done) return done(*e->done);
+  auto j = json::parse(e->line, nullptr, false);
+  std::string key, person;
+  if (j.is_object() && j.contains("notification") && j["notification"].is_object()) {
+    key = j["notification"].value("idempotency_key", "");
+    person = j["notification"].value("person", "");
+  }
+  std::optional<notifier::Notification> n;
+  if (action == "retry") {
+    n = notifier::deadLetterNotification(e->line, error);
+    if (!n) return fail(422, error);
+    if (seams_.retry == nullptr) return fail(503, "this process has no local notifier");
+  }
+  // Claimed in Redis first: of two operators (on two notifiers) acting on one entry, one wins.
+  notifier::DeadLetterAction act{action, who, from, {}}, prior;
+  StreamDeadLetters::Claim claim{};
+  if (auto r = dead.claim(id, act, claim, prior, error); r != StreamDeadLetters::Result::kOk) {
+    return refused(r, error);
+  }
+  if (claim == StreamDeadLetters::Claim::kTaken) return done(prior);
+  if (claim == StreamDeadLetters::Claim::kGone) {
+    return fail(404, fmt::format("no dead letter {} in {} (trimmed)", id, dead.streamKey()));
+  }
+  if (action == "retry") {
+    ApiReply reply = seams_.retry->resubmit(std::move(*n), seams_.retry_wait_ms);
+    if (reply.status != 202) {
+      // Not sent: the claim goes, so it can be retried again.
+      std::string release_error;
+      if (dead.release(id, release_error) != StreamDeadLetters::Result::kOk) {
+        spdlog::error("dead letter {} ({}) not re-sent, and its claim not undone: {}", id, key,
+                      release_error);
+      }
+      return reply;
+    }
+  }
+  spdlog::info("dead letter {} of {} (key {}, person {}) {} by {} from {}", id, dead.streamKey(),
+               key, person, action == "retry" ? "retried" : "discarded", who, from);
   json out{{"id", id},
            {"state", action == "retry" ? "retried" : "discarded"},
            {"idempotency_key", key},

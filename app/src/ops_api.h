@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "history_api.h"
+#include "mcn/app/config.h"
 #include "mcn/notifier/dead_letter_store.h"
 #include "mcn/notifier/notification.h"
 #include "ops_stats.h"
@@ -59,6 +60,7 @@ class RetryHandoff {
 };
 
 class PeopleStore;
+class StreamDeadLetters;
 
 // POST /api/ops/people/import behind the HTTP layer: the CSV read by the subscribers CSV loader
 // (subscribers/csv_import.h, the rules of `mcn subscribers import`), then imported into `store`
@@ -67,6 +69,13 @@ class PeopleStore;
 ApiReply importPeopleCsv(const std::string& csv, PeopleStore& store,
                          const sipparse::DialPlan& plan);
 
+// The import into this process's subscribers store, for every role that has one: Redis
+// (`redis`: every process refreshes on its pub/sub), else the TOML file `path` (--subscribers,
+// else [run] subscribers), reloaded as on SIGHUP. 501 without a store, 409 for a CSV file (mcn
+// does not rewrite those).
+ApiReply importPeopleInto(const Config& cfg, const std::string& path, bool redis,
+                          const std::string& csv);
+
 class OpsApi {
  public:
   struct Seams {
@@ -74,6 +83,8 @@ class OpsApi {
     std::function<OpsLevels()> levels;
     // The dead-letter file's store; null: no dead letters served here (501).
     notifier::DeadLetterStore* dead_letters = nullptr;
+    // Or (a [streams] notifier) the <prefix>:dead stream: the same JSON, ids are stream entry ids.
+    StreamDeadLetters* stream_dead_letters = nullptr;
     RetryHandoff* retry = nullptr;
     int retry_wait_ms = 5000;
     // POST /api/ops/people/import: the people of a CSV, all or nothing. Returns 200 with what
@@ -95,6 +106,9 @@ class OpsApi {
   static constexpr size_t kMaxImportBytes = 4 << 20;
 
  private:
+  ApiReply actOnStreamDeadLetter(const std::string& id, const std::string& action,
+                                 const std::string& who, const std::string& from);
+
   OpsStats& stats_;
   Seams seams_;
   std::mutex act_mu_;  // one retry or discard at a time: two clicks never send twice

@@ -70,17 +70,24 @@ std::string OpsStats::render(const OpsLevels& levels, int64_t wall_us) const {
   j["window_s"] = rounded(span_s);
   const uint64_t kdrops_now = get(now_t, "pcap.kernel_dropped") + get(now_t, "pcap.if_dropped");
   const uint64_t kdrops_base = get(base_t, "pcap.kernel_dropped") + get(base_t, "pcap.if_dropped");
-  j["capture"] = {{"frames_per_s", perSecond(delta("capture.frames"))},
-                  {"frames", get(now_t, "capture.frames")},
-                  {"kernel_drops_per_s", perSecond(growth(kdrops_base, kdrops_now))},
-                  {"kernel_drops", kdrops_now},
-                  {"ring_drops", get(now_t, "mcn_ring_drops_total")}};
-  j["sip"] = {{"messages_per_s", perSecond(delta("sip.messages"))},
-              {"messages", get(now_t, "sip.messages")}};
-  j["calls"] = {{"open", levels.open_calls},
-                {"decided_per_min", perMinute(delta("calls.decided"))},
-                {"missed_per_min", perMinute(delta("calls.missed"))},
-                {"missed", get(now_t, "calls.missed")}};
+  if (levels.capture_here) {
+    j["capture"] = {{"frames_per_s", perSecond(delta("capture.frames"))},
+                    {"frames", get(now_t, "capture.frames")},
+                    {"kernel_drops_per_s", perSecond(growth(kdrops_base, kdrops_now))},
+                    {"kernel_drops", kdrops_now},
+                    {"ring_drops", get(now_t, "mcn_ring_drops_total")}};
+    j["sip"] = {{"messages_per_s", perSecond(delta("sip.messages"))},
+                {"messages", get(now_t, "sip.messages")}};
+    j["calls"] = {{"open", levels.open_calls},
+                  {"decided_per_min", perMinute(delta("calls.decided"))},
+                  {"missed_per_min", perMinute(delta("calls.missed"))},
+                  {"missed", get(now_t, "calls.missed")}};
+  } else {
+    // A notifier: not zeros, which would read as "no traffic".
+    j["capture"] = kNotHere;
+    j["sip"] = kNotHere;
+    j["calls"] = kNotHere;
+  }
 
   // delivery.<kind>.ok / .failed / .dead_lettered (notifier/delivery.h): kinds that ever did
   // something, each with what it did in the window and a health word.

@@ -24,12 +24,18 @@ struct OpsLevels {
   uint64_t deliveries_pending = 0;
   bool redis_configured = false;    // [run] redis (the subscribers store)
   bool streams_configured = false;  // --role probe: the missed-call stream
+  // false (--role notifier): frames, SIP messages and calls are counted by the probes, so
+  // "capture", "sip" and "calls" say where they are instead of showing zeros.
+  bool capture_here = true;
   struct Source {
     std::string name;  // interface or "hep:ADDR"
     bool ok = true;    // false: the capture failed
   };
   std::vector<Source> sources;
 };
+
+// What "capture", "sip" and "calls" say on a notifier.
+inline constexpr const char* kNotHere = "not here: counted by the probes (their /api/ops/stats)";
 
 class OpsStats {
  public:

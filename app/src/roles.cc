@@ -14,8 +14,12 @@
 #include "mcn/notifier/stream_window_delivery.h"
 #include "mcn/subscribers/redis_store.h"
 #include "metrics.h"
+#include "ops_api.h"
 #include "process.h"
 #include "reload.h"
+#include "shared_links.h"
+#include "stream_dead_letters.h"
+#include "web_backend.h"
 
 namespace mcn::app {
 
@@ -108,6 +112,56 @@ int runStreamNotifier(const Config& cfg, const RunOptions& opts) {
     history_api = std::make_unique<HistoryApi>(cfg.history.path, cfg.parser.dial_plan);
   }
 
+  // The directory as the HTTP threads see it (the web console, the people import): the Redis
+  // store's snapshot, else the file's as the loop last loaded it.
+  std::mutex api_dir_mu;
+  std::shared_ptr<const subscribers::Directory> api_dir = directory;
+  auto api_directory = [&]() -> std::shared_ptr<const subscribers::Directory> {
+    if (redis_dir) return redis_dir->current();
+    std::lock_guard lock(api_dir_mu);
+    return api_dir;
+  };
+  auto set_api_directory = [&](std::shared_ptr<const subscribers::Directory> d) {
+    std::lock_guard lock(api_dir_mu);
+    api_dir = std::move(d);
+  };
+
+  // The operator console's JSON (ops_api.h) on this role: its own figures (deliveries, Redis;
+  // frames and SIP are the probes'), the dead letters of <prefix>:dead (claimed in Redis, so two
+  // notifiers never act on one twice), retries handed to the loop below (this thread alone drives
+  // `stage`), the people import into the store this process may write.
+  OpsStats ops_stats;
+  RetryHandoff retry;
+  std::atomic<uint64_t> pending_deliveries{0};
+  StreamDeadLetters dead_letters(notifier::streamClientOptions(sc), sc.prefix);
+  OpsApi::Seams ops_seams;
+  ops_seams.levels = [&] {
+    OpsLevels l;
+    l.deliveries_pending = pending_deliveries.load(std::memory_order_relaxed);
+    l.redis_configured = redis_dir != nullptr;
+    l.streams_configured = true;
+    l.capture_here = false;
+    return l;
+  };
+  ops_seams.stream_dead_letters = &dead_letters;
+  ops_seams.retry = &retry;
+  const std::string& subscribers_path =
+      opts.subscribers.empty() ? cfg.run.subscribers : opts.subscribers;
+  // A CSV subscribers file is not rewritten (importPeopleInto): no import offered then.
+  const bool can_import =
+      redis_dir || (!subscribers_path.empty() && !subscribers_path.ends_with(".csv") &&
+                    !subscribers_path.ends_with(".CSV"));
+  if (can_import) {
+    ops_seams.import_people = [&cfg, &opts, &redis_dir](const std::string& csv) {
+      return importPeopleInto(cfg, opts.subscribers, redis_dir != nullptr, csv);
+    };
+  }
+  OpsApi ops_api(ops_stats, std::move(ops_seams));
+  // Every notifier serves the console: a sign-in link is used once among them all.
+  SharedLinkRecord links(notifier::streamClientOptions(sc), sc.prefix);
+  DirectoryHandoff web_dir;  // a subscribers file the console rewrote, for the loop
+  std::unique_ptr<WebBackend> web;
+
   // /healthz: the loop below turned in the last 5 s; /readyz: connected to the streams.
   std::atomic<int64_t> beat{0};
   std::atomic<bool> connected{false}, stopping{false};
@@ -129,8 +183,48 @@ int runStreamNotifier(const Config& cfg, const RunOptions& opts) {
       });
   // GET /api/calls and /api/calls/<id> under the same rule as /metrics.
   if (history_api) http.setHistory(history_api.get());
+  http.addRoutes([&](httplib::Server& srv) { ops_api.addRoutes(srv); });
   std::string error =
       http.prepare(cfg.run, opts.http_port >= 0 ? opts.http_port : cfg.run.http_port);
+  if (error.empty() && cfg.web.enabled) {
+    // The console (web_backend.h): the same wiring as role all; sign-in links and test messages
+    // go out through `stage` (the loop drains them), /me and /ops search read the replica.
+    WebWiring w;
+    w.subscribers_path = opts.subscribers;
+    w.directory = api_directory;
+    w.saved = [&](std::shared_ptr<const subscribers::Directory> d) {
+      set_api_directory(d);
+      web_dir.put(std::move(d));
+    };
+    w.history = [&] { return history_api.get(); };
+    w.redeem_shared = [&links](const std::string& nonce, int64_t expires_ms) {
+      return links.redeem(nonce, expires_ms,
+                          std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count());
+    };
+    auto answer = [](const ApiReply& r) { return web::JsonAnswer{r.status, r.body}; };
+    w.ops.stats = [&, answer] { return answer(ops_api.stats()); };
+    w.ops.ladder = [](const std::string&) {
+      return web::JsonAnswer{
+          501,
+          R"j({"error":"the messages are held by the probes: their /api/calls/<id>/ladder"})j"};
+    };
+    w.ops.dead_letters = [&, answer](const web::Params& p) {
+      return answer(ops_api.listDeadLetters(p));
+    };
+    w.ops.act_on_dead_letter = [&, answer](const std::string& id, const std::string& action,
+                                           const std::string& who, const std::string& from) {
+      return answer(ops_api.actOnDeadLetter(id, action, who, from));
+    };
+    if (can_import) {
+      w.ops.import_people = [&, answer](const std::string& csv) {
+        return answer(ops_api.importPeople("text/csv", csv));
+      };
+    }
+    web = startWebConsole(cfg, http, std::move(w), error);
+    http.setThreads(WebBackend::kHttpThreads);
+  }
   if (error.empty()) error = http.start();
   if (!error.empty()) {
     spdlog::error("{}", error);
@@ -158,7 +252,11 @@ int runStreamNotifier(const Config& cfg, const RunOptions& opts) {
     bus.forEachCounter(add);
     stage.forEachCounter(add);
     if (hist) hist->forEachCounter(add);
+    if (redis_dir) redis_dir->forEachCounter(add);
+    if (web) web->forEachCounter(add);
     board.publish(std::move(v));
+    pending_deliveries.store(stage.pending(), std::memory_order_relaxed);
+    ops_stats.record(monoUs(), metrics.totals());
   };
   auto now_ms = [] {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -177,6 +275,7 @@ int runStreamNotifier(const Config& cfg, const RunOptions& opts) {
         directory = loadSubscribersOf(cfg, opts.subscribers);
         stage.setDirectory(directory);
         bus.setDirectory(directory);
+        set_api_directory(directory);
         spdlog::info("SIGHUP: subscribers reloaded ({} people)", directory->people().size());
       } catch (const std::exception& e) {
         spdlog::error("SIGHUP: reload failed, keeping the previous subscribers: {}", e.what());
@@ -190,6 +289,14 @@ int runStreamNotifier(const Config& cfg, const RunOptions& opts) {
         bus.setDirectory(cur);
       }
     }
+    // The web console rewrote the subscribers file (a person's preferences): read back.
+    if (auto d = web_dir.take()) {
+      directory = d;
+      stage.setDirectory(d);
+      bus.setDirectory(std::move(d));
+    }
+    if (web && web->messagesWaiting()) web->drainMessages(&stage);
+    retry.serve(&stage);  // the operator console's retries of dead letters
     bool busy = stage.pending() > 0;
     bus.step(busy ? 0 : 100);
     if (bus.connected() != was_connected) {

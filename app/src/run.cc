@@ -268,14 +268,7 @@ class Daemon {
   // [web] enabled: the console (web_backend.h). A subscribers file it rewrote, read back, waits
   // here for the notifier thread (which owns the local notifier's directory).
   std::unique_ptr<WebBackend> web_;
-  std::mutex web_dir_mu_;
-  std::shared_ptr<const subscribers::Directory> web_dir_;  // under web_dir_mu_
-  std::atomic<bool> web_dir_waiting_{false};
-  std::shared_ptr<const subscribers::Directory> takeWebDirectory() {
-    if (!web_dir_waiting_.exchange(false)) return nullptr;
-    std::lock_guard lock(web_dir_mu_);
-    return std::move(web_dir_);
-  }
+  DirectoryHandoff web_dir_;
   // The sip_message channel's carrier over callback_'s user agent (null without [sipua]).
   std::unique_ptr<SipMessageTransport> sip_transport_;
 
@@ -310,36 +303,7 @@ OpsLevels Daemon::opsLevels() const {
 }
 
 ApiReply Daemon::importPeople(const std::string& csv) {
-  static std::mutex import_mu;  // one import at a time: each is a read-modify-write
-  std::lock_guard lock(import_mu);
-  auto refuse = [](int status, const std::string& why) {
-    return ApiReply{status, nlohmann::json{{"error", why}}.dump(
-                                -1, ' ', false, nlohmann::json::error_handler_t::replace)};
-  };
-  try {
-    const sipparse::DialPlan plan(cfg_.parser.dial_plan);
-    if (redis_) {
-      RedisPeopleStore store(redisSubscriberOptionsOf(cfg_));
-      return importPeopleCsv(csv, store, plan);  // every process refreshes on the pub/sub
-    }
-    const std::string& path = opts_.subscribers.empty() ? cfg_.run.subscribers : opts_.subscribers;
-    if (path.empty()) {
-      return refuse(501, "no subscribers store to import into (give [run] subscribers or redis)");
-    }
-    if (path.ends_with(".csv") || path.ends_with(".CSV")) {
-      return refuse(409,
-                    "the subscribers file " + path +
-                        " is a CSV export, which mcn does not rewrite: import into a TOML file or "
-                        "Redis with mcn subscribers");
-    }
-    FilePeopleStore store(path, plan);
-    ApiReply r = importPeopleCsv(csv, store, plan);
-    // The file changed: reloaded as on SIGHUP (the main thread; calls in flight kept).
-    if (r.status == 200) ::kill(::getpid(), SIGHUP);
-    return r;
-  } catch (const std::exception& e) {
-    return refuse(503, std::string("the subscribers store: ") + e.what());
-  }
+  return importPeopleInto(cfg_, opts_.subscribers, redis_ != nullptr, csv);
 }
 
 void Daemon::openOps() {
@@ -606,7 +570,7 @@ void Daemon::notifierLoop() {
       }
     }
     // The web console rewrote the subscribers file (a person's preferences): read back.
-    if (auto d = takeWebDirectory()) {
+    if (auto d = web_dir_.take()) {
       directory_ = d;
       if (local) local->setDirectory(std::move(d));
     }
@@ -800,36 +764,21 @@ std::string Daemon::open() {
           *callback_->userAgent(), static_cast<int>(cfg_.notify.delivery.total_timeout_ms));
     }
     if (cfg_.web.enabled) {
-      if (http_.port() == 0)
-        return "web.enabled: the console is served on the HTTP port: set run.http_port";
-      web_ = std::make_unique<WebBackend>(
-          cfg_, opts_.subscribers, [this] { return apiDirectory(); },
-          [this](std::shared_ptr<const subscribers::Directory> d) {
-            setApiDirectory(d);
-            std::lock_guard lock(web_dir_mu_);
-            web_dir_ = std::move(d);
-            web_dir_waiting_ = true;
-          });
-      // The operator pages read this process's own JSON APIs (web::OpsSeams): the history's
-      // search and calls here; the figures, ladder, dead letters and import below.
-      web::OpsSeams ops;
-      if (cfg_.history.enabled) {
-        ops.search = [this](const web::Params& p) {
-          ApiReply r = history_api_->search(p);
-          return web::JsonAnswer{r.status, r.body};
-        };
-        ops.call = [this](const std::string& id) {
-          ApiReply r = history_api_->call(id);
-          return web::JsonAnswer{r.status, r.body};
-        };
-      }
+      WebWiring w;
+      w.subscribers_path = opts_.subscribers;
+      w.directory = [this] { return apiDirectory(); };
+      w.saved = [this](std::shared_ptr<const subscribers::Directory> d) {
+        setApiDirectory(d);
+        web_dir_.put(std::move(d));
+      };
+      w.history = [this] { return history_api_.get(); };
       // The other parts are opened after this (openOps, the ladder): looked up at request time.
       auto answer = [](const ApiReply& r) { return web::JsonAnswer{r.status, r.body}; };
-      ops.stats = [this, answer] {
+      w.ops.stats = [this, answer] {
         if (!ops_api_) return web::JsonAnswer{503, R"({"error":"starting"})"};
         return answer(ops_api_->stats());
       };
-      ops.ladder = [this, answer](const std::string& id) {
+      w.ops.ladder = [this, answer](const std::string& id) {
         if (!ladder_api_) {
           return web::JsonAnswer{501,
                                  R"j({"error":"no messages held ([run] ladder_messages 0)"})j"};
@@ -837,33 +786,30 @@ std::string Daemon::open() {
         return answer(ladder_api_->ladder(id, {{"format", "text"}}));
       };
       if (!publisher_) {  // the dead-letter file and the import are the local notifier's
-        ops.dead_letters = [this, answer](const web::Params& p) {
+        w.ops.dead_letters = [this, answer](const web::Params& p) {
           if (!ops_api_) return web::JsonAnswer{503, R"({"error":"starting"})"};
           return answer(ops_api_->listDeadLetters(p));
         };
-        ops.act_on_dead_letter = [this, answer](const std::string& id, const std::string& action,
-                                                const std::string& who, const std::string& from) {
+        w.ops.act_on_dead_letter = [this, answer](const std::string& id, const std::string& action,
+                                                  const std::string& who, const std::string& from) {
           if (!ops_api_) return web::JsonAnswer{503, R"({"error":"starting"})"};
           return answer(ops_api_->actOnDeadLetter(id, action, who, from));
         };
-        ops.import_people = [this, answer](const std::string& csv) {
+        w.ops.import_people = [this, answer](const std::string& csv) {
           if (!ops_api_) return web::JsonAnswer{503, R"({"error":"starting"})"};
           return answer(ops_api_->importPeople("text/csv", csv));
         };
       }
-      web_->setOps(std::move(ops));
-      if (std::string err = web_->start(); !err.empty()) return err;
-      http_.setPublicPaths(&WebBackend::isConsolePath);
-      // A browser keeps several connections open, each holding a request thread.
-      http_threads = 8;
-      spdlog::info("web console at {} (served on the HTTP port)", cfg_.web.base_url);
+      std::string err;
+      web_ = startWebConsole(cfg_, http_, std::move(w), err);
+      if (!web_) return err;
+      http_threads = WebBackend::kHttpThreads;
     }
     // Each open call-back event stream holds a request thread for as long as it lasts.
     if (callback_) http_threads += static_cast<size_t>(CallbackApi::kMaxEventStreams);
     http_.setThreads(http_threads);
     http_.setExtraRoutes([this](httplib::Server& s) {
       if (callback_) callback_->addRoutes(s);
-      if (web_) web_->addRoutes(s);
     });
   } catch (const std::exception& e) {
     return e.what();

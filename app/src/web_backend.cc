@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "history_api.h"
+#include "http_endpoints.h"
 #include "mcn/notifier/credentials.h"
 #include "mcn/notifier/local_notifier.h"
 #include "mcn/subscribers/redis_store.h"
@@ -136,6 +137,7 @@ std::string WebBackend::start() {
     ops_.token = *token;
   }
   seams.ops = std::move(ops_);
+  seams.redeem_shared = std::move(redeem_shared_);
   if (!w.ldap.url.empty()) {
     std::string bind_password;
     if (!w.ldap.bind_password_ref.empty()) {
@@ -330,6 +332,55 @@ void WebBackend::forEachCounter(const std::function<void(std::string_view, uint6
   fn("web.ldap.binds_failed", ldap_ ? ldap_->bindsFailed() : 0);
   fn("web.ldap.refused", ldap_ ? ldap_->refused() : 0);
   fn("web.ldap.errors", ldap_ ? ldap_->errors() : 0);
+}
+
+void DirectoryHandoff::put(std::shared_ptr<const subscribers::Directory> d) {
+  std::lock_guard lock(mu_);
+  dir_ = std::move(d);
+  waiting_ = true;
+}
+
+std::shared_ptr<const subscribers::Directory> DirectoryHandoff::take() {
+  if (!waiting_.exchange(false)) return nullptr;
+  std::lock_guard lock(mu_);
+  return std::move(dir_);
+}
+
+std::unique_ptr<WebBackend> startWebConsole(const Config& cfg, HttpEndpoints& http, WebWiring w,
+                                            std::string& error) {
+  if (http.port() == 0) {
+    error = "web.enabled: the console is served on the HTTP port: set run.http_port";
+    return nullptr;
+  }
+  auto web = std::make_unique<WebBackend>(cfg, std::move(w.subscribers_path),
+                                          std::move(w.directory), std::move(w.saved));
+  // The operator pages read this process's own JSON APIs (web::OpsSeams): the history's search
+  // and calls here (opened after this: looked up at request time), the rest from the role.
+  if (cfg.history.enabled && w.history) {
+    auto history = w.history;
+    auto answer = [](const ApiReply& r) { return web::JsonAnswer{r.status, r.body}; };
+    if (!w.ops.search) {
+      w.ops.search = [history, answer](const web::Params& p) {
+        HistoryApi* api = history();
+        return api != nullptr ? answer(api->search(p))
+                              : web::JsonAnswer{503, R"({"error":"starting"})"};
+      };
+    }
+    if (!w.ops.call) {
+      w.ops.call = [history, answer](const std::string& id) {
+        HistoryApi* api = history();
+        return api != nullptr ? answer(api->call(id))
+                              : web::JsonAnswer{503, R"({"error":"starting"})"};
+      };
+    }
+  }
+  web->setOps(std::move(w.ops));
+  web->setRedeemShared(std::move(w.redeem_shared));
+  if (error = web->start(); !error.empty()) return nullptr;
+  http.setPublicPaths(&WebBackend::isConsolePath);
+  http.addRoutes([p = web.get()](httplib::Server& s) { p->addRoutes(s); });
+  spdlog::info("web console at {} (served on the HTTP port)", cfg.web.base_url);
+  return web;
 }
 
 }  // namespace mcn::app

@@ -4,10 +4,12 @@
 // preferences), the call history store (my missed calls and where I was told), the local
 // notifier (the sign-in link and the test notification go through the person's own channel) and
 // the subscribers store (preferences saved to Redis, or the TOML file rewritten atomically and
-// reloaded). Every change is logged with who made it.
+// reloaded). Every change is logged with who made it. Served by `mcn run` (role all: run.cc) and
+// by `mcn run --role notifier` (roles.cc), both through startWebConsole below.
 //
 // Threads: the HTTP pool's threads call the console; messages to send are queued here (bounded)
-// and handed to the local notifier by the notifier thread (drainMessages), which owns it.
+// and handed to the local notifier by the thread that owns it (drainMessages): role all's
+// notifier thread, the notifier role's loop.
 
 #include <atomic>
 #include <deque>
@@ -32,6 +34,9 @@ class LocalNotifier;
 
 namespace mcn::app {
 
+class HistoryApi;
+class HttpEndpoints;
+
 class WebBackend {
  public:
   using DirectoryFn = std::function<std::shared_ptr<const subscribers::Directory>()>;
@@ -47,6 +52,10 @@ class WebBackend {
   // Before start(): what the operator pages show (the JSON APIs of this process); the token is
   // filled in by start() from web.operator_token_ref.
   void setOps(web::OpsSeams ops) { ops_ = std::move(ops); }
+  // Before start(): several processes serve the console (web::ConsoleSeams::redeem_shared).
+  void setRedeemShared(std::function<sipua::LinkVerdict(const std::string&, int64_t)> fn) {
+    redeem_shared_ = std::move(fn);
+  }
   void addRoutes(httplib::Server& server);
   // The paths the console serves: exempt from the HTTP layer's bearer token (a session cookie
   // or a signed link is their credential).
@@ -69,6 +78,9 @@ class WebBackend {
 
   static constexpr size_t kMaxQueued = 256;
   static constexpr int kMaxCallsShown = 50;
+  // HTTP request threads while the console is served: a browser keeps several connections open,
+  // each holding one.
+  static constexpr size_t kHttpThreads = 8;
 
  private:
   struct Message {
@@ -82,6 +94,7 @@ class WebBackend {
   std::unique_ptr<web::WebConsole> console_;
   std::unique_ptr<web::LdapAuthenticator> ldap_;  // web.ldap_url set
   web::OpsSeams ops_;
+  std::function<sipua::LinkVerdict(const std::string&, int64_t)> redeem_shared_;
 
   std::mutex queue_mu_;
   std::deque<Message> queue_;
@@ -95,5 +108,39 @@ class WebBackend {
   std::atomic<uint64_t> queued_{0}, refused_{0}, undeliverable_{0};
   std::atomic<uint64_t> saved_count_{0}, save_refused_{0}, save_failed_{0};
 };
+
+// A subscribers directory the console read back after rewriting the file, waiting for the thread
+// that owns the notifier's directory (mcn run's notifier thread, the notifier role's loop): the
+// HTTP thread puts, that thread takes.
+class DirectoryHandoff {
+ public:
+  void put(std::shared_ptr<const subscribers::Directory> d);
+  // The directory waiting, or null.
+  std::shared_ptr<const subscribers::Directory> take();
+
+ private:
+  std::mutex mu_;
+  std::shared_ptr<const subscribers::Directory> dir_;  // under mu_
+  std::atomic<bool> waiting_{false};
+};
+
+// What a role of `mcn run` gives the console (startWebConsole).
+struct WebWiring {
+  std::string subscribers_path;          // --subscribers ("" : [run] subscribers)
+  WebBackend::DirectoryFn directory;     // the directory now (HTTP threads)
+  WebBackend::SavedFn saved;             // a rewritten subscribers file, read back
+  std::function<HistoryApi*()> history;  // the call history's API at request time, or null
+  web::OpsSeams ops;                     // this role's figures, ladder, dead letters, import
+  // Several processes serve the console: a sign-in link used once among them (else unset).
+  std::function<sipua::LinkVerdict(const std::string& nonce, int64_t expires_ms)> redeem_shared;
+};
+
+// [web] enabled, on `http` before its start(): the console made and started, /ops search and
+// call from the history (when `ops` has none), its routes added and its paths served without the
+// bearer token. The one wiring of every role that serves the console (mcn run's roles all and
+// notifier). Null and `error` when start-up must stop. The caller gives the HTTP layer
+// WebBackend::kHttpThreads request threads (or more).
+std::unique_ptr<WebBackend> startWebConsole(const Config& cfg, HttpEndpoints& http, WebWiring w,
+                                            std::string& error);
 
 }  // namespace mcn::app

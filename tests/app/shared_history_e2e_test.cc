@@ -14,96 +14,41 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
-#include <unistd.h>
 
-#include <chrono>
-#include <filesystem>
-#include <fstream>
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
-#include <thread>
 
-#include "../subscribers/test_support.h"
-#include "../support/child_process.h"
-#include "../support/free_port.h"
-#include "cli_run.h"
+#include "streams_deployment.h"
 
 namespace mcn::app {
 namespace {
 
-namespace fs = std::filesystem;
 using json = nlohmann::json;
-using clitest::kMcn;
-using clitest::kPcaps;
-using clitest::runMcn;
-using subscribers::test::RedisServer;
-
-std::string slurp(const fs::path& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 class SharedHistoryEndToEnd : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(RedisServer::available()) << "redis-server not installed";
-    ASSERT_TRUE(redis_.start()) << "redis-server did not answer PING";
-    dir_ = fs::temp_directory_path() / ("mcn_shared_history_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    for (const char* d : {"n1", "n2"}) fs::create_directories(dir_ / d);
-    std::ofstream(dir_ / "subscribers.toml")
+    ASSERT_TRUE(d_.open("mcn_shared_history"));
+    std::ofstream(d_.subscribers())
         << "[[person]]\nid = \"e1015\"\nname = \"Wu Fang\"\nnumbers = [\"1015\"]\n"
         << "[person.preferences]\nmerge_window = \"0\"\nmin_ring = \"0\"\n"
         << "[[person.channel]]\nid = \"log\"\nkind = \"jsonl\"\ntarget = \""
-        << (dir_ / "told.jsonl").string() << "\"\n";
-    // The fixtures' dial plan; each notifier's store in its own working directory (the default
-    // relative history.path).
-    std::ofstream(dir_ / "mcn.toml") << slurp(kPcaps + "/fixtures.toml") << "\n[run]\n"
-                                     << "shutdown_timeout_ms = 2000\n"
-                                     << "[streams]\nredis = \"" << redis_.url() << "\"\n"
-                                     << "backoff_max_ms = 200\n";
-  }
-  void TearDown() override {
-    for (auto& n : notifiers_) n.kill();
-    fs::remove_all(dir_);
+        << (d_.dir() / "told.jsonl").string() << "\"\n";
   }
 
-  fs::path dir_;
-  RedisServer redis_;
-  test::ChildProcess notifiers_[2];
+  test::StreamsDeployment d_;
 };
 
 TEST_F(SharedHistoryEndToEnd, EveryNotifierAnswersWithTheSameCallsAndWhatWasDoneAboutThem) {
-  int http[2];
-  for (int k = 0; k < 2; ++k) {
-    http[k] = test::freeTcpPort("127.0.0.1");
-    ASSERT_NE(http[k], 0);
-    const fs::path cwd = dir_ / (k == 0 ? "n1" : "n2");
-    ASSERT_TRUE(notifiers_[k].start(
-        {kMcn, "run", "--role", "notifier", "--config", (dir_ / "mcn.toml").string(),
-         "--subscribers", (dir_ / "subscribers.toml").string(), "--http-port",
-         std::to_string(http[k])},
-        {.output = (cwd / "run.log").string(), .cwd = cwd.string(), .env = {}}));
-  }
   std::unique_ptr<httplib::Client> cli[2];
   for (int k = 0; k < 2; ++k) {
-    cli[k] = std::make_unique<httplib::Client>("127.0.0.1", http[k]);
-    cli[k]->set_connection_timeout(1);
-    bool ready = false;
-    for (int i = 0; i < 100 && !ready; ++i) {
-      auto r = cli[k]->Get("/readyz");
-      ready = r && r->status == 200;
-      if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ASSERT_TRUE(ready) << slurp(dir_ / (k == 0 ? "n1" : "n2") / "run.log");
+    ASSERT_TRUE(d_.startNotifier(k)) << d_.log(k);
+    cli[k] = d_.client(k);
   }
 
   // The probe: its records to the shared history, its missed calls to the notifiers.
-  auto probe = runMcn("replay " + kPcaps + "/sipp_topoh_two_calls.pcap " + kPcaps +
-                      "/sipp_answered.pcap --role probe --config " + (dir_ / "mcn.toml").string());
+  auto probe = d_.probe({"sipp_topoh_two_calls.pcap", "sipp_answered.pcap"});
   ASSERT_EQ(probe.exit_code, 0) << probe.err;
 
   auto get = [&](int k, const std::string& path, const httplib::Params& p = {}) {
@@ -129,7 +74,7 @@ TEST_F(SharedHistoryEndToEnd, EveryNotifierAnswersWithTheSameCallsAndWhatWasDone
   }
   ASSERT_TRUE(both) << get(0, "/api/calls").dump() << "\n"
                     << get(1, "/api/calls").dump() << "\n"
-                    << slurp(dir_ / "n1" / "run.log") << slurp(dir_ / "n2" / "run.log");
+                    << d_.log(0) << d_.log(1);
 
   // "Who called 1015?", typed as the short extension, on either notifier.
   json calls[2] = {get(0, "/api/calls", {{"number", "1015"}}),
@@ -168,7 +113,7 @@ TEST_F(SharedHistoryEndToEnd, EveryNotifierAnswersWithTheSameCallsAndWhatWasDone
     EXPECT_EQ(answered[0]["callee"], "+862583001013");
   }
   // Told once per notification, by one notifier or the other.
-  std::string told = slurp(dir_ / "told.jsonl");
+  std::string told = test::StreamsDeployment::slurp(d_.dir() / "told.jsonl");
   EXPECT_EQ(std::count(told.begin(), told.end(), '\n'), static_cast<long>(keys.size())) << told;
   const uint64_t steps = 3 * keys.size();  // produced, attempt, delivered
 
@@ -196,10 +141,8 @@ TEST_F(SharedHistoryEndToEnd, EveryNotifierAnswersWithTheSameCallsAndWhatWasDone
   EXPECT_EQ(published, steps);
   EXPECT_NE(probe.err.find("history.stream.published=3"), std::string::npos) << probe.err;
 
-  for (auto& n : notifiers_) n.signal(SIGTERM);
-  for (int k = 0; k < 2; ++k) {
-    EXPECT_EQ(notifiers_[k].exitCode(), 0) << slurp(dir_ / (k == 0 ? "n1" : "n2") / "run.log");
-  }
+  for (int k = 0; k < 2; ++k) d_.notifier(k).signal(SIGTERM);
+  for (int k = 0; k < 2; ++k) EXPECT_EQ(d_.notifier(k).exitCode(), 0) << d_.log(k);
 }
 
 }  // namespace

@@ -80,6 +80,13 @@ class ConsoleTest : public test::ConsoleServer {
       p.prefs.language = "en";
       people_[id] = p;
     }
+    // The record every process serving the console shares (the streams' Redis): the verdict the
+    // test sets.
+    seams.redeem_shared = [this](const std::string& nonce, int64_t) {
+      std::lock_guard lock(mu_);
+      shared_asked_.push_back(nonce);
+      return shared_;
+    };
     ConsoleOptions opt;
     opt.base_url = "http://127.0.0.1/";
     serve(std::make_unique<WebConsole>(links_, opt, std::move(seams)));
@@ -128,7 +135,45 @@ class ConsoleTest : public test::ConsoleServer {
   std::vector<std::string> messages_;
   std::vector<std::string> saved_by_;
   SignInLinks links_{kKey, SignInLimits{}};
+  sipua::LinkVerdict shared_ = sipua::LinkVerdict::kOk;
+  std::vector<std::string> shared_asked_;
 };
+
+TEST_F(ConsoleTest, ALinkIsUsedOnceAmongEveryProcessServingTheConsole) {
+  auto c = client();
+  auto form = c.Get("/signin");
+  c.Post("/signin", {{"Cookie", std::string(kFormCookie) + "=" + cookieFrom(form, kFormCookie)}},
+         httplib::Params{{"csrf", hiddenCsrf(form->body)}, {"person", "e1024"}});
+  const std::string link = lastLinkPath();
+  ASSERT_FALSE(link.empty());
+  auto post = [&] {
+    auto confirm = c.Get(link);
+    return c.Post(link,
+                  {{"Cookie", std::string(kFormCookie) + "=" + cookieFrom(confirm, kFormCookie)}},
+                  httplib::Params{{"csrf", hiddenCsrf(confirm->body)}});
+  };
+  // The shared record out of reach: no session, and the link is not used up.
+  shared_ = sipua::LinkVerdict::kFull;
+  auto down = post();
+  EXPECT_EQ(down->status, 503);
+  EXPECT_NE(down->body.find("cannot be checked now"), std::string::npos);
+  EXPECT_EQ(cookieFrom(down, kSessionCookie), "");
+  // Another process redeemed it: used.
+  shared_ = sipua::LinkVerdict::kUsed;
+  auto used = post();
+  EXPECT_EQ(used->status, 410);
+  EXPECT_EQ(cookieFrom(used, kSessionCookie), "");
+  // First use anywhere: signed in; the same nonce was asked about each time.
+  shared_ = sipua::LinkVerdict::kOk;
+  auto in = post();
+  EXPECT_EQ(in->status, 303);
+  EXPECT_NE(cookieFrom(in, kSessionCookie), "");
+  ASSERT_EQ(shared_asked_.size(), 3u);
+  EXPECT_EQ(shared_asked_[0], shared_asked_[2]);
+  // Used here now: this process says so itself (its confirm page already), without asking.
+  EXPECT_EQ(c.Get(link)->status, 410);
+  EXPECT_EQ(shared_asked_.size(), 3u);
+}
 
 TEST_F(ConsoleTest, SignInByLinkThenSeeMyMissedCallsNewestFirst) {
   auto c = client();

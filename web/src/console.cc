@@ -83,6 +83,7 @@ enum class T {
   kLdapNoPerson,
   kLdapDown,
   kTooMany,
+  kLinkUnchecked,
   kCount
 };
 
@@ -163,6 +164,8 @@ constexpr std::array<std::array<std::string_view, 2>, static_cast<size_t>(T::kCo
     {"The directory cannot be reached now: try again later, or ask for a sign-in link.",
      "目前无法连接目录服务：请稍后重试，或申请登录链接。"},
     {"Too many sign-in attempts: try again later.", "登录尝试次数过多：请稍后重试。"},
+    {"This sign-in link cannot be checked now: try it again in a minute.",
+     "目前无法核验此登录链接：请稍后再试。"},
 }};
 
 std::string_view tr(Lang l, T t) { return kText[static_cast<size_t>(t)][l == Lang::kZh ? 1 : 0]; }
@@ -309,6 +312,8 @@ T linkProblem(sipua::LinkVerdict v) {
       return T::kLinkUsed;
     case sipua::LinkVerdict::kExpired:
       return T::kLinkExpired;
+    case sipua::LinkVerdict::kFull:
+      return T::kLinkUnchecked;
     default:
       return T::kLinkBad;
   }
@@ -356,7 +361,18 @@ void WebConsole::linkPost(const httplib::Request& req, httplib::Response& res) {
     return;
   }
   int64_t now = seams_.now_ms();
-  auto c = links_.redeem(req.matches[1].str(), now);
+  sipua::CallbackLinks::Checked c;
+  if (seams_.redeem_shared) {
+    // Several processes serve the console: used once among all of them. Marked used here only
+    // after the shared record took it (a record out of reach leaves the link usable later).
+    c = links_.check(req.matches[1].str(), now);
+    if (c.verdict == sipua::LinkVerdict::kOk) {
+      c.verdict = seams_.redeem_shared(c.claims.nonce, c.claims.expires_ms);
+    }
+    if (c.verdict == sipua::LinkVerdict::kOk) c = links_.redeem(req.matches[1].str(), now);
+  } else {
+    c = links_.redeem(req.matches[1].str(), now);
+  }
   if (c.verdict != sipua::LinkVerdict::kOk) {
     Lang l = requestLang(req, "");
     refusePage(res, l, linkStatus(c.verdict), tr(l, T::kConfirmTitle),

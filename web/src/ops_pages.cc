@@ -252,14 +252,15 @@ constexpr std::string_view kLiveJs = R"js("use strict";
 
 constexpr size_t kMaxFigures = 200;
 
-// The redirect after an action: /ops with what was done ("retry 00000000000000aa"), which the
-// page shows only if it is of those words (letters, digits, spaces).
+// The redirect after an action: /ops with what was done ("retry 00000000000000aa", "discard
+// 1733581234567-0"), which the page shows only if it is of those words (letters, digits, spaces,
+// dashes).
 std::string doneLocation(std::string_view what, std::string_view anchor) {
   std::string out = "/ops?done=";
   for (char c : what) {
     if (c == ' ') {
       out += "%20";
-    } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+    } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') {
       out += c;
     }
   }
@@ -280,7 +281,8 @@ void WebConsole::addOpsRoutes(httplib::Server& server) {
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_content(std::string(kLiveJs), "text/javascript; charset=utf-8");
   });
-  server.Post(R"(/ops/dead-letters/([0-9a-f]{1,64})/(retry|discard))",
+  // A dead-letter file's ids are hex; a [streams] notifier's are stream entry ids (digits-digits).
+  server.Post(R"(/ops/dead-letters/([0-9a-f-]{1,64})/(retry|discard))",
               [this](const auto& req, auto& res) { opsDeadLetterPost(req, res); });
   server.Post("/ops/people/import",
               [this](const auto& req, auto& res) { opsImportPost(req, res); });
@@ -454,7 +456,7 @@ void WebConsole::opsHome(const httplib::Request& req, httplib::Response& res) {
   const std::string done = req.get_param_value("done");
   bool done_ok = !done.empty() && done.size() <= 80;
   for (char c : done)
-    done_ok = done_ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == ' ');
+    done_ok = done_ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == ' ' || c == '-');
   if (done_ok) {
     body +=
         fmt::format("<p role=\"status\" class=\"notice\">{} {}</p>", h(tr(l, O::kDone)), h(done));

@@ -123,6 +123,11 @@ struct ConsoleSeams {
   std::function<std::string(const subscribers::Person& changed, const std::string& who)>
       save_person;
   OpsSeams ops;
+  // Several processes serve the console (the notifiers of a [streams] deployment): a link this
+  // process redeemed is then marked used where all of them look, until it expires (`nonce`,
+  // `expires_ms` Unix ms). kOk: first use; kUsed: another process redeemed it; kFull: that record
+  // cannot be reached now (no session then). Unset: this process's memory is the only record.
+  std::function<sipua::LinkVerdict(const std::string& nonce, int64_t expires_ms)> redeem_shared;
   // Sign-in with a directory account (web/include/mcn/web/ldap_auth.h); unset: no such form.
   std::function<LdapAuthenticator::Result(const std::string& user, const std::string& password)>
       ldap;

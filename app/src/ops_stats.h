@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "mcn/web/console.h"
+
 namespace mcn::app {
 
 // Levels read at render time (not counters).
@@ -34,8 +36,8 @@ struct OpsLevels {
   std::vector<Source> sources;
 };
 
-// What "capture", "sip" and "calls" say on a notifier.
-inline constexpr const char* kNotHere = "not here: counted by the probes (their /api/ops/stats)";
+// What "capture", "sip" and "calls" say on a notifier (the operator page shows it translated).
+inline constexpr const char* kNotHere = web::kFiguresOnProbes;
 
 class OpsStats {
  public:

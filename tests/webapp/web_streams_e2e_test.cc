@@ -253,6 +253,16 @@ TEST_F(WebStreams, StaffSignInThroughTheirWebhookAndSeeTheirMissedCallOnMe) {
       << ops->body;
   EXPECT_NE(ops->body.find("<th scope=\"row\">redis.streams.health</th><td>ok</td>"),
             std::string::npos);
+  // In the reader's language, on the page and in the figures its script refreshes.
+  auto zh = c->Get("/ops", {{"Cookie", op}, {"Accept-Language", "zh-CN,zh;q=0.9"}});
+  ASSERT_EQ(zh->status, 200);
+  EXPECT_NE(zh->body.find("<th scope=\"row\">capture</th><td>不在此处：由探针统计"),
+            std::string::npos)
+      << zh->body;
+  auto zh_live = c->Get("/ops/stats.json", {{"Cookie", op}, {"Accept-Language", "zh-CN"}});
+  ASSERT_EQ(zh_live->status, 200);
+  EXPECT_EQ(json::parse(zh_live->body).value("sip", ""),
+            "不在此处：由探针统计（见其 /api/ops/stats）");
   EXPECT_EQ(ops->body.find("frames_per_s"), std::string::npos);
   // Its own deliveries (sampled once a second).
   json stats;

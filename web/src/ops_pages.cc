@@ -58,6 +58,7 @@ enum class O {
   kImportHelp,
   kImportButton,
   kNotHere,
+  kOnProbes,
   kRecords,
   kNotifications,
   kLadder,
@@ -115,6 +116,8 @@ constexpr std::array<std::array<std::string_view, 2>, static_cast<size_t>(O::kCo
      "CSV 格式见 subscribers/README.md：先逐行检查，有一处错误则全部不导入。"},
     {"Import", "导入"},
     {"Not served by this mcn process.", "本 mcn 进程不提供此项。"},
+    {"not here: counted by the probes (their /api/ops/stats)",
+     "不在此处：由探针统计（见其 /api/ops/stats）"},
     {"Call records", "呼叫记录"},
     {"Notifications", "通知"},
     {"SIP messages (mcn explain)", "SIP 消息（mcn explain）"},
@@ -136,6 +139,17 @@ constexpr std::array<std::array<std::string_view, 2>, static_cast<size_t>(O::kCo
 std::string_view tr(Lang l, O t) { return kText[static_cast<size_t>(t)][l == Lang::kZh ? 1 : 0]; }
 
 std::string h(std::string_view s) { return htmlEscape(s); }
+
+// The live figures in the reader's language: a figure this process does not count says so in
+// their words (the API's JSON says it in English).
+void localizeFigures(json& j, Lang l) {
+  if (!j.is_object()) return;
+  for (auto& [k, v] : j.items()) {
+    if (v.is_string() && v.get_ref<const std::string&>() == kFiguresOnProbes) {
+      v = std::string(tr(l, O::kOnProbes));
+    }
+  }
+}
 
 // A JSON value as a cell's text ("" for null).
 std::string cell(const json& v) {
@@ -441,6 +455,12 @@ void WebConsole::opsStats(const httplib::Request& req, httplib::Response& res) {
   }
   JsonAnswer a = seams_.ops.stats();
   res.status = a.status;
+  auto j = json::parse(a.body, nullptr, false);
+  if (a.status == 200 && j.is_object()) {
+    localizeFigures(j, requestLang(req, ""));
+    res.set_content(j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+    return;
+  }
   res.set_content(a.body, "application/json");
 }
 
@@ -477,6 +497,7 @@ void WebConsole::opsHome(const httplib::Request& req, httplib::Response& res) {
     JsonAnswer a = seams_.ops.stats();
     std::vector<std::pair<std::string, std::string>> rows;
     auto j = json::parse(a.body, nullptr, false);
+    localizeFigures(j, l);
     if (a.status == 200 && !j.is_discarded()) flatten(j, "", rows, kMaxFigures);
     body += fmt::format(
         "<p>{} <span id=\"live-when\" aria-live=\"polite\"></span></p>"

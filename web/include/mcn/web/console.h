@@ -85,6 +85,11 @@ using Params = std::vector<std::pair<std::string, std::string>>;
 
 // The operator pages' view of mcn run: each seam answers as its JSON API does (README "Web
 // console"). An unset seam: that part is not served by this process, and the page says so.
+// The value of a live figure this process does not count (a notifier's "capture", "sip", "calls"):
+// the JSON says it in English, the operator page in the reader's language.
+inline constexpr const char* kFiguresOnProbes =
+    "not here: counted by the probes (their /api/ops/stats)";
+
 struct OpsSeams {
   // The operators' shared secret (web.operator_token_ref, resolved); empty: no operator pages.
   std::string token;

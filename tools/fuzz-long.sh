@@ -6,7 +6,7 @@
 # about 5x fewer files than -merge=1 for the same features). Only inputs that add coverage beyond
 # the seeds are kept there (the seeds are remade from pcaps/ on every run), and inputs longer
 # than MAX_KEEP bytes (default 65536) are not kept, so the corpus stays small.
-#   tools/fuzz-long.sh TARGET|all SECONDS [JOBS]      (SECONDS 0: only minimise the corpus)
+#   tools/fuzz-long.sh TARGET[,TARGET...]|all SECONDS [JOBS]   (SECONDS 0: only minimise the corpus)
 # JOBS targets run at once (default 1; each is one process at nice 19). A crash, leak or timeout
 # stops that target: the input is kept as build/fuzz-long/<target>-crash-* (or leak-, timeout-)
 # and the script exits 1 after the others; fix it and add the input to
@@ -14,7 +14,7 @@
 # FUZZ_NO_BUILD=1 skips the build of the fuzz preset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[[ $# -ge 2 ]] || { echo "usage: tools/fuzz-long.sh TARGET|all SECONDS [JOBS]" >&2; exit 2; }
+[[ $# -ge 2 ]] || { echo "usage: tools/fuzz-long.sh TARGET[,TARGET...]|all SECONDS [JOBS]" >&2; exit 2; }
 want=$1
 secs=$2
 jobs=${3:-1}
@@ -28,7 +28,7 @@ fi
 targets=()
 for t in build/fuzz/fuzz/fuzz_*; do
   n=$(basename "$t")
-  [[ "$want" == all || "$want" == "$n" ]] && targets+=("$n")
+  [[ "$want" == all || ",$want," == *",$n,"* ]] && targets+=("$n")
 done
 ((${#targets[@]})) || { echo "fuzz-long: no target named $want in build/fuzz/fuzz/" >&2; exit 2; }
 

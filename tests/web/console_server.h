@@ -1,7 +1,7 @@
 #pragma once
 // The web console's tests' own loopback server: a WebConsole's routes served on a free port of
 // 127.0.0.1, a client that does not follow redirects, and what a browser reads off an answer
-// (a Set-Cookie value, a form's hidden CSRF token). Shared by console_test.cc and
+// (page_reads.h: a Set-Cookie value, a form's hidden CSRF token). Shared by console_test.cc and
 // ops_pages_test.cc.
 
 #include <gtest/gtest.h>
@@ -14,6 +14,7 @@
 
 #include "mcn/web/console.h"
 #include "mcn/web/session.h"
+#include "page_reads.h"
 
 namespace mcn::web::test {
 
@@ -39,22 +40,11 @@ class ConsoleServer : public ::testing::Test {
     return c;
   }
 
-  // The value the answer sets for cookie `name`, or "".
+  // page_reads.h, for the fixtures' own code.
   static std::string cookieFrom(const httplib::Result& r, std::string_view name) {
-    for (auto [it, end] = r->headers.equal_range("Set-Cookie"); it != end; ++it) {
-      std::string v = cookieValue(it->second.substr(0, it->second.find(';')), name);
-      if (!v.empty()) return v;
-    }
-    return {};
+    return test::cookieFrom(r, name);
   }
-  // The first form's hidden CSRF token in a page, or "".
-  static std::string hiddenCsrf(const std::string& body) {
-    std::string k = "name=\"csrf\" value=\"";
-    auto at = body.find(k);
-    if (at == std::string::npos) return {};
-    at += k.size();
-    return body.substr(at, body.find('"', at) - at);
-  }
+  static std::string hiddenCsrf(const std::string& body) { return test::hiddenCsrf(body); }
 
   std::unique_ptr<WebConsole> console_;
   httplib::Server server_;

@@ -24,6 +24,7 @@
 
 #include "../app/cli_run.h"
 #include "../support/slapd.h"
+#include "../web/page_reads.h"
 
 namespace mcn::app {
 namespace {
@@ -70,13 +71,7 @@ std::string valueOf(const std::string& set_cookie) {
   return set_cookie.substr(eq + 1, set_cookie.find(';') - eq - 1);
 }
 
-std::string hiddenCsrf(const std::string& body) {
-  std::string k = "name=\"csrf\" value=\"";
-  auto at = body.find(k);
-  if (at == std::string::npos) return {};
-  at += k.size();
-  return body.substr(at, body.find('"', at) - at);
-}
+using web::test::hiddenCsrf;
 
 class WebConsoleRun : public ::testing::Test {
  protected:

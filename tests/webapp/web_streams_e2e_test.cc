@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "../app/streams_deployment.h"
+#include "../web/page_reads.h"
 
 namespace mcn::app {
 namespace {
@@ -73,22 +74,8 @@ class Receiver {
   std::vector<Got> got_;
 };
 
-std::string cookieFrom(const httplib::Result& r, const std::string& name) {
-  for (auto [it, end] = r->headers.equal_range("Set-Cookie"); it != end; ++it) {
-    if (it->second.rfind(name + "=", 0) == 0) {
-      return it->second.substr(name.size() + 1, it->second.find(';') - name.size() - 1);
-    }
-  }
-  return {};
-}
-
-std::string hiddenCsrf(const std::string& body) {
-  std::string k = "name=\"csrf\" value=\"";
-  auto at = body.find(k);
-  if (at == std::string::npos) return {};
-  at += k.size();
-  return body.substr(at, body.find('"', at) - at);
-}
+using web::test::cookieFrom;
+using web::test::hiddenCsrf;
 
 class WebStreams : public ::testing::Test {
  protected:

@@ -35,6 +35,9 @@ PKGS=(
   # OpenLDAP server its tests start on loopback (tests/support/slapd.h) with ldapwhoami
   libldap-dev slapd ldap-utils
 )
+# The browser test's accessibility checker comes from the npm registry (below): the machine's npm,
+# or Debian's when it has none.
+command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -62,4 +65,16 @@ if ((${#missing[@]})); then
   done
 else
   echo "install-deps: all packages present" >&2
+fi
+
+# axe-core, the browser test's accessibility checker (tests/web/browser/web_browser_test.py), the
+# version pinned by tests/web/browser/package-lock.json: npm's only use here, for that test only.
+browser=$(cd "$(dirname "$0")/../tests/web/browser" && pwd)
+want=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["packages"]["node_modules/axe-core"]["version"])' \
+  "$browser/package-lock.json")
+have=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' \
+  "$browser/node_modules/axe-core/package.json" 2>/dev/null || true)
+if [[ $have != "$want" ]]; then
+  echo "install-deps: npm ci in tests/web/browser (axe-core $want)" >&2
+  (cd "$browser" && npm ci --no-audit --no-fund --loglevel=error)
 fi

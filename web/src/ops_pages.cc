@@ -54,6 +54,7 @@ enum class O {
   kState,
   kRetry,
   kDiscard,
+  kAction,
   kImport,
   kImportHelp,
   kImportButton,
@@ -110,6 +111,7 @@ constexpr std::array<std::array<std::string_view, 2>, static_cast<size_t>(O::kCo
     {"State", "状态"},
     {"Retry", "重试"},
     {"Discard", "丢弃"},
+    {"Action", "操作"},
     {"People directory: import", "人员目录：导入"},
     {"CSV as in subscribers/README.md: every line is checked first; one mistake and nothing is "
      "imported.",
@@ -609,9 +611,9 @@ void WebConsole::opsHome(const httplib::Request& req, httplib::Response& res) {
       body += fmt::format(
           "<table id=\"dead-letters\"><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th>"
           "<th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th>"
-          "<th scope=\"col\"></th></tr></thead><tbody>",
+          "<th scope=\"col\">{}</th></tr></thead><tbody>",
           h(tr(l, O::kWhen)), h(tr(l, O::kPerson)), h(tr(l, O::kChannel)), h(tr(l, O::kReason)),
-          h(tr(l, O::kState)));
+          h(tr(l, O::kState)), h(tr(l, O::kAction)));
       for (const auto& d : letters) {
         const std::string id = field(d, "id");
         std::string person = field(d, "person_name").empty()

@@ -10,8 +10,9 @@ call history on, HEP in) with a loopback webhook receiver as the staff member's 
   4. change my quiet hours (a wrong value first: the loader's message inline) and see the next
      call held (no notification, notifier.quiet_held);
   5. send myself a test notification;
-  6. an accessibility check without the network: every control has a label, Tab reaches every
-     control;
+  6. accessibility: every control has a label, Tab reaches every control, and an accessibility
+     checker (axe-core from npm, installed by deploy/install-deps.sh; WCAG 2.1 A/AA rules and its
+     best practices) finds no violation on /me, /ops, /signin and /ops/signin;
   7. sign in with a directory account (a real slapd, tests/support/slapd.py): a wrong password
      refused, the right one to /me; an operators' group member to /ops.
 A screenshot per step goes to the directory given as the third argument.
@@ -60,6 +61,16 @@ SIGNIN_KEY = "mcn-web-browser-signin-key-0123456789"
 OPS_TOKEN = "mcn-web-browser-operators-token-0123"
 
 MCN, PCAPS, ARTIFACTS = sys.argv[1], sys.argv[2], sys.argv[3]
+# The accessibility checker, from npm (deploy/install-deps.sh: npm ci here). Missing is a failure,
+# not a skip: CI installs it.
+AXE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node_modules", "axe-core",
+                   "axe.min.js")
+try:
+    with open(os.path.join(os.path.dirname(AXE), "package.json")) as f:
+        AXE_VERSION = json.load(f)["version"]
+except OSError:
+    print("FAIL: no axe-core in tests/web/browser/node_modules: run deploy/install-deps.sh")
+    sys.exit(1)
 failures = []
 
 
@@ -284,6 +295,7 @@ ldap_timeout_ms = 3000
             opts.add_argument(a)
         driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
         driver.set_page_load_timeout(10)
+        driver.set_script_timeout(30)  # axe-core's run (an async script)
         shot_n = [0]
 
         def shot(name):
@@ -478,6 +490,20 @@ ldap_timeout_ms = 3000
             missed = sorted(want - reached)
             check(not missed, "%s: Tab reaches all %d tab stops%s" % (
                 path, controls, "" if not missed else " (not: %s)" % missed))
+            # An accessibility checker's verdict: axe-core (deploy/install-deps.sh installs it),
+            # the WCAG 2.1 A and AA rules and its best practices, on the page as it is now.
+            driver.execute_script(open(AXE).read())
+            found = driver.execute_async_script("""
+              const done = arguments[arguments.length - 1];
+              axe.run(document, {runOnly: {type: 'tag',
+                                           values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa',
+                                                    'best-practice']}})
+                .then(r => done([r.passes.length, r.violations.map(v => [v.id, v.impact,
+                    v.nodes.slice(0, 3).map(n => n.html.slice(0, 100))])]))
+                .catch(e => done([0, [['axe failed', String(e)]]]));""")
+            check(found[0] > 0 and not found[1], "%s: axe-core %s finds no violation (%d rules "
+                  "passed)%s" % (path, AXE_VERSION, found[0],
+                                 "" if not found[1] else ": %s" % found[1]))
 
         a11y("/me")
 

@@ -13,6 +13,7 @@
 
 #include "mcn/notifier/local_notifier.h"
 #include "mcn/subscribers/csv_import.h"
+#include "mcn/subscribers/toml_store.h"
 #include "people_store.h"
 #include "reload.h"
 #include "stream_dead_letters.h"
@@ -157,7 +158,7 @@ ApiReply importPeopleInto(const Config& cfg, const std::string& path_in, bool re
     if (path.empty()) {
       return fail(501, "no subscribers store to import into (give [run] subscribers or redis)");
     }
-    if (path.ends_with(".csv") || path.ends_with(".CSV")) {
+    if (subscribers::isCsvFile(path)) {
       return fail(409, "the subscribers file " + path +
                            " is a CSV export, which mcn does not rewrite: import into a TOML file "
                            "or Redis with mcn subscribers");
@@ -170,6 +171,40 @@ ApiReply importPeopleInto(const Config& cfg, const std::string& path_in, bool re
   } catch (const std::exception& e) {
     return fail(503, std::string("the subscribers store: ") + e.what());
   }
+}
+
+bool peopleImportable(const Config& cfg, const std::string& path, bool redis) {
+  const std::string& file = path.empty() ? cfg.run.subscribers : path;
+  return redis || (!file.empty() && !subscribers::isCsvFile(file));
+}
+
+web::OpsSeams opsSeamsOver(std::function<OpsApi*()> api, bool dead_letters, bool import_people) {
+  auto answer = [](const ApiReply& r) { return web::JsonAnswer{r.status, r.body}; };
+  const web::JsonAnswer starting{503, R"({"error":"starting"})"};
+  web::OpsSeams ops;
+  ops.stats = [api, answer, starting] {
+    OpsApi* a = api();
+    return a ? answer(a->stats()) : starting;
+  };
+  if (dead_letters) {
+    ops.dead_letters = [api, answer, starting](const web::Params& p) {
+      OpsApi* a = api();
+      return a ? answer(a->listDeadLetters(p)) : starting;
+    };
+    ops.act_on_dead_letter = [api, answer, starting](
+                                 const std::string& id, const std::string& action,
+                                 const std::string& who, const std::string& from) {
+      OpsApi* a = api();
+      return a ? answer(a->actOnDeadLetter(id, action, who, from)) : starting;
+    };
+  }
+  if (import_people) {
+    ops.import_people = [api, answer, starting](const std::string& csv) {
+      OpsApi* a = api();
+      return a ? answer(a->importPeople("text/csv", csv)) : starting;
+    };
+  }
+  return ops;
 }
 
 // ---- RetryHandoff ----

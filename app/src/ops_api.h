@@ -24,6 +24,7 @@
 #include "mcn/app/config.h"
 #include "mcn/notifier/dead_letter_store.h"
 #include "mcn/notifier/notification.h"
+#include "mcn/web/console.h"
 #include "ops_stats.h"
 
 namespace httplib {
@@ -76,6 +77,9 @@ ApiReply importPeopleCsv(const std::string& csv, PeopleStore& store,
 ApiReply importPeopleInto(const Config& cfg, const std::string& path, bool redis,
                           const std::string& csv);
 
+// Whether importPeopleInto can write: Redis, or a subscribers file that is not CSV.
+bool peopleImportable(const Config& cfg, const std::string& path, bool redis);
+
 class OpsApi {
  public:
   struct Seams {
@@ -113,5 +117,11 @@ class OpsApi {
   Seams seams_;
   std::mutex act_mu_;  // one retry or discard at a time: two clicks never send twice
 };
+
+// The console's operator pages over this process's OpsApi (web::OpsSeams): the figures, and the
+// dead letters and the people import where this process serves them (unset otherwise, so the
+// page says "not here"). `api` is asked at each request (null while starting: 503). The call
+// search and the ladder are the caller's.
+web::OpsSeams opsSeamsOver(std::function<OpsApi*()> api, bool dead_letters, bool import_people);
 
 }  // namespace mcn::app

@@ -145,17 +145,10 @@ int runStreamNotifier(const Config& cfg, const RunOptions& opts) {
   };
   ops_seams.stream_dead_letters = &dead_letters;
   ops_seams.retry = &retry;
-  const std::string& subscribers_path =
-      opts.subscribers.empty() ? cfg.run.subscribers : opts.subscribers;
-  // A CSV subscribers file is not rewritten (importPeopleInto): no import offered then.
-  const bool can_import =
-      redis_dir || (!subscribers_path.empty() && !subscribers_path.ends_with(".csv") &&
-                    !subscribers_path.ends_with(".CSV"));
-  if (can_import) {
-    ops_seams.import_people = [&cfg, &opts, &redis_dir](const std::string& csv) {
-      return importPeopleInto(cfg, opts.subscribers, redis_dir != nullptr, csv);
-    };
-  }
+  // importPeopleInto answers itself for a store it cannot write (501, or 409 for CSV).
+  ops_seams.import_people = [&cfg, &opts, &redis_dir](const std::string& csv) {
+    return importPeopleInto(cfg, opts.subscribers, redis_dir != nullptr, csv);
+  };
   OpsApi ops_api(ops_stats, std::move(ops_seams));
   // Every notifier serves the console: a sign-in link is used once among them all.
   SharedLinkRecord links(notifier::streamClientOptions(sc), sc.prefix);
@@ -203,25 +196,13 @@ int runStreamNotifier(const Config& cfg, const RunOptions& opts) {
                               std::chrono::system_clock::now().time_since_epoch())
                               .count());
     };
-    auto answer = [](const ApiReply& r) { return web::JsonAnswer{r.status, r.body}; };
-    w.ops.stats = [&, answer] { return answer(ops_api.stats()); };
+    w.ops = opsSeamsOver([&ops_api] { return &ops_api; }, true,
+                         peopleImportable(cfg, opts.subscribers, redis_dir != nullptr));
     w.ops.ladder = [](const std::string&) {
       return web::JsonAnswer{
           501,
           R"j({"error":"the messages are held by the probes: their /api/calls/<id>/ladder"})j"};
     };
-    w.ops.dead_letters = [&, answer](const web::Params& p) {
-      return answer(ops_api.listDeadLetters(p));
-    };
-    w.ops.act_on_dead_letter = [&, answer](const std::string& id, const std::string& action,
-                                           const std::string& who, const std::string& from) {
-      return answer(ops_api.actOnDeadLetter(id, action, who, from));
-    };
-    if (can_import) {
-      w.ops.import_people = [&, answer](const std::string& csv) {
-        return answer(ops_api.importPeople("text/csv", csv));
-      };
-    }
     web = startWebConsole(cfg, http, std::move(w), error);
     http.setThreads(WebBackend::kHttpThreads);
   }

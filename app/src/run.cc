@@ -316,7 +316,8 @@ void Daemon::openOps() {
     seams.dead_letters = dead_store_.get();
     seams.retry = &retry_;
   }
-  if (!publisher_ && (redis_ || !opts_.subscribers.empty() || !cfg_.run.subscribers.empty())) {
+  // importPeopleInto answers itself when there is no store to write (501) or it is CSV (409).
+  if (!publisher_) {
     seams.import_people = [this](const std::string& csv) { return importPeople(csv); };
   }
   ops_api_ = std::make_unique<OpsApi>(ops_stats_, std::move(seams));
@@ -773,33 +774,18 @@ std::string Daemon::open() {
       };
       w.history = [this] { return history_api_.get(); };
       // The other parts are opened after this (openOps, the ladder): looked up at request time.
-      auto answer = [](const ApiReply& r) { return web::JsonAnswer{r.status, r.body}; };
-      w.ops.stats = [this, answer] {
-        if (!ops_api_) return web::JsonAnswer{503, R"({"error":"starting"})"};
-        return answer(ops_api_->stats());
-      };
-      w.ops.ladder = [this, answer](const std::string& id) {
+      // The dead-letter file and the import are the local notifier's.
+      w.ops =
+          opsSeamsOver([this] { return ops_api_.get(); }, !publisher_,
+                       !publisher_ && peopleImportable(cfg_, opts_.subscribers, redis_ != nullptr));
+      w.ops.ladder = [this](const std::string& id) {
         if (!ladder_api_) {
           return web::JsonAnswer{501,
                                  R"j({"error":"no messages held ([run] ladder_messages 0)"})j"};
         }
-        return answer(ladder_api_->ladder(id, {{"format", "text"}}));
+        const ApiReply r = ladder_api_->ladder(id, {{"format", "text"}});
+        return web::JsonAnswer{r.status, r.body};
       };
-      if (!publisher_) {  // the dead-letter file and the import are the local notifier's
-        w.ops.dead_letters = [this, answer](const web::Params& p) {
-          if (!ops_api_) return web::JsonAnswer{503, R"({"error":"starting"})"};
-          return answer(ops_api_->listDeadLetters(p));
-        };
-        w.ops.act_on_dead_letter = [this, answer](const std::string& id, const std::string& action,
-                                                  const std::string& who, const std::string& from) {
-          if (!ops_api_) return web::JsonAnswer{503, R"({"error":"starting"})"};
-          return answer(ops_api_->actOnDeadLetter(id, action, who, from));
-        };
-        w.ops.import_people = [this, answer](const std::string& csv) {
-          if (!ops_api_) return web::JsonAnswer{503, R"({"error":"starting"})"};
-          return answer(ops_api_->importPeople("text/csv", csv));
-        };
-      }
       std::string err;
       web_ = startWebConsole(cfg_, http_, std::move(w), err);
       if (!web_) return err;

@@ -286,7 +286,7 @@ std::string WebBackend::savePerson(const subscribers::Person& changed, const std
       ++save_refused_;
       return "no subscribers store to save to";
     }
-    if (subscribers_path_.ends_with(".csv")) {
+    if (subscribers::isCsvFile(subscribers_path_)) {
       ++save_refused_;
       return "the subscribers file is CSV: preferences are changed there";
     }

@@ -382,13 +382,18 @@ std::vector<Person> loadTomlFile(const std::string& path, const sipparse::DialPl
   return loadTomlText(ss.str(), path, plan);
 }
 
-std::vector<Person> loadPeopleFile(const std::string& path, const sipparse::DialPlan& plan) {
-  if (path.size() >= 4) {
-    std::string ext = path.substr(path.size() - 4);
-    for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (ext == ".csv") return loadCsvFile(path, plan);
+bool isCsvFile(std::string_view path) {
+  constexpr std::string_view kExt = ".csv";
+  if (path.size() < kExt.size()) return false;
+  const std::string_view ext = path.substr(path.size() - kExt.size());
+  for (size_t i = 0; i < kExt.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(ext[i])) != kExt[i]) return false;
   }
-  return loadTomlFile(path, plan);
+  return true;
+}
+
+std::vector<Person> loadPeopleFile(const std::string& path, const sipparse::DialPlan& plan) {
+  return isCsvFile(path) ? loadCsvFile(path, plan) : loadTomlFile(path, plan);
 }
 
 std::string exportToml(const std::vector<Person>& people) {

@@ -564,5 +564,48 @@ TEST_F(PeopleImport, BadCsvIsRefusedWithEveryBadLineAndNothingWritten) {
   EXPECT_EQ(fileText(), before);
 }
 
+TEST_F(PeopleImport, ACsvSubscribersFileIsNeverRewrittenNorOffered) {
+  // An HR export as the subscribers file, its extension in any case: read, never rewritten.
+  const std::string text = "id,name,numbers,channel_kind\ne1,Li Lei,1011,console\n";
+  const std::string csv = (dir_ / "hr-export.Csv").string();
+  std::ofstream(csv) << text;
+  ApiReply r =
+      importPeopleInto(cfg_, csv, false, "id,name,numbers,channel_kind\ne2,Han,1012,console\n");
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find("does not rewrite"), std::string::npos) << r.body;
+  std::ifstream f(csv);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(f), {}), text);
+  // The console offers the import only where it can write.
+  EXPECT_FALSE(peopleImportable(cfg_, csv, false));
+  EXPECT_TRUE(peopleImportable(cfg_, csv, true)) << "Redis is the store then, not the file";
+  EXPECT_TRUE(peopleImportable(cfg_, path_, false));
+  Config none = cfg_;
+  none.run.subscribers.clear();
+  EXPECT_FALSE(peopleImportable(none, "", false));
+  none.run.subscribers = path_;
+  EXPECT_TRUE(peopleImportable(none, "", false)) << "[run] subscribers when no --subscribers";
+}
+
+TEST(OpsSeamsOver, TheConsoleReadsTheApiAndSaysStartingUntilItIsOpen) {
+  OpsStats stats;
+  OpsApi::Seams seams;
+  seams.levels = [] { return OpsLevels{}; };
+  std::unique_ptr<OpsApi> api;
+  web::OpsSeams ops = opsSeamsOver([&] { return api.get(); }, false, true);
+  EXPECT_FALSE(ops.dead_letters) << "not served here: the page says so";
+  EXPECT_FALSE(ops.act_on_dead_letter);
+  ASSERT_TRUE(ops.stats);
+  ASSERT_TRUE(ops.import_people);
+  EXPECT_EQ(ops.stats().status, 503);
+  EXPECT_EQ(ops.import_people("id\n").status, 503);
+  api = std::make_unique<OpsApi>(stats, seams);
+  EXPECT_EQ(ops.stats().status, 200);
+  EXPECT_EQ(ops.import_people("id\n").status, 501) << "the API has no store to import into";
+  web::OpsSeams with_dead = opsSeamsOver([&] { return api.get(); }, true, false);
+  ASSERT_TRUE(with_dead.dead_letters);
+  EXPECT_FALSE(with_dead.import_people);
+  EXPECT_EQ(with_dead.dead_letters({}).status, 501) << "no dead-letter store in this API";
+}
+
 }  // namespace
 }  // namespace mcn::app

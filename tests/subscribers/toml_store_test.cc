@@ -437,5 +437,16 @@ TEST(TomlStore, LoadPeopleFileChoosesByExtension) {
   EXPECT_EQ(loadPeopleFile(toml, fixturesPlan()).at(0).numbers.at(0), "+862583001013");
 }
 
+TEST(TomlStore, CsvFileIsTheCsvExtensionInAnyCase) {
+  EXPECT_TRUE(isCsvFile("/etc/mcn/people.csv"));
+  EXPECT_TRUE(isCsvFile("PEOPLE.CSV"));
+  EXPECT_TRUE(isCsvFile("hr-export.Csv"));
+  EXPECT_TRUE(isCsvFile(".csv"));
+  EXPECT_FALSE(isCsvFile("people.toml"));
+  EXPECT_FALSE(isCsvFile("people.csv.toml"));
+  EXPECT_FALSE(isCsvFile("csv"));
+  EXPECT_FALSE(isCsvFile(""));
+}
+
 }  // namespace
 }  // namespace mcn::subscribers

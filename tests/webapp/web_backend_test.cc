@@ -83,6 +83,21 @@ TEST(WebBackendSave, UnknownPersonOrCsvFileIsRefusedAndNothingWritten) {
   EXPECT_EQ(c.at("web.preferences.refused"), 1u);
 }
 
+TEST(WebBackendSave, CsvFileInCapitalsIsNotRewrittenAsToml) {
+  // An HR export named PEOPLE.CSV, holding the person who saves: it is read as CSV, so it must
+  // not be written back as TOML either (it was, before the extension was compared in any case).
+  TempDir dir;
+  Config cfg = fixturesConfig();
+  const std::string text = "id,name,numbers,channel_kind\ne1014,Zhang Wei,1014,console\n";
+  const std::string csv = dir.write("PEOPLE.CSV", text);
+  WebBackend web(cfg, csv, {}, {});
+  auto people = subscribers::loadPeopleFile(csv, subscribers::test::fixturesPlan());
+  ASSERT_EQ(people.size(), 1u);
+  EXPECT_EQ(web.savePerson(withQuietHours(people[0]), "e1014"),
+            "the subscribers file is CSV: preferences are changed there");
+  EXPECT_EQ(subscribers::test::readFile(csv), text);
+}
+
 TEST(WebBackendSave, RedisRecordGetsTheNewPreferencesOnly) {
   if (!RedisServer::available()) GTEST_SKIP() << "redis-server missing (deploy/install-deps.sh)";
   RedisServer redis;

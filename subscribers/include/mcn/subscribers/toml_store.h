@@ -25,7 +25,11 @@ std::string exportToml(const std::vector<Person>& people);
 // Comments of a hand-written file are not kept. Throws SubscriberError.
 void saveTomlFile(const std::string& path, const std::vector<Person>& people);
 
-// By extension: ".csv" -> loadCsvFile, anything else -> loadTomlFile.
+// A subscribers file is CSV when its name ends in ".csv" in any case (a CSV export, which mcn
+// reads but never rewrites); any other file is TOML.
+bool isCsvFile(std::string_view path);
+
+// By isCsvFile: loadCsvFile, else loadTomlFile.
 std::vector<Person> loadPeopleFile(const std::string& path, const sipparse::DialPlan& plan);
 
 }  // namespace mcn::subscribers

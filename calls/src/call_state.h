@@ -175,6 +175,9 @@ struct Call {
   // mcn placed it itself (RULES.md "Calls mcn placed").
   bool own_callback = false;
   bool heard = false;  // a response of the call was seen (open calls: which list holds it)
+  // Its hops changed (a new hop, a merge, a pending call opened) since the tracker last
+  // computed its due: the next message of the call recomputes it (tracker.cc, apply).
+  bool due_stale = false;
   int64_t caller_ts = kNever;
   std::string caller;
   std::string caller_name;

@@ -181,6 +181,26 @@ struct List {
   size_t size = 0;
 };
 
+// What nextDue reads of a hop, besides its leg and CSeq (fixed for a hop). A message that
+// changes none of it for its hop (a provisional response, a copy or retransmission no earlier
+// than the first) leaves the call's due where it was, so apply does not compute it again.
+struct DueInputs {
+  int64_t first_ts;
+  int64_t invite_ts;
+  int64_t final_ts;
+  int64_t cancel_ts;
+  int16_t final_status;
+  uint8_t via_count;
+  bool has_invite;
+  bool expired;
+
+  static DueInputs of(const Hop& h) {
+    return {h.first_ts,     h.invite_ts, h.final_ts,   h.cancel_ts,
+            h.final_status, h.via_count, h.has_invite, h.expired};
+  }
+  bool operator==(const DueInputs&) const = default;
+};
+
 }  // namespace
 
 struct CallTracker::Impl {
@@ -406,6 +426,7 @@ struct CallTracker::Impl {
     Call& c = call(slot);
     unlink(slot);
     c.state = Call::State::kOpen;
+    c.due_stale = true;  // its hops came while it had no timer
     c.serial = newSerial();
     c.expiry_us = kNever;
     c.pending_msgs = 0;
@@ -442,10 +463,14 @@ struct CallTracker::Impl {
     return index;
   }
 
-  void registerKeys(uint32_t slot, const std::string* keys, const uint64_t* hashes, size_t n) {
+  // `owned`: the index of a key the message's call was found by (already this call's, so not
+  // looked up again), or n.
+  void registerKeys(uint32_t slot, const std::string* keys, const uint64_t* hashes, size_t n,
+                    size_t owned) {
     Call& c = call(slot);
     for (size_t i = 0; i < n; ++i) {
       if (c.keys.size() >= kMaxKeysPerCall) return;
+      if (i == owned) continue;
       if (findKey(hashes[i], keys[i]) != nullptr) continue;  // this call's or another's
       by_key.insert(hashes[i], slot, static_cast<uint32_t>(c.keys.size()));
       c.keys.push_back(CorrelationKey{keys[i], hashes[i]});
@@ -473,6 +498,7 @@ struct CallTracker::Impl {
         d.hops.size() + s.hops.size() > kMaxHopsPerCall) {
       return a;
     }
+    d.due_stale = true;
     const auto offset = static_cast<uint8_t>(d.legs.size());
     for (uint32_t i = 0; i < s.legs.size(); ++i) {
       HashIndex::Entry* e = by_call_id.findExact(s.legs[i].id_hash, src, i);
@@ -732,6 +758,7 @@ struct CallTracker::Impl {
   void reschedule(uint32_t slot) {
     Call& c = call(slot);
     if (c.state != Call::State::kOpen) return;
+    c.due_stale = false;
     const int64_t due = nextDue(c);
     // Only an earlier due needs a new entry; a later one is found when the current one fires.
     if (due < c.scheduled_due) {
@@ -942,11 +969,16 @@ struct CallTracker::Impl {
     if (!ev.icid.empty()) keys[nkeys++].assign("i:").append(ev.icid);
     if (!ev.correlation.empty()) keys[nkeys++].assign("c:").append(ev.correlation);
     uint32_t kslot = kNil;
+    size_t kfound = nkeys;  // which key found kslot
     for (size_t i = 0; i < nkeys; ++i) {
       key_hashes[i] = detail::hash64(keys[i]);
       if (kslot != kNil) continue;
-      if (const HashIndex::Entry* e = findKey(key_hashes[i], keys[i])) kslot = e->slot;
+      if (const HashIndex::Entry* e = findKey(key_hashes[i], keys[i])) {
+        kslot = e->slot;
+        kfound = i;
+      }
     }
+    bool merged = false;  // the message joined two calls
 
     if (slot == kNil) {
       if (kslot != kNil) {
@@ -973,15 +1005,19 @@ struct CallTracker::Impl {
     } else if (kslot != kNil && kslot != slot && call(kslot).state != Call::State::kLingering) {
       slot = merge(slot, kslot);
       leg = findCallId(id_hash, ev.call_id)->item;  // the leg may have moved to the other call
+      merged = true;
     } else if (initial && kslot == kNil && call(slot).state == Call::State::kPending) {
       // Messages of this Call-ID came before its INVITE (capture order is not causal): they
       // join the call the INVITE joins.
       if (const uint32_t j = findJoin(ev, nkeys > 0); j != kNil) {
         slot = merge(slot, j, kLegsJoinedHeuristic);
         leg = findCallId(id_hash, ev.call_id)->item;
+        merged = true;
       }
     }
-    registerKeys(slot, keys, key_hashes, nkeys);
+    // The key that found kslot is that call's already. After a merge it may have been dropped
+    // (the merged call had its bound of keys), so it is looked up as any other then.
+    registerKeys(slot, keys, key_hashes, nkeys, slot == kslot && !merged ? kfound : nkeys);
     apply(slot, leg, ev, initial);
   }
 
@@ -1034,7 +1070,9 @@ struct CallTracker::Impl {
       hop->cseq = ev.cseq;
       hop->leg = static_cast<uint8_t>(leg_index);
       hop->via_count = clampVia(ev.via_count);
+      c.due_stale = true;
     }
+    const DueInputs before = DueInputs::of(*hop);
     hop->first_ts = std::min(hop->first_ts, ev.ts_us);
     hop->last_ts = std::max(hop->last_ts, ev.ts_us);
 
@@ -1051,7 +1089,12 @@ struct CallTracker::Impl {
                ev.cseq_method == Method::kInvite) {
       pickupAnswered(leg.replaces, ev.call_id, ev.ts_us);
     }
-    reschedule(slot);
+    // Otherwise only this hop changed (pickups are not read by nextDue). Skipping is exact:
+    // while due_stale is false, the call's hops are as its last reschedule or fire saw them,
+    // which left scheduled_due at most nextDue; with the same hops nextDue is the same, or,
+    // where it reads the clock (no hop has an instant), `now`, no earlier than then. Either
+    // way reschedule would not push.
+    if (c.due_stale || !(DueInputs::of(*hop) == before)) reschedule(slot);
   }
 
   // An initial INVITE with Replaces (RFC 3891): a phone takes over a dialog, e.g. a colleague

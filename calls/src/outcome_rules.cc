@@ -882,8 +882,13 @@ std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg,
     if (h.has_invite) key.first = std::min(key.first, h.invite_ts);
     key.second = std::min(key.second, h.first_ts);
   }
-  std::stable_sort(leg_order.begin(), leg_order.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  // Stable, as std::stable_sort, without the buffer it allocates for every call: a call has a
+  // few legs (the tracker keeps at most 16), most of them one.
+  for (size_t i = 1; i < leg_order.size(); ++i) {
+    for (size_t j = i; j > 0 && leg_order[j].first < leg_order[j - 1].first; --j) {
+      std::swap(leg_order[j], leg_order[j - 1]);
+    }
+  }
   std::vector<std::string> call_ids;
   call_ids.reserve(leg_order.size());
   for (const auto& [key, i] : leg_order) call_ids.push_back(call.legs[i].call_id);
@@ -902,7 +907,8 @@ std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg,
   std::vector<CallRecord> records;
   records.reserve(numbers.size());
   const std::string_view correlation = call.correlation();
-  for (std::string_view number : numbers) {
+  for (size_t n = 0; n < numbers.size(); ++n) {
+    const std::string_view number = numbers[n];
     const bool aggregates =
         std::find(aggregate_only.begin(), aggregate_only.end(), number) != aggregate_only.end();
     NumberTrace* nt = nullptr;
@@ -936,7 +942,8 @@ std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg,
 
     CallRecord r;
     r.call_id = call.legs[first->leg].call_id;
-    r.call_ids = call_ids;
+    // The last record takes the list below (most calls have one record); the others copy it.
+    if (n + 1 < numbers.size()) r.call_ids = call_ids;
     if (!correlation.empty()) r.correlation = std::string(correlation);
     if (call.withheld) {
       r.caller_withheld = true;
@@ -975,6 +982,7 @@ std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg,
     }
     records.push_back(std::move(r));
   }
+  if (!records.empty()) records.back().call_ids = std::move(call_ids);
   // Whose unanswered record of a group call is missed (GroupConfig::Notify): the members', the
   // group number's (its owner's), or both. With no member record (the switch hunted out of
   // sight) the group number's record stays as the rules made it.

@@ -133,11 +133,13 @@ class NumberRules {
   // `aggregates`: a configured group number whose every hop forked to its members; its
   // aggregate hops are its own (what the caller saw of the group). With `steps`, every rule
   // tried appends why it matched or not (mcn explain); without, no text is built.
+  // `own`: the buffer for own() (EvalScratch), overwritten.
   NumberRules(std::string_view number, const std::vector<HopView>& views,
               const std::vector<ForwardFact>& forwards, const std::vector<Pickup>& pickups,
-              const TrackerConfig& cfg, bool aggregates = false,
+              const TrackerConfig& cfg, std::vector<const HopView*>& own, bool aggregates = false,
               std::vector<RuleStep>* steps = nullptr)
-      : number_(number), views_(views), pickups_(pickups), cfg_(cfg), steps_(steps) {
+      : number_(number), views_(views), pickups_(pickups), cfg_(cfg), steps_(steps), own_(own) {
+    own_.clear();
     for (const auto& v : views_) {
       if (v.target == number_ && (aggregates || !v.aggregate) && !v.superseded) {
         own_.push_back(&v);
@@ -613,7 +615,7 @@ class NumberRules {
   const std::vector<Pickup>& pickups_;
   const TrackerConfig& cfg_;
   std::vector<RuleStep>* steps_;
-  std::vector<const HopView*> own_;  // RULES.md: non-aggregate, non-superseded, this target
+  std::vector<const HopView*>& own_;  // RULES.md: non-aggregate, non-superseded, this target
   const ForwardFact* forward_ = nullptr;
 };
 
@@ -621,13 +623,15 @@ bool isUpstreamOf(const Hop& u, const Hop& h) {
   return u.leg == h.leg && u.cseq == h.cseq && u.via_count < h.via_count;
 }
 
-std::vector<HopView> buildViews(const Call& call) {
+// The views of the call's hops, into `views` (overwritten); `min_via` is a buffer.
+void buildViews(const Call& call, std::vector<HopView>& views, std::vector<uint8_t>& min_via) {
   const auto& hops = call.hops;
-  std::vector<uint8_t> min_via(call.legs.size(), 255);
+  min_via.assign(call.legs.size(), 255);
   for (const Hop& h : hops) {
     if (h.via_count > 0) min_via[h.leg] = std::min(min_via[h.leg], h.via_count);
   }
-  std::vector<HopView> views(hops.size());
+  views.clear();
+  views.resize(hops.size());
   for (size_t i = 0; i < hops.size(); ++i) {
     const Hop& h = hops[i];
     HopView& v = views[i];
@@ -723,7 +727,6 @@ std::vector<HopView> buildViews(const Call& call) {
       }
     }
   }
-  return views;
 }
 
 std::vector<ForwardFact> buildForwards(const Call& call, const std::vector<HopView>& views) {
@@ -836,12 +839,32 @@ std::string missedWhy(const CallRecord& r, const TrackerConfig& cfg) {
 
 }  // namespace
 
-std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg, CallTrace* trace) {
-  const std::vector<HopView> views = buildViews(call);
+// The buffers evaluateCall fills anew for each call: kept from one call to the next, they are
+// allocated once instead of five times per decided call (and stay within a call's bounds: at
+// most kMaxHopsPerCall views, kMaxLegsPerCall legs, tracker.cc).
+struct EvalScratch {
+  std::vector<HopView> views;
+  std::vector<uint8_t> min_via;
+  std::vector<std::string_view> numbers;
+  std::vector<std::pair<std::pair<int64_t, int64_t>, size_t>> leg_order;
+  std::vector<const HopView*> own;
+};
+
+void EvalScratchDeleter::operator()(EvalScratch* s) const { delete s; }
+
+EvalScratchPtr makeEvalScratch() { return EvalScratchPtr(new EvalScratch); }
+
+std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg, CallTrace* trace,
+                                     EvalScratch* scratch) {
+  EvalScratch local;
+  EvalScratch& sc = scratch != nullptr ? *scratch : local;
+  std::vector<HopView>& views = sc.views;
+  buildViews(call, views, sc.min_via);
   const std::vector<ForwardFact> forwards = buildForwards(call, views);
 
   // Called numbers: targets of attributable hops, and forwarded numbers the call did target.
-  std::vector<std::string_view> numbers;
+  std::vector<std::string_view>& numbers = sc.numbers;
+  numbers.clear();
   auto add = [&](std::string_view n) {
     if (!n.empty() && std::find(numbers.begin(), numbers.end(), n) == numbers.end()) {
       numbers.push_back(n);
@@ -874,8 +897,8 @@ std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg,
 
   // call_ids: every leg, the one whose INVITE was seen first first (a leg known only from other
   // messages after those with an INVITE, by its earliest message); ties in the order joined.
-  std::vector<std::pair<std::pair<int64_t, int64_t>, size_t>> leg_order;
-  leg_order.reserve(call.legs.size());
+  auto& leg_order = sc.leg_order;
+  leg_order.clear();
   for (size_t i = 0; i < call.legs.size(); ++i) leg_order.push_back({{kNever, kNever}, i});
   for (const Hop& h : call.hops) {
     auto& key = leg_order[h.leg].first;
@@ -916,7 +939,7 @@ std::vector<CallRecord> evaluateCall(const Call& call, const TrackerConfig& cfg,
       nt = &number_traces.emplace_back();
       nt->number = std::string(number);
     }
-    const NumberRules rules(number, views, forwards, call.pickups, cfg, aggregates,
+    const NumberRules rules(number, views, forwards, call.pickups, cfg, sc.own, aggregates,
                             nt != nullptr ? &nt->steps : nullptr);
     const Decision d = rules.decide();
     if (nt != nullptr) {

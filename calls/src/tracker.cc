@@ -822,7 +822,7 @@ struct CallTracker::Impl {
   // Decide the call as of instant `at` (its timer's due time, or now for eviction and finish).
   void decide(uint32_t slot, int64_t at, DecidedBy by) {
     Call& c = call(slot);
-    std::vector<CallRecord> records = detail::evaluateCall(c, cfg);
+    std::vector<CallRecord> records = detail::evaluateCall(c, cfg, nullptr, eval_scratch.get());
     // mcn explain: the same call evaluated again with the trace on, only for the calls it asks
     // for, so the rules run exactly as they did for the records.
     if (trace.sink && trace.want && trace.want(records)) {
@@ -925,7 +925,8 @@ struct CallTracker::Impl {
     return leg.challenged_cseq != 0 && ev.cseq > leg.challenged_cseq;
   }
 
-  std::string key_scratch[2];  // onEvent's correlation keys
+  std::string key_scratch[2];                                       // onEvent's correlation keys
+  detail::EvalScratchPtr eval_scratch = detail::makeEvalScratch();  // decide's
 
   void onEvent(const SipEvent& ev) {
     advanceTo(ev.ts_us);

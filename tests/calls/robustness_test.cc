@@ -326,6 +326,26 @@ TEST(Robustness, TimeNeverMovesBackwards) {
             expectedRecord(kC, Outcome::kBusy, true, 486, "Busy Here", 20, 30, 0, "call-b"));
 }
 
+TEST(Robustness, ACallJoinedByAnInDialogMessageTimesOutByItsEarliestLeg) {
+  // Call a (no key) rings from t=1 s. Call b, seen later but with an INVITE stamped t=0 (another
+  // capture point), carries icid-x. An INFO of call a carrying icid-x makes them one call, and
+  // only a 180 follows: b's hop still reaches its ring timeout at 180 s, not with a's at 181 s,
+  // so the 200 that comes at 180.5 s finds it given up (calls.ring_timeouts counts both hops).
+  // The tracker must not keep the due it had before the merge because the 180 changed nothing.
+  Harness h;
+  const SipEvent a = invite(at(1000), "call-a", "fa", "z9hG4bK-a", 1, kB, kB);
+  SipEvent b = invite(at(0), "call-b", "fb", "z9hG4bK-b", 1, kC, kC);
+  b.icid = "icid-x";
+  SipEvent info = inDialog(at(1100), Method::kInfo, a, "ta", 2, "z9hG4bK-ai");
+  info.icid = "icid-x";
+  h.feed({a, b, info, response(at(1200), 180, a, "ta")});
+  EXPECT_EQ(h.counter("calls.legs_correlated"), 1u);
+  h.feed(response(at(180500), 200, b, "tb"));
+  EXPECT_EQ(h.counter("calls.ring_timeouts"), 1u);  // b's hop, at 180 s
+  h.finish(at(200000));
+  EXPECT_EQ(h.counter("calls.ring_timeouts"), 2u);  // and a's, at 181 s
+}
+
 TEST(Robustness, SameInputSameRecordsSameOrder) {
   // Three calls decided at the same instant come out in the order they started, whatever
   // their numbers.

@@ -35,6 +35,13 @@ end
 return {'claimed'}
 )lua";
 
+// KEYS[1] the dead stream, KEYS[2] its done hash: {length, claims, newest id or ""}, read at one
+// instant, so a letter appended while a page is read is neither counted nor listed.
+constexpr std::string_view kSnapshotLua = R"lua(
+local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+return {redis.call('XLEN', KEYS[1]), redis.call('HLEN', KEYS[2]), newest and newest[1] or ''}
+)lua";
+
 std::string isoNow() {
   return calls::isoTime(std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
@@ -77,6 +84,7 @@ StreamDeadLetters::StreamDeadLetters(redis::RedisClientOptions opts, std::string
       stream_(prefix + ":dead"),
       done_(prefix + ":dead:done") {
   claim_script_ = redis_.addScript(std::string(kClaimLua));
+  snapshot_script_ = redis_.addScript(std::string(kSnapshotLua));
 }
 
 bool StreamDeadLetters::validId(std::string_view id) {
@@ -122,15 +130,20 @@ StreamDeadLetters::Result StreamDeadLetters::list(size_t skip, size_t limit, boo
   std::lock_guard lock(mu_);
   out = {};
   if (!ready(error)) return Result::kUnreachable;
-  RedisReply len = redis_.command({"XLEN", stream_});
-  if (!len.isInteger()) return lost(len, error);
-  RedisReply done_len = redis_.command({"HLEN", done_});
-  if (!done_len.isInteger()) return lost(done_len, error);
-  const auto total = static_cast<size_t>(len.integer);
-  const auto done = static_cast<size_t>(done_len.integer);
+  // The count and the newest letter at one instant, then the page from that letter down: a
+  // letter a notifier appends meanwhile is in neither (the total never says fewer than the page
+  // shows).
+  RedisReply snap = redis_.evalsha(snapshot_script_, {stream_, done_}, {});
+  if (!snap.isArray() || snap.elements.size() != 3 || !snap.elements[0].isInteger() ||
+      !snap.elements[1].isInteger() || !snap.elements[2].isString()) {
+    return lost(snap, error);
+  }
+  const auto total = static_cast<size_t>(snap.elements[0].integer);
+  const auto done = static_cast<size_t>(snap.elements[1].integer);
   out.total = include_done ? total : (total > done ? total - done : 0);
+  if (snap.elements[2].str.empty()) return Result::kOk;  // no letter
   // Newest first, in batches; each batch's claims in one HMGET.
-  std::string cursor = "+";
+  std::string cursor = snap.elements[2].str;
   size_t scanned = 0, matched = 0;
   constexpr size_t kBatch = 500;
   while (out.entries.size() < limit && scanned < kMaxScan) {

@@ -61,6 +61,7 @@ class StreamDeadLetters {
   std::mutex mu_;
   redis::RedisClient redis_;
   size_t claim_script_ = 0;
+  size_t snapshot_script_ = 0;
   std::string stream_, done_;
 };
 
